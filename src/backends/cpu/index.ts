@@ -1,0 +1,215 @@
+import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import { installBackend, registerBackend } from '../../core/backend.js';
+import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
+import { contiguousStrides, sizeOf } from '../../core/shape.js';
+import { BINARY, UNARY, erf } from '../opTable.js';
+import { batchedMatmul } from './matmul.js';
+import { type Operand, runMap } from './strided.js';
+
+const helpers = { erf };
+
+function operand(v: View<TypedArray>): Operand {
+  return { data: v.storage, offset: v.offset, strides: v.strides };
+}
+
+function fresh(dtype: DType, shape: readonly number[]): Operand {
+  return { data: typedArrayFor(dtype, sizeOf(shape)), offset: 0, strides: contiguousStrides(shape) };
+}
+
+/** Moves `axes` of a view to the end, so a reduction walks each output element's block last. */
+function axesLast(v: View<TypedArray>, axes: readonly number[]): { shape: number[]; strides: number[]; keep: number[] } {
+  const keep = v.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const order = [...keep, ...axes];
+  return { shape: order.map((i) => v.shape[i]!), strides: order.map((i) => v.strides[i]!), keep: keep.map((i) => v.shape[i]!) };
+}
+
+/** Visits the offsets of a strided view in row-major order. */
+function forEachOffset(shape: readonly number[], strides: readonly number[], offset: number, f: (off: number, i: number) => void): void {
+  const n = sizeOf(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  let off = offset;
+  for (let i = 0; i < n; i++) {
+    f(off, i);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      off += strides[d]!;
+      if (++idx[d]! < shape[d]!) break;
+      off -= strides[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** The plain-TypeScript backend: typed arrays, compiled strided loops, a cache-blocked matmul. */
+export class CpuBackend implements Backend<TypedArray> {
+  readonly name = 'cpu';
+  readonly synchronous = true;
+  readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32'];
+  private live = 0;
+  private liveBytes = 0;
+
+  private track(a: TypedArray): TypedArray {
+    this.live++;
+    this.liveBytes += a.byteLength;
+    return a;
+  }
+
+  upload(data: TypedArray): TypedArray {
+    return this.track(data.slice());
+  }
+
+  fill(size: number, dtype: DType, value: number): TypedArray {
+    return this.track(typedArrayFor(dtype, size).fill(value));
+  }
+
+  readSync(x: View<TypedArray>): TypedArray {
+    const out = fresh(x.dtype, x.shape);
+    runMap('v0', x.shape, out, [operand(x)]);
+    return out.data;
+  }
+
+  read(x: View<TypedArray>): Promise<TypedArray> {
+    return Promise.resolve(this.readSync(x));
+  }
+
+  free(storage: TypedArray): void {
+    this.live--;
+    this.liveBytes -= storage.byteLength;
+  }
+
+  bytes(storage: TypedArray): number {
+    return storage.byteLength;
+  }
+
+  memory(): { buffers: number; bytes: number } {
+    return { buffers: this.live, bytes: this.liveBytes };
+  }
+
+  private map(expr: string, dtype: DType, shape: readonly number[], ins: View<TypedArray>[]): TypedArray {
+    const out = fresh(dtype, shape);
+    runMap(expr, shape, out, ins.map(operand), helpers);
+    return this.track(out.data);
+  }
+
+  unary(op: UnaryOp, x: View<TypedArray>): TypedArray {
+    return this.map(UNARY[op].js.replace(/\bx\b/g, 'v0'), x.dtype, x.shape, [x]);
+  }
+
+  cast(x: View<TypedArray>, dtype: DType): TypedArray {
+    return this.map(dtype === 'int32' ? 'Math.trunc(v0)' : 'v0', dtype, x.shape, [x]);
+  }
+
+  binary(op: BinaryOp, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    const def = BINARY[op];
+    const expr = def.js.replace(/\ba\b/g, 'v0').replace(/\bb\b/g, 'v1');
+    return this.map(expr, def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
+  }
+
+  where(cond: View<TypedArray>, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    return this.map('v0 !== 0 ? v1 : v2', a.dtype, a.shape, [cond, a, b]);
+  }
+
+  reduce(op: ReduceOp, x: View<TypedArray>, axes: readonly number[]): TypedArray {
+    const { shape, strides, keep } = axesLast(x, axes);
+    const block = sizeOf(axes.map((i) => x.shape[i]!));
+    const out = typedArrayFor(x.dtype, sizeOf(keep));
+    const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
+    let acc = init;
+    let count = 0;
+    let o = 0;
+    // A NaN anywhere makes max/min NaN, as in PyTorch.
+    const step =
+      op === 'sum' ? (v: number) => (acc += v)
+      : op === 'max' ? (v: number) => (acc = v > acc || v !== v ? v : acc)
+      : (v: number) => (acc = v < acc || v !== v ? v : acc);
+    if (block === 0) out.fill(init);
+    else
+      forEachOffset(shape, strides, x.offset, (off) => {
+        if (acc === acc) step(x.storage[off]!);
+        if (++count === block) {
+          out[o++] = acc;
+          acc = init;
+          count = 0;
+        }
+      });
+    return this.track(out);
+  }
+
+  argReduce(op: ArgReduceOp, x: View<TypedArray>, axis: number): TypedArray {
+    const { shape, strides, keep } = axesLast(x, [axis]);
+    const block = x.shape[axis]!;
+    const out = new Int32Array(sizeOf(keep));
+    let best = 0, bestI = 0, count = 0, o = 0;
+    const better = op === 'argmax' ? (v: number) => v > best || (v !== v && best === best) : (v: number) => v < best || (v !== v && best === best);
+    forEachOffset(shape, strides, x.offset, (off) => {
+      const v = x.storage[off]!;
+      if (count === 0 || better(v)) {
+        best = v;
+        bestI = count;
+      }
+      if (++count === block) {
+        out[o++] = bestI;
+        count = 0;
+      }
+    });
+    return this.track(out);
+  }
+
+  matmul(a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    const r = a.shape.length;
+    const outShape = [...a.shape.slice(0, r - 1), b.shape[r - 1]!];
+    const out = typedArrayFor(a.dtype, sizeOf(outShape));
+    if (out.length > 0)
+      batchedMatmul({ data: a.storage, offset: a.offset, shape: a.shape, strides: a.strides }, { data: b.storage, offset: b.offset, shape: b.shape, strides: b.strides }, out);
+    return this.track(out);
+  }
+
+  gather(x: View<TypedArray>, axis: number, index: View<TypedArray>): TypedArray {
+    const out = typedArrayFor(x.dtype, sizeOf(index.shape));
+    const rank = index.shape.length;
+    const idx = new Array<number>(rank).fill(0);
+    const n = out.length;
+    for (let i = 0; i < n; i++) {
+      let io = index.offset, xo = x.offset;
+      for (let d = 0; d < rank; d++) io += idx[d]! * index.strides[d]!;
+      const j = index.storage[io]!;
+      for (let d = 0; d < rank; d++) xo += (d === axis ? j : idx[d]!) * x.strides[d]!;
+      out[i] = x.storage[xo]!;
+      for (let d = rank - 1; d >= 0; d--) {
+        if (++idx[d]! < index.shape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    return this.track(out);
+  }
+
+  scatterAdd(src: View<TypedArray>, axis: number, index: View<TypedArray>, outShape: readonly number[]): TypedArray {
+    const out = typedArrayFor(src.dtype, sizeOf(outShape));
+    const os = contiguousStrides(outShape);
+    const rank = index.shape.length;
+    const idx = new Array<number>(rank).fill(0);
+    const n = sizeOf(index.shape);
+    for (let i = 0; i < n; i++) {
+      let io = index.offset, so = src.offset, oo = 0;
+      for (let d = 0; d < rank; d++) {
+        io += idx[d]! * index.strides[d]!;
+        so += idx[d]! * src.strides[d]!;
+      }
+      const j = index.storage[io]!;
+      for (let d = 0; d < rank; d++) oo += (d === axis ? j : idx[d]!) * os[d]!;
+      out[oo] += src.storage[so]!;
+      for (let d = rank - 1; d >= 0; d--) {
+        if (++idx[d]! < index.shape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    return this.track(out);
+  }
+
+  copy(src: View<TypedArray>, dst: View<TypedArray>): void {
+    runMap('v0', src.shape, operand(dst), [operand(src)]);
+  }
+}
+
+registerBackend('cpu', () => new CpuBackend());
+/** The CPU backend is ready without awaiting, so plain scripts can start computing at once. */
+installBackend('cpu', new CpuBackend());

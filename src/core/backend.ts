@@ -1,0 +1,220 @@
+import type { DType, TypedArray } from './dtype.js';
+import { TsgradError } from './errors.js';
+
+/**
+ * A strided window onto a backend's storage. Broadcasting is expressed with stride 0, so every
+ * primitive sees operands that already have the output's shape.
+ */
+export interface View<S = unknown> {
+  readonly storage: S;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+}
+
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'erf' | 'relu' | 'sign';
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+export type ReduceOp = 'sum' | 'max' | 'min';
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+/** Optional fused kernels a backend may provide; core falls back to composed primitives. */
+export interface FusedKernels<S> {
+  /**
+   * One Adam/AdamW update in place: param, m, v are contiguous float storages of `size` elements.
+   * `decoupledDecay` is AdamW's `lr·wd`; `l2` is Adam's coupled weight decay.
+   */
+  adam?(args: {
+    param: S; grad: View<S>; m: S; v: S; size: number;
+    lr: number; beta1: number; beta2: number; eps: number;
+    biasCorrection1: number; biasCorrection2: number; l2: number; decoupledDecay: number;
+  }): void;
+}
+
+/**
+ * The primitives a backend implements. Every compute primitive returns a new contiguous storage
+ * holding `sizeOf(outShape)` elements, except `copy`, which writes into an existing view.
+ * Gradients never live here: core composes them from these primitives.
+ */
+export interface Backend<S = unknown> {
+  readonly name: string;
+  /** True when results can be read without awaiting (`readSync` exists). */
+  readonly synchronous: boolean;
+  readonly dtypes: readonly DType[];
+
+  upload(data: TypedArray): S;
+  fill(size: number, dtype: DType, value: number): S;
+  /** Reads a view's elements in row-major order. */
+  read(x: View<S>): Promise<TypedArray>;
+  readSync?(x: View<S>): TypedArray;
+  free(storage: S): void;
+  /** Bytes the backend holds for one storage. */
+  bytes(storage: S): number;
+
+  unary(op: UnaryOp, x: View<S>): S;
+  cast(x: View<S>, dtype: DType): S;
+  /** `a` and `b` share one shape and dtype; comparisons return int32 0/1, the rest `a.dtype`. */
+  binary(op: BinaryOp, a: View<S>, b: View<S>): S;
+  /** `cond` is int32; `a`, `b` share a dtype; all three share one shape. */
+  where(cond: View<S>, a: View<S>, b: View<S>): S;
+  /** Reduces over sorted `axes`; the result drops those axes. */
+  reduce(op: ReduceOp, x: View<S>, axes: readonly number[]): S;
+  /** Index (int32) of the first max/min along `axis`; the result drops that axis. */
+  argReduce(op: ArgReduceOp, x: View<S>, axis: number): S;
+  /** `a` [...batch, m, k] times `b` [...batch, k, n]; both carry the same batch shape. */
+  matmul(a: View<S>, b: View<S>): S;
+  /** torch.gather: out[...i...] = x[... index[...i...] ...] along `axis`; out has index's shape. */
+  gather(x: View<S>, axis: number, index: View<S>): S;
+  /** Inverse of gather: a zeros tensor of `outShape` with `src` added at `index` along `axis`. */
+  scatterAdd(src: View<S>, axis: number, index: View<S>, outShape: readonly number[]): S;
+  /** Writes `src` into the view `dst` (same shape and dtype), in place. */
+  copy(src: View<S>, dst: View<S>): void;
+
+  /** Resolves when all queued work has finished (asynchronous backends). */
+  sync?(): Promise<void>;
+  /** Live storages and bytes held right now. */
+  memory(): { buffers: number; bytes: number };
+  /** Optional fused kernels. */
+  readonly fused?: FusedKernels<S>;
+  /** Free the device and every storage. */
+  destroy?(): void;
+}
+
+/** Per-backend counters kept by core, so tests can prove which kernels ran. */
+export interface BackendStats {
+  /** Compute primitives dispatched (upload, fill, read and free are not kernels). */
+  kernels: number;
+  /** Dispatches by primitive and op, e.g. `matmul`, `binary:mul`. */
+  byOp: Map<string, number>;
+}
+
+export type BackendFactory = (options?: Record<string, unknown>) => Backend | Promise<Backend>;
+
+const factories = new Map<string, BackendFactory>();
+const instances = new Map<string, Backend>();
+const stats = new WeakMap<Backend, BackendStats>();
+let current: Backend | null = null;
+
+const COMPUTE = ['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy'] as const;
+
+/** Wraps a backend's compute primitives with the kernel counter. */
+function counted(b: Backend): Backend {
+  const s: BackendStats = { kernels: 0, byOp: new Map() };
+  const wrapped = Object.create(b) as Backend;
+  for (const name of COMPUTE) {
+    const fn = (b[name] as (...args: unknown[]) => unknown).bind(b);
+    Object.defineProperty(wrapped, name, {
+      value: (...args: unknown[]) => {
+        const key = typeof args[0] === 'string' ? `${name}:${args[0]}` : name;
+        s.kernels++;
+        s.byOp.set(key, (s.byOp.get(key) ?? 0) + 1);
+        return fn(...args);
+      },
+    });
+  }
+  if (b.fused) {
+    const fused: Record<string, unknown> = {};
+    for (const [k, f] of Object.entries(b.fused)) {
+      fused[k] = (...args: unknown[]) => {
+        s.kernels++;
+        s.byOp.set(`fused:${k}`, (s.byOp.get(`fused:${k}`) ?? 0) + 1);
+        return (f as (...a: unknown[]) => unknown).apply(b.fused, args);
+      };
+    }
+    Object.defineProperty(wrapped, 'fused', { value: fused });
+  }
+  stats.set(wrapped, s);
+  return wrapped;
+}
+
+/** Makes a backend available under `name`. Backends register themselves when imported. */
+export function registerBackend(name: string, factory: BackendFactory): void {
+  factories.set(name, factory);
+}
+
+/** Names of the registered backends. */
+export function listBackends(): string[] {
+  return [...factories.keys()];
+}
+
+/**
+ * Creates (once) the backend `name` without making it current.
+ *
+ * @example
+ * await initBackend('webgpu'); const t = x.to('webgpu');
+ */
+export async function initBackend(name: string, options?: Record<string, unknown>): Promise<Backend> {
+  const existing = instances.get(name);
+  if (existing) return existing;
+  const factory = factories.get(name);
+  if (!factory) {
+    throw new TsgradError('setBackend', `unknown backend '${name}'; registered: ${listBackends().join(', ')}`);
+  }
+  const backend = counted(await factory(options));
+  instances.set(name, backend);
+  return backend;
+}
+
+/**
+ * Makes `name` the backend new tensors are created on.
+ *
+ * @example
+ * await setBackend('webgpu');
+ */
+export async function setBackend(name: string, options?: Record<string, unknown>): Promise<void> {
+  current = await initBackend(name, options);
+}
+
+/** The current backend (the CPU backend until `setBackend` says otherwise). */
+export function getBackend(): Backend {
+  if (!current) {
+    const cpu = instances.get('cpu');
+    if (cpu) current = cpu;
+    else throw new TsgradError('getBackend', `no backend is initialized; await setBackend('cpu')`);
+  }
+  return current;
+}
+
+/** An initialized backend by name; a clear error if it was never initialized. */
+export function backendByName(name: string): Backend {
+  const b = instances.get(name);
+  if (!b) {
+    throw new TsgradError(
+      'backend',
+      factories.has(name)
+        ? `backend '${name}' is not initialized; await setBackend('${name}') or await initBackend('${name}') first`
+        : `unknown backend '${name}'; registered: ${listBackends().join(', ')}`,
+    );
+  }
+  return b;
+}
+
+/** Registers an already-created backend instance (used for the synchronous CPU backend). */
+export function installBackend(name: string, backend: Backend): Backend {
+  const wrapped = counted(backend);
+  instances.set(name, wrapped);
+  return wrapped;
+}
+
+/** Kernel counters for a backend; `resetStats` zeroes them. */
+export function backendStats(name?: string): BackendStats {
+  const b = name ? backendByName(name) : getBackend();
+  return stats.get(b)!;
+}
+
+export function resetStats(name?: string): void {
+  const s = backendStats(name);
+  s.kernels = 0;
+  s.byOp.clear();
+}
+
+/** Forgets an initialized backend (after destroying it); the current backend falls back to cpu. */
+export function removeBackend(name: string): void {
+  const b = instances.get(name);
+  if (!b) return;
+  b.destroy?.();
+  instances.delete(name);
+  if (current === b) current = instances.get('cpu') ?? null;
+}

@@ -1,0 +1,103 @@
+import { grad } from './autograd.js';
+import { backendByName } from './backend.js';
+import { fromTypedArray } from './creation.js';
+import { TsgradError, fmt } from './errors.js';
+import { Tensor } from './tensor.js';
+
+export interface GradcheckOptions {
+  /** Finite-difference step. */
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+  /** Throw on the first mismatch (default); otherwise report `ok: false`. */
+  raise?: boolean;
+}
+
+export interface GradcheckResult {
+  ok: boolean;
+  /** Per input: the largest |analytic − numeric|. */
+  maxAbsError: number[];
+  /** Per input: the largest |analytic − numeric| / |numeric| (numeric values near 0 count as 1). */
+  maxRelError: number[];
+}
+
+/** Fixed pseudo-random weights, so a non-scalar output is checked through every element. */
+function weights(n: number): Float64Array {
+  const w = new Float64Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    w[i] = 0.5 + s / 2147483648;
+  }
+  return w;
+}
+
+function toFloat64Leaf(t: Tensor): Tensor {
+  const data = Float64Array.from(t._backend.readSync ? t.dataSync() : []);
+  if (!t._backend.readSync) throw new TsgradError('gradcheck', `inputs must be on a synchronous backend (cpu), got '${t.backend}'`);
+  return fromTypedArray(data, t.shape, { backend: 'cpu', dtype: 'float64', requiresGrad: true });
+}
+
+function scalarize(out: Tensor): Tensor {
+  if (out.size === 1) return out.reshape([]);
+  return out.mul(fromTypedArray(weights(out.size), out.shape, { backend: 'cpu', dtype: 'float64' })).sum();
+}
+
+/**
+ * Compares autograd's gradients with central finite differences, in float64 on the CPU. A
+ * non-scalar output is reduced with fixed random weights. Throws a TsgradError naming the input,
+ * the element and both values on a mismatch.
+ *
+ * @example
+ * gradcheck((x, w) => x.matmul(w).tanh(), [randn([3, 4]), randn([4, 2])]);
+ */
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+  const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, raise = true } = opts;
+  backendByName('cpu');
+  const xs = inputs.map(toFloat64Leaf);
+  const loss = () => scalarize(fn(...xs));
+  const analytic = grad(loss(), xs, { allowUnused: true }).map((g, i) => (g ? g.dataSync() : new Float64Array(xs[i]!.size)));
+  const result: GradcheckResult = { ok: true, maxAbsError: [], maxRelError: [] };
+  xs.forEach((x, i) => {
+    const store = x._view('gradcheck').storage as Float64Array;
+    let maxAbs = 0, maxRel = 0;
+    for (let j = 0; j < store.length; j++) {
+      const orig = store[j]!;
+      store[j] = orig + eps;
+      const plus = loss().itemSync();
+      store[j] = orig - eps;
+      const minus = loss().itemSync();
+      store[j] = orig;
+      const numeric = (plus - minus) / (2 * eps);
+      const a = analytic[i]![j]!;
+      const err = Math.abs(a - numeric);
+      maxAbs = Math.max(maxAbs, err);
+      maxRel = Math.max(maxRel, err / Math.max(Math.abs(numeric), 1));
+      if (!(err <= atol + rtol * Math.abs(numeric))) {
+        result.ok = false;
+        if (raise) {
+          throw new TsgradError('gradcheck', `input ${i} (shape ${fmt(x.shape)}), element ${j}: analytic gradient ${a} but numeric ${numeric} (|diff| ${err})`);
+        }
+      }
+    }
+    result.maxAbsError.push(maxAbs);
+    result.maxRelError.push(maxRel);
+  });
+  return result;
+}
+
+/**
+ * Checks second-order gradients: the gradient of ⟨∇f, v⟩ (built with createGraph) against
+ * finite differences of the first-order gradient.
+ *
+ * @example
+ * gradgradcheck((x) => x.pow(3).sum(), [randn([3])]);
+ */
+export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+  const vs = inputs.map((t) => fromTypedArray(weights(t.size).map((w) => w - 1), t.shape, { backend: 'cpu', dtype: 'float64' }));
+  const firstOrder = (...xs: Tensor[]) => {
+    const gs = grad(scalarize(fn(...xs)), xs, { createGraph: true, allowUnused: true });
+    return gs.reduce<Tensor>((acc, g, i) => (g ? acc.add(g.mul(vs[i]!).sum()) : acc), fromTypedArray(new Float64Array(1), [], { backend: 'cpu', dtype: 'float64' }));
+  };
+  return gradcheck(firstOrder, inputs, opts);
+}

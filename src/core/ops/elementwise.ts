@@ -1,0 +1,212 @@
+import { record } from '../autograd.js';
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import { type DType, assertDType, isFloat } from '../dtype.js';
+import { check } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { broadcastShapes } from '../shape.js';
+import { binaryOperands, broadcastTo, describe, sameBackend, scalarLike, scalarOn, sumTo, wrap } from './operands.js';
+
+// Each op: the forward primitive, then its backward written in differentiable tensor ops,
+// so second-order gradients come for free.
+
+function unaryPrim(op: UnaryOp, x: Tensor): Tensor {
+  const b = x._backend;
+  return wrap(b, b.unary(op, x._view(op)), x.shape, x.dtype);
+}
+
+function floatOnly(op: string, x: Tensor): void {
+  check(isFloat(x.dtype), op, () => `needs a float tensor, got ${describe(x)}; cast first with t.cast('float32')`);
+}
+
+/** Runs a binary primitive on broadcast views; both operands already share a dtype. */
+function binaryPrim(op: BinaryOp, a: Tensor, b: Tensor, shape: readonly number[]): Tensor {
+  const be = a._backend;
+  const av = broadcastTo(a, shape), bv = broadcastTo(b, shape);
+  const out = be.binary(op, av._view(op), bv._view(op));
+  return wrap(be, out, shape, op === 'eq' || op === 'ne' || op === 'lt' || op === 'le' || op === 'gt' || op === 'ge' ? 'int32' : a.dtype);
+}
+
+function toDType(t: Tensor, dtype: DType): Tensor {
+  return t.dtype === dtype ? t : cast(t, dtype);
+}
+
+/** Prepared float-or-int operands of an arithmetic op (int ÷ int promotes to float32). */
+function arith(op: BinaryOp, x: Tensor, y: Tensor | number, forceFloat = false) {
+  const o = binaryOperands(op, x, y);
+  const dtype = forceFloat && o.dtype === 'int32' ? 'float32' : o.dtype;
+  return { a: toDType(o.a, dtype), b: toDType(o.b, dtype), shape: o.shape };
+}
+
+export function add(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('add', x, y);
+  return record('add', [a, b], binaryPrim('add', a, b, shape), [], (g, [na, nb]) => [
+    na ? sumTo(g, a.shape) : null,
+    nb ? sumTo(g, b.shape) : null,
+  ]);
+}
+
+export function sub(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('sub', x, y);
+  return record('sub', [a, b], binaryPrim('sub', a, b, shape), [], (g, [na, nb]) => [
+    na ? sumTo(g, a.shape) : null,
+    nb ? sumTo(g.neg(), b.shape) : null,
+  ]);
+}
+
+export function mul(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('mul', x, y);
+  return record('mul', [a, b], binaryPrim('mul', a, b, shape), [a, b], (g, [na, nb]) => [
+    na ? sumTo(g.mul(b), a.shape) : null,
+    nb ? sumTo(g.mul(a), b.shape) : null,
+  ]);
+}
+
+export function div(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('div', x, y, true);
+  return record('div', [a, b], binaryPrim('div', a, b, shape), [a, b], (g, [na, nb]) => [
+    na ? sumTo(g.div(b), a.shape) : null,
+    nb ? sumTo(g.mul(a).div(b.mul(b)).neg(), b.shape) : null,
+  ]);
+}
+
+/** `x ** y`; with a tensor exponent the exponent gets a gradient too (log x · x^y). */
+export function pow(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('pow', x, y, true);
+  const out = binaryPrim('pow', a, b, shape);
+  return record('pow', [a, b], out, [a, b, out], (g, [na, nb]) => [
+    na ? sumTo(g.mul(b).mul(a.pow(b.sub(1))), a.shape) : null,
+    // d/dy x^y = x^y log x; PyTorch's convention gives 0 where x == 0.
+    nb ? sumTo(where(a.eq(0), a.zerosLike(), g.mul(out).mul(a.log())), b.shape) : null,
+  ]);
+}
+
+/** Weight of `a` in the gradient of max/min: 1 where it wins, ½ on ties (as PyTorch). */
+function winnerWeight(win: Tensor, tie: Tensor, dtype: DType): Tensor {
+  return cast(win, dtype).add(cast(tie, dtype).mul(0.5));
+}
+
+export function maximum(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('maximum', x, y);
+  return record('maximum', [a, b], binaryPrim('maximum', a, b, shape), [a, b], (g, [na, nb]) => {
+    const w = winnerWeight(a.gt(b), a.eq(b), g.dtype);
+    return [na ? sumTo(g.mul(w), a.shape) : null, nb ? sumTo(g.mul(w.neg().add(1)), b.shape) : null];
+  });
+}
+
+export function minimum(x: Tensor, y: Tensor | number): Tensor {
+  const { a, b, shape } = arith('minimum', x, y);
+  return record('minimum', [a, b], binaryPrim('minimum', a, b, shape), [a, b], (g, [na, nb]) => {
+    const w = winnerWeight(a.lt(b), a.eq(b), g.dtype);
+    return [na ? sumTo(g.mul(w), a.shape) : null, nb ? sumTo(g.mul(w.neg().add(1)), b.shape) : null];
+  });
+}
+
+/** Elementwise comparison; returns an int32 mask of 0/1 with no gradient. */
+export function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', x: Tensor, y: Tensor | number): Tensor {
+  const o = binaryOperands(op, x, y);
+  return binaryPrim(op, toDType(o.a, o.dtype), toDType(o.b, o.dtype), o.shape);
+}
+
+/**
+ * Picks `a` where `cond` is nonzero, else `b`; all three broadcast together.
+ *
+ * @example
+ * where(x.gt(0), x, x.mul(0.01)); // leaky ReLU
+ */
+export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
+  const like = typeof x !== 'number' ? x : typeof y !== 'number' ? y : null;
+  const lift = (v: Tensor | number) => (typeof v !== 'number' ? v : like ? scalarLike(v, like) : scalarOn(cond._backend, v, 'float32'));
+  const o = binaryOperands('where', lift(x), lift(y));
+  const be = sameBackend('where', cond, o.a, o.b);
+  const c = cond.dtype === 'int32' ? cond : cond.ne(0);
+  const shape = broadcastShapes('where', c.shape, o.shape);
+  const a = toDType(o.a, o.dtype), b = toDType(o.b, o.dtype);
+  const view = (t: Tensor) => broadcastTo(t, shape)._view('where');
+  const out = wrap(be, be.where(view(c), view(a), view(b)), shape, o.dtype);
+  return record('where', [a, b], out, [c], (g, [na, nb]) => {
+    const zero = g.zerosLike();
+    return [na ? sumTo(where(c, g, zero), a.shape) : null, nb ? sumTo(where(c, zero, g), b.shape) : null];
+  });
+}
+
+/** Converts dtype; differentiable between float dtypes. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  assertDType(dtype, 'cast');
+  if (x.dtype === dtype) return x;
+  const be = x._backend;
+  check(be.dtypes.includes(dtype), 'cast', () => `backend '${be.name}' does not support ${dtype}`);
+  const out = wrap(be, be.cast(x._view('cast'), dtype), x.shape, dtype);
+  if (!isFloat(dtype)) return out;
+  return record('cast', [x], out, [], (g) => [g.cast(x.dtype)]);
+}
+
+/** A tensor of `value`s shaped like `x` (no graph). */
+export function fullLike(x: Tensor, value: number): Tensor {
+  const b = x._backend;
+  return wrap(b, b.fill(x.size, x.dtype, value), x.shape, x.dtype);
+}
+
+export function neg(x: Tensor): Tensor {
+  return record('neg', [x], unaryPrim('neg', x), [], (g) => [g.neg()]);
+}
+
+export function exp(x: Tensor): Tensor {
+  floatOnly('exp', x);
+  const y = unaryPrim('exp', x);
+  return record('exp', [x], y, [y], (g) => [g.mul(y)]);
+}
+
+export function log(x: Tensor): Tensor {
+  floatOnly('log', x);
+  return record('log', [x], unaryPrim('log', x), [x], (g) => [g.div(x)]);
+}
+
+export function sqrt(x: Tensor): Tensor {
+  floatOnly('sqrt', x);
+  const y = unaryPrim('sqrt', x);
+  return record('sqrt', [x], y, [y], (g) => [g.div(y.mul(2))]);
+}
+
+export function abs(x: Tensor): Tensor {
+  return record('abs', [x], unaryPrim('abs', x), [x], (g) => [g.mul(x.sign())]);
+}
+
+export function sign(x: Tensor): Tensor {
+  return record('sign', [x], unaryPrim('sign', x), [], (g) => [g.zerosLike()]);
+}
+
+export function relu(x: Tensor): Tensor {
+  return record('relu', [x], unaryPrim('relu', x), [x], (g) => [g.mul(x.gt(0).cast(g.dtype))]);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  floatOnly('sigmoid', x);
+  const y = unaryPrim('sigmoid', x);
+  return record('sigmoid', [x], y, [y], (g) => [g.mul(y).mul(y.neg().add(1))]);
+}
+
+export function tanh(x: Tensor): Tensor {
+  floatOnly('tanh', x);
+  const y = unaryPrim('tanh', x);
+  return record('tanh', [x], y, [y], (g) => [g.mul(y.mul(y).neg().add(1))]);
+}
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+
+export function erf(x: Tensor): Tensor {
+  floatOnly('erf', x);
+  return record('erf', [x], unaryPrim('erf', x), [x], (g) => [g.mul(x.mul(x).neg().exp().mul(TWO_OVER_SQRT_PI))]);
+}
+
+/**
+ * GELU composed from primitives (so its gradient, and its second derivative, come from theirs):
+ * exact `x·Φ(x)` with erf, or PyTorch's tanh approximation.
+ */
+export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  floatOnly('gelu', x);
+  if (opts.approximate === 'tanh') {
+    const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return x.mul(0.5).mul(inner.tanh().add(1));
+  }
+  return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+}

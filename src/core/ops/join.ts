@@ -1,0 +1,51 @@
+import { record } from '../autograd.js';
+import { check, fmt } from '../errors.js';
+import { normalizeAxis, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { sameBackend, wrap } from './operands.js';
+
+/**
+ * Joins tensors along an existing axis.
+ *
+ * @example
+ * cat([zeros([2, 3]), ones([1, 3])], 0); // [3, 3]
+ */
+export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
+  check(tensors.length > 0, 'cat', () => 'needs at least one tensor');
+  const first = tensors[0]!;
+  const a = normalizeAxis('cat', axis, first.ndim);
+  const b = sameBackend('cat', ...tensors);
+  for (const t of tensors) {
+    check(t.ndim === first.ndim && t.shape.every((d, i) => i === a || d === first.shape[i]), 'cat', () =>
+      `shapes ${tensors.map((x) => fmt(x.shape)).join(', ')} differ outside axis ${axis}`);
+    check(t.dtype === first.dtype, 'cat', () => `dtypes differ (${first.dtype} and ${t.dtype})`);
+  }
+  const shape = [...first.shape];
+  shape[a] = tensors.reduce((s, t) => s + t.shape[a]!, 0);
+  const out = wrap(b, b.fill(sizeOf(shape), first.dtype, 0), shape, first.dtype);
+  const bounds: [number, number][] = [];
+  let start = 0;
+  for (const t of tensors) {
+    const end = start + t.shape[a]!;
+    bounds.push([start, end]);
+    const window = out._viewAs(t.shape, out.strides, start * out.strides[a]!);
+    b.copy(t._view('cat'), window._view('cat'));
+    window.dispose();
+    start = end;
+  }
+  return record('cat', tensors, out, [], (g, needs) =>
+    bounds.map((r, i) => (needs[i] ? g.slice(shape.map((d, j) => (j === a ? r : [0, d]))) : null)),
+  );
+}
+
+/**
+ * Joins tensors of one shape along a new axis.
+ *
+ * @example
+ * stack([zeros([3]), ones([3])], 0); // [2, 3]
+ */
+export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  check(tensors.length > 0, 'stack', () => 'needs at least one tensor');
+  const a = normalizeAxis('stack', axis, tensors[0]!.ndim + 1);
+  return cat(tensors.map((t) => t.unsqueeze(a)), a);
+}

@@ -1,0 +1,33 @@
+import { record } from '../autograd.js';
+import { check, fmt } from '../errors.js';
+import { broadcastShapes } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { broadcastTo, sameBackend, sumTo, wrap } from './operands.js';
+
+/**
+ * Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, batch dims
+ * broadcast. Transposed operands are read through their strides, never copied.
+ *
+ * @example
+ * randn([8, 3, 4]).matmul(randn([4, 5])); // [8, 3, 5]
+ */
+export function matmul(x: Tensor, y: Tensor): Tensor {
+  check(x.ndim >= 1 && y.ndim >= 1, 'matmul', () => `needs tensors of rank ≥ 1, got shapes ${fmt(x.shape)} and ${fmt(y.shape)}`);
+  check(x.dtype === y.dtype, 'matmul', () => `dtypes differ (${x.dtype} and ${y.dtype}); cast one first`);
+  const be = sameBackend('matmul', x, y);
+  const a = x.ndim === 1 ? x.unsqueeze(0) : x;
+  const b = y.ndim === 1 ? y.unsqueeze(1) : y;
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const [k2, n] = b.shape.slice(-2) as [number, number];
+  check(k === k2, 'matmul', () => `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible (inner dimensions ${k} and ${k2})`);
+  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const av = broadcastTo(a, [...batch, m, k]), bv = broadcastTo(b, [...batch, k, n]);
+  let out = wrap(be, be.matmul(av._view('matmul'), bv._view('matmul')), [...batch, m, n], x.dtype);
+  out = record('matmul', [a, b], out, [a, b], (g, [na, nb]) => [
+    na ? sumTo(g.matmul(bv.transpose(-1, -2)), a.shape) : null,
+    nb ? sumTo(av.transpose(-1, -2).matmul(g), b.shape) : null,
+  ]);
+  if (x.ndim === 1) out = out.squeeze(-2);
+  if (y.ndim === 1) out = out.squeeze(-1);
+  return out;
+}

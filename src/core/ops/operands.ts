@@ -1,0 +1,72 @@
+import type { Backend } from '../backend.js';
+import { type DType, promote } from '../dtype.js';
+import { TsgradError, fmt } from '../errors.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/** Wraps a primitive's fresh contiguous storage as a tensor. */
+export function wrap(backend: Backend, storage: unknown, shape: readonly number[], dtype: DType): Tensor {
+  return Tensor._wrap(backend, storage, shape, dtype);
+}
+
+/** Turns a JS number into a 0-d tensor beside `like` (integers stay int32 for int tensors). */
+export function scalarLike(value: number, like: Tensor): Tensor {
+  return scalarOn(like._backend, value, like.dtype === 'int32' && !Number.isInteger(value) ? 'float32' : like.dtype);
+}
+
+/** A 0-d tensor holding `value` on backend `b`. */
+export function scalarOn(b: Backend, value: number, dtype: DType): Tensor {
+  return Tensor._wrap(b, b.fill(1, dtype, value), [], dtype);
+}
+
+/** Errors unless every tensor lives on one backend; returns it. */
+export function sameBackend(op: string, ...ts: Tensor[]): Backend {
+  const b = ts[0]!._backend;
+  for (const t of ts) {
+    if (t._backend !== b) {
+      throw new TsgradError(op, `tensors are on different backends ('${b.name}' and '${t.backend}'); move one with await t.to('${b.name}')`);
+    }
+  }
+  return b;
+}
+
+/** A broadcast view of `t` with `shape` (stride 0 on expanded dims), without copying. */
+export function broadcastTo(t: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(t.shape, shape)) return t;
+  const lead = shape.length - t.shape.length;
+  const strides = shape.map((d, i) => {
+    const j = i - lead;
+    if (j < 0) return 0;
+    return t.shape[j] === 1 && d !== 1 ? 0 : t.strides[j]!;
+  });
+  return t._viewAs(shape, strides, t.offset);
+}
+
+/**
+ * Prepares two operands of a binary op: scalars become tensors, both get one backend, one
+ * dtype (promoted) and one broadcast shape.
+ */
+export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
+  const bt = typeof b === 'number' ? scalarLike(b, a) : b;
+  sameBackend(op, a, bt);
+  const shape = broadcastShapes(op, a.shape, bt.shape);
+  const dtype = promote(a.dtype, bt.dtype);
+  return { a, b: bt, shape, dtype };
+}
+
+/** Sums a broadcast gradient back down to `shape` (the backward of broadcasting). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  const summed = axes.length ? g.sum(axes, true) : g;
+  return summed.reshape(shape);
+}
+
+export function describe(...ts: Tensor[]): string {
+  return ts.map((t) => `${fmt(t.shape)} ${t.dtype}`).join(' and ');
+}
+

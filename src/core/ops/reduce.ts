@@ -1,0 +1,65 @@
+import { record } from '../autograd.js';
+import type { ArgReduceOp, ReduceOp } from '../backend.js';
+import { check, fmt } from '../errors.js';
+import { normalizeAxes, normalizeAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { broadcastTo, wrap } from './operands.js';
+
+function reducePrim(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
+  const b = x._backend;
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out = wrap(b, b.reduce(op, x._view(op), axes), x.shape.filter((_, i) => !axes.includes(i)), x.dtype);
+  return keepdim ? out.reshape(kept) : out;
+}
+
+/** The output gradient reshaped to keepdim form and broadcast back over the reduced axes. */
+function spread(g: Tensor, x: Tensor, axes: number[]): Tensor {
+  return broadcastTo(g.reshape(x.shape.map((d, i) => (axes.includes(i) ? 1 : d))), x.shape);
+}
+
+/**
+ * Sum over `axis` (one, several, or all when omitted).
+ *
+ * @example
+ * tensor([[1, 2], [3, 4]]).sum(0); // [4, 6]
+ */
+export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
+  const axes = normalizeAxes('sum', axis, x.ndim);
+  return record('sum', [x], reducePrim('sum', x, axes, keepdim), [], (g) => [spread(g, x, axes)]);
+}
+
+export function mean(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
+  const axes = normalizeAxes('mean', axis, x.ndim);
+  const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  check(n > 0, 'mean', () => `cannot average over empty axes of shape ${fmt(x.shape)}`);
+  return sum(x, axes, keepdim).div(n);
+}
+
+/** max/min values; the gradient is shared equally among tied extremes. */
+function extreme(op: 'max' | 'min', x: Tensor, axis: number | number[] | undefined, keepdim: boolean): Tensor {
+  const axes = normalizeAxes(op, axis, x.ndim);
+  check(axes.every((a) => x.shape[a]! > 0), op, () => `cannot take the ${op} over an empty axis of shape ${fmt(x.shape)}`);
+  const y = reducePrim(op, x, axes, keepdim);
+  return record(op, [x], y, [x, y], (g) => {
+    const hit = x.eq(spread(y, x, axes)).cast(g.dtype);
+    const count = hit.sum(axes, true);
+    return [spread(g, x, axes).mul(hit).div(count)];
+  });
+}
+
+export function max(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
+  return extreme('max', x, axis, keepdim);
+}
+
+export function min(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
+  return extreme('min', x, axis, keepdim);
+}
+
+/** Index of the first maximum (or minimum) along `axis`, as int32. */
+export function argReduce(op: ArgReduceOp, x: Tensor, axis: number, keepdim = false): Tensor {
+  const a = normalizeAxis(op, axis, x.ndim);
+  check(x.shape[a]! > 0, op, () => `cannot take ${op} over empty axis ${axis} of shape ${fmt(x.shape)}`);
+  const b = x._backend;
+  const out = wrap(b, b.argReduce(op, x._view(op), a), x.shape.filter((_, i) => i !== a), 'int32');
+  return keepdim ? out.unsqueeze(a) : out;
+}

@@ -1,0 +1,134 @@
+import { record } from '../autograd.js';
+import { check, fmt } from '../errors.js';
+import { contiguousStrides, isContiguous, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { broadcastTo, sameBackend, sumTo, wrap } from './operands.js';
+
+/** A contiguous copy of `x` (or `x` itself when already contiguous). */
+export function contiguous(x: Tensor): Tensor {
+  return isContiguous(x.shape, x.strides) ? x : clone(x);
+}
+
+/** A copy with its own contiguous storage. */
+export function clone(x: Tensor): Tensor {
+  const b = x._backend;
+  const out = wrap(b, b.fill(x.size, x.dtype, 0), x.shape, x.dtype);
+  b.copy(x._view('clone'), out._view('clone'));
+  return record('clone', [x], out, [], (g) => [g]);
+}
+
+function inferShape(x: Tensor, shape: readonly number[]): number[] {
+  const holes = shape.filter((d) => d === -1).length;
+  check(holes <= 1 && shape.every((d) => d === -1 || (Number.isInteger(d) && d >= 0)), 'reshape', () =>
+    `shape ${fmt(shape)} may hold non-negative integers and at most one -1`);
+  const known = shape.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
+  check(sizeOf(out) === x.size && Number.isInteger(out.reduce((a, b) => a + b, 0)), 'reshape', () =>
+    `cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
+  return out;
+}
+
+/** Same data, new shape; a view when `x` is contiguous, otherwise a copy. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const target = inferShape(x, shape);
+  if (shapesEqual(target, x.shape)) return x;
+  const src = contiguous(x);
+  const out = src._viewAs(target, contiguousStrides(target), src.offset);
+  return record('reshape', [src], out, [], (g) => [g.reshape(src.shape)]);
+}
+
+/** Reorders dims without copying. @example randn([2, 3, 4]).permute([2, 0, 1]) // [4,2,3] */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  check(dims.length === x.ndim, 'permute', () => `needs ${x.ndim} dims for shape ${fmt(x.shape)}, got ${fmt(dims)}`);
+  const norm = dims.map((d) => normalizeAxis('permute', d, x.ndim));
+  check(new Set(norm).size === norm.length, 'permute', () => `dims ${fmt(dims)} repeat a dim`);
+  const out = x._viewAs(norm.map((d) => x.shape[d]!), norm.map((d) => x.strides[d]!), x.offset);
+  const inverse = norm.map((_, i) => norm.indexOf(i));
+  return record('permute', [x], out, [], (g) => [g.permute(inverse)]);
+}
+
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  const a = normalizeAxis('transpose', dim0, x.ndim), b = normalizeAxis('transpose', dim1, x.ndim);
+  const dims = x.shape.map((_, i) => i);
+  [dims[a], dims[b]] = [dims[b]!, dims[a]!];
+  return permute(x, dims);
+}
+
+/** Broadcasts size-1 dims (and new leading dims) to `shape` without copying; -1 keeps a dim. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  check(shape.length >= x.ndim, 'expand', () => `cannot expand ${fmt(x.shape)} to fewer dims ${fmt(shape)}`);
+  const lead = shape.length - x.ndim;
+  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
+  target.forEach((d, i) => {
+    const s = i - lead;
+    check(s < 0 || x.shape[s] === d || x.shape[s] === 1, 'expand', () =>
+      `cannot expand ${fmt(x.shape)} to ${fmt(shape)}: dim ${i} is ${x.shape[s]}, not 1`);
+  });
+  const out = broadcastTo(x, target);
+  if (out === x) return x;
+  return record('expand', [x], out, [], (g) => [sumTo(g, x.shape)]);
+}
+
+function resolveRanges(x: Tensor, ranges: readonly (readonly [number, number])[]): [number, number][] {
+  check(ranges.length <= x.ndim, 'slice', () => `got ${ranges.length} ranges for a tensor of shape ${fmt(x.shape)}`);
+  return x.shape.map((d, i) => {
+    const r = ranges[i];
+    if (!r) return [0, d];
+    const fix = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+    const start = fix(r[0]), end = Math.max(start, fix(r[1]));
+    check(Number.isInteger(r[0]) && Number.isInteger(r[1]), 'slice', () => `range ${fmt(r)} on dim ${i} must hold integers`);
+    return [start, end];
+  });
+}
+
+/**
+ * A view of the `[start, end)` ranges (clamped like Python slices).
+ *
+ * @example
+ * randn([4, 6]).slice([[1, 3], [0, -1]]); // [2, 5]
+ */
+export function slice(x: Tensor, ranges: readonly (readonly [number, number])[]): Tensor {
+  const rs = resolveRanges(x, ranges);
+  const offset = rs.reduce((o, [s], i) => o + s * x.strides[i]!, x.offset);
+  const out = x._viewAs(rs.map(([s, e]) => e - s), x.strides, offset);
+  return record('slice', [x], out, [], (g) => [padSlice(g, x.shape, rs)]);
+}
+
+/** The backward of slice: zeros of `shape` with `g` placed at `ranges`. Its own backward slices. */
+export function padSlice(g: Tensor, shape: readonly number[], ranges: [number, number][]): Tensor {
+  const b = g._backend;
+  const out = wrap(b, b.fill(sizeOf(shape), g.dtype, 0), shape, g.dtype);
+  const offset = ranges.reduce((o, [s], i) => o + s * out.strides[i]!, 0);
+  const window = out._viewAs(g.shape, out.strides, offset);
+  b.copy(g._view('slice'), window._view('slice'));
+  window.dispose();
+  return record('padSlice', [g], out, [], (gg) => [gg.slice(ranges)]);
+}
+
+export function squeeze(x: Tensor, axis?: number): Tensor {
+  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  const a = normalizeAxis('squeeze', axis, x.ndim);
+  if (x.shape[a] !== 1) return x;
+  return reshape(x, x.shape.filter((_, i) => i !== a));
+}
+
+export function unsqueeze(x: Tensor, axis: number): Tensor {
+  const a = normalizeAxis('unsqueeze', axis, x.ndim + 1);
+  const shape = [...x.shape];
+  shape.splice(a, 0, 1);
+  const strides = [...x.strides];
+  strides.splice(a, 0, a < x.ndim ? x.strides[a]! * x.shape[a]! : 1);
+  const out = x._viewAs(shape, strides, x.offset);
+  return record('unsqueeze', [x], out, [], (g) => [g.reshape(x.shape)]);
+}
+
+/** In-place overwrite outside the graph (optimizer steps, LoRA merge). */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  check(!dst.gradFn, 'copy_', () => 'cannot overwrite a tensor produced by a recorded op; detach it first');
+  const b = sameBackend('copy_', dst, src);
+  const s = src.dtype === dst.dtype ? src : src.cast(dst.dtype);
+  const v = broadcastTo(s, dst.shape);
+  check(shapesEqual(v.shape, dst.shape), 'copy_', () => `cannot copy ${fmt(src.shape)} into ${fmt(dst.shape)}`);
+  b.copy(v._view('copy_'), dst._view('copy_'));
+  if (s !== src) s.dispose();
+}

@@ -1,0 +1,286 @@
+import { type BackwardOptions, type GradNode, defaultGrad, runBackward } from './autograd.js';
+import { type Backend, type View, backendByName } from './backend.js';
+import { type DType, type TypedArray, isFloat } from './dtype.js';
+import { TsgradError, check, fmt } from './errors.js';
+import * as ew from './ops/elementwise.js';
+import { matmul } from './ops/matmul.js';
+import * as red from './ops/reduce.js';
+import { logSoftmax, softmax } from './ops/softmax.js';
+import * as idx from './ops/indexing.js';
+import * as vw from './ops/view.js';
+import { track } from './scope.js';
+import { contiguousStrides, isContiguous, sizeOf } from './shape.js';
+import { StorageRef, adopt, unadopt } from './storage.js';
+
+/** Nested number arrays, as `toArray()` returns them. */
+export type NestedArray = number | NestedArray[];
+
+/**
+ * An n-dimensional array on one backend, with an optional place in the autograd graph.
+ * Create tensors with `tensor`, `zeros`, `randn`...; every op returns a new tensor.
+ *
+ * @example
+ * const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * x.mul(x).sum().backward(); // x.grad = 2x
+ */
+export class Tensor {
+  /** Lets scopes recognise tensors without importing this class. */
+  readonly _isTensor = true;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  /** The gradient accumulated by `backward()` (leaves only); null until then. */
+  grad: Tensor | null = null;
+  private _ref: StorageRef | null;
+  private _token: object;
+  private _requiresGrad = false;
+  private _node: GradNode | null = null;
+
+  /** @internal Use the creation functions (`tensor`, `zeros`...) instead. */
+  constructor(ref: StorageRef, shape: readonly number[], dtype: DType, strides?: readonly number[], offset = 0) {
+    this._ref = ref;
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.offset = offset;
+    this.dtype = dtype;
+    this._token = adopt(this, ref);
+    track(this);
+  }
+
+  /** @internal A new contiguous tensor owning a fresh backend storage. */
+  static _wrap(backend: Backend, storage: unknown, shape: readonly number[], dtype: DType): Tensor {
+    return new Tensor(new StorageRef(backend, storage), shape, dtype);
+  }
+
+  /** @internal A view sharing this tensor's storage. */
+  _viewAs(shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+    return new Tensor(this._storageRef('view'), shape, this.dtype, strides, offset);
+  }
+
+  /** @internal */
+  _storageRef(op: string): StorageRef {
+    if (!this._ref) throw new TsgradError(op, `tensor of shape ${fmt(this.shape)} was disposed and cannot be used`);
+    return this._ref;
+  }
+
+  /** @internal The strided view a backend primitive reads. */
+  _view(op: string): View {
+    const ref = this._storageRef(op);
+    return { storage: ref.storage, shape: this.shape, strides: this.strides, offset: this.offset, dtype: this.dtype };
+  }
+
+  /** @internal */
+  _setNode(node: GradNode): void {
+    this._node = node;
+    this._requiresGrad = true;
+  }
+
+  /** @internal The backend object computing this tensor. */
+  get _backend(): Backend {
+    return this._storageRef('backend').backend;
+  }
+
+  /** Name of the backend holding the data (`'cpu'`, `'webgpu'`, `'gpujs'`). */
+  get backend(): string {
+    return this._backend.name;
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+
+  get isDisposed(): boolean {
+    return this._ref === null;
+  }
+
+  /** The op that produced this tensor (null for leaves), for inspecting the graph. */
+  get gradFn(): GradNode | null {
+    return this._node;
+  }
+
+  /** True for tensors created by the user rather than by an op that records a graph. */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    check(this._node === null, 'requiresGrad', () => 'only leaf tensors can change requiresGrad; use detach() for a new leaf');
+    check(!value || isFloat(this.dtype), 'requiresGrad', () => `only float tensors can require gradients, got ${this.dtype}`);
+    this._requiresGrad = value;
+  }
+
+  /** Sets requiresGrad in place and returns this tensor (PyTorch's `requires_grad_`). */
+  requiresGrad_(value = true): this {
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /** Releases the storage now (for GPU backends, at once rather than at garbage collection). */
+  dispose(): void {
+    if (!this._ref) return;
+    unadopt(this._token);
+    this._ref.release();
+    this._ref = null;
+    this._node = null;
+  }
+
+  /** Computes gradients of this (scalar, unless `grad` is given) tensor into the leaves' `.grad`. */
+  backward(grad?: Tensor, opts: BackwardOptions = {}): void {
+    check(this._requiresGrad, 'backward', () => `tensor of shape ${fmt(this.shape)} does not require grad and has no graph`);
+    if (grad) {
+      check(grad.shape.length === this.shape.length && grad.shape.every((d, i) => d === this.shape[i]), 'backward', () =>
+        `gradient of shape ${fmt(grad.shape)} does not match output of shape ${fmt(this.shape)}`);
+    }
+    const g = grad ?? defaultGrad('backward', this);
+    runBackward([this], [g], opts);
+    if (!grad) g.dispose();
+  }
+
+  /** A new leaf sharing this tensor's data, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this._storageRef('detach'), this.shape, this.dtype, this.strides, this.offset);
+  }
+
+  /** A copy with its own storage; differentiable. */
+  clone(): Tensor {
+    return vw.clone(this);
+  }
+
+  /** The elements in row-major order as a typed array. */
+  async data(): Promise<TypedArray> {
+    return this._backend.read(this._view('data'));
+  }
+
+  /** The elements as nested arrays. */
+  async toArray(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
+
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    check(this.size === 1, 'item', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+
+  /** Synchronous `data()`, for synchronous backends (cpu). */
+  dataSync(): TypedArray {
+    const b = this._backend;
+    check(b.readSync, 'dataSync', () => `backend '${b.name}' is asynchronous; use await t.data()`);
+    return b.readSync(this._view('dataSync'));
+  }
+
+  arraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape);
+  }
+
+  itemSync(): number {
+    check(this.size === 1, 'item', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
+    return this.dataSync()[0]!;
+  }
+
+  /** Moves the data to another backend; the result is a new leaf. */
+  async to(backend: string): Promise<Tensor> {
+    const target = backendByName(backend);
+    const out = Tensor._wrap(target, target.upload(await this.data()), this.shape, this.dtype);
+    out._requiresGrad = this._requiresGrad && this.isLeaf;
+    return out;
+  }
+
+  toString(): string {
+    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, backend=${this._ref ? this.backend : 'disposed'}${this._node ? `, gradFn=${this._node.op}` : ''})`;
+  }
+
+  // Elementwise
+  add(other: Tensor | number): Tensor { return ew.add(this, other); }
+  sub(other: Tensor | number): Tensor { return ew.sub(this, other); }
+  mul(other: Tensor | number): Tensor { return ew.mul(this, other); }
+  div(other: Tensor | number): Tensor { return ew.div(this, other); }
+  pow(exponent: Tensor | number): Tensor { return ew.pow(this, exponent); }
+  maximum(other: Tensor | number): Tensor { return ew.maximum(this, other); }
+  minimum(other: Tensor | number): Tensor { return ew.minimum(this, other); }
+  neg(): Tensor { return ew.neg(this); }
+  exp(): Tensor { return ew.exp(this); }
+  log(): Tensor { return ew.log(this); }
+  sqrt(): Tensor { return ew.sqrt(this); }
+  abs(): Tensor { return ew.abs(this); }
+  sign(): Tensor { return ew.sign(this); }
+  relu(): Tensor { return ew.relu(this); }
+  sigmoid(): Tensor { return ew.sigmoid(this); }
+  tanh(): Tensor { return ew.tanh(this); }
+  erf(): Tensor { return ew.erf(this); }
+  /** GELU: exact erf form by default, `{ approximate: 'tanh' }` as in PyTorch. */
+  gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor { return ew.gelu(this, opts); }
+  eq(other: Tensor | number): Tensor { return ew.compare('eq', this, other); }
+  ne(other: Tensor | number): Tensor { return ew.compare('ne', this, other); }
+  lt(other: Tensor | number): Tensor { return ew.compare('lt', this, other); }
+  le(other: Tensor | number): Tensor { return ew.compare('le', this, other); }
+  gt(other: Tensor | number): Tensor { return ew.compare('gt', this, other); }
+  ge(other: Tensor | number): Tensor { return ew.compare('ge', this, other); }
+  /** Converts to another dtype; differentiable between float dtypes. */
+  cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
+  /** A tensor of ones with this tensor's shape, dtype and backend. */
+  onesLike(): Tensor { return ew.fullLike(this, 1); }
+  zerosLike(): Tensor { return ew.fullLike(this, 0); }
+
+  // Linear algebra
+  matmul(other: Tensor): Tensor { return matmul(this, other); }
+
+  // Reductions
+  sum(axis?: number | number[], keepdim = false): Tensor { return red.sum(this, axis, keepdim); }
+  mean(axis?: number | number[], keepdim = false): Tensor { return red.mean(this, axis, keepdim); }
+  max(axis?: number | number[], keepdim = false): Tensor { return red.max(this, axis, keepdim); }
+  min(axis?: number | number[], keepdim = false): Tensor { return red.min(this, axis, keepdim); }
+  argmax(axis: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
+  argmin(axis: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
+  softmax(axis: number): Tensor { return softmax(this, axis); }
+  logSoftmax(axis: number): Tensor { return logSoftmax(this, axis); }
+
+  // Shape and views
+  reshape(shape: readonly number[]): Tensor { return vw.reshape(this, shape); }
+  flatten(): Tensor { return vw.reshape(this, [-1]); }
+  permute(dims: readonly number[]): Tensor { return vw.permute(this, dims); }
+  transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
+  expand(shape: readonly number[]): Tensor { return vw.expand(this, shape); }
+  /** Per-dim `[start, end)` ranges (negative indices count from the end); missing dims are kept whole. */
+  slice(ranges: readonly (readonly [number, number])[]): Tensor { return vw.slice(this, ranges); }
+  squeeze(axis?: number): Tensor { return vw.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return vw.unsqueeze(this, axis); }
+  contiguous(): Tensor { return vw.contiguous(this); }
+
+  // Indexing
+  gather(axis: number, index: Tensor): Tensor { return idx.gather(this, axis, index); }
+  indexSelect(axis: number, index: Tensor): Tensor { return idx.indexSelect(this, axis, index); }
+
+  /**
+   * Overwrites this tensor's elements with `src` (broadcast to this shape), in place, outside the
+   * graph. For optimizer updates and weight merging; not allowed on tensors in a graph.
+   */
+  copy_(src: Tensor): this {
+    vw.copyInto(this, src);
+    return this;
+  }
+}
+
+function nest(data: TypedArray, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return data[0]!;
+  const build = (dim: number, off: number): NestedArray[] => {
+    const n = shape[dim]!;
+    if (dim === shape.length - 1) return Array.from(data.subarray(off, off + n));
+    const step = sizeOf(shape.slice(dim + 1));
+    return Array.from({ length: n }, (_, i) => build(dim + 1, off + i * step));
+  };
+  return build(0, 0);
+}

@@ -1,0 +1,25 @@
+/**
+ * tsgrad: reverse-mode autodiff tensors in TypeScript with pluggable backends.
+ *
+ * @example
+ * import { tensor } from 'tsgrad';
+ * const x = tensor([1, 2, 3], { requiresGrad: true });
+ * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
+ */
+import './backends/cpu/index.js';
+
+export { Tensor, type NestedArray } from './core/tensor.js';
+export { TsgradError } from './core/errors.js';
+export type { DType, TypedArray } from './core/dtype.js';
+export { tensor, zeros, ones, full, randn, rand, uniform, arange, fromTypedArray, type TensorOptions } from './core/creation.js';
+export { manualSeed } from './core/random.js';
+export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
+export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
+export { scope, keep } from './core/scope.js';
+export { cat, stack } from './core/ops/join.js';
+export { where, maximum, minimum } from './core/ops/elementwise.js';
+export {
+  setBackend, getBackend, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
+  type Backend, type BackendStats, type View,
+} from './core/backend.js';
+export * as nn from './nn/index.js';

@@ -1,0 +1,85 @@
+import { fromTypedArray } from '../core/creation.js';
+import { check, fmt } from '../core/errors.js';
+import { nextUniform } from '../core/random.js';
+import type { Tensor } from '../core/tensor.js';
+
+/**
+ * y = x·Wᵀ + b with weight [out, in] (PyTorch's layout). Wᵀ is a strided view, never a copy.
+ *
+ * @example
+ * linear(x, weight, bias); // x [batch, in] → [batch, out]
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  check(weight.ndim === 2, 'linear', () => `weight must be [out, in], got ${fmt(weight.shape)}`);
+  check(x.shape[x.ndim - 1] === weight.shape[1], 'linear', () =>
+    `input ${fmt(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
+  const y = x.matmul(weight.transpose(0, 1));
+  return bias ? y.add(bias) : y;
+}
+
+/**
+ * Mean cross-entropy of logits [N, C] against int32 class indices [N], stable for large logits.
+ *
+ * @example
+ * crossEntropy(logits, tensor([2, 0], { dtype: 'int32' }));
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
+  check(logits.ndim === 2, 'crossEntropy', () => `logits must be [N, C], got ${fmt(logits.shape)}`);
+  check(targets.dtype === 'int32', 'crossEntropy', () => `targets must be int32 class indices, got ${targets.dtype}`);
+  check(targets.ndim === 1 && targets.shape[0] === logits.shape[0], 'crossEntropy', () =>
+    `targets of shape ${fmt(targets.shape)} must be [N] for logits ${fmt(logits.shape)}`);
+  return logits.logSoftmax(1).gather(1, targets.unsqueeze(1)).mean().neg();
+}
+
+/** Mean squared error. @example mseLoss(pred, target) */
+export function mseLoss(input: Tensor, target: Tensor): Tensor {
+  check(input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i]), 'mseLoss', () =>
+    `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have one shape`);
+  const d = input.sub(target);
+  return d.mul(d).mean();
+}
+
+/**
+ * Normalizes over the last dim, then scales and shifts.
+ *
+ * @example
+ * layerNorm(x, gamma, beta, 1e-5);
+ */
+export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const mu = x.mean(-1, true);
+  const centered = x.sub(mu);
+  const variance = centered.mul(centered).mean(-1, true);
+  let y = centered.div(variance.add(eps).sqrt());
+  if (weight) y = y.mul(weight);
+  if (bias) y = y.add(bias);
+  return y;
+}
+
+/**
+ * Looks up rows of `weight` [V, D] for int32 `indices` of any shape → [...indices.shape, D].
+ *
+ * @example
+ * embedding(tensor([[1, 2]], { dtype: 'int32' }), table); // [1, 2, D]
+ */
+export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  check(weight.ndim === 2, 'embedding', () => `weight must be [V, D], got ${fmt(weight.shape)}`);
+  check(indices.dtype === 'int32', 'embedding', () => `indices must be int32, got ${indices.dtype}`);
+  const rows = weight.indexSelect(0, indices.reshape([-1]));
+  return rows.reshape([...indices.shape, weight.shape[1]!]);
+}
+
+/**
+ * Zeroes elements with probability `p` and scales the rest by 1/(1−p) while training; the mask
+ * comes from the seeded generator (`manualSeed`).
+ *
+ * @example
+ * dropout(x, 0.1, true);
+ */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  check(p >= 0 && p < 1, 'dropout', () => `p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const mask = new Float64Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = nextUniform() >= p ? 1 / (1 - p) : 0;
+  const m = fromTypedArray(mask, x.shape, { backend: x.backend, dtype: x.dtype });
+  return x.mul(m);
+}
