@@ -7,6 +7,11 @@
  * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
  */
 import './backends/cpu/index.js';
+import { registerBackend } from './core/backend.js';
+
+// GPU backends load their drivers only when asked for, so CPU-only users never import them.
+registerBackend('webgpu', async (options) => (await import('./backends/webgpu/index.js')).createWebGPUBackend(options));
+registerBackend('gpujs', async (options) => (await import('./backends/gpujs/index.js')).createGpuJsBackend(options));
 
 export { Tensor, type NestedArray } from './core/tensor.js';
 export { TsgradError } from './core/errors.js';

@@ -97,34 +97,41 @@ const instances = new Map<string, Backend>();
 const stats = new WeakMap<Backend, BackendStats>();
 let current: Backend | null = null;
 
-const COMPUTE = ['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy'] as const;
+const COMPUTE = new Set(['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy']);
 
-/** Wraps a backend's compute primitives with the kernel counter. */
+/**
+ * Wraps a backend so every compute primitive (and fused kernel) bumps its counters. Other
+ * members pass through, bound to the backend itself.
+ */
 function counted(b: Backend): Backend {
   const s: BackendStats = { kernels: 0, byOp: new Map() };
-  const wrapped = Object.create(b) as Backend;
-  for (const name of COMPUTE) {
-    const fn = (b[name] as (...args: unknown[]) => unknown).bind(b);
-    Object.defineProperty(wrapped, name, {
-      value: (...args: unknown[]) => {
-        const key = typeof args[0] === 'string' ? `${name}:${args[0]}` : name;
-        s.kernels++;
-        s.byOp.set(key, (s.byOp.get(key) ?? 0) + 1);
-        return fn(...args);
-      },
-    });
-  }
-  if (b.fused) {
-    const fused: Record<string, unknown> = {};
-    for (const [k, f] of Object.entries(b.fused)) {
-      fused[k] = (...args: unknown[]) => {
-        s.kernels++;
-        s.byOp.set(`fused:${k}`, (s.byOp.get(`fused:${k}`) ?? 0) + 1);
-        return (f as (...a: unknown[]) => unknown).apply(b.fused, args);
-      };
-    }
-    Object.defineProperty(wrapped, 'fused', { value: fused });
-  }
+  const bump = (key: string) => {
+    s.kernels++;
+    s.byOp.set(key, (s.byOp.get(key) ?? 0) + 1);
+  };
+  const methods = new Map<PropertyKey, unknown>();
+  let fused: FusedKernels<unknown> | undefined;
+  const wrapped = new Proxy(b, {
+    get(target, prop) {
+      if (prop === 'fused' && target.fused) {
+        fused ??= Object.fromEntries(
+          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`), (f as (...a: unknown[]) => unknown).apply(target.fused, args))]),
+        );
+        return fused;
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      let m = methods.get(prop);
+      if (!m) {
+        const fn = (value as (...args: unknown[]) => unknown).bind(target);
+        m = COMPUTE.has(prop as string)
+          ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop)), fn(...args))
+          : fn;
+        methods.set(prop, m);
+      }
+      return m;
+    },
+  });
   stats.set(wrapped, s);
   return wrapped;
 }
