@@ -15,7 +15,7 @@ export interface GradcheckOptions {
 
 export interface GradcheckResult {
   ok: boolean;
-  /** Per input: the largest |analytic − numeric|. */
+  /** Per float input (int32 inputs are constants): the largest |analytic − numeric|. */
   maxAbsError: number[];
   /** Per input: the largest |analytic − numeric| / |numeric| (numeric values near 0 count as 1). */
   maxRelError: number[];
@@ -32,10 +32,11 @@ function weights(n: number): Float64Array {
   return w;
 }
 
+/** Float inputs become float64 CPU leaves; int32 inputs (indices) pass through as constants. */
 function toFloat64Leaf(t: Tensor): Tensor {
-  const data = Float64Array.from(t._backend.readSync ? t.dataSync() : []);
   if (!t._backend.readSync) throw new TsgradError('gradcheck', `inputs must be on a synchronous backend (cpu), got '${t.backend}'`);
-  return fromTypedArray(data, t.shape, { backend: 'cpu', dtype: 'float64', requiresGrad: true });
+  if (t.dtype === 'int32') return t;
+  return fromTypedArray(Float64Array.from(t.dataSync()), t.shape, { backend: 'cpu', dtype: 'float64', requiresGrad: true });
 }
 
 function scalarize(out: Tensor): Tensor {
@@ -56,9 +57,10 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
   backendByName('cpu');
   const xs = inputs.map(toFloat64Leaf);
   const loss = () => scalarize(fn(...xs));
-  const analytic = grad(loss(), xs, { allowUnused: true }).map((g, i) => (g ? g.dataSync() : new Float64Array(xs[i]!.size)));
+  const checked = xs.filter((x) => x.requiresGrad);
+  const analytic = grad(loss(), checked, { allowUnused: true }).map((g, i) => (g ? g.dataSync() : new Float64Array(checked[i]!.size)));
   const result: GradcheckResult = { ok: true, maxAbsError: [], maxRelError: [] };
-  xs.forEach((x, i) => {
+  checked.forEach((x, i) => {
     const store = x._view('gradcheck').storage as Float64Array;
     let maxAbs = 0, maxRel = 0;
     for (let j = 0; j < store.length; j++) {
@@ -96,8 +98,10 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
 export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
   const vs = inputs.map((t) => fromTypedArray(weights(t.size).map((w) => w - 1), t.shape, { backend: 'cpu', dtype: 'float64' }));
   const firstOrder = (...xs: Tensor[]) => {
-    const gs = grad(scalarize(fn(...xs)), xs, { createGraph: true, allowUnused: true });
-    return gs.reduce<Tensor>((acc, g, i) => (g ? acc.add(g.mul(vs[i]!).sum()) : acc), fromTypedArray(new Float64Array(1), [], { backend: 'cpu', dtype: 'float64' }));
+    const floats = xs.filter((x) => x.requiresGrad);
+    const gs = grad(scalarize(fn(...xs)), floats, { createGraph: true, allowUnused: true });
+    const v = xs.map((_, i) => vs[i]!).filter((_, i) => xs[i]!.requiresGrad);
+    return gs.reduce<Tensor>((acc, g, i) => (g ? acc.add(g.mul(v[i]!).sum()) : acc), fromTypedArray(new Float64Array(1), [], { backend: 'cpu', dtype: 'float64' }));
   };
   return gradcheck(firstOrder, inputs, opts);
 }

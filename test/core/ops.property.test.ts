@@ -1,0 +1,40 @@
+// Every op of the suite on the CPU in float64: forward against straightforward reference
+// loops, gradients against central finite differences (gradcheck).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { gradcheck, scope } from '../../src/index.js';
+import { CASES } from '../conformance/cases.js';
+import { closeTo, drawArb, prepare, tensorsFor } from '../conformance/prepare.js';
+
+describe('ops on cpu (float64)', () => {
+  for (const c of CASES) {
+    it(`${c.name}: forward matches the reference`, () => {
+      fc.assert(
+        fc.property(c.spec, drawArb, (spec, draw) => {
+          const p = prepare(spec, draw);
+          scope(() => {
+            const out = p.fn(...tensorsFor(p, 'float64', 'cpu'));
+            expect(out.shape).toEqual(p.expected!.shape);
+            const err = closeTo(out.dataSync(), p.expected!.data, { atol: 1e-9, rtol: 1e-9 });
+            if (err) throw new Error(`${spec.label}, transposed ${draw.transposed}: ${err}`);
+          });
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    if (c.differentiable === false) continue;
+    it(`${c.name}: gradients pass gradcheck`, () => {
+      fc.assert(
+        fc.property(c.spec, drawArb, (spec, draw) => {
+          const p = prepare(spec, draw);
+          scope(() => {
+            const r = gradcheck(p.fn, tensorsFor(p, 'float64', 'cpu'), { atol: 1e-6, rtol: 1e-5 });
+            expect(r.ok).toBe(true);
+          });
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+});
