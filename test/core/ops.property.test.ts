@@ -1,8 +1,9 @@
 // Every op of the suite on the CPU in float64: forward against straightforward reference
-// loops, gradients against central finite differences (gradcheck).
+// loops, gradients against central finite differences (gradcheck), and second-order gradients
+// (built with createGraph) against finite differences of the first-order ones (gradgradcheck).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gradcheck, scope } from '../../src/index.js';
+import { gradcheck, gradgradcheck, scope } from '../../src/index.js';
 import { CASES } from '../conformance/cases.js';
 import { closeTo, drawArb, prepare, tensorsFor } from '../conformance/prepare.js';
 
@@ -34,6 +35,18 @@ describe('ops on cpu (float64)', () => {
           });
         }),
         { numRuns: 25 },
+      );
+    });
+
+    it(`${c.name}: second-order gradients pass gradgradcheck`, () => {
+      fc.assert(
+        fc.property(c.spec, drawArb, (spec, draw) => {
+          const p = prepare(spec, draw);
+          scope(() => {
+            expect(gradgradcheck(p.fn, tensorsFor(p, 'float64', 'cpu'), { atol: 1e-5, rtol: 1e-4 }).ok).toBe(true);
+          });
+        }),
+        { numRuns: 8 },
       );
     });
   }

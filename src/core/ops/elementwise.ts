@@ -10,7 +10,7 @@ import { binaryOperands, broadcastTo, describe, sameBackend, scalarLike, scalarO
 // so second-order gradients come for free.
 
 function unaryPrim(op: UnaryOp, x: Tensor): Tensor {
-  const b = x._backend;
+  const b = x._storageRef(op).backend;
   return wrap(b, b.unary(op, x._view(op)), x.shape, x.dtype);
 }
 

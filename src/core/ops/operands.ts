@@ -21,9 +21,9 @@ export function scalarOn(b: Backend, value: number, dtype: DType): Tensor {
 
 /** Errors unless every tensor lives on one backend; returns it. */
 export function sameBackend(op: string, ...ts: Tensor[]): Backend {
-  const b = ts[0]!._backend;
+  const b = ts[0]!._storageRef(op).backend;
   for (const t of ts) {
-    if (t._backend !== b) {
+    if (t._storageRef(op).backend !== b) {
       throw new TsgradError(op, `tensors are on different backends ('${b.name}' and '${t.backend}'); move one with await t.to('${b.name}')`);
     }
   }
@@ -47,6 +47,7 @@ export function broadcastTo(t: Tensor, shape: readonly number[]): Tensor {
  * dtype (promoted) and one broadcast shape.
  */
 export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
+  sameBackend(op, a);
   const bt = typeof b === 'number' ? scalarLike(b, a) : b;
   sameBackend(op, a, bt);
   const shape = broadcastShapes(op, a.shape, bt.shape);

@@ -3,10 +3,10 @@ import type { ArgReduceOp, ReduceOp } from '../backend.js';
 import { check, fmt } from '../errors.js';
 import { normalizeAxes, normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastTo, wrap } from './operands.js';
+import { wrap } from './operands.js';
 
 function reducePrim(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
-  const b = x._backend;
+  const b = x._storageRef(op).backend;
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const out = wrap(b, b.reduce(op, x._view(op), axes), x.shape.filter((_, i) => !axes.includes(i)), x.dtype);
   return keepdim ? out.reshape(kept) : out;
@@ -14,7 +14,7 @@ function reducePrim(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): 
 
 /** The output gradient reshaped to keepdim form and broadcast back over the reduced axes. */
 function spread(g: Tensor, x: Tensor, axes: number[]): Tensor {
-  return broadcastTo(g.reshape(x.shape.map((d, i) => (axes.includes(i) ? 1 : d))), x.shape);
+  return g.reshape(x.shape.map((d, i) => (axes.includes(i) ? 1 : d))).expand(x.shape);
 }
 
 /**
@@ -59,7 +59,7 @@ export function min(x: Tensor, axis?: number | number[], keepdim = false): Tenso
 export function argReduce(op: ArgReduceOp, x: Tensor, axis: number, keepdim = false): Tensor {
   const a = normalizeAxis(op, axis, x.ndim);
   check(x.shape[a]! > 0, op, () => `cannot take ${op} over empty axis ${axis} of shape ${fmt(x.shape)}`);
-  const b = x._backend;
+  const b = x._storageRef(op).backend;
   const out = wrap(b, b.argReduce(op, x._view(op), a), x.shape.filter((_, i) => i !== a), 'int32');
   return keepdim ? out.unsqueeze(a) : out;
 }
