@@ -1,68 +1,104 @@
 import type { TypedArray } from '../../core/dtype.js';
 
-/**
- * Packs a strided [rows, cols] matrix into a contiguous row-major Float64Array scratch, so the
- * micro-kernel reads both operands along k with stride 1 whatever their layout (a transposed
- * weight is read in place, never materialised as a tensor).
+/*
+ * C = A·B the way BLIS does it, in scalar JavaScript:
+ *
+ * 1. Pack A into panels of MR rows and B into panels of NR columns, each panel interleaved along
+ *    k (`panel[p * MR + r]`), padded with zeros to a whole panel. Packing reads the operands
+ *    through their strides, so a transposed weight is never materialised, and the kernel then
+ *    reads both panels with stride 1 from one running index.
+ * 2. An MR×NR register tile of C is accumulated over a block of k in local variables: each step
+ *    loads MR + NR numbers and does MR·NR multiply-adds.
+ * 3. Blocking over k and over columns keeps one A panel in L1 and one block of B panels in L2
+ *    while the tiles that use them run.
+ *
+ * Packing into Float64 keeps float64 matmuls exact and float32 sums in double precision. In
+ * JavaScript every number is a double anyway, so a Float32 scratch only adds conversions.
  */
-function pack(src: TypedArray, off: number, rs: number, cs: number, rows: number, cols: number, dst: Float64Array): void {
-  let p = 0;
-  for (let r = 0; r < rows; r++) {
-    let q = off + r * rs;
-    for (let c = 0; c < cols; c++, q += cs) dst[p++] = src[q]!;
-  }
-}
-
-const KB = 256; // k-block: 4 rows of A and a 64-column panel of B^T stay in cache
-const NB = 64;
 
 /**
- * C[m,n] = A[m,k] · B[k,n] for one batch entry. A is packed row-major (m×k), B packed as
- * Bᵀ (n×k); a 4×4 register tile of dot products reads 8 values per 16 multiply-adds.
+ * 4×3 is the largest tile whose 12 accumulators plus the 7 values loaded per step fit in x64's
+ * 16 float registers; 4×4 spills to the stack and runs slower.
  */
-function gemm(a: Float64Array, bt: Float64Array, c: Float64Array, m: number, n: number, k: number): void {
-  c.fill(0, 0, m * n);
-  for (let k0 = 0; k0 < k; k0 += KB) {
-    const k1 = Math.min(k, k0 + KB);
-    for (let j0 = 0; j0 < n; j0 += NB) {
-      const j1 = Math.min(n, j0 + NB);
-      let i = 0;
-      for (; i + 4 <= m; i += 4) {
-        const a0 = i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-        let j = j0;
-        for (; j + 4 <= j1; j += 4) {
-          const b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
-          let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-          let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-          for (let p = k0; p < k1; p++) {
-            const x0 = a[a0 + p]!, x1 = a[a1 + p]!, x2 = a[a2 + p]!, x3 = a[a3 + p]!;
-            const y0 = bt[b0 + p]!, y1 = bt[b1 + p]!, y2 = bt[b2 + p]!, y3 = bt[b3 + p]!;
-            c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
-            c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
-            c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3;
-            c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
-          }
-          let o = i * n + j;
-          c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03; o += n;
-          c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13; o += n;
-          c[o] += c20; c[o + 1] += c21; c[o + 2] += c22; c[o + 3] += c23; o += n;
-          c[o] += c30; c[o + 1] += c31; c[o + 2] += c32; c[o + 3] += c33;
-        }
-        for (; j < j1; j++) dotRows(a, bt, c, i, 4, j, n, k, k0, k1);
-      }
-      for (let j = j0; j < j1; j++) dotRows(a, bt, c, i, m - i, j, n, k, k0, k1);
+const MR = 4;
+const NR = 3;
+/** k-block: one A panel (KC·MR doubles, 8 KiB) stays in L1. */
+const KC = 256;
+/** Columns per block, a multiple of NR: KC·NC doubles of B (192 KiB) stay in L2. */
+const NC = 96;
+
+/**
+ * Packs `lines` strided lines of `k` elements into panels of `width` lines, interleaved along k
+ * and zero-padded to a whole panel: dst[(l / width) · k · width + p · width + l % width].
+ * For A the lines are rows (lineStride = row stride); for B they are columns.
+ */
+function packPanels(
+  src: TypedArray, offset: number, lineStride: number, elemStride: number,
+  lines: number, k: number, width: number, dst: Float64Array,
+): void {
+  const padded = Math.ceil(lines / width) * width;
+  for (let l = 0; l < padded; l++) {
+    let q = Math.floor(l / width) * k * width + (l % width);
+    if (l < lines) {
+      for (let p = 0, s = offset + l * lineStride; p < k; p++, s += elemStride, q += width) dst[q] = src[s]!;
+    } else {
+      for (let p = 0; p < k; p++, q += width) dst[q] = 0;
     }
   }
 }
 
-/** Edge columns/rows that do not fill a 4×4 tile. */
-function dotRows(a: Float64Array, bt: Float64Array, c: Float64Array, i0: number, rows: number, j: number, n: number, k: number, k0: number, k1: number): void {
-  for (let i = i0; i < i0 + rows; i++) {
-    let s = 0;
-    const ao = i * k, bo = j * k;
-    for (let p = k0; p < k1; p++) s += a[ao + p]! * bt[bo + p]!;
-    c[i * n + j] += s;
+/**
+ * c[ci.., 4 rows × 3 cols, row stride ldc] += A panel · B panel over `kLen` steps, reading the
+ * A panel from `pa` and the B panel from `pb`.
+ */
+function microKernel(ap: Float64Array, pa: number, bp: Float64Array, pb: number, kLen: number, c: Float64Array, ci: number, ldc: number): void {
+  let c00 = 0, c01 = 0, c02 = 0;
+  let c10 = 0, c11 = 0, c12 = 0;
+  let c20 = 0, c21 = 0, c22 = 0;
+  let c30 = 0, c31 = 0, c32 = 0;
+  const end = pa + kLen * MR;
+  for (; pa < end; pa += MR, pb += NR) {
+    const y0 = bp[pb]!, y1 = bp[pb + 1]!, y2 = bp[pb + 2]!;
+    const x0 = ap[pa]!;
+    c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2;
+    const x1 = ap[pa + 1]!;
+    c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2;
+    const x2 = ap[pa + 2]!;
+    c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2;
+    const x3 = ap[pa + 3]!;
+    c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2;
   }
+  c[ci] += c00; c[ci + 1] += c01; c[ci + 2] += c02; ci += ldc;
+  c[ci] += c10; c[ci + 1] += c11; c[ci + 2] += c12; ci += ldc;
+  c[ci] += c20; c[ci + 1] += c21; c[ci + 2] += c22; ci += ldc;
+  c[ci] += c30; c[ci + 1] += c31; c[ci + 2] += c32;
+}
+
+/**
+ * c (mp × np, zeroed) = packed A (mp × k) · packed B (k × np), where mp and np are the padded
+ * sizes (multiples of MR and NR).
+ */
+function gemm(ap: Float64Array, bp: Float64Array, c: Float64Array, mp: number, np: number, k: number): void {
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kLen = Math.min(KC, k - k0);
+    for (let j0 = 0; j0 < np; j0 += NC) {
+      const j1 = Math.min(np, j0 + NC);
+      for (let i = 0; i < mp; i += MR) {
+        const pa = i * k + k0 * MR;
+        for (let j = j0; j < j1; j += NR) microKernel(ap, pa, bp, j * k + k0 * NR, kLen, c, i * np + j, np);
+      }
+    }
+  }
+}
+
+/** Scratch buffers reused across calls, so a matmul allocates (and zeroes) nothing per call. */
+let scratch = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
+function scratchOf(i: number, size: number): Float64Array {
+  if (scratch[i]!.length < size) {
+    scratch = scratch.slice();
+    scratch[i] = new Float64Array(size);
+  }
+  return scratch[i]!;
 }
 
 export interface MatOperand {
@@ -72,24 +108,30 @@ export interface MatOperand {
   strides: readonly number[];
 }
 
-/** Batched matmul over operands with one shared batch shape; returns row-major results in `out`. */
+/** Batched matmul over operands with one shared batch shape; writes row-major results to `out`. */
 export function batchedMatmul(a: MatOperand, b: MatOperand, out: TypedArray): void {
   const r = a.shape.length;
   const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
+  const mp = Math.ceil(m / MR) * MR, np = Math.ceil(n / NR) * NR;
   const batchShape = a.shape.slice(0, r - 2);
   const batches = batchShape.reduce((x, y) => x * y, 1);
-  const pa = new Float64Array(m * k), pbt = new Float64Array(n * k), c = new Float64Array(m * n);
+  const ap = scratchOf(0, mp * k), bp = scratchOf(1, np * k), c = scratchOf(2, mp * np);
   const idx = new Array<number>(batchShape.length).fill(0);
+  // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
+  let packedA = -1, packedB = -1;
   for (let t = 0; t < batches; t++) {
     let ao = a.offset, bo = b.offset;
     for (let d = 0; d < batchShape.length; d++) {
       ao += idx[d]! * a.strides[d]!;
       bo += idx[d]! * b.strides[d]!;
     }
-    pack(a.data, ao, a.strides[r - 2]!, a.strides[r - 1]!, m, k, pa);
-    pack(b.data, bo, b.strides[r - 1]!, b.strides[r - 2]!, n, k, pbt); // Bᵀ: rows are b's columns
-    gemm(pa, pbt, c, m, n, k);
-    out.set(c, t * m * n);
+    if (ao !== packedA) packPanels(a.data, ao, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, ap);
+    if (bo !== packedB) packPanels(b.data, bo, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bp);
+    packedA = ao;
+    packedB = bo;
+    c.fill(0, 0, mp * np);
+    gemm(ap, bp, c, mp, np, k);
+    for (let i = 0; i < m; i++) out.set(c.subarray(i * np, i * np + n), (t * m + i) * n);
     for (let d = batchShape.length - 1; d >= 0; d--) {
       if (++idx[d]! < batchShape[d]!) break;
       idx[d] = 0;
