@@ -1,0 +1,138 @@
+// The CPU matmul against a naive triple loop: odd sizes, padded edge tiles, blocks of k, strided
+// and broadcast operands, every dtype.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../../src/backends/cpu/index.js';
+import type { View } from '../../src/core/backend.js';
+import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
+import { tensor } from '../../src/index.js';
+
+const backend = new CpuBackend();
+
+/** A layout for a logical shape: storage order of the dims, padding per dim, offset, broadcast dims. */
+interface Layout {
+  order: number[];
+  pad: number[];
+  offset: number;
+  broadcast: boolean[];
+}
+
+function layoutArb(rank: number, batchDims: number): fc.Arbitrary<Layout> {
+  return fc.record({
+    order: fc.shuffledSubarray([...Array(rank).keys()], { minLength: rank, maxLength: rank }),
+    pad: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: rank, maxLength: rank }),
+    offset: fc.integer({ min: 0, max: 3 }),
+    broadcast: fc.array(fc.boolean(), { minLength: rank, maxLength: rank }).map((b) => b.map((x, d) => x && d < batchDims)),
+  });
+}
+
+/** A strided view of `shape` in `layout`, filled with small integers (so every dtype sums exactly). */
+function makeView(shape: number[], layout: Layout, dtype: DType, values: () => number): View<TypedArray> {
+  const strides = new Array<number>(shape.length).fill(0);
+  let step = 1;
+  for (let i = layout.order.length - 1; i >= 0; i--) {
+    const d = layout.order[i]!;
+    strides[d] = layout.broadcast[d] ? 0 : step;
+    if (!layout.broadcast[d]) step *= shape[d]! + layout.pad[d]!;
+  }
+  const span = shape.reduce((s, n, d) => s + Math.max(0, n - 1) * strides[d]!, 0);
+  const storage = typedArrayFor(dtype, layout.offset + span + 1);
+  for (let i = 0; i < storage.length; i++) storage[i] = values();
+  return { storage, shape, strides, offset: layout.offset, dtype };
+}
+
+function at(v: View<TypedArray>, idx: number[]): number {
+  return v.storage[idx.reduce((o, i, d) => o + i * v.strides[d]!, v.offset)]!;
+}
+
+/** Row-major result of a · b by the definition, summed in double precision. */
+function naiveMatmul(a: View<TypedArray>, b: View<TypedArray>): number[] {
+  const r = a.shape.length;
+  const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
+  const batch = a.shape.slice(0, r - 2);
+  const out: number[] = [];
+  const visit = (prefix: number[]): void => {
+    if (prefix.length < batch.length) {
+      for (let i = 0; i < batch[prefix.length]!; i++) visit([...prefix, i]);
+      return;
+    }
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += at(a, [...prefix, i, p]) * at(b, [...prefix, p, j]);
+        out.push(s);
+      }
+    }
+  };
+  visit([]);
+  return out;
+}
+
+const smallInt = () => Math.floor(Math.random() * 17) - 8;
+
+const caseArb = fc
+  .record({
+    batch: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+    m: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 })),
+    k: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 300 })),
+    n: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 110 })),
+    dtype: fc.constantFrom<DType>('float32', 'float64', 'int32'),
+  })
+  .chain((c) => {
+    const rank = c.batch.length + 2;
+    return fc.record({ c: fc.constant(c), la: layoutArb(rank, c.batch.length), lb: layoutArb(rank, c.batch.length) });
+  });
+
+describe('cpu matmul', () => {
+  it('matches a naive triple loop for strided, broadcast and odd-sized operands in every dtype', () => {
+    fc.assert(
+      fc.property(caseArb, ({ c, la, lb }) => {
+        const a = makeView([...c.batch, c.m, c.k], la, c.dtype, smallInt);
+        const b = makeView([...c.batch, c.k, c.n], lb, c.dtype, smallInt);
+        const got = backend.matmul(a, b);
+        expect(got.length).toBe(c.batch.reduce((x, y) => x * y, 1) * c.m * c.n);
+        // Small integers: every partial sum is exact in float32, so the results must be equal.
+        expect(Array.from(got)).toEqual(naiveMatmul(a, b));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('keeps float64 precision over several k-blocks', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 250, max: 700 }), fc.integer({ min: 1, max: 9 }), layoutArb(2, 0), layoutArb(2, 0),
+        (m, k, n, la, lb) => {
+          const a = makeView([m, k], la, 'float64', Math.random);
+          const b = makeView([k, n], lb, 'float64', () => Math.random() - 0.5);
+          const got = backend.matmul(a, b);
+          const want = naiveMatmul(a, b);
+          want.forEach((w, i) => expect(Math.abs(got[i]! - w)).toBeLessThan(1e-12 * k));
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('returns zeros when k = 0', () => {
+    const a = makeView([3, 0], { order: [0, 1], pad: [0, 0], offset: 0, broadcast: [false, false] }, 'float32', smallInt);
+    const b = makeView([0, 5], { order: [0, 1], pad: [0, 0], offset: 0, broadcast: [false, false] }, 'float32', smallInt);
+    expect(Array.from(backend.matmul(a, b))).toEqual(new Array(15).fill(0));
+  });
+
+  it('computes transposed and batch-broadcast tensors through the public API', () => {
+    // x [2, 1, 3, 4] · (w [5, 4])ᵀ broadcast over the batch: each row dotted with each w row.
+    const x = tensor(Array.from({ length: 24 }, (_, i) => i - 7), { shape: [2, 1, 3, 4], dtype: 'float32' });
+    const w = tensor(Array.from({ length: 20 }, (_, i) => (i * 3) % 7), { shape: [5, 4], dtype: 'float32' });
+    const y = x.matmul(w.transpose(0, 1));
+    expect(y.shape).toEqual([2, 1, 3, 5]);
+    const xs = x.dataSync(), ws = w.dataSync(), got = y.dataSync();
+    for (let r = 0; r < 6; r++) {
+      for (let o = 0; o < 5; o++) {
+        let s = 0;
+        for (let p = 0; p < 4; p++) s += xs[r * 4 + p]! * ws[o * 4 + p]!;
+        expect(got[r * 5 + o]).toBe(s);
+      }
+    }
+  });
+});
