@@ -1,6 +1,331 @@
-import type { Backend } from '../../core/backend.js';
-import { TsgradError } from '../../core/errors.js';
+import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import { type DType, type TypedArray } from '../../core/dtype.js';
+import { TsgradError, check, fmt } from '../../core/errors.js';
+import { contiguousStrides, sizeOf } from '../../core/shape.js';
+import { coalesce, runMap } from '../cpu/strided.js';
+import { BINARY, UNARY } from '../opTable.js';
+import {
+  UPLOAD_SOURCE, FILL_SOURCE, argReduceSource, copySource, gatherSource, mapSource, matmulSource, reduceSource, scatterAddSource,
+} from './codegen.js';
+import { type GpuData, type GpuJsMode, GpuRuntime, type GpuTexture } from './runtime.js';
 
-export async function createGpuJsBackend(_options?: Record<string, unknown>): Promise<Backend> {
-  throw new TsgradError('setBackend', 'the gpujs backend is not built yet');
+/**
+ * One storage: a mutable holder, so `copy` can swap in a new texture and every view sharing
+ * the holder sees it. `data` is null for empty storages (GL has no 0-texel textures).
+ */
+export interface GpuStorage {
+  data: GpuData | null;
+  readonly size: number;
+  freed: boolean;
+}
+
+export interface GpuJsOptions {
+  /**
+   * 'gpu' (default): WebGL through headless-gl in Node (needs an X display) or the browser's
+   * WebGL; an error if unavailable. 'cpu' and 'webasm' are gpu.js's CPU paths, opt-in only.
+   */
+  mode?: GpuJsMode;
+}
+
+/** What the backend runs on, for logs and tests. */
+export interface GpuJsInfo {
+  mode: GpuJsMode;
+  /** The gpu.js kernel class that runs: HeadlessGLKernel, WebGL2Kernel, WebGLKernel, CPUKernel, WebAssemblyKernel. */
+  kernelType: string;
+  renderer: string;
+  maxTextureSize: number;
+  /** Largest element count a storage may hold (float index arithmetic in GLSL). */
+  maxElements: number;
+}
+
+/** Float32 holds every integer up to 2^24 exactly; GLSL index math is exact up to there. */
+const MAX_ELEMENTS = 1 << 24;
+
+const TEX = 'Texture' as const;
+const F = 'Float' as const;
+const floats = (n: number) => Array.from({ length: n }, () => F);
+
+/** One strided operand after coalescing: its offset and a stride per loop dim. */
+interface Strided {
+  data: GpuData;
+  offset: number;
+  strides: number[];
+}
+
+/**
+ * tsgrad on gpu.js: every primitive is a gpu.js kernel writing a fresh float32 texture
+ * (`pipeline`, `immutable`), so results stay on the GPU until `read`. int32 is stored as float.
+ */
+export class GpuJsBackend implements Backend<GpuStorage> {
+  readonly name = 'gpujs';
+  readonly synchronous = true;
+  readonly dtypes: readonly DType[] = ['float32', 'int32'];
+  private live = 0;
+  private liveBytes = 0;
+
+  constructor(private readonly rt: GpuRuntime) {}
+
+  get info(): GpuJsInfo {
+    return {
+      mode: this.rt.mode,
+      kernelType: this.rt.kernelType,
+      renderer: this.rt.renderer,
+      maxTextureSize: this.rt.maxTextureSize,
+      maxElements: this.rt.onGl ? MAX_ELEMENTS : Infinity,
+    };
+  }
+
+  /** Live textures on the GL context, storages and kernels' own outputs alike (null off GL). */
+  get glTextures(): number | null {
+    return this.rt.glTextures;
+  }
+
+  private checkSize(op: string, size: number, shape?: readonly number[]): void {
+    if (!this.rt.onGl) return;
+    check(size <= MAX_ELEMENTS, op, () =>
+      `gpujs holds at most 2^24 = ${MAX_ELEMENTS} elements per tensor (float32 index arithmetic in GLSL ES 1.0), got ${size}${shape ? ` for shape ${fmt(shape)}` : ''}; split the tensor or use the cpu or webgpu backend`);
+    const side = Math.ceil(Math.sqrt(Math.ceil(size / 4)));
+    check(side <= this.rt.maxTextureSize, op, () => `gpujs: ${size} elements need a ${side}×${side} texture, over this GL context's MAX_TEXTURE_SIZE ${this.rt.maxTextureSize}`);
+  }
+
+  private track(data: GpuData | null, size: number): GpuStorage {
+    this.live++;
+    this.liveBytes += size * 4;
+    return { data, size, freed: false };
+  }
+
+  private data(op: string, s: GpuStorage): GpuData {
+    if (s.freed) throw new TsgradError(op, 'gpujs storage was already freed');
+    if (!s.data) throw new TsgradError(op, 'gpujs: cannot read from an empty storage');
+    return s.data;
+  }
+
+  /** Runs a kernel producing `size` elements into a new storage; empty outputs dispatch nothing. */
+  private produce(op: string, size: number, shape: readonly number[], source: string, types: readonly ('Texture' | 'Float' | 'Array')[], args: () => unknown[]): GpuStorage {
+    if (size === 0) return this.track(null, 0);
+    this.checkSize(op, size, shape);
+    return this.track(this.rt.run(source, types, size, args()), size);
+  }
+
+  upload(data: TypedArray): GpuStorage {
+    check(!(data instanceof Float64Array), 'upload', () => 'gpujs stores float32 and int32 only; cast float64 data first');
+    const f = data instanceof Float32Array ? data : Float32Array.from(data);
+    return this.produce('upload', f.length, [f.length], UPLOAD_SOURCE, ['Array'], () => [f]);
+  }
+
+  fill(size: number, _dtype: DType, value: number): GpuStorage {
+    return this.produce('fill', size, [size], FILL_SOURCE, [F], () => [value]);
+  }
+
+  readSync(x: View<GpuStorage>): TypedArray {
+    const n = sizeOf(x.shape);
+    let values: Float32Array;
+    if (n === 0) values = new Float32Array(0);
+    else {
+      const src = this.data('read', x.storage);
+      const whole = x.offset === 0 && n === x.storage.size && contiguousStrides(x.shape).every((s, i) => x.shape[i] === 1 || s === x.strides[i]);
+      if (whole) values = toFloats(src).slice(0, n);
+      else {
+        const tmp = this.map('read', 'v', ['v'], x.shape, [x]);
+        values = toFloats(tmp).slice(0, n);
+        release(tmp);
+      }
+    }
+    return x.dtype === 'int32' ? Int32Array.from(values) : values;
+  }
+
+  read(x: View<GpuStorage>): Promise<TypedArray> {
+    return Promise.resolve(this.readSync(x));
+  }
+
+  free(storage: GpuStorage): void {
+    if (storage.freed) return;
+    storage.freed = true;
+    if (storage.data) release(storage.data);
+    storage.data = null;
+    this.live--;
+    this.liveBytes -= storage.size * 4;
+  }
+
+  bytes(storage: GpuStorage): number {
+    return storage.size * 4;
+  }
+
+  memory(): { buffers: number; bytes: number } {
+    return { buffers: this.live, bytes: this.liveBytes };
+  }
+
+  /** Coalesces the loop over `shape` for strided views; returns the loop shape and operands. */
+  private strided(op: string, shape: readonly number[], views: View<GpuStorage>[]): { shape: number[]; ops: Strided[] } {
+    const [cs, cst] = coalesce(shape, [contiguousStrides(shape), ...views.map((v) => v.strides)]);
+    return { shape: cs, ops: views.map((v, i) => ({ data: this.data(op, v.storage), offset: v.offset, strides: cst[i + 1]! })) };
+  }
+
+  /** Raw elementwise map: `expr` over `names` (one per view) into a new texture of `shape`. */
+  private map(op: string, expr: string, names: string[], shape: readonly number[], views: View<GpuStorage>[]): GpuData {
+    const { shape: cs, ops } = this.strided(op, shape, views);
+    const source = mapSource(expr, names, cs.length);
+    const types = [...ops.map(() => TEX), F, ...floats(cs.length), ...ops.flatMap(() => floats(cs.length + 1))];
+    return this.rt.run(source, types, sizeOf(shape), [...ops.map((o) => o.data), 0, ...cs, ...ops.flatMap((o) => [o.offset, ...o.strides])]);
+  }
+
+  private elementwise(op: string, expr: string, names: string[], dtype: DType, shape: readonly number[], views: View<GpuStorage>[]): GpuStorage {
+    const size = sizeOf(shape);
+    if (size === 0) return this.track(null, 0);
+    this.checkSize(op, size, shape);
+    return this.track(this.map(op, dtype === 'int32' ? `toInt32(${expr})` : expr, names, shape, views), size);
+  }
+
+  unary(op: UnaryOp, x: View<GpuStorage>): GpuStorage {
+    const def = UNARY[op];
+    return this.elementwise(op, def.gpujs ?? def.js, ['x'], x.dtype, x.shape, [x]);
+  }
+
+  cast(x: View<GpuStorage>, dtype: DType): GpuStorage {
+    check(dtype !== 'float64', 'cast', () => 'gpujs stores float32 and int32 only');
+    return this.elementwise('cast', 'x', ['x'], dtype, x.shape, [x]);
+  }
+
+  binary(op: BinaryOp, a: View<GpuStorage>, b: View<GpuStorage>): GpuStorage {
+    const def = BINARY[op];
+    return this.elementwise(op, def.gpujs ?? def.js, ['a', 'b'], def.compare ? 'float32' : a.dtype, a.shape, [a, b]);
+  }
+
+  where(cond: View<GpuStorage>, a: View<GpuStorage>, b: View<GpuStorage>): GpuStorage {
+    return this.elementwise('where', 'c != 0 ? a : b', ['c', 'a', 'b'], 'float32', a.shape, [cond, a, b]);
+  }
+
+  /** Splits a view into kept and reduced dims, each coalesced on its own. */
+  private split(x: View<GpuStorage>, axes: readonly number[]) {
+    const keepAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const keepShape = keepAxes.map((i) => x.shape[i]!);
+    const [ks, [, kst]] = coalesce(keepShape, [contiguousStrides(keepShape), keepAxes.map((i) => x.strides[i]!)]);
+    const redShape = axes.map((i) => x.shape[i]!);
+    const [rs, [, rst]] = coalesce(redShape, [contiguousStrides(redShape), axes.map((i) => x.strides[i]!)]);
+    return { keepShape, ks, kst: kst!, rs, rst: rst! };
+  }
+
+  reduce(op: ReduceOp, x: View<GpuStorage>, axes: readonly number[]): GpuStorage {
+    const { keepShape, ks, kst, rs, rst } = this.split(x, axes);
+    const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
+    if (sizeOf(x.shape) === 0) return this.fill(sizeOf(keepShape), x.dtype, init);
+    const types = [TEX, ...floats(1 + 2 * ks.length + 1 + 2 * rs.length)];
+    return this.produce(op, sizeOf(keepShape), keepShape, reduceSource(op, ks.length, rs.length), types, () => [
+      this.data(op, x.storage), init, ...ks, x.offset, ...kst, ...rs, ...rst,
+    ]);
+  }
+
+  argReduce(op: ArgReduceOp, x: View<GpuStorage>, axis: number): GpuStorage {
+    const { keepShape, ks, kst } = this.split(x, [axis]);
+    const types = [TEX, ...floats(2 * ks.length + 3)];
+    return this.produce(op, sizeOf(keepShape), keepShape, argReduceSource(op, ks.length), types, () => [
+      this.data(op, x.storage), ...ks, x.offset, ...kst, x.shape[axis]!, x.strides[axis]!,
+    ]);
+  }
+
+  matmul(a: View<GpuStorage>, b: View<GpuStorage>): GpuStorage {
+    const r = a.shape.length;
+    const k = a.shape[r - 1]!;
+    const outShape = [...a.shape.slice(0, r - 1), b.shape[r - 1]!];
+    const size = sizeOf(outShape);
+    if (size > 0 && k === 0) return this.fill(size, a.dtype, 0);
+    // Loop over [...batch, m, n]: a walks rows (stride 0 on n), b walks columns (stride 0 on m).
+    const aStrides = [...a.strides.slice(0, r - 1), 0];
+    const bStrides = [...b.strides.slice(0, r - 2), 0, b.strides[r - 1]!];
+    const [cs, [, ast, bst]] = coalesce(outShape, [contiguousStrides(outShape), aStrides, bStrides]);
+    const rank = cs.length;
+    const types = [TEX, TEX, ...floats(3 * rank + 2 + 3)];
+    return this.produce('matmul', size, outShape, matmulSource(rank), types, () => [
+      this.data('matmul', a.storage), this.data('matmul', b.storage), ...cs, a.offset, ...ast!, b.offset, ...bst!, k, a.strides[r - 1]!, b.strides[r - 2]!,
+    ]);
+  }
+
+  gather(x: View<GpuStorage>, axis: number, index: View<GpuStorage>): GpuStorage {
+    const rank = index.shape.length;
+    const xStrides = x.strides.map((s, d) => (d === axis ? 0 : s));
+    const types = [TEX, TEX, ...floats(1 + 3 * rank + 2 + 2)];
+    return this.produce('gather', sizeOf(index.shape), index.shape, gatherSource(rank), types, () => [
+      this.data('gather', x.storage), this.data('gather', index.storage), 0,
+      ...index.shape, x.offset, ...xStrides, index.offset, ...index.strides, x.shape[axis]!, x.strides[axis]!,
+    ]);
+  }
+
+  scatterAdd(src: View<GpuStorage>, axis: number, index: View<GpuStorage>, outShape: readonly number[]): GpuStorage {
+    const rank = outShape.length;
+    const size = sizeOf(outShape);
+    if (size > 0 && sizeOf(index.shape) === 0) return this.fill(size, src.dtype, 0);
+    const sStrides = src.strides.map((s, d) => (d === axis ? 0 : s));
+    const iStrides = index.strides.map((s, d) => (d === axis ? 0 : s));
+    const types = [TEX, TEX, ...floats(4 * rank + 4)];
+    return this.produce('scatterAdd', size, outShape, scatterAddSource(rank, axis), types, () => [
+      this.data('scatterAdd', src.storage), this.data('scatterAdd', index.storage),
+      ...outShape, ...index.shape, src.offset, ...sStrides, index.offset, ...iStrides, src.strides[axis]!, index.strides[axis]!,
+    ]);
+  }
+
+  copy(src: View<GpuStorage>, dst: View<GpuStorage>): void {
+    const n = dst.storage.size;
+    if (sizeOf(dst.shape) === 0) return;
+    const old = this.data('copy', dst.storage);
+    // Dims that move through memory, outermost (largest stride) first.
+    const dims = dst.shape.map((_, d) => d).filter((d) => dst.shape[d]! > 1).sort((p, q) => dst.strides[q]! - dst.strides[p]!);
+    if (!nested(dims.map((d) => dst.shape[d]!), dims.map((d) => dst.strides[d]!))) {
+      this.copyOnHost(src, dst);
+      return;
+    }
+    if (dims.length === 0) dims.push(-1);
+    const shape = dims.map((d) => (d < 0 ? 1 : dst.shape[d]!));
+    const dstStrides = dims.map((d) => (d < 0 ? 1 : dst.strides[d]!));
+    const srcStrides = dims.map((d) => (d < 0 ? 0 : src.strides[d]!));
+    const rank = dims.length;
+    const types = [TEX, TEX, ...floats(1 + 3 * rank + 1)];
+    const next = this.rt.run(copySource(rank), types, n, [old, this.data('copy', src.storage), dst.offset, ...shape, ...dstStrides, src.offset, ...srcStrides]);
+    release(old);
+    dst.storage.data = next;
+  }
+
+  /** Views whose elements interleave (not produced by tsgrad's view ops) are written on the host. */
+  private copyOnHost(src: View<GpuStorage>, dst: View<GpuStorage>): void {
+    const all = toFloats(this.data('copy', dst.storage)).slice(0, dst.storage.size);
+    const values = this.readSync({ ...src, dtype: 'float32' }) as Float32Array;
+    runMap('v0', dst.shape, { data: all, offset: dst.offset, strides: dst.strides }, [{ data: values, offset: 0, strides: contiguousStrides(dst.shape) }]);
+    const next = this.rt.run(UPLOAD_SOURCE, ['Array'], all.length, [all]);
+    release(this.data('copy', dst.storage));
+    dst.storage.data = next;
+  }
+
+  destroy(): void {
+    this.rt.destroy();
+  }
+}
+
+/** True when each stride spans all the smaller-stride dims, so offsets map back to one index. */
+function nested(shape: number[], strides: number[]): boolean {
+  let extent = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (strides[i]! < extent) return false;
+    extent = strides[i]! * (shape[i]! - 1) + extent;
+  }
+  return true;
+}
+
+function toFloats(d: GpuData): Float32Array {
+  return d instanceof Float32Array ? d : d.toArray();
+}
+
+function release(d: GpuData): void {
+  if (!(d instanceof Float32Array)) (d as GpuTexture).delete();
+}
+
+/**
+ * Creates the gpu.js backend. The default mode needs a WebGL context (headless-gl under an X
+ * display in Node) and fails with instructions otherwise; CPU modes are opt-in.
+ *
+ * @example
+ * await setBackend('gpujs'); // or setBackend('gpujs', { mode: 'cpu' })
+ */
+export async function createGpuJsBackend(options: GpuJsOptions = {}): Promise<GpuJsBackend> {
+  const mode = options.mode ?? 'gpu';
+  check(['gpu', 'cpu', 'webasm'].includes(mode), 'setBackend', () => `gpujs: unknown mode '${mode}'; use 'gpu', 'cpu' or 'webasm'`);
+  return new GpuJsBackend(GpuRuntime.create(mode));
 }
