@@ -29,3 +29,5 @@ export {
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
 export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export { memoryReport, type MemoryReport } from './nn/memory.js';

@@ -83,3 +83,25 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   const m = fromTypedArray(mask, x.shape, { backend: x.backend, dtype: x.dtype });
   return x.mul(m);
 }
+
+/**
+ * A LoRA layer: `linear(x, W, b) + scaling · (dropout(x) Aᵀ) Bᵀ` with A [rank, in], B [out, rank].
+ * The low-rank path is two thin matmuls; B·A is never formed, so a frozen W costs no gradient.
+ *
+ * @example
+ * loraLinear(x, w0, b0, a, b, alpha / rank);
+ */
+export function loraLinear(
+  x: Tensor, weight: Tensor, bias: Tensor | null | undefined, loraA: Tensor, loraB: Tensor, scaling: number,
+  opts: { dropout?: number; training?: boolean } = {},
+): Tensor {
+  check(loraA.ndim === 2 && loraA.shape[1] === weight.shape[1], 'loraLinear', () =>
+    `loraA must be [rank, ${weight.shape[1]}] for weight ${fmt(weight.shape)}, got ${fmt(loraA.shape)}`);
+  check(loraB.ndim === 2 && loraB.shape[0] === weight.shape[0] && loraB.shape[1] === loraA.shape[0], 'loraLinear', () =>
+    `loraB must be [${weight.shape[0]}, ${loraA.shape[0]}] for weight ${fmt(weight.shape)} and loraA ${fmt(loraA.shape)}, got ${fmt(loraB.shape)}`);
+  const base = linear(x, weight, bias);
+  const h = dropout(x, opts.dropout ?? 0, opts.training ?? false);
+  // Scaling the [batch, rank] intermediate is the cheapest place for it.
+  const update = h.matmul(loraA.transpose(0, 1)).mul(scaling).matmul(loraB.transpose(0, 1));
+  return base.add(update);
+}

@@ -1,1 +1,10 @@
 export * as functional from './functional.js';
+export { Parameter } from './parameter.js';
+export { Module, type ChildSlot, type LoadResult } from './module.js';
+export {
+  Linear, Sequential, Embedding, LayerNorm, Dropout, ReLU, GELU, Tanh, Sigmoid, MSELoss, CrossEntropyLoss,
+  type LinearOptions,
+} from './layers.js';
+export { LoRALinear, type LoRAOptions, type UnmergeReport } from './lora.js';
+export { applyLoRA, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
+export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';

@@ -1,0 +1,173 @@
+import { ones, randn, uniform, zeros } from '../core/creation.js';
+import type { DType } from '../core/dtype.js';
+import { check } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
+import * as F from './functional.js';
+import { Module } from './module.js';
+import { Parameter } from './parameter.js';
+
+export interface LinearOptions {
+  /** Add a learned bias (default true). */
+  bias?: boolean;
+  dtype?: DType;
+}
+
+function positiveInt(op: string, name: string, v: number): void {
+  check(Number.isInteger(v) && v > 0, op, () => `${name} must be a positive integer, got ${v}`);
+}
+
+/**
+ * y = x·Wᵀ + b with weight [out, in] and PyTorch's default init: W and b uniform in ±1/√in
+ * (kaiming_uniform with a = √5).
+ *
+ * @example
+ * const fc = new nn.Linear(768, 768); fc.forward(randn([64, 768])); // [64, 768]
+ */
+export class Linear extends Module {
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: LinearOptions = {},
+  ) {
+    super();
+    positiveInt('Linear', 'inFeatures', inFeatures);
+    positiveInt('Linear', 'outFeatures', outFeatures);
+    const bound = 1 / Math.sqrt(inFeatures);
+    const dtype = opts.dtype ?? 'float32';
+    this.weight = Parameter.from(uniform([outFeatures, inFeatures], -bound, bound, { dtype }));
+    this.bias = opts.bias ?? true ? Parameter.from(uniform([outFeatures], -bound, bound, { dtype })) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+}
+
+/**
+ * Runs modules one after another; children are named `0`, `1`... as in PyTorch.
+ *
+ * @example
+ * const mlp = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
+ */
+export class Sequential extends Module {
+  readonly length: number;
+
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => this.registerModule(String(i), m));
+    this.length = modules.length;
+  }
+
+  /** The i-th module (its current occupant, after `applyLoRA` swaps). */
+  at(i: number): Module {
+    const m = (this as unknown as Record<string, Module | undefined>)[String(i)];
+    check(m, 'Sequential', () => `index ${i} is out of range for ${this.length} modules`);
+    return m;
+  }
+
+  forward(x: Tensor): Tensor {
+    for (let i = 0; i < this.length; i++) x = this.at(i).forward(x);
+    return x;
+  }
+}
+
+/** A lookup table [num, dim] initialised N(0, 1). @example new nn.Embedding(1000, 64).forward(ids) */
+export class Embedding extends Module {
+  weight: Parameter;
+
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: { dtype?: DType } = {},
+  ) {
+    super();
+    positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
+    positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    this.weight = Parameter.from(randn([numEmbeddings, embeddingDim], { dtype: opts.dtype ?? 'float32' }));
+  }
+
+  forward(indices: Tensor): Tensor {
+    return F.embedding(indices, this.weight);
+  }
+}
+
+/** Normalizes over the last dim of size `dim`; weight ones, bias zeros. @example new nn.LayerNorm(64) */
+export class LayerNorm extends Module {
+  weight: Parameter | null;
+  bias: Parameter | null;
+
+  constructor(
+    readonly dim: number,
+    readonly opts: { eps?: number; elementwiseAffine?: boolean; dtype?: DType } = {},
+  ) {
+    super();
+    positiveInt('LayerNorm', 'dim', dim);
+    const affine = opts.elementwiseAffine ?? true;
+    const dtype = opts.dtype ?? 'float32';
+    this.weight = affine ? Parameter.from(ones([dim], { dtype })) : null;
+    this.bias = affine ? Parameter.from(zeros([dim], { dtype })) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.layerNorm(x, this.weight, this.bias, this.opts.eps ?? 1e-5);
+  }
+}
+
+/** Zeroes inputs with probability p while training; identity in eval mode. @example new nn.Dropout(0.1) */
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    check(p >= 0 && p < 1, 'Dropout', () => `p must be in [0, 1), got ${p}`);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
+}
+
+/** max(x, 0). */
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+
+/** GELU, exact (erf) by default or `{ approximate: 'tanh' }`. */
+export class GELU extends Module {
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.gelu({ approximate: this.approximate });
+  }
+}
+
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return x.tanh();
+  }
+}
+
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return x.sigmoid();
+  }
+}
+
+/** Mean squared error as a module. @example new nn.MSELoss().forward(pred, target) */
+export class MSELoss extends Module {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.mseLoss(input, target);
+  }
+}
+
+/** Mean cross-entropy of logits [N, C] against int32 classes [N]. */
+export class CrossEntropyLoss extends Module {
+  forward(logits: Tensor, targets: Tensor): Tensor {
+    return F.crossEntropy(logits, targets);
+  }
+}

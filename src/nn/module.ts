@@ -1,0 +1,184 @@
+import { noGrad } from '../core/autograd.js';
+import { TsgradError, check, fmt } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
+import { Parameter } from './parameter.js';
+
+/** A child module's place in its parent, so `applyLoRA` can swap it in place. */
+export interface ChildSlot {
+  name: string;
+  module: Module;
+  replace(next: Module): void;
+}
+
+type Entry = { name: string; value: Parameter | Module; replace: (next: Module) => void };
+
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/**
+ * Base class of layers and models. Parameters and submodules are found from the instance's own
+ * properties (also inside arrays, named `layers.0`), so a model is plain class fields:
+ *
+ * @example
+ * class MLP extends nn.Module {
+ *   layers = [new nn.Linear(4, 8), new nn.Linear(8, 2)];
+ *   forward(x: Tensor) { return this.layers[1]!.forward(this.layers[0]!.forward(x).relu()); }
+ * }
+ * new MLP().namedParameters().map(([n]) => n); // ['layers.0.weight', 'layers.0.bias', ...]
+ */
+export abstract class Module {
+  /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
+  training = true;
+
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
+  private entries(): Entry[] {
+    const out: Entry[] = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Parameter || value instanceof Module) {
+        out.push({ name: key, value, replace: (next) => ((this as Record<string, unknown>)[key] = next) });
+      } else if (Array.isArray(value)) {
+        value.forEach((v: unknown, i) => {
+          if (v instanceof Parameter || v instanceof Module) out.push({ name: `${key}.${i}`, value: v, replace: (next) => (value[i] = next) });
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Adds a submodule under `name` (for names chosen at run time, as Sequential's `0`, `1`...). */
+  registerModule(name: string, module: Module): void {
+    check(/^[^.]+$/.test(name), 'registerModule', () => `name '${name}' must be non-empty and contain no '.'`);
+    (this as Record<string, unknown>)[name] = module;
+  }
+
+  /** Adds a parameter under `name`. */
+  registerParameter(name: string, param: Parameter): void {
+    check(/^[^.]+$/.test(name), 'registerParameter', () => `name '${name}' must be non-empty and contain no '.'`);
+    (this as Record<string, unknown>)[name] = param;
+  }
+
+  /** Direct submodules with their slots. */
+  childSlots(): ChildSlot[] {
+    return this.entries()
+      .filter((e): e is Entry & { value: Module } => e.value instanceof Module)
+      .map((e) => ({ name: e.name, module: e.value, replace: e.replace }));
+  }
+
+  /** This module and every submodule, with dotted paths ('' for this one); each module once. */
+  namedModules(prefix = '', seen = new Set<Module>()): [string, Module][] {
+    if (seen.has(this)) return [];
+    seen.add(this);
+    const out: [string, Module][] = [[prefix, this]];
+    for (const c of this.childSlots()) out.push(...c.module.namedModules(join(prefix, c.name), seen));
+    return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /** Every parameter with its dotted path (`layers.0.weight`); a shared parameter appears once. */
+  namedParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    const seen = new Set<Parameter>();
+    for (const [path, m] of this.namedModules()) {
+      for (const e of m.entries()) {
+        if (e.value instanceof Parameter && !seen.has(e.value)) {
+          seen.add(e.value);
+          out.push([join(path, e.name), e.value]);
+        }
+      }
+    }
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Number of scalars in the parameters; `trainableOnly` counts those with requiresGrad. */
+  numParameters(opts: { trainableOnly?: boolean } = {}): number {
+    return this.parameters().reduce((n, p) => (opts.trainableOnly && !p.requiresGrad ? n : n + p.size), 0);
+  }
+
+  /** Sets training mode on this module and all submodules; returns this. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  /** `train(false)`: dropout off. It does not merge LoRA weights or touch anything else. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Stops gradients for every parameter and drops gradients they already hold; returns this. */
+  freeze(): this {
+    for (const p of this.parameters()) {
+      p.requiresGrad = false;
+      p.grad?.dispose();
+      p.grad = null;
+    }
+    return this;
+  }
+
+  unfreeze(): this {
+    for (const p of this.parameters()) p.requiresGrad = true;
+    return this;
+  }
+
+  /** The parameters by dotted path, as detached tensors sharing their storage (PyTorch's state_dict). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries(this.namedParameters().map(([n, p]) => [n, p.detach()]));
+  }
+
+  /**
+   * Copies `state` into the parameters (values cast to each parameter's dtype). Every shape is
+   * checked before anything is written; with `strict` (default) missing or unexpected keys are
+   * an error naming them, otherwise they are returned.
+   *
+   * @example
+   * model.loadStateDict(other.stateDict());
+   */
+  loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const strict = opts.strict ?? true;
+    for (const [path, m] of this.namedModules()) m.assertLoadable(path);
+    const params = this.namedParameters();
+    const names = new Set(params.map(([n]) => n));
+    const result: LoadResult = {
+      missingKeys: params.map(([n]) => n).filter((n) => !(n in state)),
+      unexpectedKeys: Object.keys(state).filter((k) => !names.has(k)),
+    };
+    if (strict && (result.missingKeys.length || result.unexpectedKeys.length)) {
+      const parts = [];
+      if (result.missingKeys.length) parts.push(`missing keys: ${result.missingKeys.join(', ')}`);
+      if (result.unexpectedKeys.length) parts.push(`unexpected keys: ${result.unexpectedKeys.join(', ')}`);
+      throw new TsgradError('loadStateDict', `${parts.join('; ')} (pass { strict: false } to load the rest)`);
+    }
+    for (const [n, p] of params) {
+      const src = state[n];
+      if (src && !sameShape(src.shape, p.shape)) {
+        throw new TsgradError('loadStateDict', `'${n}': shape ${fmt(src.shape)} in the state dict but ${fmt(p.shape)} in the model`);
+      }
+    }
+    noGrad(() => {
+      for (const [n, p] of params) if (state[n]) p.copy_(state[n]);
+    });
+    return result;
+  }
+
+  /** Throws when this module's parameters must not be overwritten now (a merged LoRA layer). */
+  protected assertLoadable(_path: string): void {}
+}
+
+function join(prefix: string, name: string): string {
+  return prefix ? `${prefix}.${name}` : name;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

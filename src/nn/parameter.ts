@@ -1,0 +1,25 @@
+import { keep } from '../core/scope.js';
+import { Tensor } from '../core/tensor.js';
+
+/**
+ * A tensor a Module owns and an optimizer trains: a leaf that requires grad by default and
+ * survives `scope()` (it is kept when created). It shares `data`'s storage, as PyTorch's
+ * nn.Parameter does; `Parameter.from` takes ownership of a fresh tensor instead.
+ *
+ * @example
+ * this.scale = new nn.Parameter(ones([4]));
+ */
+export class Parameter extends Tensor {
+  constructor(data: Tensor, requiresGrad = true) {
+    super(data._storageRef('Parameter'), data.shape, data.dtype, data.strides, data.offset);
+    this.requiresGrad = requiresGrad;
+    keep(this);
+  }
+
+  /** Wraps `data` and disposes it, so the parameter is the storage's only owner. */
+  static from(data: Tensor, requiresGrad = true): Parameter {
+    const p = new Parameter(data, requiresGrad);
+    data.dispose();
+    return p;
+  }
+}

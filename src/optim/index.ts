@@ -1,0 +1,4 @@
+export { Optimizer, type ParamState, type ParamGroup, type ParamsInput, type OptimizerStateDict } from './optimizer.js';
+export { SGD, type SGDOptions } from './sgd.js';
+export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { clipGradNorm } from './clip.js';

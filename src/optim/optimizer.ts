@@ -1,0 +1,164 @@
+import { noGrad } from '../core/autograd.js';
+import { TsgradError, check, fmt } from '../core/errors.js';
+import { keep, scope } from '../core/scope.js';
+import type { Tensor } from '../core/tensor.js';
+
+/** Per-parameter state: a step counter and named tensors (moments, momentum buffer). */
+export interface ParamState {
+  step: number;
+  tensors: Record<string, Tensor>;
+}
+
+/** A group of parameters sharing hyperparameters (PyTorch's param_groups). */
+export type ParamGroup<H> = H & { params: Tensor[] };
+
+/** Parameters, or groups of them with hyperparameters overriding the defaults. */
+export type ParamsInput<H> = Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
+
+/** A serializable snapshot: state by parameter index (in group order) and the groups' hyperparameters. */
+export interface OptimizerStateDict<H> {
+  state: Record<number, { step: number } & Record<string, Tensor | number>>;
+  paramGroups: (H & { params: number[] })[];
+}
+
+/**
+ * Base of the optimizers. State is keyed by the parameter itself and created on its first
+ * update, so only parameters that require grad and received a gradient ever get state.
+ *
+ * Frozen parameters: a parameter with requiresGrad false may be passed (so
+ * `new Adam(model.parameters())` works after freezing), but `step()` never reads or writes
+ * it, even if it still holds a `.grad`; it gets no state. Unfreezing it later makes it train.
+ */
+export abstract class Optimizer<H extends object> {
+  readonly paramGroups: ParamGroup<H>[];
+  protected readonly state = new Map<Tensor, ParamState>();
+
+  constructor(params: ParamsInput<H>, defaults: H) {
+    const items = [...params] as (Tensor | ({ params: Iterable<Tensor> } & Partial<H>))[];
+    const groups = items.length > 0 && isTensor(items[0]) ? [{ params: items as Tensor[] }] : (items as ({ params: Iterable<Tensor> } & Partial<H>)[]);
+    const seen = new Set<Tensor>();
+    const op = this.constructor.name;
+    this.paramGroups = groups.map((g, gi) => {
+      check(!isTensor(g) && g.params, op, () => `param group ${gi} must be { params, ...hyperparameters }`);
+      const ps = [...g.params];
+      for (const p of ps) {
+        check(isTensor(p), op, () => `param group ${gi} holds something that is not a tensor`);
+        check(p.isLeaf, op, () => `can only optimize leaf tensors; a tensor of shape ${fmt(p.shape)} is the result of '${p.gradFn?.op}'`);
+        check(!seen.has(p), op, () => `a parameter of shape ${fmt(p.shape)} appears twice; each parameter belongs to one group`);
+        seen.add(p);
+      }
+      const group = { ...defaults, ...g, params: ps } as ParamGroup<H>;
+      this.validate(group);
+      return group;
+    });
+    check(seen.size > 0, op, () => 'got an empty parameter list');
+  }
+
+  /** Checks a group's hyperparameters, throwing a TsgradError naming the bad one. */
+  protected abstract validate(group: H): void;
+
+  /** Updates one parameter in place from its gradient; runs inside noGrad and a scope. */
+  protected abstract update(p: Tensor, grad: Tensor, group: H, state: ParamState): void;
+
+  /** Applies one update to every parameter that requires grad and has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.requiresGrad || !p.grad) continue;
+          let s = this.state.get(p);
+          if (!s) this.state.set(p, (s = { step: 0, tensors: {} }));
+          s.step++;
+          scope(() => this.update(p, p.grad!, group, s));
+        }
+      }
+    });
+  }
+
+  /** Creates a state tensor (zeros like p) that survives scopes. */
+  protected stateTensor(s: ParamState, key: string, init: () => Tensor): Tensor {
+    return (s.tensors[key] ??= keep(init()));
+  }
+
+  /** Disposes every parameter's gradient and sets it to null (PyTorch's set_to_none). */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+    }
+  }
+
+  /** Every state tensor, for memory accounting. */
+  stateTensors(): Tensor[] {
+    return [...this.state.values()].flatMap((s) => Object.values(s.tensors));
+  }
+
+  /** The state of parameter `p`, or undefined if it has none. */
+  stateOf(p: Tensor): Readonly<ParamState> | undefined {
+    return this.state.get(p);
+  }
+
+  private allParams(): Tensor[] {
+    return this.paramGroups.flatMap((g) => g.params);
+  }
+
+  /** A snapshot: state tensors are copies, parameters are referred to by index. */
+  stateDict(): OptimizerStateDict<H> {
+    const index = new Map(this.allParams().map((p, i) => [p, i]));
+    const state: OptimizerStateDict<H>['state'] = {};
+    noGrad(() => {
+      for (const [p, s] of this.state) {
+        const entry: { step: number } & Record<string, Tensor | number> = { step: s.step };
+        for (const [k, t] of Object.entries(s.tensors)) entry[k] = t.clone();
+        state[index.get(p)!] = entry;
+      }
+    });
+    let next = 0;
+    const paramGroups = this.paramGroups.map(({ params, ...h }) => ({ ...(h as unknown as H), params: params.map(() => next++) }));
+    return { state, paramGroups };
+  }
+
+  /** Restores a snapshot taken from an optimizer over parameters of the same shapes, in the same groups. */
+  loadStateDict(dict: OptimizerStateDict<H>): void {
+    check(dict.paramGroups.length === this.paramGroups.length, 'loadStateDict', () =>
+      `the state dict has ${dict.paramGroups.length} param groups but the optimizer has ${this.paramGroups.length}`);
+    dict.paramGroups.forEach((g, i) => check(g.params.length === this.paramGroups[i]!.params.length, 'loadStateDict', () =>
+      `param group ${i} has ${g.params.length} parameters in the state dict but ${this.paramGroups[i]!.params.length} in the optimizer`));
+    const params = this.allParams();
+    for (const [key, entry] of Object.entries(dict.state)) {
+      const p = params[Number(key)];
+      check(p, 'loadStateDict', () => `state for parameter ${key}, but the optimizer has ${params.length} parameters`);
+      for (const [k, v] of Object.entries(entry)) {
+        if (typeof v === 'number') continue;
+        if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) {
+          throw new TsgradError('loadStateDict', `state[${key}].${k} has shape ${fmt(v.shape)} but parameter ${key} has shape ${fmt(p.shape)}`);
+        }
+      }
+    }
+    for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
+    this.state.clear();
+    noGrad(() => {
+      for (const [key, entry] of Object.entries(dict.state)) {
+        const p = params[Number(key)]!;
+        const s: ParamState = { step: entry.step, tensors: {} };
+        for (const [k, v] of Object.entries(entry)) {
+          if (typeof v !== 'number') s.tensors[k] = keep(v.dtype === p.dtype ? v.clone() : v.cast(p.dtype));
+        }
+        this.state.set(p, s);
+      }
+    });
+    dict.paramGroups.forEach(({ params: _, ...h }, i) => Object.assign(this.paramGroups[i]!, h));
+  }
+}
+
+function isTensor(x: unknown): x is Tensor {
+  return typeof x === 'object' && x !== null && (x as { _isTensor?: boolean })._isTensor === true;
+}
+
+/** Throws unless `value` is a finite number ≥ `min` (and < `below` when given). */
+export function checkRange(op: string, name: string, value: number, min: number, below?: number): void {
+  check(Number.isFinite(value) && value >= min && (below === undefined || value < below), op, () =>
+    `${name} must be ${below === undefined ? `≥ ${min}` : `in [${min}, ${below})`}, got ${value}`);
+}
