@@ -3,29 +3,40 @@ import type { BinaryOp, UnaryOp } from '../core/backend.js';
 /**
  * One table defines every elementwise primitive for every backend, so they cannot disagree:
  * `js` is a JavaScript expression (in `x`, or `a` and `b`) used by the CPU and gpu.js backends,
- * `wgsl` the same expression in WGSL over f32.
+ * `wgsl` the same expression in WGSL over f32, and `wgslInt` its form over i32 where that differs
+ * (float-only math runs in f32 and converts back, as storing into an Int32Array does).
+ * WGSL compilers may turn a compare-and-select into min/max, which drop NaN, so forms that must
+ * keep the js column's NaN behaviour test `is_nan` (a bit test the WebGPU prelude defines).
  */
-export const UNARY: Record<UnaryOp, { js: string; wgsl: string }> = {
+export interface OpDef {
+  js: string;
+  wgsl: string;
+  wgslInt?: string;
+  /** gpu.js's form of `js` where GLSL needs other text (helpers defined in backends/gpujs/codegen.ts). */
+  gpujs?: string;
+}
+
+export const UNARY: Record<UnaryOp, OpDef> = {
   neg: { js: '-x', wgsl: '-x' },
-  exp: { js: 'Math.exp(x)', wgsl: 'exp(x)' },
-  log: { js: 'Math.log(x)', wgsl: 'log(x)' },
-  sqrt: { js: 'Math.sqrt(x)', wgsl: 'sqrt(x)' },
+  exp: { js: 'Math.exp(x)', wgsl: 'exp(x)', wgslInt: 'i32(exp(f32(x)))' },
+  log: { js: 'Math.log(x)', wgsl: 'log(x)', wgslInt: 'i32(log(f32(x)))' },
+  sqrt: { js: 'Math.sqrt(x)', wgsl: 'sqrt(x)', wgslInt: 'i32(sqrt(f32(x)))' },
   abs: { js: 'Math.abs(x)', wgsl: 'abs(x)' },
-  sigmoid: { js: '1 / (1 + Math.exp(-x))', wgsl: '1.0 / (1.0 + exp(-x))' },
-  tanh: { js: 'Math.tanh(x)', wgsl: 'tanh_safe(x)' },
-  erf: { js: 'erf(x)', wgsl: 'erf_f32(x)' },
-  relu: { js: 'x > 0 ? x : 0', wgsl: 'max(x, 0.0)' },
-  sign: { js: 'x > 0 ? 1 : x < 0 ? -1 : 0', wgsl: 'sign(x)' },
+  sigmoid: { js: '1 / (1 + Math.exp(-x))', wgsl: '1.0 / (1.0 + exp(-x))', wgslInt: 'i32(1.0 / (1.0 + exp(-f32(x))))' },
+  tanh: { js: 'Math.tanh(x)', gpujs: 'tanh32(x)', wgsl: 'tanh_safe(x)', wgslInt: 'i32(tanh_safe(f32(x)))' },
+  erf: { js: 'erf(x)', gpujs: 'erf32(x)', wgsl: 'erf_f32(x)', wgslInt: 'i32(erf_f32(f32(x)))' },
+  relu: { js: 'x > 0 ? x : 0', wgsl: 'select(0.0, x, x > 0.0)', wgslInt: 'select(0, x, x > 0)' },
+  sign: { js: 'x > 0 ? 1 : x < 0 ? -1 : 0', wgsl: 'select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)', wgslInt: 'sign(x)' },
 };
 
-export const BINARY: Record<BinaryOp, { js: string; wgsl: string; compare?: true }> = {
+export const BINARY: Record<BinaryOp, OpDef & { compare?: true }> = {
   add: { js: 'a + b', wgsl: 'a + b' },
   sub: { js: 'a - b', wgsl: 'a - b' },
   mul: { js: 'a * b', wgsl: 'a * b' },
-  div: { js: 'a / b', wgsl: 'a / b' },
-  pow: { js: 'Math.pow(a, b)', wgsl: 'pow_signed(a, b)' },
-  maximum: { js: 'a > b ? a : b', wgsl: 'max(a, b)' },
-  minimum: { js: 'a < b ? a : b', wgsl: 'min(a, b)' },
+  div: { js: 'a / b', wgsl: 'a / b', wgslInt: 'select(a / b, 0, b == 0)' },
+  pow: { js: 'Math.pow(a, b)', gpujs: 'powSigned(a, b, nan)', wgsl: 'pow_signed(a, b)', wgslInt: 'i32(pow_signed(f32(a), f32(b)))' },
+  maximum: { js: 'a > b ? a : b', wgsl: 'select(select(b, a, a > b), b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a > b)' },
+  minimum: { js: 'a < b ? a : b', wgsl: 'select(select(b, a, a < b), b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a < b)' },
   eq: { js: 'a === b ? 1 : 0', wgsl: 'select(0, 1, a == b)', compare: true },
   ne: { js: 'a !== b ? 1 : 0', wgsl: 'select(0, 1, a != b)', compare: true },
   lt: { js: 'a < b ? 1 : 0', wgsl: 'select(0, 1, a < b)', compare: true },

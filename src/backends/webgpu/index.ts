@@ -1,6 +1,32 @@
 import type { Backend } from '../../core/backend.js';
+import { backendByName } from '../../core/backend.js';
 import { TsgradError } from '../../core/errors.js';
+import { WebGPUBackend } from './backend.js';
+import { type WebGPUInfo, type WebGPUOptions, acquireDevice } from './device.js';
 
-export async function createWebGPUBackend(_options?: Record<string, unknown>): Promise<Backend> {
-  throw new TsgradError('setBackend', 'the webgpu backend is not built yet');
+export { WebGPUBackend } from './backend.js';
+export type { WebGPUInfo, WebGPUOptions } from './device.js';
+
+/**
+ * Creates the WebGPU backend (what `setBackend('webgpu', options)` calls): a real GPU when one
+ * is found, else Mesa llvmpipe through Dawn's OpenGL ES backend, or the device you pass.
+ *
+ * @example
+ * await setBackend('webgpu', { powerPreference: 'high-performance' });
+ */
+export async function createWebGPUBackend(options: WebGPUOptions = {}): Promise<Backend> {
+  const { device, info, owned } = await acquireDevice(options);
+  return new WebGPUBackend(device, info, owned);
+}
+
+/**
+ * What the initialized webgpu backend runs on: adapter, Dawn backend, feature level, limits.
+ *
+ * @example
+ * await setBackend('webgpu'); console.log(webgpuInfo().description);
+ */
+export function webgpuInfo(): WebGPUInfo {
+  const b = backendByName('webgpu') as unknown as { info?: WebGPUInfo };
+  if (!b.info) throw new TsgradError('webgpuInfo', `backend 'webgpu' is not the WebGPU backend`);
+  return b.info;
 }

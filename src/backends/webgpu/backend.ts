@@ -1,0 +1,394 @@
+import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
+import { TsgradError } from '../../core/errors.js';
+import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
+import { coalesce } from '../cpu/strided.js';
+import { BINARY, UNARY } from '../opTable.js';
+import { BufferPool, GPUStorage, UniformArena } from './buffers.js';
+import type { WebGPUInfo } from './device.js';
+import { adamKernel } from './wgsl/adam.js';
+import { type KernelSource, WG } from './wgsl/common.js';
+import { elementwiseKernel, elementwiseMeta, fillKernel } from './wgsl/elementwise.js';
+import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
+import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
+
+type GView = View<GPUStorage>;
+
+const STORAGE_USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
+const READBACK_USAGE = 0x1 | 0x8; // MAP_READ | COPY_DST
+/** Dispatches recorded before a batch is submitted even if nobody reads. */
+const MAX_BATCH = 64;
+/** Fills up to this many bytes are uploaded; larger ones run a kernel. */
+const FILL_UPLOAD_BYTES = 64 * 1024;
+
+const bitsF = new Float32Array(1);
+const bitsU = new Uint32Array(bitsF.buffer);
+/** The IEEE bits of `x` as float32, for passing floats through the u32 uniform. */
+function f32Bits(x: number): number {
+  bitsF[0] = x;
+  return bitsU[0]!;
+}
+
+function opExpr(def: { wgsl: string; wgslInt?: string }, dtype: DType, names: [RegExp, string][]): string {
+  let e = dtype === 'int32' ? def.wgslInt ?? def.wgsl : def.wgsl;
+  for (const [re, v] of names) e = e.replace(re, v);
+  return e;
+}
+const X: [RegExp, string][] = [[/\bx\b/g, 'v0']];
+const AB: [RegExp, string][] = [[/\ba\b/g, 'v0'], [/\bb\b/g, 'v1']];
+
+const TILE_LARGE: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4 };
+const TILE_SMALL: MatmulTile = { bm: 32, bn: 32, bk: 16, tm: 4 };
+
+/**
+ * The WebGPU backend: every primitive is a WGSL kernel compiled once per key (op, dtypes, rank)
+ * with shapes passed as uniforms. Dispatches are recorded into one command encoder and
+ * submitted in batches; only `read` waits for the GPU (through a mapped staging buffer).
+ *
+ * Freeing is subtle: a storage freed while its batch is still being recorded may be read by a
+ * dispatch that has not run yet, and `queue.writeBuffer` (used by upload/fill) runs before any
+ * unsubmitted command. So such buffers return to the pool only after their batch is submitted.
+ */
+export class WebGPUBackend implements Backend<GPUStorage> {
+  readonly name = 'webgpu';
+  readonly synchronous = false;
+  readonly dtypes: readonly DType[] = ['float32', 'int32'];
+  readonly fused: FusedKernels<GPUStorage>;
+  private readonly pool: BufferPool;
+  private readonly arena: UniformArena;
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batched = 0;
+  private releaseAfterSubmit: GPUBuffer[] = [];
+  private live = 0;
+  private liveBytes = 0;
+  private lostMessage: string | null = null;
+  private errorMessage: string | null = null;
+  private readonly lost: Promise<never>;
+  private readonly maxGroups: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    /** The adapter, Dawn backend and limits in use. */
+    readonly info: WebGPUInfo,
+    private readonly ownsDevice: boolean,
+  ) {
+    this.pool = new BufferPool(device);
+    this.arena = new UniformArena(device, Math.max(device.limits.minUniformBufferOffsetAlignment, 16));
+    this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.lost = device.lost.then((i) => {
+      this.lostMessage = i.reason === 'destroyed' ? 'the backend was destroyed' : `the GPU device was lost (${i.reason}: ${i.message})`;
+      throw this.lostError('webgpu');
+    });
+    this.lost.catch(() => undefined);
+    device.onuncapturederror = (e) => {
+      this.errorMessage ??= (e as GPUUncapturedErrorEvent).error.message;
+    };
+    this.fused = { adam: (args) => this.adam(args) };
+  }
+
+  private lostError(op: string): TsgradError {
+    return new TsgradError(op, `${this.lostMessage}; tensors on it are gone: call removeBackend('webgpu') and setBackend('webgpu') again`);
+  }
+
+  private checkAlive(op: string): void {
+    if (this.lostMessage) throw this.lostError(op);
+  }
+
+  private throwIfError(op: string): void {
+    const msg = this.errorMessage;
+    if (msg) {
+      this.errorMessage = null;
+      throw new TsgradError(op, `a WebGPU command failed (an internal error of the backend, please report it): ${msg}`);
+    }
+  }
+
+  // Storage
+
+  private alloc(size: number): GPUStorage {
+    this.checkAlive('webgpu');
+    const buffer = this.pool.acquire(Math.max(size * 4, 4), STORAGE_USAGE);
+    this.live++;
+    this.liveBytes += buffer.size;
+    return new GPUStorage(buffer, size);
+  }
+
+  upload(data: TypedArray): GPUStorage {
+    if (data instanceof Float64Array) throw new TsgradError('upload', `the webgpu backend has no float64; cast to float32 first`);
+    const s = this.alloc(data.length);
+    if (data.length) this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return s;
+  }
+
+  fill(size: number, dtype: DType, value: number): GPUStorage {
+    const s = this.alloc(size);
+    if (size === 0) return s;
+    if (size * 4 <= FILL_UPLOAD_BYTES) {
+      const data = typedArrayFor(dtype, size).fill(value);
+      this.device.queue.writeBuffer(s.buffer, 0, data.buffer, 0, data.byteLength);
+    } else {
+      this.run(fillKernel(dtype), [size, dtype === 'int32' ? value | 0 : f32Bits(value)], [s.buffer], Math.ceil(size / WG));
+    }
+    return s;
+  }
+
+  async read(x: GView): Promise<TypedArray> {
+    this.checkAlive('read');
+    const n = sizeOf(x.shape);
+    const out = typedArrayFor(x.dtype, n);
+    if (n === 0) return out;
+    let src = x.storage;
+    let offset = x.offset;
+    let temp: GPUStorage | null = null;
+    if (!isContiguous(x.shape, x.strides)) {
+      temp = src = this.contiguous(x);
+      offset = 0;
+    }
+    const staging = this.pool.acquire(n * 4, READBACK_USAGE);
+    this.endPass().copyBufferToBuffer(src.buffer, offset * 4, staging, 0, n * 4);
+    if (temp) this.free(temp);
+    this.flush();
+    try {
+      await Promise.race([staging.mapAsync(1 /* GPUMapMode.READ */, 0, n * 4), this.lost]);
+      out.set(new (x.dtype === 'int32' ? Int32Array : Float32Array)(staging.getMappedRange(0, n * 4)));
+      staging.unmap();
+    } finally {
+      if (!this.lostMessage) this.pool.release(staging);
+    }
+    this.throwIfError('read');
+    return out;
+  }
+
+  free(storage: GPUStorage): void {
+    this.live--;
+    this.liveBytes -= storage.buffer.size;
+    if (this.encoder) this.releaseAfterSubmit.push(storage.buffer);
+    else this.pool.release(storage.buffer);
+  }
+
+  bytes(storage: GPUStorage): number {
+    return storage.buffer.size;
+  }
+
+  /** Storages alive now and their bytes (buffers resting in the pool are not counted; see `poolMemory`). */
+  memory(): { buffers: number; bytes: number } {
+    return { buffers: this.live, bytes: this.liveBytes };
+  }
+
+  /** Free buffers the pool keeps for reuse. */
+  poolMemory(): { buffers: number; bytes: number } {
+    return { buffers: this.pool.buffers, bytes: this.pool.bytes };
+  }
+
+  /** Destroys the pooled free buffers (live storages are untouched). */
+  emptyPool(): void {
+    this.pool.clear();
+  }
+
+  async sync(): Promise<void> {
+    this.checkAlive('sync');
+    this.flush();
+    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lost]);
+    this.throwIfError('sync');
+  }
+
+  destroy(): void {
+    if (this.lostMessage) return;
+    this.flush();
+    this.pool.clear();
+    this.arena.destroy();
+    this.lostMessage = 'the backend was destroyed';
+    if (this.ownsDevice) this.device.destroy();
+  }
+
+  // Recording and submitting
+
+  private pipeline(src: KernelSource): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let p = this.pipelines.get(src.key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: src.code(), label: src.key });
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: src.key });
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(src.key, p);
+    }
+    return p;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    this.pass?.end();
+    this.pass = null;
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  /** Records one dispatch of `groups` workgroups (laid out 2-D past the per-dimension limit). */
+  private run(src: KernelSource, words: number[], buffers: GPUBuffer[], groups: number): void {
+    this.checkAlive('webgpu');
+    const { pipeline, layout } = this.pipeline(src);
+    const bytes = src.metaVec4 * 16;
+    if (!this.arena.fits(bytes)) this.flush();
+    const offset = this.arena.push(words, bytes);
+    const bindGroup = this.device.createBindGroup({
+      layout,
+      entries: [
+        { binding: 0, resource: { buffer: this.arena.buffer, offset, size: bytes } },
+        ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+      ],
+    });
+    const gx = Math.min(groups, this.maxGroups);
+    const gy = Math.ceil(groups / gx);
+    if (gy > this.maxGroups) throw new TsgradError('webgpu', `a kernel needs ${groups} workgroups, more than this device can dispatch`);
+    if (!this.pass) this.pass = (this.encoder ??= this.device.createCommandEncoder()).beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(gx, gy);
+    if (++this.batched >= MAX_BATCH) this.flush();
+  }
+
+  /** Submits the recorded batch; buffers freed while recording it go back to the pool. */
+  private flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    this.arena.upload(this.device.queue);
+    this.device.queue.submit([this.encoder!.finish()]);
+    this.encoder = null;
+    this.batched = 0;
+    for (const b of this.releaseAfterSubmit) this.pool.release(b);
+    this.releaseAfterSubmit = [];
+  }
+
+  // Kernels
+
+  /** Writes `expr` of `srcs` into the strided view `dst`, all of one shape. */
+  private map(expr: string, srcs: GView[], dst: GView): void {
+    const n = sizeOf(dst.shape);
+    if (n === 0) return;
+    const [shape, strides] = coalesce(dst.shape, [dst.strides, ...srcs.map((s) => s.strides)]);
+    const kernel = elementwiseKernel(expr, srcs.map((s) => s.dtype), dst.dtype, shape.length);
+    const words = elementwiseMeta(n, shape, { offset: dst.offset, strides: strides[0]! }, srcs.map((s, i) => ({ offset: s.offset, strides: strides[i + 1]! })));
+    this.run(kernel, words, [...srcs.map((s) => s.storage.buffer), dst.storage.buffer], Math.ceil(n / WG));
+  }
+
+  /** A new contiguous storage holding `expr` of `srcs`. */
+  private elementwise(expr: string, srcs: GView[], dtype: DType): GPUStorage {
+    const shape = srcs[0]!.shape;
+    const out = this.alloc(sizeOf(shape));
+    this.map(expr, srcs, { storage: out, shape, strides: contiguousStrides(shape), offset: 0, dtype });
+    return out;
+  }
+
+  private contiguous(x: GView): GPUStorage {
+    return this.elementwise('v0', [x], x.dtype);
+  }
+
+  unary(op: UnaryOp, x: GView): GPUStorage {
+    return this.elementwise(opExpr(UNARY[op], x.dtype, X), [x], x.dtype);
+  }
+
+  cast(x: GView, dtype: DType): GPUStorage {
+    if (dtype === 'float64') throw new TsgradError('cast', 'the webgpu backend has no float64');
+    let expr = 'v0';
+    // As storing into an Int32Array: truncate; NaN and out-of-range values become 0.
+    if (x.dtype === 'float32' && dtype === 'int32') expr = 'select(i32(v0), 0, is_nan(v0) || abs(v0) >= 2147483648.0)';
+    if (x.dtype === 'int32' && dtype === 'float32') expr = 'f32(v0)';
+    return this.elementwise(expr, [x], dtype);
+  }
+
+  binary(op: BinaryOp, a: GView, b: GView): GPUStorage {
+    const def = BINARY[op];
+    return this.elementwise(opExpr(def, a.dtype, AB), [a, b], def.compare ? 'int32' : a.dtype);
+  }
+
+  where(cond: GView, a: GView, b: GView): GPUStorage {
+    return this.elementwise('select(v2, v1, v0 != 0)', [cond, a, b], a.dtype);
+  }
+
+  reduce(op: ReduceOp, x: GView, axes: readonly number[]): GPUStorage {
+    const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const outN = sizeOf(keep.map((i) => x.shape[i]!));
+    const block = sizeOf(axes.map((i) => x.shape[i]!));
+    const out = this.alloc(outN);
+    if (outN === 0) return out;
+    if (block === 0) {
+      const empty = op === 'sum' || x.dtype === 'int32' ? 0 : op === 'max' ? -Infinity : Infinity;
+      this.run(fillKernel(x.dtype), [outN, x.dtype === 'int32' ? 0 : f32Bits(empty)], [out.buffer], Math.ceil(outN / WG));
+      return out;
+    }
+    const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!)]);
+    const [rs, rst] = coalesce(axes.map((i) => x.shape[i]!), [axes.map((i) => x.strides[i]!)]);
+    // Small blocks: a loop per output; large ones: a workgroup per output element.
+    const perThread = block <= 32 || (outN >= 8192 && block <= 512);
+    const kernel = reduceKernel(op, x.dtype, ks.length, rs.length, perThread);
+    this.run(kernel, reduceMeta(outN, block, x.offset, [ks, kst[0]!], [rs, rst[0]!]), [x.storage.buffer, out.buffer], perThread ? Math.ceil(outN / WG) : outN);
+    return out;
+  }
+
+  argReduce(op: ArgReduceOp, x: GView, axis: number): GPUStorage {
+    const keep = x.shape.map((_, i) => i).filter((i) => i !== axis);
+    const outN = sizeOf(keep.map((i) => x.shape[i]!));
+    const out = this.alloc(outN);
+    if (outN === 0) return out;
+    const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!)]);
+    const words = [outN, x.shape[axis]!, x.offset, ...ks, ...kst[0]!, x.strides[axis]!];
+    this.run(argReduceKernel(op, x.dtype, ks.length), words, [x.storage.buffer, out.buffer], Math.ceil(outN / WG));
+    return out;
+  }
+
+  matmul(a: GView, b: GView): GPUStorage {
+    const r = a.shape.length;
+    const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
+    const batchShape = a.shape.slice(0, r - 2);
+    const batches = sizeOf(batchShape);
+    const out = this.alloc(batches * m * n);
+    if (batches * m * n === 0) return out;
+    const outBatchStrides = contiguousStrides(batchShape).map((s) => s * m * n);
+    const [bs, bst] = coalesce(batchShape, [outBatchStrides, a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
+    const tile = m * n >= 256 * 256 ? TILE_LARGE : TILE_SMALL;
+    const words = matmulMeta(m, n, k, tile, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
+    const groups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batches;
+    this.run(matmulKernel(a.dtype, bs.length, tile), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
+    return out;
+  }
+
+  gather(x: GView, axis: number, index: GView): GPUStorage {
+    const n = sizeOf(index.shape);
+    const out = this.alloc(n);
+    if (n === 0) return out;
+    const rank = index.shape.length;
+    const words = [n, x.offset, index.offset, x.shape[axis]!, ...index.shape, ...index.strides, ...x.strides];
+    this.run(gatherKernel(x.dtype, rank, axis), words, [x.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(n / WG));
+    return out;
+  }
+
+  scatterAdd(src: GView, axis: number, index: GView, outShape: readonly number[]): GPUStorage {
+    const n = sizeOf(outShape);
+    const out = this.alloc(n);
+    if (n === 0) return out;
+    const rank = outShape.length;
+    const words = [n, src.offset, index.offset, index.shape[axis]!, ...outShape, ...index.shape, ...index.strides, ...src.strides];
+    this.run(scatterAddKernel(src.dtype, rank, axis), words, [src.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(n / WG));
+    return out;
+  }
+
+  copy(src: GView, dst: GView): void {
+    if (sizeOf(dst.shape) === 0) return;
+    if (src.storage === dst.storage) {
+      // A buffer cannot be bound for reading and writing in one dispatch (and the views may overlap).
+      const tmp = this.contiguous(src);
+      this.map('v0', [{ ...src, storage: tmp, strides: contiguousStrides(src.shape), offset: 0 }], dst);
+      this.free(tmp);
+      return;
+    }
+    this.map('v0', [src], dst);
+  }
+
+  private adam(args: Parameters<NonNullable<FusedKernels<GPUStorage>['adam']>>[0]): void {
+    const { grad, size } = args;
+    if (size === 0) return;
+    const [shape, strides] = coalesce(grad.shape, [grad.strides, contiguousStrides(grad.shape)]);
+    const hyper = [args.lr, args.beta1, args.beta2, args.eps, args.biasCorrection1, args.biasCorrection2, args.l2, args.decoupledDecay].map(f32Bits);
+    const words = [size, grad.offset, ...hyper, ...shape, ...strides[0]!];
+    this.run(adamKernel(shape.length), words, [args.param.buffer, grad.storage.buffer, args.m.buffer, args.v.buffer], Math.ceil(size / WG));
+  }
+}

@@ -1,0 +1,52 @@
+import type { DType } from '../../../core/dtype.js';
+import { type KernelSource, LINEAR_ID, metaSize, prelude, unflatten, wgslType } from './common.js';
+
+/**
+ * Word layout of an elementwise kernel's uniform: `[n, dstOffset, srcOffset × k, shape × rank,
+ * dstStrides × rank, srcStrides × rank × k]`.
+ */
+export function elementwiseMeta(n: number, shape: readonly number[], dst: { offset: number; strides: readonly number[] }, srcs: { offset: number; strides: readonly number[] }[]): number[] {
+  return [n, dst.offset, ...srcs.map((s) => s.offset), ...shape, ...dst.strides, ...srcs.flatMap((s) => s.strides)];
+}
+
+/**
+ * `dst[...] = expr(v0, v1, ...)` over strided operands of one (coalesced) shape: one invocation
+ * per element, which splits its linear index into coordinates and walks every operand's strides.
+ * Compiled once per expression, dtypes and rank.
+ */
+export function elementwiseKernel(expr: string, srcTypes: readonly DType[], dstType: DType, rank: number): KernelSource {
+  const k = srcTypes.length;
+  const shapeAt = 2 + k;
+  const metaVec4 = metaSize(shapeAt + rank * (k + 2));
+  return {
+    key: `ew|${expr}|${srcTypes.join(',')}|${dstType}|${rank}`,
+    metaVec4,
+    code: () => `${prelude(metaVec4)}
+${srcTypes.map((t, j) => `@group(0) @binding(${j + 1}) var<storage, read> src${j}: array<${wgslType(t)}>;`).join('\n')}
+@group(0) @binding(${k + 1}) var<storage, read_write> dst: array<${wgslType(dstType)}>;
+${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  var rem = i;
+  var o0 = S(1u);
+${srcTypes.map((_, j) => `  var o${j + 1} = S(${2 + j}u);`).join('\n')}
+${unflatten(rank, shapeAt, Array.from({ length: k + 1 }, (_, j) => [`o${j}`, shapeAt + rank * (j + 1)] as [string, number]))}
+${srcTypes.map((_, j) => `  let v${j} = src${j}[o${j + 1}];`).join('\n')}
+  dst[o0] = ${expr};
+}`,
+  };
+}
+
+/** Writes one value (its 32 bits in word 1) into the first `n` elements. */
+export function fillKernel(dtype: DType): KernelSource {
+  const metaVec4 = metaSize(2);
+  return {
+    key: `fill|${dtype}`,
+    metaVec4,
+    code: () => `${prelude(metaVec4)}
+@group(0) @binding(1) var<storage, read_write> dst: array<${wgslType(dtype)}>;
+${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  dst[i] = bitcast<${wgslType(dtype)}>(M(1u));
+}`,
+  };
+}

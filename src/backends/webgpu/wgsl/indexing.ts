@@ -1,0 +1,84 @@
+import type { DType } from '../../../core/dtype.js';
+import { type KernelSource, LINEAR_ID, metaSize, prelude, wgslType } from './common.js';
+
+/**
+ * torch.gather. Word layout: `[n, xOffset, indexOffset, axisSize, indexShape × r,
+ * indexStrides × r, xStrides × r]`. An index outside `[0, axisSize)` yields NaN (0 for int32)
+ * instead of reading another element.
+ */
+export function gatherKernel(dtype: DType, rank: number, axis: number): KernelSource {
+  const t = wgslType(dtype);
+  const shapeAt = 4, isAt = 4 + rank, xsAt = 4 + 2 * rank;
+  const metaVec4 = metaSize(4 + 3 * rank);
+  const dims: string[] = [];
+  for (let d = rank - 1; d >= 0; d--) {
+    dims.push(`  { let n = M(${shapeAt + d}u); let c = i32(rem % n); rem = rem / n; oi += c * S(${isAt + d}u);${d === axis ? '' : ` ox += c * S(${xsAt + d}u);`} }`);
+  }
+  return {
+    key: `gather|${dtype}|${rank}|${axis}`,
+    metaVec4,
+    code: () => `${prelude(metaVec4)}
+@group(0) @binding(1) var<storage, read> src: array<${t}>;
+@group(0) @binding(2) var<storage, read> index: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<${t}>;
+${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  var rem = i;
+  var ox = S(1u);
+  var oi = S(2u);
+${dims.join('\n')}
+  let j = index[oi];
+  if (j < 0 || j >= S(3u)) {
+    dst[i] = ${t === 'f32' ? 'nan_f32()' : '0'};
+    return;
+  }
+  dst[i] = src[ox + j * S(${xsAt + axis}u)];
+}`,
+  };
+}
+
+/**
+ * The inverse of gather without atomics: each output element loops over the index axis and
+ * sums the sources whose index names it, in a fixed order, so results are deterministic.
+ * Word layout: `[n, srcOffset, indexOffset, indexAxisSize, outShape × r, indexShape × r,
+ * indexStrides × r, srcStrides × r]`.
+ */
+export function scatterAddKernel(dtype: DType, rank: number, axis: number): KernelSource {
+  const t = wgslType(dtype);
+  const outAt = 4, ishAt = 4 + rank, isAt = 4 + 2 * rank, ssAt = 4 + 3 * rank;
+  const metaVec4 = metaSize(4 + 4 * rank);
+  const dims: string[] = [];
+  for (let d = rank - 1; d >= 0; d--) {
+    dims.push(
+      d === axis
+        ? `  { let n = M(${outAt + d}u); want = i32(rem % n); rem = rem / n; }`
+        : `  { let n = M(${outAt + d}u); let c = rem % n; rem = rem / n; inside = inside && c < M(${ishAt + d}u); oi += i32(c) * S(${isAt + d}u); os += i32(c) * S(${ssAt + d}u); }`,
+    );
+  }
+  return {
+    key: `scatterAdd|${dtype}|${rank}|${axis}`,
+    metaVec4,
+    code: () => `${prelude(metaVec4)}
+@group(0) @binding(1) var<storage, read> src: array<${t}>;
+@group(0) @binding(2) var<storage, read> index: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<${t}>;
+${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  var rem = i;
+  var os = S(1u);
+  var oi = S(2u);
+  var want = 0;
+  var inside = true;
+${dims.join('\n')}
+  var acc = ${t}(0);
+  if (inside) {
+    let isx = S(${isAt + axis}u);
+    let ssx = S(${ssAt + axis}u);
+    for (var k = 0; k < S(3u); k++) {
+      if (index[oi + k * isx] == want) { acc += src[os + k * ssx]; }
+    }
+  }
+  dst[i] = acc;
+}`,
+  };
+}
