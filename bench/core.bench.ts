@@ -1,0 +1,123 @@
+// tsgrad's CPU backend against TensorFlow.js's pure-JS CPU backend, side by side in one run:
+// matmul, an elementwise chain and a small MLP training step, all float32, same shapes.
+// Every timed run reads its result back (dataSync) so lazy work is counted, and disposes what
+// it created so neither library grows its heap between samples.
+import * as tf from '@tensorflow/tfjs';
+import { type Tensor, getBackend, nn, noGrad, randn, scope, tensor } from '../src/index.js';
+import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+
+await tf.setBackend('cpu');
+
+const { linear, crossEntropy } = nn.functional;
+const tasks: BenchTask[] = [];
+
+for (const n of [128, 256, 512, 1024]) {
+  const flops = 2 * n ** 3;
+  const a = randn([n, n]), b = randn([n, n]);
+  const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
+  tasks.push({
+    case: `matmul ${n}`, impl: 'tsgrad/cpu', flops,
+    run: () => {
+      const c = a.matmul(b);
+      c.dataSync();
+      c.dispose();
+    },
+  });
+  tasks.push({
+    case: `matmul ${n}`, impl: 'tfjs/cpu', flops,
+    run: () => {
+      const c = tf.matMul(ta, tb);
+      c.dataSync();
+      c.dispose();
+    },
+  });
+}
+
+{
+  const size = 1 << 20;
+  const [a, b, c] = [randn([size]), randn([size]), randn([size])];
+  const [ta, tb, tc] = [tf.randomNormal([size]), tf.randomNormal([size]), tf.randomNormal([size])];
+  tasks.push({
+    case: 'a*b+c, 1M', impl: 'tsgrad/cpu',
+    run: () => scope(() => a.mul(b).add(c).dataSync()),
+  });
+  tasks.push({
+    case: 'a*b+c, 1M', impl: 'tfjs/cpu',
+    run: () => {
+      const r = tf.tidy(() => tf.add(tf.mul(ta, tb), tc));
+      r.dataSync();
+      r.dispose();
+    },
+  });
+}
+
+{
+  // 784 → 256 → 10 with ReLU, batch 64, softmax cross-entropy, one SGD step.
+  const [batch, inF, hidden, classes, lr] = [64, 784, 256, 10, 0.01];
+  const labels = Array.from({ length: batch }, (_, i) => (i * 7) % classes);
+  const x = randn([batch, inF]);
+  const y = tensor(labels, { dtype: 'int32' });
+  const params = [randn([hidden, inF]).mul(0.05), randn([hidden]).mul(0.01), randn([classes, hidden]).mul(0.05), randn([classes]).mul(0.01)];
+  for (const p of params) p.requiresGrad = true;
+  const [w1, b1, w2, b2] = params as [Tensor, Tensor, Tensor, Tensor];
+  tasks.push({
+    case: 'MLP 784-256-10 step, batch 64', impl: 'tsgrad/cpu',
+    run: () =>
+      scope(() => {
+        const loss = crossEntropy(linear(linear(x, w1, b1).relu(), w2, b2), y);
+        loss.backward();
+        noGrad(() => {
+          for (const p of params) {
+            p.copy_(p.sub(p.grad!.mul(lr)));
+            p.grad!.dispose();
+            p.grad = null;
+          }
+        });
+        return loss.dataSync()[0];
+      }),
+  });
+
+  const tx = tf.randomNormal([batch, inF]);
+  const ty = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
+  const tw1 = tf.variable(tf.randomNormal([inF, hidden]).mul(0.05));
+  const tb1 = tf.variable(tf.randomNormal([hidden]).mul(0.01));
+  const tw2 = tf.variable(tf.randomNormal([hidden, classes]).mul(0.05));
+  const tb2 = tf.variable(tf.randomNormal([classes]).mul(0.01));
+  const opt = tf.train.sgd(lr);
+  tasks.push({
+    case: 'MLP 784-256-10 step, batch 64', impl: 'tfjs/cpu',
+    run: () => {
+      const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(ty, tf.relu(tx.matMul(tw1).add(tb1)).matMul(tw2).add(tb2)), true)!;
+      const v = loss.dataSync()[0];
+      loss.dispose();
+      return v;
+    },
+  });
+}
+
+const tfBefore = tf.memory().numTensors, oursBefore = getBackend().memory().buffers;
+const rows = await measure('core', tasks);
+const leaks = { tfjs: tf.memory().numTensors - tfBefore, tsgrad: getBackend().memory().buffers - oursBefore };
+if (leaks.tfjs !== 0 || leaks.tsgrad !== 0) throw new Error(`benchmark runs leaked tensors (${JSON.stringify(leaks)}); the comparison would be unfair`);
+
+/** tsgrad's speed over tfjs's for each case: >1 means tsgrad is faster. */
+function ratios(rs: BenchRow[]): string[] {
+  const out: string[] = [];
+  for (const r of rs) {
+    if (r.impl !== 'tsgrad/cpu') continue;
+    const other = rs.find((o) => o.case === r.case && o.impl === 'tfjs/cpu');
+    if (!other) continue;
+    const median = r.medianMs && other.medianMs ? `, ${(other.medianMs / r.medianMs).toFixed(2)}× by median` : '';
+    out.push(`- ${r.case}: tsgrad/tfjs speed ${(other.meanMs / r.meanMs).toFixed(2)}× by mean${median}`);
+  }
+  return out;
+}
+
+const notes = [
+  '# core: tsgrad/cpu vs tfjs/cpu (pure-JS backend), float32, single thread',
+  `Node ${process.versions.node}, tfjs ${tf.version.tfjs}. GFLOP/s = 2n³ / mean time. Each run includes dataSync() and disposal. ` +
+    'Timings from a shared 2-core machine; compare ratios within one run.',
+  ratios(rows).join('\n'),
+];
+console.log(notes[2]);
+save('core', rows, notes);
