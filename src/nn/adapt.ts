@@ -39,12 +39,11 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
   check(['none', 'all', 'loraOnly'].includes(bias), 'applyLoRA', () => `bias must be 'none', 'all' or 'loraOnly', got '${bias}'`);
   const matches = matcher(targets);
   const found: { path: string; parent: Module; name: string; linear: Linear }[] = [];
-  const linears: string[] = [];
+  const linears = model.namedModules().filter(([, m]) => m instanceof Linear).map(([path]) => path);
   for (const [path, parent] of model.namedModules()) {
     if (parent instanceof LoRALinear) continue; // its base is adapted already
     for (const slot of parent.childSlots()) {
       const childPath = path ? `${path}.${slot.name}` : slot.name;
-      if (slot.module instanceof Linear) linears.push(childPath);
       if (!matches(childPath, slot.module)) continue;
       if (slot.module instanceof LoRALinear) throw new TsgradError('applyLoRA', `'${childPath}' is already a LoRALinear`);
       if (!(slot.module instanceof Linear)) {
