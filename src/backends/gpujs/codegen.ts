@@ -32,10 +32,14 @@ export const HELPERS: readonly string[] = [
     const e = Math.exp(2 * x);
     return (e - 1) / (e + 1);
   }`,
-  // Math.pow semantics: GLSL pow() is undefined for negative bases.
+  // Math.pow semantics: GLSL pow() is undefined for negative bases and for 0 to a negative power.
   `function powSigned(a, b, nan) {
     if (b == 0) { return 1; }
-    if (a >= 0) { return Math.pow(a, b); }
+    if (a == 0) {
+      if (b > 0) { return 0; }
+      return 1 / (a * a);
+    }
+    if (a > 0) { return Math.pow(a, b); }
     if (a < 0) {
       if (Math.floor(b) == b) {
         const r = Math.pow(-a, b);

@@ -58,7 +58,8 @@ interface Strided {
  */
 export class GpuJsBackend implements Backend<GpuStorage> {
   readonly name = 'gpujs';
-  readonly synchronous = true;
+  /** No readSync: core would read index tensors back to check them, stalling the pipeline. */
+  readonly synchronous = false;
   readonly dtypes: readonly DType[] = ['float32', 'int32'];
   private live = 0;
   private liveBytes = 0;
@@ -117,7 +118,8 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     return this.produce('fill', size, [size], FILL_SOURCE, [F], () => [value]);
   }
 
-  readSync(x: View<GpuStorage>): TypedArray {
+  /** Reads synchronously (gl.readPixels); kept off the Backend surface, see `synchronous`. */
+  private readNow(x: View<GpuStorage>): TypedArray {
     const n = sizeOf(x.shape);
     let values: Float32Array;
     if (n === 0) values = new Float32Array(0);
@@ -135,7 +137,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   }
 
   read(x: View<GpuStorage>): Promise<TypedArray> {
-    return Promise.resolve(this.readSync(x));
+    return Promise.resolve(this.readNow(x));
   }
 
   free(storage: GpuStorage): void {
@@ -287,7 +289,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   /** Views whose elements interleave (not produced by tsgrad's view ops) are written on the host. */
   private copyOnHost(src: View<GpuStorage>, dst: View<GpuStorage>): void {
     const all = toFloats(this.data('copy', dst.storage)).slice(0, dst.storage.size);
-    const values = this.readSync({ ...src, dtype: 'float32' }) as Float32Array;
+    const values = this.readNow({ ...src, dtype: 'float32' }) as Float32Array;
     runMap('v0', dst.shape, { data: all, offset: dst.offset, strides: dst.strides }, [{ data: values, offset: 0, strides: contiguousStrides(dst.shape) }]);
     const next = this.rt.run(UPLOAD_SOURCE, ['Array'], all.length, [all]);
     release(this.data('copy', dst.storage));
