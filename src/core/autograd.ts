@@ -107,7 +107,14 @@ export function runBackward(
   }
   const grads = new Map<Tensor, Tensor>();
   const temporaries: Tensor[] = [];
-  const kept = new Set<Tensor>(outGrads);
+  // Tensors handed out (user gradients, leaves' .grad, grad()'s results) are never disposed
+  // here, and no two receivers share one tensor object.
+  const claimed = new Set<Tensor>(outGrads);
+  const claim = (g: Tensor): Tensor => {
+    const own = claimed.has(g) ? g.clone() : g;
+    claimed.add(own);
+    return own;
+  };
   const add = (t: Tensor, g: Tensor) => {
     const prev = grads.get(t);
     if (prev) {
@@ -124,13 +131,10 @@ export function runBackward(
       const t = order[k]!;
       const g = grads.get(t);
       if (!g || !useful.has(t)) continue;
-      if (capture?.has(t)) {
-        result.set(t, g);
-        kept.add(g);
-      }
+      if (capture?.has(t)) result.set(t, claim(g));
       const node = t.gradFn;
       if (!node) {
-        if (!capture) accumulate(t, g, createGraph, kept);
+        if (!capture) accumulate(t, g, createGraph, claim);
         continue;
       }
       if (!node.backward) {
@@ -153,7 +157,7 @@ export function runBackward(
 
   if (!retainGraph) for (const t of order) t.gradFn && release(t.gradFn);
   if (!createGraph) {
-    for (const g of new Set(temporaries)) if (!kept.has(g)) g.dispose();
+    for (const g of new Set(temporaries)) if (!claimed.has(g)) g.dispose();
   }
   return result;
 }
@@ -173,17 +177,14 @@ function release(node: GradNode): void {
   node.saved = null;
 }
 
-/** Adds `g` into a leaf's `.grad` (contiguous, kept out of scopes). */
-function accumulate(leaf: Tensor, g: Tensor, createGraph: boolean, kept: Set<Tensor>): void {
+/** Adds `g` into a leaf's `.grad` (its own contiguous tensor, kept out of scopes). */
+function accumulate(leaf: Tensor, g: Tensor, createGraph: boolean, claim: (g: Tensor) => Tensor): void {
   if (!shapesEqual(g.shape, leaf.shape)) {
     throw new TsgradError('backward', `gradient of shape ${fmt(g.shape)} does not match leaf of shape ${fmt(leaf.shape)}`);
   }
-  const own = createGraph ? g : g.contiguous();
   const prev = leaf.grad;
-  const next = prev ? prev.add(own) : own;
+  const next = claim(prev ? prev.add(g) : createGraph ? g : g.contiguous());
   if (prev && !createGraph) prev.dispose();
-  kept.add(own);
-  kept.add(next);
   leaf.grad = keep(next);
 }
 

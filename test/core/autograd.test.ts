@@ -186,3 +186,24 @@ describe('memory', () => {
     expect(base.arraySync()).toEqual([[1, 2], [3, 4]]);
   });
 });
+
+describe('gradient ownership', () => {
+  it('each leaf owns its .grad, apart from the output gradient and from other leaves', () => {
+    const a = tensor([1, 2], { requiresGrad: true });
+    const b = tensor([3, 4], { requiresGrad: true });
+    const g = tensor([1, 1]);
+    a.add(b).backward(g);
+    expect(a.grad).not.toBe(b.grad);
+    expect(a.grad).not.toBe(g);
+    g.dispose();
+    a.grad!.dispose();
+    expect(b.grad!.arraySync()).toEqual([1, 1]);
+  });
+
+  it('the implicit gradient of a scalar backward does not leak into .grad', () => {
+    const x = tensor(2, { requiresGrad: true });
+    x.add(1).backward();
+    expect(x.grad!.isDisposed).toBe(false);
+    expect(x.grad!.itemSync()).toBe(1);
+  });
+});
