@@ -1,7 +1,7 @@
 import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { installBackend, registerBackend } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
-import { contiguousStrides, sizeOf } from '../../core/shape.js';
+import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../opTable.js';
 import { batchedMatmul } from './matmul.js';
 import { type Operand, runMap } from './strided.js';
@@ -14,13 +14,6 @@ function operand(v: View<TypedArray>): Operand {
 
 function fresh(dtype: DType, shape: readonly number[]): Operand {
   return { data: typedArrayFor(dtype, sizeOf(shape)), offset: 0, strides: contiguousStrides(shape) };
-}
-
-/** Moves `axes` of a view to the end, so a reduction walks each output element's block last. */
-function axesLast(v: View<TypedArray>, axes: readonly number[]): { shape: number[]; strides: number[]; keep: number[] } {
-  const keep = v.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const order = [...keep, ...axes];
-  return { shape: order.map((i) => v.shape[i]!), strides: order.map((i) => v.strides[i]!), keep: keep.map((i) => v.shape[i]!) };
 }
 
 /** Visits the offsets of a strided view in row-major order. */
@@ -38,6 +31,16 @@ function forEachOffset(shape: readonly number[], strides: readonly number[], off
     }
   }
 }
+
+/**
+ * One reduction step as an accumulating map expression (see `mapKernel`). NaN sticks in max/min,
+ * as in PyTorch: once `acc` is NaN every comparison is false and it is kept.
+ */
+const REDUCE_STEP: Record<ReduceOp, { expr: string; init: number }> = {
+  sum: { expr: 'acc + v0', init: 0 },
+  max: { expr: 'v0 > acc || v0 !== v0 ? v0 : acc', init: -Infinity },
+  min: { expr: 'v0 < acc || v0 !== v0 ? v0 : acc', init: Infinity },
+};
 
 /** The plain-TypeScript backend: typed arrays, compiled strided loops, a cache-blocked matmul. */
 export class CpuBackend implements Backend<TypedArray> {
@@ -62,6 +65,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   readSync(x: View<TypedArray>): TypedArray {
+    // A contiguous view is one block: slice() is a memcpy.
+    if (isContiguous(x.shape, x.strides)) return x.storage.slice(x.offset, x.offset + sizeOf(x.shape));
     const out = fresh(x.dtype, x.shape);
     runMap('v0', x.shape, out, [operand(x)]);
     return out.data;
@@ -109,48 +114,38 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   reduce(op: ReduceOp, x: View<TypedArray>, axes: readonly number[]): TypedArray {
-    const { shape, strides, keep } = axesLast(x, axes);
-    const block = sizeOf(axes.map((i) => x.shape[i]!));
-    const out = typedArrayFor(x.dtype, sizeOf(keep));
-    const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
-    let acc = init;
-    let count = 0;
-    let o = 0;
-    // A NaN anywhere makes max/min NaN, as in PyTorch.
-    const step =
-      op === 'sum' ? (v: number) => (acc += v)
-      : op === 'max' ? (v: number) => (acc = v > acc || v !== v ? v : acc)
-      : (v: number) => (acc = v < acc || v !== v ? v : acc);
-    if (block === 0) out.fill(init);
-    else
-      forEachOffset(shape, strides, x.offset, (off) => {
-        if (acc === acc) step(x.storage[off]!);
-        if (++count === block) {
-          out[o++] = acc;
-          acc = init;
-          count = 0;
-        }
-      });
+    const { expr, init } = REDUCE_STEP[op];
+    const keep = x.shape.filter((_, d) => !axes.includes(d));
+    // Walk x in its own order and accumulate into an output that has stride 0 along the reduced
+    // axes. The accumulator is Float64 so float32 sums (and int32 ±Infinity starts) stay exact.
+    const acc = new Float64Array(sizeOf(keep)).fill(init);
+    const keptStrides = contiguousStrides(keep);
+    let kept = 0;
+    const accStrides = x.shape.map((_, d) => (axes.includes(d) ? 0 : keptStrides[kept++]!));
+    runMap(expr, x.shape, { data: acc, offset: 0, strides: accStrides }, [operand(x)]);
+    const out = typedArrayFor(x.dtype, acc.length);
+    out.set(acc);
     return this.track(out);
   }
 
   argReduce(op: ArgReduceOp, x: View<TypedArray>, axis: number): TypedArray {
-    const { shape, strides, keep } = axesLast(x, [axis]);
-    const block = x.shape[axis]!;
-    const out = new Int32Array(sizeOf(keep));
-    let best = 0, bestI = 0, count = 0, o = 0;
-    const better = op === 'argmax' ? (v: number) => v > best || (v !== v && best === best) : (v: number) => v < best || (v !== v && best === best);
-    forEachOffset(shape, strides, x.offset, (off) => {
-      const v = x.storage[off]!;
-      if (count === 0 || better(v)) {
-        best = v;
-        bestI = count;
-      }
-      if (++count === block) {
-        out[o++] = bestI;
-        count = 0;
-      }
-    });
+    const keepShape = x.shape.filter((_, d) => d !== axis), keepStrides = x.strides.filter((_, d) => d !== axis);
+    const n = x.shape[axis]!, step = x.strides[axis]!, data = x.storage;
+    const out = new Int32Array(sizeOf(keepShape));
+    const max = op === 'argmax';
+    if (n > 0)
+      forEachOffset(keepShape, keepStrides, x.offset, (base, o) => {
+        let best = data[base]!, bestI = 0;
+        // The first NaN wins and ends the search, as in PyTorch.
+        for (let i = 1, off = base + step; i < n && best === best; i++, off += step) {
+          const v = data[off]!;
+          if ((max ? v > best : v < best) || v !== v) {
+            best = v;
+            bestI = i;
+          }
+        }
+        out[o] = bestI;
+      });
     return this.track(out);
   }
 

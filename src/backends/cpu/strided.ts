@@ -34,15 +34,31 @@ type MapKernel = (out: Operand, ins: Operand[], shape: number[]) => void;
 const cache = new Map<string, MapKernel>();
 
 /**
- * Compiles (once per expression) a loop that writes `expr` of the inputs `v0, v1, ...` into a
- * strided output: the innermost dim is a tight loop, outer dims advance by counters.
- * `helpers` are extra functions the expression may call (for example `erf`).
+ * Compiles (once per expression and dtypes) a loop that writes `expr` of the inputs `v0, v1, ...`
+ * into a strided output: the innermost dim is a tight loop, outer dims advance by counters.
+ * In `expr`, `acc` reads the output's current value, which makes a reduction a map whose output
+ * has stride 0 along the reduced dims; when the innermost dim is reduced, the running value stays
+ * in a register instead of going through memory. `helpers` are extra functions the expression may
+ * call (for example `erf`).
  */
-export function mapKernel(expr: string, arity: number, helpers: Record<string, unknown> = {}): MapKernel {
-  const key = `${arity}|${expr}`;
+export function mapKernel(expr: string, out: Operand, ins: Operand[], helpers: Record<string, unknown> = {}): MapKernel {
+  // One compiled function per dtype combination keeps every element access monomorphic: a loop
+  // that has seen Float32Array and Float64Array alike runs several times slower.
+  const key = `${expr}|${out.data.constructor.name}|${ins.map((o) => o.data.constructor.name).join(',')}`;
   let k = cache.get(key);
   if (k) return k;
-  const ids = Array.from({ length: arity }, (_, i) => i);
+  const ids = ins.map((_, i) => i);
+  const loads = ids.map((i) => `const v${i} = d${i}[i${i}]; i${i} += is${i};`).join(' ');
+  const accumulates = /\bacc\b/.test(expr);
+  const inner = accumulates
+    ? `if (ois === 0) {
+        let acc = od[oi];
+        for (let j = 0; j < inner; j++) { ${loads} acc = ${expr}; }
+        od[oi] = acc;
+      } else {
+        for (let j = 0; j < inner; j++) { ${loads} const acc = od[oi]; od[oi] = ${expr}; oi += ois; }
+      }`
+    : `for (let j = 0; j < inner; j++) { ${loads} od[oi] = ${expr}; oi += ois; }`;
   const body = `
     const rank = shape.length, inner = shape[rank - 1];
     const od = out.data, os = out.strides, ois = os[rank - 1];
@@ -53,10 +69,7 @@ export function mapKernel(expr: string, arity: number, helpers: Record<string, u
     const idx = new Int32Array(rank);
     for (let r = 0; r < outer; r++) {
       let oi = oo${ids.map((i) => `, i${i} = o${i}`).join('')};
-      for (let j = 0; j < inner; j++) {
-        ${ids.map((i) => `const v${i} = d${i}[i${i}]; i${i} += is${i};`).join(' ')}
-        od[oi] = ${expr}; oi += ois;
-      }
+      ${inner}
       for (let d = rank - 2; d >= 0; d--) {
         idx[d]++; oo += os[d];${ids.map((i) => ` o${i} += s${i}[d];`).join('')}
         if (idx[d] < shape[d]) break;
@@ -70,15 +83,13 @@ export function mapKernel(expr: string, arity: number, helpers: Record<string, u
   return k;
 }
 
-/** Runs `expr` over operands that share `shape`, coalescing dims first. */
+/** Runs `expr` over operands that share `shape` (`acc`: see `mapKernel`), coalescing dims first. */
 export function runMap(expr: string, shape: readonly number[], out: Operand, ins: Operand[], helpers?: Record<string, unknown>): void {
   let n = 1;
   for (const d of shape) n *= d;
   if (n === 0) return;
   const [cs, cst] = coalesce(shape, [out.strides, ...ins.map((o) => o.strides)]);
-  mapKernel(expr, ins.length, helpers)(
-    { data: out.data, offset: out.offset, strides: cst[0]! },
-    ins.map((o, i) => ({ data: o.data, offset: o.offset, strides: cst[i + 1]! })),
-    cs,
-  );
+  const o = { data: out.data, offset: out.offset, strides: cst[0]! };
+  const is = ins.map((x, i) => ({ data: x.data, offset: x.offset, strides: cst[i + 1]! }));
+  mapKernel(expr, o, is, helpers)(o, is, cs);
 }
