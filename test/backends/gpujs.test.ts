@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Tensor, TsgradError, fromTypedArray, grad, initBackend, manualSeed, noGrad, randn, scope, tensor, zeros,
+  type Tensor, TsgradError, fromTypedArray, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
 } from '../../src/index.js';
-import type { GpuJsBackend, GpuStorage } from '../../src/backends/gpujs/index.js';
+import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
 import { defineConformance } from '../conformance/suite.js';
 
 const REQUIREMENT =
@@ -26,6 +26,10 @@ defineConformance('gpujs', {
   requirement: REQUIREMENT,
   numRuns: 12,
 });
+
+// gpu.js's own CPU kernels (opt-in, no display needed) run the same kernel sources in JS.
+registerBackend('gpujs-cpu', () => createGpuJsBackend({ mode: 'cpu' }));
+defineConformance('gpujs-cpu', { numRuns: 4 });
 
 /** Max |a − b| over two float arrays, NaN-aware (matching NaNs count as equal). */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -242,6 +246,19 @@ describe('gpujs backend', () => {
     expect(b.glTextures).toBe(tex);
     expect(l1).toBeLessThan(l0);
   }, 120_000);
+
+  // Last: it tears the shared instance down.
+  gl('destroy() releases the context; a new instance works after it', async (b) => {
+    const t = tensor([1, 2, 3], { backend: 'gpujs' });
+    removeBackend('gpujs');
+    expect(b.memory()).toEqual({ buffers: 0, bytes: 0 });
+    expect(() => t.add(1)).toThrow(/destroyed/);
+    t.dispose();
+    expect(b.memory()).toEqual({ buffers: 0, bytes: 0 });
+    const fresh = await initGpuJs();
+    expect(fresh).not.toBe(b);
+    expect(Array.from(await tensor([1, 2, 3], { backend: 'gpujs' }).mul(2).data())).toEqual([2, 4, 6]);
+  });
 });
 
 describe('gpujs without a GL context', () => {

@@ -63,6 +63,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   readonly dtypes: readonly DType[] = ['float32', 'int32'];
   private live = 0;
   private liveBytes = 0;
+  private destroyed = false;
 
   constructor(private readonly rt: GpuRuntime) {}
 
@@ -95,7 +96,12 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     return { data, size, freed: false };
   }
 
+  private alive(op: string): void {
+    if (this.destroyed) throw new TsgradError(op, 'the gpujs backend was destroyed; create tensors on a new one');
+  }
+
   private data(op: string, s: GpuStorage): GpuData {
+    this.alive(op);
     if (s.freed) throw new TsgradError(op, 'gpujs storage was already freed');
     if (!s.data) throw new TsgradError(op, 'gpujs: cannot read from an empty storage');
     return s.data;
@@ -103,6 +109,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
 
   /** Runs a kernel producing `size` elements into a new storage; empty outputs dispatch nothing. */
   private produce(op: string, size: number, shape: readonly number[], source: string, types: readonly ('Texture' | 'Float' | 'Array')[], args: () => unknown[]): GpuStorage {
+    this.alive(op);
     if (size === 0) return this.track(null, 0);
     this.checkSize(op, size, shape);
     return this.track(this.rt.run(source, types, size, args()), size);
@@ -143,6 +150,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   free(storage: GpuStorage): void {
     if (storage.freed) return;
     storage.freed = true;
+    if (this.destroyed) return;
     if (storage.data) release(storage.data);
     storage.data = null;
     this.live--;
@@ -173,6 +181,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
 
   private elementwise(op: string, expr: string, names: string[], dtype: DType, shape: readonly number[], views: View<GpuStorage>[]): GpuStorage {
     const size = sizeOf(shape);
+    this.alive(op);
     if (size === 0) return this.track(null, 0);
     this.checkSize(op, size, shape);
     return this.track(this.map(op, dtype === 'int32' ? `toInt32(${expr})` : expr, names, shape, views), size);
@@ -296,8 +305,12 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     dst.storage.data = next;
   }
 
+  /** Frees the context and with it every texture; storages freed later release nothing. */
   destroy(): void {
+    this.destroyed = true;
     this.rt.destroy();
+    this.live = 0;
+    this.liveBytes = 0;
   }
 }
 

@@ -159,8 +159,10 @@ export class GpuRuntime {
     return k(...args);
   }
 
+  /** Releases every kernel and the GL context (gpu.js tears down on the next tick). */
   destroy(): void {
     this.kernels.clear();
-    void this.gpu.destroy();
+    // A failed teardown leaves nothing the caller could act on; the context is gone either way.
+    Promise.resolve(this.gpu.destroy()).catch(() => undefined);
   }
 }
