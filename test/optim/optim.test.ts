@@ -1,7 +1,7 @@
 // Optimizers against hand-worked PyTorch update formulas, computed here in plain JS.
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { installBackend } from '../../src/core/backend.js';
+import { type View, installBackend } from '../../src/core/backend.js';
 import type { TypedArray } from '../../src/core/dtype.js';
 import { TsgradError, backendStats, nn, optim, resetStats, tensor, type Tensor } from '../../src/index.js';
 
@@ -218,7 +218,7 @@ describe('fused Adam', () => {
   it("uses the backend's fused kernel when it has one, with the same result as the composed ops", () => {
     class FusedCpu extends CpuBackend {
       readonly fused = {
-        adam(a: { param: TypedArray; grad: { storage: TypedArray; offset: number }; m: TypedArray; v: TypedArray; size: number;
+        adam(a: { param: TypedArray; grad: View<TypedArray>; m: TypedArray; v: TypedArray; size: number;
           lr: number; beta1: number; beta2: number; eps: number; biasCorrection1: number; biasCorrection2: number; l2: number; decoupledDecay: number }) {
           for (let i = 0; i < a.size; i++) {
             a.param[i] = a.param[i]! * (1 - a.decoupledDecay);
