@@ -96,28 +96,34 @@ for (const n of [128, 256, 512, 1024]) {
 }
 
 const tfBefore = tf.memory().numTensors, oursBefore = getBackend().memory().buffers;
-const rows = await measure('core', tasks);
+const rounds = 3;
+const rows = await measure('core', tasks, { rounds });
 const leaks = { tfjs: tf.memory().numTensors - tfBefore, tsgrad: getBackend().memory().buffers - oursBefore };
 if (leaks.tfjs !== 0 || leaks.tsgrad !== 0) throw new Error(`benchmark runs leaked tensors (${JSON.stringify(leaks)}); the comparison would be unfair`);
 
-/** tsgrad's speed over tfjs's for each case: >1 means tsgrad is faster. */
-function ratios(rs: BenchRow[]): string[] {
-  const out: string[] = [];
+/**
+ * tsgrad's speed over tfjs's per case (>1: tsgrad is faster), from the medians of each round:
+ * the two run back to back in a round, so both see the same machine load.
+ */
+function ratioTable(rs: BenchRow[]): string {
+  const lines = ['| case | tsgrad/tfjs speed (median of rounds) | per round | tsgrad GFLOP/s | tfjs GFLOP/s |', '|---|---:|---|---:|---:|'];
   for (const r of rs) {
-    if (r.impl !== 'tsgrad/cpu') continue;
     const other = rs.find((o) => o.case === r.case && o.impl === 'tfjs/cpu');
-    if (!other) continue;
-    const median = r.medianMs && other.medianMs ? `, ${(other.medianMs / r.medianMs).toFixed(2)}× by median` : '';
-    out.push(`- ${r.case}: tsgrad/tfjs speed ${(other.meanMs / r.meanMs).toFixed(2)}× by mean${median}`);
+    if (r.impl !== 'tsgrad/cpu' || !other) continue;
+    const perRound = r.roundMediansMs!.map((ms, i) => other.roundMediansMs![i]! / ms);
+    const mid = [...perRound].sort((a, b) => a - b)[perRound.length >> 1]!;
+    const gf = (x: BenchRow) => (x.gflops ? x.gflops.toFixed(2) : '');
+    lines.push(`| ${r.case} | ${mid.toFixed(2)}× | ${perRound.map((x) => x.toFixed(2)).join(', ')} | ${gf(r)} | ${gf(other)} |`);
   }
-  return out;
+  return lines.join('\n');
 }
 
 const notes = [
   '# core: tsgrad/cpu vs tfjs/cpu (pure-JS backend), float32, single thread',
-  `Node ${process.versions.node}, tfjs ${tf.version.tfjs}. GFLOP/s = 2n³ / mean time. Each run includes dataSync() and disposal. ` +
-    'Timings from a shared 2-core machine; compare ratios within one run.',
-  ratios(rows).join('\n'),
+  `Node ${process.versions.node}, tfjs ${tf.version.tfjs}, \`npm run bench -- core\`. ${rounds} interleaved rounds; every run includes ` +
+    'dataSync() and disposal. GFLOP/s = 2n³ / mean time. Timings come from a shared 2-core machine: compare the ratios, which pair ' +
+    'the two libraries within each round.',
+  ratioTable(rows),
 ];
 console.log(notes[2]);
 save('core', rows, notes);
