@@ -31,3 +31,4 @@ export {
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';
+export * as io from './io/index.js';

@@ -26,9 +26,9 @@ function matcher(targets: LoRATargets): (path: string, m: Module) => boolean {
 }
 
 /**
- * Wraps matching Linear submodules in LoRALinear in place, freezes every other parameter and
- * returns what changed. A target that matches nothing, or matches a layer that is not a
- * Linear, is an error naming it.
+ * Wraps matching Linear submodules in LoRALinear in place, freezes every other parameter
+ * (adapters from an earlier call stay trainable) and returns what changed. A target that matches
+ * nothing, or matches a layer that is not a Linear, is an error naming it.
  *
  * @example
  * const report = nn.applyLoRA(model, { targets: ['query', 'value'], rank: 8, alpha: 16 });
@@ -60,7 +60,10 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
   }
   check(found.length > 0, 'applyLoRA', () => `targets ${String(targets)} match no layer${hint()}`);
 
+  // Adapters added by an earlier call keep their trainability; everything else freezes.
+  const earlier = model.modules().flatMap((m) => (m instanceof LoRALinear ? [m.loraA, m.loraB] : [])).filter((p) => p.requiresGrad);
   model.freeze();
+  for (const p of earlier) p.requiresGrad = true;
   for (const f of found) {
     const wrapped = LoRALinear.fromLinear(f.linear, lora);
     const slot = f.parent.childSlots().find((s) => s.name === f.name)!;

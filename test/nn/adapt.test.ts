@@ -96,3 +96,15 @@ describe('nn.trainableSummary', () => {
     expect(nn.trainableSummary(new nn.Linear(3, 2).freeze())).toBe('trainable params: 0 || all params: 8 || trainable%: 0.0000');
   });
 });
+
+describe('nn.applyLoRA called twice', () => {
+  it('keeps the adapters of the first call trainable', () => {
+    const m = new Model();
+    nn.applyLoRA(m, { targets: ['query'], rank: 2 });
+    nn.applyLoRA(m, { targets: ['value'], rank: 4 });
+    const trainable = m.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+    expect(trainable.filter((n) => n.includes('.query.'))).toHaveLength(4);
+    expect(trainable.filter((n) => n.includes('.value.'))).toHaveLength(4);
+    expect(trainable).toHaveLength(8);
+  });
+});

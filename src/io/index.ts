@@ -1,0 +1,2 @@
+export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
+export { saveAdapter, loadAdapter, type AdapterFiles, type AdapterConfig } from './peft.js';
