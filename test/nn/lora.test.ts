@@ -246,6 +246,10 @@ describe('frozen masking at 768×768, rank 4', () => {
       loss.backward();
       return backendStats().byOp.get('matmul') ?? 0;
     });
+    resetStats();
+    scope(() => l.forward(x));
+    // x·W0ᵀ, x·Aᵀ, (·)·Bᵀ: the unmerged forward never forms B·A.
+    expect(backendStats().byOp.get('matmul')).toBe(3);
     expect(countBackwardMatmuls()).toBe(3); // dB, d(xAᵀ), dA
     expect(l.base.weight.grad).toBeNull();
     expect(l.base.bias!.grad).toBeNull();
