@@ -147,9 +147,9 @@ export class LoRALinear extends Module {
     return { maxDrift };
   }
 
-  protected override assertLoadable(path: string): void {
-    check(!this.#merged, 'loadStateDict', () =>
-      `LoRALinear '${path || '(root)'}' is merged; call unmerge() first so loaded weights are not mixed with the merged update`);
+  protected override assertUnmerged(op: string, path: string): void {
+    check(!this.#merged, op, () =>
+      `LoRALinear '${path || '(root)'}' is merged (base.weight holds W0 + scaling·B·A); call unmerge() first so the update is never applied twice`);
   }
 }
 

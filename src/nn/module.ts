@@ -131,8 +131,13 @@ export abstract class Module {
     return this;
   }
 
-  /** The parameters by dotted path, as detached tensors sharing their storage (PyTorch's state_dict). */
+  /**
+   * The parameters by dotted path, as detached tensors sharing their storage (PyTorch's
+   * state_dict). Refused while a LoRA layer is merged: its base weight then holds W0 + ΔW, and
+   * loading that beside the adapters would apply the update twice.
+   */
   stateDict(): Record<string, Tensor> {
+    for (const [path, m] of this.namedModules()) m.assertUnmerged('stateDict', path);
     return Object.fromEntries(this.namedParameters().map(([n, p]) => [n, p.detach()]));
   }
 
@@ -146,7 +151,7 @@ export abstract class Module {
    */
   loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const strict = opts.strict ?? true;
-    for (const [path, m] of this.namedModules()) m.assertLoadable(path);
+    for (const [path, m] of this.namedModules()) m.assertUnmerged('loadStateDict', path);
     const params = this.namedParameters();
     const names = new Set(params.map(([n]) => n));
     const result: LoadResult = {
@@ -171,8 +176,8 @@ export abstract class Module {
     return result;
   }
 
-  /** Throws when this module's parameters must not be overwritten now (a merged LoRA layer). */
-  protected assertLoadable(_path: string): void {}
+  /** Throws when this module's parameters must not be saved or loaded now (a merged LoRA layer). */
+  protected assertUnmerged(_op: string, _path: string): void {}
 }
 
 function join(prefix: string, name: string): string {

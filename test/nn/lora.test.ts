@@ -212,11 +212,15 @@ describe('LoRALinear merge semantics', () => {
     expect(l.loraA.grad).not.toBeNull();
   });
 
-  it('loadStateDict into a merged layer is refused', () => {
+  it('stateDict and loadStateDict are refused while merged, so the update is never applied twice', () => {
     const l = randomLoRA(4, 3, { rank: 2 });
     const sd = l.stateDict();
+    const model = new nn.Sequential(l);
     l.merge();
-    expect(() => l.loadStateDict(sd)).toThrow(/merged; call unmerge\(\) first/);
+    expect(() => l.loadStateDict(sd)).toThrow(/loadStateDict: LoRALinear '\(root\)' is merged .* call unmerge\(\) first/);
+    expect(() => model.stateDict()).toThrow(/stateDict: LoRALinear '0' is merged/);
+    l.unmerge();
+    expect(Object.keys(model.stateDict())).toEqual(['0.loraA', '0.loraB', '0.base.weight', '0.base.bias']);
   });
 
   it('dropout applies to the adapter input only, in training mode', () => {
