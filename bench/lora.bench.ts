@@ -1,11 +1,13 @@
 // LoRA on the CPU backend: a training step of LoRALinear(768, 768, rank 4) against full
 // fine-tuning of Linear(768, 768) (batch 64, MSE, Adam), and inference of a merged LoRALinear
 // against a plain Linear and an unmerged LoRALinear. The rows report the ratios the README quotes.
+import { cpus, loadavg } from 'node:os';
 import { manualSeed, nn, noGrad, optim, randn, scope } from '../src/index.js';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 
 const F = nn.functional;
 const D = 768, BATCH = 64, RANK = 4;
+const loadAtStart = loadavg()[0]!;
 manualSeed(0);
 const x = randn([BATCH, D]), target = randn([BATCH, D]);
 
@@ -77,6 +79,7 @@ const notes = [
   `unmerged LoRA / plain Linear inference time: ${unmergedRatio!.toFixed(2)}`,
   'CPU backend, float32, batch 64, MSE loss, Adam; inference under noGrad. Ratios are medians of back-to-back',
   'paired runs (60 train rounds, 300 inference rounds); the table holds tinybench means of each case.',
+  `1-minute load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end, on ${cpus().length} cores: other work on the machine widens the spread of the means.`,
 ];
 for (const n of notes) console.log(n);
 save('lora', rows, notes);
