@@ -261,6 +261,27 @@ describe('gpujs backend', () => {
   });
 });
 
+describe("gpujs { mode: 'webasm' }", () => {
+  it('runs a training-style graph like the CPU backend', async () => {
+    registerBackend('gpujs-webasm', () => createGpuJsBackend({ mode: 'webasm' }));
+    const b = (await initBackend('gpujs-webasm')) as unknown as GpuJsBackend;
+    expect(b.info.kernelType).toBe('WebAssemblyKernel');
+    manualSeed(9);
+    const xs = [randn([5, 6]), randn([6, 4])];
+    const labels = [[1], [3], [0], [2], [1]];
+    const run = async (backend: string) => {
+      const [x, w] = await Promise.all(xs.map(async (t) => (await t.to(backend)).requiresGrad_()));
+      const logits = x!.matmul(w!).tanh();
+      const picked = logits.logSoftmax(1).gather(1, tensor(labels, { dtype: 'int32', backend }));
+      picked.sum().backward();
+      return [await logits.data(), await x!.grad!.data(), await w!.grad!.data()];
+    };
+    const [cpu, wasm] = [await run('cpu'), await run('gpujs-webasm')];
+    cpu.forEach((c, i) => expect(maxDiff(wasm[i]!, c)).toBeLessThan(1e-5));
+    removeBackend('gpujs-webasm');
+  }, 60_000);
+});
+
 describe('gpujs without a GL context', () => {
   const script = (mode?: string) => `
     import { initBackend } from './src/index.ts';

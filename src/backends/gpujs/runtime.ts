@@ -83,7 +83,6 @@ export class GpuRuntime {
     let gpu: GpuInstance;
     let gl: GlContext | null = null;
     if (mode !== 'gpu') gpu = new GPU({ mode });
-    else if (typeof document !== 'undefined') gpu = new GPU({ mode: 'gpu' });
     else {
       let createGl: (w: number, h: number, o: object) => GlContext | null;
       try {
