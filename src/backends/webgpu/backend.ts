@@ -79,7 +79,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     this.arena = new UniformArena(device, Math.max(device.limits.minUniformBufferOffsetAlignment, 16));
     this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     this.lost = device.lost.then((i) => {
-      this.lostMessage = i.reason === 'destroyed' ? 'the backend was destroyed' : `the GPU device was lost (${i.reason}: ${i.message})`;
+      this.lostMessage ??= i.reason === 'destroyed' ? 'the GPU device was destroyed' : `the GPU device was lost (${i.reason}: ${i.message})`;
       throw this.lostError('webgpu');
     });
     this.lost.catch(() => undefined);
@@ -180,6 +180,11 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   /** Free buffers the pool keeps for reuse. */
   poolMemory(): { buffers: number; bytes: number } {
     return { buffers: this.pool.buffers, bytes: this.pool.bytes };
+  }
+
+  /** Compute pipelines compiled so far (one per kernel key). */
+  get compiledPipelines(): number {
+    return this.pipelines.size;
   }
 
   /** Destroys the pooled free buffers (live storages are untouched). */

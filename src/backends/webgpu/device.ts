@@ -101,6 +101,12 @@ function nativeBackendName(): string {
 }
 
 /**
+ * Dawn instances stay referenced for the life of the process: letting the garbage collector
+ * destroy one (even one that found no adapter) can abort the process from a native thread.
+ */
+const instances: GPU[] = [];
+
+/**
  * Finds a device: the caller's, the browser's `navigator.gpu`, or (in Node) Dawn through the
  * `webgpu` package: the native GPU API first, then OpenGL ES in compatibility mode, which is
  * what runs on Mesa's llvmpipe on machines without a GPU.
@@ -126,10 +132,15 @@ export async function acquireDevice(options: WebGPUOptions = {}): Promise<Acquir
   // Dawn's constants (GPUBufferUsage...) are globals in browsers; provide them once in Node.
   for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const mode = options.dawnBackend ?? 'auto';
+  const instance = (flags: string[]) => {
+    const gpu = dawn.create(flags);
+    instances.push(gpu);
+    return gpu;
+  };
   const failures: string[] = [];
   if (mode !== 'opengles') {
     try {
-      const adapter = await dawn.create([]).requestAdapter({ powerPreference: options.powerPreference });
+      const adapter = await instance([]).requestAdapter({ powerPreference: options.powerPreference });
       if (adapter) return await deviceFrom(adapter, nativeBackendName(), 'core');
       failures.push(`${nativeBackendName()}: no adapter`);
     } catch (e) {
@@ -140,7 +151,7 @@ export async function acquireDevice(options: WebGPUOptions = {}): Promise<Acquir
     // Headless EGL needs the surfaceless platform; respect a value the user set.
     process.env['EGL_PLATFORM'] ??= 'surfaceless';
     try {
-      const adapter = await dawn.create(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility', powerPreference: options.powerPreference } as GPURequestAdapterOptions);
+      const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility', powerPreference: options.powerPreference } as GPURequestAdapterOptions);
       if (adapter) return await deviceFrom(adapter, 'opengles', 'compatibility');
       failures.push('opengles: no adapter');
     } catch (e) {
