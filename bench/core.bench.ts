@@ -9,50 +9,57 @@ import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 await tf.setBackend('cpu');
 
 const { linear, crossEntropy } = nn.functional;
-const tasks: BenchTask[] = [];
 
-for (const n of [128, 256, 512, 1024]) {
-  const flops = 2 * n ** 3;
-  const a = randn([n, n]), b = randn([n, n]);
-  const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
-  tasks.push({
-    case: `matmul ${n}`, impl: 'tsgrad/cpu', flops,
-    run: () => {
-      const c = a.matmul(b);
-      c.dataSync();
-      c.dispose();
-    },
-  });
-  tasks.push({
-    case: `matmul ${n}`, impl: 'tfjs/cpu', flops,
-    run: () => {
-      const c = tf.matMul(ta, tb);
-      c.dataSync();
-      c.dispose();
-    },
-  });
+// Each section builds its inputs right before it is measured: once the MLP's tfjs variables
+// existed, tfjs's matmul ran about 25% slower (a JIT effect inside tfjs), so sections must not
+// share a warm-up history.
+
+function matmulTasks(): BenchTask[] {
+  const tasks: BenchTask[] = [];
+  for (const n of [128, 256, 512, 1024]) {
+    const flops = 2 * n ** 3;
+    const a = randn([n, n]), b = randn([n, n]);
+    const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
+    tasks.push({
+      case: `matmul ${n}`, impl: 'tsgrad/cpu', flops,
+      run: () => {
+        const c = a.matmul(b);
+        c.dataSync();
+        c.dispose();
+      },
+    });
+    tasks.push({
+      case: `matmul ${n}`, impl: 'tfjs/cpu', flops,
+      run: () => {
+        const c = tf.matMul(ta, tb);
+        c.dataSync();
+        c.dispose();
+      },
+    });
+  }
+
+  return tasks;
 }
 
-{
+function elementwiseTasks(): BenchTask[] {
   const size = 1 << 20;
   const [a, b, c] = [randn([size]), randn([size]), randn([size])];
   const [ta, tb, tc] = [tf.randomNormal([size]), tf.randomNormal([size]), tf.randomNormal([size])];
-  tasks.push({
-    case: 'a*b+c, 1M', impl: 'tsgrad/cpu',
-    run: () => scope(() => a.mul(b).add(c).dataSync()),
-  });
-  tasks.push({
-    case: 'a*b+c, 1M', impl: 'tfjs/cpu',
-    run: () => {
-      const r = tf.tidy(() => tf.add(tf.mul(ta, tb), tc));
-      r.dataSync();
-      r.dispose();
+  return [
+    { case: 'a*b+c, 1M', impl: 'tsgrad/cpu', run: () => scope(() => a.mul(b).add(c).dataSync()) },
+    {
+      case: 'a*b+c, 1M', impl: 'tfjs/cpu',
+      run: () => {
+        const r = tf.tidy(() => tf.add(tf.mul(ta, tb), tc));
+        r.dataSync();
+        r.dispose();
+      },
     },
-  });
+  ];
 }
 
-{
-  // 784 → 256 → 10 with ReLU, batch 64, softmax cross-entropy, one SGD step.
+/** 784 → 256 → 10 with ReLU, batch 64, softmax cross-entropy, one SGD step. */
+function mlpTasks(): BenchTask[] {
   const [batch, inF, hidden, classes, lr] = [64, 784, 256, 10, 0.01];
   const labels = Array.from({ length: batch }, (_, i) => (i * 7) % classes);
   const x = randn([batch, inF]);
@@ -60,7 +67,7 @@ for (const n of [128, 256, 512, 1024]) {
   const params = [randn([hidden, inF]).mul(0.05), randn([hidden]).mul(0.01), randn([classes, hidden]).mul(0.05), randn([classes]).mul(0.01)];
   for (const p of params) p.requiresGrad = true;
   const [w1, b1, w2, b2] = params as [Tensor, Tensor, Tensor, Tensor];
-  tasks.push({
+  const ours: BenchTask = {
     case: 'MLP 784-256-10 step, batch 64', impl: 'tsgrad/cpu',
     run: () =>
       scope(() => {
@@ -75,7 +82,7 @@ for (const n of [128, 256, 512, 1024]) {
         });
         return loss.dataSync()[0];
       }),
-  });
+  };
 
   const tx = tf.randomNormal([batch, inF]);
   const ty = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
@@ -84,7 +91,7 @@ for (const n of [128, 256, 512, 1024]) {
   const tw2 = tf.variable(tf.randomNormal([hidden, classes]).mul(0.05));
   const tb2 = tf.variable(tf.randomNormal([classes]).mul(0.01));
   const opt = tf.train.sgd(lr);
-  tasks.push({
+  const theirs: BenchTask = {
     case: 'MLP 784-256-10 step, batch 64', impl: 'tfjs/cpu',
     run: () => {
       const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(ty, tf.relu(tx.matMul(tw1).add(tb1)).matMul(tw2).add(tb2)), true)!;
@@ -92,14 +99,19 @@ for (const n of [128, 256, 512, 1024]) {
       loss.dispose();
       return v;
     },
-  });
+  };
+  return [ours, theirs];
 }
 
-const tfBefore = tf.memory().numTensors, oursBefore = getBackend().memory().buffers;
 const rounds = 3;
-const rows = await measure('core', tasks, { rounds });
-const leaks = { tfjs: tf.memory().numTensors - tfBefore, tsgrad: getBackend().memory().buffers - oursBefore };
-if (leaks.tfjs !== 0 || leaks.tsgrad !== 0) throw new Error(`benchmark runs leaked tensors (${JSON.stringify(leaks)}); the comparison would be unfair`);
+const rows: BenchRow[] = [];
+for (const section of [matmulTasks, elementwiseTasks, mlpTasks]) {
+  const tasks = section();
+  const before = { tfjs: tf.memory().numTensors, tsgrad: getBackend().memory().buffers };
+  rows.push(...(await measure('core', tasks, { rounds })));
+  const leaks = { tfjs: tf.memory().numTensors - before.tfjs, tsgrad: getBackend().memory().buffers - before.tsgrad };
+  if (leaks.tfjs !== 0 || leaks.tsgrad !== 0) throw new Error(`benchmark runs leaked tensors (${JSON.stringify(leaks)}); the comparison would be unfair`);
+}
 
 /**
  * tsgrad's speed over tfjs's per case (>1: tsgrad is faster), from the medians of each round:
