@@ -128,6 +128,12 @@ describe('webgpu backend', () => {
     const ga = await a.to('webgpu'), gb = await b.to('webgpu');
     expectClose(await ga.matmul(gb).data(), a.matmul(b).dataSync(), 1e-4, 1e-4);
     expectClose(await gb.transpose(0, 1).matmul(ga.transpose(0, 1)).data(), b.transpose(0, 1).matmul(a.transpose(0, 1)).dataSync(), 1e-4, 1e-4);
+    // Large tiles and the vec4 loads of row-major operands (k, n multiples of 4), batched and sliced.
+    const c = randn([2, 132, 68]), d = randn([68, 140]);
+    const gc = await c.to('webgpu'), gd = await d.to('webgpu');
+    expectClose(await gc.matmul(gd).data(), c.matmul(d).dataSync(), 1e-4, 1e-4);
+    expectClose(await gc.slice([[1, 2], [4, 132]]).matmul(gd.slice([[0, 68], [4, 140]])).data(), c.slice([[1, 2], [4, 132]]).matmul(d.slice([[0, 68], [4, 140]])).dataSync(), 1e-4, 1e-4);
+    expectClose(await gd.transpose(0, 1).matmul(gc.transpose(1, 2)).data(), d.transpose(0, 1).matmul(c.transpose(1, 2)).dataSync(), 1e-4, 1e-4);
   });
 
   test('splits dispatches over the 65535-workgroup limit into a 2-D grid', async () => {

@@ -38,8 +38,9 @@ function opExpr(def: { wgsl: string; wgslInt?: string }, dtype: DType, names: [R
 const X: [RegExp, string][] = [[/\bx\b/g, 'v0']];
 const AB: [RegExp, string][] = [[/\ba\b/g, 'v0'], [/\bb\b/g, 'v1']];
 
-const TILE_LARGE: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4 };
-const TILE_SMALL: MatmulTile = { bm: 32, bn: 32, bk: 16, tm: 4 };
+// Large tiles give each thread an 8×8 block (16 shared vec4 loads per 64 multiply-adds).
+const TILE_LARGE: MatmulTile = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 };
+const TILE_SMALL: MatmulTile = { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
 
 /**
  * The WebGPU backend: every primitive is a WGSL kernel compiled once per key (op, dtypes, rank)
@@ -349,10 +350,12 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     if (batches * m * n === 0) return out;
     const outBatchStrides = contiguousStrides(batchShape).map((s) => s * m * n);
     const [bs, bst] = coalesce(batchShape, [outBatchStrides, a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
-    const tile = m * n >= 256 * 256 ? TILE_LARGE : TILE_SMALL;
+    const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
+    const aligned = (...xs: number[]) => xs.every((v) => v % 4 === 0);
+    const vec4 = a.strides[r - 1] === 1 && b.strides[r - 1] === 1 && aligned(k, n, a.offset, b.offset, a.strides[r - 2]!, b.strides[r - 2]!, ...bst[1]!, ...bst[2]!);
     const words = matmulMeta(m, n, k, tile, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
     const groups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batches;
-    this.run(matmulKernel(a.dtype, bs.length, tile), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
+    this.run(matmulKernel(a.dtype, bs.length, tile, vec4), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
     return out;
   }
 

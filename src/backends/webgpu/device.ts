@@ -39,7 +39,7 @@ const WANTED_LIMITS: Record<string, number> = {
   maxComputeInvocationsPerWorkgroup: 256,
   maxComputeWorkgroupSizeX: 256,
   maxComputeWorkgroupSizeY: 256,
-  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeWorkgroupStorageSize: 32768,
   maxStorageBufferBindingSize: Number.MAX_SAFE_INTEGER,
   maxBufferSize: Number.MAX_SAFE_INTEGER,
   maxComputeWorkgroupsPerDimension: 65535,

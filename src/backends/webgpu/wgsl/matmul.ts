@@ -1,12 +1,16 @@
 import type { DType } from '../../../core/dtype.js';
 import { type KernelSource, metaSize, prelude, unflatten, wgslType } from './common.js';
 
-/** Output tile of one workgroup: `bm × bn`, stepping `bk` along k; each thread owns `tm × 4`. */
+/**
+ * Output tile of one workgroup: `bm × bn`, stepping `bk` along k; each thread owns a `tm × tn`
+ * block (`tm`, `tn` multiples of 4, so shared memory is read as vec4).
+ */
 export interface MatmulTile {
   bm: number;
   bn: number;
   bk: number;
   tm: number;
+  tn: number;
 }
 
 /**
@@ -24,23 +28,62 @@ export function matmulMeta(m: number, n: number, k: number, tile: MatmulTile, ba
  * then every thread accumulates a `tm × 4` block in registers. Edges are zero-padded on load and
  * masked on store, so no size needs to divide the tile.
  */
-export function matmulKernel(dtype: DType, br: number, tile: MatmulTile): KernelSource {
-  const { bm, bn, bk, tm } = tile;
-  const tx = bn / 4, ty = bm / tm, threads = tx * ty;
+export function matmulKernel(dtype: DType, br: number, tile: MatmulTile, vec4: boolean): KernelSource {
+  const { bm, bn, bk, tm, tn } = tile;
+  const tx = bn / tn, ty = bm / tm, threads = tx * ty;
   const t = wgslType(dtype);
   const zero = t === 'f32' ? '0.0' : '0';
   const metaVec4 = metaSize(12 + 3 * br);
   const loadsA = (bm * bk) / threads, loadsB = (bk * bn) / threads;
   const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
+  const acc = (i: number, j: number) => `acc${i}_${j}`;
+  const scalarLoads = () => `${lines(loadsA, (r) => `    {
+      let e = li + ${r * threads}u;
+      let row = e / ${bk}u;
+      let kk = e % ${bk}u;
+      var v = ${t}(${zero});
+      if (row0 + row < m && k0 + kk < K) { v = A[oa + i32(row0 + row) * ars + i32(k0 + kk) * acs]; }
+      As[kk * ${bm / 4}u + row / 4u][row % 4u] = v;
+    }`)}
+${lines(loadsB, (r) => `    {
+      let e = li + ${r * threads}u;
+      let kk = e / ${bn}u;
+      let col = e % ${bn}u;
+      var v = ${t}(${zero});
+      if (col0 + col < n && k0 + kk < K) { v = B[ob + i32(k0 + kk) * brs + i32(col0 + col) * bcs]; }
+      Bs[kk * ${bn / 4}u + col / 4u][col % 4u] = v;
+    }`)}`;
+  // Row-major operands with k and n multiples of 4: whole vec4s are in or out of bounds.
+  const vec4Loads = () => `${lines(loadsA / 4, (r) => `    {
+      let e = li + ${r * threads}u;
+      let row = e / ${bk / 4}u;
+      let k4 = (e % ${bk / 4}u) * 4u;
+      var v = vec4<${t}>(${zero});
+      if (row0 + row < m && k0 + k4 < K) { v = A[(oa + i32(row0 + row) * ars + i32(k0 + k4)) / 4]; }
+      let at = k4 * ${bm / 4}u + row / 4u;
+      As[at][row % 4u] = v.x;
+      As[at + ${bm / 4}u][row % 4u] = v.y;
+      As[at + ${bm / 2}u][row % 4u] = v.z;
+      As[at + ${(3 * bm) / 4}u][row % 4u] = v.w;
+    }`)}
+${lines(loadsB / 4, (r) => `    {
+      let e = li + ${r * threads}u;
+      let kk = e / ${bn / 4}u;
+      let c4 = (e % ${bn / 4}u) * 4u;
+      var v = vec4<${t}>(${zero});
+      if (col0 + c4 < n && k0 + kk < K) { v = B[(ob + i32(k0 + kk) * brs + i32(col0 + c4)) / 4]; }
+      Bs[kk * ${bn / 4}u + c4 / 4u] = v;
+    }`)}`;
   return {
-    key: `matmul|${dtype}|${br}|${bm}x${bn}x${bk}x${tm}`,
+    key: `matmul|${dtype}|${br}|${bm}x${bn}x${bk}x${tm}x${tn}|${vec4}`,
     metaVec4,
     code: () => `${prelude(metaVec4)}
-@group(0) @binding(1) var<storage, read> A: array<${t}>;
-@group(0) @binding(2) var<storage, read> B: array<${t}>;
+@group(0) @binding(1) var<storage, read> A: array<${vec4 ? `vec4<${t}>` : t}>;
+@group(0) @binding(2) var<storage, read> B: array<${vec4 ? `vec4<${t}>` : t}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${t}>;
-var<workgroup> As: array<${t}, ${bm * bk}>;
-var<workgroup> Bs: array<${t}, ${bk * bn}>;
+// As[k][row / 4][row % 4] and Bs[k][col / 4][col % 4]: one vec4 load feeds four multiply-adds.
+var<workgroup> As: array<vec4<${t}>, ${(bm * bk) / 4}>;
+var<workgroup> Bs: array<vec4<${t}>, ${(bk * bn) / 4}>;
 @compute @workgroup_size(${tx}, ${ty})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -62,39 +105,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var oa = S(6u);
   var ob = S(7u);
 ${unflatten(br, 12, [['oa', 12 + br], ['ob', 12 + 2 * br]])}
-${lines(tm, (i) => `  var acc${i} = vec4<${t}>(${zero});`)}
+${lines(tm, (i) => lines(tn / 4, (j) => `  var ${acc(i, j)} = vec4<${t}>(${zero});`))}
   for (var k0 = 0u; k0 < K; k0 += ${bk}u) {
-${lines(loadsA, (r) => `    {
-      let e = li + ${r * threads}u;
-      let row = e / ${bk}u;
-      let kk = e % ${bk}u;
-      var v = ${t}(${zero});
-      if (row0 + row < m && k0 + kk < K) { v = A[oa + i32(row0 + row) * ars + i32(k0 + kk) * acs]; }
-      As[kk * ${bm}u + row] = v;
-    }`)}
-${lines(loadsB, (r) => `    {
-      let e = li + ${r * threads}u;
-      let kk = e / ${bn}u;
-      let col = e % ${bn}u;
-      var v = ${t}(${zero});
-      if (col0 + col < n && k0 + kk < K) { v = B[ob + i32(k0 + kk) * brs + i32(col0 + col) * bcs]; }
-      Bs[kk * ${bn}u + col] = v;
-    }`)}
+${vec4 ? vec4Loads() : scalarLoads()}
     workgroupBarrier();
     for (var kk = 0u; kk < ${bk}u; kk++) {
-      let bo = kk * ${bn}u + lid.x * 4u;
-      let b = vec4<${t}>(Bs[bo], Bs[bo + 1u], Bs[bo + 2u], Bs[bo + 3u]);
-      let ao = kk * ${bm}u + lid.y * ${tm}u;
-${lines(tm, (i) => `      acc${i} += As[ao + ${i}u] * b;`)}
+${lines(tn / 4, (j) => `      let b${j} = Bs[kk * ${bn / 4}u + lid.x * ${tn / 4}u + ${j}u];`)}
+${lines(tm / 4, (i) => `      let a${i} = As[kk * ${bm / 4}u + lid.y * ${tm / 4}u + ${i}u];`)}
+${lines(tm, (i) => lines(tn / 4, (j) => `      ${acc(i, j)} += a${Math.floor(i / 4)}[${i % 4}] * b${j};`))}
     }
     workgroupBarrier();
   }
   let base = batch * m * n;
-  let c0 = col0 + lid.x * 4u;
 ${lines(tm, (i) => `  {
     let r = row0 + lid.y * ${tm}u + ${i}u;
     if (r < m) {
-      for (var j = 0u; j < 4u; j++) { if (c0 + j < n) { C[base + r * n + c0 + j] = acc${i}[j]; } }
+${lines(tn / 4, (j) => `      for (var c = 0u; c < 4u; c++) {
+        let col = col0 + lid.x * ${tn}u + ${j * 4}u + c;
+        if (col < n) { C[base + r * n + col] = ${acc(i, j)}[c]; }
+      }`)}
     }
   }`)}
 }`,
