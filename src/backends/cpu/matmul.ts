@@ -12,8 +12,9 @@ import type { TypedArray } from '../../core/dtype.js';
  * 3. Blocking over k and over columns keeps one A panel in L1 and one block of B panels in L2
  *    while the tiles that use them run.
  *
- * Packing into Float64 keeps float64 matmuls exact and float32 sums in double precision. In
- * JavaScript every number is a double anyway, so a Float32 scratch only adds conversions.
+ * Packing into Float64 keeps float64 matmuls exact and float32 sums in double precision. A
+ * Float32 scratch would halve the memory traffic but measured no faster: the kernel is bound by
+ * the instructions V8 emits per load (bounds and map checks), not by memory.
  */
 
 /**
@@ -93,7 +94,7 @@ function gemm(panels: Float64Array, bStart: number, c: Float64Array, mp: number,
   }
 }
 
-/** Scratch buffers reused across calls, so a matmul allocates (and zeroes) nothing per call. */
+/** Scratch buffers reused across calls (grown, never shrunk), so a matmul allocates nothing per call. */
 let scratch = [new Float64Array(0), new Float64Array(0)];
 function scratchOf(i: number, size: number): Float64Array {
   if (scratch[i]!.length < size) {
