@@ -25,10 +25,12 @@ export { printGraph, toDot } from './core/graph.js';
 export { cat, stack } from './core/ops/join.js';
 export { where, maximum, minimum } from './core/ops/elementwise.js';
 export {
-  setBackend, getBackend, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
+  setBackend, getBackend, getBackendInfo, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
 export * as nn from './nn/index.js';
+export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/index.js';
+export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';
 export * as optim from './optim/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';
 export * as io from './io/index.js';

@@ -78,6 +78,8 @@ export interface Backend<S = unknown> {
   memory(): { buffers: number; bytes: number };
   /** Optional fused kernels. */
   readonly fused?: FusedKernels<S>;
+  /** What the backend found: adapter, kernel type, limits (GPU backends). */
+  readonly info?: object;
   /** Free the device and every storage. */
   destroy?(): void;
 }
@@ -203,6 +205,18 @@ export function installBackend(name: string, backend: Backend): Backend {
   const wrapped = counted(backend);
   instances.set(name, wrapped);
   return wrapped;
+}
+
+/**
+ * What an initialized backend reports about itself: for webgpu the adapter, Dawn backend,
+ * feature level and limits; for gpujs the kernel type gpu.js actually gave.
+ *
+ * @example
+ * await setBackend('webgpu'); console.log(getBackendInfo());
+ */
+export function getBackendInfo(name?: string): { name: string } & Record<string, unknown> {
+  const b = name ? backendByName(name) : getBackend();
+  return { name: b.name, ...(b.info as Record<string, unknown> | undefined) };
 }
 
 /** Kernel counters for a backend; `resetStats` zeroes them. */

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Tensor, TsgradError, fromTypedArray, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
+  type Tensor, TsgradError, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
 } from '../../src/index.js';
 import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
 import { defineConformance } from '../conformance/suite.js';
@@ -61,6 +61,7 @@ describe('gpujs backend', () => {
 
   gl('reports the gpu.js kernel it runs and its limits', (b) => {
     expect(GL_KERNELS).toContain(b.info.kernelType);
+    expect(getBackendInfo('gpujs')).toMatchObject({ name: 'gpujs', kernelType: b.info.kernelType });
     expect(b.info.mode).toBe('gpu');
     expect(b.info.maxTextureSize).toBeGreaterThanOrEqual(2048);
     expect(b.info.maxElements).toBe(2 ** 24);

@@ -2,7 +2,7 @@
 // (device discovery, buffer pooling and its hazards, dispatch limits, memory over a training loop).
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Backend, type Tensor, backendStats, fromTypedArray, grad, initBackend, manualSeed, noGrad, optim, randn, resetStats, scope, tensor, zeros,
+  type Backend, type Tensor, backendStats, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, optim, randn, resetStats, scope, tensor, zeros,
 } from '../../src/index.js';
 import { WebGPUBackend, createWebGPUBackend, webgpuInfo } from '../../src/backends/webgpu/index.js';
 import { defineConformance } from '../conformance/suite.js';
@@ -45,6 +45,7 @@ describe('webgpu backend', () => {
 
   test('reports the adapter, Dawn backend, feature level and the limits it asked for', async () => {
     const info = webgpuInfo();
+    expect(getBackendInfo('webgpu')).toMatchObject({ name: 'webgpu', backendType: info.backendType, featureLevel: info.featureLevel });
     expect(['vulkan', 'metal', 'd3d12', 'opengles', 'browser', 'user-device']).toContain(info.backendType);
     expect(info.featureLevel).toBe(info.backendType === 'opengles' ? 'compatibility' : 'core');
     expect(`${info.device}${info.description}${info.vendor}`.length).toBeGreaterThan(0);
