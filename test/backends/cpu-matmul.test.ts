@@ -1,8 +1,9 @@
 // The CPU matmul against a naive triple loop: odd sizes, padded edge tiles, blocks of k, strided
-// and broadcast operands, every dtype.
+// and broadcast operands, every dtype; on one thread and split between worker threads.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
+import { configureMatmulThreads } from '../../src/backends/cpu/matmul.js';
 import type { View } from '../../src/core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
 import { tensor } from '../../src/index.js';
@@ -83,7 +84,17 @@ const caseArb = fc
     return fc.record({ c: fc.constant(c), la: layoutArb(rank, c.batch.length), lb: layoutArb(rank, c.batch.length) });
   });
 
-describe('cpu matmul', () => {
+const defaults = configureMatmulThreads({});
+afterAll(() => void configureMatmulThreads(defaults));
+
+// Threaded: every matmul, however small, split three ways (more parts than this machine's cores,
+// and uneven), so the properties below cover the workers' row and column splits too.
+describe.each([
+  { mode: 'one thread', threads: 1, minWork: defaults.minWork },
+  { mode: 'three threads', threads: 3, minWork: 1 },
+])('cpu matmul on $mode', ({ threads, minWork }) => {
+  beforeEach(() => void configureMatmulThreads({ threads, minWork }));
+
   it('matches a naive triple loop for strided, broadcast and odd-sized operands in every dtype', () => {
     fc.assert(
       fc.property(caseArb, ({ c, la, lb }) => {
@@ -133,6 +144,40 @@ describe('cpu matmul', () => {
         for (let p = 0; p < 4; p++) s += xs[r * 4 + p]! * ws[o * 4 + p]!;
         expect(got[r * 5 + o]).toBe(s);
       }
+    }
+  });
+});
+
+describe('threaded cpu matmul', () => {
+  beforeEach(() => void configureMatmulThreads(defaults));
+
+  it('equals the single-threaded result bit for bit above the default threshold', () => {
+    // Each tile of C is summed by the same micro-kernel calls in the same order on any thread,
+    // so splitting C changes no rounding: the results must be identical, not just close.
+    const layout = { order: [0, 1], pad: [0, 0], offset: 0, broadcast: [false, false] };
+    for (const [m, k, n, dtype] of [[200, 300, 150, 'float32'], [97, 260, 301, 'float64'], [5, 700, 400, 'float32']] as const) {
+      expect(m * k * n).toBeGreaterThanOrEqual(defaults.minWork);
+      const a = makeView([m, k], layout, dtype, () => Math.random() - 0.5);
+      const b = makeView([k, n], { ...layout, order: [1, 0] }, dtype, () => Math.random() - 0.5);
+      configureMatmulThreads({ threads: 1 });
+      const single = backend.matmul(a, b);
+      configureMatmulThreads({ threads: 2 });
+      const threaded = backend.matmul(a, b);
+      // Still two threads: the pool started and no worker failed (either would drop to one).
+      expect(configureMatmulThreads({}).threads).toBe(2);
+      expect(Array.from(threaded)).toEqual(Array.from(single));
+    }
+  });
+
+  it('rejects a TSGRAD_CPU_THREADS that is not a whole number', async () => {
+    vi.stubEnv('TSGRAD_CPU_THREADS', 'two');
+    vi.resetModules();
+    try {
+      // A fresh copy of the module reads the variable again.
+      const fresh = await import('../../src/backends/cpu/matmul.js');
+      expect(() => fresh.configureMatmulThreads({})).toThrow(/TSGRAD_CPU_THREADS must be a whole number ≥ 1, got 'two'/);
+    } finally {
+      vi.unstubAllEnvs();
     }
   });
 });

@@ -1,4 +1,5 @@
 import type { TypedArray } from '../../core/dtype.js';
+import { WorkerPool, nodeThreads, sharedFloat64 } from './workerPool.js';
 
 /*
  * C = A·B the way BLIS does it, in scalar JavaScript:
@@ -78,28 +79,128 @@ function microKernel(panels: Float64Array, pa: number, pb: number, kLen: number,
 }
 
 /**
- * c (mp × np, zeroed) = packed A (mp × k, at the start of `panels`) · packed B (k × np, from
- * `bStart`), where mp and np are the padded sizes (multiples of MR and NR).
+ * c[rows i0..i1, columns j0..j1] += packed A · packed B, where c is mp × np (the padded sizes,
+ * multiples of MR and NR), packed A (mp × k) starts `panels`, packed B (k × np) starts at
+ * `bStart`, and the row and column ranges are whole panels.
  */
-function gemm(panels: Float64Array, bStart: number, c: Float64Array, mp: number, np: number, k: number): void {
+function gemm(panels: Float64Array, bStart: number, c: Float64Array, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void {
   for (let k0 = 0; k0 < k; k0 += KC) {
     const kLen = Math.min(KC, k - k0);
-    for (let j0 = 0; j0 < np; j0 += NC) {
-      const j1 = Math.min(np, j0 + NC);
-      for (let i = 0; i < mp; i += MR) {
+    for (let jb = j0; jb < j1; jb += NC) {
+      const jbEnd = Math.min(j1, jb + NC);
+      for (let i = i0; i < i1; i += MR) {
         const pa = i * k + k0 * MR;
-        for (let j = j0; j < j1; j += NR) microKernel(panels, pa, bStart + j * k + k0 * NR, kLen, c, i * np + j, np);
+        for (let j = jb; j < jbEnd; j += NR) microKernel(panels, pa, bStart + j * k + k0 * NR, kLen, c, i * np + j, np);
       }
     }
   }
 }
 
-/** Scratch buffers reused across calls (grown, never shrunk), so a matmul allocates nothing per call. */
-let scratch = [new Float64Array(0), new Float64Array(0)];
-function scratchOf(i: number, size: number): Float64Array {
-  if (scratch[i]!.length < size) {
+/**
+ * Share `part` of `parts` of one matmul: a block of whole row panels of C, or of column panels
+ * when C has more of those. buffers = [panels, c]; args = [bStart, mp, np, k]. Every C tile is
+ * summed by the same micro-kernel calls in the same k order whichever thread runs it, so the
+ * threaded result equals the single-threaded one bit for bit.
+ */
+function gemmPart(buffers: Float64Array[], args: Float64Array, part: number, parts: number): void {
+  const panels = buffers[0]!, c = buffers[1]!;
+  const bStart = args[0]!, mp = args[1]!, np = args[2]!, k = args[3]!;
+  const rowPanels = mp / MR, colPanels = np / NR;
+  if (rowPanels >= colPanels) {
+    const i0 = Math.floor((part * rowPanels) / parts) * MR, i1 = Math.floor(((part + 1) * rowPanels) / parts) * MR;
+    gemm(panels, bStart, c, np, k, i0, i1, 0, np);
+  } else {
+    const j0 = Math.floor((part * colPanels) / parts) * NR, j1 = Math.floor(((part + 1) * colPanels) / parts) * NR;
+    gemm(panels, bStart, c, np, k, 0, mp, j0, j1);
+  }
+}
+
+/*
+ * Threads. A large matmul splits C between min(cores, 4) threads (see workerPool.ts). The
+ * environment variable TSGRAD_CPU_THREADS sets the count instead; TSGRAD_CPU_THREADS=1 keeps
+ * every matmul on the calling thread. Below MIN_PARALLEL_WORK multiply-adds, handing work to the
+ * workers costs more than it saves, so small matmuls (LoRA's rank-r products) never use them.
+ */
+const MIN_PARALLEL_WORK = 96 ** 3;
+/** What the workers evaluate before `gemmPart`: its constants and helpers, from the definitions above. */
+const PRELUDE = `const MR = ${MR}, NR = ${NR}, KC = ${KC}, NC = ${NC};\n${microKernel.toString()}\n${gemm.toString()}`;
+
+interface ThreadConfig {
+  /** Threads in all, the calling one included; 1 turns threading off. */
+  threads: number;
+  /** Multiply-adds (m·k·n) from which a matmul is split between threads. */
+  minWork: number;
+}
+
+function defaultThreads(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_THREADS'];
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`matmul: TSGRAD_CPU_THREADS must be a whole number ≥ 1, got '${env}'`);
+    return n;
+  }
+  return Math.min(nodeThreads()?.availableParallelism() ?? 1, 4);
+}
+
+let config: ThreadConfig | null = null;
+let pool: WorkerPool | null = null;
+
+function threadConfig(): ThreadConfig {
+  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK });
+}
+
+/**
+ * Sets how matmuls use threads and returns the previous settings; tests use it to force the
+ * threaded path onto small sizes. A new thread count restarts the workers.
+ *
+ * @example
+ * const before = configureMatmulThreads({ threads: 1 }); // single-threaded from here on
+ */
+export function configureMatmulThreads(next: Partial<ThreadConfig>): ThreadConfig {
+  const prev = threadConfig();
+  config = { ...prev, ...next };
+  if (pool && pool.size !== config.threads) {
+    pool.close();
+    pool = null;
+  }
+  return prev;
+}
+
+/** The pool for a matmul of `work` multiply-adds, or null to run it on this thread. */
+function poolFor(work: number): WorkerPool | null {
+  const { threads, minWork } = threadConfig();
+  if (threads < 2 || work < minWork) return null;
+  if (!pool) {
+    pool = WorkerPool.create(gemmPart, { threads, prelude: PRELUDE });
+    // No threads here (a browser, Node < 20.16): remember it and stay on this thread.
+    if (!pool) config = { threads: 1, minWork };
+  }
+  return pool;
+}
+
+/** Runs gemmPart on every thread of `threads`. */
+function runThreaded(threads: WorkerPool, panels: Float64Array, c: Float64Array, args: number[]): void {
+  try {
+    threads.run([panels, c], args);
+  } catch (e) {
+    // A stuck worker may still write to the scratch buffers: drop them, and stay on one thread.
+    scratch = [new Float64Array(0), new Float64Array(0)];
+    pool = null;
+    config = { ...threadConfig(), threads: 1 };
+    throw new Error(`matmul: a CPU worker thread failed, so matmuls now run on one thread: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Scratch buffers reused across calls (grown, never shrunk), so a matmul allocates nothing per
+ * call. They are shared memory while threads are in use, so the workers can read and write them.
+ */
+let scratch: Float64Array[] = [new Float64Array(0), new Float64Array(0)];
+function scratchOf(i: number, size: number, shared: boolean): Float64Array {
+  const s = scratch[i]!;
+  if (s.length < size || (shared && !(s.buffer instanceof SharedArrayBuffer))) {
     scratch = scratch.slice();
-    scratch[i] = new Float64Array(size);
+    scratch[i] = shared ? sharedFloat64(size) : new Float64Array(size);
   }
   return scratch[i]!;
 }
@@ -119,7 +220,8 @@ export function batchedMatmul(a: MatOperand, b: MatOperand, out: TypedArray): vo
   const batchShape = a.shape.slice(0, r - 2);
   const batches = batchShape.reduce((x, y) => x * y, 1);
   const bStart = mp * k;
-  const panels = scratchOf(0, bStart + np * k), c = scratchOf(1, mp * np);
+  const threads = poolFor(m * k * n);
+  const panels = scratchOf(0, bStart + np * k, threads !== null), c = scratchOf(1, mp * np, threads !== null);
   const idx = new Array<number>(batchShape.length).fill(0);
   // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
   let packedA = -1, packedB = -1;
@@ -134,7 +236,8 @@ export function batchedMatmul(a: MatOperand, b: MatOperand, out: TypedArray): vo
     packedA = ao;
     packedB = bo;
     c.fill(0, 0, mp * np);
-    gemm(panels, bStart, c, mp, np, k);
+    if (threads) runThreaded(threads, panels, c, [bStart, mp, np, k]);
+    else gemm(panels, bStart, c, np, k, 0, mp, 0, np);
     for (let i = 0; i < m; i++) out.set(c.subarray(i * np, i * np + n), (t * m + i) * n);
     for (let d = batchShape.length - 1; d >= 0; d--) {
       if (++idx[d]! < batchShape[d]!) break;
