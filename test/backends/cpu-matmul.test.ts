@@ -90,10 +90,10 @@ afterAll(() => void configureMatmulThreads(defaults));
 // Threaded: every matmul, however small, split three ways (more parts than this machine's cores,
 // and uneven), so the properties below cover the workers' row and column splits too.
 describe.each([
-  { mode: 'one thread', threads: 1, minWork: defaults.minWork },
-  { mode: 'three threads', threads: 3, minWork: 1 },
-])('cpu matmul on $mode', ({ threads, minWork }) => {
-  beforeEach(() => void configureMatmulThreads({ threads, minWork }));
+  { mode: 'one thread', config: { threads: 1 } },
+  { mode: 'three threads', config: { threads: 3, minWork: 0, minK: 0 } },
+])('cpu matmul on $mode', ({ config }) => {
+  beforeEach(() => void configureMatmulThreads(config));
 
   it('matches a naive triple loop for strided, broadcast and odd-sized operands in every dtype', () => {
     fc.assert(
@@ -157,6 +157,7 @@ describe('threaded cpu matmul', () => {
     const layout = { order: [0, 1], pad: [0, 0], offset: 0, broadcast: [false, false] };
     for (const [m, k, n, dtype] of [[200, 300, 150, 'float32'], [97, 260, 301, 'float64'], [5, 700, 400, 'float32']] as const) {
       expect(m * k * n).toBeGreaterThanOrEqual(defaults.minWork);
+      expect(k).toBeGreaterThanOrEqual(defaults.minK);
       const a = makeView([m, k], layout, dtype, () => Math.random() - 0.5);
       const b = makeView([k, n], { ...layout, order: [1, 0] }, dtype, () => Math.random() - 0.5);
       configureMatmulThreads({ threads: 1 });

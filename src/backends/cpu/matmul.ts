@@ -102,7 +102,7 @@ function gemm(panels: Float64Array, bStart: number, c: Float64Array, np: number,
  * summed by the same micro-kernel calls in the same k order whichever thread runs it, so the
  * threaded result equals the single-threaded one bit for bit.
  */
-function gemmPart(buffers: Float64Array[], args: Float64Array, part: number, parts: number): void {
+function gemmPart(buffers: Float64Array[], args: Int32Array, part: number, parts: number): void {
   const panels = buffers[0]!, c = buffers[1]!;
   const bStart = args[0]!, mp = args[1]!, np = args[2]!, k = args[3]!;
   const rowPanels = mp / MR, colPanels = np / NR;
@@ -118,10 +118,16 @@ function gemmPart(buffers: Float64Array[], args: Float64Array, part: number, par
 /*
  * Threads. A large matmul splits C between min(cores, 4) threads (see workerPool.ts). The
  * environment variable TSGRAD_CPU_THREADS sets the count instead; TSGRAD_CPU_THREADS=1 keeps
- * every matmul on the calling thread. Below MIN_PARALLEL_WORK multiply-adds, handing work to the
- * workers costs more than it saves, so small matmuls (LoRA's rank-r products) never use them.
+ * every matmul on the calling thread.
+ *
+ * Handing a job to the workers costs about 50 µs, so on 2 cores threads start to pay at about
+ * 80³ multiply-adds and give 1.3× at 96³ (0.3 ms on one thread), 1.9× from 512³. With k < 8 a
+ * matmul is mostly packing and writing C, which stay on this thread, and two threads measured
+ * slower (512·4·768: 1.4 ms against 1.1 ms). So LoRA's rank-4 products at batch 64 (64·768·4
+ * multiply-adds, or k = 4) stay on one thread, while its frozen 768×768 base matmuls use threads.
  */
 const MIN_PARALLEL_WORK = 96 ** 3;
+const MIN_PARALLEL_K = 8;
 /** What the workers evaluate before `gemmPart`: its constants and helpers, from the definitions above. */
 const PRELUDE = `const MR = ${MR}, NR = ${NR}, KC = ${KC}, NC = ${NC};\n${microKernel.toString()}\n${gemm.toString()}`;
 
@@ -130,6 +136,8 @@ interface ThreadConfig {
   threads: number;
   /** Multiply-adds (m·k·n) from which a matmul is split between threads. */
   minWork: number;
+  /** The smallest inner dimension k that is split between threads. */
+  minK: number;
 }
 
 function defaultThreads(): number {
@@ -146,7 +154,7 @@ let config: ThreadConfig | null = null;
 let pool: WorkerPool | null = null;
 
 function threadConfig(): ThreadConfig {
-  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK });
+  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK, minK: MIN_PARALLEL_K });
 }
 
 /**
@@ -166,14 +174,14 @@ export function configureMatmulThreads(next: Partial<ThreadConfig>): ThreadConfi
   return prev;
 }
 
-/** The pool for a matmul of `work` multiply-adds, or null to run it on this thread. */
-function poolFor(work: number): WorkerPool | null {
-  const { threads, minWork } = threadConfig();
-  if (threads < 2 || work < minWork) return null;
+/** The pool for an m×k by k×n matmul, or null to run it on this thread. */
+function poolFor(m: number, k: number, n: number): WorkerPool | null {
+  const { threads, minWork, minK } = threadConfig();
+  if (threads < 2 || m * k * n < minWork || k < minK) return null;
   if (!pool) {
     pool = WorkerPool.create(gemmPart, { threads, prelude: PRELUDE });
     // No threads here (a browser, Node < 20.16): remember it and stay on this thread.
-    if (!pool) config = { threads: 1, minWork };
+    if (!pool) config = { threads: 1, minWork, minK };
   }
   return pool;
 }
@@ -220,7 +228,7 @@ export function batchedMatmul(a: MatOperand, b: MatOperand, out: TypedArray): vo
   const batchShape = a.shape.slice(0, r - 2);
   const batches = batchShape.reduce((x, y) => x * y, 1);
   const bStart = mp * k;
-  const threads = poolFor(m * k * n);
+  const threads = poolFor(m, k, n);
   const panels = scratchOf(0, bStart + np * k, threads !== null), c = scratchOf(1, mp * np, threads !== null);
   const idx = new Array<number>(batchShape.length).fill(0);
   // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.

@@ -15,8 +15,12 @@ import type * as WorkerThreads from 'node:worker_threads';
  * import, so bundlers and browsers load this file untouched and simply get no pool.
  */
 
-/** One share of a job: `part` of `parts`, over the shared `buffers`, parameterised by `args`. */
-export type PoolKernel = (buffers: Float64Array[], args: Float64Array, part: number, parts: number) => void;
+/**
+ * One share of a job: `part` of `parts`, over the shared `buffers`, parameterised by integer
+ * `args` (sizes and offsets). Int32 on purpose: V8 then treats them as small integers, while
+ * Float64 args made every index derived from them a double and halved the matmul kernel's speed.
+ */
+export type PoolKernel = (buffers: Float64Array[], args: Int32Array, part: number, parts: number) => void;
 
 export interface PoolOptions {
   /** Threads in all, the calling one included; at least 2. */
@@ -44,7 +48,7 @@ const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 ${prelude}
 const kernel = (${kernel.toString()});
 const { control, args, port, part, parts } = workerData;
-const ctrl = new Int32Array(control), argv = new Float64Array(args);
+const ctrl = new Int32Array(control), argv = new Int32Array(args);
 let buffers = [], seen = 0;
 for (;;) {
   Atomics.wait(ctrl, ${GEN}, seen);
@@ -90,7 +94,7 @@ export function sharedFloat64(length: number): Float64Array {
  */
 export class WorkerPool {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
-  private readonly args = new Float64Array(new SharedArrayBuffer(MAX_ARGS * Float64Array.BYTES_PER_ELEMENT));
+  private readonly args = new Int32Array(new SharedArrayBuffer(MAX_ARGS * Int32Array.BYTES_PER_ELEMENT));
   private readonly workers: WorkerThreads.Worker[] = [];
   private readonly ports: WorkerThreads.MessagePort[] = [];
   /** The buffers the workers hold, to post only replaced ones. */
@@ -145,7 +149,7 @@ export class WorkerPool {
   run(buffers: Float64Array[], args: readonly number[]): void {
     if (this.closed) throw new Error(`cpu worker pool: closed${this.failure ? ` after: ${this.failure}` : ''}`);
     if (this.failure) this.fail(this.failure);
-    if (args.length > MAX_ARGS) throw new Error(`cpu worker pool: at most ${MAX_ARGS} args, got ${args.length}`);
+    if (args.length > MAX_ARGS || !args.every((x) => x === (x | 0))) throw new Error(`cpu worker pool: args must be at most ${MAX_ARGS} int32s, got [${args.join(', ')}]`);
     const sabs = buffers.map((b) => b.buffer);
     if (sabs.length !== this.sent.length || sabs.some((b, i) => b !== this.sent[i])) {
       for (const port of this.ports) port.postMessage(sabs);
