@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../core/dtype.js';
-import { WorkerPool, nodeThreads, sharedFloat64 } from './workerPool.js';
+import { TsgradError } from '../../core/errors.js';
+import { WorkerPool, availableThreads, sharedFloat64 } from './workerPool.js';
 
 /*
  * C = A·B the way BLIS does it, in scalar JavaScript:
@@ -144,10 +145,10 @@ function defaultThreads(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_THREADS'];
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`matmul: TSGRAD_CPU_THREADS must be a whole number ≥ 1, got '${env}'`);
+    if (!Number.isInteger(n) || n < 1) throw new TsgradError('matmul', `TSGRAD_CPU_THREADS must be a whole number ≥ 1, got '${env}'`);
     return n;
   }
-  return Math.min(nodeThreads()?.availableParallelism() ?? 1, 4);
+  return Math.min(availableThreads(), 4);
 }
 
 let config: ThreadConfig | null = null;

@@ -71,13 +71,18 @@ interface NodeThreads {
 }
 
 /** Node's worker_threads and core count, or null where threads cannot be used synchronously. */
-export function nodeThreads(): NodeThreads | null {
+function nodeThreads(): NodeThreads | null {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof proc?.getBuiltinModule !== 'function' || typeof SharedArrayBuffer !== 'function' || typeof Atomics?.wait !== 'function') return null;
   const wt = proc.getBuiltinModule('node:worker_threads') as typeof WorkerThreads | undefined;
   const os = proc.getBuiltinModule('node:os') as { availableParallelism?: () => number } | undefined;
   if (!wt?.Worker || typeof os?.availableParallelism !== 'function') return null;
   return { worker_threads: wt, availableParallelism: os.availableParallelism };
+}
+
+/** How many threads can run at once here (os.availableParallelism); 1 where a pool cannot run. */
+export function availableThreads(): number {
+  return nodeThreads()?.availableParallelism() ?? 1;
 }
 
 /** A Float64Array over shared memory, which every thread of a pool can read and write. */
