@@ -1,12 +1,16 @@
 // tsgrad's CPU backend against TensorFlow.js's pure-JS CPU backend, side by side in one run:
 // matmul, an elementwise chain and a small MLP training step, all float32, same shapes.
+// tsgrad splits large matmuls between worker threads and tfjs's CPU backend runs on one, so the
+// matmuls are also measured with tsgrad held to one thread.
 // Every timed run reads its result back (dataSync) so lazy work is counted, and disposes what
 // it created so neither library grows its heap between samples.
 import * as tf from '@tensorflow/tfjs';
+import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
 import { type Tensor, getBackend, nn, noGrad, randn, scope, tensor } from '../src/index.js';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 
 await tf.setBackend('cpu');
+const threads = configureMatmulThreads({}).threads;
 
 const { linear, crossEntropy } = nn.functional;
 
@@ -20,14 +24,19 @@ function matmulTasks(): BenchTask[] {
     const flops = 2 * n ** 3;
     const a = randn([n, n]), b = randn([n, n]);
     const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
-    tasks.push({
-      case: `matmul ${n}`, impl: 'tsgrad/cpu', flops,
-      run: () => {
-        const c = a.matmul(b);
-        c.dataSync();
-        c.dispose();
-      },
-    });
+    const run = () => {
+      const c = a.matmul(b);
+      c.dataSync();
+      c.dispose();
+    };
+    tasks.push({ case: `matmul ${n}`, impl: 'tsgrad/cpu', flops, run });
+    if (threads > 1) {
+      tasks.push({
+        case: `matmul ${n}`, impl: 'tsgrad/cpu 1 thread', flops, run,
+        setup: () => void configureMatmulThreads({ threads: 1 }),
+        teardown: () => void configureMatmulThreads({ threads }),
+      });
+    }
     tasks.push({
       case: `matmul ${n}`, impl: 'tfjs/cpu', flops,
       run: () => {
@@ -121,20 +130,25 @@ function ratioTable(rs: BenchRow[]): string {
   const lines = ['| case | tsgrad/tfjs speed (median of rounds) | per round | tsgrad GFLOP/s | tfjs GFLOP/s |', '|---|---:|---|---:|---:|'];
   for (const r of rs) {
     const other = rs.find((o) => o.case === r.case && o.impl === 'tfjs/cpu');
-    if (r.impl !== 'tsgrad/cpu' || !other) continue;
+    if (!r.impl.startsWith('tsgrad/cpu') || !other) continue;
     const perRound = r.roundMediansMs!.map((ms, i) => other.roundMediansMs![i]! / ms);
     const mid = [...perRound].sort((a, b) => a - b)[perRound.length >> 1]!;
     const gf = (x: BenchRow) => (x.gflops ? x.gflops.toFixed(2) : '');
-    lines.push(`| ${r.case} | ${mid.toFixed(2)}× | ${perRound.map((x) => x.toFixed(2)).join(', ')} | ${gf(r)} | ${gf(other)} |`);
+    lines.push(`| ${r.case}${r.impl === 'tsgrad/cpu' ? '' : ` (${r.impl.slice('tsgrad/cpu '.length)})`} | ${mid.toFixed(2)}× | ${perRound.map((x) => x.toFixed(2)).join(', ')} | ${gf(r)} | ${gf(other)} |`);
   }
   return lines.join('\n');
 }
 
 const notes = [
-  '# core: tsgrad/cpu vs tfjs/cpu (pure-JS backend), float32, single thread',
+  `# core: tsgrad/cpu (matmul on ${threads} thread${threads > 1 ? 's' : ''}) vs tfjs/cpu (pure-JS backend, 1 thread), float32`,
   `Node ${process.versions.node}, tfjs ${tf.version.tfjs}, \`npm run bench -- core\`. ${rounds} interleaved rounds; every run includes ` +
     'dataSync() and disposal. GFLOP/s = 2n³ / mean time. Timings come from a shared 2-core machine: compare the ratios, which pair ' +
-    'the two libraries within each round.',
+    'the two libraries within each round. ' +
+    (threads > 1
+      ? `tsgrad splits matmuls from 96³ multiply-adds between ${threads} threads (\`TSGRAD_CPU_THREADS\`), tfjs's CPU backend uses one: ` +
+        'the "1 thread" rows hold tsgrad to one for a like-for-like comparison. The elementwise rows are single-threaded; in ' +
+        'the MLP step the first layer\'s matmuls (forward and weight gradient) use threads.'
+      : 'tsgrad ran on one thread, as tfjs does.'),
   ratioTable(rows),
 ];
 console.log(notes[2]);
