@@ -1,7 +1,7 @@
 // The worker pool behind the threaded CPU matmul: every part runs once per job on its own thread,
 // buffers are shared and replaceable, and a failing or stuck worker ends in an error, not a hang.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type PoolKernel, WorkerPool, sharedFloat64 } from '../../src/backends/cpu/workerPool.js';
+import { type PoolKernel, WorkerPool, availableThreads, sharedFloat64 } from '../../src/backends/cpu/workerPool.js';
 
 /** out[part] = args[0] · (part + 1) + (the job's value already there): shows which parts ran, and how often. */
 const recordPart: PoolKernel = (buffers, args, part) => {
@@ -50,5 +50,16 @@ describe('WorkerPool', () => {
   it('times out when a worker cannot even start', () => {
     const p = pool(recordPart, 2, 'throw new Error("bad prelude");');
     expect(() => p.run([sharedFloat64(2)], [1])).toThrow(/did not finish/);
+  });
+
+  it('is unavailable without process.getBuiltinModule (browsers, Node < 20.16), so matmuls stay on one thread', () => {
+    const { getBuiltinModule } = process;
+    try {
+      (process as { getBuiltinModule?: unknown }).getBuiltinModule = undefined;
+      expect(WorkerPool.create(recordPart, { threads: 2 })).toBeNull();
+      expect(availableThreads()).toBe(1);
+    } finally {
+      process.getBuiltinModule = getBuiltinModule;
+    }
   });
 });
