@@ -31,6 +31,11 @@ export interface FusedKernels<S> {
     lr: number; beta1: number; beta2: number; eps: number;
     biasCorrection1: number; biasCorrection2: number; l2: number; decoupledDecay: number;
   }): void;
+  /**
+   * Softmax of float `x` along `axis` (log-softmax when `log`), subtracting the row max first so
+   * large logits stay finite: a new contiguous storage with x's shape. Core records the gradient.
+   */
+  softmax?(x: View<S>, axis: number, log: boolean): S;
 }
 
 /**
