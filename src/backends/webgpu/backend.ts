@@ -12,6 +12,7 @@ import { elementwiseKernel, elementwiseMeta, fillKernel } from './wgsl/elementwi
 import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
 import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
+import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 
 type GView = View<GPUStorage>;
 
@@ -87,7 +88,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     device.onuncapturederror = (e) => {
       this.errorMessage ??= (e as GPUUncapturedErrorEvent).error.message;
     };
-    this.fused = { adam: (args) => this.adam(args) };
+    this.fused = { adam: (args) => this.adam(args), softmax: (x, axis, log) => this.softmax(x, axis, log) };
   }
 
   private lostError(op: string): TsgradError {
@@ -398,5 +399,20 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     const hyper = [args.lr, args.beta1, args.beta2, args.eps, args.biasCorrection1, args.biasCorrection2, args.l2, args.decoupledDecay].map(f32Bits);
     const words = [size, grad.offset, ...hyper, ...shape, ...strides[0]!];
     this.run(adamKernel(shape.length), words, [args.param.buffer, grad.storage.buffer, args.m.buffer, args.v.buffer], Math.ceil(size / WG));
+  }
+
+  /** One workgroup per row along `axis`; the output is contiguous with x's shape. */
+  private softmax(x: GView, axis: number, log: boolean): GPUStorage {
+    const n = sizeOf(x.shape);
+    const out = this.alloc(n);
+    if (n === 0) return out;
+    const len = x.shape[axis]!;
+    const outStrides = contiguousStrides(x.shape);
+    const keep = x.shape.map((_, i) => i).filter((i) => i !== axis);
+    const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!), keep.map((i) => outStrides[i]!)]);
+    const rows = n / len;
+    const words = softmaxMeta(rows, len, x.offset, [x.strides[axis]!, outStrides[axis]!], [ks, kst[0]!, kst[1]!]);
+    this.run(softmaxKernel(x.dtype, ks.length, log), words, [x.storage.buffer, out.buffer], rows);
+    return out;
   }
 }
