@@ -9,11 +9,19 @@ export function softmaxMeta(rows: number, len: number, offset: number, axisStrid
   return [rows, len, offset, ...axisStrides, ...kept[0], ...kept[1], ...kept[2]];
 }
 
+/** WGSL folding `part` into `part[0]` with `combine(a, b)`; every thread of the workgroup runs it. */
+function tree(combine: string): string {
+  return `  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { let a = part[lid]; let b = part[lid + s]; part[lid] = ${combine}; }
+    workgroupBarrier();
+  }`;
+}
+
 /**
  * Softmax (or log-softmax) of one row per workgroup: threads stride over the row, and two
  * shared-memory trees find the row max and then Σ exp(x − max); a third pass writes the output.
- * Subtracting the max keeps exp finite for large logits; a NaN makes the max, and so the whole
- * row, NaN (as the composed ops do).
+ * Subtracting the max keeps exp finite for large logits. A NaN makes the sum, and so the whole
+ * row, NaN (as the composed ops do), whatever `max` makes of it.
  */
 export function softmaxKernel(dtype: DType, kr: number, log: boolean): KernelSource {
   const t = wgslType(dtype);
@@ -28,18 +36,6 @@ export function softmaxKernel(dtype: DType, kr: number, log: boolean): KernelSou
 @group(0) @binding(2) var<storage, read_write> dst: array<${t}>;
 var<workgroup> part: array<${t}, ${WG}>;
 
-/** Folds part[] into part[0]; every thread of the workgroup calls it. */
-fn tree(lid: u32, isMax: bool) {
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      let a = part[lid];
-      let b = part[lid + s];
-      part[lid] = select(a + b, select(a, b, b > a || is_nan(b)), isMax);
-    }
-    workgroupBarrier();
-  }
-}
-
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -53,12 +49,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${unflatten(kr, keptAt, [['xo', keptAt + kr], ['oo', keptAt + 2 * kr]])}
   var acc = -inf_f32();
   for (var j = lid; j < len; j += ${WG}u) {
-    let v = src[xo + i32(j) * step];
-    acc = select(acc, v, v > acc || is_nan(v));
+    acc = max(acc, src[xo + i32(j) * step]);
   }
   part[lid] = acc;
   workgroupBarrier();
-  tree(lid, true);
+${tree('max(a, b)')}
   let m = part[0];
   workgroupBarrier();
   acc = 0.0;
@@ -67,7 +62,7 @@ ${unflatten(kr, keptAt, [['xo', keptAt + kr], ['oo', keptAt + 2 * kr]])}
   }
   part[lid] = acc;
   workgroupBarrier();
-  tree(lid, false);
+${tree('a + b')}
   let total = part[0];${log ? '\n  let logTotal = log(total);' : ''}
   for (var j = lid; j < len; j += ${WG}u) {
     let d = src[xo + i32(j) * step] - m;
