@@ -207,6 +207,76 @@ describe('webgpu backend', () => {
     expectClose(got, await run('cpu'), 1e-5, 1e-4);
   });
 
+  /** softmax or logSoftmax of `x` on webgpu (float32) against the CPU composed ops in float64. */
+  async function expectSoftmaxLikeCpu(x: Tensor, f: (t: Tensor) => Tensor, atol = 1e-6, rtol = 1e-5): Promise<void> {
+    const want = f(x.cast('float64')).dataSync();
+    expectClose(await f(await x.to('webgpu')).data(), want, atol, rtol);
+  }
+  const softmaxes = [(t: Tensor) => t.softmax(-1), (t: Tensor) => t.logSoftmax(-1)];
+
+  test('softmax and logSoftmax run forward as one fused dispatch', async () => {
+    const x = await randn([4, 10]).to('webgpu');
+    for (const f of [(t: Tensor) => t.softmax(1), (t: Tensor) => t.logSoftmax(1)]) {
+      resetStats('webgpu');
+      const y = f(x);
+      expect(backendStats('webgpu').kernels).toBe(1);
+      expect(backendStats('webgpu').byOp.get('fused:softmax')).toBe(1);
+      await y.data();
+    }
+  });
+
+  test('fused softmax: large logits stay finite, -Infinity gets 0, NaN spreads over its row', async () => {
+    const x = tensor([[1000, 1001, 999], [-1000, -1001, -999], [0, -Infinity, 1], [NaN, 1, 2]]);
+    for (const f of softmaxes) await expectSoftmaxLikeCpu(x, f);
+    const g = await x.to('webgpu');
+    const p = (await g.softmax(1).toArray()) as number[][];
+    expect(p[0]!.every(Number.isFinite)).toBe(true);
+    expect(p[2]![1]).toBe(0);
+    expect(p[3]!.every(Number.isNaN)).toBe(true);
+    expect(((await g.logSoftmax(1).toArray()) as number[][])[2]![1]).toBe(-Infinity);
+  });
+
+  test('fused softmax: rows longer than the workgroup, rows of length 1, odd sizes and many rows', async () => {
+    manualSeed(5);
+    for (const shape of [[3, 1001], [2, 257], [5, 1], [1, 7], [7]]) {
+      for (const f of softmaxes) await expectSoftmaxLikeCpu(randn(shape).mul(4), f);
+    }
+    // More rows than one grid dimension holds: the dispatch becomes 2-D.
+    const rows = gpu.device.limits.maxComputeWorkgroupsPerDimension + 1234;
+    await expectSoftmaxLikeCpu(randn([rows, 3]), (t) => t.softmax(1));
+  }, 60_000);
+
+  test('fused softmax reads strided inputs: other axes, transposed and sliced views', async () => {
+    manualSeed(6);
+    const x = randn([37, 53]).mul(3);
+    for (const f of [(t: Tensor) => t.softmax(0), (t: Tensor) => t.logSoftmax(0)]) await expectSoftmaxLikeCpu(x, f);
+    for (const f of softmaxes) {
+      await expectSoftmaxLikeCpu(x, (t) => f(t.transpose(0, 1)));
+      await expectSoftmaxLikeCpu(x, (t) => f(t.slice([[3, 30], [5, 50]])));
+    }
+    await expectSoftmaxLikeCpu(randn([4, 300, 5]), (t) => t.softmax(1));
+    await expectSoftmaxLikeCpu(randn([4, 300, 5]), (t) => t.logSoftmax(1).transpose(0, 2));
+  });
+
+  test('second-order gradients through the fused softmax match the CPU in float64', async () => {
+    manualSeed(7);
+    const x0 = randn([4, 7]);
+    for (const f of [(t: Tensor) => t.softmax(1), (t: Tensor) => t.logSoftmax(1).exp().mul(t), (t: Tensor) => t.transpose(0, 1).softmax(0)]) {
+      const run = async (backend: string, dtype: 'float32' | 'float64') => {
+        const x = (await x0.cast(dtype).to(backend)).requiresGrad_();
+        const [g] = grad(f(x).pow(2).sum(), [x], { createGraph: true });
+        const [gg] = grad(g!.sum(), [x]);
+        return [await g!.data(), await gg!.data()] as const;
+      };
+      resetStats('webgpu');
+      const [g, gg] = await run('webgpu', 'float32');
+      expect(backendStats('webgpu').byOp.get('fused:softmax')).toBe(1);
+      const [wantG, wantGG] = await run('cpu', 'float64');
+      expectClose(g, wantG, 1e-5, 1e-4);
+      expectClose(gg, wantGG, 1e-5, 1e-4);
+    }
+  });
+
   // A LoRA layer trained by hand: y = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ, MSE, SGD through copy_.
   function loraSetup(backendTensors: (t: Tensor) => Promise<Tensor>) {
     manualSeed(4);
