@@ -1,5 +1,5 @@
 import { TsgradError, fmt } from './errors.js';
-import { keep } from './scope.js';
+import { keep, scope } from './scope.js';
 import { shapesEqual } from './shape.js';
 import type { Tensor } from './tensor.js';
 
@@ -15,6 +15,8 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   /** Tensors kept alive for the backward step; dropped when the graph is released. */
   saved: readonly Tensor[] | null;
+  /** The saved tensors' storage versions at record time (an in-place write changes them). */
+  readonly versions: readonly number[];
   backward: BackwardFn | null;
 }
 
@@ -49,7 +51,9 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Attaches a backward step to `out` when grad mode is on and some input requires grad. */
 export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) out._setNode({ op, inputs, saved, backward });
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out._setNode({ op, inputs, saved, versions: saved.map((t) => t._version), backward });
+  }
   return out;
 }
 
@@ -106,9 +110,8 @@ export function runBackward(
     if (capture ? capture.has(t) || t.gradFn?.inputs.some((i) => useful.has(i)) : true) useful.add(t);
   }
   const grads = new Map<Tensor, Tensor>();
-  const temporaries: Tensor[] = [];
-  // Tensors handed out (user gradients, leaves' .grad, grad()'s results) are never disposed
-  // here, and no two receivers share one tensor object.
+  // Tensors handed out (user gradients, leaves' .grad, grad()'s results) outlive this call, and
+  // no two receivers share one tensor object.
   const claimed = new Set<Tensor>(outGrads);
   const claim = (g: Tensor): Tensor => {
     const own = claimed.has(g) ? g.clone() : g;
@@ -117,11 +120,7 @@ export function runBackward(
   };
   const add = (t: Tensor, g: Tensor) => {
     const prev = grads.get(t);
-    if (prev) {
-      temporaries.push(prev, g);
-      g = prev.add(g);
-    }
-    grads.set(t, g);
+    grads.set(t, prev ? prev.add(g) : g);
   };
   outputs.forEach((t, i) => add(t, outGrads[i]!));
   const result = new Map<Tensor, Tensor>();
@@ -137,42 +136,56 @@ export function runBackward(
         if (!capture) accumulate(t, g, createGraph, claim);
         continue;
       }
-      if (!node.backward) {
-        throw new TsgradError(
-          'backward',
-          `op '${node.op}' was already released by an earlier backward; pass { retainGraph: true } to the first backward to run it twice`,
-        );
-      }
+      checkUsable(t, node);
       const needs = node.inputs.map((i) => i.requiresGrad && useful.has(i));
-      const inGrads = node.backward(g, needs);
+      const inGrads = node.backward!(g, needs);
       node.inputs.forEach((input, i) => {
         const ig = inGrads[i];
         if (needs[i] && ig) add(input, ig);
       });
-      temporaries.push(g);
     }
+    return [...claimed];
   };
+  // Without createGraph, every tensor the walk creates (partial sums, masks, intermediate
+  // gradients) is freed at its end, except the claimed ones; with it they form the new graph.
   if (createGraph) step();
-  else noGradRun(step);
+  else scope(() => noGradRun(step));
 
-  if (!retainGraph) for (const t of order) t.gradFn && release(t.gradFn);
-  if (!createGraph) {
-    for (const g of new Set(temporaries)) if (!claimed.has(g)) g.dispose();
-  }
+  if (!retainGraph) for (const t of order) if (t.gradFn) release(t.gradFn);
   return result;
 }
 
-function noGradRun(fn: () => void): void {
+/** Errors instead of computing a wrong gradient from a released, disposed or overwritten input. */
+function checkUsable(t: Tensor, node: GradNode): void {
+  const where = `op '${node.op}' (output shape ${fmt(t.shape)})`;
+  if (!node.backward) {
+    throw new TsgradError('backward', `${where} was already released by an earlier backward; pass { retainGraph: true } to the first backward to run it twice`);
+  }
+  const saved = node.saved ?? [];
+  if (t.isDisposed || node.inputs.some((i) => i.isDisposed) || saved.some((s) => s.isDisposed)) {
+    throw new TsgradError('backward', `${where} needs a tensor that was disposed (by dispose() or the end of a scope); run backward before disposing, e.g. inside the scope`);
+  }
+  saved.forEach((s, i) => {
+    if (s._version !== node.versions[i]) {
+      throw new TsgradError('backward', `a tensor of shape ${fmt(s.shape)} saved by ${where} was modified in place (copy_) after the forward pass; recompute the forward, or write into a copy`);
+    }
+  });
+}
+
+function noGradRun<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = false;
   try {
-    fn();
+    return fn();
   } finally {
     gradEnabled = prev;
   }
 }
 
+/** Drops what a node kept for backward; tensors a scope left to the graph are freed with it. */
 function release(node: GradNode): void {
+  for (const t of node.saved ?? []) if (t._freeWithGraph) t.dispose();
+  for (const t of node.inputs) if (t._freeWithGraph) t.dispose();
   node.backward = null;
   node.saved = null;
 }
@@ -183,9 +196,11 @@ function accumulate(leaf: Tensor, g: Tensor, createGraph: boolean, claim: (g: Te
     throw new TsgradError('backward', `gradient of shape ${fmt(g.shape)} does not match leaf of shape ${fmt(leaf.shape)}`);
   }
   const prev = leaf.grad;
-  const next = claim(prev ? prev.add(g) : createGraph ? g : g.contiguous());
+  // A leaf's gradient owns its storage: a view into another tensor's memory (a slice of cat's
+  // gradient, a reshape of another leaf's) would let an in-place update of one grad hit both.
+  const next = prev ? prev.add(g) : createGraph || g._ownsStorage ? g : g.clone();
   if (prev && !createGraph) prev.dispose();
-  leaf.grad = keep(next);
+  leaf.grad = keep(claim(next));
 }
 
 /**

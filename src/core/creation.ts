@@ -2,7 +2,7 @@ import { type Backend, backendByName, getBackend } from './backend.js';
 import { type DType, type TypedArray, assertDType, dtypeOfArray, isFloat, toTypedArray } from './dtype.js';
 import { TsgradError, check, fmt } from './errors.js';
 import { nextNormal, nextUniform } from './random.js';
-import { sizeOf } from './shape.js';
+import { checkShape, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
 export interface TensorOptions {
@@ -48,6 +48,7 @@ function flatten(data: Nested, shape: number[], out: number[], dim = 0): void {
 
 /** Uploads a typed array of `shape` as a new leaf tensor. */
 export function fromTypedArray(data: TypedArray, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  checkShape('tensor', shape);
   const dtype = opts.dtype ?? dtypeOfArray(data);
   assertDType(dtype, 'tensor');
   check(sizeOf(shape) === data.length, 'tensor', () => `data has ${data.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
@@ -81,10 +82,6 @@ export function tensor(data: Nested | TypedArray, opts: TensorOptions & { shape?
   return fromTypedArray(values, opts.shape ?? shape, { ...opts, dtype });
 }
 
-function checkShape(op: string, shape: readonly number[]): void {
-  check(shape.every((d) => Number.isInteger(d) && d >= 0), op, () => `shape ${fmt(shape)} must hold non-negative integers`);
-}
-
 /**
  * A tensor of `shape` filled with `value`.
  *
@@ -93,6 +90,7 @@ function checkShape(op: string, shape: readonly number[]): void {
  */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   checkShape('full', shape);
+  check(typeof value === 'number', 'full', () => `value must be a number, got ${typeof value}`);
   const dtype = opts.dtype ?? 'float32';
   assertDType(dtype, 'full');
   const b = resolveBackend(opts);
@@ -141,7 +139,7 @@ export function uniform(shape: readonly number[], low: number, high: number, opt
  */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  check(step !== 0, 'arange', () => 'step must not be 0');
+  check([start, end, step].every(Number.isFinite) && step !== 0, 'arange', () => `needs finite start, end and a non-zero step, got ${start}, ${end}, ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? 'float32';
   return fromTypedArray(toTypedArray(Array.from({ length: n }, (_, i) => start + i * step), dtype), [n], { ...opts, dtype });

@@ -47,6 +47,12 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   return out;
 }
 
+/** Errors unless `shape` is a list of non-negative integers. */
+export function checkShape(op: string, shape: unknown): asserts shape is number[] {
+  check(Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0), op, () =>
+    `shape ${Array.isArray(shape) ? fmt(shape) : String(shape)} must be a list of non-negative integers`);
+}
+
 /** Normalizes a possibly negative axis for a tensor of rank `rank`. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   check(Number.isInteger(axis) && axis >= -rank && axis < Math.max(rank, 1), op, () =>
@@ -55,10 +61,18 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** Normalizes, sorts and de-duplicates axes; `undefined` means every axis. */
+/**
+ * Normalizes, sorts and de-duplicates axes; `undefined` means every axis. A 0-d tensor accepts
+ * axis 0 or -1 (as PyTorch) and has no axes to reduce.
+ */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
+  check(Array.isArray(list), op, () => `axis must be a number or a list of numbers, got ${typeof axes}`);
+  if (rank === 0) {
+    check(list.every((a) => a === 0 || a === -1), op, () => `axes ${fmt(list)} are out of range for a 0-d tensor (valid: 0 or -1)`);
+    return [];
+  }
   const norm = list.map((a) => normalizeAxis(op, a, rank));
   check(new Set(norm).size === norm.length, op, () => `axes ${fmt(list)} repeat an axis`);
   return norm.sort((a, b) => a - b);

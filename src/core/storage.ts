@@ -6,6 +6,8 @@ import type { Backend } from './backend.js';
  */
 export class StorageRef {
   private refs = 0;
+  /** Bumped by every in-place write, so backward can tell a saved tensor was changed. */
+  version = 0;
   constructor(
     readonly backend: Backend,
     readonly storage: unknown,
@@ -17,6 +19,11 @@ export class StorageRef {
 
   get freed(): boolean {
     return this.refs <= 0;
+  }
+
+  /** True when more than one tensor uses this storage. */
+  get shared(): boolean {
+    return this.refs > 1;
   }
 
   retain(): void {

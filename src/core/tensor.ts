@@ -32,6 +32,8 @@ export class Tensor {
   readonly dtype: DType;
   /** The gradient accumulated by `backward()` (leaves only); null until then. */
   grad: Tensor | null = null;
+  /** @internal Set by a scope that left this tensor alive for a returned result's backward. */
+  _freeWithGraph = false;
   private _ref: StorageRef | null;
   private _token: object;
   private _requiresGrad = false;
@@ -68,6 +70,21 @@ export class Tensor {
   _view(op: string): View {
     const ref = this._storageRef(op);
     return { storage: ref.storage, shape: this.shape, strides: this.strides, offset: this.offset, dtype: this.dtype };
+  }
+
+  /** @internal The storage's in-place write count (see `copy_`). */
+  get _version(): number {
+    return this._storageRef('version').version;
+  }
+
+  /** @internal Records an in-place write (a graph that saved this storage must not use it). */
+  _markModified(): void {
+    this._storageRef('modify').version++;
+  }
+
+  /** @internal True when this tensor is the only user of its whole, contiguous storage. */
+  get _ownsStorage(): boolean {
+    return !!this._ref && !this._ref.shared && this.offset === 0 && this.isContiguous;
   }
 
   /** @internal */
@@ -134,15 +151,17 @@ export class Tensor {
     unadopt(this._token);
     this._ref.release();
     this._ref = null;
-    this._node = null;
   }
 
   /** Computes gradients of this (scalar, unless `grad` is given) tensor into the leaves' `.grad`. */
   backward(grad?: Tensor, opts: BackwardOptions = {}): void {
     check(this._requiresGrad, 'backward', () => `tensor of shape ${fmt(this.shape)} does not require grad and has no graph`);
-    if (grad) {
+    if (grad !== undefined) {
+      check(grad instanceof Tensor, 'backward', () => `the gradient must be a Tensor, got ${Array.isArray(grad) ? 'an array (wrap it with tensor())' : typeof grad}`);
       check(grad.shape.length === this.shape.length && grad.shape.every((d, i) => d === this.shape[i]), 'backward', () =>
         `gradient of shape ${fmt(grad.shape)} does not match output of shape ${fmt(this.shape)}`);
+      check(grad.dtype === this.dtype && grad.backend === this.backend, 'backward', () =>
+        `gradient is ${grad.dtype} on '${grad.backend}' but the output is ${this.dtype} on '${this.backend}'`);
     }
     const g = grad ?? defaultGrad('backward', this);
     runBackward([this], [g], opts);

@@ -51,6 +51,7 @@ export class Adam extends Optimizer<AdamOptions> {
         param: p._view('Adam').storage, grad: grad._view('Adam'), m: m._view('Adam').storage, v: v._view('Adam').storage, size: p.size,
         lr: g.lr, beta1: b1, beta2: b2, eps: g.eps, biasCorrection1: bc1, biasCorrection2: bc2, l2, decoupledDecay,
       });
+      p._markModified();
       return;
     }
     if (decoupledDecay) p.copy_(p.mul(1 - decoupledDecay));

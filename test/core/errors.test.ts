@@ -1,6 +1,6 @@
 // Bad input gets a TsgradError that names the op and the offending shapes, axes or dtypes.
 import { describe, expect, it } from 'vitest';
-import { TsgradError, cat, nn, ones, randn, setBackend, tensor, zeros } from '../../src/index.js';
+import { TsgradError, arange, cat, full, nn, ones, randn, setBackend, tensor, zeros } from '../../src/index.js';
 
 function errorOf(fn: () => unknown): TsgradError {
   try {
@@ -51,5 +51,33 @@ describe('errors', () => {
 
   it('errors carry the op name', () => {
     expect(errorOf(() => zeros([3]).transpose(0, 1)).op).toBe('transpose');
+  });
+});
+
+describe('bad input from untyped callers', () => {
+  const anyT = (v: unknown) => v as never;
+  it.each([
+    ['negative shape', () => tensor(new Float32Array(6), { shape: [-2, -3] }), /^tensor: shape \[-2,-3\] must be a list of non-negative integers/],
+    ['number as shape', () => zeros(anyT(3)), /^full: shape 3 must be a list of non-negative integers/],
+    ['expand to -1 leading', () => tensor([1, 2, 3]).expand([-1, 3]), /^expand: target \[-1,3\] must hold non-negative integers/],
+    ['expand fractional', () => tensor([1]).expand([2.5]), /^expand: target \[2.5\] must hold non-negative integers/],
+    ['cat of 0-d', () => cat([tensor(1), tensor(2)]), /^cat: 0-d tensors cannot be joined along an axis; use stack/],
+    ['add a string', () => tensor([1]).add(anyT('a')), /^add: expected a Tensor, got string/],
+    ['add null', () => tensor([1]).add(anyT(null)), /^add: expected a Tensor, got null/],
+    ['matmul a number', () => tensor([[1]]).matmul(anyT(2)), /^matmul: expected a Tensor, got number/],
+    ['axis as string', () => tensor([1]).sum(anyT('1')), /^sum: axis must be a number or a list of numbers, got string/],
+    ['backward with an array', () => tensor([1, 2], { requiresGrad: true }).mul(2).backward(anyT([1, 1])), /^backward: the gradient must be a Tensor, got an array/],
+    ['backward with another dtype', () => tensor([1, 2], { requiresGrad: true }).mul(2).backward(tensor([1, 1], { dtype: 'float64' })), /^backward: gradient is float64 on 'cpu' but the output is float32 on 'cpu'/],
+    ['full with a string', () => full([2], anyT('a')), /^full: value must be a number, got string/],
+    ['arange to infinity', () => arange(Infinity), /^arange: needs finite start, end and a non-zero step/],
+    ['int32 overflow', () => tensor([1], { dtype: 'int32' }).add(3e9), /^scalar: 3000000000 does not fit in int32/],
+    ['0-d axis out of range', () => tensor(1).sum(1), /^sum: axes \[1\] are out of range for a 0-d tensor \(valid: 0 or -1\)/],
+  ])('%s', (_, fn, message) => {
+    expect(errorOf(fn).message).toMatch(message);
+  });
+
+  it('0-d tensors accept axis 0 and -1, as in PyTorch', () => {
+    expect(tensor(5).sum(-1).itemSync()).toBe(5);
+    expect(tensor(5).max(0, true).shape).toEqual([]);
   });
 });

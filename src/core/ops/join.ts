@@ -13,6 +13,7 @@ import { sameBackend, wrap } from './operands.js';
 export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
   check(tensors.length > 0, 'cat', () => 'needs at least one tensor');
   const first = tensors[0]!;
+  check(first.ndim > 0, 'cat', () => '0-d tensors cannot be joined along an axis; use stack');
   const a = normalizeAxis('cat', axis, first.ndim);
   const b = sameBackend('cat', ...tensors);
   for (const t of tensors) {

@@ -2,7 +2,7 @@ import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { sameBackend, wrap } from './operands.js';
+import { assertTensor, sameBackend, wrap } from './operands.js';
 
 /**
  * Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, batch dims
@@ -12,6 +12,7 @@ import { sameBackend, wrap } from './operands.js';
  * randn([8, 3, 4]).matmul(randn([4, 5])); // [8, 3, 5]
  */
 export function matmul(x: Tensor, y: Tensor): Tensor {
+  assertTensor('matmul', y);
   check(x.ndim >= 1 && y.ndim >= 1, 'matmul', () => `needs tensors of rank ≥ 1, got shapes ${fmt(x.shape)} and ${fmt(y.shape)}`);
   check(x.dtype === y.dtype, 'matmul', () => `dtypes differ (${x.dtype} and ${y.dtype}); cast one first`);
   const be = sameBackend('matmul', x, y);

@@ -1,8 +1,21 @@
 import type { Backend } from '../backend.js';
 import { type DType, promote } from '../dtype.js';
-import { TsgradError, fmt } from '../errors.js';
+import { TsgradError, check, fmt } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
+
+/** Errors unless `v` is a tensor (TypeScript users get this at compile time; JS users here). */
+export function assertTensor(op: string, v: unknown): asserts v is Tensor {
+  if (!(v instanceof Tensor)) {
+    throw new TsgradError(op, `expected a Tensor, got ${v === null ? 'null' : Array.isArray(v) ? 'an array (wrap it with tensor())' : typeof v}`);
+  }
+}
+
+/** Errors unless `v` is a tensor or a JS number. */
+function assertOperand(op: string, v: unknown): asserts v is Tensor | number {
+  if (typeof v === 'number') return;
+  assertTensor(op, v);
+}
 
 /** Wraps a primitive's fresh contiguous storage as a tensor. */
 export function wrap(backend: Backend, storage: unknown, shape: readonly number[], dtype: DType): Tensor {
@@ -11,6 +24,9 @@ export function wrap(backend: Backend, storage: unknown, shape: readonly number[
 
 /** Turns a JS number into a 0-d tensor beside `like` (integers stay int32 for int tensors). */
 export function scalarLike(value: number, like: Tensor): Tensor {
+  if (like.dtype === 'int32' && Number.isInteger(value)) {
+    check(value >= -(2 ** 31) && value < 2 ** 31, 'scalar', () => `${value} does not fit in int32; cast the tensor first with t.cast('float32')`);
+  }
   return scalarOn(like._backend, value, like.dtype === 'int32' && !Number.isInteger(value) ? 'float32' : like.dtype);
 }
 
@@ -47,6 +63,7 @@ export function broadcastTo(t: Tensor, shape: readonly number[]): Tensor {
  * dtype (promoted) and one broadcast shape.
  */
 export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
+  assertOperand(op, b);
   sameBackend(op, a);
   const bt = typeof b === 'number' ? scalarLike(b, a) : b;
   sameBackend(op, a, bt);

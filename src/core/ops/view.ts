@@ -1,8 +1,8 @@
 import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
-import { contiguousStrides, isContiguous, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
+import { broadcastShapes, contiguousStrides, isContiguous, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastTo, sameBackend, sumTo, wrap } from './operands.js';
+import { assertTensor, broadcastTo, sameBackend, sumTo, wrap } from './operands.js';
 
 /** A contiguous copy of `x` (or `x` itself when already contiguous). */
 export function contiguous(x: Tensor): Tensor {
@@ -59,6 +59,8 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   check(shape.length >= x.ndim, 'expand', () => `cannot expand ${fmt(x.shape)} to fewer dims ${fmt(shape)}`);
   const lead = shape.length - x.ndim;
   const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
+  check(target.every((d) => Number.isInteger(d) && d >= 0), 'expand', () =>
+    `target ${fmt(shape)} must hold non-negative integers (-1 keeps an existing dim, not a new leading one)`);
   target.forEach((d, i) => {
     const s = i - lead;
     check(s < 0 || x.shape[s] === d || x.shape[s] === 1, 'expand', () =>
@@ -125,10 +127,16 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 /** In-place overwrite outside the graph (optimizer steps, LoRA merge). */
 export function copyInto(dst: Tensor, src: Tensor): void {
   check(!dst.gradFn, 'copy_', () => 'cannot overwrite a tensor produced by a recorded op; detach it first');
+  assertTensor('copy_', src);
   const b = sameBackend('copy_', dst, src);
-  const s = src.dtype === dst.dtype ? src : src.cast(dst.dtype);
-  const v = broadcastTo(s, dst.shape);
-  check(shapesEqual(v.shape, dst.shape), 'copy_', () => `cannot copy ${fmt(src.shape)} into ${fmt(dst.shape)}`);
-  b.copy(v._view('copy_'), dst._view('copy_'));
+  const shape = broadcastShapes('copy_', src.shape, dst.shape);
+  check(shapesEqual(shape, dst.shape), 'copy_', () => `cannot copy ${fmt(src.shape)} into ${fmt(dst.shape)}: it must broadcast to the destination's shape`);
+  // A source that shares the destination's storage (x.copy_(x.transpose(0, 1))) is read whole
+  // before anything is written.
+  const overlaps = src._storageRef('copy_') === dst._storageRef('copy_');
+  const converted = src.dtype === dst.dtype ? src : src.cast(dst.dtype);
+  const s = overlaps && converted === src ? src.clone() : converted;
+  b.copy(broadcastTo(s, dst.shape)._view('copy_'), dst._view('copy_'));
   if (s !== src) s.dispose();
+  dst._markModified();
 }
