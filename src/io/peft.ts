@@ -103,10 +103,15 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
   for (const p of toWrap) {
     check(modules.get(p) instanceof Linear, 'loadAdapter', () => `the adapter has weights for '${p}', which is not a Linear or LoRALinear in the model`);
   }
+  const settings = (p: string) => {
+    const rank = patternValue(config.rank_pattern, p) ?? config.r ?? 8;
+    const alpha = patternValue(config.alpha_pattern, p) ?? config.lora_alpha ?? rank;
+    const rs = config.use_rslora ?? false;
+    return { rank, alpha, scaling: rs ? alpha / Math.sqrt(rank) : alpha / rank };
+  };
   const groups = new Map<string, string[]>();
   for (const p of toWrap) {
-    const rank = config.rank_pattern?.[p] ?? config.r ?? 8;
-    const alpha = config.alpha_pattern?.[p] ?? config.lora_alpha ?? rank;
+    const { rank, alpha } = settings(p);
     const k = `${rank}/${alpha}`;
     groups.set(k, [...(groups.get(k) ?? []), p]);
   }
@@ -123,6 +128,10 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
       check(src.shape.length === 2 && src.shape[0] === dst.shape[0] && src.shape[1] === dst.shape[1], 'loadAdapter', () =>
         `'${path}.${name}.weight' has shape ${fmt(src.shape)} but the layer needs ${fmt(dst.shape)}`);
     }
+    // A layer adapted before loading must agree with the file, or the weights would be scaled wrongly.
+    const want = settings(path);
+    check(l.rank === want.rank && Math.abs(l.scaling - want.scaling) <= 1e-12 * want.scaling, 'loadAdapter', () =>
+      `LoRALinear '${path}' has rank ${l.rank} and scaling ${l.scaling}, but the adapter was trained with rank ${want.rank} and scaling ${want.scaling} (lora_alpha ${want.alpha}${config.use_rslora ? ', rsLoRA' : ''}); load into a model without that adapter, or build it with the adapter's settings`);
   }
   for (const path of layers.keys()) check(byPath.has(path), 'loadAdapter', () => `the adapter has no weights for LoRALinear '${path}'`);
   noGrad(() => {
@@ -132,4 +141,15 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
     }
   });
   for (const t of Object.values(tensors)) t.dispose();
+}
+
+/**
+ * PEFT's rank_pattern / alpha_pattern lookup: a key matches a module path equal to it or ending
+ * in `.key` (keys are regular expressions, as in PEFT); the first matching key wins.
+ */
+function patternValue(pattern: Record<string, number> | undefined, path: string): number | undefined {
+  for (const [key, value] of Object.entries(pattern ?? {})) {
+    if (new RegExp(`^(.*\\.)?(${key})$`).test(path)) return value;
+  }
+  return undefined;
 }

@@ -102,4 +102,28 @@ describe('PEFT adapter files', () => {
     expect(() => io.loadAdapter(wrong, files)).toThrow("'layers.0.lora_A.weight' has shape [2,6] but the layer needs [3,6]");
     await expect(io.saveAdapter(new Net())).rejects.toThrow(/no LoRALinear layers/);
   });
+
+  it("refuses to load into a layer adapted with another alpha instead of scaling the weights wrongly", async () => {
+    manualSeed(1);
+    const tuned = new Net();
+    nn.applyLoRA(tuned, { targets: ['0'], rank: 2, alpha: 16 });
+    nn.applyLoRA(tuned, { targets: ['1'], rank: 2, alpha: 16 });
+    const files = await io.saveAdapter(tuned);
+    const other = new Net();
+    nn.applyLoRA(other, { targets: ['0', '1'], rank: 2, alpha: 2 });
+    expect(() => io.loadAdapter(other, files)).toThrow(/LoRALinear 'layers\.0' has rank 2 and scaling 1, but the adapter was trained with rank 2 and scaling 8/);
+  });
+
+  it('matches rank_pattern and alpha_pattern keys as PEFT does: the path or a dotted suffix', async () => {
+    manualSeed(2);
+    const tuned = new Net();
+    nn.applyLoRA(tuned, { targets: ['0', '1'], rank: 2, alpha: 2 });
+    const files = await io.saveAdapter(tuned);
+    // Written by PEFT with a short key: "1" names layers.1, and gives it alpha 8 (scaling 4).
+    const config = { ...JSON.parse(files['adapter_config.json']), alpha_pattern: { '1': 8 } };
+    const fresh = new Net();
+    io.loadAdapter(fresh, { ...files, 'adapter_config.json': JSON.stringify(config) });
+    expect((fresh.layers[1] as unknown as nn.LoRALinear).scaling).toBe(4);
+    expect((fresh.layers[0] as unknown as nn.LoRALinear).scaling).toBe(1);
+  });
 });
