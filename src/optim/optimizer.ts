@@ -116,7 +116,8 @@ export abstract class Optimizer<H extends object> {
       }
     });
     let next = 0;
-    const paramGroups = this.paramGroups.map(({ params, ...h }) => ({ ...(h as unknown as H), params: params.map(() => next++) }));
+    // structuredClone: a snapshot must not share arrays (betas) with the live optimizer.
+    const paramGroups = this.paramGroups.map(({ params, ...h }) => ({ ...(structuredClone(h) as unknown as H), params: params.map(() => next++) }));
     return { state, paramGroups };
   }
 
@@ -126,6 +127,7 @@ export abstract class Optimizer<H extends object> {
       `the state dict has ${dict.paramGroups.length} param groups but the optimizer has ${this.paramGroups.length}`);
     dict.paramGroups.forEach((g, i) => check(g.params.length === this.paramGroups[i]!.params.length, 'loadStateDict', () =>
       `param group ${i} has ${g.params.length} parameters in the state dict but ${this.paramGroups[i]!.params.length} in the optimizer`));
+    dict.paramGroups.forEach(({ params: _, ...h }, i) => this.validate({ ...this.paramGroups[i]!, ...structuredClone(h) } as H));
     const params = this.allParams();
     for (const [key, entry] of Object.entries(dict.state)) {
       const p = params[Number(key)];
@@ -149,7 +151,7 @@ export abstract class Optimizer<H extends object> {
         this.state.set(p, s);
       }
     });
-    dict.paramGroups.forEach(({ params: _, ...h }, i) => Object.assign(this.paramGroups[i]!, h));
+    dict.paramGroups.forEach(({ params: _, ...h }, i) => Object.assign(this.paramGroups[i]!, structuredClone(h)));
   }
 }
 

@@ -243,3 +243,16 @@ describe('fused Adam', () => {
     expectClose(arr(p), refAdam({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decoupled: true }));
   });
 });
+
+describe('optimizer state dicts are snapshots', () => {
+  it('do not share hyperparameter arrays with the live optimizer, and are validated on load', () => {
+    const p = tensor([1, 2], { requiresGrad: true });
+    const opt = new optim.Adam([p], { lr: 0.1, betas: [0.9, 0.999] });
+    const dict = opt.stateDict();
+    (dict.paramGroups[0]!.betas as number[])[0] = 0.5;
+    expect(opt.paramGroups[0]!.betas[0]).toBe(0.9);
+    (dict.paramGroups[0]!.betas as number[])[0] = 1.5;
+    expect(() => opt.loadStateDict(dict)).toThrow(TsgradError);
+    expect(opt.paramGroups[0]!.betas[0]).toBe(0.9);
+  });
+});
