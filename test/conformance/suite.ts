@@ -18,9 +18,9 @@ export interface ConformanceOptions {
 const DEFAULT_TOL = { atol: 1e-4, rtol: 1e-3 };
 
 /**
- * Runs every op of the suite on `backend` in float32: forward results against CPU float64, and
- * gradients against CPU float64 gradients (which the CPU property tests check by finite
- * differences). A missing driver fails under CI and is skipped loudly elsewhere.
+ * Runs every op of the suite on `backend` in float32: forward results against CPU float64 and
+ * the reference loops, and gradients against CPU float64 gradients (which the CPU property tests
+ * check by finite differences). A missing driver fails under CI and is skipped loudly elsewhere.
  */
 export function defineConformance(backend: string, opts: ConformanceOptions = {}): void {
   describe(`conformance: ${backend}`, () => {
@@ -56,6 +56,9 @@ export function defineConformance(backend: string, opts: ConformanceOptions = {}
               const got = await out.data();
               const err = closeTo(got, ref.out, tol);
               if (err) throw new Error(`${c.name} forward (${spec.label}, transposed ${draw.transposed}): ${err}`);
+              // And against the independent reference loops, so no backend is only checked against another.
+              const rerr = p.expected ? closeTo(got, p.expected.data, tol) : null;
+              if (rerr) throw new Error(`${c.name} forward vs reference loops (${spec.label}, transposed ${draw.transposed}): ${rerr}`);
               const grads = gradsOf(out, xs, backend);
               for (let i = 0; i < grads.length; i++) {
                 const expected = ref.grads[i];
