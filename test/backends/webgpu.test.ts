@@ -238,12 +238,31 @@ describe('webgpu backend', () => {
 
   test('fused softmax: rows longer than the workgroup, rows of length 1, odd sizes and many rows', async () => {
     manualSeed(5);
-    for (const shape of [[3, 1001], [2, 257], [5, 1], [1, 7], [7]]) {
+    // Short rows take the loop-per-row kernel, long ones the workgroup-per-row kernel.
+    for (const shape of [[3, 1001], [2, 257], [9000, 513], [5, 1], [1, 7], [7], [9000, 33]]) {
       for (const f of softmaxes) await expectSoftmaxLikeCpu(randn(shape).mul(4), f);
     }
-    // More rows than one grid dimension holds: the dispatch becomes 2-D.
-    const rows = gpu.device.limits.maxComputeWorkgroupsPerDimension + 1234;
-    await expectSoftmaxLikeCpu(randn([rows, 3]), (t) => t.softmax(1));
+    // The longest rows a loop sums serially (as the reduce kernel does), so rounding grows with them.
+    for (const f of softmaxes) await expectSoftmaxLikeCpu(randn([9000, 512]).mul(4), f, 1e-5, 1e-4);
+  }, 60_000);
+
+  test('fused softmax splits more rows than one grid dimension holds into a 2-D grid', async () => {
+    const limit = gpu.device.limits.maxComputeWorkgroupsPerDimension;
+    // A loop per row, 256 rows per workgroup: rows of one element, each softmax exactly 1.
+    const rows = 256 * limit + 1000;
+    const ones = await fromTypedArray(Float32Array.from({ length: rows }, (_, i) => i % 1009), [rows, 1], { backend: 'webgpu' }).softmax(1).data();
+    for (const r of [0, 256 * limit - 1, 256 * limit, rows - 1]) expect(ones[r]).toBe(1);
+    // A workgroup per row needs rows longer than 512 here, so a device whose storage bindings
+    // hold 128 MiB (llvmpipe) cannot have more than 65535 of them; larger GPUs run this part.
+    const long = limit + 10, len = 513;
+    if (long * len * 4 * 1.25 > gpu.device.limits.maxStorageBufferBindingSize) return;
+    const data = new Float32Array(long * len);
+    for (let r = 0; r < long; r++) data[r * len] = r % 7;
+    const out = await fromTypedArray(data, [long, len], { backend: 'webgpu' }).softmax(1).data();
+    for (const r of [0, 1, limit - 1, limit, long - 1]) {
+      const ea = Math.exp(r % 7), total = ea + len - 1;
+      expectClose([out[r * len]!, out[r * len + 1]!], [ea / total, 1 / total], 1e-7, 1e-5);
+    }
   }, 60_000);
 
   test('fused softmax reads strided inputs: other axes, transposed and sliced views', async () => {

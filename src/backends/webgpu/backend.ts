@@ -401,7 +401,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     this.run(adamKernel(shape.length), words, [args.param.buffer, grad.storage.buffer, args.m.buffer, args.v.buffer], Math.ceil(size / WG));
   }
 
-  /** One workgroup per row along `axis`; the output is contiguous with x's shape. */
+  /** Softmax along `axis` in one dispatch; the output is contiguous with x's shape. */
   private softmax(x: GView, axis: number, log: boolean): GPUStorage {
     const n = sizeOf(x.shape);
     const out = this.alloc(n);
@@ -412,7 +412,9 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!), keep.map((i) => outStrides[i]!)]);
     const rows = n / len;
     const words = softmaxMeta(rows, len, x.offset, [x.strides[axis]!, outStrides[axis]!], [ks, kst[0]!, kst[1]!]);
-    this.run(softmaxKernel(x.dtype, ks.length, log), words, [x.storage.buffer, out.buffer], rows);
+    // Short rows: a loop per row, as in `reduce`; long ones: a workgroup per row.
+    const perThread = len <= 32 || (rows >= 8192 && len <= 512);
+    this.run(softmaxKernel(x.dtype, ks.length, log, perThread), words, [x.storage.buffer, out.buffer], perThread ? Math.ceil(rows / WG) : rows);
     return out;
   }
 }
