@@ -8,7 +8,10 @@ import { type Tensor, initBackend, manualSeed, nn, optim, randn, scope, setBacke
 import { webgpuInfo } from '../src/backends/webgpu/index.js';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 
+// BENCH_QUICK=1: a short smoke run. BENCH_SIZES=1024,2048,4096 and BENCH_NAME=webgpu-h200: the
+// run on a real GPU (the CPU backend is measured only up to n = 1024 there).
 const quick = process.env['BENCH_QUICK'] === '1';
+const name = process.env['BENCH_NAME'] ?? 'webgpu';
 const F = nn.functional;
 
 await initBackend('webgpu');
@@ -30,7 +33,7 @@ if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its 
 await tf.ready();
 
 const rows: BenchRow[] = [];
-const sizes = quick ? [128, 512] : [128, 256, 512, 1024];
+const sizes = process.env['BENCH_SIZES']?.split(',').map(Number) ?? (quick ? [128, 512] : [128, 256, 512, 1024]);
 
 /** Reads one element: waits for the whole queue without timing a large transfer. */
 async function firstElement(t: Tensor): Promise<number> {
@@ -58,8 +61,8 @@ for (const n of sizes) {
       },
     },
   ];
-  if (n <= 512 || !quick) tasks.push({ case: `matmul ${n}`, impl: 'tsgrad/cpu', flops, run: () => scope(() => a.matmul(b).reshape([-1]).slice([[0, 1]]).dataSync()) });
-  rows.push(...(await measure('webgpu', tasks, { time: quick ? 300 : 1500, iterations: 5 })));
+  if (n <= (quick ? 512 : 1024)) tasks.push({ case: `matmul ${n}`, impl: 'tsgrad/cpu', flops, run: () => scope(() => a.matmul(b).reshape([-1]).slice([[0, 1]]).dataSync()) });
+  rows.push(...(await measure(name, tasks, { time: quick ? 300 : 1500, iterations: 5 })));
   for (const t of [a, b, ga, gb]) t.dispose();
   tf.dispose([ta, tb]);
 }
@@ -108,7 +111,7 @@ function tfjsLoRA(): BenchTask {
   };
 }
 
-rows.push(...(await measure('webgpu', [await tsgradLoRA('webgpu'), tfjsLoRA(), await tsgradLoRA('cpu')], { time: quick ? 500 : 3000, iterations: 10 })));
+rows.push(...(await measure(name, [await tsgradLoRA('webgpu'), tfjsLoRA(), await tsgradLoRA('cpu')], { time: quick ? 500 : 3000, iterations: 10 })));
 
 const speed = (c: string, impl: string) => rows.find((r) => r.case === c && r.impl === impl)?.meanMs;
 const ratio = (c: string) => {
@@ -116,12 +119,13 @@ const ratio = (c: string) => {
   return t && f ? `${(f / t).toFixed(2)}×` : 'n/a';
 };
 const lora = `LoRA step ${D}x${D} r${RANK} b${BATCH}`;
+const command = process.env['BENCH_SIZES'] ? `BENCH_SIZES=${process.env['BENCH_SIZES']} BENCH_NAME=${name} npm run bench -- webgpu` : 'EGL_PLATFORM=surfaceless npm run bench -- webgpu';
 const notes = [
-  `# webgpu: tsgrad/webgpu vs tfjs/webgpu (same Dawn adapter) vs tsgrad/cpu`,
+  `# ${name}: tsgrad/webgpu vs tfjs/webgpu (same Dawn adapter) vs tsgrad/cpu`,
   `Adapter: ${info.device || info.description} (${info.description}), Dawn backend ${info.backendType}, feature level ${info.featureLevel}${info.software ? ', software rasterizer' : ''}. Node ${process.versions.node}, tfjs ${tf.version.tfjs}, ${cpus().length} CPU cores.`,
-  `Command: \`EGL_PLATFORM=surfaceless npm run bench -- webgpu\`. Every run ends with a one-element readback (tsgrad: \`await t.data()\` of a slice, tfjs: \`await slice.data()\`); LoRA: Adam, MSE, loss read each step.`,
-  `tsgrad/webgpu speed relative to tfjs/webgpu (tfjs time / tsgrad time): matmul 512 ${ratio('matmul 512')}, LoRA step ${ratio(lora)}.`,
+  `Command: \`${command}\`. Every run ends with a one-element readback (tsgrad: \`await t.data()\` of a slice, tfjs: \`await slice.data()\`); LoRA: Adam, MSE, loss read each step.`,
+  `tsgrad/webgpu speed relative to tfjs/webgpu (tfjs time / tsgrad time): ${sizes.map((n) => `matmul ${n} ${ratio(`matmul ${n}`)}`).join(', ')}, LoRA step ${ratio(lora)}.`,
 ];
-save('webgpu', rows, notes);
+save(name, rows, notes);
 console.log(notes.join('\n'));
 process.exit(0);
