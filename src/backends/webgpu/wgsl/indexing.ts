@@ -1,6 +1,17 @@
 import type { DType } from '../../../core/dtype.js';
 import { type KernelSource, LINEAR_ID, metaSize, prelude, wgslType } from './common.js';
 
+/** Bindings shared by gather and scatterAdd (src, int32 index, dst) and the per-thread start. */
+function header(metaVec4: number, t: string): string {
+  return `${prelude(metaVec4)}
+@group(0) @binding(1) var<storage, read> src: array<${t}>;
+@group(0) @binding(2) var<storage, read> index: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<${t}>;
+${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  var rem = i;`;
+}
+
 /**
  * torch.gather. Word layout: `[n, xOffset, indexOffset, axisSize, indexShape × r,
  * indexStrides × r, xStrides × r]`. An index outside `[0, axisSize)` yields NaN (0 for int32)
@@ -17,13 +28,7 @@ export function gatherKernel(dtype: DType, rank: number, axis: number): KernelSo
   return {
     key: `gather|${dtype}|${rank}|${axis}`,
     metaVec4,
-    code: () => `${prelude(metaVec4)}
-@group(0) @binding(1) var<storage, read> src: array<${t}>;
-@group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<${t}>;
-${LINEAR_ID}
-  if (i >= M(0u)) { return; }
-  var rem = i;
+    code: () => `${header(metaVec4, t)}
   var ox = S(1u);
   var oi = S(2u);
 ${dims.join('\n')}
@@ -58,13 +63,7 @@ export function scatterAddKernel(dtype: DType, rank: number, axis: number): Kern
   return {
     key: `scatterAdd|${dtype}|${rank}|${axis}`,
     metaVec4,
-    code: () => `${prelude(metaVec4)}
-@group(0) @binding(1) var<storage, read> src: array<${t}>;
-@group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<${t}>;
-${LINEAR_ID}
-  if (i >= M(0u)) { return; }
-  var rem = i;
+    code: () => `${header(metaVec4, t)}
   var os = S(1u);
   var oi = S(2u);
   var want = 0;
