@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { TsgradError } from '../../core/errors.js';
 import { FILL_SOURCE, HELPERS } from './codegen.js';
+import { describeXDisplay } from './xDisplay.js';
 
 /** What a storage holds: a GL texture in GPU modes, a Float32Array in 'cpu' and 'webasm'. */
 export interface GpuTexture {
@@ -25,7 +26,7 @@ interface GpuInstance {
 type GpuCtor = (new (settings: Record<string, unknown>) => GpuInstance) & { isHeadlessGLSupported?: boolean };
 
 /** The minimal WebGL surface used for the texture census and limits. */
-interface GlContext {
+export interface GlContext {
   createTexture(): unknown;
   deleteTexture(t: unknown): void;
   getParameter(p: number): unknown;
@@ -41,9 +42,30 @@ export type GpuJsMode = 'gpu' | 'cpu' | 'webasm';
 const GL_KERNELS = new Set(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel']);
 
 const REQUIREMENTS =
-  "run under an X display (e.g. `Xvfb :99 -screen 0 1024x768x24 &` and `export DISPLAY=:99`) and make sure the 'gl' addon is built " +
+  "run under an X display (e.g. `Xvfb :99 -noreset -screen 0 1024x768x24 &` and `export DISPLAY=:99`) and make sure the 'gl' addon is built " +
   '(apt-get install libxi-dev libx11-dev libxext-dev pkg-config python3 g++ make, then `npm rebuild gl`); ' +
   "or opt into gpu.js's CPU paths with setBackend('gpujs', { mode: 'cpu' }) or { mode: 'webasm' }";
+
+/**
+ * A WebGL context from headless-gl on the X display in DISPLAY. headless-gl only returns null
+ * when it fails, so the error adds what the X server itself answers to a new client.
+ */
+export async function createHeadlessGl(): Promise<GlContext> {
+  let createGl: (w: number, h: number, o: object) => GlContext | null;
+  try {
+    createGl = createRequire(import.meta.url)('gl') as typeof createGl;
+  } catch (e) {
+    throw new TsgradError('setBackend', `gpujs: the 'gl' (headless-gl) addon could not be loaded (${(e as Error).message.split('\n')[0]}); ${REQUIREMENTS}`);
+  }
+  const gl = createGl(2, 2, { preserveDrawingBuffer: true });
+  if (gl) return gl;
+  const display = process.env.DISPLAY;
+  // Xvfb without -noreset restarts itself whenever its last client disconnects and fails the
+  // clients that connect meanwhile: with another process opening and closing the display (Dawn
+  // probes it), a first context can fail while the next one succeeds.
+  const reset = display ? ' An Xvfb started without -noreset refuses new clients while it resets after its last client left; start it with -noreset.' : '';
+  throw new TsgradError('setBackend', `gpujs: headless-gl could not create a WebGL context (${await describeXDisplay(display)}).${reset} To fix: ${REQUIREMENTS}`);
+}
 
 /**
  * A gpu.js instance on a real GL context (or an explicitly requested CPU/WebAssembly mode),
@@ -77,23 +99,13 @@ export class GpuRuntime {
     return GL_KERNELS.has(this.kernelType);
   }
 
-  static create(mode: GpuJsMode): GpuRuntime {
-    const require = createRequire(import.meta.url);
-    const { GPU } = require('gpu.js') as { GPU: GpuCtor };
+  /** A gpu.js runtime in `mode`; the 'gpu' mode needs the headless-gl context from `createHeadlessGl`. */
+  static create(mode: GpuJsMode, gl: GlContext | null = null): GpuRuntime {
+    const { GPU } = createRequire(import.meta.url)('gpu.js') as { GPU: GpuCtor };
     let gpu: GpuInstance;
-    let gl: GlContext | null = null;
     if (mode !== 'gpu') gpu = new GPU({ mode });
     else {
-      let createGl: (w: number, h: number, o: object) => GlContext | null;
-      try {
-        createGl = require('gl') as typeof createGl;
-      } catch (e) {
-        throw new TsgradError('setBackend', `gpujs: the 'gl' (headless-gl) addon could not be loaded (${(e as Error).message.split('\n')[0]}); ${REQUIREMENTS}`);
-      }
-      gl = createGl(2, 2, { preserveDrawingBuffer: true });
-      if (!gl) {
-        throw new TsgradError('setBackend', `gpujs: no WebGL context could be created${process.env.DISPLAY ? ` on DISPLAY=${process.env.DISPLAY}` : ' (DISPLAY is not set)'}; ${REQUIREMENTS}`);
-      }
+      if (!gl) throw new TsgradError('setBackend', 'gpujs: the GPU mode needs a WebGL context');
       if (!gl.getExtension('OES_texture_float')) {
         throw new TsgradError('setBackend', 'gpujs: the WebGL context lacks OES_texture_float, so float32 textures are unavailable');
       }
