@@ -207,3 +207,36 @@ describe('gradient ownership', () => {
     expect(x.grad!.itemSync()).toBe(1);
   });
 });
+
+describe('retainGrad', () => {
+  it('fills an intermediate tensor .grad, accumulating across backward calls', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const h = x.mul(2).retainGrad();
+    const y = h.mul(h).sum(); // dy/dh = 2h = 4x
+    y.backward(undefined, { retainGraph: true });
+    expect(arr(h.grad)).toEqual([4, 8, 12]);
+    y.backward();
+    expect(arr(h.grad)).toEqual([8, 16, 24]);
+    expect(arr(x.grad)).toEqual([16, 32, 48]);
+  });
+
+  it('leaves intermediates without it, and grad() leaves .grad alone', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const a = x.exp();
+    const b = x.exp().retainGrad();
+    const y = a.add(b).sum();
+    grad(y, [x], { retainGraph: true });
+    expect(b.grad).toBeNull();
+    y.backward();
+    expect(a.grad).toBeNull();
+    expect(arr(b.grad)).toEqual([1, 1]);
+  });
+
+  it('does nothing on a leaf and refuses a tensor that gets no gradient', () => {
+    const x = tensor([1], { requiresGrad: true });
+    expect(x.retainGrad()).toBe(x);
+    x.mul(3).sum().backward();
+    expect(arr(x.grad)).toEqual([3]);
+    expect(() => tensor([1]).mul(2).retainGrad()).toThrow(/retainGrad: tensor of shape \[1\] does not require grad/);
+  });
+});
