@@ -11,11 +11,14 @@ import type { Tensor } from './tensor.js';
  */
 export type BackwardFn = (grad: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
 
-/** One recorded op: the edge from an output back to its inputs (PyTorch's grad_fn). */
+/**
+ * A node of the graph: one recorded op, linking its output back to its inputs. The output
+ * reaches it as `t.gradFn` (PyTorch's grad_fn); leaves have none.
+ */
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  /** Tensors kept alive for the backward step; dropped when the graph is released. */
+  /** The tensors the backward reads besides `g` (see `record`); null once released. */
   saved: readonly Tensor[] | null;
   /** The saved tensors' storage versions at record time (an in-place write changes them). */
   readonly versions: readonly number[];
@@ -51,7 +54,12 @@ export function noGrad<T>(fn: () => T): T {
   return result;
 }
 
-/** Attaches a backward step to `out` when grad mode is on and some input requires grad. */
+/**
+ * Makes `out` the output of a new node when grad mode is on and some input requires grad.
+ * `saved` lists every tensor the backward reads besides `g` (inputs, the output, an index):
+ * backward refuses to run when one was written in place since (its version changed), and
+ * release drops them. A tensor the backward reads but `saved` omits escapes that check.
+ */
 export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out._setGradFn({ op, inputs, saved, versions: saved.map((t) => t._version), backward });
