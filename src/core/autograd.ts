@@ -123,39 +123,50 @@ export interface EngineOptions extends BackwardOptions {
  * says no), and sum those into the inputs' entries. Leaves receive theirs in `.grad`.
  */
 export function runBackward(outputs: readonly Tensor[], outGrads: readonly Tensor[], opts: EngineOptions): Map<Tensor, Tensor> {
-  const createGraph = opts.createGraph ?? false;
   const order = topoSort(outputs);
   const capture = opts.capture ? new Set(opts.capture) : null;
   const wanted = capture ? leadingTo(capture, order) : null;
   const owned = new Handout(outGrads);
   const captured = new Map<Tensor, Tensor>();
+  const grads = new Map<Tensor, Tensor>();
+  outputs.forEach((t, i) => addGrad(grads, t, outGrads[i]!));
+
+  const visit = (t: Tensor, g: Tensor): boolean[] => {
+    if (capture?.has(t)) captured.set(t, owned.take(g));
+    else if (!wanted && (t.isLeaf || t._retainsGrad)) accumulate(t, g, opts.createGraph ?? false, owned);
+    const node = t.gradFn;
+    if (!node) return [];
+    checkUsable(t, node);
+    const needs = node.inputs.map((x) => x.requiresGrad && (!wanted || wanted.has(x)));
+    const inGrads = node.backward!(g, needs);
+    // Broadcasting is undone here, once for every op: each input gets a gradient of its shape.
+    node.inputs.forEach((x, i) => needs[i] && inGrads[i] && addGrad(grads, x, sumTo(inGrads[i]!, x.shape)));
+    return needs;
+  };
+  const step = opts.observe ? observed(visit, opts.observe) : visit;
   const walk = () => {
-    const grads = new Map<Tensor, Tensor>();
-    outputs.forEach((t, i) => addGrad(grads, t, outGrads[i]!));
     for (const t of [...order].reverse()) {
       const g = grads.get(t);
-      if (!g || (wanted && !wanted.has(t))) continue;
-      const kernelsBefore = opts.observe ? kernelCount(t) : 0;
-      if (capture?.has(t)) captured.set(t, owned.take(g));
-      else if (!wanted && (t.isLeaf || t._retainsGrad)) accumulate(t, g, createGraph, owned);
-      const node = t.gradFn;
-      const needs = node ? node.inputs.map((x) => x.requiresGrad && (!wanted || wanted.has(x))) : [];
-      if (node) {
-        checkUsable(t, node);
-        const inGrads = node.backward!(g, needs);
-        // Broadcasting is undone here, once for every op: each input gets a gradient of its shape.
-        node.inputs.forEach((x, i) => needs[i] && inGrads[i] && addGrad(grads, x, sumTo(inGrads[i]!, x.shape)));
-      }
-      opts.observe?.({ tensor: t, grad: g, needs, kernels: kernelCount(t) - kernelsBefore });
+      if (g && (!wanted || wanted.has(t))) step(t, g);
     }
-    return owned.all();
+    return owned.all(); // what the scope below must not free
   };
-  // createGraph records the backward ops themselves (this is all second order takes); otherwise
-  // they run unrecorded in a scope that frees every tensor the walk made except those handed out.
-  if (createGraph) walk();
+  // With createGraph the backward ops are recorded like any others: that is all second order
+  // takes. Otherwise they run unrecorded, in a scope that frees every tensor the walk made.
+  if (opts.createGraph) walk();
   else scope(() => noGrad(walk));
-  if (!(opts.retainGraph ?? createGraph)) for (const t of order) if (t.gradFn) release(t.gradFn);
+  if (!(opts.retainGraph ?? opts.createGraph)) for (const t of order) if (t.gradFn) release(t.gradFn);
   return captured;
+}
+
+/** Wraps a visit to report it, with the kernels it ran, to `traceBackward`. */
+function observed(visit: (t: Tensor, g: Tensor) => boolean[], observe: (v: Visit) => void) {
+  return (t: Tensor, g: Tensor): boolean[] => {
+    const before = kernelCount(t);
+    const needs = visit(t, g);
+    observe({ tensor: t, grad: g, needs, kernels: kernelCount(t) - before });
+    return needs;
+  };
 }
 
 function addGrad(grads: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
