@@ -80,8 +80,10 @@ export async function traceBackward(loss: Tensor, options: { retainGraph?: boole
  * A trace as text, one line per step.
  *
  * @example
- * console.log(formatTrace(await traceBackward(loss)));
- * // 0 sum [] float32 |g|=1 kernels=0 ← mul [3]
+ * console.log(formatTrace(await traceBackward(x.mul(w).sum())));
+ * // 0 sum [] float32 |g|=1 kernels=0 ← op [3]
+ * // 1 mul [3] float32 |g|=1.732 kernels=1 ← leaf [3], constant [3] (skipped: frozen)
+ * // 2 leaf [3] float32 |g|=2.291 kernels=0
  */
 export function formatTrace(steps: readonly TraceStep[]): string {
   return steps
