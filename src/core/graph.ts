@@ -78,31 +78,37 @@ function preview(t: Tensor | null, max = 6): string {
   return `[${shown.join(', ')}${data.length > max ? ', …' : ''}]`;
 }
 
-/** @internal Tensors and ops behind `t`, numbered in depth-first order from `t`. */
+/** The tensors behind `t`, each once, in depth-first order from `t` (as `printGraph` numbers them). */
+function tensorsBehind(t: Tensor): Tensor[] {
+  const seen = new Set<Tensor>();
+  const stack = [t];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (seen.has(x)) continue;
+    seen.add(x);
+    stack.push(...[...(x.gradFn?.inputs ?? [])].reverse());
+  }
+  return [...seen];
+}
+
+/** @internal Tensors and ops behind `t`: tensor `tN`, the op that made it `tN_op`. */
 export function graphModel(t: Tensor, opts: GraphOptions = {}): GraphModel {
+  const tensors = tensorsBehind(t);
+  const ids = new Map(tensors.map((x, i) => [x, `t${i}`]));
   const model: GraphModel = { nodes: [], edges: [] };
-  const ids = new Map<Tensor, string>();
-  const visit = (x: Tensor): string => {
-    const known = ids.get(x);
-    if (known) return known;
-    const id = `t${ids.size}`;
-    ids.set(x, id);
+  for (const x of tensors) {
+    const id = ids.get(x)!;
     const role = x === t ? 'result' : roleOf(x);
-    const head = x.gradFn || role === 'result' ? `${fmt(x.shape)} ${x.dtype}` : `${role} ${fmt(x.shape)} ${x.dtype}`;
-    const lines = [head];
+    const lines = [x.gradFn || role === 'result' ? `${fmt(x.shape)} ${x.dtype}` : `${role} ${fmt(x.shape)} ${x.dtype}`];
     if (opts.values) lines.push(`data ${preview(x)}`);
     if (opts.grads && (x.grad || (x.requiresGrad && (x.isLeaf || x._retainsGrad)))) lines.push(`grad ${preview(x.grad)}`);
     model.nodes.push({ id, kind: 'tensor', role, lines });
     const node = x.gradFn;
-    if (node) {
-      const op = `${id}_op`;
-      model.nodes.push({ id: op, kind: 'op', role: 'op', lines: [node.op] });
-      model.edges.push({ from: op, to: id, skipped: false });
-      for (const input of node.inputs) model.edges.push({ from: visit(input), to: op, skipped: !input.requiresGrad });
-    }
-    return id;
-  };
-  visit(t);
+    if (!node) continue;
+    model.nodes.push({ id: `${id}_op`, kind: 'op', role: 'op', lines: [node.op] });
+    model.edges.push({ from: `${id}_op`, to: id, skipped: false });
+    for (const input of node.inputs) model.edges.push({ from: ids.get(input)!, to: `${id}_op`, skipped: !input.requiresGrad });
+  }
   return model;
 }
 
