@@ -1,4 +1,5 @@
 import { fmt } from './errors.js';
+import type { GradNode } from './autograd.js';
 import type { Tensor } from './tensor.js';
 
 function label(t: Tensor): string {
@@ -41,6 +42,8 @@ export interface GraphOptions {
   values?: boolean;
   /** Each tensor's `.grad`, where it has one (leaves after backward, `retainGrad()` tensors). */
   grads?: boolean;
+  /** Under each op, what its backward keeps (`in0`, `out`, or another tensor's shape), or `released`. */
+  saved?: boolean;
 }
 
 /**
@@ -78,6 +81,14 @@ function preview(t: Tensor | null, max = 6): string {
   return `[${shown.join(', ')}${data.length > max ? ', …' : ''}]`;
 }
 
+/** What a node keeps for its backward, named by where each tensor stands: `in0`, `out`... */
+function savedText(out: Tensor, node: GradNode): string {
+  if (!node.saved) return 'released';
+  if (!node.saved.length) return 'saves nothing';
+  const name = (s: Tensor) => (s === out ? 'out' : node.inputs.includes(s) ? `in${node.inputs.indexOf(s)}` : `${fmt(s.shape)} ${s.dtype}`);
+  return `saves ${node.saved.map(name).join(', ')}`;
+}
+
 /** The tensors behind `t`, each once, in depth-first order from `t` (as `printGraph` numbers them). */
 function tensorsBehind(t: Tensor): Tensor[] {
   const seen = new Set<Tensor>();
@@ -105,7 +116,8 @@ export function graphModel(t: Tensor, opts: GraphOptions = {}): GraphModel {
     model.nodes.push({ id, kind: 'tensor', role, lines });
     const node = x.gradFn;
     if (!node) continue;
-    model.nodes.push({ id: `${id}_op`, kind: 'op', role: 'op', lines: [node.op] });
+    const opLines = opts.saved ? [node.op, savedText(x, node)] : [node.op];
+    model.nodes.push({ id: `${id}_op`, kind: 'op', role: 'op', lines: opLines });
     model.edges.push({ from: `${id}_op`, to: id, skipped: false });
     for (const input of node.inputs) model.edges.push({ from: ids.get(input)!, to: `${id}_op`, skipped: !input.requiresGrad });
   }

@@ -63,7 +63,8 @@ function layout(model: GraphModel): { boxes: Box[]; routes: Route[]; width: numb
   const boxOf = new Map<string, Box>();
   for (const n of model.nodes) {
     const chars = Math.max(...n.lines.map((l) => l.length));
-    const box: Box = { ...n, w: chars * CHAR + (n.kind === 'op' ? 28 : 16), h: n.kind === 'op' ? 26 : n.lines.length * LINE + 10, x: 0, y: 0 };
+    const [w, h] = n.kind === 'op' ? [chars * CHAR * 1.15 + 24, n.lines.length * LINE + 12] : [chars * CHAR + 16, n.lines.length * LINE + 10];
+    const box: Box = { ...n, w, h, x: 0, y: 0 };
     boxOf.set(n.id, box);
     place(box, depth.get(n.id)!);
   }
@@ -125,8 +126,9 @@ function drawNode(b: Box): string {
   const text = (line: string, i: number) =>
     `<text x="${cx}" y="${b.y + 5 + LINE * (i + 0.8)}" text-anchor="middle"${b.role === 'constant' ? ' fill="#888"' : ''}>${escape(line)}</text>`;
   if (b.kind === 'op') {
+    const top = b.y + b.h / 2 - ((b.lines.length - 1) * LINE) / 2 + 4;
     return `<ellipse cx="${cx}" cy="${b.y + b.h / 2}" rx="${b.w / 2}" ry="${b.h / 2}" fill="#fff3c4" stroke="#555"/>` +
-      `<text x="${cx}" y="${b.y + b.h / 2 + 4}" text-anchor="middle">${escape(b.lines[0]!)}</text>`;
+      b.lines.map((line, i) => `<text x="${cx}" y="${top + i * LINE}" text-anchor="middle">${escape(line)}</text>`).join('');
   }
   const stroke = b.role === 'constant' ? '#999' : '#333';
   const dash = b.role === 'frozen' || b.role === 'constant' ? ' stroke-dasharray="4 3"' : '';

@@ -11,7 +11,8 @@ export type InputKind = 'op' | 'leaf' | 'constant';
 /**
  * Why an input got no gradient: `constant` cannot have one (an int tensor or a scalar),
  * `frozen` is a float tensor with `requiresGrad: false` (a frozen weight, the data),
- * `not-needed` requires grad but nothing asked for it (pruned by `grad()`).
+ * `not-needed` requires grad but no requested gradient depends on it (a walk pruned as `grad()`
+ * prunes; a full backward, which `traceBackward` runs, needs every such input).
  */
 export type SkipReason = 'frozen' | 'constant' | 'not-needed';
 

@@ -70,6 +70,15 @@ describe('toDot', () => {
     expect(dot).toContain('t5 [label="[2] float32\\ndata [0.4621, -0.964]",'); // not retained: no grad line
   });
 
+  it('shows what each op saved for backward, and that release dropped it', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.exp().add(x.gather(0, tensor([1, 0], { dtype: 'int32' }))).sum();
+    const ops = (dot: string) => dot.split('\n').filter((l) => l.includes('_op [')).map((l) => l.match(/label="([^"]*)"/)![1]);
+    expect(ops(toDot(y, { saved: true }))).toEqual(['sum\\nsaves nothing', 'add\\nsaves nothing', 'exp\\nsaves out', 'gather\\nsaves [2] int32']);
+    y.backward();
+    expect(ops(toDot(y, { saved: true }))).toEqual(['sum\\nreleased', 'add\\nreleased', 'exp\\nreleased', 'gather\\nreleased']);
+  });
+
   it('shortens large tensors', () => {
     const big = tensor(Array.from({ length: 10 }, (_, i) => i), { requiresGrad: true });
     expect(toDot(big.sum(), { values: true })).toContain('data [0, 1, 2, 3, 4, 5, …]');
