@@ -70,7 +70,7 @@ export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved
 /**
  * Tensors reachable from `outputs` through recorded ops, each after all of its inputs
  * (micrograd's build_topo). An explicit stack stands in for recursion, which would overflow on
- * a deep graph (a long sequence, hundreds of layers): a tensor is pushed a second time, marked
+ * a deep graph (thousands of ops: a long unrolled sequence): a tensor is pushed a second time, marked
  * `done`, under its inputs, and is emitted when that mark comes back to the top.
  */
 export function topoSort(outputs: readonly Tensor[]): Tensor[] {

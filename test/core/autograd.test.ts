@@ -36,6 +36,14 @@ describe('backward', () => {
     expect(g[1]).toBeCloseTo(3 * Math.exp(-1), 5);
   });
 
+  it('walks a graph too deep for a recursive sort', () => {
+    const x = tensor([1], { requiresGrad: true });
+    let y = x;
+    for (let i = 0; i < 20000; i++) y = y.mul(1);
+    y.sum().mul(5).backward();
+    expect(arr(x.grad)).toEqual([5]);
+  });
+
   it('releases the graph after backward unless retainGraph is set', () => {
     const x = tensor([2], { requiresGrad: true });
     const y = x.mul(x).sum();
