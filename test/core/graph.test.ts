@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { printGraph, tensor, toDot, toSvg } from '../../src/index.js';
+import { CpuBackend } from '../../src/backends/cpu/index.js';
+import { installBackend } from '../../src/core/backend.js';
+import { printGraph, tensor, toDot, toSvg, traceBackward } from '../../src/index.js';
 
 /** x·w + tanh(x·w), summed: a leaf, a frozen weight, a value used twice. */
 function example() {
@@ -120,5 +122,28 @@ describe('toSvg', () => {
     const svg = toSvg(t);
     expect((svg.match(/<ellipse /g) ?? []).length).toBe(20000);
     expect(svg).not.toMatch(/NaN|undefined/);
+  });
+});
+
+describe('on an asynchronous backend', () => {
+  // The CPU backend without readSync, as GPU backends are: values can only be awaited.
+  const cpu = new CpuBackend();
+  installBackend('async-cpu', new Proxy(cpu, {
+    get: (t, p) => {
+      if (p === 'readSync') return undefined;
+      if (p === 'name') return 'async-cpu';
+      const v = Reflect.get(t, p, t) as unknown;
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  }));
+
+  it('toDot and toSvg say values were not read; traceBackward awaits them', async () => {
+    const x = tensor([1, 2], { requiresGrad: true, backend: 'async-cpu' });
+    const y = x.mul(x).sum();
+    expect(toDot(y, { values: true })).toContain('t1 [label="[2] float32\\ndata on async-cpu (read asynchronously: not shown)",shape=box];');
+    expect(toSvg(y, { values: true })).toContain('>data on async-cpu (read asynchronously: not shown)</text>');
+    const steps = await traceBackward(y);
+    expect(steps.map((s) => s.gradNorm)).toEqual([1, Math.SQRT2, Math.hypot(2, 4)].map((v) => Math.fround(v)));
+    expect(await x.grad!.toArray()).toEqual([2, 4]);
   });
 });
