@@ -116,11 +116,11 @@ describe('toSvg', () => {
     }
   });
 
-  it('lays out a deep chain (no recursion)', () => {
+  it('lays out a chain too deep for recursion', () => {
     let t = tensor([1], { requiresGrad: true });
-    for (let i = 0; i < 20000; i++) t = t.mul(1);
+    for (let i = 0; i < 10000; i++) t = t.mul(1);
     const svg = toSvg(t);
-    expect((svg.match(/<ellipse /g) ?? []).length).toBe(20000);
+    expect((svg.match(/<ellipse /g) ?? []).length).toBe(10000);
     expect(svg).not.toMatch(/NaN|undefined/);
   });
 });
