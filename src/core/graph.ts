@@ -1,4 +1,5 @@
 import { fmt } from './errors.js';
+import type { GradNode } from './autograd.js';
 import type { Tensor } from './tensor.js';
 
 function label(t: Tensor): string {
@@ -35,27 +36,122 @@ export function printGraph(t: Tensor): string {
   return lines.join('\n');
 }
 
+/** What `toDot` and `toSvg` show besides op, shape and dtype. */
+export interface GraphOptions {
+  /** Each tensor's elements (the first few of a large one). */
+  values?: boolean;
+  /** Each tensor's `.grad`, where it has one (leaves after backward, `retainGrad()` tensors). */
+  grads?: boolean;
+  /** Under each op, what its backward keeps (`in0`, `out`, or another tensor's shape), or `released`. */
+  saved?: boolean;
+}
+
 /**
- * The graph in Graphviz DOT (`dot -Tsvg graph.dot > graph.svg`): edges point from inputs to
- * the op that used them, as data flows forward.
+ * How a tensor stands in the graph: `result` is the tensor drawn, `op` any other op output,
+ * `leaf` requires grad, `frozen` is a float tensor that does not (a frozen weight, the data),
+ * `constant` cannot have a gradient (an int tensor, a scalar).
  */
-export function toDot(t: Tensor): string {
-  const ids = new Map<Tensor, number>();
-  const nodes: string[] = [];
-  const edges: string[] = [];
+export type TensorRole = 'result' | 'op' | 'leaf' | 'frozen' | 'constant';
+
+/** @internal The picture both renderers draw: tensor nodes, op nodes, and edges between them. */
+export interface GraphModel {
+  nodes: { id: string; kind: 'tensor' | 'op'; role: TensorRole; lines: string[] }[];
+  /** Data-flow edges; `skipped` when no gradient flows back along it. */
+  edges: { from: string; to: string; skipped: boolean }[];
+}
+
+export function roleOf(t: Tensor): Exclude<TensorRole, 'result'> {
+  if (t.gradFn) return 'op';
+  if (t.requiresGrad) return 'leaf';
+  return t.dtype === 'int32' || t.ndim === 0 ? 'constant' : 'frozen';
+}
+
+function formatNumber(v: number): string {
+  return String(Number(v.toPrecision(4)));
+}
+
+/** A short text of `t`'s elements; only what a synchronous backend can read now. */
+function preview(t: Tensor | null, max = 6): string {
+  if (!t) return 'none';
+  if (t.isDisposed) return 'disposed';
+  if (!t._backend.readSync) return `on ${t.backend} (read asynchronously: not shown)`;
+  const data = Array.from(t.dataSync());
+  if (t.ndim === 0) return formatNumber(data[0]!);
+  const shown = data.slice(0, max).map(formatNumber);
+  return `[${shown.join(', ')}${data.length > max ? ', …' : ''}]`;
+}
+
+/** What a node keeps for its backward, named by where each tensor stands: `in0`, `out`... */
+function savedText(out: Tensor, node: GradNode): string {
+  if (!node.saved) return 'released';
+  if (!node.saved.length) return 'saves nothing';
+  const name = (s: Tensor) => (s === out ? 'out' : node.inputs.includes(s) ? `in${node.inputs.indexOf(s)}` : `${fmt(s.shape)} ${s.dtype}`);
+  return `saves ${node.saved.map(name).join(', ')}`;
+}
+
+/** The tensors behind `t`, each once, in depth-first order from `t` (as `printGraph` numbers them). */
+function tensorsBehind(t: Tensor): Tensor[] {
+  const seen = new Set<Tensor>();
   const stack = [t];
-  ids.set(t, 0);
   while (stack.length) {
     const x = stack.pop()!;
-    const style = x.gradFn ? 'shape=box' : x.requiresGrad ? 'shape=ellipse,style=filled,fillcolor=lightblue' : 'shape=ellipse';
-    nodes.push(`  n${ids.get(x)} [label="${label(x)}",${style}];`);
-    for (const input of x.gradFn?.inputs ?? []) {
-      if (!ids.has(input)) {
-        ids.set(input, ids.size);
-        stack.push(input);
-      }
-      edges.push(`  n${ids.get(input)} -> n${ids.get(x)};`);
-    }
+    if (seen.has(x)) continue;
+    seen.add(x);
+    stack.push(...[...(x.gradFn?.inputs ?? [])].reverse());
   }
-  return ['digraph autograd {', ...nodes, ...edges, '}'].join('\n');
+  return [...seen];
+}
+
+/** @internal Tensors and ops behind `t`: tensor `tN`, the op that made it `tN_op`. */
+export function graphModel(t: Tensor, opts: GraphOptions = {}): GraphModel {
+  const tensors = tensorsBehind(t);
+  const ids = new Map(tensors.map((x, i) => [x, `t${i}`]));
+  const model: GraphModel = { nodes: [], edges: [] };
+  for (const x of tensors) {
+    const id = ids.get(x)!;
+    const role = x === t ? 'result' : roleOf(x);
+    const lines = [x.gradFn || role === 'result' ? `${fmt(x.shape)} ${x.dtype}` : `${role} ${fmt(x.shape)} ${x.dtype}`];
+    if (opts.values) lines.push(`data ${preview(x)}`);
+    if (opts.grads && (x.grad || (x.requiresGrad && (x.isLeaf || x._retainsGrad)))) lines.push(`grad ${preview(x.grad)}`);
+    model.nodes.push({ id, kind: 'tensor', role, lines });
+    const node = x.gradFn;
+    if (!node) continue;
+    const opLines = opts.saved ? [node.op, savedText(x, node)] : [node.op];
+    model.nodes.push({ id: `${id}_op`, kind: 'op', role: 'op', lines: opLines });
+    model.edges.push({ from: `${id}_op`, to: id, skipped: false });
+    for (const input of node.inputs) model.edges.push({ from: ids.get(input)!, to: `${id}_op`, skipped: !input.requiresGrad });
+  }
+  return model;
+}
+
+const DOT_STYLE: Record<TensorRole, string> = {
+  result: 'shape=box,penwidth=2',
+  op: 'shape=box',
+  leaf: 'shape=box,style=filled,fillcolor=lightblue',
+  frozen: 'shape=box,style=dashed',
+  constant: 'shape=box,color=gray,fontcolor=gray',
+};
+
+/** A DOT string literal; `\n` breaks the label's lines. */
+const quote = (lines: string[]) => `"${lines.map((s) => s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')).join('\\n')}"`;
+
+/**
+ * The graph in Graphviz DOT (`dot -Tsvg graph.dot > graph.svg`), drawn like micrograd's
+ * draw_dot: op nodes (ellipses) apart from tensor nodes (boxes), data flowing left to right.
+ * Frozen and constant inputs are dashed boxes whose edge is dashed: no gradient work runs
+ * for them. `values`/`grads` add each tensor's data and `.grad`, as far as they can be read
+ * synchronously (cpu); on GPU backends the node says they were not read.
+ *
+ * @example
+ * writeFileSync('graph.dot', toDot(loss, { values: true, grads: true }));
+ */
+export function toDot(t: Tensor, opts: GraphOptions = {}): string {
+  const { nodes, edges } = graphModel(t, opts);
+  const lines = nodes.map((n) =>
+    n.kind === 'op'
+      ? `  ${n.id} [label=${quote(n.lines)},shape=ellipse,style=filled,fillcolor=lightyellow];`
+      : `  ${n.id} [label=${quote(n.lines)},${DOT_STYLE[n.role]}];`,
+  );
+  const arrows = edges.map((e) => `  ${e.from} -> ${e.to}${e.skipped ? ' [style=dashed,color=gray]' : ''};`);
+  return ['digraph autograd {', '  rankdir=LR;', '  node [fontname="monospace",fontsize=10];', ...lines, ...arrows, '}'].join('\n');
 }
