@@ -14,9 +14,14 @@ const READ: Record<string, { bytes: number; dtype: DType; decode: (b: Uint8Array
   BF16: { bytes: 2, dtype: 'float32', decode: (b, n) => new Float32Array(Uint32Array.from(new Uint16Array(aligned(b), 0, n), (h) => h << 16).buffer) },
 };
 
-/** A copy of `b` starting at offset 0 of its own buffer, so typed-array views are aligned. */
+/**
+ * A copy of `b` in an ArrayBuffer of its own, so typed-array views start aligned at 0. Not
+ * `b.slice()`: a Node Buffer's slice shares the (pooled) buffer instead of copying.
+ */
 function aligned(b: Uint8Array): ArrayBuffer {
-  return b.slice().buffer;
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  return copy.buffer;
 }
 
 function halfToFloat(h: number): number {
