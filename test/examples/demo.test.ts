@@ -43,7 +43,7 @@ describe('npm run demo -- --steps-scale 0.05', () => {
   }, 180_000);
 
   it('is deterministic for a seed', async () => {
-    const once = () => runDemo({ seed: 3, backend: 'cpu', stepsScale: 0.01, out: folder(), log: () => {} });
+    const once = () => runDemo({ seed: 3, backend: 'cpu', stepsScale: 0.005, out: folder(), log: () => {} });
     const [a, b] = [await once(), await once()];
     expect(b.runs.map((r) => [r.heldOutLoss, r.samples])).toEqual(a.runs.map((r) => [r.heldOutLoss, r.samples]));
   }, 120_000);
