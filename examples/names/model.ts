@@ -28,6 +28,11 @@ export function copyOf(model: CharMLP): CharMLP {
   return copy;
 }
 
+/** Lets the event loop run (timers, I/O, a test runner's messages) between long stretches of compute. */
+export function breather(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Mean cross-entropy in nats per character over every example, in chunks to bound memory. */
 export async function meanLoss(model: nn.Module, data: Examples, chunk = 4096): Promise<number> {
   let total = 0;
@@ -37,6 +42,7 @@ export async function meanLoss(model: nn.Module, data: Examples, chunk = 4096): 
       const ctx = data.contexts.slice([[at, at + n]]);
       return nn.functional.crossEntropy(model.forward(ctx), data.targets.slice([[at, at + n]]).contiguous());
     })).item();
+    await breather();
   }
   return total / data.count;
 }
@@ -58,6 +64,7 @@ export async function sampleNames(model: nn.Module, count: number, generator: Ge
       window.push(next);
     }
     names.push(name);
+    await breather();
   }
   return names;
 }
