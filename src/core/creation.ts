@@ -144,3 +144,17 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   const dtype = opts.dtype ?? 'float32';
   return fromTypedArray(toTypedArray(Array.from({ length: n }, (_, i) => start + i * step), dtype), [n], { ...opts, dtype });
 }
+
+/**
+ * An identity matrix `[n, m]` (square by default): ones on the diagonal.
+ *
+ * @example
+ * eye(3); // 3×3 identity
+ */
+export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
+  check([n, m].every((d) => Number.isInteger(d) && d >= 0), 'eye', () => `sizes must be non-negative integers, got ${n} and ${m}`);
+  const dtype = opts.dtype ?? 'float32';
+  assertDType(dtype, 'eye');
+  const values = toTypedArray(Array.from({ length: n * m }, (_, k) => Number(k % m === Math.floor(k / m))), dtype);
+  return fromTypedArray(values, [n, m], { ...opts, dtype });
+}

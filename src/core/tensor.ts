@@ -1,15 +1,25 @@
-import { type BackwardOptions, type GradNode, defaultGrad, runBackward } from './autograd.js';
+import { type BackwardOptions, type GradNode, defaultGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
 import { type Backend, type View, backendByName } from './backend.js';
 import { type DType, type TypedArray, isFloat } from './dtype.js';
 import { TsgradError, check, fmt } from './errors.js';
+import { formatTensor } from './format.js';
+import { clamp } from './ops/clamp.js';
+import { cumsum } from './ops/cumsum.js';
 import * as ew from './ops/elementwise.js';
+import { flatten, unflatten } from './ops/flatten.js';
+import { isfinite, isinf, isnan } from './ops/predicates.js';
+import { ceil, floor, round } from './ops/rounding.js';
+import { type ValuesIndices, argsort, sort, topk } from './ops/sort.js';
+import { chunk, split } from './ops/split.js';
+import { type VarOptions, logsumexp, std, variance } from './ops/stats.js';
+import { tril, triu } from './ops/triangular.js';
 import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import { logSoftmax, softmax } from './ops/softmax.js';
 import * as idx from './ops/indexing.js';
 import * as vw from './ops/view.js';
 import { track } from './scope.js';
-import { contiguousStrides, isContiguous, sizeOf } from './shape.js';
+import { broadcastShapes, contiguousStrides, isContiguous, shapesEqual, sizeOf } from './shape.js';
 import { StorageRef, adopt, unadopt } from './storage.js';
 
 /** Nested number arrays, as `toArray()` returns them. */
@@ -218,8 +228,21 @@ export class Tensor {
     return out;
   }
 
+  /**
+   * The values as PyTorch prints them (`tensor([[0.1000, 0.2000]], requiresGrad=true)`),
+   * summarised past 1000 elements; on asynchronous backends, where the values are and how to
+   * read them. `console.log(t)` in Node prints the same.
+   *
+   * @example
+   * String(tensor([1, 2])); // 'tensor([1., 2.])'
+   */
   toString(): string {
-    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, backend=${this._ref ? this.backend : 'disposed'}${this._node ? `, gradFn=${this._node.op}` : ''})`;
+    return formatTensor(this);
+  }
+
+  /** Node's `util.inspect` (and so `console.log`) prints `toString()` rather than the internals. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   // Elementwise
@@ -268,9 +291,12 @@ export class Tensor {
   logSoftmax(axis: number): Tensor { return logSoftmax(this, axis); }
 
   // Shape and views
-  reshape(shape: readonly number[]): Tensor { return vw.reshape(this, shape); }
-  flatten(): Tensor { return vw.reshape(this, [-1]); }
-  permute(dims: readonly number[]): Tensor { return vw.permute(this, dims); }
+  /** New shape (one dim may be -1), as a list or as arguments: `reshape([2, 3])` or `reshape(2, 3)`. */
+  reshape(...shape: number[] | [readonly number[]]): Tensor { return vw.reshape(this, dimsArg('reshape', shape)); }
+  /** Merges dims `startDim..endDim` into one (all by default). @example randn([2, 3, 4]).flatten(1) // [2, 12] */
+  flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
+  /** Reorders dims, as a list or as arguments: `permute([1, 0])` or `permute(1, 0)`. */
+  permute(...dims: number[] | [readonly number[]]): Tensor { return vw.permute(this, dimsArg('permute', dims)); }
   transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
   expand(shape: readonly number[]): Tensor { return vw.expand(this, shape); }
   /** Per-dim `[start, end)` ranges (negative indices count from the end); missing dims are kept whole. */
@@ -291,6 +317,121 @@ export class Tensor {
     vw.copyInto(this, src);
     return this;
   }
+
+  // Ops added for PyTorch users: rounding, statistics, scans, sorting, splitting, masks,
+  // predicates, views, in-place updates and moving storage between backends.
+  /** Limits elements to `[min, max]`; either bound may be omitted (pass null). @example x.clamp(0, 1) */
+  clamp(min?: Tensor | number | null, max?: Tensor | number | null): Tensor { return clamp(this, min, max); }
+  /** Alias of `clamp`, as in PyTorch. @example x.clip(-1, 1) */
+  clip(min?: Tensor | number | null, max?: Tensor | number | null): Tensor { return clamp(this, min, max); }
+  /** Largest integer ≤ x; zero gradient. @example tensor([1.5]).floor() // [1] */
+  floor(): Tensor { return floor(this); }
+  /** Smallest integer ≥ x; zero gradient. @example tensor([1.5]).ceil() // [2] */
+  ceil(): Tensor { return ceil(this); }
+  /** Nearest integer, halves to even; zero gradient. @example tensor([2.5]).round() // [2] */
+  round(): Tensor { return round(this); }
+  /** Variance (unbiased by default) over `axis`, or all. @example x.var(0, { unbiased: false }) */
+  var(axis?: number | number[], opts: VarOptions = {}): Tensor { return variance(this, axis, opts); }
+  /** Standard deviation (unbiased by default) over `axis`, or all. @example x.std(-1, { keepdim: true }) */
+  std(axis?: number | number[], opts: VarOptions = {}): Tensor { return std(this, axis, opts); }
+  /** log Σ exp over `axis`, stable for large values. @example logits.logsumexp(-1) */
+  logsumexp(axis: number | number[], keepdim = false): Tensor { return logsumexp(this, axis, keepdim); }
+  /** Running sums along `axis`. @example tensor([1, 2, 3]).cumsum(0) // [1, 3, 6] */
+  cumsum(axis: number): Tensor { return cumsum(this, axis); }
+  /** Stable sort along `axis`: `[values, indices]` (also `.values`, `.indices`). @example const [v, i] = x.sort(-1, true) */
+  sort(axis = -1, descending = false): ValuesIndices { return sort(this, axis, descending); }
+  /** Indices (int32) that sort along `axis`. @example x.argsort() */
+  argsort(axis = -1, descending = false): Tensor { return argsort(this, axis, descending); }
+  /** The k largest (or smallest) along `axis`: `[values, indices]`. @example const [v, i] = logits.topk(3) */
+  topk(k: number, axis = -1, largest = true): ValuesIndices { return topk(this, k, axis, largest); }
+  /** Views of pieces of `size` (or of listed sizes) along `axis`. @example x.split(2) */
+  split(sizes: number | readonly number[], axis = 0): Tensor[] { return split(this, sizes, axis); }
+  /** `chunks` near-equal views along `axis`. @example x.chunk(4, -1) */
+  chunk(chunks: number, axis = 0): Tensor[] { return chunk(this, chunks, axis); }
+  /** Lower triangle of the last two dims. @example ones([3, 3]).tril() */
+  tril(diagonal = 0): Tensor { return tril(this, diagonal); }
+  /** Upper triangle of the last two dims. @example ones([3, 3]).triu(1) */
+  triu(diagonal = 0): Tensor { return triu(this, diagonal); }
+  /** int32 1 where NaN. @example x.isnan().sum() */
+  isnan(): Tensor { return isnan(this); }
+  /** int32 1 where ±∞. @example x.isinf() */
+  isinf(): Tensor { return isinf(this); }
+  /** int32 1 where finite. @example x.isfinite() */
+  isfinite(): Tensor { return isfinite(this); }
+  /** Splits dim `axis` into `sizes`. @example randn([2, 12]).unflatten(1, [3, 4]) */
+  unflatten(axis: number, sizes: readonly number[]): Tensor { return unflatten(this, axis, sizes); }
+
+  /**
+   * A view with a new shape, refused (as in PyTorch) when the data is not contiguous; `reshape`
+   * copies instead.
+   *
+   * @example
+   * randn([2, 6]).view(3, 4);
+   */
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    check(this.isContiguous, 'view', () => `tensor of shape ${fmt(this.shape)} is not contiguous, so it has no view of another shape; use reshape() (which copies) or contiguous().view(...)`);
+    return vw.reshape(this, dimsArg('view', shape));
+  }
+
+  /** Sets every element to 0, in place (see `add_`). @example noGrad(() => w.zero_()) */
+  zero_(): this { return this.fill_(0); }
+  /** Sets every element to `value`, in place (see `add_`). @example noGrad(() => w.fill_(0.5)) */
+  fill_(value: number): this { return this._inPlace('fill_', this, () => ew.fullLike(this, value)); }
+  /**
+   * Adds `other` (broadcast to this shape) in place. In-place ops bump the version counter, so
+   * a graph that saved this tensor refuses to run backward; on a tensor that requires grad they
+   * are allowed only inside `noGrad`.
+   *
+   * @example
+   * noGrad(() => w.add_(w.grad!.mul(-0.1)));
+   */
+  add_(other: Tensor | number): this { return this._inPlace('add_', other, () => this.add(other)); }
+  /** Multiplies by `other` in place (see `add_`). @example noGrad(() => w.mul_(0.9)) */
+  mul_(other: Tensor | number): this { return this._inPlace('mul_', other, () => this.mul(other)); }
+  /** Clamps in place (see `add_`). @example noGrad(() => w.clamp_(-1, 1)) */
+  clamp_(min?: Tensor | number | null, max?: Tensor | number | null): this {
+    return this._inPlace('clamp_', min instanceof Tensor ? min : max instanceof Tensor ? max : this, () => clamp(this, min, max));
+  }
+
+  /** Validates an in-place update of this tensor, computes it without a graph, then writes it. */
+  private _inPlace(op: string, operand: Tensor | number, compute: () => Tensor): this {
+    this._storageRef(op);
+    check(!this._node, op, () => 'cannot change a tensor produced by a recorded op in place; detach() it first');
+    check(!(this._requiresGrad && isGradEnabled()), op, () =>
+      `tensor of shape ${fmt(this.shape)} requires grad, so it may change in place only inside noGrad(() => ...)`);
+    if (operand instanceof Tensor) {
+      check(operand.backend === this.backend, op, () => `operand is on '${operand.backend}' but this tensor is on '${this.backend}'; move it with await t.to('${this.backend}')`);
+      check(shapesEqual(broadcastShapes(op, this.shape, operand.shape), this.shape), op, () =>
+        `operand of shape ${fmt(operand.shape)} does not broadcast to this tensor's shape ${fmt(this.shape)}`);
+    }
+    const value = noGrad(compute);
+    this.copy_(value);
+    value.dispose();
+    return this;
+  }
+
+  /**
+   * @internal Moves this leaf's storage to `backend` in place, keeping its identity (so modules
+   * and optimizers holding it see the move); the data becomes contiguous.
+   */
+  _replaceStorage(backend: Backend, data: TypedArray): void {
+    const old = this._storageRef('to');
+    const ref = new StorageRef(backend, backend.upload(data));
+    unadopt(this._token);
+    old.release();
+    this._ref = ref;
+    this._token = adopt(this, ref);
+    const self = this as { strides: readonly number[]; offset: number };
+    self.strides = Object.freeze(contiguousStrides(this.shape));
+    self.offset = 0;
+  }
+}
+
+/** Dims given as one list or as separate numbers (`reshape([2, 3])`, `reshape(2, 3)`). */
+function dimsArg(op: string, args: number[] | [readonly number[]]): readonly number[] {
+  if (args.length === 1 && Array.isArray(args[0])) return args[0];
+  check(args.every((d) => typeof d === 'number'), op, () => `pass the dims as numbers or one list of numbers, e.g. ${op}(2, 3) or ${op}([2, 3])`);
+  return args as number[];
 }
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {

@@ -5,6 +5,10 @@ export {
   Linear, Sequential, Embedding, LayerNorm, Dropout, ReLU, GELU, Tanh, Sigmoid, MSELoss, CrossEntropyLoss,
   type LinearOptions,
 } from './layers.js';
+export { Flatten, Identity } from './shapes.js';
+export type { TensorLike } from './inputs.js';
+export type { CrossEntropyOptions, NllLossOptions, Reduction } from './losses.js';
+export * as init from './init.js';
 export { LoRALinear, type LoRAOptions, type UnmergeReport } from './lora.js';
 export { applyLoRA, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';

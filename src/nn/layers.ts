@@ -3,6 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import * as F from './functional.js';
+import type { TensorLike } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
@@ -41,7 +42,7 @@ export class Linear extends Module {
     this.bias = opts.bias ?? true ? Parameter.from(uniform([outFeatures], -bound, bound, { dtype })) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: TensorLike): Tensor {
     return F.linear(x, this.weight, this.bias);
   }
 }
@@ -89,7 +90,7 @@ export class Embedding extends Module {
     this.weight = Parameter.from(randn([numEmbeddings, embeddingDim], { dtype: opts.dtype ?? 'float32' }));
   }
 
-  forward(indices: Tensor): Tensor {
+  forward(indices: TensorLike): Tensor {
     return F.embedding(indices, this.weight);
   }
 }
@@ -111,7 +112,7 @@ export class LayerNorm extends Module {
     this.bias = affine ? Parameter.from(zeros([dim], { dtype })) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: TensorLike): Tensor {
     return F.layerNorm(x, this.weight, this.bias, this.opts.eps ?? 1e-5);
   }
 }
@@ -160,14 +161,21 @@ export class Sigmoid extends Module {
 
 /** Mean squared error as a module. @example new nn.MSELoss().forward(pred, target) */
 export class MSELoss extends Module {
-  forward(input: Tensor, target: Tensor): Tensor {
+  forward(input: TensorLike, target: TensorLike): Tensor {
     return F.mseLoss(input, target);
   }
 }
 
-/** Mean cross-entropy of logits [N, C] against int32 classes [N]. */
+/**
+ * Cross-entropy of logits [N, C, ...] against int32 classes [N, ...], with `F.crossEntropy`'s
+ * options. @example new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(logits, targets)
+ */
 export class CrossEntropyLoss extends Module {
-  forward(logits: Tensor, targets: Tensor): Tensor {
-    return F.crossEntropy(logits, targets);
+  constructor(readonly opts: F.CrossEntropyOptions = {}) {
+    super();
+  }
+
+  forward(logits: TensorLike, targets: TensorLike): Tensor {
+    return F.crossEntropy(logits, targets, this.opts);
   }
 }
