@@ -1,6 +1,7 @@
 import { noGrad } from '../core/autograd.js';
+import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
-import type { Tensor } from '../core/tensor.js';
+import { Tensor } from '../core/tensor.js';
 import { Parameter } from './parameter.js';
 
 /** A child module's place in its parent, so `applyLoRA` can swap it in place. */
@@ -169,15 +170,54 @@ export abstract class Module {
       if (src && !sameShape(src.shape, p.shape)) {
         throw new TsgradError('loadStateDict', `'${n}': shape ${fmt(src.shape)} in the state dict but ${fmt(p.shape)} in the model`);
       }
+      if (src) checkCopyable(n, src, p);
     }
     noGrad(() => {
-      for (const [n, p] of params) if (state[n]) p.copy_(state[n]);
+      for (const [n, p] of params) if (state[n]) copyAcross(p, state[n]);
     });
     return result;
   }
 
+  /**
+   * Moves every parameter, with its gradient, to `backend` in place (PyTorch's `model.to`): the
+   * Parameter objects stay the same, so references to them (an optimizer's) stay valid; move an
+   * optimizer's state with `await optimizer.to(backend)`. Refused while a LoRA layer is merged.
+   *
+   * @example
+   * await initBackend('webgpu');
+   * await model.to('webgpu');
+   */
+  async to(backend: string): Promise<this> {
+    for (const [path, m] of this.namedModules()) m.assertUnmerged('to', path);
+    const target = backendByName(backend);
+    const moving = this.parameters().filter((p) => p._backend !== target);
+    const values = await Promise.all(moving.map((p) => p.data()));
+    const grads = await Promise.all(moving.map((p) => p.grad?.data() ?? null));
+    moving.forEach((p, i) => {
+      p._replaceStorage(target, values[i]!);
+      const g = grads[i];
+      if (g && p.grad) p.grad._replaceStorage(target, g);
+    });
+    return this;
+  }
+
   /** Throws when this module's parameters must not be saved or loaded now (a merged LoRA layer). */
   protected assertUnmerged(_op: string, _path: string): void {}
+}
+
+/** A state-dict tensor from another backend can be copied in only if it can be read at once. */
+function checkCopyable(name: string, src: Tensor, p: Tensor): void {
+  check(src._backend === p._backend || src._backend.readSync, 'loadStateDict', () =>
+    `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; move the state first (await t.to('${p.backend}')) or load it on '${src.backend}' and then await model.to('${p.backend}')`);
+}
+
+/** Copies `src` into `p`, uploading it first when it lives on another (synchronous) backend. */
+function copyAcross(p: Tensor, src: Tensor): void {
+  if (src._backend === p._backend) return void p.copy_(src);
+  const b = p._backend;
+  const moved = Tensor._wrap(b, b.upload(src.dataSync()), src.shape, src.dtype);
+  p.copy_(moved);
+  moved.dispose();
 }
 
 function join(prefix: string, name: string): string {
