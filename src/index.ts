@@ -37,5 +37,6 @@ export * as nn from './nn/index.js';
 export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/index.js';
 export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';
 export * as optim from './optim/index.js';
+export * as data from './data/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';
 export * as io from './io/index.js';
