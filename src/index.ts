@@ -28,6 +28,7 @@ export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult }
 export { scope, keep } from './core/scope.js';
 export { printGraph, toDot } from './core/graph.js';
 export { cat, stack } from './core/ops/join.js';
+export type { Nested } from './core/creation.js';
 export { where, maximum, minimum } from './core/ops/elementwise.js';
 export {
   setBackend, getBackend, getBackendInfo, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,

@@ -12,7 +12,8 @@ export interface TensorOptions {
   backend?: string;
 }
 
-type Nested = number | readonly Nested[];
+/** Nested arrays of numbers (or one number), as `tensor()` takes them. */
+export type Nested = number | readonly Nested[];
 
 function resolveBackend(opts: TensorOptions): Backend {
   return opts.backend ? backendByName(opts.backend) : getBackend();

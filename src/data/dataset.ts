@@ -11,7 +11,9 @@ import type { Tensor } from '../core/tensor.js';
  */
 export interface Dataset {
   readonly length: number;
+  /** The tensors of sample `index`. */
   get(index: number): Tensor[];
+  /** The samples at `indices`, each tensor stacked along a new first dim. */
   rows?(indices: readonly number[]): Tensor[];
 }
 
@@ -39,6 +41,7 @@ export class TensorDataset implements Dataset {
     this.length = n;
   }
 
+  /** Row `index` of every tensor. */
   get(index: number): Tensor[] {
     checkIndex('TensorDataset.get', index, this.length);
     return this.tensors.map((t) => t.slice([[index, index + 1]]).squeeze(0));
@@ -68,11 +71,13 @@ export class Subset implements Dataset {
     this.length = indices.length;
   }
 
+  /** Sample `indices[index]` of the underlying dataset. */
   get(index: number): Tensor[] {
     checkIndex('Subset.get', index, this.length);
     return this.dataset.get(this.indices[index]!);
   }
 
+  /** The samples at `indices` of this subset, batched. */
   rows(indices: readonly number[]): Tensor[] {
     for (const i of indices) checkIndex('Subset.rows', i, this.length);
     const inner = indices.map((i) => this.indices[i]!);

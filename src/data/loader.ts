@@ -4,6 +4,7 @@ import { check } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { type Dataset, collate, permutation } from './dataset.js';
 
+/** How a DataLoader batches: size, shuffling, the last short batch and the backend it delivers on. */
 export interface DataLoaderOptions {
   /** Samples per batch (default 1). */
   batchSize?: number;
@@ -65,6 +66,7 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
     return this.backend ? backendByName(this.backend) : getBackend();
   }
 
+  /** One epoch of batches, synchronously (the dataset must be on a synchronous backend). */
   *[Symbol.iterator](): Iterator<Tensor[]> {
     for (const indices of this.batches()) {
       const target = this.target();
@@ -77,6 +79,7 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
     }
   }
 
+  /** One epoch of batches, reading from any backend. */
   async *[Symbol.asyncIterator](): AsyncIterator<Tensor[]> {
     for (const indices of this.batches()) {
       const target = this.target();

@@ -4,8 +4,14 @@ import { TsgradError, check, fmt } from '../core/errors.js';
 import { nextNormal, nextUniform } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
 
-// PyTorch's torch.nn.init: each function overwrites a tensor in place from the seeded
-// generator (manualSeed), outside the graph, and returns it.
+/**
+ * Weight initialisation as torch.nn.init: each function overwrites a tensor in place from the
+ * seeded generator (`manualSeed`), outside the graph, and returns it.
+ *
+ * @example
+ * nn.init.kaimingUniform_(layer.weight, { nonlinearity: 'relu' }); nn.init.zeros_(layer.bias!);
+ * @module
+ */
 
 /** The nonlinearities `calculateGain` knows, by PyTorch's names. */
 export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
@@ -94,6 +100,7 @@ export function xavierNormal_<T extends Tensor>(t: T, gain = 1): T {
   return write('xavierNormal_', t, () => std * nextNormal());
 }
 
+/** Kaiming init settings, as PyTorch's: slope `a`, fan mode and the nonlinearity that follows. */
 export interface KaimingOptions {
   /** Negative slope of the leaky_relu that follows (default 0). */
   a?: number;

@@ -6,12 +6,14 @@ import { type TensorLike, asTensor } from './inputs.js';
 /** How a loss combines its per-element values: their mean (default), their sum, or none. */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options of `nllLoss`: the ignored class and the reduction. */
 export interface NllLossOptions {
   /** Targets equal to this contribute nothing and are left out of the mean (default -100). */
   ignoreIndex?: number;
   reduction?: Reduction;
 }
 
+/** Options of `crossEntropy`: those of `nllLoss` and label smoothing. */
 export interface CrossEntropyOptions extends NllLossOptions {
   /** Mixes the target with the uniform distribution: (1 − ε)·one-hot + ε/C (default 0). */
   labelSmoothing?: number;

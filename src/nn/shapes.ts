@@ -15,6 +15,7 @@ export class Flatten extends Module {
     super();
   }
 
+  /** `x.flatten(startDim, endDim)`. */
   forward(x: Tensor): Tensor {
     return x.flatten(this.startDim, this.endDim);
   }
@@ -22,6 +23,7 @@ export class Flatten extends Module {
 
 /** Returns its input unchanged (a placeholder, as PyTorch's). @example new nn.Identity().forward(x) // x */
 export class Identity extends Module {
+  /** `x` itself. */
   forward(x: Tensor): Tensor {
     return x;
   }

@@ -2,4 +2,4 @@ export { Optimizer, type ParamState, type ParamGroup, type ParamsInput, type Opt
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { clipGradNorm } from './clip.js';
-export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, type SchedulerStateDict } from './lrScheduler.js';
+export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, type SchedulerStateDict, type WithLr } from './lrScheduler.js';

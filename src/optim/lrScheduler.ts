@@ -1,7 +1,8 @@
 import { check } from '../core/errors.js';
 import type { Optimizer } from './optimizer.js';
 
-type WithLr = { lr: number };
+/** What a schedule needs of an optimizer's param groups: a learning rate. */
+export type WithLr = { lr: number };
 
 /** A scheduler's state: the epoch count and each group's initial learning rate. */
 export interface SchedulerStateDict {
@@ -39,6 +40,7 @@ export abstract class LRScheduler {
     return [...this.lastLrs];
   }
 
+  /** The epoch count and base rates, for `loadStateDict`. */
   stateDict(): SchedulerStateDict {
     return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
   }

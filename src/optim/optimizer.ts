@@ -14,7 +14,7 @@ export interface ParamState {
 export type ParamGroup<H> = H & { params: Tensor[] };
 
 /** A module (its `parameters()` are taken, as `new optim.Adam(model)`), parameters, or groups of them with hyperparameters overriding the defaults. */
-export type ParamsInput<H> = { parameters(): Iterable<Tensor> } | Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
+export type ParamsInput<H> = { /** A module's trainable tensors. */ parameters(): Iterable<Tensor> } | Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
 
 /** A serializable snapshot: state by parameter index (in group order) and the groups' hyperparameters. */
 export interface OptimizerStateDict<H> {

@@ -1,11 +1,8 @@
 import type { Backend } from '../backend.js';
-import { tensor } from '../creation.js';
+import { type Nested, tensor } from '../creation.js';
 import type { DType } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import { wrap } from './operands.js';
-
-/** Nested arrays of numbers, as `tensor()` takes them. */
-export type Nested = number | readonly Nested[];
 
 /** An int32 constant of `shape` on backend `b`, filled by `f(row-major index)` (masks, positions). */
 export function intConstant(b: Backend, shape: readonly number[], f: (i: number) => number): Tensor {

@@ -1,9 +1,9 @@
 import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { normalizeAxis, sizeOf } from '../shape.js';
-import { tensor } from '../creation.js';
+import { type Nested, tensor } from '../creation.js';
 import { Tensor } from '../tensor.js';
-import { type Nested, beside } from './constants.js';
+import { beside } from './constants.js';
 import { sameBackend, wrap } from './operands.js';
 
 /** Nested arrays among the parts become tensors beside the first tensor (PyTorch accepts lists there too). */

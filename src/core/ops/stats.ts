@@ -4,6 +4,7 @@ import { normalizeAxes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
 
+/** Options of `var`/`std`: Bessel's correction and keeping reduced dims. */
 export interface VarOptions {
   /** Divide by n − 1 (Bessel's correction, PyTorch's default) rather than n. */
   unbiased?: boolean;
