@@ -34,6 +34,9 @@ export {
   setBackend, getBackend, getBackendInfo, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
+export type { ArgReduceOp, BackendFactory, BinaryOp, FusedKernels, ReduceOp, UnaryOp } from './core/backend.js';
+export type { BackwardFn } from './core/autograd.js';
+export type { HasStateTensors } from './nn/memory.js';
 export * as nn from './nn/index.js';
 export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/index.js';
 export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';

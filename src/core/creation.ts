@@ -5,6 +5,7 @@ import { nextNormal, nextUniform } from './random.js';
 import { checkShape, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
+/** Where and how a new tensor is created: dtype, requiresGrad, backend. */
 export interface TensorOptions {
   dtype?: DType;
   requiresGrad?: boolean;

@@ -211,10 +211,12 @@ export class Tensor {
     return b.readSync(this._view('dataSync'));
   }
 
+  /** Synchronous `toArray()`, for synchronous backends (cpu). */
   arraySync(): NestedArray {
     return nest(this.dataSync(), this.shape);
   }
 
+  /** Synchronous `item()`, for synchronous backends (cpu). */
   itemSync(): number {
     check(this.size === 1, 'item', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
     return this.dataSync()[0]!;
@@ -246,48 +248,81 @@ export class Tensor {
   }
 
   // Elementwise
+  /** Elementwise `this + other`, broadcasting. @example x.add(1) */
   add(other: Tensor | number): Tensor { return ew.add(this, other); }
+  /** Elementwise `this − other`, broadcasting. @example x.sub(y) */
   sub(other: Tensor | number): Tensor { return ew.sub(this, other); }
+  /** Elementwise `this · other`, broadcasting. @example x.mul(2) */
   mul(other: Tensor | number): Tensor { return ew.mul(this, other); }
+  /** Elementwise `this / other`, broadcasting (int ÷ int gives float32). @example x.div(y) */
   div(other: Tensor | number): Tensor { return ew.div(this, other); }
+  /** Elementwise power; a tensor exponent gets a gradient too. @example x.pow(2) */
   pow(exponent: Tensor | number): Tensor { return ew.pow(this, exponent); }
+  /** Elementwise maximum (ties share the gradient). @example x.maximum(0) */
   maximum(other: Tensor | number): Tensor { return ew.maximum(this, other); }
+  /** Elementwise minimum (ties share the gradient). @example x.minimum(y) */
   minimum(other: Tensor | number): Tensor { return ew.minimum(this, other); }
+  /** −x. @example x.neg() */
   neg(): Tensor { return ew.neg(this); }
+  /** eˣ. @example x.exp() */
   exp(): Tensor { return ew.exp(this); }
+  /** Natural logarithm. @example x.log() */
   log(): Tensor { return ew.log(this); }
+  /** Square root. @example x.sqrt() */
   sqrt(): Tensor { return ew.sqrt(this); }
+  /** |x|. @example x.abs() */
   abs(): Tensor { return ew.abs(this); }
+  /** −1, 0 or 1 by sign; zero gradient. @example x.sign() */
   sign(): Tensor { return ew.sign(this); }
+  /** max(x, 0). @example x.relu() */
   relu(): Tensor { return ew.relu(this); }
+  /** 1 / (1 + e⁻ˣ). @example x.sigmoid() */
   sigmoid(): Tensor { return ew.sigmoid(this); }
+  /** Hyperbolic tangent. @example x.tanh() */
   tanh(): Tensor { return ew.tanh(this); }
+  /** The error function. @example x.erf() */
   erf(): Tensor { return ew.erf(this); }
   /** GELU: exact erf form by default, `{ approximate: 'tanh' }` as in PyTorch. */
   gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor { return ew.gelu(this, opts); }
+  /** int32 1 where equal. @example x.eq(0) */
   eq(other: Tensor | number): Tensor { return ew.compare('eq', this, other); }
+  /** int32 1 where not equal. @example x.ne(0) */
   ne(other: Tensor | number): Tensor { return ew.compare('ne', this, other); }
+  /** int32 1 where less. @example x.lt(y) */
   lt(other: Tensor | number): Tensor { return ew.compare('lt', this, other); }
+  /** int32 1 where less or equal. @example x.le(y) */
   le(other: Tensor | number): Tensor { return ew.compare('le', this, other); }
+  /** int32 1 where greater. @example x.gt(0) */
   gt(other: Tensor | number): Tensor { return ew.compare('gt', this, other); }
+  /** int32 1 where greater or equal. @example x.ge(0) */
   ge(other: Tensor | number): Tensor { return ew.compare('ge', this, other); }
   /** Converts to another dtype; differentiable between float dtypes. */
   cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
   /** A tensor of ones with this tensor's shape, dtype and backend. */
   onesLike(): Tensor { return ew.fullLike(this, 1); }
+  /** A tensor of zeros with this tensor's shape, dtype and backend. @example x.zerosLike() */
   zerosLike(): Tensor { return ew.fullLike(this, 0); }
 
   // Linear algebra
+  /** Matrix product, batched and broadcast over leading dims (1-D operands as vectors). @example a.matmul(b) */
   matmul(other: Tensor): Tensor { return matmul(this, other); }
 
   // Reductions
+  /** Sum over `axis` (one, several, or all when omitted). @example x.sum(0, true) */
   sum(axis?: number | number[], keepdim = false): Tensor { return red.sum(this, axis, keepdim); }
+  /** Mean over `axis` (one, several, or all when omitted). @example x.mean(-1) */
   mean(axis?: number | number[], keepdim = false): Tensor { return red.mean(this, axis, keepdim); }
+  /** Maximum over `axis` (all when omitted); ties share the gradient. @example x.max(1) */
   max(axis?: number | number[], keepdim = false): Tensor { return red.max(this, axis, keepdim); }
+  /** Minimum over `axis` (all when omitted); ties share the gradient. @example x.min(1) */
   min(axis?: number | number[], keepdim = false): Tensor { return red.min(this, axis, keepdim); }
+  /** int32 index of the first maximum along `axis`. @example logits.argmax(-1) */
   argmax(axis: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
+  /** int32 index of the first minimum along `axis`. @example x.argmin(0) */
   argmin(axis: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
+  /** Softmax along `axis`, stable for large values. @example logits.softmax(-1) */
   softmax(axis: number): Tensor { return softmax(this, axis); }
+  /** log(softmax) along `axis`, computed stably. @example logits.logSoftmax(-1) */
   logSoftmax(axis: number): Tensor { return logSoftmax(this, axis); }
 
   // Shape and views
@@ -297,16 +332,23 @@ export class Tensor {
   flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
   /** Reorders dims, as a list or as arguments: `permute([1, 0])` or `permute(1, 0)`. */
   permute(...dims: number[] | [readonly number[]]): Tensor { return vw.permute(this, dimsArg('permute', dims)); }
+  /** Swaps two dims (a view). @example x.transpose(0, 1) */
   transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
+  /** Broadcasts size-1 dims to `shape` without copying (-1 keeps a dim). @example x.expand([4, 3]) */
   expand(shape: readonly number[]): Tensor { return vw.expand(this, shape); }
   /** Per-dim `[start, end)` ranges (negative indices count from the end); missing dims are kept whole. */
   slice(ranges: readonly (readonly [number, number])[]): Tensor { return vw.slice(this, ranges); }
+  /** Drops size-1 dims (only `axis` when given). @example x.squeeze(0) */
   squeeze(axis?: number): Tensor { return vw.squeeze(this, axis); }
+  /** Inserts a size-1 dim at `axis`. @example x.unsqueeze(0) */
   unsqueeze(axis: number): Tensor { return vw.unsqueeze(this, axis); }
+  /** This tensor if contiguous, else a contiguous copy. @example x.transpose(0, 1).contiguous() */
   contiguous(): Tensor { return vw.contiguous(this); }
 
   // Indexing
+  /** torch.gather: picks elements along `axis` named by an int32 `index` of the same rank. @example logits.gather(1, y.unsqueeze(1)) */
   gather(axis: number, index: Tensor): Tensor { return idx.gather(this, axis, index); }
+  /** Whole slices along `axis` at a 1-D int32 index. @example table.indexSelect(0, ids) */
   indexSelect(axis: number, index: Tensor): Tensor { return idx.indexSelect(this, axis, index); }
 
   /**

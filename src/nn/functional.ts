@@ -1,3 +1,10 @@
+/**
+ * Stateless layer and loss functions (PyTorch's torch.nn.functional).
+ *
+ * @example
+ * nn.functional.crossEntropy(logits, targets);
+ * @module
+ */
 import { fromTypedArray } from '../core/creation.js';
 import { check, fmt } from '../core/errors.js';
 import { nextUniform } from '../core/random.js';

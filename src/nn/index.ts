@@ -1,3 +1,10 @@
+/**
+ * Layers, losses, initialisation and LoRA.
+ *
+ * @example
+ * const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
+ * @module
+ */
 export * as functional from './functional.js';
 export { Parameter } from './parameter.js';
 export { Module, type ChildSlot, type LoadResult } from './module.js';

@@ -1,9 +1,3 @@
-import { noGrad } from '../core/autograd.js';
-import { isFloat, toTypedArray } from '../core/dtype.js';
-import { TsgradError, check, fmt } from '../core/errors.js';
-import { nextNormal, nextUniform } from '../core/random.js';
-import { Tensor } from '../core/tensor.js';
-
 /**
  * Weight initialisation as torch.nn.init: each function overwrites a tensor in place from the
  * seeded generator (`manualSeed`), outside the graph, and returns it.
@@ -12,6 +6,12 @@ import { Tensor } from '../core/tensor.js';
  * nn.init.kaimingUniform_(layer.weight, { nonlinearity: 'relu' }); nn.init.zeros_(layer.bias!);
  * @module
  */
+import { noGrad } from '../core/autograd.js';
+import { isFloat, toTypedArray } from '../core/dtype.js';
+import { TsgradError, check, fmt } from '../core/errors.js';
+import { nextNormal, nextUniform } from '../core/random.js';
+import { Tensor } from '../core/tensor.js';
+
 
 /** The nonlinearities `calculateGain` knows, by PyTorch's names. */
 export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';

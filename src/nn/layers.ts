@@ -7,6 +7,7 @@ import type { TensorLike } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
+/** Options of `nn.Linear`. */
 export interface LinearOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
@@ -42,6 +43,7 @@ export class Linear extends Module {
     this.bias = opts.bias ?? true ? Parameter.from(uniform([outFeatures], -bound, bound, { dtype })) : null;
   }
 
+  /** x·Wᵀ + b. */
   forward(x: TensorLike): Tensor {
     return F.linear(x, this.weight, this.bias);
   }
@@ -112,6 +114,7 @@ export class LayerNorm extends Module {
     this.bias = affine ? Parameter.from(zeros([dim], { dtype })) : null;
   }
 
+  /** The normalized, scaled and shifted input. */
   forward(x: TensorLike): Tensor {
     return F.layerNorm(x, this.weight, this.bias, this.opts.eps ?? 1e-5);
   }

@@ -8,11 +8,13 @@ import { Parameter } from './parameter.js';
 export interface ChildSlot {
   name: string;
   module: Module;
+  /** Puts `next` where this child was. */
   replace(next: Module): void;
 }
 
 type Entry = { name: string; value: Parameter | Module; replace: (next: Module) => void };
 
+/** Keys `loadStateDict` did not find in the model or in the state dict. */
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
@@ -33,6 +35,7 @@ export abstract class Module {
   /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
   training = true;
 
+  /** The computation of this module. */
   abstract forward(...inputs: Tensor[]): Tensor;
 
   /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
@@ -78,6 +81,7 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every submodule, each once. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -97,6 +101,7 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter, each once (what an optimizer takes). */
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -127,6 +132,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Lets every parameter train again; returns this. */
   unfreeze(): this {
     for (const p of this.parameters()) p.requiresGrad = true;
     return this;

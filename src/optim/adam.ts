@@ -1,6 +1,7 @@
 import type { Tensor } from '../core/tensor.js';
 import { Optimizer, type ParamState, type ParamsInput, checkRange } from './optimizer.js';
 
+/** Adam/AdamW hyperparameters, as PyTorch names them in camelCase. */
 export interface AdamOptions {
   lr: number;
   betas: [number, number];

@@ -13,8 +13,14 @@ export interface ParamState {
 /** A group of parameters sharing hyperparameters (PyTorch's param_groups). */
 export type ParamGroup<H> = H & { params: Tensor[] };
 
+/** What has parameters to optimize: an nn.Module. */
+export interface ParameterSource {
+  /** The tensors to optimize. */
+  parameters(): Iterable<Tensor>;
+}
+
 /** A module (its `parameters()` are taken, as `new optim.Adam(model)`), parameters, or groups of them with hyperparameters overriding the defaults. */
-export type ParamsInput<H> = { /** A module's trainable tensors. */ parameters(): Iterable<Tensor> } | Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
+export type ParamsInput<H> = ParameterSource | Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
 
 /** A serializable snapshot: state by parameter index (in group order) and the groups' hyperparameters. */
 export interface OptimizerStateDict<H> {
@@ -184,7 +190,7 @@ export abstract class Optimizer<H extends object> {
 
 /** A module's parameters, or the iterable as given; a clear error for anything else. */
 function paramsOf<H>(op: string, input: ParamsInput<H>): Iterable<Tensor | ({ params: Iterable<Tensor> } & Partial<H>)> {
-  if (input && typeof (input as { parameters?: unknown }).parameters === 'function') return (input as { parameters(): Iterable<Tensor> }).parameters();
+  if (input && typeof (input as { parameters?: unknown }).parameters === 'function') return (input as ParameterSource).parameters();
   check(input != null && typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function' && !isTensor(input), op, () =>
     `expected a Module, a list of parameters or a list of param groups, got ${isTensor(input) ? 'a single tensor (wrap it in a list: [t])' : input === null ? 'null' : typeof input}`);
   return input as Iterable<Tensor>;
