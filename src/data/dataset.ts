@@ -1,7 +1,7 @@
 import { check, fmt } from '../core/errors.js';
 import { intConstant } from '../core/ops/constants.js';
 import { stack } from '../core/ops/join.js';
-import { nextUniform } from '../core/random.js';
+import { type Generator, defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 
 /**
@@ -93,11 +93,11 @@ export function collate(samples: Tensor[][]): Tensor[] {
   return Array.from({ length: width }, (_, j) => stack(samples.map((s) => s[j]!)));
 }
 
-/** 0..n-1 in a random order from the seeded generator (Fisher–Yates). */
-export function permutation(n: number): number[] {
+/** 0..n-1 in a random order from `generator` (Fisher–Yates). */
+export function permutation(n: number, generator: Generator = defaultGenerator): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(nextUniform() * (i + 1));
+    const j = Math.floor(generator.nextUniform() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order;
@@ -105,13 +105,13 @@ export function permutation(n: number): number[] {
 
 /**
  * Splits a dataset into non-overlapping random subsets of the given sizes, or of fractions
- * adding up to 1 (remainders go round-robin to the first subsets, as in PyTorch); seeded by
- * `manualSeed`.
+ * adding up to 1 (remainders go round-robin to the first subsets, as in PyTorch); drawn from
+ * `generator`, or the global stream that `manualSeed` seeds.
  *
  * @example
  * const [train, val] = data.randomSplit(ds, [0.8, 0.2]);
  */
-export function randomSplit(dataset: Dataset, lengths: readonly number[]): Subset[] {
+export function randomSplit(dataset: Dataset, lengths: readonly number[], opts: { generator?: Generator } = {}): Subset[] {
   const n = dataset.length;
   check(Array.isArray(lengths) && lengths.length > 0 && lengths.every((l) => Number.isFinite(l) && l >= 0), 'randomSplit', () =>
     `lengths must be a non-empty list of non-negative numbers, got ${JSON.stringify(lengths)}`);
@@ -124,7 +124,7 @@ export function randomSplit(dataset: Dataset, lengths: readonly number[]): Subse
   }
   check(sizes.every(Number.isInteger) && sizes.reduce((p, l) => p + l, 0) === n, 'randomSplit', () =>
     `lengths ${JSON.stringify(lengths)} must be sizes adding up to the dataset's ${n} samples, or fractions adding up to 1`);
-  const order = permutation(n);
+  const order = permutation(n, opts.generator);
   let start = 0;
   return sizes.map((len) => new Subset(dataset, order.slice(start, (start += len))));
 }

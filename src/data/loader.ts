@@ -1,6 +1,7 @@
 import { type Backend, backendByName, getBackend } from '../core/backend.js';
 import type { TypedArray } from '../core/dtype.js';
 import { check } from '../core/errors.js';
+import type { Generator } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
 import { type Dataset, collate, permutation } from './dataset.js';
 
@@ -8,8 +9,10 @@ import { type Dataset, collate, permutation } from './dataset.js';
 export interface DataLoaderOptions {
   /** Samples per batch (default 1). */
   batchSize?: number;
-  /** Reorder the samples every epoch, from the seeded generator (`manualSeed`). */
+  /** Reorder the samples every epoch, from `generator` or the global stream (`manualSeed`). */
   shuffle?: boolean;
+  /** The stream shuffling draws from, as PyTorch's `DataLoader(generator=...)`. */
+  generator?: Generator;
   /** Leave out a last batch smaller than batchSize. */
   dropLast?: boolean;
   /** Backend the batches are delivered on; the current backend (at iteration time) by default. */
@@ -31,6 +34,7 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   private readonly backend: string | undefined;
+  private readonly generator: Generator | undefined;
 
   constructor(
     readonly dataset: Dataset,
@@ -43,6 +47,7 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
     this.shuffle = opts.shuffle ?? false;
     this.dropLast = opts.dropLast ?? false;
     this.backend = opts.backend;
+    this.generator = opts.generator;
     if (opts.backend) backendByName(opts.backend);
   }
 
@@ -54,7 +59,7 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
 
   /** The sample indices of each batch of one epoch. */
   private batches(): number[][] {
-    const order = this.shuffle ? permutation(this.dataset.length) : Array.from({ length: this.dataset.length }, (_, i) => i);
+    const order = this.shuffle ? permutation(this.dataset.length, this.generator) : Array.from({ length: this.dataset.length }, (_, i) => i);
     return Array.from({ length: this.length }, (_, b) => order.slice(b * this.batchSize, (b + 1) * this.batchSize));
   }
 

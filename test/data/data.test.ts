@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
-import { type Tensor, arange, data, manualSeed, setBackend, tensor } from '../../src/index.js';
+import { Generator, type Tensor, arange, data, manualSeed, setBackend, tensor } from '../../src/index.js';
 
 installBackend('cpu-data', new CpuBackend());
 
@@ -58,6 +58,13 @@ describe('DataLoader', () => {
     expect(epoch2).not.toEqual(epoch1);
     manualSeed(11);
     expect([...loader].flatMap(([xb]) => firstCol(xb!))).toEqual(epoch1);
+    // An own generator: the same order whatever the global stream did in between.
+    const own = (seed: number) => new data.DataLoader(loader.dataset, { batchSize: 3, shuffle: true, generator: new Generator().manualSeed(seed) });
+    const first = [...own(4)].flatMap(([xb]) => firstCol(xb!));
+    manualSeed(99);
+    expect([...own(4)].flatMap(([xb]) => firstCol(xb!))).toEqual(first);
+    expect(data.randomSplit(loader.dataset, [5, 5], { generator: new Generator().manualSeed(4) })[0]!.indices)
+      .toEqual(data.randomSplit(loader.dataset, [5, 5], { generator: new Generator().manualSeed(4) })[0]!.indices);
   });
 
   it('keeps features and labels of a sample together when shuffled', () => {
