@@ -418,7 +418,7 @@ export class Tensor {
   /** Sets every element to 0, in place (see `add_`). @example noGrad(() => w.zero_()) */
   zero_(): this { return this.fill_(0); }
   /** Sets every element to `value`, in place (see `add_`). @example noGrad(() => w.fill_(0.5)) */
-  fill_(value: number): this { return this._inPlace('fill_', this, () => ew.fullLike(this, value)); }
+  fill_(value: number): this { return this._inPlace('fill_', [], () => ew.fullLike(this, value)); }
   /**
    * Adds `other` (broadcast to this shape) in place. In-place ops bump the version counter, so
    * a graph that saved this tensor refuses to run backward; on a tensor that requires grad they
@@ -427,22 +427,23 @@ export class Tensor {
    * @example
    * noGrad(() => w.add_(w.grad!.mul(-0.1)));
    */
-  add_(other: Tensor | number): this { return this._inPlace('add_', other, () => this.add(other)); }
+  add_(other: Tensor | number): this { return this._inPlace('add_', [other], () => this.add(other)); }
   /** Multiplies by `other` in place (see `add_`). @example noGrad(() => w.mul_(0.9)) */
-  mul_(other: Tensor | number): this { return this._inPlace('mul_', other, () => this.mul(other)); }
+  mul_(other: Tensor | number): this { return this._inPlace('mul_', [other], () => this.mul(other)); }
   /** Clamps in place (see `add_`). @example noGrad(() => w.clamp_(-1, 1)) */
   clamp_(min?: Tensor | number | null, max?: Tensor | number | null): this {
-    return this._inPlace('clamp_', min instanceof Tensor ? min : max instanceof Tensor ? max : this, () => clamp(this, min, max));
+    return this._inPlace('clamp_', [min, max], () => clamp(this, min, max));
   }
 
   /** Validates an in-place update of this tensor, computes it without a graph, then writes it. */
-  private _inPlace(op: string, operand: Tensor | number, compute: () => Tensor): this {
+  private _inPlace(op: string, operands: (Tensor | number | null | undefined)[], compute: () => Tensor): this {
     this._storageRef(op);
     check(!this._node, op, () => 'cannot change a tensor produced by a recorded op in place; detach() it first');
     check(!(this._requiresGrad && isGradEnabled()), op, () =>
       `tensor of shape ${fmt(this.shape)} requires grad, so it may change in place only inside noGrad(() => ...)`);
-    if (operand instanceof Tensor) {
-      check(operand.backend === this.backend, op, () => `operand is on '${operand.backend}' but this tensor is on '${this.backend}'; move it with await t.to('${this.backend}')`);
+    for (const operand of operands) {
+      if (!(operand instanceof Tensor)) continue;
+      check(operand._backend === this._backend, op, () => `operand is on '${operand.backend}' but this tensor is on '${this.backend}'; move it with await t.to('${this.backend}')`);
       check(shapesEqual(broadcastShapes(op, this.shape, operand.shape), this.shape), op, () =>
         `operand of shape ${fmt(operand.shape)} does not broadcast to this tensor's shape ${fmt(this.shape)}`);
     }

@@ -174,6 +174,7 @@ describe('in-place ops', () => {
     noGrad(() => w.mul_(2));
     expect(w.arraySync()).toEqual([2, 4]);
     expect(() => noGrad(() => w.add_(tensor([1, 2, 3])))).toThrow(TsgradError);
+    expect(() => noGrad(() => w.clamp_(tensor([0, 0]), tensor([[1, 1]])))).toThrow(/clamp_: operand of shape \[1,2\] does not broadcast to this tensor's shape \[2\]/);
     expect(w.arraySync()).toEqual([2, 4]);
     expect(() => w.mul(3).zero_()).toThrow(/zero_|fill_/);
   });
