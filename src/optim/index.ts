@@ -9,4 +9,4 @@ export { Optimizer, type ParamState, type ParamGroup, type ParamsInput, type Par
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { clipGradNorm } from './clip.js';
-export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, type SchedulerStateDict, type WithLr } from './lrScheduler.js';
+export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, SequentialLR, type SchedulerStateDict, type WithLr } from './lrScheduler.js';

@@ -4,6 +4,10 @@ import type { Optimizer } from './optimizer.js';
 /** What a schedule needs of an optimizer's param groups: a learning rate. */
 export type WithLr = { lr: number };
 
+// Each param group's learning rate before the first schedule touched it (PyTorch's
+// `initial_lr`), so schedules created one after another all start from the same rate.
+const initialLrs = new WeakMap<object, number>();
+
 /** A scheduler's state: the epoch count and each group's initial learning rate. */
 export interface SchedulerStateDict {
   lastEpoch: number;
@@ -24,7 +28,10 @@ export abstract class LRScheduler {
 
   constructor(readonly optimizer: Optimizer<WithLr>) {
     check(optimizer && Array.isArray(optimizer.paramGroups), this.constructor.name, () => 'needs an optimizer (optim.SGD, optim.Adam...)');
-    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
+    this.baseLrs = optimizer.paramGroups.map((g) => {
+      if (!initialLrs.has(g)) initialLrs.set(g, g.lr);
+      return initialLrs.get(g)!;
+    });
   }
 
   /** The learning rate of group `i` at `epoch`, from its initial rate. */
@@ -33,6 +40,11 @@ export abstract class LRScheduler {
   /** Advances one epoch and sets every group's lr. */
   step(): void {
     this.moveTo(this.lastEpoch + 1);
+  }
+
+  /** The learning rates this schedule gives at `epoch`, one per group, without setting them. */
+  lrsAt(epoch: number): number[] {
+    return this.baseLrs.map((base, i) => this.lrAt(epoch, base, i));
   }
 
   /** The learning rates the last `step()` (or the constructor) set, one per group. */
@@ -55,7 +67,7 @@ export abstract class LRScheduler {
 
   /** Computes every group's lr at `epoch` (which may throw), then sets them all. */
   private moveTo(epoch: number, baseLrs: readonly number[] = this.baseLrs): void {
-    const lrs = baseLrs.map((base, i) => this.lrAt(epoch, base, i));
+    const lrs = baseLrs === this.baseLrs ? this.lrsAt(epoch) : baseLrs.map((base, i) => this.lrAt(epoch, base, i));
     this.baseLrs.splice(0, this.baseLrs.length, ...baseLrs);
     this.lastEpoch = epoch;
     this.lastLrs = lrs;
@@ -171,5 +183,37 @@ export class LambdaLR extends LRScheduler {
     const f = this.lambdas[group]!(epoch);
     check(Number.isFinite(f), 'LambdaLR', () => `lrLambda(${epoch}) returned ${f}, not a finite number`);
     return base * f;
+  }
+}
+
+/**
+ * Runs `schedulers` one after another, switching at the `milestones` (epochs); each starts from
+ * its own epoch 0, as PyTorch's SequentialLR. Step only this one.
+ *
+ * @example
+ * const warmup = new optim.LinearLR(opt, { startFactor: 0.1, totalIters: 100 });
+ * const decay = new optim.CosineAnnealingLR(opt, { tMax: steps - 100 });
+ * const sched = new optim.SequentialLR(opt, [warmup, decay], [100]);
+ */
+export class SequentialLR extends LRScheduler {
+  constructor(
+    optimizer: Optimizer<WithLr>,
+    readonly schedulers: readonly LRScheduler[],
+    readonly milestones: readonly number[],
+  ) {
+    super(optimizer);
+    check(Array.isArray(schedulers) && schedulers.length > 0 && schedulers.every((s) => s instanceof LRScheduler && s.optimizer === optimizer), 'SequentialLR', () =>
+      'needs a non-empty list of schedulers, all created on this optimizer');
+    check(Array.isArray(milestones) && milestones.length === schedulers.length - 1, 'SequentialLR', () =>
+      `needs ${schedulers.length - 1} milestones for ${schedulers.length} schedulers, got ${JSON.stringify(milestones)}`);
+    check(milestones.every((m, i) => Number.isInteger(m) && m > (i === 0 ? 0 : milestones[i - 1]!)), 'SequentialLR', () =>
+      `milestones must be increasing positive integers, got ${JSON.stringify(milestones)}`);
+    this.start();
+  }
+
+  protected lrAt(epoch: number, _base: number, group: number): number {
+    const active = this.milestones.filter((m) => epoch >= m).length;
+    const from = active === 0 ? 0 : this.milestones[active - 1]!;
+    return this.schedulers[active]!.lrsAt(epoch - from)[group]!;
   }
 }

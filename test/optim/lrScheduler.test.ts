@@ -39,6 +39,22 @@ describe('learning-rate schedules', () => {
     close(run((o) => new optim.LambdaLR(o, (e) => 1 / (e + 1)), 4), [0.1, 0.05, 0.03333333333333333, 0.025, 0.02]);
   });
 
+  it('SequentialLR: LinearLR warm-up then CosineAnnealingLR, switching at the milestone', () => {
+    close(run((o) => {
+      const warmup = new optim.LinearLR(o, { startFactor: 0.1, totalIters: 3 });
+      const decay = new optim.CosineAnnealingLR(o, { tMax: 5 });
+      return new optim.SequentialLR(o, [warmup, decay], [3]);
+    }, 9), [0.01, 0.04, 0.07, 0.1, 0.09045084971874738, 0.06545084971874737, 0.03454915028125263, 0.009549150281252633, 0, 0.009549150281252628]);
+  });
+
+  it('schedules created one after another start from the same initial lr, as PyTorch', () => {
+    const p = tensor([0], { requiresGrad: true });
+    const opt = new optim.SGD([p], { lr: 0.1 });
+    new optim.LinearLR(opt, { startFactor: 0.5 });
+    expect(new optim.StepLR(opt, { stepSize: 1 }).baseLrs).toEqual([0.1]);
+    expect(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, { stepSize: 1 })], [2])).toThrow(/SequentialLR: needs 0 milestones for 1 schedulers/);
+  });
+
   it('resumes from a state dict, per param group, and rejects bad settings', () => {
     const a = tensor([0], { requiresGrad: true }), b = tensor([0], { requiresGrad: true });
     const opt = new optim.Adam([{ params: [a] }, { params: [b], lr: 0.01 }], { lr: 0.1 });
