@@ -185,9 +185,37 @@ export abstract class Module {
   }
 
   /**
-   * Moves every parameter, with its gradient, to `backend` in place (PyTorch's `model.to`): the
-   * Parameter objects stay the same, so references to them (an optimizer's) stay valid; move an
-   * optimizer's state with `await optimizer.to(backend)`. Refused while a LoRA layer is merged.
+   * Tensors a module holds that are not parameters (masks, running statistics: PyTorch's
+   * buffers), found like parameters from its fields and arrays, with dotted paths. `to()` moves
+   * them; `stateDict()` holds parameters only.
+   *
+   * @example
+   * class Causal extends nn.Module { mask = ones([8, 8]).tril(); ... }
+   * new Causal().namedBuffers(); // [['mask', tensor]]
+   */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    const add = (path: string, v: unknown) => {
+      if (v instanceof Tensor && !(v instanceof Parameter) && !seen.has(v)) {
+        seen.add(v);
+        out.push([path, v]);
+      }
+    };
+    for (const [path, m] of this.namedModules()) {
+      for (const [key, value] of Object.entries(m)) {
+        if (Array.isArray(value)) value.forEach((v: unknown, i) => add(join(path, `${key}.${i}`), v));
+        else add(join(path, key), value);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Moves every parameter (with its gradient) and buffer to `backend` in place (PyTorch's
+   * `model.to`): the objects stay the same, so references to them (an optimizer's) stay valid;
+   * move an optimizer's state with `await optimizer.to(backend)`. Refused while a LoRA layer is
+   * merged, or when a buffer is the result of a recorded op.
    *
    * @example
    * await initBackend('webgpu');
@@ -196,7 +224,11 @@ export abstract class Module {
   async to(backend: string): Promise<this> {
     for (const [path, m] of this.namedModules()) m.assertUnmerged('to', path);
     const target = backendByName(backend);
-    const moving = this.parameters().filter((p) => p._backend !== target);
+    const buffers = this.namedBuffers();
+    for (const [name, b] of buffers) {
+      check(b.isLeaf && !b.isDisposed, 'to', () => `buffer '${name}' ${b.isDisposed ? 'was disposed' : 'is the result of a recorded op'}; create buffers under noGrad or detach() them`);
+    }
+    const moving = [...this.parameters(), ...buffers.map(([, b]) => b)].filter((p) => p._backend !== target);
     const values = await Promise.all(moving.map((p) => p.data()));
     const grads = await Promise.all(moving.map((p) => p.grad?.data() ?? null));
     moving.forEach((p, i) => {

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
-import { TsgradError, initBackend, manualSeed, nn, optim, tensor } from '../../src/index.js';
+import { type Tensor, TsgradError, initBackend, manualSeed, nn, optim, tensor } from '../../src/index.js';
 
 installBackend('cpu-other', new CpuBackend());
 
@@ -54,6 +54,24 @@ describe('Module.to', () => {
     await dst.to('cpu-other');
     dst.loadStateDict(src.stateDict());
     expect(Array.from(dst.parameters()[2]!.dataSync())).toEqual(Array.from(src.parameters()[2]!.dataSync()));
+  });
+
+  it('moves buffers (tensor fields that are not parameters) too, and refuses a buffer with a graph', async () => {
+    class Masked extends nn.Module {
+      fc = new nn.Linear(2, 2);
+      mask = tensor([[1, 0], [1, 1]]);
+      forward(x: Tensor) { return this.fc.forward(x).mul(this.mask); }
+    }
+    const m = new Masked();
+    expect(m.namedBuffers().map(([n]) => n)).toEqual(['mask']);
+    const mask = m.mask;
+    await m.to('cpu-other');
+    expect(m.mask).toBe(mask);
+    expect(mask._backend).toBe(m.fc.weight._backend);
+    expect(mask.arraySync()).toEqual([[1, 0], [1, 1]]);
+    m.mask = m.fc.weight.mul(2) as never;
+    await expect(m.to('cpu')).rejects.toThrow(/to: buffer 'mask' is the result of a recorded op/);
+    expect(m.fc.weight._backend).toBe(mask._backend);
   });
 
   it('refuses unknown backends before moving anything', async () => {
