@@ -3,7 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import * as F from './functional.js';
-import type { TensorLike } from './inputs.js';
+import { type TensorLike, asTensor } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
@@ -71,9 +71,11 @@ export class Sequential extends Module {
     return m;
   }
 
-  forward(x: Tensor): Tensor {
+  /** Each module's output fed to the next; plain arrays go to the first module as they are (a Linear or Embedding takes them). */
+  forward(input: TensorLike): Tensor {
+    let x = input as Tensor;
     for (let i = 0; i < this.length; i++) x = this.at(i).forward(x);
-    return x;
+    return asTensor('Sequential', x, 'float32');
   }
 }
 

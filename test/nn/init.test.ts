@@ -79,6 +79,7 @@ describe('nn.Flatten, nn.Identity and plain arrays', () => {
     });
     expect(fc.forward([[1, 2]]).arraySync()).toEqual([[3]]);
     expect(new nn.Embedding(4, 2).forward([1, 3]).shape).toEqual([2, 2]);
+    expect(new nn.Sequential(fc, new nn.ReLU()).forward([[1, 2]]).arraySync()).toEqual([[3]]);
     expect(nn.functional.mseLoss([1, 2], [1, 4]).itemSync()).toBe(2);
     expect(() => fc.forward('x' as unknown as number[])).toThrow(/linear: expected a Tensor or nested arrays of numbers, got string/);
   });
