@@ -17,6 +17,11 @@ export { Tensor, type NestedArray } from './core/tensor.js';
 export { TsgradError } from './core/errors.js';
 export type { DType, TypedArray } from './core/dtype.js';
 export { tensor, zeros, ones, full, randn, rand, uniform, arange, fromTypedArray, type TensorOptions } from './core/creation.js';
+export { eye } from './core/creation.js';
+export { oneHot } from './core/ops/oneHot.js';
+export { clamp } from './core/ops/clamp.js';
+export type { ValuesIndices } from './core/ops/sort.js';
+export type { VarOptions } from './core/ops/stats.js';
 export { manualSeed, Generator, defaultGenerator } from './core/random.js';
 export { multinomial, bernoulli, randint, randperm, type SamplingOptions, type RandintOptions } from './core/sampling.js';
 export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
@@ -26,14 +31,19 @@ export { printGraph, toDot, type GraphOptions, type TensorRole } from './core/gr
 export { toSvg } from './core/graphSvg.js';
 export { traceBackward, formatTrace, type TraceStep, type InputKind, type SkipReason } from './core/trace.js';
 export { cat, stack } from './core/ops/join.js';
+export type { Nested } from './core/creation.js';
 export { where, maximum, minimum } from './core/ops/elementwise.js';
 export {
   setBackend, getBackend, getBackendInfo, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
+export type { ArgReduceOp, BackendFactory, BinaryOp, FusedKernels, ReduceOp, UnaryOp } from './core/backend.js';
+export type { BackwardFn } from './core/autograd.js';
+export type { HasStateTensors } from './nn/memory.js';
 export * as nn from './nn/index.js';
 export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/index.js';
 export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';
 export * as optim from './optim/index.js';
+export * as data from './data/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';
 export * as io from './io/index.js';

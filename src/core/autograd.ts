@@ -93,6 +93,7 @@ export function topoSort(outputs: readonly Tensor[]): Tensor[] {
   return order;
 }
 
+/** Options of `backward()` and `grad()`. */
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again. */
   retainGraph?: boolean;

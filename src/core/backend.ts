@@ -13,11 +13,15 @@ export interface View<S = unknown> {
   readonly dtype: DType;
 }
 
+/** The elementwise unary primitives. */
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'erf' | 'relu' | 'sign';
+/** The elementwise binary primitives (comparisons return int32). */
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+/** The reductions over axes. */
 export type ReduceOp = 'sum' | 'max' | 'min';
+/** The index reductions along one axis. */
 export type ArgReduceOp = 'argmax' | 'argmin';
 
 /** Optional fused kernels a backend may provide; core falls back to composed primitives. */
@@ -49,16 +53,22 @@ export interface Backend<S = unknown> {
   readonly synchronous: boolean;
   readonly dtypes: readonly DType[];
 
+  /** Copies host data into a new storage. */
   upload(data: TypedArray): S;
+  /** A new storage of `size` elements holding `value`. */
   fill(size: number, dtype: DType, value: number): S;
   /** Reads a view's elements in row-major order. */
   read(x: View<S>): Promise<TypedArray>;
+  /** Synchronous `read`, for synchronous backends. */
   readSync?(x: View<S>): TypedArray;
+  /** Releases a storage. */
   free(storage: S): void;
   /** Bytes the backend holds for one storage. */
   bytes(storage: S): number;
 
+  /** An elementwise op of the shared op table. */
   unary(op: UnaryOp, x: View<S>): S;
+  /** Converts to `dtype`. */
   cast(x: View<S>, dtype: DType): S;
   /** `a` and `b` share one shape and dtype; comparisons return int32 0/1, the rest `a.dtype`. */
   binary(op: BinaryOp, a: View<S>, b: View<S>): S;
@@ -97,6 +107,7 @@ export interface BackendStats {
   byOp: Map<string, number>;
 }
 
+/** Creates a backend (maybe asynchronously) from its options. */
 export type BackendFactory = (options?: Record<string, unknown>) => Backend | Promise<Backend>;
 
 const factories = new Map<string, BackendFactory>();
@@ -230,6 +241,7 @@ export function backendStats(name?: string): BackendStats {
   return stats.get(b)!;
 }
 
+/** Zeroes a backend's kernel counters. @example resetStats('webgpu') */
 export function resetStats(name?: string): void {
   const s = backendStats(name);
   s.kernels = 0;

@@ -5,6 +5,7 @@ import { nextNormal, nextUniform } from './random.js';
 import { checkShape, sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
+/** Where and how a new tensor is created: dtype, requiresGrad, backend. */
 export interface TensorOptions {
   dtype?: DType;
   requiresGrad?: boolean;
@@ -12,7 +13,8 @@ export interface TensorOptions {
   backend?: string;
 }
 
-type Nested = number | readonly Nested[];
+/** Nested arrays of numbers (or one number), as `tensor()` takes them. */
+export type Nested = number | readonly Nested[];
 
 function resolveBackend(opts: TensorOptions): Backend {
   return opts.backend ? backendByName(opts.backend) : getBackend();
@@ -143,4 +145,18 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? 'float32';
   return fromTypedArray(toTypedArray(Array.from({ length: n }, (_, i) => start + i * step), dtype), [n], { ...opts, dtype });
+}
+
+/**
+ * An identity matrix `[n, m]` (square by default): ones on the diagonal.
+ *
+ * @example
+ * eye(3); // 3×3 identity
+ */
+export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
+  check([n, m].every((d) => Number.isInteger(d) && d >= 0), 'eye', () => `sizes must be non-negative integers, got ${n} and ${m}`);
+  const dtype = opts.dtype ?? 'float32';
+  assertDType(dtype, 'eye');
+  const values = toTypedArray(Array.from({ length: n * m }, (_, k) => Number(k % m === Math.floor(k / m))), dtype);
+  return fromTypedArray(values, [n, m], { ...opts, dtype });
 }

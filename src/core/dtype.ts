@@ -3,6 +3,7 @@ import { TsgradError } from './errors.js';
 /** Element types. float64 is CPU-only and exists for exact gradient checks. */
 export type DType = 'float32' | 'float64' | 'int32';
 
+/** The typed arrays tensors are read into and created from, one per dtype. */
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];

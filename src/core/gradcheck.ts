@@ -4,6 +4,7 @@ import { fromTypedArray } from './creation.js';
 import { TsgradError, fmt } from './errors.js';
 import { Tensor } from './tensor.js';
 
+/** Step and tolerances of `gradcheck`/`gradgradcheck`. */
 export interface GradcheckOptions {
   /** Finite-difference step. */
   eps?: number;
@@ -13,6 +14,7 @@ export interface GradcheckOptions {
   raise?: boolean;
 }
 
+/** Whether the gradients matched, and the worst mismatch. */
 export interface GradcheckResult {
   ok: boolean;
   /** Per input, by position: the largest |analytic − numeric| (0 for int32 inputs, which are constants). */

@@ -16,6 +16,7 @@ import { scope } from './scope.js';
 import { checkShape, sizeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
 
+/** The stream a sampling function draws from (the global one by default). */
 export interface SamplingOptions {
   /** The stream to draw from; the global one (seeded by `manualSeed`) by default. */
   generator?: Generator;
@@ -110,6 +111,7 @@ export function bernoulli(p: Tensor, opts: SamplingOptions = {}): Tensor {
   return noGrad(() => scope(() => uniformLike('bernoulli', p, p.shape, opts.generator ?? defaultGenerator, p.dtype).lt(p).cast(p.dtype)));
 }
 
+/** Options of `randint`: the stream, and the dtype and backend of the result. */
 export interface RandintOptions extends SamplingOptions {
   /** 'int32' (default) or a float dtype. */
   dtype?: DType;

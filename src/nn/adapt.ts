@@ -6,12 +6,14 @@ import type { Module } from './module.js';
 /** Which Linear layers to adapt: name suffixes (PEFT's target_modules), a RegExp on the dotted path, or a predicate. */
 export type LoRATargets = readonly string[] | RegExp | ((path: string, module: Module) => boolean);
 
+/** Options of `applyLoRA`: LoRA settings and which layers to adapt. */
 export interface ApplyLoRAOptions extends LoRAOptions {
   targets: LoRATargets;
   /** Which biases train: 'none' (default), 'all' biases in the model, or 'loraOnly' (those of adapted layers). */
   bias?: 'none' | 'all' | 'loraOnly';
 }
 
+/** What `applyLoRA` changed. */
 export interface ApplyLoRAReport {
   /** Dotted paths of the Linear layers now wrapped in LoRALinear. */
   replaced: string[];

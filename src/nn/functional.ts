@@ -1,7 +1,20 @@
+/**
+ * Stateless layer and loss functions (PyTorch's torch.nn.functional).
+ *
+ * @example
+ * nn.functional.crossEntropy(logits, targets);
+ * @module
+ */
 import { fromTypedArray } from '../core/creation.js';
 import { check, fmt } from '../core/errors.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
+import { type TensorLike, asTensor } from './inputs.js';
+
+export {
+  crossEntropy, nllLoss, binaryCrossEntropyWithLogits,
+  type CrossEntropyOptions, type NllLossOptions, type Reduction,
+} from './losses.js';
 
 /**
  * y = x·Wᵀ + b with weight [out, in] (PyTorch's layout). Wᵀ is a strided view, never a copy.
@@ -9,7 +22,8 @@ import type { Tensor } from '../core/tensor.js';
  * @example
  * linear(x, weight, bias); // x [batch, in] → [batch, out]
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
+  const x = asTensor('linear', input, weight.dtype, weight);
   check(weight.ndim === 2, 'linear', () => `weight must be [out, in], got ${fmt(weight.shape)}`);
   check(x.shape[x.ndim - 1] === weight.shape[1], 'linear', () =>
     `input ${fmt(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
@@ -17,22 +31,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return bias ? y.add(bias) : y;
 }
 
-/**
- * Mean cross-entropy of logits [N, C] against int32 class indices [N], stable for large logits.
- *
- * @example
- * crossEntropy(logits, tensor([2, 0], { dtype: 'int32' }));
- */
-export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
-  check(logits.ndim === 2, 'crossEntropy', () => `logits must be [N, C], got ${fmt(logits.shape)}`);
-  check(targets.dtype === 'int32', 'crossEntropy', () => `targets must be int32 class indices, got ${targets.dtype}`);
-  check(targets.ndim === 1 && targets.shape[0] === logits.shape[0], 'crossEntropy', () =>
-    `targets of shape ${fmt(targets.shape)} must be [N] for logits ${fmt(logits.shape)}`);
-  return logits.logSoftmax(1).gather(1, targets.unsqueeze(1)).mean().neg();
-}
-
 /** Mean squared error. @example mseLoss(pred, target) */
-export function mseLoss(input: Tensor, target: Tensor): Tensor {
+export function mseLoss(pred: TensorLike, expected: TensorLike): Tensor {
+  const input = asTensor('mseLoss', pred, 'float32');
+  const target = asTensor('mseLoss', expected, input.dtype, input);
   check(input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i]), 'mseLoss', () =>
     `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have one shape`);
   const d = input.sub(target);
@@ -45,7 +47,8 @@ export function mseLoss(input: Tensor, target: Tensor): Tensor {
  * @example
  * layerNorm(x, gamma, beta, 1e-5);
  */
-export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const x = asTensor('layerNorm', input, weight?.dtype ?? 'float32', weight);
   const mu = x.mean(-1, true);
   const centered = x.sub(mu);
   const variance = centered.mul(centered).mean(-1, true);
@@ -61,7 +64,8 @@ export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | nul
  * @example
  * embedding(tensor([[1, 2]], { dtype: 'int32' }), table); // [1, 2, D]
  */
-export function embedding(indices: Tensor, weight: Tensor): Tensor {
+export function embedding(ids: TensorLike, weight: Tensor): Tensor {
+  const indices = asTensor('embedding', ids, 'int32', weight);
   check(weight.ndim === 2, 'embedding', () => `weight must be [V, D], got ${fmt(weight.shape)}`);
   check(indices.dtype === 'int32', 'embedding', () => `indices must be int32, got ${indices.dtype}`);
   const rows = weight.indexSelect(0, indices.reshape([-1]));

@@ -1,3 +1,10 @@
+/**
+ * Layers, losses, initialisation and LoRA.
+ *
+ * @example
+ * const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
+ * @module
+ */
 export * as functional from './functional.js';
 export { Parameter } from './parameter.js';
 export { Module, type ChildSlot, type LoadResult } from './module.js';
@@ -5,6 +12,10 @@ export {
   Linear, Sequential, Embedding, LayerNorm, Dropout, ReLU, GELU, Tanh, Sigmoid, MSELoss, CrossEntropyLoss,
   type LinearOptions,
 } from './layers.js';
+export { Flatten, Identity } from './shapes.js';
+export type { TensorLike } from './inputs.js';
+export type { CrossEntropyOptions, NllLossOptions, Reduction } from './losses.js';
+export * as init from './init.js';
 export { LoRALinear, type LoRAOptions, type UnmergeReport } from './lora.js';
 export { applyLoRA, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';

@@ -3,9 +3,11 @@ import type { DType } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import * as F from './functional.js';
+import { type TensorLike, asTensor } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
+/** Options of `nn.Linear`. */
 export interface LinearOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
@@ -41,7 +43,8 @@ export class Linear extends Module {
     this.bias = opts.bias ?? true ? Parameter.from(uniform([outFeatures], -bound, bound, { dtype })) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  /** x·Wᵀ + b. */
+  forward(x: TensorLike): Tensor {
     return F.linear(x, this.weight, this.bias);
   }
 }
@@ -68,9 +71,11 @@ export class Sequential extends Module {
     return m;
   }
 
-  forward(x: Tensor): Tensor {
+  /** Each module's output fed to the next; plain arrays go to the first module as they are (a Linear or Embedding takes them). */
+  forward(input: TensorLike): Tensor {
+    let x = input as Tensor;
     for (let i = 0; i < this.length; i++) x = this.at(i).forward(x);
-    return x;
+    return asTensor('Sequential', x, 'float32');
   }
 }
 
@@ -89,7 +94,7 @@ export class Embedding extends Module {
     this.weight = Parameter.from(randn([numEmbeddings, embeddingDim], { dtype: opts.dtype ?? 'float32' }));
   }
 
-  forward(indices: Tensor): Tensor {
+  forward(indices: TensorLike): Tensor {
     return F.embedding(indices, this.weight);
   }
 }
@@ -111,7 +116,8 @@ export class LayerNorm extends Module {
     this.bias = affine ? Parameter.from(zeros([dim], { dtype })) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  /** The normalized, scaled and shifted input. */
+  forward(x: TensorLike): Tensor {
     return F.layerNorm(x, this.weight, this.bias, this.opts.eps ?? 1e-5);
   }
 }
@@ -160,14 +166,21 @@ export class Sigmoid extends Module {
 
 /** Mean squared error as a module. @example new nn.MSELoss().forward(pred, target) */
 export class MSELoss extends Module {
-  forward(input: Tensor, target: Tensor): Tensor {
+  forward(input: TensorLike, target: TensorLike): Tensor {
     return F.mseLoss(input, target);
   }
 }
 
-/** Mean cross-entropy of logits [N, C] against int32 classes [N]. */
+/**
+ * Cross-entropy of logits [N, C, ...] against int32 classes [N, ...], with `F.crossEntropy`'s
+ * options. @example new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(logits, targets)
+ */
 export class CrossEntropyLoss extends Module {
-  forward(logits: Tensor, targets: Tensor): Tensor {
-    return F.crossEntropy(logits, targets);
+  constructor(readonly opts: F.CrossEntropyOptions = {}) {
+    super();
+  }
+
+  forward(logits: TensorLike, targets: TensorLike): Tensor {
+    return F.crossEntropy(logits, targets, this.opts);
   }
 }

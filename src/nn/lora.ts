@@ -8,6 +8,7 @@ import { Linear } from './layers.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
+/** LoRA settings: rank, alpha, dropout and scaling. */
 export interface LoRAOptions {
   /** Rank r of the update B·A, 1 ≤ r ≤ min(in, out) (default 8, as PEFT). */
   rank?: number;
@@ -97,6 +98,7 @@ export class LoRALinear extends Module {
     return this.#merged !== null;
   }
 
+  /** The base layer's output plus the scaled low-rank update. */
   forward(x: Tensor): Tensor {
     const { weight, bias } = this.base;
     if (!this.#merged) {

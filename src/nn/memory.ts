@@ -11,6 +11,7 @@ export interface MemoryCategory {
   elements: number;
 }
 
+/** Bytes by category (parameters, gradients, optimizer state...) as `memoryReport` counts them. */
 export interface MemoryReport {
   frozenParams: MemoryCategory;
   trainableParams: MemoryCategory;
@@ -28,6 +29,7 @@ export interface MemoryReport {
 
 /** Anything whose state tensors can be listed: every tsgrad optimizer. */
 export interface HasStateTensors {
+  /** Every state tensor (moments, momentum buffers). */
   stateTensors(): Tensor[];
 }
 

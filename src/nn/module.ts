@@ -1,17 +1,20 @@
 import { noGrad } from '../core/autograd.js';
+import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
-import type { Tensor } from '../core/tensor.js';
+import { Tensor } from '../core/tensor.js';
 import { Parameter } from './parameter.js';
 
 /** A child module's place in its parent, so `applyLoRA` can swap it in place. */
 export interface ChildSlot {
   name: string;
   module: Module;
+  /** Puts `next` where this child was. */
   replace(next: Module): void;
 }
 
 type Entry = { name: string; value: Parameter | Module; replace: (next: Module) => void };
 
+/** Keys `loadStateDict` did not find in the model or in the state dict. */
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
@@ -32,6 +35,7 @@ export abstract class Module {
   /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
   training = true;
 
+  /** The computation of this module. */
   abstract forward(...inputs: Tensor[]): Tensor;
 
   /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
@@ -77,6 +81,7 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every submodule, each once. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -96,6 +101,7 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter, each once (what an optimizer takes). */
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -126,6 +132,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Lets every parameter train again; returns this. */
   unfreeze(): this {
     for (const p of this.parameters()) p.requiresGrad = true;
     return this;
@@ -169,15 +176,86 @@ export abstract class Module {
       if (src && !sameShape(src.shape, p.shape)) {
         throw new TsgradError('loadStateDict', `'${n}': shape ${fmt(src.shape)} in the state dict but ${fmt(p.shape)} in the model`);
       }
+      if (src) checkCopyable(n, src, p);
     }
     noGrad(() => {
-      for (const [n, p] of params) if (state[n]) p.copy_(state[n]);
+      for (const [n, p] of params) if (state[n]) copyAcross(p, state[n]);
     });
     return result;
   }
 
+  /**
+   * Tensors a module holds that are not parameters (masks, running statistics: PyTorch's
+   * buffers), found like parameters from its fields and arrays, with dotted paths. `to()` moves
+   * them; `stateDict()` holds parameters only.
+   *
+   * @example
+   * class Causal extends nn.Module { mask = ones([8, 8]).tril(); ... }
+   * new Causal().namedBuffers(); // [['mask', tensor]]
+   */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    const add = (path: string, v: unknown) => {
+      if (v instanceof Tensor && !(v instanceof Parameter) && !seen.has(v)) {
+        seen.add(v);
+        out.push([path, v]);
+      }
+    };
+    for (const [path, m] of this.namedModules()) {
+      for (const [key, value] of Object.entries(m)) {
+        if (Array.isArray(value)) value.forEach((v: unknown, i) => add(join(path, `${key}.${i}`), v));
+        else add(join(path, key), value);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Moves every parameter (with its gradient) and buffer to `backend` in place (PyTorch's
+   * `model.to`): the objects stay the same, so references to them (an optimizer's) stay valid;
+   * move an optimizer's state with `await optimizer.to(backend)`. Refused while a LoRA layer is
+   * merged, or when a buffer is the result of a recorded op.
+   *
+   * @example
+   * await initBackend('webgpu');
+   * await model.to('webgpu');
+   */
+  async to(backend: string): Promise<this> {
+    for (const [path, m] of this.namedModules()) m.assertUnmerged('to', path);
+    const target = backendByName(backend);
+    const buffers = this.namedBuffers();
+    for (const [name, b] of buffers) {
+      check(b.isLeaf && !b.isDisposed, 'to', () => `buffer '${name}' ${b.isDisposed ? 'was disposed' : 'is the result of a recorded op'}; create buffers under noGrad or detach() them`);
+    }
+    const moving = [...this.parameters(), ...buffers.map(([, b]) => b)].filter((p) => p._backend !== target);
+    const values = await Promise.all(moving.map((p) => p.data()));
+    const grads = await Promise.all(moving.map((p) => p.grad?.data() ?? null));
+    moving.forEach((p, i) => {
+      p._replaceStorage(target, values[i]!);
+      const g = grads[i];
+      if (g && p.grad) p.grad._replaceStorage(target, g);
+    });
+    return this;
+  }
+
   /** Throws when this module's parameters must not be saved or loaded now (a merged LoRA layer). */
   protected assertUnmerged(_op: string, _path: string): void {}
+}
+
+/** A state-dict tensor from another backend can be copied in only if it can be read at once. */
+function checkCopyable(name: string, src: Tensor, p: Tensor): void {
+  check(src._backend === p._backend || src._backend.readSync, 'loadStateDict', () =>
+    `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; move the state first (await t.to('${p.backend}')) or load it on '${src.backend}' and then await model.to('${p.backend}')`);
+}
+
+/** Copies `src` into `p`, uploading it first when it lives on another (synchronous) backend. */
+function copyAcross(p: Tensor, src: Tensor): void {
+  if (src._backend === p._backend) return void p.copy_(src);
+  const b = p._backend;
+  const moved = Tensor._wrap(b, b.upload(src.dataSync()), src.shape, src.dtype);
+  p.copy_(moved);
+  moved.dispose();
 }
 
 function join(prefix: string, name: string): string {

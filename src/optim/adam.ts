@@ -1,7 +1,7 @@
-import { zeros } from '../core/creation.js';
 import type { Tensor } from '../core/tensor.js';
 import { Optimizer, type ParamState, type ParamsInput, checkRange } from './optimizer.js';
 
+/** Adam/AdamW hyperparameters, as PyTorch names them in camelCase. */
 export interface AdamOptions {
   lr: number;
   betas: [number, number];
@@ -38,8 +38,9 @@ export class Adam extends Optimizer<AdamOptions> {
 
   protected update(p: Tensor, grad: Tensor, g: AdamOptions, s: ParamState): void {
     const [b1, b2] = g.betas;
-    const m = this.stateTensor(s, 'expAvg', () => zeros(p.shape, { dtype: p.dtype, backend: p.backend }));
-    const v = this.stateTensor(s, 'expAvgSq', () => zeros(p.shape, { dtype: p.dtype, backend: p.backend }));
+    // zerosLike: the state lives on p's own backend instance, which its name may not select.
+    const m = this.stateTensor(s, 'expAvg', () => p.zerosLike());
+    const v = this.stateTensor(s, 'expAvgSq', () => p.zerosLike());
     const bc1 = 1 - b1 ** s.step;
     const bc2 = 1 - b2 ** s.step;
     const l2 = this.decoupled ? 0 : g.weightDecay;

@@ -1,4 +1,5 @@
 import { noGrad } from '../core/autograd.js';
+import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
 import type { Tensor } from '../core/tensor.js';
@@ -12,8 +13,14 @@ export interface ParamState {
 /** A group of parameters sharing hyperparameters (PyTorch's param_groups). */
 export type ParamGroup<H> = H & { params: Tensor[] };
 
-/** Parameters, or groups of them with hyperparameters overriding the defaults. */
-export type ParamsInput<H> = Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
+/** What has parameters to optimize: an nn.Module. */
+export interface ParameterSource {
+  /** The tensors to optimize. */
+  parameters(): Iterable<Tensor>;
+}
+
+/** A module (its `parameters()` are taken, as `new optim.Adam(model)`), parameters, or groups of them with hyperparameters overriding the defaults. */
+export type ParamsInput<H> = ParameterSource | Iterable<Tensor> | Iterable<{ params: Iterable<Tensor> } & Partial<H>>;
 
 /** A serializable snapshot: state by parameter index (in group order) and the groups' hyperparameters. */
 export interface OptimizerStateDict<H> {
@@ -33,7 +40,8 @@ export abstract class Optimizer<H extends object> {
   readonly paramGroups: ParamGroup<H>[];
   protected readonly state = new Map<Tensor, ParamState>();
 
-  constructor(params: ParamsInput<H>, defaults: H) {
+  constructor(input: ParamsInput<H>, defaults: H) {
+    const params = paramsOf(this.constructor.name, input);
     const items = [...params] as (Tensor | ({ params: Iterable<Tensor> } & Partial<H>))[];
     const groups = items.length > 0 && isTensor(items[0]) ? [{ params: items as Tensor[] }] : (items as ({ params: Iterable<Tensor> } & Partial<H>)[]);
     const seen = new Set<Tensor>();
@@ -62,6 +70,7 @@ export abstract class Optimizer<H extends object> {
 
   /** Applies one update to every parameter that requires grad and has a gradient. */
   step(): void {
+    this.assertStateBeside();
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
@@ -73,6 +82,30 @@ export abstract class Optimizer<H extends object> {
         }
       }
     });
+  }
+
+  /**
+   * Moves the state tensors (moments, momentum buffers) to `backend`, after `await
+   * model.to(backend)` moved the parameters; an optimizer created after the move needs nothing.
+   *
+   * @example
+   * await model.to('webgpu'); await opt.to('webgpu');
+   */
+  async to(backend: string): Promise<this> {
+    const target = backendByName(backend);
+    const moving = this.stateTensors().filter((t) => t._backend !== target);
+    const values = await Promise.all(moving.map((t) => t.data()));
+    moving.forEach((t, i) => t._replaceStorage(target, values[i]!));
+    return this;
+  }
+
+  /** Refuses a step whose parameters moved backend without their state (see `to`). */
+  private assertStateBeside(): void {
+    for (const [p, s] of this.state) {
+      const away = Object.values(s.tensors).find((t) => t._backend !== p._backend);
+      check(!away, this.constructor.name, () =>
+        `a parameter of shape ${fmt(p.shape)} is on '${p.backend}' but its optimizer state is on '${away!.backend}'; after await model.to('${p.backend}'), call await optimizer.to('${p.backend}')`);
+    }
   }
 
   /** Creates a state tensor (zeros like p) that survives scopes. */
@@ -153,6 +186,14 @@ export abstract class Optimizer<H extends object> {
     });
     dict.paramGroups.forEach(({ params: _, ...h }, i) => Object.assign(this.paramGroups[i]!, structuredClone(h)));
   }
+}
+
+/** A module's parameters, or the iterable as given; a clear error for anything else. */
+function paramsOf<H>(op: string, input: ParamsInput<H>): Iterable<Tensor | ({ params: Iterable<Tensor> } & Partial<H>)> {
+  if (input && typeof (input as { parameters?: unknown }).parameters === 'function') return (input as ParameterSource).parameters();
+  check(input != null && typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function' && !isTensor(input), op, () =>
+    `expected a Module, a list of parameters or a list of param groups, got ${isTensor(input) ? 'a single tensor (wrap it in a list: [t])' : input === null ? 'null' : typeof input}`);
+  return input as Iterable<Tensor>;
 }
 
 function isTensor(x: unknown): x is Tensor {

@@ -2,6 +2,7 @@ import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { Optimizer, type ParamState, type ParamsInput, checkRange } from './optimizer.js';
 
+/** SGD hyperparameters, as PyTorch names them in camelCase. */
 export interface SGDOptions {
   lr: number;
   momentum: number;

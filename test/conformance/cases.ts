@@ -2,7 +2,7 @@
 // op to run, and a straightforward reference. The CPU property tests and every backend's
 // conformance run use this table.
 import fc from 'fast-check';
-import { type Tensor, cat, maximum, minimum, nn, stack, where } from '../../src/index.js';
+import { type Tensor, cat, maximum, minimum, nn, oneHot, stack, where } from '../../src/index.js';
 import * as R from './reference.js';
 
 export type Domain = 'real' | 'positive' | { index: number };
@@ -319,3 +319,230 @@ export const CASES: OpCase[] = [
     })),
   },
 ];
+
+// Ops a PyTorch user reaches for: rounding, statistics, scans, sorting, splitting, masks,
+// predicates, flattening, one-hot and the loss variants.
+const sumAll = (r: R.Ref) => r.data.reduce((p, q) => p + q, 0);
+/** Row-wise helper for references along one axis: applies `f` to each line of `r` along `axis`. */
+function alongAxis(r: R.Ref, axis: number, f: (line: number[]) => number[], outLen = r.shape[axis]!): R.Ref {
+  const shape = r.shape.map((d, i) => (i === axis ? outLen : d));
+  const data = new Array<number>(R.size(shape)).fill(0);
+  const inner = R.size(r.shape.slice(axis + 1)), n = r.shape[axis]!;
+  const outer = R.size(r.shape.slice(0, axis));
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const line = Array.from({ length: n }, (_, k) => r.data[(o * n + k) * inner + j]!);
+      f(line).forEach((v, k) => (data[(o * outLen + k) * inner + j] = v));
+    }
+  }
+  return { data, shape };
+}
+const axisOf = fc.tuple(shapeArb(1, 3), fc.nat(2)).map(([s, ax]) => ({ s, a: ax % s.length }));
+const sortLine = (line: number[], desc: boolean) => line.map((v, i) => [v, i] as const).sort((p, q) => (desc ? q[0] - p[0] : p[0] - q[0]) || p[1] - q[1]);
+/** References of cross-entropy / nll on [N, C, ...] logits with classes on axis 1. */
+function lossRef(x: R.Ref, t: R.Ref, opts: { log: boolean; ignore: number; eps: number; reduction: 'mean' | 'sum' | 'none' }): R.Ref {
+  const lp = opts.log ? R.softmaxRef(x, 1, true) : x;
+  const c = x.shape[1]!;
+  const inner = R.size(x.shape.slice(2));
+  const per = t.data.map((cls, i) => {
+    if (cls === opts.ignore) return 0;
+    const b = Math.floor(i / inner), j = i % inner;
+    const at = (k: number) => lp.data[(b * c + k) * inner + j]!;
+    const smooth = Array.from({ length: c }, (_, k) => at(k)).reduce((p, q) => p + q, 0) / c;
+    return -(1 - opts.eps) * at(cls) - opts.eps * smooth;
+  });
+  if (opts.reduction === 'none') return { data: per, shape: t.shape };
+  const total = per.reduce((p, q) => p + q, 0);
+  const kept = t.data.filter((v) => v !== opts.ignore).length;
+  return { data: [opts.reduction === 'sum' ? total : total / kept], shape: [] };
+}
+/** The target with its first entry set to class 0, so some target is never ignored. */
+const firstKept = (t: Tensor) => {
+  const flat = t.reshape(-1);
+  return cat([flat.slice([[0, 1]]).mul(0), flat.slice([[1, t.size]])]).reshape(t.shape);
+};
+
+CASES.push(
+  unary('clamp', (x) => x.clamp(-0.5371, 0.9133), (v) => Math.min(Math.max(v, -0.5371), 0.9133)),
+  unary('clamp min only', (x) => x.clamp(0.6173), (v) => Math.max(v, 0.6173)),
+  binary('clamp tensor max', (a, b) => a.clamp(null, b), (a, b) => Math.min(a, b)),
+  // Scaled by 2.9 so no value lands on an integer or a half (each case's distinct magnitudes).
+  unary('floor', (x) => x.mul(2.9).floor(), (v) => Math.floor(v * 2.9)),
+  unary('ceil', (x) => x.mul(2.9).ceil(), (v) => Math.ceil(v * 2.9)),
+  unary('round', (x) => x.mul(2.9).round(), (v) => Math.round(v * 2.9)),
+  ...([true, false] as const).flatMap((unbiased) => [
+    {
+      name: `var unbiased ${unbiased}`,
+      tol: { atol: 1e-4, rtol: 1e-3 },
+      spec: axesOf(2).map(([s, axes, all, keep]) => {
+        const ax = all ? undefined : axes;
+        const used = ax ?? s.map((_, i) => i);
+        const n = used.reduce((p, a) => p * s[a]!, 1);
+        return {
+          inputs: [real(s)],
+          fn: (x: Tensor) => x.var(ax, { unbiased, keepdim: keep }),
+          ref: (x: R.Ref) => {
+            const mu = R.map((v) => v / n, R.reduce(x, used, true, 0, (p, v) => p + v));
+            const sq = R.reduce(R.map((v, m) => (v - m) ** 2, x, mu), used, keep, 0, (p, v) => p + v);
+            return { data: sq.data.map((v) => v / (n - (unbiased ? 1 : 0))), shape: sq.shape };
+          },
+          label: `shape ${JSON.stringify(s)} axes ${JSON.stringify(ax)} keepdim ${keep}`,
+        };
+      }),
+    } satisfies OpCase,
+  ]),
+  {
+    name: 'std',
+    spec: axesOf(2).map(([s, axes]) => {
+      const n = axes.reduce((p, a) => p * s[a]!, 1);
+      return {
+        inputs: [real(s)],
+        fn: (x: Tensor) => x.std(axes),
+        ref: (x: R.Ref) => {
+          const mu = R.map((v) => v / n, R.reduce(x, axes, true, 0, (p, v) => p + v));
+          return R.map((v) => Math.sqrt(v / (n - 1)), R.reduce(R.map((v, m) => (v - m) ** 2, x, mu), axes, false, 0, (p, v) => p + v));
+        },
+        label: `shape ${JSON.stringify(s)} axes ${JSON.stringify(axes)}`,
+      };
+    }),
+  },
+  {
+    name: 'logsumexp',
+    spec: axesOf().map(([s, axes, , keep]) => ({
+      inputs: [real(s)],
+      fn: (x: Tensor) => x.mul(30).logsumexp(axes, keep),
+      ref: (x: R.Ref) => R.map(Math.log, R.reduce(R.map((v) => Math.exp(30 * v), x), axes, keep, 0, (p, v) => p + v)),
+      label: `shape ${JSON.stringify(s)} axes ${JSON.stringify(axes)} keepdim ${keep}`,
+    })),
+    tol: { atol: 1e-3, rtol: 1e-4 },
+  },
+  {
+    name: 'cumsum',
+    spec: axisOf.map(({ s, a }) => ({
+      inputs: [real(s)],
+      fn: (x: Tensor) => x.cumsum(a),
+      ref: (x: R.Ref) => alongAxis(x, a, (line) => line.map((_, k) => line.slice(0, k + 1).reduce((p, q) => p + q, 0))),
+      label: `shape ${JSON.stringify(s)} axis ${a}`,
+    })),
+  },
+  ...([false, true] as const).flatMap((desc) => [
+    {
+      name: `sort values${desc ? ' descending' : ''}`,
+      spec: axisOf.map(({ s, a }) => ({
+        inputs: [real(s)],
+        fn: (x: Tensor) => x.sort(a, desc).values,
+        ref: (x: R.Ref) => alongAxis(x, a, (line) => sortLine(line, desc).map(([v]) => v)),
+        label: `shape ${JSON.stringify(s)} axis ${a}`,
+      })),
+    } satisfies OpCase,
+    {
+      name: `sort indices${desc ? ' descending' : ''}`,
+      differentiable: false,
+      spec: axisOf.map(({ s, a }) => ({
+        inputs: [real(s)],
+        fn: (x: Tensor) => x.sort(a, desc).indices,
+        ref: (x: R.Ref) => alongAxis(x, a, (line) => sortLine(line, desc).map(([, i]) => i)),
+        label: `shape ${JSON.stringify(s)} axis ${a}`,
+      })),
+    } satisfies OpCase,
+  ]),
+  {
+    name: 'topk',
+    spec: axisOf.chain(({ s, a }) => fc.tuple(fc.integer({ min: 0, max: s[a]! }), fc.boolean()).map(([k, largest]) => ({
+      inputs: [real(s)],
+      // Values and indices in one output, so both are checked.
+      fn: (x: Tensor) => {
+        const [v, i] = x.topk(k, a, largest);
+        return v.add(i.cast(v.dtype).mul(10));
+      },
+      ref: (x: R.Ref) => alongAxis(x, a, (line) => sortLine(line, largest).slice(0, k).map(([v, i]) => v + 10 * i), k),
+      label: `shape ${JSON.stringify(s)} axis ${a} k ${k} largest ${largest}`,
+    }))),
+  },
+  {
+    name: 'split + chunk',
+    spec: axisOf.chain(({ s, a }) => fc.integer({ min: 1, max: 4 }).map((size) => ({
+      inputs: [real(s)],
+      // Each piece scaled by its position: a wrong boundary changes the result.
+      fn: (x: Tensor) => cat([...x.split(size, a).map((p, i) => p.mul(i + 1)), ...x.chunk(size, a).map((p, i) => p.mul(-(i + 1)))], a),
+      ref: (x: R.Ref) => {
+        const n = s[a]!, per = Math.ceil(n / size);
+        return alongAxis(x, a, (line) => [...line.map((v, k) => v * (Math.floor(k / size) + 1)), ...line.map((v, k) => -v * (Math.floor(k / per) + 1))], 2 * n);
+      },
+      label: `shape ${JSON.stringify(s)} axis ${a} size ${size}`,
+    }))),
+  },
+  ...(['tril', 'triu'] as const).map((op): OpCase => ({
+    name: op,
+    spec: fc.tuple(shapeArb(2, 3), fc.integer({ min: -3, max: 3 })).map(([s, k]) => ({
+      inputs: [real(s)],
+      fn: (x: Tensor) => x[op](k),
+      ref: (x: R.Ref) => {
+        const [r, c] = s.slice(-2) as [number, number];
+        return { data: x.data.map((v, i) => {
+          const d = (i % c) - (Math.floor(i / c) % r);
+          return (op === 'tril' ? d <= k : d >= k) ? v : 0;
+        }), shape: s };
+      },
+      label: `shape ${JSON.stringify(s)} diagonal ${k}`,
+    })),
+  })),
+  // log of a real input is NaN below zero; x / (x > 0) is -Infinity there.
+  unary('isnan', (x) => x.log().isnan(), (v) => Number(v < 0), 'real', { differentiable: false }),
+  unary('isfinite', (x) => x.log().isfinite(), (v) => Number(v > 0), 'real', { differentiable: false }),
+  unary('isinf', (x) => x.div(x.gt(0).cast(x.dtype)).isinf(), (v) => Number(v < 0), 'real', { differentiable: false }),
+  {
+    name: 'flatten + unflatten',
+    spec: shapeArb(2, 4).chain((s) => fc.tuple(fc.nat(s.length - 1), fc.nat(s.length - 1)).map(([p, q]) => {
+      const [lo, hi] = [Math.min(p, q), Math.max(p, q)];
+      return {
+        inputs: [real(s)],
+        fn: (x: Tensor) => x.flatten(lo, hi).mul(2).unflatten(lo, s.slice(lo, hi + 1)).flatten(),
+        ref: (x: R.Ref) => ({ data: x.data.map((v) => 2 * v), shape: [R.size(s)] }),
+        label: `shape ${JSON.stringify(s)} dims ${lo}..${hi}`,
+      };
+    })),
+  },
+  {
+    name: 'oneHot',
+    differentiable: false,
+    spec: fc.tuple(shapeArb(1, 2, 1, 4), dim(1, 5)).map(([s, c]) => ({
+      inputs: [{ shape: s, domain: { index: c } }],
+      fn: (i: Tensor) => oneHot(i, c),
+      ref: (i: R.Ref) => ({ data: i.data.flatMap((v) => Array.from({ length: c }, (_, k) => Number(k === v))), shape: [...s, c] }),
+      label: `indices ${JSON.stringify(s)} classes ${c}`,
+    })),
+  },
+  ...(['mean', 'sum', 'none'] as const).map((reduction): OpCase => ({
+    name: `crossEntropy ${reduction} [N, C, d] ignoreIndex labelSmoothing`,
+    spec: fc.tuple(dim(1, 4), dim(2, 5), dim(1, 3), fc.constantFrom(0, 0.1)).map(([n, c, d, eps]) => ({
+      inputs: [real([n, c, d]), { shape: [n, d], domain: { index: c } }],
+      // Class 1 is ignored (the first target is kept: a mean over no targets is NaN, as in PyTorch).
+      fn: (x: Tensor, t: Tensor) => nn.functional.crossEntropy(x, firstKept(t), { ignoreIndex: 1, labelSmoothing: eps, reduction }),
+      ref: (x: R.Ref, t: R.Ref) => lossRef(x, { ...t, data: t.data.map((v, i) => (i === 0 ? 0 : v)) }, { log: true, ignore: 1, eps, reduction }),
+      label: `logits [${n},${c},${d}] labelSmoothing ${eps}`,
+    })),
+  })),
+  {
+    name: 'nllLoss',
+    spec: fc.tuple(dim(1, 5), dim(1, 6)).map(([n, c]) => ({
+      inputs: [real([n, c]), { shape: [n], domain: { index: c } }],
+      fn: (x: Tensor, t: Tensor) => nn.functional.nllLoss(x, t),
+      ref: (x: R.Ref, t: R.Ref) => lossRef(x, t, { log: false, ignore: -100, eps: 0, reduction: 'mean' }),
+      label: `input [${n},${c}]`,
+    })),
+  },
+  {
+    name: 'binaryCrossEntropyWithLogits',
+    spec: shapeArb(1, 3).map((s) => ({
+      inputs: [real(s), pos(s)],
+      // Logits scaled up to reach the large-|x| branch; targets squashed into (0, 1).
+      fn: (x: Tensor, y: Tensor) => nn.functional.binaryCrossEntropyWithLogits(x.mul(20), y.div(2.5), { reduction: 'sum' }),
+      ref: (x: R.Ref, y: R.Ref) => ({ data: [sumAll(R.map((u, v) => {
+        const z = 20 * u, t = v / 2.5;
+        return Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)));
+      }, x, y))], shape: [] }),
+      label: `shape ${JSON.stringify(s)}`,
+    })),
+  },
+);

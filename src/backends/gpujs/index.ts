@@ -19,6 +19,7 @@ export interface GpuStorage {
   freed: boolean;
 }
 
+/** Options of `setBackend('gpujs', ...)`. */
 export interface GpuJsOptions {
   /**
    * 'gpu' (default): WebGL through headless-gl in Node (needs an X display) or the browser's
@@ -115,12 +116,14 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     return this.track(this.rt.run(source, types, size, args()), size);
   }
 
+  /** Uploads host data into a texture. */
   upload(data: TypedArray): GpuStorage {
     check(!(data instanceof Float64Array), 'upload', () => 'gpujs stores float32 and int32 only; cast float64 data first');
     const f = data instanceof Float32Array ? data : Float32Array.from(data);
     return this.produce('upload', f.length, [f.length], UPLOAD_SOURCE, ['Array'], () => [f]);
   }
 
+  /** A new texture of `size` elements holding `value`. */
   fill(size: number, _dtype: DType, value: number): GpuStorage {
     return this.produce('fill', size, [size], FILL_SOURCE, [F], () => [value]);
   }
@@ -147,6 +150,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     return Promise.resolve(this.readNow(x));
   }
 
+  /** Releases a texture. */
   free(storage: GpuStorage): void {
     if (storage.freed) return;
     storage.freed = true;
@@ -187,11 +191,13 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     return this.track(this.map(op, dtype === 'int32' ? `toInt32(${expr})` : expr, names, shape, views), size);
   }
 
+  /** An elementwise op of the shared op table. */
   unary(op: UnaryOp, x: View<GpuStorage>): GpuStorage {
     const def = UNARY[op];
     return this.elementwise(op, def.gpujs ?? def.js, ['x'], x.dtype, x.shape, [x]);
   }
 
+  /** Converts to `dtype`. */
   cast(x: View<GpuStorage>, dtype: DType): GpuStorage {
     check(dtype !== 'float64', 'cast', () => 'gpujs stores float32 and int32 only');
     return this.elementwise('cast', 'x', ['x'], dtype, x.shape, [x]);

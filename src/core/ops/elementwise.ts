@@ -81,6 +81,7 @@ function winnerWeight(win: Tensor, tie: Tensor, dtype: DType): Tensor {
   return cast(win, dtype).add(cast(tie, dtype).mul(0.5));
 }
 
+/** Elementwise maximum of two tensors (ties share the gradient). @example maximum(x, 0) */
 export function maximum(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('maximum', x, y);
   const out = binaryPrim('maximum', a, b, shape);
@@ -90,6 +91,7 @@ export function maximum(x: Tensor, y: Tensor | number): Tensor {
   });
 }
 
+/** Elementwise minimum of two tensors (ties share the gradient). @example minimum(x, y) */
 export function minimum(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('minimum', x, y);
   const out = binaryPrim('minimum', a, b, shape);

@@ -1,8 +1,16 @@
 import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { normalizeAxis, sizeOf } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { type Nested, tensor } from '../creation.js';
+import { Tensor } from '../tensor.js';
+import { beside } from './constants.js';
 import { sameBackend, wrap } from './operands.js';
+
+/** Nested arrays among the parts become tensors beside the first tensor (PyTorch accepts lists there too). */
+function lift(parts: readonly (Tensor | Nested)[]): Tensor[] {
+  const like = parts.find((p): p is Tensor => p instanceof Tensor);
+  return parts.map((p) => (p instanceof Tensor ? p : like ? beside(p, like, like.dtype) : tensor(p)));
+}
 
 /**
  * Joins tensors along an existing axis.
@@ -10,8 +18,9 @@ import { sameBackend, wrap } from './operands.js';
  * @example
  * cat([zeros([2, 3]), ones([1, 3])], 0); // [3, 3]
  */
-export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
-  check(tensors.length > 0, 'cat', () => 'needs at least one tensor');
+export function cat(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
+  check(Array.isArray(parts) && parts.length > 0, 'cat', () => 'needs a non-empty list of tensors');
+  const tensors = lift(parts);
   const first = tensors[0]!;
   check(first.ndim > 0, 'cat', () => '0-d tensors cannot be joined along an axis; use stack');
   const a = normalizeAxis('cat', axis, first.ndim);
@@ -45,8 +54,9 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
  * @example
  * stack([zeros([3]), ones([3])], 0); // [2, 3]
  */
-export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
-  check(tensors.length > 0, 'stack', () => 'needs at least one tensor');
+export function stack(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
+  check(Array.isArray(parts) && parts.length > 0, 'stack', () => 'needs a non-empty list of tensors');
+  const tensors = lift(parts);
   const a = normalizeAxis('stack', axis, tensors[0]!.ndim + 1);
   return cat(tensors.map((t) => t.unsqueeze(a)), a);
 }

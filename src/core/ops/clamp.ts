@@ -1,0 +1,19 @@
+import { check } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { where } from './elementwise.js';
+
+/**
+ * Limits elements to `[min, max]` (either bound may be omitted; tensors broadcast). The gradient
+ * passes where `min ≤ x ≤ max`, and to a tensor bound where it was chosen, as in PyTorch; with
+ * `min > max` every element is `max`.
+ *
+ * @example
+ * tensor([-2, 0.5, 3]).clamp(0, 1); // [0, 0.5, 1]
+ */
+export function clamp(x: Tensor, min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
+  check(min != null || max != null, 'clamp', () => 'needs at least one of min and max');
+  let out = x;
+  if (min != null) out = where(out.lt(min), min, out);
+  if (max != null) out = where(out.gt(max), max, out);
+  return out;
+}
