@@ -2,7 +2,7 @@
 //   ```ts                   runs on the CPU (test/docs/snippets.test.ts)
 //   ```ts webgpu / gpujs    runs on that backend, in that backend's docs test
 //   ```ts no-run <file>     an excerpt: must appear verbatim in <file>
-//   ```sh, ```text, ```     shown only (commands, program output)
+//   ```sh, ```text, ```python, ``` shown only (commands, output, the Python side of interop)
 // Any other tag fails, so a block cannot be skipped by a typo.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -18,7 +18,7 @@ export interface Block {
   code: string;
 }
 
-const SHOWN = new Set(['', 'sh', 'text']);
+const SHOWN = new Set(['', 'sh', 'text', 'python']);
 export const BACKEND_TAGS = ['webgpu', 'gpujs'] as const;
 
 export const DOCS = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -42,7 +42,7 @@ export function kindOf(b: Block): { kind: 'run'; backend: string } | { kind: 'ex
   if (SHOWN.has(b.tag)) return { kind: 'shown' };
   return {
     kind: 'unknown',
-    message: `${b.doc}:${b.line}: unknown fence tag '${b.tag}'; use ts, ts webgpu, ts gpujs, ts no-run <source file>, sh, text or none`,
+    message: `${b.doc}:${b.line}: unknown fence tag '${b.tag}'; use ts, ts webgpu, ts gpujs, ts no-run <source file>, sh, text, python or none`,
   };
 }
 
