@@ -11,6 +11,7 @@ import * as vw from './ops/view.js';
 import { track } from './scope.js';
 import { contiguousStrides, isContiguous, sizeOf } from './shape.js';
 import { StorageRef, adopt, unadopt } from './storage.js';
+import { guardTensorMethods } from './validate.js';
 
 /** Nested number arrays, as `toArray()` returns them. */
 export type NestedArray = number | NestedArray[];
@@ -273,8 +274,8 @@ export class Tensor {
   permute(dims: readonly number[]): Tensor { return vw.permute(this, dims); }
   transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
   expand(shape: readonly number[]): Tensor { return vw.expand(this, shape); }
-  /** Per-dim `[start, end)` ranges (negative indices count from the end); missing dims are kept whole. */
-  slice(ranges: readonly (readonly [number, number])[]): Tensor { return vw.slice(this, ranges); }
+  /** Per-dim `[start, end)` or `[start, end, step]` ranges (negative indices count from the end); missing dims are kept whole. */
+  slice(ranges: readonly vw.SliceRange[]): Tensor { return vw.slice(this, ranges); }
   squeeze(axis?: number): Tensor { return vw.squeeze(this, axis); }
   unsqueeze(axis: number): Tensor { return vw.unsqueeze(this, axis); }
   contiguous(): Tensor { return vw.contiguous(this); }
@@ -292,6 +293,8 @@ export class Tensor {
     return this;
   }
 }
+
+guardTensorMethods(Tensor.prototype);
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {
   if (shape.length === 0) return data[0]!;

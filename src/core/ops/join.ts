@@ -1,6 +1,7 @@
 import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
-import { normalizeAxis, sizeOf } from '../shape.js';
+import { normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
+import { checkArgs } from '../validate.js';
 import type { Tensor } from '../tensor.js';
 import { sameBackend, wrap } from './operands.js';
 
@@ -11,7 +12,7 @@ import { sameBackend, wrap } from './operands.js';
  * cat([zeros([2, 3]), ones([1, 3])], 0); // [3, 3]
  */
 export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
-  check(tensors.length > 0, 'cat', () => 'needs at least one tensor');
+  checkArgs('cat', [tensors, axis], ['tensors:tensors', 'axis:int']);
   const first = tensors[0]!;
   check(first.ndim > 0, 'cat', () => '0-d tensors cannot be joined along an axis; use stack');
   const a = normalizeAxis('cat', axis, first.ndim);
@@ -46,7 +47,13 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
  * stack([zeros([3]), ones([3])], 0); // [2, 3]
  */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
-  check(tensors.length > 0, 'stack', () => 'needs at least one tensor');
-  const a = normalizeAxis('stack', axis, tensors[0]!.ndim + 1);
+  checkArgs('stack', [tensors, axis], ['tensors:tensors', 'axis:int']);
+  const first = tensors[0]!;
+  const a = normalizeAxis('stack', axis, first.ndim + 1);
+  sameBackend('stack', ...tensors);
+  for (const t of tensors) {
+    check(shapesEqual(t.shape, first.shape), 'stack', () => `needs tensors of one shape, got ${tensors.map((x) => fmt(x.shape)).join(', ')}`);
+    check(t.dtype === first.dtype, 'stack', () => `dtypes differ (${first.dtype} and ${t.dtype})`);
+  }
   return cat(tensors.map((t) => t.unsqueeze(a)), a);
 }

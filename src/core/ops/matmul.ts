@@ -21,7 +21,10 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [k2, n] = b.shape.slice(-2) as [number, number];
   check(k === k2, 'matmul', () => `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible (inner dimensions ${k} and ${k2})`);
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
+  check(batchA.every((d, i) => { const e = batchB[i - batchA.length + batchB.length]; return e === undefined || d === e || d === 1 || e === 1; }), 'matmul', () =>
+    `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible: batch dims ${fmt(batchA)} and ${fmt(batchB)} cannot be broadcast`);
+  const batch = broadcastShapes('matmul', batchA, batchB);
   // Broadcast batch dims are recorded expands, so their backward sums the gradient back.
   const av = a.expand([...batch, m, k]), bv = b.expand([...batch, k, n]);
   let out = wrap(be, be.matmul(av._view('matmul'), bv._view('matmul')), [...batch, m, n], x.dtype);

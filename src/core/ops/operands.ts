@@ -3,13 +3,9 @@ import { type DType, promote } from '../dtype.js';
 import { TsgradError, check, fmt } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { assertTensor } from '../validate.js';
 
-/** Errors unless `v` is a tensor (TypeScript users get this at compile time; JS users here). */
-export function assertTensor(op: string, v: unknown): asserts v is Tensor {
-  if (!(v instanceof Tensor)) {
-    throw new TsgradError(op, `expected a Tensor, got ${v === null ? 'null' : Array.isArray(v) ? 'an array (wrap it with tensor())' : typeof v}`);
-  }
-}
+export { assertTensor };
 
 /** Errors unless `v` is a tensor or a JS number. */
 function assertOperand(op: string, v: unknown): asserts v is Tensor | number {
