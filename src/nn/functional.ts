@@ -2,6 +2,12 @@ import { fromTypedArray } from '../core/creation.js';
 import { check, fmt } from '../core/errors.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertIndexRange, assertTensor, checkArgs, describeValue } from '../core/validate.js';
+
+/** Checks an optional tensor argument (null and undefined mean "none"). */
+function optionalTensor(op: string, v: unknown, name: string): void {
+  if (v !== null && v !== undefined) assertTensor(op, v, name);
+}
 
 /**
  * y = x·Wᵀ + b with weight [out, in] (PyTorch's layout). Wᵀ is a strided view, never a copy.
@@ -10,9 +16,15 @@ import type { Tensor } from '../core/tensor.js';
  * linear(x, weight, bias); // x [batch, in] → [batch, out]
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  assertTensor('linear', x, 'input');
+  assertTensor('linear', weight, 'weight');
+  optionalTensor('linear', bias, 'bias');
+  check(x.ndim >= 1, 'linear', () => `input must have a feature dim, got a 0-d tensor`);
   check(weight.ndim === 2, 'linear', () => `weight must be [out, in], got ${fmt(weight.shape)}`);
   check(x.shape[x.ndim - 1] === weight.shape[1], 'linear', () =>
     `input ${fmt(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
+  check(!bias || bias.ndim === 0 || (bias.ndim === 1 && bias.shape[0] === weight.shape[0]), 'linear', () =>
+    `bias must be [${weight.shape[0]}] (one per output feature of weight ${fmt(weight.shape)}), got ${fmt(bias!.shape)}`);
   const y = x.matmul(weight.transpose(0, 1));
   return bias ? y.add(bias) : y;
 }
@@ -24,15 +36,20 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
  * crossEntropy(logits, tensor([2, 0], { dtype: 'int32' }));
  */
 export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
+  checkArgs('crossEntropy', [logits, targets], ['logits:tensor', 'targets:tensor']);
   check(logits.ndim === 2, 'crossEntropy', () => `logits must be [N, C], got ${fmt(logits.shape)}`);
   check(targets.dtype === 'int32', 'crossEntropy', () => `targets must be int32 class indices, got ${targets.dtype}`);
   check(targets.ndim === 1 && targets.shape[0] === logits.shape[0], 'crossEntropy', () =>
     `targets of shape ${fmt(targets.shape)} must be [N] for logits ${fmt(logits.shape)}`);
+  check(logits.dtype !== 'int32', 'crossEntropy', () => `logits must be float, got int32; cast first with t.cast('float32')`);
+  const classes = logits.shape[1]!;
+  assertIndexRange('crossEntropy', targets, classes, (bad) => `target ${bad} is out of range for ${classes} classes (logits ${fmt(logits.shape)}; valid: 0..${classes - 1})`);
   return logits.logSoftmax(1).gather(1, targets.unsqueeze(1)).mean().neg();
 }
 
 /** Mean squared error. @example mseLoss(pred, target) */
 export function mseLoss(input: Tensor, target: Tensor): Tensor {
+  checkArgs('mseLoss', [input, target], ['input:tensor', 'target:tensor']);
   check(input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i]), 'mseLoss', () =>
     `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have one shape`);
   const d = input.sub(target);
@@ -46,6 +63,16 @@ export function mseLoss(input: Tensor, target: Tensor): Tensor {
  * layerNorm(x, gamma, beta, 1e-5);
  */
 export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  assertTensor('layerNorm', x, 'input');
+  optionalTensor('layerNorm', weight, 'weight');
+  optionalTensor('layerNorm', bias, 'bias');
+  check(x.ndim >= 1 && x.shape[x.ndim - 1]! > 0, 'layerNorm', () => `input ${fmt(x.shape)} needs a non-empty last dim to normalize over`);
+  check(x.dtype !== 'int32', 'layerNorm', () => `needs a float input, got int32; cast first with t.cast('float32')`);
+  const d = x.shape[x.ndim - 1]!;
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    check(!t || (t.ndim === 1 && t.shape[0] === d), 'layerNorm', () => `${name} must be [${d}] for input ${fmt(x.shape)}, got ${fmt(t!.shape)}`);
+  }
+  check(Number.isFinite(eps) && eps >= 0, 'layerNorm', () => `eps must be a finite number ≥ 0, got ${describeValue(eps)}`);
   const mu = x.mean(-1, true);
   const centered = x.sub(mu);
   const variance = centered.mul(centered).mean(-1, true);
@@ -62,10 +89,14 @@ export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | nul
  * embedding(tensor([[1, 2]], { dtype: 'int32' }), table); // [1, 2, D]
  */
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  assertTensor('embedding', indices, 'indices');
+  assertTensor('embedding', weight, 'weight');
   check(weight.ndim === 2, 'embedding', () => `weight must be [V, D], got ${fmt(weight.shape)}`);
   check(indices.dtype === 'int32', 'embedding', () => `indices must be int32, got ${indices.dtype}`);
-  const rows = weight.indexSelect(0, indices.reshape([-1]));
-  return rows.reshape([...indices.shape, weight.shape[1]!]);
+  const rows = weight.shape[0]!;
+  assertIndexRange('embedding', indices, rows, (bad) => `index ${bad} is out of range for a table of ${rows} rows (weight ${fmt(weight.shape)}; valid: 0..${rows - 1})`);
+  const picked = weight.indexSelect(0, indices.reshape([-1]));
+  return picked.reshape([...indices.shape, weight.shape[1]!]);
 }
 
 /**
@@ -76,7 +107,9 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
  * dropout(x, 0.1, true);
  */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
-  check(p >= 0 && p < 1, 'dropout', () => `p must be in [0, 1), got ${p}`);
+  assertTensor('dropout', x, 'input');
+  check(typeof training === 'boolean', 'dropout', () => `training must be a boolean, got ${describeValue(training)}`);
+  check(typeof p === 'number' && p >= 0 && p < 1, 'dropout', () => `p must be in [0, 1), got ${typeof p === 'number' ? p : describeValue(p)}`);
   if (!training || p === 0) return x;
   const mask = new Float64Array(x.size);
   for (let i = 0; i < mask.length; i++) mask[i] = nextUniform() >= p ? 1 / (1 - p) : 0;
@@ -95,6 +128,8 @@ export function loraLinear(
   x: Tensor, weight: Tensor, bias: Tensor | null | undefined, loraA: Tensor, loraB: Tensor, scaling: number,
   opts: { dropout?: number; training?: boolean } = {},
 ): Tensor {
+  checkArgs('loraLinear', [x, weight, bias ?? undefined, loraA, loraB], ['input:tensor', 'weight:tensor', 'bias:tensor?', 'loraA:tensor', 'loraB:tensor']);
+  check(Number.isFinite(scaling), 'loraLinear', () => `scaling must be a finite number, got ${describeValue(scaling)}`);
   check(loraA.ndim === 2 && loraA.shape[1] === weight.shape[1], 'loraLinear', () =>
     `loraA must be [rank, ${weight.shape[1]}] for weight ${fmt(weight.shape)}, got ${fmt(loraA.shape)}`);
   check(loraB.ndim === 2 && loraB.shape[0] === weight.shape[0] && loraB.shape[1] === loraA.shape[0], 'loraLinear', () =>

@@ -2,6 +2,7 @@ import { ones, randn, uniform, zeros } from '../core/creation.js';
 import type { DType } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertTensor, describeValue } from '../core/validate.js';
 import * as F from './functional.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
@@ -13,7 +14,7 @@ export interface LinearOptions {
 }
 
 function positiveInt(op: string, name: string, v: number): void {
-  check(Number.isInteger(v) && v > 0, op, () => `${name} must be a positive integer, got ${v}`);
+  check(Number.isInteger(v) && v > 0, op, () => `${name} must be a positive integer, got ${describeValue(v)}`);
 }
 
 /**
@@ -57,6 +58,7 @@ export class Sequential extends Module {
 
   constructor(...modules: Module[]) {
     super();
+    modules.forEach((m, i) => check(m instanceof Module, 'Sequential', () => `argument ${i + 1} must be a Module, got ${describeValue(m)}`));
     modules.forEach((m, i) => this.registerModule(String(i), m));
     this.length = modules.length;
   }
@@ -120,7 +122,7 @@ export class LayerNorm extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    check(p >= 0 && p < 1, 'Dropout', () => `p must be in [0, 1), got ${p}`);
+    check(typeof p === 'number' && p >= 0 && p < 1, 'Dropout', () => `p must be in [0, 1), got ${describeValue(p)}`);
   }
 
   forward(x: Tensor): Tensor {
@@ -131,6 +133,7 @@ export class Dropout extends Module {
 /** max(x, 0). */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
+    assertTensor('ReLU', x, 'input');
     return x.relu();
   }
 }
@@ -139,21 +142,25 @@ export class ReLU extends Module {
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
+    check(approximate === 'none' || approximate === 'tanh', 'GELU', () => `approximate must be 'none' or 'tanh', got ${describeValue(approximate)}`);
   }
 
   forward(x: Tensor): Tensor {
+    assertTensor('GELU', x, 'input');
     return x.gelu({ approximate: this.approximate });
   }
 }
 
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
+    assertTensor('Tanh', x, 'input');
     return x.tanh();
   }
 }
 
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
+    assertTensor('Sigmoid', x, 'input');
     return x.sigmoid();
   }
 }
