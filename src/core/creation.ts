@@ -4,7 +4,7 @@ import { TsgradError, check, fmt } from './errors.js';
 import { nextNormal, nextUniform } from './random.js';
 import { sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
-import { assertNewShape, describeValue } from './validate.js';
+import { assertNewShape, describeValue, isPlainObject } from './validate.js';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -29,7 +29,7 @@ function dtypeOfData(a: ArrayBufferView): DType | null {
 
 /** Checks the options every creation function takes. */
 function checkOptions(op: string, opts: unknown): asserts opts is TensorOptions {
-  check(typeof opts === 'object' && opts !== null && !Array.isArray(opts), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
+  check(isPlainObject(opts), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
   const o = opts as TensorOptions;
   if (o.dtype !== undefined) assertDType(o.dtype, op);
   check(o.backend === undefined || typeof o.backend === 'string', op, () => `backend must be a backend name such as 'cpu', got ${describeValue(o.backend)}`);
@@ -37,8 +37,14 @@ function checkOptions(op: string, opts: unknown): asserts opts is TensorOptions 
   check(!o.requiresGrad || isFloat(o.dtype ?? 'float32'), op, () => `only float tensors can require gradients, got ${o.dtype}`);
 }
 
-function resolveBackend(opts: TensorOptions): Backend {
-  return opts.backend ? backendByName(opts.backend) : getBackend();
+/** The backend `opts` names (or the current one); its lookup errors carry the creating op's name. */
+function resolveBackend(op: string, opts: TensorOptions): Backend {
+  try {
+    return opts.backend ? backendByName(opts.backend) : getBackend();
+  } catch (e) {
+    if (e instanceof TsgradError) throw new TsgradError(op, e.message.slice(e.op.length + 2));
+    throw e;
+  }
 }
 
 /**
@@ -94,7 +100,7 @@ export function fromTypedArray(data: NumericArray, shape: readonly number[], opt
   checkOptions('tensor', opts);
   const dtype = opts.dtype ?? own;
   check(sizeOf(shape) === data.length, 'tensor', () => `data has ${data.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
-  const b = resolveBackend(opts);
+  const b = resolveBackend('tensor', opts);
   check(b.dtypes.includes(dtype), 'tensor', () => `backend '${b.name}' does not support ${dtype}; supported: ${b.dtypes.join(', ')}`);
   // Only an array of exactly the dtype's type is uploaded as is; narrower ones are widened, so
   // no backend ever holds 1- or 2-byte storage.
@@ -140,7 +146,7 @@ export function full(shape: readonly number[], value: number, opts: TensorOption
   checkOptions('full', opts);
   const dtype = opts.dtype ?? 'float32';
   if (dtype === 'int32') convert('full', [value], dtype);
-  const b = resolveBackend(opts);
+  const b = resolveBackend('full', opts);
   check(b.dtypes.includes(dtype), 'full', () => `backend '${b.name}' does not support ${dtype}; supported: ${b.dtypes.join(', ')}`);
   return finish(Tensor._wrap(b, b.fill(sizeOf(shape), dtype, value), shape, dtype), opts);
 }
@@ -160,6 +166,8 @@ function sample(op: string, shape: readonly number[], opts: TensorOptions, draw:
   checkOptions(op, opts);
   const dtype = opts.dtype ?? 'float32';
   check(isFloat(dtype), op, () => `needs a float dtype, got ${dtype}`);
+  const b = resolveBackend(op, opts);
+  check(b.dtypes.includes(dtype), op, () => `backend '${b.name}' does not support ${dtype}; supported: ${b.dtypes.join(', ')}`);
   const data = typedArrayFor(dtype, sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = draw();
   return fromTypedArray(data, shape, { ...opts, dtype });
@@ -190,8 +198,9 @@ export function uniform(shape: readonly number[], low: number, high: number, opt
  */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  check([start, end, step].every(Number.isFinite) && step !== 0, 'arange', () => `needs finite start, end and a non-zero step, got ${start}, ${end}, ${step}`);
+  check([start, end, step].every(Number.isFinite) && step !== 0, 'arange', () => `needs finite start, end and a non-zero step, got ${[start, end, step].map(describeValue).join(', ')}`);
   checkOptions('arange', opts);
+  resolveBackend('arange', opts);
   const n = Math.max(0, Math.ceil((end - start) / step));
   assertNewShape('arange', [n]);
   const dtype = opts.dtype ?? 'float32';

@@ -207,7 +207,7 @@ export class Tensor {
   }
 
   itemSync(): number {
-    check(this.size === 1, 'item', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
+    check(this.size === 1, 'itemSync', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
     return this.dataSync()[0]!;
   }
 

@@ -22,12 +22,25 @@ export function describeValue(v: unknown): string {
   return typeof v;
 }
 
+/** True for `{ ... }` literals (not arrays, tensors, typed arrays or class instances). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 /** Errors unless `v` is a live tensor. */
 export function assertTensor(op: string, v: unknown, name?: string): asserts v is Tensor {
   if (!isTensorLike(v)) {
     throw new TsgradError(op, `expected a Tensor, got ${describeValue(v)}${name ? ` (${name})` : ''}${Array.isArray(v) ? '; wrap it with tensor()' : ''}`);
   }
   if (v.isDisposed) throw new TsgradError(op, `${name ?? 'a tensor'} of shape ${fmt(v.shape)} was disposed and cannot be used`);
+}
+
+/** Errors unless every tensor lives on one backend. */
+export function assertSameBackend(op: string, ...ts: Tensor[]): void {
+  const names = [...new Set(ts.map((t) => t.backend))];
+  check(names.length <= 1, op, () => `tensors are on different backends (${names.map((n) => `'${n}'`).join(' and ')}); move them with await t.to('${names[0]}')`);
 }
 
 /** Errors unless `v` is a non-empty list of live tensors. */
@@ -107,7 +120,7 @@ function fits(kind: string, v: unknown): boolean {
     case 'numbers': return isNumberList(v);
     case 'ranges': return Array.isArray(v) && v.every((r) => Array.isArray(r) && (r.length === 2 || r.length === 3) && r.every((d) => Number.isInteger(d)));
     case 'dtype': return (DTYPES as readonly unknown[]).includes(v);
-    case 'object': return typeof v === 'object' && v !== null && !Array.isArray(v);
+    case 'object': return isPlainObject(v);
     default: return false;
   }
 }

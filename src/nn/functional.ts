@@ -2,7 +2,7 @@ import { fromTypedArray } from '../core/creation.js';
 import { check, fmt } from '../core/errors.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertIndexRange, assertTensor, checkArgs, describeValue } from '../core/validate.js';
+import { assertIndexRange, assertSameBackend, assertTensor, checkArgs, describeValue } from '../core/validate.js';
 
 /** Checks an optional tensor argument (null and undefined mean "none"). */
 function optionalTensor(op: string, v: unknown, name: string): void {
@@ -20,6 +20,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   assertTensor('linear', weight, 'weight');
   optionalTensor('linear', bias, 'bias');
   check(x.ndim >= 1, 'linear', () => `input must have a feature dim, got a 0-d tensor`);
+  assertSameBackend('linear', x, weight, ...(bias ? [bias] : []));
+  check(x.dtype === weight.dtype, 'linear', () => `input is ${x.dtype} but weight is ${weight.dtype}; cast one first`);
   check(weight.ndim === 2, 'linear', () => `weight must be [out, in], got ${fmt(weight.shape)}`);
   check(x.shape[x.ndim - 1] === weight.shape[1], 'linear', () =>
     `input ${fmt(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
@@ -41,6 +43,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   check(targets.dtype === 'int32', 'crossEntropy', () => `targets must be int32 class indices, got ${targets.dtype}`);
   check(targets.ndim === 1 && targets.shape[0] === logits.shape[0], 'crossEntropy', () =>
     `targets of shape ${fmt(targets.shape)} must be [N] for logits ${fmt(logits.shape)}`);
+  assertSameBackend('crossEntropy', logits, targets);
+  check(logits.shape[1]! > 0, 'crossEntropy', () => `logits ${fmt(logits.shape)} need at least one class`);
   check(logits.dtype !== 'int32', 'crossEntropy', () => `logits must be float, got int32; cast first with t.cast('float32')`);
   const classes = logits.shape[1]!;
   assertIndexRange('crossEntropy', targets, classes, (bad) => `target ${bad} is out of range for ${classes} classes (logits ${fmt(logits.shape)}; valid: 0..${classes - 1})`);
@@ -50,6 +54,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
 /** Mean squared error. @example mseLoss(pred, target) */
 export function mseLoss(input: Tensor, target: Tensor): Tensor {
   checkArgs('mseLoss', [input, target], ['input:tensor', 'target:tensor']);
+  assertSameBackend('mseLoss', input, target);
   check(input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i]), 'mseLoss', () =>
     `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have one shape`);
   const d = input.sub(target);
@@ -72,6 +77,7 @@ export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | nul
   for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
     check(!t || (t.ndim === 1 && t.shape[0] === d), 'layerNorm', () => `${name} must be [${d}] for input ${fmt(x.shape)}, got ${fmt(t!.shape)}`);
   }
+  assertSameBackend('layerNorm', x, ...[weight, bias].filter((t): t is Tensor => !!t));
   check(Number.isFinite(eps) && eps >= 0, 'layerNorm', () => `eps must be a finite number ≥ 0, got ${describeValue(eps)}`);
   const mu = x.mean(-1, true);
   const centered = x.sub(mu);
@@ -93,6 +99,7 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
   assertTensor('embedding', weight, 'weight');
   check(weight.ndim === 2, 'embedding', () => `weight must be [V, D], got ${fmt(weight.shape)}`);
   check(indices.dtype === 'int32', 'embedding', () => `indices must be int32, got ${indices.dtype}`);
+  assertSameBackend('embedding', indices, weight);
   const rows = weight.shape[0]!;
   assertIndexRange('embedding', indices, rows, (bad) => `index ${bad} is out of range for a table of ${rows} rows (weight ${fmt(weight.shape)}; valid: 0..${rows - 1})`);
   const picked = weight.indexSelect(0, indices.reshape([-1]));
@@ -111,6 +118,7 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   check(typeof training === 'boolean', 'dropout', () => `training must be a boolean, got ${describeValue(training)}`);
   check(typeof p === 'number' && p >= 0 && p < 1, 'dropout', () => `p must be in [0, 1), got ${typeof p === 'number' ? p : describeValue(p)}`);
   if (!training || p === 0) return x;
+  check(x.dtype !== 'int32', 'dropout', () => `needs a float input while training, got int32; cast first with t.cast('float32')`);
   const mask = new Float64Array(x.size);
   for (let i = 0; i < mask.length; i++) mask[i] = nextUniform() >= p ? 1 / (1 - p) : 0;
   const m = fromTypedArray(mask, x.shape, { backend: x.backend, dtype: x.dtype });
@@ -130,6 +138,11 @@ export function loraLinear(
 ): Tensor {
   checkArgs('loraLinear', [x, weight, bias ?? undefined, loraA, loraB], ['input:tensor', 'weight:tensor', 'bias:tensor?', 'loraA:tensor', 'loraB:tensor']);
   check(Number.isFinite(scaling), 'loraLinear', () => `scaling must be a finite number, got ${describeValue(scaling)}`);
+  check(weight.ndim === 2 && x.ndim >= 1 && x.shape[x.ndim - 1] === weight.shape[1], 'loraLinear', () =>
+    `input ${fmt(x.shape)} must end in the ${weight.shape[1]} features of weight ${fmt(weight.shape)} (weight must be [out, in])`);
+  assertSameBackend('loraLinear', x, weight, loraA, loraB, ...(bias ? [bias] : []));
+  check([weight, loraA, loraB].every((t) => t.dtype === x.dtype), 'loraLinear', () =>
+    `input, weight, loraA and loraB must share a dtype, got ${[x, weight, loraA, loraB].map((t) => t.dtype).join(', ')}`);
   check(loraA.ndim === 2 && loraA.shape[1] === weight.shape[1], 'loraLinear', () =>
     `loraA must be [rank, ${weight.shape[1]}] for weight ${fmt(weight.shape)}, got ${fmt(loraA.shape)}`);
   check(loraB.ndim === 2 && loraB.shape[0] === weight.shape[0] && loraB.shape[1] === loraA.shape[0], 'loraLinear', () =>

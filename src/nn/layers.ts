@@ -2,7 +2,7 @@ import { ones, randn, uniform, zeros } from '../core/creation.js';
 import type { DType } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertTensor, describeValue } from '../core/validate.js';
+import { assertNewShape, assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 import * as F from './functional.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
@@ -11,6 +11,13 @@ export interface LinearOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
   dtype?: DType;
+}
+
+/** Checks a layer's options object and its dtype (parameters are float). */
+function floatDType(op: string, opts: unknown): void {
+  check(isPlainObject(opts), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
+  const dtype = opts.dtype;
+  check(dtype === undefined || dtype === 'float32' || dtype === 'float64', op, () => `dtype must be 'float32' or 'float64', got ${describeValue(dtype)}`);
 }
 
 function positiveInt(op: string, name: string, v: number): void {
@@ -36,6 +43,8 @@ export class Linear extends Module {
     super();
     positiveInt('Linear', 'inFeatures', inFeatures);
     positiveInt('Linear', 'outFeatures', outFeatures);
+    floatDType('Linear', opts);
+    assertNewShape('Linear', [outFeatures, inFeatures]);
     const bound = 1 / Math.sqrt(inFeatures);
     const dtype = opts.dtype ?? 'float32';
     this.weight = Parameter.from(uniform([outFeatures, inFeatures], -bound, bound, { dtype }));
@@ -88,6 +97,8 @@ export class Embedding extends Module {
     super();
     positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    floatDType('Embedding', opts);
+    assertNewShape('Embedding', [numEmbeddings, embeddingDim]);
     this.weight = Parameter.from(randn([numEmbeddings, embeddingDim], { dtype: opts.dtype ?? 'float32' }));
   }
 
@@ -107,6 +118,10 @@ export class LayerNorm extends Module {
   ) {
     super();
     positiveInt('LayerNorm', 'dim', dim);
+    floatDType('LayerNorm', opts);
+    assertNewShape('LayerNorm', [dim]);
+    check(opts.eps === undefined || (typeof opts.eps === 'number' && opts.eps >= 0), 'LayerNorm', () => `eps must be a number ≥ 0, got ${describeValue(opts.eps)}`);
+    check(opts.elementwiseAffine === undefined || typeof opts.elementwiseAffine === 'boolean', 'LayerNorm', () => `elementwiseAffine must be a boolean, got ${describeValue(opts.elementwiseAffine)}`);
     const affine = opts.elementwiseAffine ?? true;
     const dtype = opts.dtype ?? 'float32';
     this.weight = affine ? Parameter.from(ones([dim], { dtype })) : null;

@@ -1,7 +1,7 @@
 import { noGrad } from '../core/autograd.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import { describeValue } from '../core/validate.js';
+import { describeValue, isPlainObject } from '../core/validate.js';
 import { Parameter } from './parameter.js';
 
 /** A child module's place in its parent, so `applyLoRA` can swap it in place. */
@@ -152,9 +152,9 @@ export abstract class Module {
    * model.loadStateDict(other.stateDict());
    */
   loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
-    check(typeof state === 'object' && state !== null && !Array.isArray(state), 'loadStateDict', () =>
+    check(isPlainObject(state), 'loadStateDict', () =>
       `state must be an object of tensors by parameter name (as stateDict() returns), got ${describeValue(state)}`);
-    check(typeof opts === 'object' && opts !== null, 'loadStateDict', () => `options must be an object such as { strict: false }, got ${describeValue(opts)}`);
+    check(isPlainObject(opts), 'loadStateDict', () => `options must be an object such as { strict: false }, got ${describeValue(opts)}`);
     const strict = opts.strict ?? true;
     for (const [path, m] of this.namedModules()) m.assertUnmerged('loadStateDict', path);
     const params = this.namedParameters();

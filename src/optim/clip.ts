@@ -2,7 +2,7 @@ import { noGrad } from '../core/autograd.js';
 import { check } from '../core/errors.js';
 import { scope } from '../core/scope.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertTensor, describeValue } from '../core/validate.js';
+import { assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 
 /**
  * Rescales the gradients of `params` in place so their joint norm is at most `maxNorm`
@@ -15,9 +15,10 @@ import { assertTensor, describeValue } from '../core/validate.js';
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, opts: { normType?: number } = {}): Tensor | null {
   check(typeof params === 'object' && params !== null && Symbol.iterator in params, 'clipGradNorm', () =>
     `params must be an iterable of tensors such as model.parameters(), got ${describeValue(params)}`);
+  check(isPlainObject(opts), 'clipGradNorm', () => `options must be an object such as { normType: 2 }, got ${describeValue(opts)}`);
   const normType = opts.normType ?? 2;
-  check(typeof maxNorm === 'number' && maxNorm >= 0, 'clipGradNorm', () => `maxNorm must be ≥ 0, got ${maxNorm}`);
-  check(normType === Infinity || (typeof normType === 'number' && normType > 0), 'clipGradNorm', () => `normType must be > 0 or Infinity, got ${normType}`);
+  check(typeof maxNorm === 'number' && maxNorm >= 0, 'clipGradNorm', () => `maxNorm must be ≥ 0, got ${describeValue(maxNorm)}`);
+  check(normType === Infinity || (typeof normType === 'number' && normType > 0), 'clipGradNorm', () => `normType must be > 0 or Infinity, got ${describeValue(normType)}`);
   const list = [...params];
   list.forEach((p, i) => assertTensor('clipGradNorm', p, `params[${i}]`));
   const grads = list.flatMap((p) => (p.grad ? [p.grad] : []));

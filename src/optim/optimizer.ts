@@ -2,7 +2,7 @@ import { noGrad } from '../core/autograd.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertTensor, describeValue } from '../core/validate.js';
+import { assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 
 /** Per-parameter state: a step counter and named tensors (moments, momentum buffer). */
 export interface ParamState {
@@ -39,7 +39,7 @@ export abstract class Optimizer<H extends object> {
     const op = this.constructor.name;
     check(isIterable(params) && !isTensor(params), op, () =>
       `params must be an iterable of tensors such as model.parameters(), got ${describeValue(params)}${isTensor(params) ? ' (wrap it in an array)' : ''}`);
-    check(typeof opts === 'object' && opts !== null && !Array.isArray(opts), op, () => `options must be an object such as { lr: 0.01 }, got ${describeValue(opts)}`);
+    check(isPlainObject(opts), op, () => `options must be an object such as { lr: 0.01 }, got ${describeValue(opts)}`);
     const known = Object.keys(defaults);
     const checkKeys = (o: object, where: string) => {
       for (const k of Object.keys(o)) {

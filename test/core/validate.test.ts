@@ -1,7 +1,7 @@
 // Regressions of the reliability issue, one per kind: raw errors, silent wrong results and
 // valid input refused. Expected values are PyTorch 1.13's (checked by hand), not this code's.
 import { describe, expect, it } from 'vitest';
-import { TsgradError, cat, fromTypedArray, nn, ones, randn, stack, tensor, where, zeros } from '../../src/index.js';
+import { TsgradError, arange, cat, fromTypedArray, nn, ones, randn, stack, tensor, where, zeros } from '../../src/index.js';
 
 const F = nn.functional;
 const anyV = (v: unknown) => v as never;
@@ -62,7 +62,7 @@ describe('no silent wrong results', () => {
   it('int32 creation refuses what int32 cannot hold and truncates fractions', () => {
     expect(errorOf(() => tensor([3e9], { dtype: 'int32' })).message).toMatch(/^tensor: value 3000000000 at flat index 0 does not fit in int32/);
     expect(errorOf(() => tensor([1, NaN], { dtype: 'int32' })).message).toMatch(/^tensor: value NaN at flat index 1 does not fit in int32/);
-    expect(errorOf(() => ones([1], { dtype: 'int32' }).mul(2 ** 40)).message).toMatch(/^scalar: 1099511627776 does not fit in int32/);
+    expect(errorOf(() => ones([1], { dtype: 'int32' }).mul(2 ** 40)).message).toMatch(/^mul: 1099511627776 does not fit in int32/);
     expect(tensor([2.7, -2.7, -(2 ** 31)], { dtype: 'int32' }).dataSync()).toEqual(new Int32Array([2, -2, -(2 ** 31)]));
   });
 
@@ -127,5 +127,14 @@ describe('valid input PyTorch accepts', () => {
     const x = tensor(2, { requiresGrad: true });
     x.softmax(0).backward();
     expect(x.grad!.itemSync()).toBe(0);
+  });
+});
+
+describe('creation options', () => {
+  it('name the creating op, whatever is wrong with them', () => {
+    expect(errorOf(() => randn([2], { backend: 'nope' })).message).toMatch(/^randn: unknown backend 'nope'/);
+    expect(errorOf(() => arange(3, undefined, 1, { backend: 'nope' })).message).toMatch(/^arange: unknown backend 'nope'/);
+    expect(errorOf(() => tensor(0, anyV(randn([1])))).message).toMatch(/^tensor: options must be an object such as \{ dtype: 'float32' \}, got a \[1\] float32 tensor/);
+    expect(errorOf(() => new nn.Linear(2 ** 31, 2)).message).toMatch(/^Linear: shape \[2,2147483648\] holds 4294967296 elements/);
   });
 });

@@ -118,7 +118,7 @@ export function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', x: Tensor, 
 export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
   checkArgs('where', [cond, x, y], ['cond:tensor', 'x:operand', 'y:operand']);
   const like = typeof x !== 'number' ? x : typeof y !== 'number' ? y : null;
-  const lift = (v: Tensor | number) => (typeof v !== 'number' ? v : like ? scalarLike(v, like) : scalarOn(cond._backend, v, 'float32'));
+  const lift = (v: Tensor | number) => (typeof v !== 'number' ? v : like ? scalarLike(v, like, 'where') : scalarOn(cond._backend, v, 'float32'));
   const o = binaryOperands('where', lift(x), lift(y));
   const be = sameBackend('where', cond, o.a, o.b);
   const c = cond.dtype === 'int32' ? cond : cond.ne(0);

@@ -47,6 +47,9 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const a = normalizeAxis('indexSelect', axis, x.ndim);
   assertTensor('indexSelect', index, 'index');
   check(index.ndim === 1, 'indexSelect', () => `index must be 1-D, got shape ${fmt(index.shape)}`);
+  check(index.dtype === 'int32', 'indexSelect', () => `index must be int32, got ${index.dtype}`);
+  const n = x.shape[a]!;
+  assertIndexRange('indexSelect', index, n, (bad) => `index ${bad} is out of range for axis ${axis} of size ${n}`);
   const shape = x.shape.map((d, i) => (i === a ? index.shape[0]! : d));
   const lifted = index.reshape(x.shape.map((_, i) => (i === a ? index.shape[0]! : 1)));
   return gather(x, a, broadcastTo(lifted, shape));

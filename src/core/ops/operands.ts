@@ -19,9 +19,9 @@ export function wrap(backend: Backend, storage: unknown, shape: readonly number[
 }
 
 /** Turns a JS number into a 0-d tensor beside `like` (integers stay int32 for int tensors). */
-export function scalarLike(value: number, like: Tensor): Tensor {
+export function scalarLike(value: number, like: Tensor, op = 'scalar'): Tensor {
   if (like.dtype === 'int32' && Number.isInteger(value)) {
-    check(value >= -(2 ** 31) && value < 2 ** 31, 'scalar', () => `${value} does not fit in int32; cast the tensor first with t.cast('float32')`);
+    check(value >= -(2 ** 31) && value < 2 ** 31, op, () => `${value} does not fit in int32; cast the tensor first with t.cast('float32')`);
   }
   return scalarOn(like._backend, value, like.dtype === 'int32' && !Number.isInteger(value) ? 'float32' : like.dtype);
 }
@@ -59,9 +59,10 @@ export function broadcastTo(t: Tensor, shape: readonly number[]): Tensor {
  * dtype (promoted) and one broadcast shape.
  */
 export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
+  assertTensor(op, a, 'input');
   assertOperand(op, b);
   sameBackend(op, a);
-  const bt = typeof b === 'number' ? scalarLike(b, a) : b;
+  const bt = typeof b === 'number' ? scalarLike(b, a, op) : b;
   sameBackend(op, a, bt);
   const shape = broadcastShapes(op, a.shape, bt.shape);
   const dtype = promote(a.dtype, bt.dtype);
