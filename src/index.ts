@@ -29,7 +29,7 @@ export {
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
 export * as nn from './nn/index.js';
-export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/index.js';
+export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/options.js';
 export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';
 export * as optim from './optim/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';

@@ -197,18 +197,23 @@ export class Tensor {
 
   /** Synchronous `data()`, for synchronous backends (cpu). */
   dataSync(): TypedArray {
+    return this._readSync('dataSync');
+  }
+
+  /** @internal A synchronous read, refused under `op`'s name on asynchronous backends. */
+  _readSync(op: string): TypedArray {
     const b = this._backend;
-    check(b.readSync, 'dataSync', () => `backend '${b.name}' is asynchronous; use await t.data()`);
-    return b.readSync(this._view('dataSync'));
+    check(b.readSync, op, () => `backend '${b.name}' is asynchronous; use await t.${op.replace('Sync', '')}()`);
+    return b.readSync(this._view(op));
   }
 
   arraySync(): NestedArray {
-    return nest(this.dataSync(), this.shape);
+    return nest(this._readSync('arraySync'), this.shape);
   }
 
   itemSync(): number {
     check(this.size === 1, 'itemSync', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
-    return this.dataSync()[0]!;
+    return this._readSync('itemSync')[0]!;
   }
 
   /** Moves the data to another backend; the result is a new leaf. */

@@ -4,7 +4,7 @@ import { TsgradError } from '../../core/errors.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { coalesce } from '../cpu/strided.js';
 import { BINARY, UNARY } from '../opTable.js';
-import { BufferPool, GPUStorage, UniformArena } from './buffers.js';
+import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './device.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
@@ -70,6 +70,8 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   private errorMessage: string | null = null;
   private readonly lost: Promise<never>;
   private readonly maxGroups: number;
+  /** The largest storage buffer a kernel can bind on this device. */
+  private readonly maxBytes: number;
 
   constructor(
     readonly device: GPUDevice,
@@ -80,6 +82,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     this.pool = new BufferPool(device);
     this.arena = new UniformArena(device, Math.max(device.limits.minUniformBufferOffsetAlignment, 16));
     this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.maxBytes = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.lost = device.lost.then((i) => {
       this.lostMessage ??= i.reason === 'destroyed' ? 'the GPU device was destroyed' : `the GPU device was lost (${i.reason}: ${i.message})`;
       throw this.lostError('webgpu');
@@ -111,6 +114,11 @@ export class WebGPUBackend implements Backend<GPUStorage> {
 
   private alloc(size: number): GPUStorage {
     this.checkAlive('webgpu');
+    // Refused here, at creation, rather than by Dawn when the tensor is first read.
+    const bytes = sizeClass(Math.max(size * 4, 4));
+    if (bytes > this.maxBytes) {
+      throw new TsgradError('webgpu', `a tensor of ${size} elements needs a ${bytes}-byte buffer, more than this device's largest (${this.maxBytes} bytes); use smaller tensors (split the batch) or the cpu backend`);
+    }
     const buffer = this.pool.acquire(Math.max(size * 4, 4), STORAGE_USAGE);
     this.live++;
     this.liveBytes += buffer.size;
