@@ -19,6 +19,7 @@ export type { DType, TypedArray } from './core/dtype.js';
 export { tensor, zeros, ones, full, randn, rand, uniform, arange, fromTypedArray, type TensorOptions } from './core/creation.js';
 export { manualSeed } from './core/random.js';
 export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
+export { detectAnomaly } from './core/anomaly.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
 export { scope, keep } from './core/scope.js';
 export { printGraph, toDot } from './core/graph.js';

@@ -1,3 +1,4 @@
+import { anomalyEnabled, checkedBackward } from './anomaly.js';
 import { TsgradError, fmt } from './errors.js';
 import { keep, scope } from './scope.js';
 import { shapesEqual } from './shape.js';
@@ -52,7 +53,8 @@ export function noGrad<T>(fn: () => T): T {
 /** Attaches a backward step to `out` when grad mode is on and some input requires grad. */
 export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out._setNode({ op, inputs, saved, versions: saved.map((t) => t._version), backward });
+    const bw = anomalyEnabled() ? checkedBackward(op, inputs, out, backward) : backward;
+    out._setNode({ op, inputs, saved, versions: saved.map((t) => t._version), backward: bw });
   }
   return out;
 }
