@@ -20,6 +20,7 @@ export { tensor, zeros, ones, full, randn, rand, uniform, arange, fromTypedArray
 export { manualSeed } from './core/random.js';
 export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
 export { detectAnomaly } from './core/anomaly.js';
+export { setLeakWarnings } from './core/leaks.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
 export { scope, keep } from './core/scope.js';
 export { printGraph, toDot } from './core/graph.js';
