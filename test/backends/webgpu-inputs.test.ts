@@ -1,7 +1,7 @@
 // What the WebGPU backend is given: narrow typed arrays, tensors too large for the device, and
 // its options. Skipped loudly without a driver; a failure under CI.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TsgradError, getBackendInfo, initBackend, tensor, zeros } from '../../src/index.js';
+import { TsgradError, getBackendInfo, initBackend, nn, tensor, zeros } from '../../src/index.js';
 import { createWebGPUBackend } from '../../src/backends/webgpu/index.js';
 
 const REQUIREMENT = 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).';
@@ -51,8 +51,19 @@ describe('webgpu inputs', () => {
     expect(() => zeros([n], { backend: 'webgpu' })).toThrow(/^webgpu: a tensor of \d+ elements needs a \d+-byte buffer, more than this device's largest/);
   });
 
+  test('checked mode: an out-of-range index makes the next read throw, naming it; later reads are clean', async () => {
+    const table = tensor([[1, 2], [3, 4], [5, 6]], { backend: 'webgpu' });
+    const bad = table.indexSelect(0, tensor([0, 7], { backend: 'webgpu', dtype: 'int32' }));
+    await expect(bad.data()).rejects.toThrow(/^gather: index 7 is out of range for an axis of size 3 \(found by the webgpu backend's checked mode/);
+    const good = table.indexSelect(0, tensor([2, 0], { backend: 'webgpu', dtype: 'int32' }));
+    expect(Array.from(await good.data())).toEqual([5, 6, 1, 2]);
+    const emb = nn.functional.embedding(tensor([[1, -1]], { backend: 'webgpu', dtype: 'int32' }), table);
+    await expect(emb.data()).rejects.toThrow(/^gather: index -1 is out of range for an axis of size 3/);
+    expect(Array.from(await table.data())).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   test('unknown options and values are refused, as is a second setBackend asking for others', async () => {
-    expect((await rejection(() => createWebGPUBackend({ powerPref: 'low-power' } as never))).message).toBe("setBackend: unknown webgpu option 'powerPref'; known: device, powerPreference, dawnBackend");
+    expect((await rejection(() => createWebGPUBackend({ powerPref: 'low-power' } as never))).message).toBe("setBackend: unknown webgpu option 'powerPref'; known: device, powerPreference, dawnBackend, checkIndices");
     expect((await rejection(() => createWebGPUBackend({ dawnBackend: 'metal' } as never))).message).toMatch(/^setBackend: webgpu option 'dawnBackend' must be 'auto' or 'native' or 'opengles', got string 'metal'/);
     expect((await rejection(() => createWebGPUBackend({ device: {} }))).message).toMatch(/^setBackend: webgpu option 'device' must be a GPUDevice/);
     expect((await rejection(() => initBackend('webgpu', { powerPreference: 'low-power' }))).message)

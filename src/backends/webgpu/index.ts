@@ -23,7 +23,12 @@ void infoTypesAgree;
 export async function createWebGPUBackend(options: WebGPUOptions = {}): Promise<Backend> {
   checkWebGPUOptions(options);
   const { device, info, owned } = await acquireDevice(options as DeviceOptions);
-  return new WebGPUBackend(device, info, owned);
+  return new WebGPUBackend(device, info, owned, options.checkIndices ?? developmentMode());
+}
+
+/** True unless NODE_ENV is 'production' (in Node, or a bundler's process.env). */
+function developmentMode(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['NODE_ENV'] !== 'production';
 }
 
 /**

@@ -15,6 +15,12 @@ export interface WebGPUOptions {
    * OpenGL ES in compatibility mode), `'native'` or `'opengles'` only.
    */
   dawnBackend?: 'auto' | 'native' | 'opengles';
+  /**
+   * Checked indexing: an out-of-range index given to gather (and so to indexSelect, embedding,
+   * crossEntropy) makes the next read throw a TsgradError naming it, instead of yielding NaN.
+   * On by default unless NODE_ENV is 'production'; it costs one 16-byte readback per read.
+   */
+  checkIndices?: boolean;
 }
 
 /** What the backend found and runs on, for logs and bug reports. */
@@ -36,6 +42,7 @@ export interface WebGPUInfo {
 const CHOICES: Record<string, readonly unknown[]> = {
   powerPreference: ['low-power', 'high-performance'],
   dawnBackend: ['auto', 'native', 'opengles'],
+  checkIndices: [true, false],
 };
 
 /** Refuses unknown option names and values, so a misspelt option is never silently ignored. */
