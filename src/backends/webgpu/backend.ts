@@ -86,7 +86,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
      * Checked mode: gathers record an out-of-range index and the next read throws a TsgradError
      * naming it (one extra 16-byte readback per read); otherwise such an index gives NaN.
      */
-    readonly checkIndices = false,
+    public checkIndices = false,
   ) {
     this.pool = new BufferPool(device);
     this.arena = new UniformArena(device, Math.max(device.limits.minUniformBufferOffsetAlignment, 16));
