@@ -139,25 +139,28 @@ export function programCode(p: Program): string {
   let leaves = 1;
   const next = (shape: number[]) => `leaf${leaves++}(${JSON.stringify(shape)})`;
   const lines = [`let y = leaf0(${JSON.stringify(p.input)});`];
+  let shape = p.input;
   for (const s of p.steps) {
+    const r = shape.length;
     const call = (() => {
       switch (s.op) {
         case 'expTanh': return 'tanh().exp()';
         case 'square': return 'mul(y)';
         case 'transpose': return 'transpose(-1, -2)';
-        case 'reverseDims': return 'permute(/* reversed */)';
+        case 'reverseDims': return `permute(${JSON.stringify(shape.map((_, i) => r - 1 - i))})`;
         case 'scale': return `mul(${s.by})`;
         case 'add': case 'mul': case 'maximum': return `${s.op}(${next(s.leaf)})`;
         case 'matmul': return `matmul(${next(s.leaf)}).tanh()`;
         case 'sum': case 'mean': case 'max': return `${s.op}(${s.axis}, ${s.keepdim})`;
         case 'softmax': return `softmax(${s.axis})`;
         case 'unsqueeze': return `unsqueeze(${s.axis})`;
-        case 'slice': return `slice(/* dim ${s.dim}: [${s.start}, end, ${s.step}] */)`;
-        case 'expand': return `expand([${s.size}, ...y.shape])`;
+        case 'slice': return `slice(${JSON.stringify(shape.map((d, i) => (i === s.dim ? [s.start, d, s.step] : [0, d])))})`;
+        case 'expand': return `expand(${JSON.stringify([s.size, ...shape])})`;
         default: return `${s.op}()`;
       }
     })();
-    lines.push(`y = y.${call};`);
+    lines.push(`y = y.${call}; // ${JSON.stringify(shapeAfter(shape, s))}`);
+    shape = shapeAfter(shape, s);
   }
   return lines.join('\n');
 }
