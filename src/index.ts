@@ -25,6 +25,8 @@ export type { VarOptions } from './core/ops/stats.js';
 export { manualSeed, Generator, defaultGenerator } from './core/random.js';
 export { multinomial, bernoulli, randint, randperm, type SamplingOptions, type RandintOptions } from './core/sampling.js';
 export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
+export { detectAnomaly } from './core/anomaly.js';
+export { setLeakWarnings } from './core/leaks.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
 export { scope, keep } from './core/scope.js';
 export { printGraph, toDot, type GraphOptions, type TensorRole } from './core/graph.js';
@@ -41,7 +43,7 @@ export type { ArgReduceOp, BackendFactory, BinaryOp, FusedKernels, ReduceOp, Una
 export type { BackwardFn } from './core/autograd.js';
 export type { HasStateTensors } from './nn/memory.js';
 export * as nn from './nn/index.js';
-export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/index.js';
+export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/options.js';
 export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';

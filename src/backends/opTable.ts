@@ -25,7 +25,7 @@ export const UNARY: Record<UnaryOp, OpDef> = {
   sigmoid: { js: '1 / (1 + Math.exp(-x))', wgsl: '1.0 / (1.0 + exp(-x))', wgslInt: 'i32(1.0 / (1.0 + exp(-f32(x))))' },
   tanh: { js: 'Math.tanh(x)', gpujs: 'tanh32(x)', wgsl: 'tanh_safe(x)', wgslInt: 'i32(tanh_safe(f32(x)))' },
   erf: { js: 'erf(x)', gpujs: 'erf32(x)', wgsl: 'erf_f32(x)', wgslInt: 'i32(erf_f32(f32(x)))' },
-  relu: { js: 'x > 0 ? x : 0', wgsl: 'select(0.0, x, x > 0.0)', wgslInt: 'select(0, x, x > 0)' },
+  relu: { js: 'x > 0 || x !== x ? x : 0', wgsl: 'select(0.0, x, x > 0.0 || is_nan(x))', wgslInt: 'select(0, x, x > 0)' },
   sign: { js: 'x > 0 ? 1 : x < 0 ? -1 : 0', wgsl: 'select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)', wgslInt: 'sign(x)' },
 };
 
@@ -35,8 +35,9 @@ export const BINARY: Record<BinaryOp, OpDef & { compare?: true }> = {
   mul: { js: 'a * b', wgsl: 'a * b' },
   div: { js: 'a / b', wgsl: 'a / b', wgslInt: 'select(a / b, 0, b == 0)' },
   pow: { js: 'Math.pow(a, b)', gpujs: 'powSigned(a, b, nan)', wgsl: 'pow_signed(a, b)', wgslInt: 'i32(pow_signed(f32(a), f32(b)))' },
-  maximum: { js: 'a > b ? a : b', wgsl: 'select(select(b, a, a > b), b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a > b)' },
-  minimum: { js: 'a < b ? a : b', wgsl: 'select(select(b, a, a < b), b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a < b)' },
+  // A NaN on either side propagates, as in PyTorch (`a + b` is NaN then).
+  maximum: { js: 'a > b || a !== a ? a : b', wgsl: 'select(select(b, a, a > b), a + b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a > b)' },
+  minimum: { js: 'a < b || a !== a ? a : b', wgsl: 'select(select(b, a, a < b), a + b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a < b)' },
   eq: { js: 'a === b ? 1 : 0', wgsl: 'select(0, 1, a == b)', compare: true },
   ne: { js: 'a !== b ? 1 : 0', wgsl: 'select(0, 1, a != b)', compare: true },
   lt: { js: 'a < b ? 1 : 0', wgsl: 'select(0, 1, a < b)', compare: true },

@@ -1,3 +1,4 @@
+import { anomalyEnabled, checkedBackward } from './anomaly.js';
 import { TsgradError, fmt } from './errors.js';
 import { keep, scope } from './scope.js';
 import { backendStats } from './backend.js';
@@ -62,7 +63,8 @@ export function noGrad<T>(fn: () => T): T {
  */
 export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out._setGradFn({ op, inputs, saved, versions: saved.map((t) => t._version), backward });
+    const bw = anomalyEnabled() ? checkedBackward(op, inputs, out, backward) : backward;
+    out._setGradFn({ op, inputs, saved, versions: saved.map((t) => t._version), backward: bw });
   }
   return out;
 }

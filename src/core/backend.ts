@@ -1,5 +1,16 @@
+import type { GpuJsOptions } from '../backends/gpujs/index.js';
+import type { WebGPUOptions } from '../backends/webgpu/options.js';
 import type { DType, TypedArray } from './dtype.js';
 import { TsgradError } from './errors.js';
+
+/** The options each built-in backend takes, so `setBackend('webgpu', { … })` is type-checked. */
+export interface BackendOptions {
+  webgpu: WebGPUOptions;
+  gpujs: GpuJsOptions;
+}
+
+/** Options of backend `N`: its own type for a built-in backend, any object otherwise. */
+export type OptionsOf<N extends string> = N extends keyof BackendOptions ? BackendOptions[N] : Record<string, unknown>;
 
 /**
  * A strided window onto a backend's storage. Broadcasting is expressed with stride 0, so every
@@ -112,6 +123,8 @@ export type BackendFactory = (options?: Record<string, unknown>) => Backend | Pr
 
 const factories = new Map<string, BackendFactory>();
 const instances = new Map<string, Backend>();
+/** The options each backend was created with, so a later call asking for others is refused. */
+const createdWith = new Map<string, Record<string, unknown>>();
 const stats = new WeakMap<Backend, BackendStats>();
 let current: Backend | null = null;
 
@@ -154,6 +167,11 @@ function counted(b: Backend): Backend {
   return wrapped;
 }
 
+function showOptions(o: Record<string, unknown>): string {
+  const entries = Object.entries(o).filter(([, v]) => v !== undefined);
+  return entries.length ? `{ ${entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? `'${v}'` : typeof v === 'object' ? 'an object' : String(v)}`).join(', ')} }` : '{}';
+}
+
 /** Makes a backend available under `name`. Backends register themselves when imported. */
 export function registerBackend(name: string, factory: BackendFactory): void {
   factories.set(name, factory);
@@ -170,15 +188,24 @@ export function listBackends(): string[] {
  * @example
  * await initBackend('webgpu'); const t = x.to('webgpu');
  */
-export async function initBackend(name: string, options?: Record<string, unknown>): Promise<Backend> {
+export async function initBackend<N extends string>(name: N, opts?: OptionsOf<N>): Promise<Backend> {
+  const options = opts as Record<string, unknown> | undefined;
   const existing = instances.get(name);
-  if (existing) return existing;
+  if (existing) {
+    const before = createdWith.get(name) ?? {};
+    const same = (a: Record<string, unknown>, b: Record<string, unknown>) => Object.keys({ ...a, ...b }).every((k) => a[k] === b[k]);
+    if (options !== undefined && !same(options, before)) {
+      throw new TsgradError('setBackend', `backend '${name}' is already initialized with options ${showOptions(before)}, not ${showOptions(options)}; call removeBackend('${name}') first to create it again`);
+    }
+    return existing;
+  }
   const factory = factories.get(name);
   if (!factory) {
     throw new TsgradError('setBackend', `unknown backend '${name}'; registered: ${listBackends().join(', ')}`);
   }
   const backend = counted(await factory(options));
   instances.set(name, backend);
+  createdWith.set(name, { ...options });
   return backend;
 }
 
@@ -188,7 +215,7 @@ export async function initBackend(name: string, options?: Record<string, unknown
  * @example
  * await setBackend('webgpu');
  */
-export async function setBackend(name: string, options?: Record<string, unknown>): Promise<void> {
+export async function setBackend<N extends string>(name: N, options?: OptionsOf<N>): Promise<void> {
   current = await initBackend(name, options);
 }
 
@@ -254,5 +281,6 @@ export function removeBackend(name: string): void {
   if (!b) return;
   b.destroy?.();
   instances.delete(name);
+  createdWith.delete(name);
   if (current === b) current = instances.get('cpu') ?? null;
 }

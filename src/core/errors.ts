@@ -21,7 +21,7 @@ export function check(cond: unknown, op: string, message: () => string): asserts
   if (!cond) throw new TsgradError(op, message());
 }
 
-/** Formats a shape the way error messages show it: `[3,4]`. */
-export function fmt(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
+/** Formats a shape the way error messages show it: `[3,4]`; never throws, whatever it is given. */
+export function fmt(shape: unknown): string {
+  return Array.isArray(shape) ? `[${shape.map((d) => (typeof d === 'number' ? String(d) : typeof d)).join(',')}]` : `${shape === null ? 'null' : typeof shape} (not a shape)`;
 }

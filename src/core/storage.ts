@@ -1,4 +1,5 @@
 import type { Backend } from './backend.js';
+import { creationSite, reportLeak } from './leaks.js';
 
 /**
  * A backend storage shared by a tensor and its views. It is freed when the last tensor using it
@@ -35,13 +36,24 @@ export class StorageRef {
   }
 }
 
-const registry = new FinalizationRegistry<StorageRef>((ref) => ref.release());
+/** A reference tied to a tensor's lifetime; `site` (GPU backends) says where the tensor was made. */
+interface Held {
+  ref: StorageRef;
+  site: string | null;
+}
+
+const registry = new FinalizationRegistry<Held>(({ ref, site }) => {
+  // Only the last reference frees memory; a view collected beside a live base leaks nothing.
+  if (site && !ref.shared && !ref.freed) reportLeak(ref.backend.name, ref.bytes, site);
+  ref.release();
+});
 
 /** Ties one reference on `ref` to the lifetime of `owner`; returns the token to unregister it. */
 export function adopt(owner: object, ref: StorageRef): object {
   ref.retain();
   const token = {};
-  registry.register(owner, ref, token);
+  // Only GPU (asynchronous) backends pay for the creation site: their memory is the scarce kind.
+  registry.register(owner, { ref, site: ref.backend.readSync ? null : creationSite() }, token);
   return token;
 }
 

@@ -22,6 +22,7 @@ import { track } from './scope.js';
 import { broadcastShapes, contiguousStrides, isContiguous, shapesEqual, sizeOf } from './shape.js';
 import { StorageRef, adopt, unadopt } from './storage.js';
 import { yieldToEventLoop } from './yieldToEventLoop.js';
+import { guardTensorMethods } from './validate.js';
 
 /** Nested number arrays, as `toArray()` returns them. */
 export type NestedArray = number | NestedArray[];
@@ -224,20 +225,25 @@ export class Tensor {
 
   /** Synchronous `data()`, for synchronous backends (cpu). */
   dataSync(): TypedArray {
+    return this._readSync('dataSync');
+  }
+
+  /** @internal A synchronous read, refused under `op`'s name on asynchronous backends. */
+  _readSync(op: string): TypedArray {
     const b = this._backend;
-    check(b.readSync, 'dataSync', () => `backend '${b.name}' is asynchronous; use await t.data()`);
-    return b.readSync(this._view('dataSync'));
+    check(b.readSync, op, () => `backend '${b.name}' is asynchronous; use await t.${op.replace('Sync', '')}()`);
+    return b.readSync(this._view(op));
   }
 
   /** Synchronous `toArray()`, for synchronous backends (cpu). */
   arraySync(): NestedArray {
-    return nest(this.dataSync(), this.shape);
+    return nest(this._readSync('arraySync'), this.shape);
   }
 
   /** Synchronous `item()`, for synchronous backends (cpu). */
   itemSync(): number {
-    check(this.size === 1, 'item', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
-    return this.dataSync()[0]!;
+    check(this.size === 1, 'itemSync', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
+    return this._readSync('itemSync')[0]!;
   }
 
   /** Moves the data to another backend; the result is a new leaf. */
@@ -354,8 +360,8 @@ export class Tensor {
   transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
   /** Broadcasts size-1 dims to `shape` without copying (-1 keeps a dim). @example x.expand([4, 3]) */
   expand(shape: readonly number[]): Tensor { return vw.expand(this, shape); }
-  /** Per-dim `[start, end)` ranges (negative indices count from the end); missing dims are kept whole. */
-  slice(ranges: readonly (readonly [number, number])[]): Tensor { return vw.slice(this, ranges); }
+  /** Per-dim `[start, end)` or `[start, end, step]` ranges (negative indices count from the end); missing dims are kept whole. */
+  slice(ranges: readonly vw.SliceRange[]): Tensor { return vw.slice(this, ranges); }
   /** Drops size-1 dims (only `axis` when given). @example x.squeeze(0) */
   squeeze(axis?: number): Tensor { return vw.squeeze(this, axis); }
   /** Inserts a size-1 dim at `axis`. @example x.unsqueeze(0) */
@@ -494,6 +500,8 @@ function dimsArg(op: string, args: number[] | [readonly number[]]): readonly num
   check(args.every((d) => typeof d === 'number'), op, () => `pass the dims as numbers or one list of numbers, e.g. ${op}(2, 3) or ${op}([2, 3])`);
   return args as number[];
 }
+
+guardTensorMethods(Tensor.prototype);
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {
   if (shape.length === 0) return data[0]!;

@@ -9,12 +9,18 @@ import { fromTypedArray } from '../core/creation.js';
 import { check, fmt } from '../core/errors.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertIndexRange, assertSameBackend, assertTensor, checkArgs, describeValue } from '../core/validate.js';
 import { type TensorLike, asTensor } from './inputs.js';
 
 export {
   crossEntropy, nllLoss, binaryCrossEntropyWithLogits,
   type CrossEntropyOptions, type NllLossOptions, type Reduction,
 } from './losses.js';
+
+/** Checks an optional tensor argument (null and undefined mean "none"). */
+function optionalTensor(op: string, v: unknown, name: string): void {
+  if (v !== null && v !== undefined) assertTensor(op, v, name);
+}
 
 /**
  * y = x·Wᵀ + b with weight [out, in] (PyTorch's layout). Wᵀ is a strided view, never a copy.
@@ -23,10 +29,17 @@ export {
  * linear(x, weight, bias); // x [batch, in] → [batch, out]
  */
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
+  assertTensor('linear', weight, 'weight');
+  optionalTensor('linear', bias, 'bias');
   const x = asTensor('linear', input, weight.dtype, weight);
+  check(x.ndim >= 1, 'linear', () => `input must have a feature dim, got a 0-d tensor`);
+  assertSameBackend('linear', x, weight, ...(bias ? [bias] : []));
+  check(x.dtype === weight.dtype, 'linear', () => `input is ${x.dtype} but weight is ${weight.dtype}; cast one first`);
   check(weight.ndim === 2, 'linear', () => `weight must be [out, in], got ${fmt(weight.shape)}`);
   check(x.shape[x.ndim - 1] === weight.shape[1], 'linear', () =>
     `input ${fmt(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
+  check(!bias || bias.ndim === 0 || (bias.ndim === 1 && bias.shape[0] === weight.shape[0]), 'linear', () =>
+    `bias must be [${weight.shape[0]}] (one per output feature of weight ${fmt(weight.shape)}), got ${fmt(bias!.shape)}`);
   const y = x.matmul(weight.transpose(0, 1));
   return bias ? y.add(bias) : y;
 }
@@ -35,6 +48,8 @@ export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null):
 export function mseLoss(pred: TensorLike, expected: TensorLike): Tensor {
   const input = asTensor('mseLoss', pred, 'float32');
   const target = asTensor('mseLoss', expected, input.dtype, input);
+  checkArgs('mseLoss', [input, target], ['input:tensor', 'target:tensor']);
+  assertSameBackend('mseLoss', input, target);
   check(input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i]), 'mseLoss', () =>
     `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have one shape`);
   const d = input.sub(target);
@@ -48,7 +63,17 @@ export function mseLoss(pred: TensorLike, expected: TensorLike): Tensor {
  * layerNorm(x, gamma, beta, 1e-5);
  */
 export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  optionalTensor('layerNorm', weight, 'weight');
+  optionalTensor('layerNorm', bias, 'bias');
   const x = asTensor('layerNorm', input, weight?.dtype ?? 'float32', weight);
+  check(x.ndim >= 1 && x.shape[x.ndim - 1]! > 0, 'layerNorm', () => `input ${fmt(x.shape)} needs a non-empty last dim to normalize over`);
+  check(x.dtype !== 'int32', 'layerNorm', () => `needs a float input, got int32; cast first with t.cast('float32')`);
+  const d = x.shape[x.ndim - 1]!;
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    check(!t || (t.ndim === 1 && t.shape[0] === d), 'layerNorm', () => `${name} must be [${d}] for input ${fmt(x.shape)}, got ${fmt(t!.shape)}`);
+  }
+  assertSameBackend('layerNorm', x, ...[weight, bias].filter((t): t is Tensor => !!t));
+  check(Number.isFinite(eps) && eps >= 0, 'layerNorm', () => `eps must be a finite number ≥ 0, got ${describeValue(eps)}`);
   const mu = x.mean(-1, true);
   const centered = x.sub(mu);
   const variance = centered.mul(centered).mean(-1, true);
@@ -65,11 +90,15 @@ export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tens
  * embedding(tensor([[1, 2]], { dtype: 'int32' }), table); // [1, 2, D]
  */
 export function embedding(ids: TensorLike, weight: Tensor): Tensor {
+  assertTensor('embedding', weight, 'weight');
   const indices = asTensor('embedding', ids, 'int32', weight);
   check(weight.ndim === 2, 'embedding', () => `weight must be [V, D], got ${fmt(weight.shape)}`);
   check(indices.dtype === 'int32', 'embedding', () => `indices must be int32, got ${indices.dtype}`);
-  const rows = weight.indexSelect(0, indices.reshape([-1]));
-  return rows.reshape([...indices.shape, weight.shape[1]!]);
+  assertSameBackend('embedding', indices, weight);
+  const rows = weight.shape[0]!;
+  assertIndexRange('embedding', indices, rows, (bad) => `index ${bad} is out of range for a table of ${rows} rows (weight ${fmt(weight.shape)}; valid: 0..${rows - 1})`);
+  const picked = weight.indexSelect(0, indices.reshape([-1]));
+  return picked.reshape([...indices.shape, weight.shape[1]!]);
 }
 
 /**
@@ -80,8 +109,11 @@ export function embedding(ids: TensorLike, weight: Tensor): Tensor {
  * dropout(x, 0.1, true);
  */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
-  check(p >= 0 && p < 1, 'dropout', () => `p must be in [0, 1), got ${p}`);
+  assertTensor('dropout', x, 'input');
+  check(typeof training === 'boolean', 'dropout', () => `training must be a boolean, got ${describeValue(training)}`);
+  check(typeof p === 'number' && p >= 0 && p < 1, 'dropout', () => `p must be in [0, 1), got ${typeof p === 'number' ? p : describeValue(p)}`);
   if (!training || p === 0) return x;
+  check(x.dtype !== 'int32', 'dropout', () => `needs a float input while training, got int32; cast first with t.cast('float32')`);
   const mask = new Float64Array(x.size);
   for (let i = 0; i < mask.length; i++) mask[i] = nextUniform() >= p ? 1 / (1 - p) : 0;
   const m = fromTypedArray(mask, x.shape, { backend: x.backend, dtype: x.dtype });
@@ -99,6 +131,13 @@ export function loraLinear(
   x: Tensor, weight: Tensor, bias: Tensor | null | undefined, loraA: Tensor, loraB: Tensor, scaling: number,
   opts: { dropout?: number; training?: boolean } = {},
 ): Tensor {
+  checkArgs('loraLinear', [x, weight, bias ?? undefined, loraA, loraB], ['input:tensor', 'weight:tensor', 'bias:tensor?', 'loraA:tensor', 'loraB:tensor']);
+  check(Number.isFinite(scaling), 'loraLinear', () => `scaling must be a finite number, got ${describeValue(scaling)}`);
+  check(weight.ndim === 2 && x.ndim >= 1 && x.shape[x.ndim - 1] === weight.shape[1], 'loraLinear', () =>
+    `input ${fmt(x.shape)} must end in the ${weight.shape[1]} features of weight ${fmt(weight.shape)} (weight must be [out, in])`);
+  assertSameBackend('loraLinear', x, weight, loraA, loraB, ...(bias ? [bias] : []));
+  check([weight, loraA, loraB].every((t) => t.dtype === x.dtype), 'loraLinear', () =>
+    `input, weight, loraA and loraB must share a dtype, got ${[x, weight, loraA, loraB].map((t) => t.dtype).join(', ')}`);
   check(loraA.ndim === 2 && loraA.shape[1] === weight.shape[1], 'loraLinear', () =>
     `loraA must be [rank, ${weight.shape[1]}] for weight ${fmt(weight.shape)}, got ${fmt(loraA.shape)}`);
   check(loraB.ndim === 2 && loraB.shape[0] === weight.shape[0] && loraB.shape[1] === loraA.shape[0], 'loraLinear', () =>

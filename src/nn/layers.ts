@@ -2,6 +2,7 @@ import { ones, randn, uniform, zeros } from '../core/creation.js';
 import type { DType } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertNewShape, assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 import * as F from './functional.js';
 import { type TensorLike, asTensor } from './inputs.js';
 import { Module } from './module.js';
@@ -14,8 +15,15 @@ export interface LinearOptions {
   dtype?: DType;
 }
 
+/** Checks a layer's options object and its dtype (parameters are float). */
+function floatDType(op: string, opts: unknown): void {
+  check(isPlainObject(opts), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
+  const dtype = opts.dtype;
+  check(dtype === undefined || dtype === 'float32' || dtype === 'float64', op, () => `dtype must be 'float32' or 'float64', got ${describeValue(dtype)}`);
+}
+
 function positiveInt(op: string, name: string, v: number): void {
-  check(Number.isInteger(v) && v > 0, op, () => `${name} must be a positive integer, got ${v}`);
+  check(Number.isInteger(v) && v > 0, op, () => `${name} must be a positive integer, got ${describeValue(v)}`);
 }
 
 /**
@@ -37,6 +45,8 @@ export class Linear extends Module {
     super();
     positiveInt('Linear', 'inFeatures', inFeatures);
     positiveInt('Linear', 'outFeatures', outFeatures);
+    floatDType('Linear', opts);
+    assertNewShape('Linear', [outFeatures, inFeatures]);
     const bound = 1 / Math.sqrt(inFeatures);
     const dtype = opts.dtype ?? 'float32';
     this.weight = Parameter.from(uniform([outFeatures, inFeatures], -bound, bound, { dtype }));
@@ -60,6 +70,7 @@ export class Sequential extends Module {
 
   constructor(...modules: Module[]) {
     super();
+    modules.forEach((m, i) => check(m instanceof Module, 'Sequential', () => `argument ${i + 1} must be a Module, got ${describeValue(m)}`));
     modules.forEach((m, i) => this.registerModule(String(i), m));
     this.length = modules.length;
   }
@@ -91,6 +102,8 @@ export class Embedding extends Module {
     super();
     positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    floatDType('Embedding', opts);
+    assertNewShape('Embedding', [numEmbeddings, embeddingDim]);
     this.weight = Parameter.from(randn([numEmbeddings, embeddingDim], { dtype: opts.dtype ?? 'float32' }));
   }
 
@@ -110,6 +123,10 @@ export class LayerNorm extends Module {
   ) {
     super();
     positiveInt('LayerNorm', 'dim', dim);
+    floatDType('LayerNorm', opts);
+    assertNewShape('LayerNorm', [dim]);
+    check(opts.eps === undefined || (typeof opts.eps === 'number' && opts.eps >= 0), 'LayerNorm', () => `eps must be a number ≥ 0, got ${describeValue(opts.eps)}`);
+    check(opts.elementwiseAffine === undefined || typeof opts.elementwiseAffine === 'boolean', 'LayerNorm', () => `elementwiseAffine must be a boolean, got ${describeValue(opts.elementwiseAffine)}`);
     const affine = opts.elementwiseAffine ?? true;
     const dtype = opts.dtype ?? 'float32';
     this.weight = affine ? Parameter.from(ones([dim], { dtype })) : null;
@@ -126,7 +143,7 @@ export class LayerNorm extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    check(p >= 0 && p < 1, 'Dropout', () => `p must be in [0, 1), got ${p}`);
+    check(typeof p === 'number' && p >= 0 && p < 1, 'Dropout', () => `p must be in [0, 1), got ${describeValue(p)}`);
   }
 
   forward(x: Tensor): Tensor {
@@ -137,6 +154,7 @@ export class Dropout extends Module {
 /** max(x, 0). */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
+    assertTensor('ReLU', x, 'input');
     return x.relu();
   }
 }
@@ -145,21 +163,25 @@ export class ReLU extends Module {
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
+    check(approximate === 'none' || approximate === 'tanh', 'GELU', () => `approximate must be 'none' or 'tanh', got ${describeValue(approximate)}`);
   }
 
   forward(x: Tensor): Tensor {
+    assertTensor('GELU', x, 'input');
     return x.gelu({ approximate: this.approximate });
   }
 }
 
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
+    assertTensor('Tanh', x, 'input');
     return x.tanh();
   }
 }
 
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
+    assertTensor('Sigmoid', x, 'input');
     return x.sigmoid();
   }
 }

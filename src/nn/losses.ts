@@ -1,6 +1,7 @@
 import { check, fmt } from '../core/errors.js';
 import { where } from '../core/ops/elementwise.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertSameBackend } from '../core/validate.js';
 import { type TensorLike, asTensor } from './inputs.js';
 
 /** How a loss combines its per-element values: their mean (default), their sum, or none. */
@@ -88,6 +89,9 @@ export function nllLoss(input: TensorLike, target: TensorLike, opts: NllLossOpti
 export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: CrossEntropyOptions = {}): Tensor {
   const x = asTensor('crossEntropy', logits, 'float32');
   const t = asTensor('crossEntropy', targets, 'int32', x);
+  assertSameBackend('crossEntropy', x, t);
+  check(x.dtype !== 'int32', 'crossEntropy', () => `logits must be float, got int32; cast first with t.cast('float32')`);
+  check(x.ndim === 0 || x.shape[x.ndim >= 2 ? 1 : 0]! > 0, 'crossEntropy', () => `logits ${fmt(x.shape)} need at least one class`);
   const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean', eps = opts.labelSmoothing ?? 0;
   checkReduction('crossEntropy', reduction);
   check(Number.isFinite(eps) && eps >= 0 && eps <= 1, 'crossEntropy', () => `labelSmoothing must be in [0, 1], got ${eps}`);

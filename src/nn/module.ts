@@ -2,6 +2,7 @@ import { noGrad } from '../core/autograd.js';
 import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
+import { describeValue, isPlainObject } from '../core/validate.js';
 import { Parameter } from './parameter.js';
 
 /** A child module's place in its parent, so `applyLoRA` can swap it in place. */
@@ -149,14 +150,18 @@ export abstract class Module {
   }
 
   /**
-   * Copies `state` into the parameters (values cast to each parameter's dtype). Every shape is
-   * checked before anything is written; with `strict` (default) missing or unexpected keys are
-   * an error naming them, otherwise they are returned.
+   * Copies `state` into the parameters (values cast to each parameter's dtype). Every entry is
+   * checked (a live tensor of the parameter's shape, on its backend) before anything is written,
+   * so a failed load leaves the model as it was; with `strict` (default) missing or unexpected
+   * keys are an error naming them, otherwise they are returned.
    *
    * @example
    * model.loadStateDict(other.stateDict());
    */
   loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    check(isPlainObject(state), 'loadStateDict', () =>
+      `state must be an object of tensors by parameter name (as stateDict() returns), got ${describeValue(state)}`);
+    check(isPlainObject(opts), 'loadStateDict', () => `options must be an object such as { strict: false }, got ${describeValue(opts)}`);
     const strict = opts.strict ?? true;
     for (const [path, m] of this.namedModules()) m.assertUnmerged('loadStateDict', path);
     const params = this.namedParameters();
@@ -171,15 +176,10 @@ export abstract class Module {
       if (result.unexpectedKeys.length) parts.push(`unexpected keys: ${result.unexpectedKeys.join(', ')}`);
       throw new TsgradError('loadStateDict', `${parts.join('; ')} (pass { strict: false } to load the rest)`);
     }
-    for (const [n, p] of params) {
-      const src = state[n];
-      if (src && !sameShape(src.shape, p.shape)) {
-        throw new TsgradError('loadStateDict', `'${n}': shape ${fmt(src.shape)} in the state dict but ${fmt(p.shape)} in the model`);
-      }
-      if (src) checkCopyable(n, src, p);
-    }
+    const loads = params.filter(([n]) => n in state);
+    for (const [n, p] of loads) checkEntry(n, state[n], p);
     noGrad(() => {
-      for (const [n, p] of params) if (state[n]) copyAcross(p, state[n]);
+      for (const [n, p] of loads) copyAcross(p, state[n]!);
     });
     return result;
   }
@@ -260,6 +260,17 @@ function copyAcross(p: Tensor, src: Tensor): void {
 
 function join(prefix: string, name: string): string {
   return prefix ? `${prefix}.${name}` : name;
+}
+
+/** Errors unless `src` can be copied into parameter `p` (named `name`) without failing midway. */
+function checkEntry(name: string, src: unknown, p: Parameter): asserts src is Tensor {
+  const tensorLike = typeof src === 'object' && src !== null && (src as { _isTensor?: unknown })._isTensor === true;
+  check(tensorLike && !(src as Tensor).isDisposed, 'loadStateDict', () => `'${name}' must be a live tensor, got ${describeValue(src)}`);
+  const t = src as Tensor;
+  if (!sameShape(t.shape, p.shape)) {
+    throw new TsgradError('loadStateDict', `'${name}': shape ${fmt(t.shape)} in the state dict but ${fmt(p.shape)} in the model`);
+  }
+  checkCopyable(name, t, p);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -1,3 +1,4 @@
+import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { Optimizer, type ParamState, type ParamsInput, checkRange } from './optimizer.js';
 
@@ -24,12 +25,13 @@ export class Adam extends Optimizer<AdamOptions> {
   protected readonly decoupled: boolean = false;
 
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...opts });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }, opts);
   }
 
   protected validate(g: AdamOptions): void {
     const op = this.constructor.name;
     checkRange(op, 'lr', g.lr, 0);
+    check(Array.isArray(g.betas) && g.betas.length === 2, op, () => `betas must be a pair [beta1, beta2], got ${JSON.stringify(g.betas) ?? String(g.betas)}`);
     checkRange(op, 'betas[0]', g.betas[0], 0, 1);
     checkRange(op, 'betas[1]', g.betas[1], 0, 1);
     checkRange(op, 'eps', g.eps, 0);

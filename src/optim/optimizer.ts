@@ -3,6 +3,7 @@ import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 
 /** Per-parameter state: a step counter and named tensors (moments, momentum buffer). */
 export interface ParamState {
@@ -40,22 +41,35 @@ export abstract class Optimizer<H extends object> {
   readonly paramGroups: ParamGroup<H>[];
   protected readonly state = new Map<Tensor, ParamState>();
 
-  constructor(input: ParamsInput<H>, defaults: H) {
-    const params = paramsOf(this.constructor.name, input);
+  /** `defaults` are the optimizer's own values, `opts` the caller's overrides (checked by name). */
+  constructor(input: ParamsInput<H>, defaults: H, opts: Partial<H> = {}) {
+    const op = this.constructor.name;
+    const params = paramsOf(op, input);
+    check(isPlainObject(opts), op, () => `options must be an object such as { lr: 0.01 }, got ${describeValue(opts)}`);
+    const known = Object.keys(defaults);
+    const checkKeys = (o: object, where: string) => {
+      for (const k of Object.keys(o)) {
+        check(k === 'params' || known.includes(k), op, () => `unknown hyperparameter '${k}'${where}; known: ${known.join(', ')}`);
+      }
+    };
+    checkKeys(opts, '');
     const items = [...params] as (Tensor | ({ params: Iterable<Tensor> } & Partial<H>))[];
     const groups = items.length > 0 && isTensor(items[0]) ? [{ params: items as Tensor[] }] : (items as ({ params: Iterable<Tensor> } & Partial<H>)[]);
     const seen = new Set<Tensor>();
-    const op = this.constructor.name;
+    const base = { ...defaults, ...opts };
     this.paramGroups = groups.map((g, gi) => {
-      check(!isTensor(g) && g.params, op, () => `param group ${gi} must be { params, ...hyperparameters }`);
+      check(typeof g === 'object' && g !== null && !isTensor(g) && isIterable(g.params), op, () =>
+        `param group ${gi} must be { params, ...hyperparameters }, got ${describeValue(g)}`);
+      checkKeys(g, ` in param group ${gi}`);
       const ps = [...g.params];
       for (const p of ps) {
-        check(isTensor(p), op, () => `param group ${gi} holds something that is not a tensor`);
+        check(isTensor(p), op, () => `param group ${gi} holds ${describeValue(p)}, which is not a tensor`);
+        assertTensor(op, p, `a parameter in group ${gi}`);
         check(p.isLeaf, op, () => `can only optimize leaf tensors; a tensor of shape ${fmt(p.shape)} is the result of '${p.gradFn?.op}'`);
         check(!seen.has(p), op, () => `a parameter of shape ${fmt(p.shape)} appears twice; each parameter belongs to one group`);
         seen.add(p);
       }
-      const group = { ...defaults, ...g, params: ps } as ParamGroup<H>;
+      const group = { ...base, ...g, params: ps } as ParamGroup<H>;
       this.validate(group);
       return group;
     });
@@ -68,18 +82,33 @@ export abstract class Optimizer<H extends object> {
   /** Updates one parameter in place from its gradient; runs inside noGrad and a scope. */
   protected abstract update(p: Tensor, grad: Tensor, group: H, state: ParamState): void;
 
-  /** Applies one update to every parameter that requires grad and has a gradient. */
+  /**
+   * Applies one update to every parameter that requires grad and has a gradient. Every gradient
+   * is checked first, so a bad one fails the step before any parameter, moment or step count
+   * changes.
+   */
   step(): void {
     this.assertStateBeside();
+    const op = `${this.constructor.name}.step`;
+    const work: [Tensor, Tensor, ParamGroup<H>][] = [];
+    this.paramGroups.forEach((group, gi) => group.params.forEach((p, pi) => {
+      const where = `parameter ${pi} of group ${gi}`;
+      check(!p.isDisposed, op, () => `${where} (shape ${fmt(p.shape)}) was disposed; build the optimizer over the live parameters`);
+      if (!p.requiresGrad || !p.grad) return;
+      const g: unknown = p.grad;
+      assertTensor(op, g, `the gradient of ${where}`);
+      check(g.shape.length === p.shape.length && g.shape.every((d, i) => d === p.shape[i]), op, () =>
+        `the gradient of ${where} has shape ${fmt(g.shape)} but the parameter has shape ${fmt(p.shape)}`);
+      check(g.dtype === p.dtype && g.backend === p.backend, op, () =>
+        `the gradient of ${where} is ${g.dtype} on '${g.backend}' but the parameter is ${p.dtype} on '${p.backend}'`);
+      work.push([p, g, group]);
+    }));
     noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.requiresGrad || !p.grad) continue;
-          let s = this.state.get(p);
-          if (!s) this.state.set(p, (s = { step: 0, tensors: {} }));
-          s.step++;
-          scope(() => this.update(p, p.grad!, group, s));
-        }
+      for (const [p, grad, group] of work) {
+        let s = this.state.get(p);
+        if (!s) this.state.set(p, (s = { step: 0, tensors: {} }));
+        s.step++;
+        scope(() => this.update(p, grad, group, s));
       }
     });
   }
@@ -156,6 +185,10 @@ export abstract class Optimizer<H extends object> {
 
   /** Restores a snapshot taken from an optimizer over parameters of the same shapes, in the same groups. */
   loadStateDict(dict: OptimizerStateDict<H>): void {
+    check(typeof dict === 'object' && dict !== null && Array.isArray(dict.paramGroups) && typeof dict.state === 'object' && dict.state !== null, 'loadStateDict', () =>
+      `expected { state, paramGroups } as stateDict() returns, got ${describeValue(dict)}`);
+    dict.paramGroups.forEach((g, i) => check(typeof g === 'object' && g !== null && Array.isArray(g.params), 'loadStateDict', () =>
+      `param group ${i} of the state dict must be { params: number[], ...hyperparameters }, got ${describeValue(g)}`));
     check(dict.paramGroups.length === this.paramGroups.length, 'loadStateDict', () =>
       `the state dict has ${dict.paramGroups.length} param groups but the optimizer has ${this.paramGroups.length}`);
     dict.paramGroups.forEach((g, i) => check(g.params.length === this.paramGroups[i]!.params.length, 'loadStateDict', () =>
@@ -165,8 +198,12 @@ export abstract class Optimizer<H extends object> {
     for (const [key, entry] of Object.entries(dict.state)) {
       const p = params[Number(key)];
       check(p, 'loadStateDict', () => `state for parameter ${key}, but the optimizer has ${params.length} parameters`);
+      check(typeof entry === 'object' && entry !== null && Number.isInteger(entry.step) && entry.step >= 0, 'loadStateDict', () =>
+        `state[${key}] must be { step, ...tensors } with an integer step ≥ 0, got ${describeValue(entry)}`);
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v === 'number') continue;
+        assertTensor('loadStateDict', v, `state[${key}].${k}`);
+        check(v.backend === p.backend, 'loadStateDict', () => `state[${key}].${k} is on '${v.backend}' but parameter ${key} is on '${p.backend}'`);
         if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) {
           throw new TsgradError('loadStateDict', `state[${key}].${k} has shape ${fmt(v.shape)} but parameter ${key} has shape ${fmt(p.shape)}`);
         }
@@ -196,12 +233,16 @@ function paramsOf<H>(op: string, input: ParamsInput<H>): Iterable<Tensor | ({ pa
   return input as Iterable<Tensor>;
 }
 
+function isIterable(x: unknown): x is Iterable<unknown> {
+  return typeof x === 'object' && x !== null && typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
 function isTensor(x: unknown): x is Tensor {
   return typeof x === 'object' && x !== null && (x as { _isTensor?: boolean })._isTensor === true;
 }
 
 /** Throws unless `value` is a finite number ≥ `min` (and < `below` when given). */
 export function checkRange(op: string, name: string, value: number, min: number, below?: number): void {
-  check(Number.isFinite(value) && value >= min && (below === undefined || value < below), op, () =>
-    `${name} must be ${below === undefined ? `≥ ${min}` : `in [${min}, ${below})`}, got ${value}`);
+  check(typeof value === 'number' && Number.isFinite(value) && value >= min && (below === undefined || value < below), op, () =>
+    `${name} must be ${below === undefined ? `≥ ${min}` : `in [${min}, ${below})`}, got ${typeof value === 'number' ? value : describeValue(value)}`);
 }

@@ -21,7 +21,7 @@ export interface SGDOptions {
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsInput<SGDOptions>, opts: Partial<SGDOptions> = {}) {
-    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...opts });
+    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, opts);
   }
 
   protected validate(g: SGDOptions): void {
@@ -29,6 +29,7 @@ export class SGD extends Optimizer<SGDOptions> {
     checkRange('SGD', 'momentum', g.momentum, 0);
     checkRange('SGD', 'dampening', g.dampening, 0);
     checkRange('SGD', 'weightDecay', g.weightDecay, 0);
+    check(typeof g.nesterov === 'boolean', 'SGD', () => `nesterov must be a boolean, got ${String(g.nesterov)}`);
     check(!g.nesterov || (g.momentum > 0 && g.dampening === 0), 'SGD', () => 'nesterov needs momentum > 0 and dampening 0');
   }
 

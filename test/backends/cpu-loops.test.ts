@@ -56,7 +56,7 @@ describe('cpu strided loops', () => {
   it('binary maps read strided and broadcast operands', () => {
     const arb = fc.tuple(shapeArb, dtypeArb, fc.constantFrom('add', 'mul', 'maximum', 'lt') as fc.Arbitrary<'add' | 'mul' | 'maximum' | 'lt'>).chain(([shape, dtype, op]) =>
       fc.tuple(viewArb(shape, dtype, valueArb(dtype)), viewArb(shape, dtype, valueArb(dtype)), fc.constant(op)));
-    const define = { add: (a: number, b: number) => a + b, mul: (a: number, b: number) => a * b, maximum: (a: number, b: number) => (a > b ? a : b), lt: (a: number, b: number) => (a < b ? 1 : 0) };
+    const define = { add: (a: number, b: number) => a + b, mul: (a: number, b: number) => a * b, maximum: (a: number, b: number) => (a > b || Number.isNaN(a) ? a : b), lt: (a: number, b: number) => (a < b ? 1 : 0) };
     fc.assert(
       fc.property(arb, ([a, b, op]) => {
         const got = backend.binary(op, a, b);

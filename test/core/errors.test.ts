@@ -70,7 +70,7 @@ describe('bad input from untyped callers', () => {
     ['backward with another dtype', () => tensor([1, 2], { requiresGrad: true }).mul(2).backward(tensor([1, 1], { dtype: 'float64' })), /^backward: gradient is float64 on 'cpu' but the output is float32 on 'cpu'/],
     ['full with a string', () => full([2], anyT('a')), /^full: value must be a number, got string/],
     ['arange to infinity', () => arange(Infinity), /^arange: needs finite start, end and a non-zero step/],
-    ['int32 overflow', () => tensor([1], { dtype: 'int32' }).add(3e9), /^scalar: 3000000000 does not fit in int32/],
+    ['int32 overflow', () => tensor([1], { dtype: 'int32' }).add(3e9), /^add: 3000000000 does not fit in int32/],
     ['0-d axis out of range', () => tensor(1).sum(1), /^sum: axes \[1\] are out of range for a 0-d tensor \(valid: 0 or -1\)/],
   ])('%s', (_, fn, message) => {
     expect(errorOf(fn).message).toMatch(message);

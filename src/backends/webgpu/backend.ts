@@ -4,7 +4,7 @@ import { TsgradError } from '../../core/errors.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { coalesce } from '../cpu/strided.js';
 import { BINARY, UNARY } from '../opTable.js';
-import { BufferPool, GPUStorage, UniformArena } from './buffers.js';
+import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './device.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
@@ -70,16 +70,28 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   private errorMessage: string | null = null;
   private readonly lost: Promise<never>;
   private readonly maxGroups: number;
+  /** The largest storage buffer a kernel can bind on this device. */
+  private readonly maxBytes: number;
+  /** Where checked gathers record an out-of-range index; created on the first checked gather. */
+  private fault: GPUBuffer | null = null;
+  /** A checked gather ran since the fault buffer was last read. */
+  private faultArmed = false;
 
   constructor(
     readonly device: GPUDevice,
     /** The adapter, Dawn backend and limits in use. */
     readonly info: WebGPUInfo,
     private readonly ownsDevice: boolean,
+    /**
+     * Checked mode: gathers record an out-of-range index and the next read throws a TsgradError
+     * naming it (one extra 16-byte readback per read); otherwise such an index gives NaN.
+     */
+    public checkIndices = false,
   ) {
     this.pool = new BufferPool(device);
     this.arena = new UniformArena(device, Math.max(device.limits.minUniformBufferOffsetAlignment, 16));
     this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.maxBytes = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.lost = device.lost.then((i) => {
       this.lostMessage ??= i.reason === 'destroyed' ? 'the GPU device was destroyed' : `the GPU device was lost (${i.reason}: ${i.message})`;
       throw this.lostError('webgpu');
@@ -111,6 +123,11 @@ export class WebGPUBackend implements Backend<GPUStorage> {
 
   private alloc(size: number): GPUStorage {
     this.checkAlive('webgpu');
+    // Refused here, at creation, rather than by Dawn when the tensor is first read.
+    const bytes = sizeClass(Math.max(size * 4, 4));
+    if (bytes > this.maxBytes) {
+      throw new TsgradError('webgpu', `a tensor of ${size} elements needs a ${bytes}-byte buffer, more than this device's largest (${this.maxBytes} bytes); use smaller tensors (split the batch) or the cpu backend`);
+    }
     const buffer = this.pool.acquire(Math.max(size * 4, 4), STORAGE_USAGE);
     this.live++;
     this.liveBytes += buffer.size;
@@ -150,16 +167,31 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     }
     const staging = this.pool.acquire(n * 4, READBACK_USAGE);
     this.endPass().copyBufferToBuffer(src.buffer, offset * 4, staging, 0, n * 4);
+    const faultStaging = this.faultArmed ? this.pool.acquire(16, READBACK_USAGE) : null;
+    if (faultStaging) this.endPass().copyBufferToBuffer(this.fault!, 0, faultStaging, 0, 16);
+    this.faultArmed = false;
     if (temp) this.free(temp);
     this.flush();
+    let fault: Int32Array | null = null;
     try {
-      await Promise.race([staging.mapAsync(1 /* GPUMapMode.READ */, 0, n * 4), this.lost]);
+      await Promise.race([Promise.all([staging.mapAsync(1 /* GPUMapMode.READ */, 0, n * 4), faultStaging?.mapAsync(1, 0, 16)]), this.lost]);
       out.set(new (x.dtype === 'int32' ? Int32Array : Float32Array)(staging.getMappedRange(0, n * 4)));
       staging.unmap();
+      if (faultStaging) {
+        fault = new Int32Array(faultStaging.getMappedRange(0, 16)).slice();
+        faultStaging.unmap();
+      }
     } finally {
-      if (!this.lostMessage) this.pool.release(staging);
+      if (!this.lostMessage) {
+        this.pool.release(staging);
+        if (faultStaging) this.pool.release(faultStaging);
+      }
     }
     this.throwIfError('read');
+    if (fault?.[0]) {
+      this.device.queue.writeBuffer(this.fault!, 0, new Int32Array(4));
+      throw new TsgradError('gather', `index ${fault[1]} is out of range for an axis of size ${fault[2]} (found by the webgpu backend's checked mode when this result was read; the gather, embedding or crossEntropy before it got a bad index)`);
+    }
     return out;
   }
 
@@ -366,7 +398,12 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     if (n === 0) return out;
     const rank = index.shape.length;
     const words = [n, x.offset, index.offset, x.shape[axis]!, ...index.shape, ...index.strides, ...x.strides];
-    this.run(gatherKernel(x.dtype, rank, axis), words, [x.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(n / WG));
+    const checked = this.checkIndices;
+    if (checked) {
+      this.fault ??= this.device.createBuffer({ size: 16, usage: 0x80 | 0x4 | 0x8 /* STORAGE | COPY_SRC | COPY_DST */ });
+      this.faultArmed = true;
+    }
+    this.run(gatherKernel(x.dtype, rank, axis, checked), words, [x.storage.buffer, index.storage.buffer, out.buffer, ...(checked ? [this.fault!] : [])], Math.ceil(n / WG));
     return out;
   }
 

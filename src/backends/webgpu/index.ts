@@ -2,10 +2,16 @@ import type { Backend } from '../../core/backend.js';
 import { backendByName } from '../../core/backend.js';
 import { TsgradError } from '../../core/errors.js';
 import { WebGPUBackend } from './backend.js';
-import { type WebGPUInfo, type WebGPUOptions, acquireDevice } from './device.js';
+import { type WebGPUInfo as DeviceInfo, type WebGPUOptions as DeviceOptions, acquireDevice } from './device.js';
+import { type WebGPUInfo, type WebGPUOptions, checkWebGPUOptions } from './options.js';
 
 export { WebGPUBackend } from './backend.js';
-export type { WebGPUInfo, WebGPUOptions } from './device.js';
+export type { WebGPUInfo, WebGPUOptions } from './options.js';
+
+// The device code keeps its own copy of the info type; the compiler keeps the two the same.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const infoTypesAgree: Same<DeviceInfo, WebGPUInfo> = true;
+void infoTypesAgree;
 
 /**
  * Creates the WebGPU backend (what `setBackend('webgpu', options)` calls): a real GPU when one
@@ -15,8 +21,14 @@ export type { WebGPUInfo, WebGPUOptions } from './device.js';
  * await setBackend('webgpu', { powerPreference: 'high-performance' });
  */
 export async function createWebGPUBackend(options: WebGPUOptions = {}): Promise<Backend> {
-  const { device, info, owned } = await acquireDevice(options);
-  return new WebGPUBackend(device, info, owned);
+  checkWebGPUOptions(options);
+  const { device, info, owned } = await acquireDevice(options as DeviceOptions);
+  return new WebGPUBackend(device, info, owned, options.checkIndices ?? developmentMode());
+}
+
+/** True unless NODE_ENV is 'production' (in Node, or a bundler's process.env). */
+function developmentMode(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['NODE_ENV'] !== 'production';
 }
 
 /**

@@ -4,6 +4,7 @@ import { type DType, assertDType, isFloat } from '../dtype.js';
 import { check } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
+import { checkArgs } from '../validate.js';
 import { binaryOperands, broadcastTo, describe, sameBackend, scalarLike, scalarOn, wrap } from './operands.js';
 
 // Each op: the forward primitive named `out`, then `record` with its backward written in
@@ -70,7 +71,8 @@ export function pow(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('pow', x, y, true);
   const out = binaryPrim('pow', a, b, shape);
   return record('pow', [a, b], out, [a, b, out], (g, [na, nb]) => [
-    na ? g.mul(b).mul(a.pow(b.sub(1))) : null,
+    // PyTorch's convention: the gradient is 0 where the exponent is 0 (so 0 ** 0 gives 0, not NaN).
+    na ? where(b.eq(0), a.zerosLike(), g.mul(b).mul(a.pow(b.sub(1)))) : null,
     // d/dy x^y = x^y log x; PyTorch's convention gives 0 where x == 0.
     nb ? where(a.eq(0), a.zerosLike(), g.mul(out).mul(a.log())) : null,
   ]);
@@ -114,8 +116,9 @@ export function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', x: Tensor, 
  * where(x.gt(0), x, x.mul(0.01)); // leaky ReLU
  */
 export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
+  checkArgs('where', [cond, x, y], ['cond:tensor', 'x:operand', 'y:operand']);
   const like = typeof x !== 'number' ? x : typeof y !== 'number' ? y : null;
-  const lift = (v: Tensor | number) => (typeof v !== 'number' ? v : like ? scalarLike(v, like) : scalarOn(cond._backend, v, 'float32'));
+  const lift = (v: Tensor | number) => (typeof v !== 'number' ? v : like ? scalarLike(v, like, 'where') : scalarOn(cond._backend, v, 'float32'));
   const o = binaryOperands('where', lift(x), lift(y));
   const be = sameBackend('where', cond, o.a, o.b);
   const c = cond.dtype === 'int32' ? cond : cond.ne(0);
@@ -210,6 +213,7 @@ export function erf(x: Tensor): Tensor {
  */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   floatOnly('gelu', x);
+  check([undefined, 'none', 'tanh'].includes(opts.approximate), 'gelu', () => `approximate must be 'none' or 'tanh', got ${String(opts.approximate)}`);
   if (opts.approximate === 'tanh') {
     const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return x.mul(0.5).mul(inner.tanh().add(1));

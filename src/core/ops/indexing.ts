@@ -2,20 +2,18 @@ import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { assertIndexRange, assertTensor } from '../validate.js';
 import { broadcastTo, sameBackend, wrap } from './operands.js';
 
 function checkIndex(op: string, x: Tensor, axis: number, index: Tensor): void {
+  assertTensor(op, index, 'index');
   check(index.dtype === 'int32', op, () => `index must be int32, got ${index.dtype}`);
   check(index.ndim === x.ndim, op, () => `index of shape ${fmt(index.shape)} must have the rank of input ${fmt(x.shape)}`);
   check(index.shape.every((d, i) => i === axis || d <= x.shape[i]!), op, () =>
     `index of shape ${fmt(index.shape)} is larger than input ${fmt(x.shape)} outside axis ${axis}`);
-  // Synchronous backends can afford to check the values; GPU backends write NaN for an
-  // out-of-range index instead of reading stray memory.
-  if (index._backend.readSync) {
-    const n = x.shape[axis]!;
-    const bad = index.dataSync().find((v) => v < 0 || v >= n);
-    check(bad === undefined, op, () => `index ${bad} is out of range for axis ${axis} of size ${n}`);
-  }
+  // GPU backends write NaN for an out-of-range index instead of reading stray memory.
+  const n = x.shape[axis]!;
+  assertIndexRange(op, index, n, (bad) => `index ${bad} is out of range for axis ${axis} of size ${n}`);
 }
 
 /**
@@ -47,7 +45,11 @@ export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: read
  */
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const a = normalizeAxis('indexSelect', axis, x.ndim);
+  assertTensor('indexSelect', index, 'index');
   check(index.ndim === 1, 'indexSelect', () => `index must be 1-D, got shape ${fmt(index.shape)}`);
+  check(index.dtype === 'int32', 'indexSelect', () => `index must be int32, got ${index.dtype}`);
+  const n = x.shape[a]!;
+  assertIndexRange('indexSelect', index, n, (bad) => `index ${bad} is out of range for axis ${axis} of size ${n}`);
   const shape = x.shape.map((d, i) => (i === a ? index.shape[0]! : d));
   const lifted = index.reshape(x.shape.map((_, i) => (i === a ? index.shape[0]! : 1)));
   return gather(x, a, broadcastTo(lifted, shape));

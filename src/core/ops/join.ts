@@ -1,15 +1,19 @@
 import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
-import { normalizeAxis, sizeOf } from '../shape.js';
+import { normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import { type Nested, tensor } from '../creation.js';
 import { Tensor } from '../tensor.js';
+import { checkArgs } from '../validate.js';
 import { beside } from './constants.js';
 import { sameBackend, wrap } from './operands.js';
 
-/** Nested arrays among the parts become tensors beside the first tensor (PyTorch accepts lists there too). */
+/**
+ * Nested arrays among the parts become tensors beside the first tensor (PyTorch accepts lists
+ * there too); anything else is left for `checkArgs` to refuse under the caller's name.
+ */
 function lift(parts: readonly (Tensor | Nested)[]): Tensor[] {
   const like = parts.find((p): p is Tensor => p instanceof Tensor);
-  return parts.map((p) => (p instanceof Tensor ? p : like ? beside(p, like, like.dtype) : tensor(p)));
+  return parts.map((p) => (!Array.isArray(p) ? p : like ? beside(p, like, like.dtype) : tensor(p))) as Tensor[];
 }
 
 /**
@@ -21,6 +25,7 @@ function lift(parts: readonly (Tensor | Nested)[]): Tensor[] {
 export function cat(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
   check(Array.isArray(parts) && parts.length > 0, 'cat', () => 'needs a non-empty list of tensors');
   const tensors = lift(parts);
+  checkArgs('cat', [tensors, axis], ['tensors:tensors', 'axis:int']);
   const first = tensors[0]!;
   check(first.ndim > 0, 'cat', () => '0-d tensors cannot be joined along an axis; use stack');
   const a = normalizeAxis('cat', axis, first.ndim);
@@ -57,6 +62,13 @@ export function cat(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
 export function stack(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
   check(Array.isArray(parts) && parts.length > 0, 'stack', () => 'needs a non-empty list of tensors');
   const tensors = lift(parts);
-  const a = normalizeAxis('stack', axis, tensors[0]!.ndim + 1);
+  checkArgs('stack', [tensors, axis], ['tensors:tensors', 'axis:int']);
+  const first = tensors[0]!;
+  const a = normalizeAxis('stack', axis, first.ndim + 1);
+  sameBackend('stack', ...tensors);
+  for (const t of tensors) {
+    check(shapesEqual(t.shape, first.shape), 'stack', () => `needs tensors of one shape, got ${tensors.map((x) => fmt(x.shape)).join(', ')}`);
+    check(t.dtype === first.dtype, 'stack', () => `dtypes differ (${first.dtype} and ${t.dtype})`);
+  }
   return cat(tensors.map((t) => t.unsqueeze(a)), a);
 }

@@ -21,7 +21,10 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [k2, n] = b.shape.slice(-2) as [number, number];
   check(k === k2, 'matmul', () => `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible (inner dimensions ${k} and ${k2})`);
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
+  check(batchA.every((d, i) => { const e = batchB[i - batchA.length + batchB.length]; return e === undefined || d === e || d === 1 || e === 1; }), 'matmul', () =>
+    `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible: batch dims ${fmt(batchA)} and ${fmt(batchB)} cannot be broadcast`);
+  const batch = broadcastShapes('matmul', batchA, batchB);
   const av = broadcastTo(a, [...batch, m, k]), bv = broadcastTo(b, [...batch, k, n]);
   const out = wrap(be, be.matmul(av._view('matmul'), bv._view('matmul')), [...batch, m, n], x.dtype);
   // Each product has the batch dims of the output; the engine sums them back to a's and b's.

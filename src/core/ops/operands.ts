@@ -3,13 +3,9 @@ import { type DType, promote } from '../dtype.js';
 import { TsgradError, check, fmt } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { assertTensor } from '../validate.js';
 
-/** Errors unless `v` is a tensor (TypeScript users get this at compile time; JS users here). */
-export function assertTensor(op: string, v: unknown): asserts v is Tensor {
-  if (!(v instanceof Tensor)) {
-    throw new TsgradError(op, `expected a Tensor, got ${v === null ? 'null' : Array.isArray(v) ? 'an array (wrap it with tensor())' : typeof v}`);
-  }
-}
+export { assertTensor };
 
 /** Errors unless `v` is a tensor or a JS number. */
 function assertOperand(op: string, v: unknown): asserts v is Tensor | number {
@@ -23,9 +19,9 @@ export function wrap(backend: Backend, storage: unknown, shape: readonly number[
 }
 
 /** Turns a JS number into a 0-d tensor beside `like` (integers stay int32 for int tensors). */
-export function scalarLike(value: number, like: Tensor): Tensor {
+export function scalarLike(value: number, like: Tensor, op = 'scalar'): Tensor {
   if (like.dtype === 'int32' && Number.isInteger(value)) {
-    check(value >= -(2 ** 31) && value < 2 ** 31, 'scalar', () => `${value} does not fit in int32; cast the tensor first with t.cast('float32')`);
+    check(value >= -(2 ** 31) && value < 2 ** 31, op, () => `${value} does not fit in int32; cast the tensor first with t.cast('float32')`);
   }
   return scalarOn(like._backend, value, like.dtype === 'int32' && !Number.isInteger(value) ? 'float32' : like.dtype);
 }
@@ -63,9 +59,10 @@ export function broadcastTo(t: Tensor, shape: readonly number[]): Tensor {
  * dtype (promoted) and one broadcast shape.
  */
 export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
+  assertTensor(op, a, 'input');
   assertOperand(op, b);
   sameBackend(op, a);
-  const bt = typeof b === 'number' ? scalarLike(b, a) : b;
+  const bt = typeof b === 'number' ? scalarLike(b, a, op) : b;
   sameBackend(op, a, bt);
   const shape = broadcastShapes(op, a.shape, bt.shape);
   const dtype = promote(a.dtype, bt.dtype);

@@ -3,6 +3,7 @@ import type { ArgReduceOp, ReduceOp } from '../backend.js';
 import { check, fmt } from '../errors.js';
 import { normalizeAxes, normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { assertIntSumFits } from '../validate.js';
 import { wrap } from './operands.js';
 
 function reducePrim(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
@@ -25,6 +26,7 @@ function spread(g: Tensor, x: Tensor, axes: number[]): Tensor {
  */
 export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
   const axes = normalizeAxes('sum', axis, x.ndim);
+  if (x.dtype === 'int32') assertIntSumFits('sum', x, axes);
   const out = reducePrim('sum', x, axes, keepdim);
   return record('sum', [x], out, [], (g) => [spread(g, x, axes)]);
 }
@@ -58,6 +60,11 @@ export function min(x: Tensor, axis?: number | number[], keepdim = false): Tenso
 
 /** Index of the first maximum (or minimum) along `axis`, as int32. */
 export function argReduce(op: ArgReduceOp, x: Tensor, axis: number, keepdim = false): Tensor {
+  // A 0-d tensor is its own single element: index 0 (as PyTorch).
+  if (x.ndim === 0) {
+    check(axis === 0 || axis === -1, op, () => `axis ${axis} is out of range for a 0-d tensor (valid: 0 or -1)`);
+    return argReduce(op, x.reshape([1]), 0, false).reshape([]);
+  }
   const a = normalizeAxis(op, axis, x.ndim);
   check(x.shape[a]! > 0, op, () => `cannot take ${op} over empty axis ${axis} of shape ${fmt(x.shape)}`);
   const b = x._storageRef(op).backend;

@@ -1,8 +1,9 @@
 import { record } from '../autograd.js';
 import { isFloat } from '../dtype.js';
+import { check } from '../errors.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { wrap } from './operands.js';
+import { describe, wrap } from './operands.js';
 
 // Two paths. Composed from primitives (max, sub, exp, sum, div/log), softmax runs on every
 // backend and its gradients come from theirs; the max is detached, since subtracting any
@@ -17,7 +18,9 @@ import { wrap } from './operands.js';
  * tensor([[1000, 1001]]).softmax(-1); // [[0.269, 0.731]]
  */
 export function softmax(x: Tensor, axis: number): Tensor {
-  const a = normalizeAxis('softmax', axis, x.ndim);
+  const a = checkInput('softmax', x, axis);
+  if (x.ndim === 0) return softmax(x.reshape([1]), 0).reshape([]);
+  if (x.size === 0) return x.clone();
   const fused = fusedSoftmax('softmax', x, a, false);
   if (fused) return fused;
   const e = x.sub(x.max(a, true).detach()).exp();
@@ -26,11 +29,19 @@ export function softmax(x: Tensor, axis: number): Tensor {
 
 /** log(softmax(x)) computed as x − max − log Σ exp(x − max), stable for large logits. */
 export function logSoftmax(x: Tensor, axis: number): Tensor {
-  const a = normalizeAxis('logSoftmax', axis, x.ndim);
+  const a = checkInput('logSoftmax', x, axis);
+  if (x.ndim === 0) return logSoftmax(x.reshape([1]), 0).reshape([]);
+  if (x.size === 0) return x.clone();
   const fused = fusedSoftmax('logSoftmax', x, a, true);
   if (fused) return fused;
   const shifted = x.sub(x.max(a, true).detach());
   return shifted.sub(shifted.exp().sum(a, true).log());
+}
+
+/** The normalized axis; a 0-d tensor takes axis 0 or -1 and an empty one passes through (as PyTorch). */
+function checkInput(op: string, x: Tensor, axis: number): number {
+  check(isFloat(x.dtype), op, () => `needs a float tensor, got ${describe(x)}; cast first with t.cast('float32')`);
+  return normalizeAxis(op, axis, Math.max(x.ndim, 1));
 }
 
 /** The backend's fused kernel and its gradient, or null when the backend has none. */

@@ -71,37 +71,48 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return record('expand', [x], out, [], (g) => [g]);
 }
 
-function resolveRanges(x: Tensor, ranges: readonly (readonly [number, number])[]): [number, number][] {
+/** A `[start, end)` range of one dim, or `[start, end, step]` with a positive step. */
+export type SliceRange = readonly [number, number] | readonly [number, number, number];
+
+/** Resolved `[start, end, step]` per dim: in bounds, with `end ≥ start`. */
+type Resolved = [number, number, number][];
+
+function resolveRanges(x: Tensor, ranges: readonly SliceRange[]): Resolved {
   check(ranges.length <= x.ndim, 'slice', () => `got ${ranges.length} ranges for a tensor of shape ${fmt(x.shape)}`);
   return x.shape.map((d, i) => {
     const r = ranges[i];
-    if (!r) return [0, d];
+    if (!r) return [0, d, 1];
+    const step = r[2] ?? 1;
+    check(step > 0, 'slice', () => `range ${fmt(r)} on dim ${i} has step ${step}; steps must be positive (as in PyTorch)`);
     const fix = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
     const start = fix(r[0]), end = Math.max(start, fix(r[1]));
-    check(Number.isInteger(r[0]) && Number.isInteger(r[1]), 'slice', () => `range ${fmt(r)} on dim ${i} must hold integers`);
-    return [start, end];
+    return [start, end, step];
   });
 }
 
+/** Elements a resolved range keeps. */
+const lengthOf = ([s, e, step]: [number, number, number]) => Math.ceil((e - s) / step);
+
 /**
- * A view of the `[start, end)` ranges (clamped like Python slices).
+ * A view of the `[start, end)` or `[start, end, step]` ranges (clamped like Python slices).
  *
  * @example
  * randn([4, 6]).slice([[1, 3], [0, -1]]); // [2, 5]
+ * randn([6]).slice([[0, 6, 2]]);          // elements 0, 2, 4
  */
-export function slice(x: Tensor, ranges: readonly (readonly [number, number])[]): Tensor {
+export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
   const rs = resolveRanges(x, ranges);
   const offset = rs.reduce((o, [s], i) => o + s * x.strides[i]!, x.offset);
-  const out = x._viewAs(rs.map(([s, e]) => e - s), x.strides, offset);
+  const out = x._viewAs(rs.map(lengthOf), x.strides.map((st, i) => st * rs[i]![2]), offset);
   return record('slice', [x], out, [], (g) => [padSlice(g, x.shape, rs)]);
 }
 
 /** The backward of slice: zeros of `shape` with `g` placed at `ranges`. Its own backward slices. */
-export function padSlice(g: Tensor, shape: readonly number[], ranges: [number, number][]): Tensor {
+export function padSlice(g: Tensor, shape: readonly number[], ranges: Resolved): Tensor {
   const b = g._backend;
   const out = wrap(b, b.fill(sizeOf(shape), g.dtype, 0), shape, g.dtype);
   const offset = ranges.reduce((o, [s], i) => o + s * out.strides[i]!, 0);
-  const window = out._viewAs(g.shape, out.strides, offset);
+  const window = out._viewAs(g.shape, out.strides.map((st, i) => st * ranges[i]![2]), offset);
   b.copy(g._view('slice'), window._view('slice'));
   window.dispose();
   return record('padSlice', [g], out, [], (gg) => [gg.slice(ranges)]);

@@ -15,9 +15,10 @@ ${LINEAR_ID}
 /**
  * torch.gather. Word layout: `[n, xOffset, indexOffset, axisSize, indexShape × r,
  * indexStrides × r, xStrides × r]`. An index outside `[0, axisSize)` yields NaN (0 for int32)
- * instead of reading another element.
+ * instead of reading another element; `checked` kernels also record it in a `fault` buffer
+ * (`[1, index, axisSize]`) that the backend reports at the next read.
  */
-export function gatherKernel(dtype: DType, rank: number, axis: number): KernelSource {
+export function gatherKernel(dtype: DType, rank: number, axis: number, checked = false): KernelSource {
   const t = wgslType(dtype);
   const shapeAt = 4, isAt = 4 + rank, xsAt = 4 + 2 * rank;
   const metaVec4 = metaSize(4 + 3 * rank);
@@ -26,14 +27,17 @@ export function gatherKernel(dtype: DType, rank: number, axis: number): KernelSo
     dims.push(`  { let n = M(${shapeAt + d}u); let c = i32(rem % n); rem = rem / n; oi += c * S(${isAt + d}u);${d === axis ? '' : ` ox += c * S(${xsAt + d}u);`} }`);
   }
   return {
-    key: `gather|${dtype}|${rank}|${axis}`,
+    key: `gather|${dtype}|${rank}|${axis}|${checked ? 'checked' : ''}`,
     metaVec4,
-    code: () => `${header(metaVec4, t)}
+    code: () => `${checked ? '@group(0) @binding(4) var<storage, read_write> fault: array<atomic<i32>, 4>;\n' : ''}${header(metaVec4, t)}
   var ox = S(1u);
   var oi = S(2u);
 ${dims.join('\n')}
   let j = index[oi];
-  if (j < 0 || j >= S(3u)) {
+  if (j < 0 || j >= S(3u)) {${checked ? `
+    atomicStore(&fault[1], j);
+    atomicStore(&fault[2], S(3u));
+    atomicStore(&fault[0], 1);` : ''}
     dst[i] = ${t === 'f32' ? 'nan_f32()' : '0'};
     return;
   }

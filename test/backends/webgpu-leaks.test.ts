@@ -1,0 +1,57 @@
+// On GPU backends a tensor collected without dispose() or scope() is reported once, with where it
+// was made; disposed and scoped tensors are not. Skipped loudly without a driver; a failure in CI.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterEach, expect, it, vi } from 'vitest';
+import { initBackend, randn, scope, setLeakWarnings } from '../../src/index.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Collects until the finalizers ran (they run in a later task than the collection). */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function leakOne(): void {
+  randn([64], { backend: 'webgpu' });
+}
+
+function disposeOne(): void {
+  randn([32], { backend: 'webgpu' }).dispose();
+  scope(() => {
+    randn([16], { backend: 'webgpu' }).mul(2);
+  });
+}
+
+afterEach(() => setLeakWarnings(true));
+
+it('warns once per creation site for GPU tensors left to the garbage collector', async (ctx) => {
+  try {
+    await initBackend('webgpu');
+  } catch (e) {
+    if (process.env.CI) throw e;
+    console.warn(`\n*** SKIPPING the webgpu leak warning test: ${(e as Error).message}\n`);
+    return ctx.skip();
+  }
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    disposeOne();
+    await collect();
+    expect(warn).not.toHaveBeenCalled();
+    leakOne();
+    leakOne();
+    await collect();
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/^tsgrad: a webgpu tensor \(256 bytes\) was garbage-collected without dispose\(\) or scope\(\).*\n.*leakOne .*webgpu-leaks\.test\.ts/s);
+    setLeakWarnings(false);
+    randn([128], { backend: 'webgpu' });
+    await collect();
+    expect(warn).toHaveBeenCalledTimes(1);
+  } finally {
+    warn.mockRestore();
+  }
+});
