@@ -91,7 +91,7 @@ export function assertIntSumFits(op: string, x: Tensor, axes: readonly number[])
 
 /** The kinds of argument a public entry point takes; `?` marks an optional one. */
 export type ArgKind =
-  | 'tensor' | 'tensor?' | 'tensors' | 'operand' | 'int' | 'int?' | 'axes?' | 'bool?' | 'numbers' | 'ranges' | 'dtype' | 'object?';
+  | 'tensor' | 'tensor?' | 'tensors' | 'operand' | 'int' | 'int?' | 'axes?' | 'bool?' | 'numbers' | 'dims' | 'ranges' | 'dtype' | 'object?';
 
 /** An argument's name and kind, as `'other:operand'`. */
 export type ArgSpec = `${string}:${ArgKind}`;
@@ -102,6 +102,7 @@ const KIND_TEXT: Record<string, string> = {
   axes: 'a number or a list of numbers',
   bool: 'a boolean',
   numbers: 'a list of numbers',
+  dims: 'a list of numbers or numbers as arguments (reshape([2, 3]) or reshape(2, 3))',
   ranges: 'a list of [start, end] or [start, end, step] integer ranges',
   dtype: `one of ${DTYPES.join(', ')}`,
   object: 'an options object',
@@ -117,7 +118,8 @@ function fits(kind: string, v: unknown): boolean {
     case 'int': return Number.isInteger(v);
     case 'axes': return typeof v === 'number' || isNumberList(v);
     case 'bool': return typeof v === 'boolean';
-    case 'numbers': return isNumberList(v);
+    case 'numbers':
+    case 'dims': return isNumberList(v);
     case 'ranges': return Array.isArray(v) && v.every((r) => Array.isArray(r) && (r.length === 2 || r.length === 3) && r.every((d) => Number.isInteger(d)));
     case 'dtype': return (DTYPES as readonly unknown[]).includes(v);
     case 'object': return isPlainObject(v);
@@ -131,7 +133,9 @@ export function checkArgs(op: string, args: readonly unknown[], specs: readonly 
     const [name, k] = spec.split(':') as [string, string];
     const optional = k.endsWith('?');
     const kind = optional ? k.slice(0, -1) : k;
-    const v = args[i];
+    // 'dims' takes the rest of the arguments, given as one list or one by one (PyTorch allows both).
+    const rest = args.slice(i);
+    const v = kind === 'dims' && !(rest.length === 1 && Array.isArray(rest[0])) ? rest : args[i];
     if (optional && v === undefined) return;
     if (!fits(kind, v)) {
       const tensorKind = kind === 'tensor' || kind === 'operand';
@@ -161,8 +165,8 @@ export const TENSOR_METHODS: Readonly<Record<string, readonly ArgSpec[]>> = {
   ...each(['sum', 'mean', 'max', 'min'], ['axis:axes?', 'keepdim:bool?']),
   ...each(['argmax', 'argmin'], ['axis:int', 'keepdim:bool?']),
   ...each(['softmax', 'logSoftmax'], ['axis:int']),
-  reshape: ['shape:numbers'],
-  permute: ['dims:numbers'],
+  ...each(['reshape', 'view'], ['shape:dims']),
+  permute: ['dims:dims'],
   transpose: ['dim0:int', 'dim1:int'],
   expand: ['shape:numbers'],
   slice: ['ranges:ranges'],

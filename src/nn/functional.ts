@@ -52,6 +52,7 @@ export function mseLoss(pred: TensorLike, expected: TensorLike): Tensor {
   assertSameBackend('mseLoss', input, target);
   check(input.shape.length === target.shape.length && input.shape.every((d, i) => d === target.shape[i]), 'mseLoss', () =>
     `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have one shape`);
+  check(input.size > 0, 'mseLoss', () => `input and target ${fmt(input.shape)} are empty, and the mean of no elements is undefined`);
   const d = input.sub(target);
   return d.mul(d).mean();
 }

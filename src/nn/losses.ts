@@ -39,7 +39,7 @@ function classesLast(op: string, input: Tensor, target: Tensor, ignoreIndex: num
   const c = input.shape[batched ? 1 : 0]!;
   if (target._backend.readSync) {
     const bad = target.dataSync().find((v) => v !== ignoreIndex && (v < 0 || v >= c));
-    check(bad === undefined, op, () => `target ${bad} is out of range for ${c} classes (and is not ignoreIndex ${ignoreIndex})`);
+    check(bad === undefined, op, () => `target ${bad} is out of range for ${c} classes (${named} ${fmt(input.shape)}; valid: 0..${c - 1} or ignoreIndex ${ignoreIndex})`);
   }
   if (!batched) return { scores: input.unsqueeze(0), target: target.unsqueeze(0) };
   const dims = [0, ...input.shape.map((_, i) => i).slice(2), 1];

@@ -23,8 +23,7 @@ function lift(parts: readonly (Tensor | Nested)[]): Tensor[] {
  * cat([zeros([2, 3]), ones([1, 3])], 0); // [3, 3]
  */
 export function cat(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
-  check(Array.isArray(parts) && parts.length > 0, 'cat', () => 'needs a non-empty list of tensors');
-  const tensors = lift(parts);
+  const tensors = Array.isArray(parts) ? lift(parts) : (parts as Tensor[]);
   checkArgs('cat', [tensors, axis], ['tensors:tensors', 'axis:int']);
   const first = tensors[0]!;
   check(first.ndim > 0, 'cat', () => '0-d tensors cannot be joined along an axis; use stack');
@@ -60,8 +59,7 @@ export function cat(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
  * stack([zeros([3]), ones([3])], 0); // [2, 3]
  */
 export function stack(parts: readonly (Tensor | Nested)[], axis = 0): Tensor {
-  check(Array.isArray(parts) && parts.length > 0, 'stack', () => 'needs a non-empty list of tensors');
-  const tensors = lift(parts);
+  const tensors = Array.isArray(parts) ? lift(parts) : (parts as Tensor[]);
   checkArgs('stack', [tensors, axis], ['tensors:tensors', 'axis:int']);
   const first = tensors[0]!;
   const a = normalizeAxis('stack', axis, first.ndim + 1);
