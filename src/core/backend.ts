@@ -87,6 +87,8 @@ export interface Backend<S = unknown> {
   readonly info?: object;
   /** Free the device and every storage. */
   destroy?(): void;
+  /** Applies the options of a later `setBackend`/`initBackend` to this existing backend. */
+  configure?(options: Record<string, unknown>): void;
 }
 
 /** Per-backend counters kept by core, so tests can prove which kernels ran. */
@@ -161,7 +163,10 @@ export function listBackends(): string[] {
  */
 export async function initBackend(name: string, options?: Record<string, unknown>): Promise<Backend> {
   const existing = instances.get(name);
-  if (existing) return existing;
+  if (existing) {
+    if (options) existing.configure?.(options);
+    return existing;
+  }
   const factory = factories.get(name);
   if (!factory) {
     throw new TsgradError('setBackend', `unknown backend '${name}'; registered: ${listBackends().join(', ')}`);

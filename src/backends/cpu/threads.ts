@@ -61,6 +61,11 @@ export function configureMatmulThreads(next: Partial<ThreadConfig>): ThreadConfi
   return prev;
 }
 
+/** Threads a large matmul is split between now, the calling one included. */
+export function matmulThreads(): number {
+  return threadConfig().threads;
+}
+
 /** The pool running `program` for an m×k by k×n matmul, or null to run it on this thread. */
 export function matmulPool(program: PoolProgram, m: number, k: number, n: number): WorkerPool | null {
   const { threads, minWork, minK } = threadConfig();
