@@ -1,12 +1,14 @@
-import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { installBackend, registerBackend } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../opTable.js';
 import { TsgradError } from '../../core/errors.js';
+import { adamJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
 import { type Operand, runMap } from './strided.js';
 import { matmulThreads } from './threads.js';
+import { WasmElementwise, isWasmBinary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { type SimdFlavour, type WasmRuntime, startWasm } from './wasm/runtime.js';
 
@@ -65,12 +67,18 @@ export interface CpuInfo {
   threads: number;
 }
 
+interface WasmKernels {
+  rt: WasmRuntime;
+  matmul: WasmMatmul;
+  elementwise: WasmElementwise;
+}
+
 /** The module is built once per process and shared by every CpuBackend. */
-let wasmRuntime: { rt: WasmRuntime; matmul: WasmMatmul } | null | undefined;
-function wasm(): { rt: WasmRuntime; matmul: WasmMatmul } | null {
+let wasmRuntime: WasmKernels | null | undefined;
+function wasm(): WasmKernels | null {
   if (wasmRuntime === undefined) {
     const rt = startWasm();
-    wasmRuntime = rt && { rt, matmul: new WasmMatmul(rt) };
+    wasmRuntime = rt && { rt, matmul: new WasmMatmul(rt), elementwise: new WasmElementwise(rt) };
   }
   return wasmRuntime;
 }
@@ -102,7 +110,13 @@ export class CpuBackend implements Backend<TypedArray> {
   readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32'];
   private live = 0;
   private liveBytes = 0;
-  private kernels: { rt: WasmRuntime; matmul: WasmMatmul } | null = null;
+  private kernels: WasmKernels | null = null;
+  readonly fused: FusedKernels<TypedArray> = {
+    adam: (args) => {
+      if (this.kernels?.elementwise.adam(args)) return;
+      adamJs(args, isContiguous(args.grad.shape, args.grad.strides) ? args.grad.storage.subarray(args.grad.offset) : this.readSync(args.grad));
+    },
+  };
 
   constructor(options: CpuOptions = {}) {
     this.configure(options as Record<string, unknown>);
@@ -175,6 +189,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   binary(op: BinaryOp, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    const fast = this.kernels && isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b) : null;
+    if (fast) return this.track(fast);
     const def = BINARY[op];
     const expr = def.js.replace(/\ba\b/g, 'v0').replace(/\bb\b/g, 'v1');
     return this.map(expr, def.compare ? 'int32' : a.dtype, a.shape, [a, b]);

@@ -84,17 +84,22 @@ export const ctl = {
   select: [0x1b],
 } as const;
 
-/** A function under construction: i32 parameters and typed locals, referred to by name. */
+/** A parameter: a name (an i32) or a name and its type. */
+export type Param = string | readonly [string, ValType];
+
+/** A function under construction: typed parameters and locals, referred to by name. */
 export class Fn {
   private readonly names = new Map<string, number>();
   private readonly localTypes: ValType[] = [];
+  private readonly paramTypes: ValType[];
 
   constructor(
     readonly name: string,
-    readonly params: readonly string[],
+    readonly params: readonly Param[],
     readonly results: readonly ValType[] = [],
   ) {
-    params.forEach((p, i) => this.names.set(p, i));
+    params.forEach((p, i) => this.names.set(typeof p === 'string' ? p : p[0], i));
+    this.paramTypes = params.map((p) => (typeof p === 'string' ? 'i32' : p[1]));
   }
 
   /** Declares locals of one type. */
@@ -141,7 +146,7 @@ export class Fn {
   }
 
   get type(): Code {
-    return [0x60, ...u32(this.params.length), ...this.params.map(() => VALTYPE.i32), ...u32(this.results.length), ...this.results.map((r) => VALTYPE[r])];
+    return [0x60, ...u32(this.params.length), ...this.paramTypes.map((t) => VALTYPE[t]), ...u32(this.results.length), ...this.results.map((r) => VALTYPE[r])];
   }
 }
 

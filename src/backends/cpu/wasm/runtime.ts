@@ -1,4 +1,5 @@
 import { type Code, type Fn, encodeModule } from './emitter.js';
+import { type BinaryForm, type WasmBinaryOp, elementwiseFunctions } from './elementwise.js';
 import { gemmFunctions } from './gemm.js';
 
 /*
@@ -25,9 +26,10 @@ export interface WasmRuntime {
   f32(): Float32Array;
 }
 
-export interface WasmExports {
+export type WasmExports = {
   gemm(a: number, b: number, c: number, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void;
-}
+  adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
+} & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>;
 
 const PAGE = 65536;
 /** 2 GiB: the most a kernel's scratch may take before it falls back to the JavaScript path. */
@@ -35,7 +37,7 @@ const MAX_PAGES = 32768;
 
 /** The module's functions in export order (a function calls another by its index here). */
 function functions(relaxed: boolean): { fn: Fn; body: Code }[] {
-  return [...gemmFunctions(relaxed, 0)];
+  return [...gemmFunctions(relaxed, 0), ...elementwiseFunctions()];
 }
 
 function moduleBytes(relaxed: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
