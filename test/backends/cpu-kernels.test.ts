@@ -66,6 +66,42 @@ describe('wasm binary kernels', () => {
   });
 });
 
+describe('wasm unary kernels', () => {
+  const xs = new Float32Array(50_003);
+  for (let i = 0; i < xs.length; i++) xs[i] = (i / xs.length - 0.5) * 240; // past float32 exp's overflow and underflow
+  xs.set([NaN, Infinity, -Infinity, 0, -0, 88.72, -87.33, -103.9, 1e-8, -1e-8, 0.5, 1, 2, 100]);
+  const x = view(xs, [xs.length], [1]);
+
+  it('neg, abs, sqrt and relu equal the JavaScript path bit for bit (NaN, ±0 and ±Infinity included)', () => {
+    for (const op of ['neg', 'abs', 'sqrt', 'relu'] as const) {
+      const got = kernels.unary(op, x);
+      expect(got, op).not.toBeNull();
+      expect(Array.from(got!), op).toEqual(Array.from(js.unary(op, x)));
+    }
+  });
+
+  it('exp and sigmoid are within 2 ulp of the JavaScript path (float32 range limits included)', () => {
+    for (const op of ['exp', 'sigmoid'] as const) {
+      const got = kernels.unary(op, x)!, want = js.unary(op, x);
+      for (let i = 0; i < xs.length; i++) {
+        const g = got[i]!, w = want[i]!;
+        if (Number.isNaN(w) || !Number.isFinite(w)) {
+          expect(g, `${op}(${xs[i]})`).toBe(w);
+          continue;
+        }
+        // Sigmoid's float32 intermediate e^-x overflows a little before float64's, so its
+        // subnormal tail below x = -88.7 may flush to 0.
+        if (Math.abs(g - w) > 2.4e-7 * Math.abs(w) + 1e-38) expect.fail(`${op}(${xs[i]}): got ${g}, want ${w}`);
+      }
+    }
+  });
+
+  it('leave strided and small inputs to JavaScript', () => {
+    expect(kernels.unary('exp', view(xs, [25_000], [2]))).toBeNull();
+    expect(kernels.unary('exp', view(xs, [100], [1]))).toBeNull();
+  });
+});
+
 describe('wasm Adam kernel', () => {
   it('matches the JavaScript Adam step in float64 within float32 rounding, for Adam and AdamW', () => {
     for (const [l2, decoupledDecay] of [[0, 0], [0.01, 0], [0, 0.001]]) {

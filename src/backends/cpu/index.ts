@@ -8,7 +8,7 @@ import { adamJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
 import { type Operand, runMap } from './strided.js';
 import { matmulThreads } from './threads.js';
-import { WasmElementwise, isWasmBinary } from './wasm/kernels.js';
+import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { type SimdFlavour, type WasmRuntime, startWasm } from './wasm/runtime.js';
 
@@ -181,6 +181,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   unary(op: UnaryOp, x: View<TypedArray>): TypedArray {
+    const fast = this.kernels && isWasmUnary(op) ? this.kernels.elementwise.unary(op, x) : null;
+    if (fast) return this.track(fast);
     return this.map(UNARY[op].js.replace(/\bx\b/g, 'v0'), x.dtype, x.shape, [x]);
   }
 

@@ -68,11 +68,22 @@ export const v128 = {
 export const f32x4 = {
   splat: simd(0x13),
   extract_lane: (lane: number): Code => [...simd(0x1f), lane],
-  abs: simd(0xe0), neg: simd(0xe1), sqrt: simd(0xe3),
+  abs: simd(0xe0), neg: simd(0xe1), sqrt: simd(0xe3), nearest: simd(0x6a),
   add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), min: simd(0xe8), max: simd(0xe9),
+  /** b < a ? b : a, and a when either is NaN: JavaScript's `a < b ? a : b` with the operands swapped. */
+  pmin: simd(0xea),
+  /** a < b ? b : a */
+  pmax: simd(0xeb),
   eq: simd(0x41), ne: simd(0x42), lt: simd(0x43), gt: simd(0x44), le: simd(0x45), ge: simd(0x46),
   /** Relaxed SIMD: a·b + c, fused or not as the hardware prefers. */
   relaxed_madd: simd(0x105),
+} as const;
+
+export const i32x4 = {
+  splat: simd(0x11),
+  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac),
+  /** Round toward zero, saturating; NaN becomes 0. */
+  trunc_sat_f32x4_s: simd(0xf8),
 } as const;
 
 export const ctl = {

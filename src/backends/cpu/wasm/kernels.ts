@@ -2,7 +2,7 @@ import type { FusedKernels, View } from '../../../core/backend.js';
 import type { TypedArray } from '../../../core/dtype.js';
 import { isContiguous } from '../../../core/shape.js';
 import { coalesce } from '../strided.js';
-import { WASM_BINARY, type WasmBinaryOp } from './elementwise.js';
+import { WASM_BINARY, WASM_UNARY, type WasmBinaryOp, type WasmUnaryOp } from './elementwise.js';
 import type { WasmRuntime } from './runtime.js';
 
 /*
@@ -20,6 +20,10 @@ const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
 export function isWasmBinary(op: string): op is WasmBinaryOp {
   return op in WASM_BINARY;
+}
+
+export function isWasmUnary(op: string): op is WasmUnaryOp {
+  return (WASM_UNARY as readonly string[]).includes(op);
 }
 
 /** The storage elements a strided view touches: [first, last + 1), or null with negative strides. */
@@ -63,6 +67,21 @@ export class WasmElementwise {
     const kernel = this.rt.exports[`${op}_${ai === 0 ? 'sv' : bi === 0 ? 'vs' : 'vv'}`];
     const ao = shape.length === 2 ? as![0]! : 0, bo = shape.length === 2 ? bs![0]! : 0;
     for (let r = 0; r < rows; r++) kernel(aAt + r * ao * 4, bAt + r * bo * 4, outAt + r * inner * 4, align(inner * 4));
+    return mem.slice(outAt / 4, outAt / 4 + n);
+  }
+
+  /** op(x) for a float32 view that coalesces to one dim of stride 1, or null to leave it to JavaScript. */
+  unary(op: WasmUnaryOp, x: View<TypedArray>): Float32Array | null {
+    let n = 1;
+    for (const d of x.shape) n *= d;
+    if (n < MIN_ELEMENTS || x.dtype !== 'float32') return null;
+    const [shape, [xs]] = coalesce(x.shape, [x.strides]);
+    if (shape.length !== 1 || xs![0] !== 1) return null;
+    const outAt = align(n * 4 + 16), end = 2 * outAt;
+    if (!this.rt.reserve(end)) return null;
+    const mem = this.rt.f32();
+    mem.set((x.storage as Float32Array).subarray(x.offset, x.offset + n), 0);
+    this.rt.exports[`${op}_v`](0, outAt, align(n * 4));
     return mem.slice(outAt / 4, outAt / 4 + n);
   }
 

@@ -1,5 +1,5 @@
 import { type Code, type Fn, encodeModule } from './emitter.js';
-import { type BinaryForm, type WasmBinaryOp, elementwiseFunctions } from './elementwise.js';
+import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFunctions } from './elementwise.js';
 import { gemmFunctions } from './gemm.js';
 
 /*
@@ -29,7 +29,8 @@ export interface WasmRuntime {
 export type WasmExports = {
   gemm(a: number, b: number, c: number, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void;
   adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
-} & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>;
+} & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
+  & Record<`${WasmUnaryOp}_v`, (src: number, out: number, bytes: number) => void>;
 
 const PAGE = 65536;
 /** 2 GiB: the most a kernel's scratch may take before it falls back to the JavaScript path. */
