@@ -44,7 +44,7 @@ const memarg = (align: number, offset: number): Code => [align, ...u32(offset)];
 /** The instructions, named after the text format (`i32.add` is `i32.add`). */
 export const i32 = {
   const: (v: number): Code => [0x41, ...s32(v | 0)],
-  add: [0x6a], sub: [0x6b], mul: [0x6c], shl: [0x74], shr_u: [0x76], and: [0x71],
+  add: [0x6a], sub: [0x6b], mul: [0x6c], div_u: [0x6e], rem_u: [0x70], shl: [0x74], shr_u: [0x76], and: [0x71],
   eqz: [0x45], eq: [0x46], ne: [0x47], lt_s: [0x48], lt_u: [0x49], gt_s: [0x4a], ge_s: [0x4e], ge_u: [0x4f],
   load: (offset = 0): Code => [0x28, ...memarg(2, offset)],
 } as const;

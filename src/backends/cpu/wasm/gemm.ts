@@ -1,4 +1,4 @@
-import { type Code, Fn, ctl, doWhile, f32x4, forLoop, i32, minI32, v128 } from './emitter.js';
+import { type Code, Fn, ctl, doWhile, f32, f32x4, forLoop, i32, ifElse, minI32, v128 } from './emitter.js';
 
 /*
  * C += A·B in float32 on packed panels, the XNNPACK way: A in panels of MR rows and B in panels
@@ -83,7 +83,38 @@ function gemm(tileIndex: number): { fn: Fn; body: Code } {
   return { fn: f, body };
 }
 
+/**
+ * pack(src, lineStride, elemStride, lines, k, width, dst): `lines` strided lines of k floats at
+ * byte address src (strides in floats) into zero-padded panels of `width` lines at dst,
+ * dst[(l / width)·k·width + p·width + l % width] = line l, element p.
+ */
+function pack(): { fn: Fn; body: Code } {
+  const f = new Fn('pack', ['src', 'lineStride', 'elemStride', 'lines', 'k', 'width', 'dst']).locals('i32', 'l', 'p', 's', 'q', 'padded', 'step', 'qStep');
+  const g = (n: string) => f.get(n);
+  const body = [
+    // padded = ceil(lines / width) · width; q advances by width floats per element
+    ...f.set('padded', g('lines'), g('width'), i32.add, i32.const(1), i32.sub, g('width'), i32.div_u, g('width'), i32.mul),
+    ...f.set('step', g('elemStride'), i32.const(4), i32.mul),
+    ...f.set('qStep', g('width'), i32.const(4), i32.mul),
+    ...forLoop(f, 'l', i32.const(0), g('padded'), 1, [
+      // q = dst + ((l / width)·k·width + l % width)·4
+      ...f.set('q', g('l'), g('width'), i32.div_u, g('k'), i32.mul, g('width'), i32.mul, g('l'), g('width'), i32.rem_u, i32.add, i32.const(4), i32.mul, g('dst'), i32.add),
+      ...ifElse([...g('l'), ...g('lines'), ...i32.lt_s],
+        [
+          ...f.set('s', g('l'), g('lineStride'), i32.mul, i32.const(4), i32.mul, g('src'), i32.add),
+          ...forLoop(f, 'p', i32.const(0), g('k'), 1, [
+            ...g('q'), ...g('s'), ...f32.load(), ...f32.store(),
+            ...f.inc('s', g('step')), ...f.inc('q', g('qStep')),
+          ]),
+        ],
+        forLoop(f, 'p', i32.const(0), g('k'), 1, [...g('q'), ...f32.const(0), ...f32.store(), ...f.inc('q', g('qStep'))]),
+      ),
+    ]),
+  ];
+  return { fn: f, body };
+}
+
 /** The matmul functions of the module, `tile` first (gemm calls it by index `first`). */
 export function gemmFunctions(relaxed: boolean, first: number): { fn: Fn; body: Code }[] {
-  return [tile(relaxed), gemm(first)];
+  return [tile(relaxed), gemm(first), pack()];
 }

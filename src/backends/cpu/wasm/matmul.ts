@@ -5,9 +5,10 @@ import { MR, NR } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 
 /*
- * Float32 matmul on the WebAssembly kernel (gemm.ts). Packing reads each operand through its
- * strides straight into the module's memory, so a transposed weight is never materialised; the
- * padded C is then copied out row by row. Threads split C in whole panels (as the JavaScript
+ * Float32 matmul on the WebAssembly kernel (gemm.ts). Each operand's span of storage is copied
+ * into the module's memory as it is (one memcpy), and the module's `pack` reads it from there
+ * through its strides into panels, so a transposed weight is never materialised; the padded C is
+ * then copied out row by row. Threads split C in whole panels (as the JavaScript
  * path does): each tile is summed by the same kernel calls in the same order on any thread, so
  * results are bit-identical for every thread count.
  */
@@ -29,19 +30,12 @@ const GEMM_PART_SOURCE = `(setup) => {
   };
 }`;
 
-/** Packs `lines` strided lines of `k` elements into zero-padded panels of `width` lines (see gemm.ts). */
-function pack(src: Float32Array, offset: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: Float32Array, at: number): void {
-  const padded = Math.ceil(lines / width) * width;
-  for (let l = 0; l < padded; l++) {
-    let q = at + Math.floor(l / width) * k * width + (l % width);
-    if (l < lines) {
-      let s = offset + l * lineStride;
-      if (elemStride === 1) for (let p = 0; p < k; p++, q += width) dst[q] = src[s + p]!;
-      else for (let p = 0; p < k; p++, s += elemStride, q += width) dst[q] = src[s]!;
-    } else {
-      for (let p = 0; p < k; p++, q += width) dst[q] = 0;
-    }
-  }
+/** Elements of storage one matrix of a batched operand spans from its offset, or -1 with a negative stride. */
+function spanOf(x: MatOperand): number {
+  const r = x.shape.length;
+  const [rs, cs] = [x.strides[r - 2]!, x.strides[r - 1]!];
+  if (rs < 0 || cs < 0) return -1;
+  return (x.shape[r - 2]! - 1) * rs + (x.shape[r - 1]! - 1) * cs + 1;
 }
 
 /** The matmul engine of one runtime: its thread program and this thread's kernel. */
@@ -61,9 +55,13 @@ export class WasmMatmul {
     const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
     if (k === 0) return true; // out is already zeros
     const mp = Math.ceil(m / MR) * MR, np = Math.ceil(n / NR) * NR;
-    // Byte layout of the scratch: packed A, packed B, C, each 16-byte aligned.
-    const aAt = 0, bAt = aAt + mp * k * 4, cAt = bAt + np * k * 4, end = cAt + mp * np * 4;
+    // Byte layout of the scratch: packed A, packed B, C, then A's and B's storage spans.
+    const aAt = 0, bAt = aAt + mp * k * 4, cAt = bAt + np * k * 4;
+    const aSpan = spanOf(a), bSpan = spanOf(b);
+    if (aSpan < 0 || bSpan < 0) return false;
+    const aSrc = cAt + mp * np * 4, bSrc = aSrc + aSpan * 4, end = bSrc + bSpan * 4;
     if (!this.rt.reserve(end)) return false;
+    const { pack } = this.rt.exports;
     const mem = this.rt.f32();
     const pool = this.rt.shared ? matmulPool(this.program, m, k, n) : null;
     const batchShape = a.shape.slice(0, r - 2);
@@ -78,8 +76,14 @@ export class WasmMatmul {
         ao += idx[d]! * a.strides[d]!;
         bo += idx[d]! * b.strides[d]!;
       }
-      if (ao !== packedA) pack(a.data as Float32Array, ao, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, mem, aAt / 4);
-      if (bo !== packedB) pack(b.data as Float32Array, bo, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, mem, bAt / 4);
+      if (ao !== packedA) {
+        mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
+        pack(aSrc, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
+      }
+      if (bo !== packedB) {
+        mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
+        pack(bSrc, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
+      }
       packedA = ao;
       packedB = bo;
       mem.fill(0, cAt / 4, end / 4);
