@@ -226,7 +226,10 @@ function mlpTasks(): BenchTask[] {
       const opt = tf.train.sgd(lr);
       return {
         run: () => readTf(opt.minimize(() => tf.losses.softmaxCrossEntropy(ty, tf.relu(tx.matMul(tw1).add(tb1)).matMul(tw2).add(tb2)) as tf.Scalar, true)!),
-        dispose: () => tf.dispose([tx, ty, ...vars]),
+        dispose: () => {
+          opt.dispose();
+          tf.dispose([tx, ty, ...vars]);
+        },
       };
     },
   );
