@@ -1,9 +1,10 @@
 // The threaded CPU matmul survives minification: the package bundled by esbuild with --minify
 // (for the browser platform, so a static Node import would not even resolve) and run in Node.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
@@ -34,8 +35,7 @@ describe('cpu backend in a minified bundle', () => {
       }
     }
     expect(staticNode).toEqual([]);
-    const run = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, TSGRAD_CPU_THREADS: '2' }, timeout: 60_000 });
-    expect(run.status, run.stderr).toBe(0);
+    const run = await promisify(execFile)(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, TSGRAD_CPU_THREADS: '2' }, timeout: 60_000 });
     const report = JSON.parse(run.stdout) as Record<string, { path: string; threads: number; exact: boolean }>;
     // Still two threads after the matmul: a failing worker would have dropped the count to one.
     expect(report['wasm']).toMatchObject({ path: 'wasm', threads: 2, exact: true });

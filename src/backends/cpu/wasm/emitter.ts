@@ -41,40 +41,31 @@ const simd = (op: number): Code => [0xfd, ...u32(op)];
 /** A memory instruction's immediate: log2 alignment and a constant byte offset. */
 const memarg = (align: number, offset: number): Code => [align, ...u32(offset)];
 
-/** The instructions, named after the text format (`i32.add` is `i32.add`). */
+/** The instructions the kernels use, named after the text format (`i32.add` is `i32.add`). */
 export const i32 = {
   const: (v: number): Code => [0x41, ...s32(v | 0)],
-  add: [0x6a], sub: [0x6b], mul: [0x6c], div_u: [0x6e], rem_u: [0x70], shl: [0x74], shr_u: [0x76], and: [0x71],
-  eqz: [0x45], eq: [0x46], ne: [0x47], lt_s: [0x48], lt_u: [0x49], gt_s: [0x4a], ge_s: [0x4e], ge_u: [0x4f],
-  load: (offset = 0): Code => [0x28, ...memarg(2, offset)],
+  add: [0x6a], sub: [0x6b], mul: [0x6c], div_u: [0x6e], rem_u: [0x70],
+  lt_s: [0x48], lt_u: [0x49], ge_s: [0x4e],
 } as const;
 
 export const f32 = {
   const: (v: number): Code => [0x43, ...f32Bytes(v)],
   load: (offset = 0): Code => [0x2a, ...memarg(2, offset)],
   store: (offset = 0): Code => [0x38, ...memarg(2, offset)],
-  add: [0x92], sub: [0x93], mul: [0x94], div: [0x95], max: [0x97], min: [0x96], sqrt: [0x91], neg: [0x8c], abs: [0x8b],
-  gt: [0x5e], lt: [0x5d], ne: [0x5c],
 } as const;
 
 export const v128 = {
   load: (offset = 0): Code => [...simd(0x00), ...memarg(4, offset)],
   store: (offset = 0): Code => [...simd(0x0b), ...memarg(4, offset)],
   load32_splat: (offset = 0): Code => [...simd(0x09), ...memarg(2, offset)],
-  bitselect: simd(0x52),
-  and: simd(0x4e),
 } as const;
 
 export const f32x4 = {
   splat: simd(0x13),
-  extract_lane: (lane: number): Code => [...simd(0x1f), lane],
   abs: simd(0xe0), neg: simd(0xe1), sqrt: simd(0xe3), nearest: simd(0x6a),
   add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), min: simd(0xe8), max: simd(0xe9),
-  /** b < a ? b : a, and a when either is NaN: JavaScript's `a < b ? a : b` with the operands swapped. */
-  pmin: simd(0xea),
   /** a < b ? b : a */
   pmax: simd(0xeb),
-  eq: simd(0x41), ne: simd(0x42), lt: simd(0x43), gt: simd(0x44), le: simd(0x45), ge: simd(0x46),
   /** Relaxed SIMD: a·b + c, fused or not as the hardware prefers. */
   relaxed_madd: simd(0x105),
 } as const;
@@ -90,8 +81,6 @@ export const ctl = {
   br: (depth: number): Code => [0x0c, ...u32(depth)],
   br_if: (depth: number): Code => [0x0d, ...u32(depth)],
   call: (fn: number): Code => [0x10, ...u32(fn)],
-  return: [0x0f],
-  drop: [0x1a],
   select: [0x1b],
 } as const;
 

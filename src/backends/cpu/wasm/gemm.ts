@@ -6,7 +6,7 @@ import { type Code, Fn, ctl, doWhile, f32, f32x4, forLoop, i32, ifElse, minI32, 
  * so the micro-kernel reads both with stride 1. The MR×NR tile of C lives in MR·NR/4 f32x4
  * registers; each step of k loads NR/4 vectors of B, splats MR scalars of A and does MR·NR/4
  * vector multiply-adds. 4×8 uses 8 accumulators + 2 B vectors + 1 splat of x64's 16 vector
- * registers; 6×8 (12 accumulators) measured no faster here and spills on a register less.
+ * registers; 6×8 (12 accumulators, 15 registers) measured slower here.
  *
  * Blocking: KC = 256 steps of k keep one A panel (4 KiB) in L1 while it meets a block of NC = 128
  * B panels' columns (128 KiB, L2).
@@ -52,7 +52,7 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
 /**
  * gemm(a, b, c, np, k, i0, i1, j0, j1): C[rows i0..i1, cols j0..j1] += packed A · packed B, with
  * A's panels at byte address a (mp × k), B's at b (k × np), C at c (mp × np, row-major), the
- * ranges whole panels and k ≥ 1. TILE is the index of `tile` in the module.
+ * ranges whole panels and k ≥ 1; `tileIndex` is the index of `tile` in the module.
  */
 function gemm(tileIndex: number): { fn: Fn; body: Code } {
   const f = new Fn('gemm', ['a', 'b', 'c', 'np', 'k', 'i0', 'i1', 'j0', 'j1']).locals('i32', 'k0', 'kLen', 'jb', 'jbEnd', 'i', 'j', 'pa', 't0', 't1');
