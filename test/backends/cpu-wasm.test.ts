@@ -4,7 +4,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { s32, u32 } from '../../src/backends/cpu/wasm/emitter.js';
-import { startWasm } from '../../src/backends/cpu/wasm/runtime.js';
+import { moduleBytes, startWasm } from '../../src/backends/cpu/wasm/runtime.js';
 import { RELAXED_PROBE, expectedSimd } from './support/wasmProbes.js';
 
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
@@ -24,6 +24,10 @@ describe('wasm emitter', () => {
 });
 
 describe('wasm runtime', () => {
+  it("stays under browsers' 4 KiB limit for compiling on a page's main thread", () => {
+    for (const relaxed of [false, true]) expect(moduleBytes(relaxed, true).length).toBeLessThan(4096);
+  });
+
   it('picks relaxed SIMD exactly where the engine validates it, and plain SIMD128 when asked', () => {
     expect(startWasm()!.simd).toBe(expectedSimd());
     expect(startWasm({ relaxed: false })!.simd).toBe('simd128');

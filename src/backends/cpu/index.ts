@@ -100,9 +100,12 @@ function checkOptions(options: Record<string, unknown>): CpuOptions {
 }
 
 /**
- * The CPU backend: plain typed-array storages, with float32 matmuls in WebAssembly SIMD (see
- * docs/cpu.md) and everything else in compiled strided JavaScript loops, a cache-blocked
- * JavaScript matmul for float64 and int32 or with `{ wasm: false }`.
+ * The CPU backend: plain typed-array storages, with float32 matmuls, large float32 elementwise
+ * ops and Adam in WebAssembly SIMD (see docs/cpu.md), and everything else (all of it with
+ * `{ wasm: false }`) in compiled strided JavaScript loops and a cache-blocked JavaScript matmul.
+ *
+ * @example
+ * const cpu = new CpuBackend({ wasm: false }); // cpu.info.path === 'js'
  */
 export class CpuBackend implements Backend<TypedArray> {
   readonly name = 'cpu';

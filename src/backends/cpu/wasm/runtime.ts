@@ -42,7 +42,11 @@ function functions(relaxed: boolean): { fn: Fn; body: Code }[] {
   return [...gemmFunctions(relaxed, 0), ...elementwiseFunctions()];
 }
 
-function moduleBytes(relaxed: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
+/**
+ * The module's bytes. Browsers compile at most 4 KiB synchronously on a page's main thread, and
+ * the backend starts synchronously, so the module must stay under that (a test checks it).
+ */
+export function moduleBytes(relaxed: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
   return encodeModule(functions(relaxed), { minPages: 1, maxPages: MAX_PAGES, shared });
 }
 
@@ -56,13 +60,22 @@ function canShare(): boolean {
 }
 
 /**
- * Builds, validates and compiles the module, or null where the engine has no WebAssembly
- * SIMD. `relaxed: false` keeps plain SIMD128 even where relaxed SIMD validates.
+ * Builds, validates and compiles the module, or null where the engine has no WebAssembly SIMD
+ * or refuses the module or its memory (then the backend stays on its JavaScript path).
+ * `relaxed: false` keeps plain SIMD128 even where relaxed SIMD validates.
  */
 export function startWasm(options: { relaxed?: boolean } = {}): WasmRuntime | null {
   if (typeof WebAssembly !== 'object') return null;
+  try {
+    return start(options.relaxed !== false);
+  } catch {
+    return null;
+  }
+}
+
+function start(tryRelaxed: boolean): WasmRuntime | null {
   const shared = canShare();
-  const relaxedBytes = options.relaxed === false ? null : moduleBytes(true, shared);
+  const relaxedBytes = tryRelaxed ? moduleBytes(true, shared) : null;
   const relaxed = relaxedBytes !== null && WebAssembly.validate(relaxedBytes);
   const bytes = relaxed ? relaxedBytes : moduleBytes(false, shared);
   if (!WebAssembly.validate(bytes)) return null;
