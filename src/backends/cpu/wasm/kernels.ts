@@ -14,6 +14,27 @@ const MIN_ELEMENTS = 2048;
 /** Rows shorter than this run in JavaScript: the call per row would dominate. */
 const MIN_ROW = 16;
 
+export interface ElementwiseThresholds {
+  /** Elements from which an op runs in WebAssembly. */
+  minElements: number;
+  /** The shortest contiguous row a broadcast binary op runs in WebAssembly. */
+  minRow: number;
+}
+let thresholds: ElementwiseThresholds = { minElements: MIN_ELEMENTS, minRow: MIN_ROW };
+
+/**
+ * Sets from what size elementwise ops run in WebAssembly and returns the previous settings;
+ * tests lower them to run the conformance suite's small tensors through the SIMD kernels.
+ *
+ * @example
+ * const before = configureWasmElementwise({ minElements: 1, minRow: 1 });
+ */
+export function configureWasmElementwise(next: Partial<ElementwiseThresholds>): ElementwiseThresholds {
+  const prev = thresholds;
+  thresholds = { ...prev, ...next };
+  return prev;
+}
+
 type AdamArgs = Parameters<NonNullable<FusedKernels<TypedArray>['adam']>>[0];
 
 const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
@@ -46,7 +67,7 @@ export class WasmElementwise {
   binary(op: WasmBinaryOp, a: View<TypedArray>, b: View<TypedArray>): Float32Array | null {
     let n = 1;
     for (const d of a.shape) n *= d;
-    if (n < MIN_ELEMENTS || a.dtype !== 'float32') return null;
+    if (n < thresholds.minElements || a.dtype !== 'float32') return null;
     const outStrides: number[] = [];
     for (let d = a.shape.length - 1, s = 1; d >= 0; d--) {
       outStrides[d] = s;
@@ -56,7 +77,7 @@ export class WasmElementwise {
     if (shape.length > 2) return null;
     const inner = shape[shape.length - 1]!, rows = shape.length === 2 ? shape[0]! : 1;
     const ai = as![as!.length - 1]!, bi = bs![bs!.length - 1]!;
-    if (inner < MIN_ROW || (ai !== 1 && ai !== 0) || (bi !== 1 && bi !== 0) || (ai === 0 && bi === 0)) return null;
+    if (inner < thresholds.minRow || (ai !== 1 && ai !== 0) || (bi !== 1 && bi !== 0) || (ai === 0 && bi === 0)) return null;
     const sa = span(a.offset, shape, as!), sb = span(b.offset, shape, bs!);
     if (!sa || !sb) return null;
     const aAt = 0, bAt = align((sa[1] - sa[0]) * 4 + 16), outAt = bAt + align((sb[1] - sb[0]) * 4 + 16), end = outAt + n * 4 + 16;
@@ -74,7 +95,7 @@ export class WasmElementwise {
   unary(op: WasmUnaryOp, x: View<TypedArray>): Float32Array | null {
     let n = 1;
     for (const d of x.shape) n *= d;
-    if (n < MIN_ELEMENTS || x.dtype !== 'float32') return null;
+    if (n < thresholds.minElements || x.dtype !== 'float32') return null;
     const [shape, [xs]] = coalesce(x.shape, [x.strides]);
     if (shape.length !== 1 || xs![0] !== 1) return null;
     const outAt = align(n * 4 + 16), end = 2 * outAt;
