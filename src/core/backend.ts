@@ -108,6 +108,8 @@ export interface Backend<S = unknown> {
   readonly info?: object;
   /** Free the device and every storage. */
   destroy?(): void;
+  /** Applies the options of a later `setBackend`/`initBackend` to this existing backend. */
+  configure?(options: Record<string, unknown>): void;
 }
 
 /** Per-backend counters kept by core, so tests can prove which kernels ran. */
@@ -192,10 +194,16 @@ export async function initBackend<N extends string>(name: N, opts?: OptionsOf<N>
   const options = opts as Record<string, unknown> | undefined;
   const existing = instances.get(name);
   if (existing) {
-    const before = createdWith.get(name) ?? {};
-    const same = (a: Record<string, unknown>, b: Record<string, unknown>) => Object.keys({ ...a, ...b }).every((k) => a[k] === b[k]);
-    if (options !== undefined && !same(options, before)) {
-      throw new TsgradError('setBackend', `backend '${name}' is already initialized with options ${showOptions(before)}, not ${showOptions(options)}; call removeBackend('${name}') first to create it again`);
+    // A backend that can change its settings in place (cpu: wasm on or off) takes new options;
+    // any other refuses options that differ from the ones it was created with.
+    if (existing.configure) {
+      if (options) existing.configure(options);
+    } else {
+      const before = createdWith.get(name) ?? {};
+      const same = (a: Record<string, unknown>, b: Record<string, unknown>) => Object.keys({ ...a, ...b }).every((k) => a[k] === b[k]);
+      if (options !== undefined && !same(options, before)) {
+        throw new TsgradError('setBackend', `backend '${name}' is already initialized with options ${showOptions(before)}, not ${showOptions(options)}; call removeBackend('${name}') first to create it again`);
+      }
     }
     return existing;
   }

@@ -1,5 +1,6 @@
 // The CPU matmul against a naive triple loop: odd sizes, padded edge tiles, blocks of k, strided
-// and broadcast operands, every dtype; on one thread and split between worker threads.
+// and broadcast operands, every dtype; on one thread and split between worker threads; on the
+// WebAssembly path (float32) and the JavaScript one.
 import fc from 'fast-check';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
@@ -8,7 +9,7 @@ import type { View } from '../../src/core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
 import { tensor } from '../../src/index.js';
 
-const backend = new CpuBackend();
+const paths = { wasm: new CpuBackend(), js: new CpuBackend({ wasm: false }) };
 
 /** A layout for a logical shape: storage order of the dims, padding per dim, offset, broadcast dims. */
 interface Layout {
@@ -90,10 +91,17 @@ afterAll(() => void configureMatmulThreads(defaults));
 // Threaded: every matmul, however small, split three ways (more parts than this machine's cores,
 // and uneven), so the properties below cover the workers' row and column splits too.
 describe.each([
-  { mode: 'one thread', config: { threads: 1 } },
-  { mode: 'three threads', config: { threads: 3, minWork: 0, minK: 0 } },
-])('cpu matmul on $mode', ({ config }) => {
+  { mode: 'one thread', config: { threads: 1 }, path: 'wasm' as const },
+  { mode: 'three threads', config: { threads: 3, minWork: 0, minK: 0 }, path: 'wasm' as const },
+  { mode: 'one thread', config: { threads: 1 }, path: 'js' as const },
+  { mode: 'three threads', config: { threads: 3, minWork: 0, minK: 0 }, path: 'js' as const },
+])('cpu matmul on $mode, $path path', ({ config, path }) => {
+  const backend = paths[path];
   beforeEach(() => void configureMatmulThreads(config));
+
+  it('runs on the path it names', () => {
+    expect(backend.info.path).toBe(path);
+  });
 
   it('matches a naive triple loop for strided, broadcast and odd-sized operands in every dtype', () => {
     fc.assert(
@@ -148,7 +156,8 @@ describe.each([
   });
 });
 
-describe('threaded cpu matmul', () => {
+describe.each(['wasm', 'js'] as const)('threaded cpu matmul, %s path', (path) => {
+  const backend = paths[path];
   beforeEach(() => void configureMatmulThreads(defaults));
 
   it('equals the single-threaded result bit for bit above the default threshold', () => {
@@ -162,11 +171,13 @@ describe('threaded cpu matmul', () => {
       const b = makeView([k, n], { ...layout, order: [1, 0] }, dtype, () => Math.random() - 0.5);
       configureMatmulThreads({ threads: 1 });
       const single = backend.matmul(a, b);
-      configureMatmulThreads({ threads: 2 });
-      const threaded = backend.matmul(a, b);
-      // Still two threads: the pool started and no worker failed (either would drop to one).
-      expect(configureMatmulThreads({}).threads).toBe(2);
-      expect(Array.from(threaded)).toEqual(Array.from(single));
+      for (const threads of [2, 3]) {
+        configureMatmulThreads({ threads });
+        const threaded = backend.matmul(a, b);
+        // Still that many threads: the pool started and no worker failed (either would drop to one).
+        expect(configureMatmulThreads({}).threads).toBe(threads);
+        expect(Array.from(threaded)).toEqual(Array.from(single));
+      }
     }
   });
 

@@ -1,22 +1,29 @@
-// The worker pool behind the threaded CPU matmul: every part runs once per job on its own thread,
-// buffers are shared and replaceable, and a failing or stuck worker ends in an error, not a hang.
-import { afterEach, describe, expect, it } from 'vitest';
-import { type PoolKernel, WorkerPool, availableThreads, sharedFloat64 } from '../../src/backends/cpu/workerPool.js';
+// The worker pool behind the threaded CPU matmul: every part runs exactly once per job on
+// whichever thread claims it, buffers are shared and replaceable, a slow or dead worker costs
+// time and never a result, and a failing or stuck kernel ends in an error, not a hang.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type PoolProgram, WorkerPool, availableThreads, sharedFloat64 } from '../../src/backends/cpu/workerPool.js';
 
-/** out[part] = args[0] · (part + 1) + (the job's value already there): shows which parts ran, and how often. */
-const recordPart: PoolKernel = (buffers, args, part) => {
-  buffers[0]![part] = buffers[0]![part]! + args[0]! * (part + 1);
-};
+/** out[part] += args[0] · (part + 1): shows which parts ran, and how often. */
+const recordPart: PoolProgram = { source: '() => (buffers, args, part) => { buffers[0][part] += args[0] * (part + 1); }' };
 
 const pools: WorkerPool[] = [];
-/** A pool whose jobs fail after half a second, so a broken worker cannot stall the suite. */
-function pool(kernel: PoolKernel, threads: number, prelude?: string): WorkerPool {
-  const p = WorkerPool.create(kernel, { threads, prelude, timeoutMs: 500 });
+/** A pool whose claimed parts fail after half a second, so a broken worker cannot stall the suite. */
+function pool(program: PoolProgram, threads: number): WorkerPool {
+  const p = WorkerPool.create(program, { threads, timeoutMs: 500 });
   if (!p) throw new Error('worker threads are unavailable in this Node');
   pools.push(p);
   return p;
 }
-afterEach(() => pools.splice(0).forEach((p) => p.close()));
+afterEach(() => {
+  vi.restoreAllMocks();
+  pools.splice(0).forEach((p) => p.close());
+});
+
+/** Blocks this thread for `ms` (the pool's workers keep running). */
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 describe('WorkerPool', () => {
   it('runs each part once per job, on replaced buffers too', () => {
@@ -28,28 +35,73 @@ describe('WorkerPool', () => {
     const bigger = sharedFloat64(4);
     p.run([bigger], [2]);
     expect(Array.from(bigger)).toEqual([2, 4, 6, 0]);
+    // More parts than threads: each still runs once.
+    const many = sharedFloat64(9);
+    p.run([many], [1], 9);
+    expect(Array.from(many)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it("turns a worker's exception into an error with its message, and stays closed", () => {
-    const throwInWorker: PoolKernel = (_buffers, _args, part) => {
-      if (part === 1) throw new Error('kernel blew up');
-    };
-    const p = pool(throwInWorker, 2);
+  it('runs a job once when a wake-up reaches a worker late (the race that made the pending count -1)', () => {
+    const p = pool(recordPart, 2);
+    const out = sharedFloat64(2);
+    p.run([out], [1]); // the worker is up and asleep
+    // Deliver this thread's wake-up, hold this thread until a worker has done a part of the new
+    // job and gone back to sleep, then deliver the same wake-up again, as a notify that was
+    // delayed on a loaded machine does. The pool before this one ran the job a second time.
+    const notify = Atomics.notify.bind(Atomics);
+    vi.spyOn(Atomics, 'notify').mockImplementation((array, index, count) => {
+      const woken = notify(array, index, count);
+      const before = out[0]! + out[1]!;
+      for (let t = 0; t < 5000 && out[0]! + out[1]! === before; t += 5) sleep(5);
+      sleep(50);
+      notify(array, index, count);
+      return woken;
+    });
+    for (let job = 0; job < 3; job++) p.run([out], [10]);
+    vi.restoreAllMocks();
+    p.run([out], [100]);
+    expect(Array.from(out)).toEqual([1 + 30 + 100, 2 + 60 + 200]);
+  });
+
+  it("turns a kernel's exception into an error with its message, and stays closed", () => {
+    const p = pool({ source: '() => (buffers, args, part) => { if (part === 1) throw new Error("kernel blew up"); }' }, 2);
     expect(() => p.run([sharedFloat64(1)], [])).toThrow(/kernel blew up/);
     expect(() => p.run([sharedFloat64(1)], [])).toThrow(/closed after: .*kernel blew up/s);
   });
 
-  it('times out on a stuck worker instead of hanging, and stops it', () => {
-    const spinInWorker: PoolKernel = (_buffers, _args, part) => {
-      while (part === 1);
+  it('times out on a worker stuck in its part instead of hanging, and stops it', () => {
+    // Part 0 (claimed first, here) waits until a worker has claimed part 1, where it spins forever.
+    const spinInWorker: PoolProgram = {
+      source: `() => (buffers, args, part) => {
+        if (process.getBuiltinModule('node:worker_threads').isMainThread) {
+          for (const end = Date.now() + 5000; buffers[0][0] === 0 && Date.now() < end; );
+        } else {
+          buffers[0][0] = 1;
+          for (;;);
+        }
+      }`,
     };
     const p = pool(spinInWorker, 2);
     expect(() => p.run([sharedFloat64(1)], [])).toThrow(/1 of 1 workers did not finish within \d+ ms/);
   });
 
-  it('times out when a worker cannot even start', () => {
-    const p = pool(recordPart, 2, 'throw new Error("bad prelude");');
-    expect(() => p.run([sharedFloat64(2)], [1])).toThrow(/did not finish/);
+  it('finishes every job on the calling thread when its workers cannot even start', () => {
+    const program: PoolProgram = {
+      source: `() => {
+        if (!process.getBuiltinModule('node:worker_threads').isMainThread) throw new Error('no worker today');
+        return (buffers, args, part) => { buffers[0][part] += args[0] * (part + 1); };
+      }`,
+    };
+    const p = pool(program, 3);
+    const out = sharedFloat64(3);
+    p.run([out], [1]);
+    sleep(200); // the workers have failed by now
+    p.run([out], [10]);
+    expect(Array.from(out)).toEqual([11, 22, 33]);
+  });
+
+  it('refuses a program that does not compile, before starting any worker', () => {
+    expect(() => WorkerPool.create({ source: '() => {' }, { threads: 2 })).toThrow(SyntaxError);
   });
 
   it('is unavailable without process.getBuiltinModule (browsers, Node < 20.16), so matmuls stay on one thread', () => {

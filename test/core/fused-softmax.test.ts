@@ -11,7 +11,7 @@ import {
 } from '../../src/index.js';
 
 class FusedSoftmaxCpu extends CpuBackend {
-  readonly fused = {
+  override readonly fused = {
     softmax: (x: View<TypedArray>, axis: number, log: boolean): TypedArray => {
       const data = this.readSync(x);
       const out = this.fill(data.length, x.dtype, 0);

@@ -217,7 +217,7 @@ describe('optim.clipGradNorm', () => {
 describe('fused Adam', () => {
   it("uses the backend's fused kernel when it has one, with the same result as the composed ops", () => {
     class FusedCpu extends CpuBackend {
-      readonly fused = {
+      override readonly fused = {
         adam(a: { param: TypedArray; grad: View<TypedArray>; m: TypedArray; v: TypedArray; size: number;
           lr: number; beta1: number; beta2: number; eps: number; biasCorrection1: number; biasCorrection2: number; l2: number; decoupledDecay: number }) {
           for (let i = 0; i < a.size; i++) {

@@ -1,10 +1,16 @@
-import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { installBackend, registerBackend } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../opTable.js';
+import { TsgradError } from '../../core/errors.js';
+import { adamJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
 import { type Operand, runMap } from './strided.js';
+import { matmulThreads } from './threads.js';
+import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
+import { WasmMatmul } from './wasm/matmul.js';
+import { type SimdFlavour, type WasmRuntime, startWasm } from './wasm/runtime.js';
 
 const helpers = { erf };
 
@@ -42,13 +48,95 @@ const REDUCE_STEP: Record<ReduceOp, { expr: string; init: number }> = {
   min: { expr: 'v0 < acc || v0 !== v0 ? v0 : acc', init: Infinity },
 };
 
-/** The plain-TypeScript backend: typed arrays, compiled strided loops, a cache-blocked matmul. */
+/** Options of `setBackend('cpu', …)`. */
+export interface CpuOptions {
+  /**
+   * Run float32 kernels in WebAssembly SIMD (default true where the engine has SIMD, unless the
+   * environment variable TSGRAD_CPU_WASM=0); false keeps the plain-JavaScript path.
+   */
+  wasm?: boolean;
+}
+
+/** What `getBackendInfo('cpu')` reports. */
+export interface CpuInfo {
+  /** 'wasm': float32 kernels in WebAssembly; 'js': every kernel in plain JavaScript. */
+  path: 'wasm' | 'js';
+  /** The WebAssembly SIMD in use, or null on the JavaScript path. */
+  simd: SimdFlavour | null;
+  /** Threads a large matmul is split between, the calling one included. */
+  threads: number;
+}
+
+interface WasmKernels {
+  rt: WasmRuntime;
+  matmul: WasmMatmul;
+  elementwise: WasmElementwise;
+}
+
+/** The module is built once per process and shared by every CpuBackend. */
+let wasmRuntime: WasmKernels | null | undefined;
+function wasm(): WasmKernels | null {
+  if (wasmRuntime === undefined) {
+    const rt = startWasm();
+    wasmRuntime = rt && { rt, matmul: new WasmMatmul(rt), elementwise: new WasmElementwise(rt) };
+  }
+  return wasmRuntime;
+}
+
+function wasmWanted(options: CpuOptions): boolean {
+  if (options.wasm !== undefined) return options.wasm;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_WASM'];
+  return env !== '0' && env !== 'false';
+}
+
+function checkOptions(options: Record<string, unknown>): CpuOptions {
+  for (const key of Object.keys(options)) {
+    if (key !== 'wasm') throw new TsgradError('setBackend', `unknown cpu option '${key}'; the cpu backend takes { wasm?: boolean }`);
+  }
+  if (options['wasm'] !== undefined && typeof options['wasm'] !== 'boolean') {
+    throw new TsgradError('setBackend', `cpu option 'wasm' must be true or false, got ${String(options['wasm'])}`);
+  }
+  return options as CpuOptions;
+}
+
+/**
+ * The CPU backend: plain typed-array storages, with float32 matmuls, large float32 elementwise
+ * ops and Adam in WebAssembly SIMD (see docs/cpu.md), and everything else (all of it with
+ * `{ wasm: false }`) in compiled strided JavaScript loops and a cache-blocked JavaScript matmul.
+ *
+ * @example
+ * const cpu = new CpuBackend({ wasm: false }); // cpu.info.path === 'js'
+ */
 export class CpuBackend implements Backend<TypedArray> {
   readonly name = 'cpu';
   readonly synchronous = true;
   readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32'];
   private live = 0;
   private liveBytes = 0;
+  private kernels: WasmKernels | null = null;
+  readonly fused: FusedKernels<TypedArray> = {
+    adam: (args) => {
+      if (this.kernels?.elementwise.adam(args)) return;
+      adamJs(args, isContiguous(args.grad.shape, args.grad.strides) ? args.grad.storage.subarray(args.grad.offset) : this.readSync(args.grad));
+    },
+  };
+
+  constructor(options: CpuOptions = {}) {
+    this.configure(options as Record<string, unknown>);
+  }
+
+  /**
+   * Switches between the WebAssembly and JavaScript paths. Both use the same storages, so
+   * existing tensors stay valid. Invalid options change nothing.
+   */
+  configure(options: Record<string, unknown>): void {
+    const opts = checkOptions(options);
+    this.kernels = wasmWanted(opts) ? wasm() : null;
+  }
+
+  get info(): CpuInfo {
+    return { path: this.kernels ? 'wasm' : 'js', simd: this.kernels?.rt.simd ?? null, threads: matmulThreads() };
+  }
 
   private track(a: TypedArray): TypedArray {
     this.live++;
@@ -96,6 +184,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   unary(op: UnaryOp, x: View<TypedArray>): TypedArray {
+    const fast = this.kernels && isWasmUnary(op) ? this.kernels.elementwise.unary(op, x) : null;
+    if (fast) return this.track(fast);
     return this.map(UNARY[op].js.replace(/\bx\b/g, 'v0'), x.dtype, x.shape, [x]);
   }
 
@@ -104,6 +194,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   binary(op: BinaryOp, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    const fast = this.kernels && isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b) : null;
+    if (fast) return this.track(fast);
     const def = BINARY[op];
     const expr = def.js.replace(/\ba\b/g, 'v0').replace(/\bb\b/g, 'v1');
     return this.map(expr, def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
@@ -153,8 +245,13 @@ export class CpuBackend implements Backend<TypedArray> {
     const r = a.shape.length;
     const outShape = [...a.shape.slice(0, r - 1), b.shape[r - 1]!];
     const out = typedArrayFor(a.dtype, sizeOf(outShape));
-    if (out.length > 0)
-      batchedMatmul({ data: a.storage, offset: a.offset, shape: a.shape, strides: a.strides }, { data: b.storage, offset: b.offset, shape: b.shape, strides: b.strides }, out);
+    if (out.length > 0) {
+      const ao = { data: a.storage, offset: a.offset, shape: a.shape, strides: a.strides };
+      const bo = { data: b.storage, offset: b.offset, shape: b.shape, strides: b.strides };
+      // float64 and int32 stay on the JavaScript kernel, as does a scratch too large for the module.
+      const done = a.dtype === 'float32' && this.kernels !== null && this.kernels.matmul.run(ao, bo, out as Float32Array);
+      if (!done) batchedMatmul(ao, bo, out);
+    }
     return this.track(out);
   }
 
@@ -205,6 +302,6 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 }
 
-registerBackend('cpu', () => new CpuBackend());
+registerBackend('cpu', (options) => new CpuBackend(options && checkOptions(options)));
 /** The CPU backend is ready without awaiting, so plain scripts can start computing at once. */
 installBackend('cpu', new CpuBackend());

@@ -1,6 +1,8 @@
 import type { TypedArray } from '../../core/dtype.js';
-import { TsgradError } from '../../core/errors.js';
-import { WorkerPool, availableThreads, sharedFloat64 } from './workerPool.js';
+import { matmulPool, runThreaded } from './threads.js';
+import { type PoolKernel, type PoolProgram, sharedFloat64 } from './workerPool.js';
+
+export { configureMatmulThreads } from './threads.js';
 
 /*
  * C = A·B the way BLIS does it, in scalar JavaScript:
@@ -19,16 +21,9 @@ import { WorkerPool, availableThreads, sharedFloat64 } from './workerPool.js';
  * the instructions V8 emits per load (bounds and map checks), not by memory.
  */
 
-/**
- * 4×3 is the largest tile whose 12 accumulators plus the 7 values loaded per step fit in x64's
- * 16 float registers; 4×4 spills to the stack and runs slower.
- */
+/** Rows and columns of the register tile (see GEMM_SOURCE). */
 const MR = 4;
 const NR = 3;
-/** k-block: one A panel (KC·MR doubles, 8 KiB) stays in L1. */
-const KC = 256;
-/** Columns per block, a multiple of NR: KC·NC doubles of B (192 KiB) stay in L2. */
-const NC = 96;
 
 /**
  * Packs `lines` strided lines of `k` elements into panels of `width` lines, interleaved along k
@@ -51,154 +46,78 @@ function packPanels(
 }
 
 /**
- * c[ci.., 4 rows × 3 cols, row stride ldc] += A panel · B panel over `kLen` steps, reading the
- * A panel from `panels[pa..]` and the B panel from `panels[pb..]`. Both live in one array: V8
- * re-checks a typed array's map on every loop iteration, so one array means half the checks
+ * The kernel, as source text so that every thread compiles the same code and a minifier cannot
+ * rename what it refers to (see workerPool.ts): `(setup) => gemmPart`.
+ *
+ * microKernel: c[ci.., MR rows × NR cols, row stride ldc] += A panel · B panel over `kLen` steps.
+ * 4×3 is the largest tile whose 12 accumulators plus the 7 values loaded per step fit in x64's
+ * 16 float registers; 4×4 spills to the stack and runs slower. Both panels live in one array:
+ * V8 re-checks a typed array's map on every loop iteration, so one array means half the checks
  * (5–10% of matmul time).
+ *
+ * gemm: c[rows i0..i1, columns j0..j1] += packed A · packed B, where c is mp × np (the padded
+ * sizes), packed A (mp × k) starts `panels`, packed B (k × np) starts at `bStart`. KC = 256 keeps
+ * one A panel (KC·MR doubles, 8 KiB) in L1; NC = 96 columns keep KC·NC doubles of B (192 KiB) in L2.
+ *
+ * gemmPart: `part` of `parts` of one matmul, a block of whole row panels of C, or of column
+ * panels when C has more of those. buffers = [panels, c]; args = [bStart, mp, np, k]. Every C tile
+ * is summed by the same micro-kernel calls in the same k order whichever thread runs it, so the
+ * threaded result equals the single-threaded one bit for bit.
  */
-function microKernel(panels: Float64Array, pa: number, pb: number, kLen: number, c: Float64Array, ci: number, ldc: number): void {
-  let c00 = 0, c01 = 0, c02 = 0;
-  let c10 = 0, c11 = 0, c12 = 0;
-  let c20 = 0, c21 = 0, c22 = 0;
-  let c30 = 0, c31 = 0, c32 = 0;
-  const end = pa + kLen * MR;
-  for (; pa < end; pa += MR, pb += NR) {
-    const y0 = panels[pb]!, y1 = panels[pb + 1]!, y2 = panels[pb + 2]!;
-    const x0 = panels[pa]!;
-    c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2;
-    const x1 = panels[pa + 1]!;
-    c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2;
-    const x2 = panels[pa + 2]!;
-    c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2;
-    const x3 = panels[pa + 3]!;
-    c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2;
+const GEMM_SOURCE = `() => {
+  const MR = ${MR}, NR = ${NR}, KC = 256, NC = 96;
+  function microKernel(panels, pa, pb, kLen, c, ci, ldc) {
+    let c00 = 0, c01 = 0, c02 = 0;
+    let c10 = 0, c11 = 0, c12 = 0;
+    let c20 = 0, c21 = 0, c22 = 0;
+    let c30 = 0, c31 = 0, c32 = 0;
+    const end = pa + kLen * MR;
+    for (; pa < end; pa += MR, pb += NR) {
+      const y0 = panels[pb], y1 = panels[pb + 1], y2 = panels[pb + 2];
+      const x0 = panels[pa];
+      c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2;
+      const x1 = panels[pa + 1];
+      c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2;
+      const x2 = panels[pa + 2];
+      c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2;
+      const x3 = panels[pa + 3];
+      c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2;
+    }
+    c[ci] += c00; c[ci + 1] += c01; c[ci + 2] += c02; ci += ldc;
+    c[ci] += c10; c[ci + 1] += c11; c[ci + 2] += c12; ci += ldc;
+    c[ci] += c20; c[ci + 1] += c21; c[ci + 2] += c22; ci += ldc;
+    c[ci] += c30; c[ci + 1] += c31; c[ci + 2] += c32;
   }
-  c[ci] += c00; c[ci + 1] += c01; c[ci + 2] += c02; ci += ldc;
-  c[ci] += c10; c[ci + 1] += c11; c[ci + 2] += c12; ci += ldc;
-  c[ci] += c20; c[ci + 1] += c21; c[ci + 2] += c22; ci += ldc;
-  c[ci] += c30; c[ci + 1] += c31; c[ci + 2] += c32;
-}
-
-/**
- * c[rows i0..i1, columns j0..j1] += packed A · packed B, where c is mp × np (the padded sizes,
- * multiples of MR and NR), packed A (mp × k) starts `panels`, packed B (k × np) starts at
- * `bStart`, and the row and column ranges are whole panels.
- */
-function gemm(panels: Float64Array, bStart: number, c: Float64Array, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void {
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kLen = Math.min(KC, k - k0);
-    for (let jb = j0; jb < j1; jb += NC) {
-      const jbEnd = Math.min(j1, jb + NC);
-      for (let i = i0; i < i1; i += MR) {
-        const pa = i * k + k0 * MR;
-        for (let j = jb; j < jbEnd; j += NR) microKernel(panels, pa, bStart + j * k + k0 * NR, kLen, c, i * np + j, np);
+  function gemm(panels, bStart, c, np, k, i0, i1, j0, j1) {
+    for (let k0 = 0; k0 < k; k0 += KC) {
+      const kLen = Math.min(KC, k - k0);
+      for (let jb = j0; jb < j1; jb += NC) {
+        const jbEnd = Math.min(j1, jb + NC);
+        for (let i = i0; i < i1; i += MR) {
+          const pa = i * k + k0 * MR;
+          for (let j = jb; j < jbEnd; j += NR) microKernel(panels, pa, bStart + j * k + k0 * NR, kLen, c, i * np + j, np);
+        }
       }
     }
   }
-}
+  return function gemmPart(buffers, args, part, parts) {
+    const panels = buffers[0], c = buffers[1];
+    const bStart = args[0], mp = args[1], np = args[2], k = args[3];
+    const rowPanels = mp / MR, colPanels = np / NR;
+    if (rowPanels >= colPanels) {
+      const i0 = Math.floor((part * rowPanels) / parts) * MR, i1 = Math.floor(((part + 1) * rowPanels) / parts) * MR;
+      gemm(panels, bStart, c, np, k, i0, i1, 0, np);
+    } else {
+      const j0 = Math.floor((part * colPanels) / parts) * NR, j1 = Math.floor(((part + 1) * colPanels) / parts) * NR;
+      gemm(panels, bStart, c, np, k, 0, mp, j0, j1);
+    }
+  };
+}`;
 
-/**
- * Share `part` of `parts` of one matmul: a block of whole row panels of C, or of column panels
- * when C has more of those. buffers = [panels, c]; args = [bStart, mp, np, k]. Every C tile is
- * summed by the same micro-kernel calls in the same k order whichever thread runs it, so the
- * threaded result equals the single-threaded one bit for bit.
- */
-function gemmPart(buffers: Float64Array[], args: Int32Array, part: number, parts: number): void {
-  const panels = buffers[0]!, c = buffers[1]!;
-  const bStart = args[0]!, mp = args[1]!, np = args[2]!, k = args[3]!;
-  const rowPanels = mp / MR, colPanels = np / NR;
-  if (rowPanels >= colPanels) {
-    const i0 = Math.floor((part * rowPanels) / parts) * MR, i1 = Math.floor(((part + 1) * rowPanels) / parts) * MR;
-    gemm(panels, bStart, c, np, k, i0, i1, 0, np);
-  } else {
-    const j0 = Math.floor((part * colPanels) / parts) * NR, j1 = Math.floor(((part + 1) * colPanels) / parts) * NR;
-    gemm(panels, bStart, c, np, k, 0, mp, j0, j1);
-  }
-}
-
-/*
- * Threads. A large matmul splits C between min(cores, 4) threads (see workerPool.ts). The
- * environment variable TSGRAD_CPU_THREADS sets the count instead; TSGRAD_CPU_THREADS=1 keeps
- * every matmul on the calling thread.
- *
- * Handing a job to the workers costs about 50 µs, so on 2 cores threads start to pay at about
- * 80³ multiply-adds and give 1.3× at 96³ (0.3 ms on one thread), 1.9× from 512³. With k < 8 a
- * matmul is mostly packing and writing C, which stay on this thread, and two threads measured
- * slower (512·4·768: 1.4 ms against 1.1 ms). So LoRA's rank-4 products at batch 64 (64·768·4
- * multiply-adds, or k = 4) stay on one thread, while its frozen 768×768 base matmuls use threads.
- */
-const MIN_PARALLEL_WORK = 96 ** 3;
-const MIN_PARALLEL_K = 8;
-/** What the workers evaluate before `gemmPart`: its constants and helpers, from the definitions above. */
-const PRELUDE = `const MR = ${MR}, NR = ${NR}, KC = ${KC}, NC = ${NC};\n${microKernel.toString()}\n${gemm.toString()}`;
-
-interface ThreadConfig {
-  /** Threads in all, the calling one included; 1 turns threading off. */
-  threads: number;
-  /** Multiply-adds (m·k·n) from which a matmul is split between threads. */
-  minWork: number;
-  /** The smallest inner dimension k that is split between threads. */
-  minK: number;
-}
-
-function defaultThreads(): number {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_THREADS'];
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new TsgradError('matmul', `TSGRAD_CPU_THREADS must be a whole number ≥ 1, got '${env}'`);
-    return n;
-  }
-  return Math.min(availableThreads(), 4);
-}
-
-let config: ThreadConfig | null = null;
-let pool: WorkerPool | null = null;
-
-function threadConfig(): ThreadConfig {
-  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK, minK: MIN_PARALLEL_K });
-}
-
-/**
- * Sets how matmuls use threads and returns the previous settings; tests use it to force the
- * threaded path onto small sizes. A new thread count restarts the workers.
- *
- * @example
- * const before = configureMatmulThreads({ threads: 1 }); // single-threaded from here on
- */
-export function configureMatmulThreads(next: Partial<ThreadConfig>): ThreadConfig {
-  const prev = threadConfig();
-  config = { ...prev, ...next };
-  if (pool && pool.size !== config.threads) {
-    pool.close();
-    pool = null;
-  }
-  return prev;
-}
-
-/** The pool for an m×k by k×n matmul, or null to run it on this thread. */
-function poolFor(m: number, k: number, n: number): WorkerPool | null {
-  const { threads, minWork, minK } = threadConfig();
-  if (threads < 2 || m * k * n < minWork || k < minK) return null;
-  if (!pool) {
-    pool = WorkerPool.create(gemmPart, { threads, prelude: PRELUDE });
-    // No threads here (a browser, Node < 20.16): remember it and stay on this thread.
-    if (!pool) config = { threads: 1, minWork, minK };
-  }
-  return pool;
-}
-
-/** Runs gemmPart on every thread of `threads`. */
-function runThreaded(threads: WorkerPool, panels: Float64Array, c: Float64Array, args: number[]): void {
-  try {
-    threads.run([panels, c], args);
-  } catch (e) {
-    // A stuck worker may still write to the scratch buffers: drop them, and stay on one thread.
-    scratch = [new Float64Array(0), new Float64Array(0)];
-    pool = null;
-    config = { ...threadConfig(), threads: 1 };
-    throw new Error(`matmul: a CPU worker thread failed, so matmuls now run on one thread: ${(e as Error).message}`, { cause: e });
-  }
-}
+const program: PoolProgram = { source: GEMM_SOURCE };
+/** The same kernel on this thread, for matmuls too small to split. */
+const gemmPart = (new Function(`return (${GEMM_SOURCE});`)() as () => PoolKernel)();
+const args = new Int32Array(4);
 
 /**
  * Scratch buffers reused across calls (grown, never shrunk), so a matmul allocates nothing per
@@ -229,7 +148,7 @@ export function batchedMatmul(a: MatOperand, b: MatOperand, out: TypedArray): vo
   const batchShape = a.shape.slice(0, r - 2);
   const batches = batchShape.reduce((x, y) => x * y, 1);
   const bStart = mp * k;
-  const threads = poolFor(m, k, n);
+  const threads = matmulPool(program, m, k, n);
   const panels = scratchOf(0, bStart + np * k, threads !== null), c = scratchOf(1, mp * np, threads !== null);
   const idx = new Array<number>(batchShape.length).fill(0);
   // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
@@ -245,8 +164,18 @@ export function batchedMatmul(a: MatOperand, b: MatOperand, out: TypedArray): vo
     packedA = ao;
     packedB = bo;
     c.fill(0, 0, mp * np);
-    if (threads) runThreaded(threads, panels, c, [bStart, mp, np, k]);
-    else gemm(panels, bStart, c, np, k, 0, mp, 0, np);
+    if (threads) {
+      try {
+        runThreaded(threads, [panels, c], [bStart, mp, np, k]);
+      } catch (e) {
+        // A stuck worker may still write to the scratch buffers: drop them.
+        scratch = [new Float64Array(0), new Float64Array(0)];
+        throw e;
+      }
+    } else {
+      args.set([bStart, mp, np, k]);
+      gemmPart([panels, c], args, 0, 1);
+    }
     for (let i = 0; i < m; i++) out.set(c.subarray(i * np, i * np + n), (t * m + i) * n);
     for (let d = batchShape.length - 1; d >= 0; d--) {
       if (++idx[d]! < batchShape[d]!) break;

@@ -1,88 +1,246 @@
-import type * as WorkerThreads from 'node:worker_threads';
-
 /*
- * A few Node worker threads that run one kernel over shared Float64 buffers, while the backend's
- * API stays synchronous: the calling thread does its own share of a job and then sleeps in
- * `Atomics.wait` until the workers have done theirs.
+ * A few worker threads that run one kernel over shared memory, while the backend's API stays
+ * synchronous: the calling thread takes parts of a job like any worker, then waits until the parts
+ * the workers took are done.
  *
- * Workers are built from the kernel's source (`new Worker(source, { eval: true })`), so the same
- * function runs on every thread and works alike from TypeScript sources (tsx, vitest) and from
- * compiled JavaScript, with no worker file to locate. The kernel, and the functions its prelude
- * defines, must therefore be self-contained: no imports, no module variables, no inner functions
- * (tsx compiles with keepNames, which wraps inner functions in a helper the worker lacks).
+ * Parts are claimed, not assigned. One shared word holds the job's number and the next unclaimed
+ * part, and a thread takes a part by compare-and-swap on that word, so a part runs exactly once,
+ * and a worker that wakes late, twice, or for a job already finished finds nothing left to claim.
+ * A slow or not-yet-started worker therefore costs time, never a result: the calling thread runs
+ * whatever nobody else took. (The pool this replaces counted pending workers down instead: a
+ * notify that reached a worker after it had already seen the new job and finished it woke it a
+ * second time, it ran the same job again, and the count went to -1, which the caller then waited
+ * on until its timeout. test/backends/cpu-workerPool.test.ts reproduces that late notify.)
  *
- * Node modules are reached through `process.getBuiltinModule` (Node ≥ 20.16), never a static
- * import, so bundlers and browsers load this file untouched and simply get no pool.
+ * The kernel is source text (`PoolProgram.source`), compiled the same way on every thread, the
+ * calling one included, so every thread runs the same code, and a minifier, which never looks
+ * inside strings, cannot rename what it refers to.
+ *
+ * Node's worker_threads are reached through `process.getBuiltinModule` (Node ≥ 20.16) and browsers'
+ * Web Workers only when `crossOriginIsolated` allows SharedArrayBuffer; nothing is imported, so a
+ * browser build carries no Node module. A browser's main thread may not block in `Atomics.wait`,
+ * so there the calling thread spins until the workers' parts are done.
  */
 
 /**
- * One share of a job: `part` of `parts`, over the shared `buffers`, parameterised by integer
+ * One part of a job: `part` of `parts`, over the job's shared `buffers`, parameterised by integer
  * `args` (sizes and offsets). Int32 on purpose: V8 then treats them as small integers, while
  * Float64 args made every index derived from them a double and halved the matmul kernel's speed.
  */
 export type PoolKernel = (buffers: Float64Array[], args: Int32Array, part: number, parts: number) => void;
 
+/** A kernel for every thread of a pool. */
+export interface PoolProgram {
+  /**
+   * Source text of a JavaScript function `(setup) => kernel` returning a `PoolKernel`; it is
+   * evaluated once per thread and may refer to nothing outside itself.
+   */
+  source: string;
+  /** A structured-cloneable value passed to `source` on every thread (a WebAssembly.Module, a shared WebAssembly.Memory). */
+  setup?: unknown;
+}
+
 export interface PoolOptions {
   /** Threads in all, the calling one included; at least 2. */
   threads: number;
-  /** Source of the constants and functions the kernel calls, evaluated before it in each worker. */
-  prelude?: string;
   /**
-   * A job fails if the workers take longer than this plus 20× the calling thread's own share
-   * (the shares are equal, so that bound only trips on a dead or stuck worker). Default 10 s,
-   * which also covers starting the workers on the first job.
+   * How long the calling thread waits for a part a worker claimed and has not finished; then the
+   * job fails and the pool closes. Only a worker stuck in its kernel trips it: a worker that is
+   * slow to start or to wake claims nothing. Default: wait as long as it takes.
    */
   timeoutMs?: number;
 }
 
 /** Slots of the shared control array. */
-const GEN = 0; // bumped once per job; workers sleep on it
-const PENDING = 1; // workers still running the current job; the caller sleeps on it
-const FAILED = 2; // set by a worker whose kernel threw
+const GEN = 0; // the job's number; workers sleep on it
+const CLAIM = 1; // (job number mod 2^23) · 128 + next unclaimed part
+const DONE = 2; // parts finished in the current job; the caller sleeps on it
+const FAILED = 3; // set by a worker whose kernel threw
+const BUFFERS = 4; // generation of the buffer list the job uses (browsers post it asynchronously)
 const MAX_ARGS = 16;
+/** Parts a job may have: the claim word keeps the next part in 7 bits. */
+export const MAX_PARTS = 127;
 
-/** The worker's whole program: wait for a job, pick up new buffers, run its share, report. */
-function workerSource(kernel: PoolKernel, prelude: string): string {
+/**
+ * The claim protocol as source text, shared by the worker programs: claims and runs parts of job
+ * `job` until none is left. `run(part)` runs one part.
+ */
+const CLAIM_LOOP = `function claimParts(ctrl, job, parts, run) {
+  const tag = (job & 0x7fffff) * 128;
+  for (;;) {
+    const word = Atomics.load(ctrl, ${CLAIM});
+    if (word - (word & 127) !== tag || (word & 127) >= parts) return;
+    if (Atomics.compareExchange(ctrl, ${CLAIM}, word, word + 1) !== word) continue;
+    run(word & 127);
+    Atomics.add(ctrl, ${DONE}, 1);
+    Atomics.notify(ctrl, ${DONE});
+  }
+}`;
+
+/** The Node worker's whole program: wait for a job, pick up new buffers, claim parts, report errors. */
+function nodeWorkerSource(source: string): string {
   return `'use strict';
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-${prelude}
-const kernel = (${kernel.toString()});
-const { control, args, port, part, parts } = workerData;
+${CLAIM_LOOP}
+const { control, args, port, setup } = workerData;
+const kernel = (${source})(setup);
 const ctrl = new Int32Array(control), argv = new Int32Array(args);
 let buffers = [], seen = 0;
 for (;;) {
-  Atomics.wait(ctrl, ${GEN}, seen);
+  // Loop, not one wait: a wake-up is only a hint to look, the job number is the truth.
+  while (Atomics.load(ctrl, ${GEN}) === seen) Atomics.wait(ctrl, ${GEN}, seen);
   seen = Atomics.load(ctrl, ${GEN});
-  // The caller posts replaced buffers before it bumps GEN, so they are already queued here.
+  // The caller posts replaced buffers before it starts a job, so they are already queued here.
   for (let m; (m = receiveMessageOnPort(port)) !== undefined; ) buffers = m.message.map((b) => new Float64Array(b));
-  try {
-    kernel(buffers, argv, part, parts);
-  } catch (e) {
-    port.postMessage(String((e && e.stack) || e));
-    Atomics.store(ctrl, ${FAILED}, 1);
-  }
-  if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
+  claimParts(ctrl, seen, argv[${MAX_ARGS}], (part) => {
+    try {
+      kernel(buffers, argv, part, argv[${MAX_ARGS}]);
+    } catch (e) {
+      port.postMessage(String((e && e.stack) || e));
+      Atomics.store(ctrl, ${FAILED}, 1);
+    }
+  });
 }`;
 }
 
-interface NodeThreads {
-  worker_threads: typeof WorkerThreads;
-  availableParallelism: () => number;
+/**
+ * The Web Worker's program. It returns to its event loop between jobs (Atomics.waitAsync), so
+ * buffer lists posted by the page arrive; a job whose buffers have not arrived yet is left to
+ * the other threads.
+ */
+function browserWorkerSource(source: string): string {
+  return `'use strict';
+${CLAIM_LOOP}
+let kernel, ctrl, argv, buffers = [], buffersGen = 0, seen = 0;
+function next() {
+  while (Atomics.load(ctrl, ${GEN}) !== seen) {
+    seen = Atomics.load(ctrl, ${GEN});
+    if (Atomics.load(ctrl, ${BUFFERS}) !== buffersGen) continue;
+    claimParts(ctrl, seen, argv[${MAX_ARGS}], (part) => {
+      try {
+        kernel(buffers, argv, part, argv[${MAX_ARGS}]);
+      } catch (e) {
+        console.error(e);
+        Atomics.store(ctrl, ${FAILED}, 1);
+      }
+    });
+  }
+  const wait = Atomics.waitAsync(ctrl, ${GEN}, seen);
+  if (wait.async) wait.value.then(next);
+  else next();
+}
+onmessage = (e) => {
+  const m = e.data;
+  if (m.control) {
+    ctrl = new Int32Array(m.control);
+    argv = new Int32Array(m.args);
+    kernel = (${source})(m.setup);
+    next();
+  } else {
+    buffers = m.buffers.map((b) => new Float64Array(b));
+    buffersGen = m.generation;
+  }
+};`;
 }
 
-/** Node's worker_threads and core count, or null where threads cannot be used synchronously. */
-function nodeThreads(): NodeThreads | null {
+/** What a pool needs from its host: how to start a worker, and how to wait. */
+interface Host {
+  threads: number;
+  /** Starts a worker on the pool's shared state; returns how to post buffer lists and stop it. */
+  start(source: string, init: { control: SharedArrayBuffer; args: SharedArrayBuffer; setup: unknown }, onFailure: (why: string) => void): HostWorker;
+  /** True where this thread may block in Atomics.wait. */
+  canBlock: boolean;
+}
+
+interface HostWorker {
+  postBuffers(buffers: ArrayBufferLike[], generation: number): void;
+  /** The error messages its failing kernels posted, where they can be read synchronously. */
+  takeErrors(): string[];
+  stop(): void;
+}
+
+interface NodeWorkerThreads {
+  Worker: new (src: string, opts: object) => {
+    unref(): void; terminate(): Promise<number>;
+    on(event: 'error' | 'exit', f: (x: unknown) => void): void;
+  };
+  MessageChannel: new () => { port1: NodePort; port2: NodePort };
+  receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
+}
+interface NodePort {
+  postMessage(m: unknown): void;
+  unref(): void;
+}
+
+function nodeHost(): Host | null {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  if (typeof proc?.getBuiltinModule !== 'function' || typeof SharedArrayBuffer !== 'function' || typeof Atomics?.wait !== 'function') return null;
-  const wt = proc.getBuiltinModule('node:worker_threads') as typeof WorkerThreads | undefined;
+  if (typeof proc?.getBuiltinModule !== 'function') return null;
+  const wt = proc.getBuiltinModule('node:worker_threads') as NodeWorkerThreads | undefined;
   const os = proc.getBuiltinModule('node:os') as { availableParallelism?: () => number } | undefined;
   if (!wt?.Worker || typeof os?.availableParallelism !== 'function') return null;
-  return { worker_threads: wt, availableParallelism: os.availableParallelism };
+  return {
+    threads: os.availableParallelism(),
+    canBlock: true,
+    start(source, init, onFailure) {
+      const { port1, port2 } = new wt.MessageChannel();
+      const worker = new wt.Worker(nodeWorkerSource(source), { eval: true, workerData: { ...init, port: port2 }, transferList: [port2] });
+      // Idle workers sleep in Atomics.wait forever; unref'd, they never keep the process alive.
+      worker.unref();
+      port1.unref();
+      worker.on('error', (e) => onFailure(`failed: ${(e as Error).stack ?? String(e)}`));
+      worker.on('exit', (code) => onFailure(`exited with code ${String(code)}`));
+      return {
+        postBuffers: (buffers) => port1.postMessage(buffers),
+        takeErrors() {
+          const out: string[] = [];
+          for (let m; (m = wt.receiveMessageOnPort(port1)) !== undefined; ) out.push(String(m.message));
+          return out;
+        },
+        stop: () => void worker.terminate(),
+      };
+    },
+  };
 }
 
-/** How many threads can run at once here (os.availableParallelism); 1 where a pool cannot run. */
+interface WebWorkerGlobals {
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+  Worker?: new (url: string) => { postMessage(m: unknown): void; terminate(): void; onerror: ((e: { message?: string }) => void) | null };
+  Blob?: new (parts: string[], opts: { type: string }) => unknown;
+  URL?: { createObjectURL(blob: unknown): string };
+  document?: unknown;
+}
+
+function browserHost(): Host | null {
+  const g = globalThis as unknown as WebWorkerGlobals;
+  const waitAsync = (Atomics as { waitAsync?: unknown }).waitAsync;
+  if (g.crossOriginIsolated !== true || !g.Worker || !g.Blob || !g.URL || typeof waitAsync !== 'function') return null;
+  const { Worker, Blob, URL } = g;
+  return {
+    threads: g.navigator?.hardwareConcurrency ?? 1,
+    canBlock: g.document === undefined,
+    start(source, init, onFailure) {
+      const url = URL.createObjectURL(new Blob([browserWorkerSource(source)], { type: 'text/javascript' }));
+      const worker = new Worker(url);
+      worker.onerror = (e) => onFailure(`failed: ${e.message ?? 'error'}`);
+      worker.postMessage(init);
+      return {
+        postBuffers: (buffers, generation) => worker.postMessage({ buffers, generation }),
+        takeErrors: () => [],
+        stop: () => worker.terminate(),
+      };
+    },
+  };
+}
+
+function host(): Host | null {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics?.wait !== 'function') return null;
+  return nodeHost() ?? browserHost();
+}
+
+/** How many threads can run at once here; 1 where a pool cannot run. */
 export function availableThreads(): number {
-  return nodeThreads()?.availableParallelism() ?? 1;
+  return host()?.threads ?? 1;
 }
 
 /** A Float64Array over shared memory, which every thread of a pool can read and write. */
@@ -90,55 +248,50 @@ export function sharedFloat64(length: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));
 }
 
+/** Compiles a program's source on this thread, as the workers do. */
+function compile(program: PoolProgram): PoolKernel {
+  return (new Function(`return (${program.source});`)() as (setup: unknown) => PoolKernel)(program.setup);
+}
+
 /**
- * Runs `kernel` on `threads` threads at once, synchronously.
+ * Runs a kernel on `threads` threads at once, synchronously.
  *
  * @example
- * const pool = WorkerPool.create(fillPart, { threads: 2 });
- * pool?.run([sharedFloat64(1000)], [1000]); // fillPart(buffers, args, part, 2) for part 0 here, part 1 in a worker
+ * const pool = WorkerPool.create({ source: '() => (buffers, args, part) => { buffers[0][part] = args[0]; }' }, { threads: 2 });
+ * pool?.run([sharedFloat64(2)], [7]); // both parts ran, on this thread or a worker: [7, 7]
  */
 export class WorkerPool {
-  private readonly control = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
-  private readonly args = new Int32Array(new SharedArrayBuffer(MAX_ARGS * Int32Array.BYTES_PER_ELEMENT));
-  private readonly workers: WorkerThreads.Worker[] = [];
-  private readonly ports: WorkerThreads.MessagePort[] = [];
+  private readonly control = new Int32Array(new SharedArrayBuffer(8 * Int32Array.BYTES_PER_ELEMENT));
+  /** args[0..MAX_ARGS) are the job's args, args[MAX_ARGS] its number of parts. */
+  private readonly args = new Int32Array(new SharedArrayBuffer((MAX_ARGS + 1) * Int32Array.BYTES_PER_ELEMENT));
+  private readonly workers: HostWorker[] = [];
   /** The buffers the workers hold, to post only replaced ones. */
   private sent: ArrayBufferLike[] = [];
-  /** Set by a worker's error or exit event, which arrives between jobs. */
-  private failure: string | null = null;
   private closed = false;
+  private failure: string | null = null;
 
   private constructor(
-    private readonly node: NodeThreads,
     private readonly kernel: PoolKernel,
     private readonly threads: number,
     private readonly timeoutMs: number,
-    prelude: string,
+    private readonly host: Host,
+    program: PoolProgram,
   ) {
-    const { Worker, MessageChannel } = node.worker_threads;
-    const source = workerSource(kernel, prelude);
-    for (let part = 1; part < threads; part++) {
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(source, {
-        eval: true,
-        workerData: { control: this.control.buffer, args: this.args.buffer, port: port2, part, parts: threads },
-        transferList: [port2],
-      });
-      // Idle workers sleep in Atomics.wait forever; unref'd, they never keep the process alive.
-      worker.unref();
-      port1.unref();
-      worker.on('error', (e: Error) => (this.failure ??= `worker ${part} failed: ${e.stack ?? e.message}`));
-      worker.on('exit', (code: number) => (this.failure ??= `worker ${part} exited with code ${code}`));
-      this.workers.push(worker);
-      this.ports.push(port1);
+    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup };
+    for (let w = 1; w < threads; w++) {
+      // A worker that dies only stops claiming parts; the threads left do its share.
+      this.workers.push(host.start(program.source, init, () => undefined));
     }
   }
 
-  /** A pool, or null where worker threads are unavailable (browsers, Node < 20.16) or `threads` < 2. */
-  static create(kernel: PoolKernel, options: PoolOptions): WorkerPool | null {
-    const node = nodeThreads();
-    if (!node || options.threads < 2) return null;
-    return new WorkerPool(node, kernel, options.threads, options.timeoutMs ?? 10_000, options.prelude ?? '');
+  /**
+   * A pool, or null where worker threads are unavailable (a browser page that is not
+   * cross-origin isolated, Node < 20.16) or `threads` < 2. Throws if the program does not compile.
+   */
+  static create(program: PoolProgram, options: PoolOptions): WorkerPool | null {
+    const h = host();
+    if (!h || options.threads < 2) return null;
+    return new WorkerPool(compile(program), Math.min(options.threads, MAX_PARTS), options.timeoutMs ?? Infinity, h, program);
   }
 
   /** Threads in all, the calling one included. */
@@ -147,37 +300,55 @@ export class WorkerPool {
   }
 
   /**
-   * Runs kernel(buffers, args, part, size) for every part, part 0 on this thread, and returns
-   * when all are done. Buffers must be shared (see `sharedFloat64`). Throws if a worker failed
-   * or timed out; the pool is then closed, and every later run throws.
+   * Runs kernel(buffers, args, part, parts) once for every part (default: one per thread), on
+   * whichever threads claim them, and returns when all are done. Buffers must be shared (see
+   * `sharedFloat64`). Throws if a kernel threw or a claimed part outlived `timeoutMs`; the pool
+   * is then closed, and every later run throws.
    */
-  run(buffers: Float64Array[], args: readonly number[]): void {
+  run(buffers: Float64Array[], args: readonly number[], parts = this.threads): void {
     if (this.closed) throw new Error(`cpu worker pool: closed${this.failure ? ` after: ${this.failure}` : ''}`);
-    if (this.failure) this.fail(this.failure);
     if (args.length > MAX_ARGS || !args.every((x) => x === (x | 0))) throw new Error(`cpu worker pool: args must be at most ${MAX_ARGS} int32s, got [${args.join(', ')}]`);
+    if (!Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS) throw new Error(`cpu worker pool: parts must be a whole number in [1, ${MAX_PARTS}], got ${parts}`);
+    const ctrl = this.control;
     const sabs = buffers.map((b) => b.buffer);
     if (sabs.length !== this.sent.length || sabs.some((b, i) => b !== this.sent[i])) {
-      for (const port of this.ports) port.postMessage(sabs);
+      const generation = Atomics.add(ctrl, BUFFERS, 1) + 1;
+      for (const w of this.workers) w.postBuffers(sabs, generation);
       this.sent = sabs;
     }
     this.args.set(args);
-    const ctrl = this.control;
+    this.args[MAX_ARGS] = parts;
     Atomics.store(ctrl, FAILED, 0);
-    Atomics.store(ctrl, PENDING, this.workers.length);
-    Atomics.add(ctrl, GEN, 1);
+    Atomics.store(ctrl, DONE, 0);
+    const job = (Atomics.load(ctrl, GEN) + 1) | 0;
+    Atomics.store(ctrl, CLAIM, (job & 0x7fffff) * 128);
+    Atomics.store(ctrl, GEN, job);
     Atomics.notify(ctrl, GEN);
 
-    const start = performance.now();
-    this.kernel(buffers, this.args, 0, this.threads);
-    const deadline = performance.now() + this.timeoutMs + 20 * (performance.now() - start);
-    for (let left; (left = Atomics.load(ctrl, PENDING)) !== 0; ) {
-      const wait = deadline - performance.now();
-      if (wait <= 0) this.fail(`${left} of ${this.workers.length} workers did not finish within ${Math.round(deadline - start)} ms`);
-      Atomics.wait(ctrl, PENDING, left, wait);
+    // This thread claims parts like any worker. If its kernel throws, the workers' parts are
+    // still waited for, since they write into the same buffers.
+    const tag = (job & 0x7fffff) * 128;
+    let error: string | null = null;
+    for (;;) {
+      const word = Atomics.load(ctrl, CLAIM);
+      if (word - (word & 127) !== tag || (word & 127) >= parts) break;
+      if (Atomics.compareExchange(ctrl, CLAIM, word, word + 1) !== word) continue;
+      try {
+        this.kernel(buffers, this.args, word & 127, parts);
+      } catch (e) {
+        error ??= String((e as Error).stack ?? e);
+      }
+      Atomics.add(ctrl, DONE, 1);
     }
-    if (Atomics.load(ctrl, FAILED) !== 0) {
-      const messages = this.ports.map((p) => this.node.worker_threads.receiveMessageOnPort(p)?.message as string | undefined);
-      this.fail(messages.filter((m) => m !== undefined).join('\n') || 'a worker failed');
+    // Every part is claimed now; wait for those the workers hold.
+    const start = performance.now();
+    for (let done; (done = Atomics.load(ctrl, DONE)) < parts; ) {
+      const wait = start + this.timeoutMs - performance.now();
+      if (wait <= 0) this.fail(`${parts - done} of ${this.workers.length} workers did not finish within ${Math.round(performance.now() - start)} ms`);
+      if (this.host.canBlock) Atomics.wait(ctrl, DONE, done, Math.min(wait, 1000));
+    }
+    if (Atomics.load(ctrl, FAILED) !== 0 || error !== null) {
+      this.fail([...(error === null ? [] : [error]), ...this.workers.flatMap((w) => w.takeErrors())].join('\n') || 'a worker failed');
     }
   }
 
@@ -185,7 +356,7 @@ export class WorkerPool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.workers) void w.terminate();
+    for (const w of this.workers) w.stop();
   }
 
   private fail(reason: string): never {

@@ -1,0 +1,98 @@
+import { TsgradError } from '../../core/errors.js';
+import { type PoolProgram, WorkerPool, availableThreads } from './workerPool.js';
+
+/*
+ * How the CPU backend's matmuls use threads, for both paths (WebAssembly and plain JavaScript).
+ * A large matmul splits C between min(cores, 4) threads (see workerPool.ts). The environment
+ * variable TSGRAD_CPU_THREADS sets the count instead; TSGRAD_CPU_THREADS=1 keeps every matmul on
+ * the calling thread.
+ *
+ * Handing a job to the workers costs about 50 µs, so on 2 cores threads start to pay at about
+ * 80³ multiply-adds. With k < 8 a matmul is mostly packing and writing C, which stay on this
+ * thread, and two threads measured slower (512·4·768), so LoRA's rank-4 products at batch 64
+ * stay on one thread, while its frozen 768×768 base matmuls use threads.
+ */
+const MIN_PARALLEL_WORK = 96 ** 3;
+const MIN_PARALLEL_K = 8;
+
+export interface ThreadConfig {
+  /** Threads in all, the calling one included; 1 turns threading off. */
+  threads: number;
+  /** Multiply-adds (m·k·n) from which a matmul is split between threads. */
+  minWork: number;
+  /** The smallest inner dimension k that is split between threads. */
+  minK: number;
+}
+
+function defaultThreads(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_THREADS'];
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new TsgradError('matmul', `TSGRAD_CPU_THREADS must be a whole number ≥ 1, got '${env}'`);
+    return n;
+  }
+  return Math.min(availableThreads(), 4);
+}
+
+let config: ThreadConfig | null = null;
+/** One pool per kernel program: the JavaScript matmul's, and the WebAssembly one's. */
+const pools = new Map<PoolProgram, WorkerPool>();
+
+function threadConfig(): ThreadConfig {
+  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK, minK: MIN_PARALLEL_K });
+}
+
+function closePools(): void {
+  for (const p of pools.values()) p.close();
+  pools.clear();
+}
+
+/**
+ * Sets how matmuls use threads and returns the previous settings; tests use it to force the
+ * threaded path onto small sizes. A new thread count restarts the workers.
+ *
+ * @example
+ * const before = configureMatmulThreads({ threads: 1 }); // single-threaded from here on
+ */
+export function configureMatmulThreads(next: Partial<ThreadConfig>): ThreadConfig {
+  const prev = threadConfig();
+  config = { ...prev, ...next };
+  if (config.threads !== prev.threads) closePools();
+  return prev;
+}
+
+/** Threads a large matmul is split between now, the calling one included. */
+export function matmulThreads(): number {
+  return threadConfig().threads;
+}
+
+/** The pool running `program` for an m×k by k×n matmul, or null to run it on this thread. */
+export function matmulPool(program: PoolProgram, m: number, k: number, n: number): WorkerPool | null {
+  const { threads, minWork, minK } = threadConfig();
+  if (threads < 2 || m * k * n < minWork || k < minK) return null;
+  let pool = pools.get(program);
+  if (!pool) {
+    const created = WorkerPool.create(program, { threads });
+    // No threads here (a browser page that is not cross-origin isolated, Node < 20.16): stay on this thread.
+    if (!created) {
+      config = { threads: 1, minWork, minK };
+      return null;
+    }
+    pools.set(program, (pool = created));
+  }
+  return pool;
+}
+
+/**
+ * Runs one threaded job. A failure means a kernel threw, or a worker stuck in its part outlived
+ * the pool's timeout; then matmuls stay on one thread and the error is rethrown.
+ */
+export function runThreaded(pool: WorkerPool, buffers: Float64Array[], args: number[], parts?: number): void {
+  try {
+    pool.run(buffers, args, parts);
+  } catch (e) {
+    closePools();
+    config = { ...threadConfig(), threads: 1 };
+    throw new Error(`matmul: a CPU worker thread failed, so matmuls now run on one thread: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -1,0 +1,103 @@
+import type { MatOperand } from '../matmul.js';
+import { matmulPool, runThreaded } from '../threads.js';
+import type { PoolKernel, PoolProgram } from '../workerPool.js';
+import { MR, NR } from './gemm.js';
+import type { WasmRuntime } from './runtime.js';
+
+/*
+ * Float32 matmul on the WebAssembly kernel (gemm.ts). Each operand's span of storage is copied
+ * into the module's memory as it is (one memcpy), and the module's `pack` reads it from there
+ * through its strides into panels, so a transposed weight is never materialised; the padded C is
+ * then copied out row by row. Threads split C in whole panels (as the JavaScript
+ * path does): each tile is summed by the same kernel calls in the same order on any thread, so
+ * results are bit-identical for every thread count.
+ */
+
+/** `(setup) => kernel` on every thread: an instance of the module on the shared memory. args = [a, b, c, mp, np, k]. */
+const GEMM_PART_SOURCE = `(setup) => {
+  const MR = ${MR}, NR = ${NR};
+  const gemm = new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports.gemm;
+  return function gemmPart(buffers, args, part, parts) {
+    const a = args[0], b = args[1], c = args[2], mp = args[3], np = args[4], k = args[5];
+    const rowPanels = mp / MR, colPanels = np / NR;
+    if (rowPanels >= colPanels) {
+      const i0 = Math.floor((part * rowPanels) / parts) * MR, i1 = Math.floor(((part + 1) * rowPanels) / parts) * MR;
+      if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np);
+    } else {
+      const j0 = Math.floor((part * colPanels) / parts) * NR, j1 = Math.floor(((part + 1) * colPanels) / parts) * NR;
+      if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1);
+    }
+  };
+}`;
+
+/** Elements of storage one matrix of a batched operand spans from its offset, or -1 with a negative stride. */
+function spanOf(x: MatOperand): number {
+  const r = x.shape.length;
+  const [rs, cs] = [x.strides[r - 2]!, x.strides[r - 1]!];
+  if (rs < 0 || cs < 0) return -1;
+  return (x.shape[r - 2]! - 1) * rs + (x.shape[r - 1]! - 1) * cs + 1;
+}
+
+/** The matmul engine of one runtime: its thread program and this thread's kernel. */
+export class WasmMatmul {
+  private readonly program: PoolProgram;
+  private readonly kernel: PoolKernel;
+  private readonly args = new Int32Array(6);
+
+  constructor(private readonly rt: WasmRuntime) {
+    this.program = { source: GEMM_PART_SOURCE, setup: { module: rt.module, memory: rt.memory } };
+    this.kernel = (new Function(`return (${GEMM_PART_SOURCE});`)() as (setup: unknown) => PoolKernel)(this.program.setup);
+  }
+
+  /** out = a · b for float32 operands with one batch shape; false if the scratch cannot grow that far. */
+  run(a: MatOperand, b: MatOperand, out: Float32Array): boolean {
+    const r = a.shape.length;
+    const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
+    if (k === 0) return true; // out is already zeros
+    const mp = Math.ceil(m / MR) * MR, np = Math.ceil(n / NR) * NR;
+    // Byte layout of the scratch: packed A, packed B, C, then A's and B's storage spans.
+    const aAt = 0, bAt = aAt + mp * k * 4, cAt = bAt + np * k * 4;
+    const aSpan = spanOf(a), bSpan = spanOf(b);
+    if (aSpan < 0 || bSpan < 0) return false;
+    const aSrc = cAt + mp * np * 4, bSrc = aSrc + aSpan * 4, end = bSrc + bSpan * 4;
+    if (!this.rt.reserve(end)) return false;
+    const { pack } = this.rt.exports;
+    const mem = this.rt.f32();
+    const pool = this.rt.shared ? matmulPool(this.program, m, k, n) : null;
+    const batchShape = a.shape.slice(0, r - 2);
+    const batches = batchShape.reduce((x, y) => x * y, 1);
+    const idx = new Array<number>(batchShape.length).fill(0);
+    // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
+    let packedA = -1, packedB = -1;
+    const args = [aAt, bAt, cAt, mp, np, k];
+    for (let t = 0; t < batches; t++) {
+      let ao = a.offset, bo = b.offset;
+      for (let d = 0; d < batchShape.length; d++) {
+        ao += idx[d]! * a.strides[d]!;
+        bo += idx[d]! * b.strides[d]!;
+      }
+      if (ao !== packedA) {
+        mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
+        pack(aSrc, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
+      }
+      if (bo !== packedB) {
+        mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
+        pack(bSrc, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
+      }
+      packedA = ao;
+      packedB = bo;
+      mem.fill(0, cAt / 4, end / 4);
+      if (pool) runThreaded(pool, [], args);
+      else {
+        this.args.set(args);
+        this.kernel([], this.args, 0, 1);
+      }
+      for (let i = 0; i < m; i++) out.set(mem.subarray(cAt / 4 + i * np, cAt / 4 + i * np + n), (t * m + i) * n);
+      for (let d = batchShape.length - 1; d >= 0; d--) {
+        if (++idx[d]! < batchShape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    return true;
+  }
+}

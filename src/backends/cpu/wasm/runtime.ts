@@ -1,0 +1,107 @@
+import { type Code, type Fn, encodeModule } from './emitter.js';
+import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFunctions } from './elementwise.js';
+import { gemmFunctions } from './gemm.js';
+
+/*
+ * The CPU backend's WebAssembly module: built by the emitter from the kernels' TypeScript,
+ * validated and compiled once when the backend starts. Tensors keep their plain typed-array
+ * storages (so both paths share every storage, and a tensor never lives in a memory that growth
+ * could move); a kernel packs or copies its operands into the module's memory, which serves as
+ * a scratch arena, grown on demand and never shrunk. The memory is shared where threads can
+ * use it, and every worker instantiates the same module on it.
+ */
+
+/** Which SIMD the module uses: relaxed SIMD's fused multiply-add where the engine validates it. */
+export type SimdFlavour = 'relaxed-simd' | 'simd128';
+
+export interface WasmRuntime {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly exports: WasmExports;
+  readonly simd: SimdFlavour;
+  readonly shared: boolean;
+  /** Makes the memory at least `bytes` long; false if it cannot grow that far. */
+  reserve(bytes: number): boolean;
+  /** A Float32Array over the whole memory now (growth replaces the buffer). */
+  f32(): Float32Array;
+}
+
+export type WasmExports = {
+  gemm(a: number, b: number, c: number, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void;
+  pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number): void;
+  adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
+} & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
+  & Record<`${WasmUnaryOp}_v`, (src: number, out: number, bytes: number) => void>;
+
+const PAGE = 65536;
+/** 2 GiB: the most a kernel's scratch may take before it falls back to the JavaScript path. */
+const MAX_PAGES = 32768;
+
+/** The module's functions in export order (a function calls another by its index here). */
+function functions(relaxed: boolean): { fn: Fn; body: Code }[] {
+  return [...gemmFunctions(relaxed, 0), ...elementwiseFunctions()];
+}
+
+/**
+ * The module's bytes. Browsers compile at most 4 KiB synchronously on a page's main thread, and
+ * the backend starts synchronously, so the module must stay under that (a test checks it).
+ */
+export function moduleBytes(relaxed: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
+  return encodeModule(functions(relaxed), { minPages: 1, maxPages: MAX_PAGES, shared });
+}
+
+function canShare(): boolean {
+  if (typeof SharedArrayBuffer !== 'function') return false;
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds, validates and compiles the module, or null where the engine has no WebAssembly SIMD
+ * or refuses the module or its memory (then the backend stays on its JavaScript path).
+ * `relaxed: false` keeps plain SIMD128 even where relaxed SIMD validates.
+ */
+export function startWasm(options: { relaxed?: boolean } = {}): WasmRuntime | null {
+  if (typeof WebAssembly !== 'object') return null;
+  try {
+    return start(options.relaxed !== false);
+  } catch {
+    return null;
+  }
+}
+
+function start(tryRelaxed: boolean): WasmRuntime | null {
+  const shared = canShare();
+  const relaxedBytes = tryRelaxed ? moduleBytes(true, shared) : null;
+  const relaxed = relaxedBytes !== null && WebAssembly.validate(relaxedBytes);
+  const bytes = relaxed ? relaxedBytes : moduleBytes(false, shared);
+  if (!WebAssembly.validate(bytes)) return null;
+  const module = new WebAssembly.Module(bytes);
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  let view = new Float32Array(memory.buffer);
+  return {
+    module, memory, shared,
+    exports: instance.exports as unknown as WasmExports,
+    simd: relaxed ? 'relaxed-simd' : 'simd128',
+    reserve(n) {
+      const have = memory.buffer.byteLength;
+      if (n <= have) return true;
+      const pages = Math.ceil((n - have) / PAGE);
+      if (have / PAGE + pages > MAX_PAGES) return false;
+      try {
+        memory.grow(pages);
+      } catch {
+        return false;
+      }
+      return true;
+    },
+    f32() {
+      if (view.buffer !== memory.buffer || view.length * 4 !== memory.buffer.byteLength) view = new Float32Array(memory.buffer);
+      return view;
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// The conformance suite with the WebAssembly elementwise kernels taking every float32 op they
+// cover, however small (they normally start at 2,048 elements), so forward results and
+// gradients through them are checked like any backend's.
+import { describe, expect, it, vi } from 'vitest';
+import { WasmElementwise, configureWasmElementwise } from '../../src/backends/cpu/wasm/kernels.js';
+import { backendStats, getBackendInfo, randn, resetStats } from '../../src/index.js';
+import { defineConformance } from '../conformance/suite.js';
+
+configureWasmElementwise({ minElements: 1, minRow: 1 });
+
+defineConformance('cpu', {
+  init: async () => {
+    if (getBackendInfo('cpu')['path'] !== 'wasm') throw new Error('the cpu backend is not on its WebAssembly path');
+  },
+});
+
+describe('small tensors through the wasm kernels', () => {
+  it('run there, and give the results of the plain definitions for odd lengths and row broadcasts', () => {
+    resetStats('cpu');
+    const binary = vi.spyOn(WasmElementwise.prototype, 'binary'), unary = vi.spyOn(WasmElementwise.prototype, 'unary');
+    const a = randn([3, 5]), b = randn([5]);
+    const [x, y] = [a.dataSync(), b.dataSync()];
+    const sum = a.add(b).dataSync(), e = a.exp().dataSync();
+    for (let i = 0; i < 15; i++) {
+      expect(sum[i]).toBe(Math.fround(x[i]! + y[i % 5]!));
+      expect(Math.abs(e[i]! - Math.exp(x[i]!))).toBeLessThanOrEqual(2.4e-7 * Math.exp(x[i]!));
+    }
+    expect(backendStats('cpu').byOp.get('binary:add')).toBe(1);
+    expect(binary.mock.results.map((r) => r.value)).toEqual([sum]);
+    expect(unary.mock.results.map((r) => r.value)).toEqual([e]);
+    vi.restoreAllMocks();
+  });
+});
