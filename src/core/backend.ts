@@ -1,3 +1,4 @@
+import type { CpuOptions } from '../backends/cpu/index.js';
 import type { GpuJsOptions } from '../backends/gpujs/index.js';
 import type { WebGPUOptions } from '../backends/webgpu/options.js';
 import type { DType, TypedArray } from './dtype.js';
@@ -5,6 +6,7 @@ import { TsgradError } from './errors.js';
 
 /** The options each built-in backend takes, so `setBackend('webgpu', { … })` is type-checked. */
 export interface BackendOptions {
+  cpu: CpuOptions;
   webgpu: WebGPUOptions;
   gpujs: GpuJsOptions;
 }
