@@ -14,10 +14,11 @@ defineConformance('cpu', {
 
 describe('cpu backend options', () => {
   it('reports the JavaScript path, and refuses bad options without changing it', async () => {
+    // The options are typed; untyped callers (plain JS) can still pass anything, so cast here.
     await setBackend('cpu', { wasm: false });
     expect(getBackendInfo('cpu')).toMatchObject({ name: 'cpu', path: 'js', simd: null });
-    await expect(setBackend('cpu', { wasm: 'yes' })).rejects.toThrow(/cpu option 'wasm' must be true or false, got yes/);
-    await expect(setBackend('cpu', { wasm: true, threads: 2 })).rejects.toThrow(/unknown cpu option 'threads'/);
+    await expect(setBackend('cpu', { wasm: 'yes' } as never)).rejects.toThrow(/cpu option 'wasm' must be true or false, got yes/);
+    await expect(setBackend('cpu', { wasm: true, threads: 2 } as never)).rejects.toThrow(/unknown cpu option 'threads'/);
     expect(getBackendInfo('cpu')['path']).toBe('js');
   });
 
