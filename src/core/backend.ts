@@ -1,4 +1,4 @@
-import type { CpuOptions } from '../backends/cpu/index.js';
+import type { CpuOptions } from '../backends/cpu/options.js';
 import type { GpuJsOptions } from '../backends/gpujs/index.js';
 import type { WebGPUOptions } from '../backends/webgpu/options.js';
 import type { DType, TypedArray } from './dtype.js';

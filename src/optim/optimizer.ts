@@ -229,7 +229,7 @@ export abstract class Optimizer<H extends object> {
 function paramsOf<H>(op: string, input: ParamsInput<H>): Iterable<Tensor | ({ params: Iterable<Tensor> } & Partial<H>)> {
   if (input && typeof (input as { parameters?: unknown }).parameters === 'function') return (input as ParameterSource).parameters();
   check(input != null && typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function' && !isTensor(input), op, () =>
-    `expected a Module, a list of parameters or a list of param groups, got ${isTensor(input) ? 'a single tensor (wrap it in a list: [t])' : input === null ? 'null' : typeof input}`);
+    `params must be a Module, an iterable of tensors such as model.parameters(), or a list of param groups, got ${describeValue(input)}${isTensor(input) ? ' (wrap it in an array: [t])' : ''}`);
   return input as Iterable<Tensor>;
 }
 

@@ -9,6 +9,7 @@ import {
 import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
 import { defineConformance } from '../conformance/suite.js';
 import { expectTimersRunDuringReads } from '../eventLoop.js';
+import { collectGarbage } from '../gc.js';
 
 const REQUIREMENT =
   "the gpujs tests need a GL context: start `Xvfb :99 -noreset -screen 0 1024x768x24 &`, export DISPLAY=:99, and build the 'gl' addon " +
@@ -72,6 +73,7 @@ describe('gpujs backend', () => {
   gl('lets the event loop turn while a loop awaits reads', async () => {
     const x = randn([64, 64], { backend: 'gpujs' });
     await expectTimersRunDuringReads(() => x.matmul(x).sum());
+    x.dispose();
   });
 
   gl('keeps intermediate results as GL textures; read() is the readback', async () => {
@@ -240,6 +242,7 @@ describe('gpujs backend', () => {
     const l0 = await first.item();
     first.dispose();
     for (let i = 0; i < 10; i++) step().dispose();
+    await collectGarbage();
     const mem = b.memory();
     const tex = b.glTextures;
     let last: Tensor | null = null;

@@ -1,7 +1,5 @@
 // The WebGPU backend: the shared conformance suite, then what is specific to a GPU backend
 // (device discovery, buffer pooling and its hazards, dispatch limits, memory over a training loop).
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type Backend, type Tensor, backendStats, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, optim, randn, resetStats, scope, tensor, zeros,
@@ -9,6 +7,7 @@ import {
 import { WebGPUBackend, createWebGPUBackend, webgpuInfo } from '../../src/backends/webgpu/index.js';
 import { defineConformance } from '../conformance/suite.js';
 import { expectTimersRunDuringReads } from '../eventLoop.js';
+import { collectGarbage } from '../gc.js';
 
 const REQUIREMENT = 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).';
 
@@ -17,16 +16,6 @@ defineConformance('webgpu', {
   requirement: REQUIREMENT,
 });
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Collects until finalizers ran (they run in a later task than the collection). */
-async function collectGarbage(): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Largest |a − b| allowed relative to the magnitude of b, for float32 against float32/64. */
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, atol = 1e-5, rtol = 1e-4): void {
@@ -71,6 +60,7 @@ describe('webgpu backend', () => {
   test('lets the event loop turn while a loop awaits reads', async () => {
     const x = randn([64, 64], { backend: 'webgpu' });
     await expectTimersRunDuringReads(() => x.matmul(x).sum());
+    x.dispose();
   });
 
   test('the native-only path either finds a GPU or says what to install', async () => {

@@ -25,6 +25,7 @@ describe('creation', () => {
   it('lets the event loop turn while a loop awaits reads', async () => {
     const x = randn([64, 64]);
     await expectTimersRunDuringReads(() => x.matmul(x).sum());
+    x.dispose();
   });
 
   it('fills and ranges', () => {

@@ -47,8 +47,8 @@ describe('Module.loadStateDict', () => {
 
 describe('optimizers', () => {
   it('constructors name what they were given', () => {
-    expect(errorOf(() => new optim.SGD(anyV(randn([2])))).message).toBe('SGD: params must be an iterable of tensors such as model.parameters(), got a [2] float32 tensor (wrap it in an array)');
-    expect(errorOf(() => new optim.SGD(anyV(undefined))).message).toMatch(/^SGD: params must be an iterable of tensors/);
+    expect(errorOf(() => new optim.SGD(anyV(randn([2])))).message).toBe('SGD: params must be a Module, an iterable of tensors such as model.parameters(), or a list of param groups, got a [2] float32 tensor (wrap it in an array: [t])');
+    expect(errorOf(() => new optim.SGD(anyV(undefined))).message).toMatch(/^SGD: params must be a Module, an iterable of tensors/);
     expect(errorOf(() => new optim.Adam([zeros([2], { requiresGrad: true })], anyV({ learningRate: 0.1 }))).message)
       .toBe('Adam: unknown hyperparameter \'learningRate\'; known: lr, betas, eps, weightDecay');
     expect(errorOf(() => new optim.Adam([{ params: [zeros([2], { requiresGrad: true })], momentum: 0.9 } as never])).message)

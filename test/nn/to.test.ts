@@ -86,7 +86,7 @@ describe('optimizers take a Module', () => {
   it('uses its parameters, and says what to pass otherwise', () => {
     const m = model();
     expect(new optim.SGD(m).paramGroups[0]!.params).toEqual(m.parameters());
-    expect(() => new optim.Adam(tensor([1], { requiresGrad: true }) as never)).toThrow(/Adam: expected a Module, a list of parameters or a list of param groups, got a single tensor \(wrap it in a list: \[t\]\)/);
+    expect(() => new optim.Adam(tensor([1], { requiresGrad: true }) as never)).toThrow(/Adam: params must be a Module, an iterable of tensors such as model.parameters\(\), or a list of param groups, got a \[1\] float32 tensor \(wrap it in an array: \[t\]\)/);
   });
 });
 

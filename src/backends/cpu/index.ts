@@ -11,6 +11,9 @@ import { matmulThreads } from './threads.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { type SimdFlavour, type WasmRuntime, startWasm } from './wasm/runtime.js';
+import type { CpuOptions } from './options.js';
+
+export type { CpuOptions };
 
 const helpers = { erf };
 
@@ -47,15 +50,6 @@ const REDUCE_STEP: Record<ReduceOp, { expr: string; init: number }> = {
   max: { expr: 'v0 > acc || v0 !== v0 ? v0 : acc', init: -Infinity },
   min: { expr: 'v0 < acc || v0 !== v0 ? v0 : acc', init: Infinity },
 };
-
-/** Options of `setBackend('cpu', …)`. */
-export interface CpuOptions {
-  /**
-   * Run float32 kernels in WebAssembly SIMD (default true where the engine has SIMD, unless the
-   * environment variable TSGRAD_CPU_WASM=0); false keeps the plain-JavaScript path.
-   */
-  wasm?: boolean;
-}
 
 /** What `getBackendInfo('cpu')` reports. */
 export interface CpuInfo {

@@ -59,8 +59,8 @@ const UNARY_BODY = {
   neg: (f: Fn) => [...f.get('x'), ...f32x4.neg],
   abs: (f: Fn) => [...f.get('x'), ...f32x4.abs],
   sqrt: (f: Fn) => [...f.get('x'), ...f32x4.sqrt],
-  // x > 0 ? x : 0, so NaN and -0 give +0.
-  relu: (f: Fn) => [...f32.const(0), ...f32x4.splat, ...f.get('x'), ...f32x4.pmax],
+  // max(x, 0): -0 gives +0, and NaN stays NaN (f32x4.max propagates it), as in PyTorch.
+  relu: (f: Fn) => [...f32.const(0), ...f32x4.splat, ...f.get('x'), ...f32x4.max],
   exp: (f: Fn) => expInto(f, 'x'),
   // 1 / (1 + e^-x)
   sigmoid: (f: Fn) => [...f32.const(1), ...f32x4.splat, ...f.set('x', f.get('x'), f32x4.neg), ...expInto(f, 'x'), ...f32.const(1), ...f32x4.splat, ...f32x4.add, ...f32x4.div],
