@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { TsgradError } from '../../core/errors.js';
 import { FILL_SOURCE, HELPERS } from './codegen.js';
+import { GPU_REQUIREMENTS, openGpu } from './context.js';
 
 /** What a storage holds: a GL texture in GPU modes, a Float32Array in 'cpu' and 'webasm'. */
 export interface GpuTexture {
@@ -13,7 +13,7 @@ export type GpuData = GpuTexture | Float32Array;
 interface GpuKernel {
   (...args: unknown[]): GpuData;
   setOutput(output: number[]): GpuKernel;
-  kernel?: { constructor: { name: string } };
+  kernel?: { constructor: unknown };
 }
 
 interface GpuInstance {
@@ -24,8 +24,18 @@ interface GpuInstance {
 
 type GpuCtor = (new (settings: Record<string, unknown>) => GpuInstance) & { isHeadlessGLSupported?: boolean };
 
+/** The gpu.js module (Node or browser build): its GPU class and kernel classes. */
+export type GpuJsLibrary = { GPU: GpuCtor } & Partial<Record<KernelType, unknown>>;
+
+/** What a platform's `openGpu` hands the runtime: the instance and, in GPU mode, its GL context. */
+export interface OpenedGpu {
+  gpu: GpuInstance;
+  gl: GlContext | null;
+  lib: GpuJsLibrary;
+}
+
 /** The minimal WebGL surface used for the texture census and limits. */
-interface GlContext {
+export interface GlContext {
   createTexture(): unknown;
   deleteTexture(t: unknown): void;
   getParameter(p: number): unknown;
@@ -37,13 +47,17 @@ interface GlContext {
 
 export type GpuJsMode = 'gpu' | 'cpu' | 'webasm';
 
-/** Kernel types that run on a GL context (headless-gl in Node, WebGL in browsers). */
-const GL_KERNELS = new Set(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel']);
+/** gpu.js's kernel classes by their exported names. */
+const KERNEL_TYPES = ['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel', 'WebGPUKernel', 'WebAssemblyKernel', 'CPUKernel'] as const;
+type KernelType = (typeof KERNEL_TYPES)[number];
 
-const REQUIREMENTS =
-  "run under an X display (e.g. `Xvfb :99 -screen 0 1024x768x24 &` and `export DISPLAY=:99`) and make sure the 'gl' addon is built " +
-  '(apt-get install libxi-dev libx11-dev libxext-dev pkg-config python3 g++ make, then `npm rebuild gl`); ' +
-  "or opt into gpu.js's CPU paths with setBackend('gpujs', { mode: 'cpu' }) or { mode: 'webasm' }";
+/** Kernel types that run on a GL context (headless-gl in Node, WebGL in browsers). */
+const GL_KERNELS = new Set<string>(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel']);
+
+/** A kernel's class by the name gpu.js exports it under: a minified build renames the classes themselves. */
+function kernelTypeOf(kernel: { constructor: unknown } | undefined, lib: GpuJsLibrary): string {
+  return KERNEL_TYPES.find((name) => lib[name] !== undefined && kernel?.constructor === lib[name]) ?? 'unknown';
+}
 
 /**
  * A gpu.js instance on a real GL context (or an explicitly requested CPU/WebAssembly mode),
@@ -61,13 +75,14 @@ export class GpuRuntime {
     private readonly gpu: GpuInstance,
     readonly mode: GpuJsMode,
     private readonly gl: GlContext | null,
+    lib: GpuJsLibrary,
   ) {
     if (gl) this.countTextures(gl);
     const probe = this.kernel(FILL_SOURCE, ['Float']);
     probe.setOutput([1]);
     const t = probe(0);
     if (typeof (t as GpuTexture).delete === 'function') (t as GpuTexture).delete();
-    this.kernelType = probe.kernel?.constructor.name ?? 'unknown';
+    this.kernelType = kernelTypeOf(probe.kernel, lib);
     this.maxTextureSize = gl ? Number(gl.getParameter(gl.MAX_TEXTURE_SIZE)) : Infinity;
     this.renderer = gl ? `${String(gl.getParameter(gl.VERSION))} (${String(gl.getParameter(gl.RENDERER))})` : this.kernelType;
   }
@@ -77,33 +92,14 @@ export class GpuRuntime {
     return GL_KERNELS.has(this.kernelType);
   }
 
+  /** The runtime for `mode` on this platform (Node: headless-gl; browsers: the page's WebGL). */
   static create(mode: GpuJsMode): GpuRuntime {
-    const require = createRequire(import.meta.url);
-    const { GPU } = require('gpu.js') as { GPU: GpuCtor };
-    let gpu: GpuInstance;
-    let gl: GlContext | null = null;
-    if (mode !== 'gpu') gpu = new GPU({ mode });
-    else {
-      let createGl: (w: number, h: number, o: object) => GlContext | null;
-      try {
-        createGl = require('gl') as typeof createGl;
-      } catch (e) {
-        throw new TsgradError('setBackend', `gpujs: the 'gl' (headless-gl) addon could not be loaded (${(e as Error).message.split('\n')[0]}); ${REQUIREMENTS}`);
-      }
-      gl = createGl(2, 2, { preserveDrawingBuffer: true });
-      if (!gl) {
-        throw new TsgradError('setBackend', `gpujs: no WebGL context could be created${process.env.DISPLAY ? ` on DISPLAY=${process.env.DISPLAY}` : ' (DISPLAY is not set)'}; ${REQUIREMENTS}`);
-      }
-      if (!gl.getExtension('OES_texture_float')) {
-        throw new TsgradError('setBackend', 'gpujs: the WebGL context lacks OES_texture_float, so float32 textures are unavailable');
-      }
-      gpu = new GPU({ mode: 'headlessgl', context: gl });
-    }
+    const { gpu, gl, lib } = openGpu(mode);
     for (const h of HELPERS) gpu.addFunction(h);
-    const rt = new GpuRuntime(gpu, mode, gl);
+    const rt = new GpuRuntime(gpu, mode, gl, lib);
     if (mode === 'gpu' && !rt.onGl) {
       rt.destroy();
-      throw new TsgradError('setBackend', `gpujs: gpu.js fell back to ${rt.kernelType} although the GPU path was requested; ${REQUIREMENTS}`);
+      throw new TsgradError('setBackend', `gpujs: gpu.js fell back to ${rt.kernelType} although the GPU path was requested; ${GPU_REQUIREMENTS}`);
     }
     return rt;
   }

@@ -1,0 +1,50 @@
+// The bundles beside tsc's output: `dist/browser/tsgrad.js`, one self-contained ESM file for
+// browsers (the GPU backends are lazy chunks beside it), and, for tests, a minified Node bundle.
+import { build } from 'esbuild';
+import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { browserTwinsEsbuild } from './browser-twins.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ENTRY = `${ROOT}src/index.ts`;
+
+/** Builds the browser bundle into `outdir` (tsgrad.js and chunks/); returns the files written. */
+export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<string[]> {
+  const result = await build({
+    entryPoints: { tsgrad: ENTRY },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    metafile: true,
+    logLevel: 'warning',
+    plugins: [browserTwinsEsbuild()],
+  });
+  return Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
+}
+
+/** Builds one minified Node ESM file (drivers stay external), to prove minification is safe. */
+export async function buildNodeMinified(outfile: string): Promise<void> {
+  await build({
+    entryPoints: [ENTRY],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    packages: 'external',
+    logLevel: 'warning',
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const files = await buildBrowser();
+  for (const f of files) console.log(`${f}  ${(gzipSync(readFileSync(f)).length / 1024).toFixed(1)} KiB gzipped`);
+}
