@@ -1,0 +1,179 @@
+// The playground page: trains the names model on the chosen backend and shows what autograd did.
+import { type MemoryReport, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend } from 'tsgrad';
+import { type Bar, type Series, kib, lineChart, memoryChart } from './charts.js';
+import { type Examples, FEMALE, MALE, NamesModel, batchOf, examplesOf, rng, sampleNames } from './names.js';
+
+const $ = <T extends Element = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
+const BATCH = 64;
+
+/** What the page learned, for anyone scripting it (the browser tests read this). */
+export interface PlaygroundResult {
+  backend: string;
+  pretrain: number[];
+  lora: number[];
+  full: number[];
+  samples: string[];
+}
+declare global {
+  interface Window {
+    playground?: PlaygroundResult;
+  }
+}
+
+function status(text: string, kind: 'info' | 'notice' | 'error' = 'info'): void {
+  const s = $('status');
+  s.textContent = text;
+  s.className = kind === 'info' ? '' : kind;
+}
+
+/** Lets the page paint between training steps. */
+const tick = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+
+/** The chosen backend, or cpu with a notice saying why not. */
+async function pickBackend(choice: string): Promise<string> {
+  try {
+    await setBackend(choice);
+    return choice;
+  } catch (e) {
+    if (choice === 'cpu') throw e;
+    await setBackend('cpu');
+    status(`${choice} is unavailable here (${(e as Error).message}); running on cpu instead.`, 'notice');
+    return 'cpu';
+  }
+}
+
+/** One optimizer step on a fresh batch; resolves to the batch loss. */
+function step(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): Promise<number> {
+  return scope(async () => {
+    const [x, y] = batchOf(data, BATCH, rand);
+    const loss = nn.functional.crossEntropy(model.forward(x), y);
+    loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    return loss.item();
+  });
+}
+
+/** The memory report of one step: activations while the graph lives, the rest after `opt.step()`. */
+function memoryOfStep(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): MemoryReport {
+  return scope(() => {
+    const [x, y] = batchOf(data, BATCH, rand);
+    const loss = nn.functional.crossEntropy(model.forward(x), y);
+    const activations = memoryReport(model, opt, { output: loss }).activations;
+    loss.backward();
+    opt.step();
+    const report = memoryReport(model, opt);
+    opt.zeroGrad();
+    return { ...report, activations };
+  });
+}
+
+const MEMORY_PARTS: [keyof MemoryReport & string, string, string][] = [
+  ['frozenParams', 'frozen weights', '#9aa5b1'],
+  ['trainableParams', 'trainable weights', '#2f6fde'],
+  ['gradients', 'gradients', '#e07b00'],
+  ['optimizerState', 'optimizer state', '#8b3fc6'],
+  ['activations', 'activations', '#2a9d57'],
+];
+
+function bar(label: string, r: MemoryReport): Bar {
+  return { label, parts: MEMORY_PARTS.map(([key, name, color]) => ({ name, color, bytes: (r[key] as { bytes: number }).bytes })) };
+}
+
+function download(name: string, data: Uint8Array | string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([data as BlobPart]));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function run(choice: string, pretrainSteps: number, finetuneSteps: number): Promise<PlaygroundResult> {
+  const backend = await pickBackend(choice);
+  const info = getBackendInfo();
+  const where = `${backend}${info['kernelType'] ? ` (${String(info['kernelType'])})` : info['description'] || info['architecture'] ? ` (${String(info['description'] || info['architecture'])})` : ''}`;
+  if ($('status').className !== 'notice') status(`Training on ${where}…`);
+  manualSeed(42);
+  const rand = rng(42);
+  const male = examplesOf(MALE);
+  const female = examplesOf(FEMALE);
+
+  const pre = new NamesModel();
+  const preOpt = new optim.Adam(pre.parameters(), { lr: 1e-2 });
+  const pretrain: number[] = [];
+  let t0 = performance.now();
+  for (let i = 0; i < pretrainSteps; i++) {
+    pretrain.push(await step(pre, preOpt, male, rand));
+    if (i % 5 === 4 || i === pretrainSteps - 1) {
+      lineChart($('pretrain-chart'), [{ name: 'male names', color: '#2f6fde', values: pretrain }], { yLabel: 'loss' });
+      $('pretrain-info').textContent = `step ${i + 1}/${pretrainSteps} · loss ${pretrain[i]!.toFixed(3)} · ${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s on ${backend}`;
+      await tick();
+    }
+  }
+
+  // Two copies of the pretrained model: one adapted by LoRA (base frozen), one fully fine-tuned.
+  const lora = new NamesModel();
+  lora.loadStateDict(pre.stateDict());
+  nn.applyLoRA(lora, { targets: ['hidden', 'out'], rank: 4, alpha: 8 });
+  const full = new NamesModel();
+  full.loadStateDict(pre.stateDict());
+  const loraOpt = new optim.Adam(lora.parameters(), { lr: 1e-2 });
+  const fullOpt = new optim.Adam(full.parameters(), { lr: 3e-3 });
+  const memory = [bar('LoRA', memoryOfStep(lora, loraOpt, female, rand)), bar('full', memoryOfStep(full, fullOpt, female, rand))];
+  memoryChart($('memory-chart'), memory);
+
+  const series: Series[] = [
+    { name: `LoRA (${lora.numParameters({ trainableOnly: true })} trainable)`, color: '#2a9d57', values: [] },
+    { name: `full (${full.numParameters({ trainableOnly: true })} trainable)`, color: '#c0392b', values: [] },
+  ];
+  t0 = performance.now();
+  for (let i = 0; i < finetuneSteps; i++) {
+    series[0]!.values.push(await step(lora, loraOpt, female, rand));
+    series[1]!.values.push(await step(full, fullOpt, female, rand));
+    if (i % 5 === 4 || i === finetuneSteps - 1) {
+      lineChart($('finetune-chart'), series);
+      $('finetune-info').textContent =
+        `step ${i + 1}/${finetuneSteps} · LoRA ${series[0]!.values[i]!.toFixed(3)} · full ${series[1]!.values[i]!.toFixed(3)} · ` +
+        `${((2 * (i + 1)) / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s · memory LoRA ${kib(memory[0]!.parts.reduce((s, p) => s + p.bytes, 0))}, full ${kib(memory[1]!.parts.reduce((s, p) => s + p.bytes, 0))}`;
+      await tick();
+    }
+  }
+
+  const samples = await sampleNames(lora, 12, rng(7));
+  $('samples').textContent = samples.join(', ');
+  const files = await io.saveAdapter(lora, { baseModelNameOrPath: 'tsgrad-names-mlp' });
+  const button = $<HTMLButtonElement>('download');
+  button.disabled = false;
+  button.onclick = () => {
+    for (const [name, data] of Object.entries(files)) download(name, data);
+  };
+  if ($('status').className !== 'notice') status(`Done on ${where}: ${pretrainSteps} pretraining and ${finetuneSteps}+${finetuneSteps} fine-tuning steps.`);
+  return { backend, pretrain, lora: series[0]!.values, full: series[1]!.values, samples };
+}
+
+const params = new URLSearchParams(location.search);
+for (const [key, id] of [['backend', 'backend'], ['pretrain', 'pretrain-steps'], ['finetune', 'finetune-steps']] as const) {
+  const v = params.get(key);
+  if (v) $<HTMLInputElement>(id).value = v;
+}
+
+async function start(): Promise<void> {
+  const button = $<HTMLButtonElement>('run');
+  button.disabled = true;
+  document.body.dataset['state'] = 'running';
+  try {
+    window.playground = await run($<HTMLSelectElement>('backend').value, Number($<HTMLInputElement>('pretrain-steps').value), Number($<HTMLInputElement>('finetune-steps').value));
+    document.body.dataset['state'] = 'done';
+  } catch (e) {
+    status(`Training failed: ${(e as Error).message}`, 'error');
+    document.body.dataset['state'] = 'error';
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('controls').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void start();
+});
+if (params.has('auto')) void start();
