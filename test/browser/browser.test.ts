@@ -1,0 +1,141 @@
+// tsgrad in a real browser: the bundle dist/browser/tsgrad.js runs conformance cases on cpu,
+// webgpu (SwiftShader, --enable-unsafe-webgpu) and gpujs (the page's WebGL2), and the
+// playground trains, draws and samples. Chromium missing: fails under CI, skipped loudly elsewhere.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build as esbuild } from 'esbuild';
+import type { Page } from 'playwright-core';
+import { build as viteBuild } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBrowser } from '../../scripts/build-browser.js';
+import type { PlaygroundResult } from '../../web/main.js';
+import type { PageConformance } from './conformance.page.js';
+import { type Browser, type StaticServer, launchChromium, serve } from './harness.js';
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const DIST = { browser: root('dist/browser'), page: root('dist/test-browser'), web: root('dist/web') };
+/** One case per kind of kernel: elementwise, broadcasting binary, reduction, matmul, views, indexing, fused softmax, a loss. */
+const SLICE = ['exp', 'mul', 'matmul', 'transpose + contiguous', 'cat', 'gather', 'softmax', 'crossEntropy'];
+
+let browser: Browser | null = null;
+let server: StaticServer;
+
+/** Builds what the pages load: the library bundle, the conformance page and the playground. */
+async function buildAll(): Promise<void> {
+  await buildBrowser(DIST.browser);
+  await esbuild({
+    entryPoints: [root('test/browser/conformance.page.ts')],
+    outfile: `${DIST.page}/conformance.js`,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    logLevel: 'warning',
+    plugins: [{
+      name: 'tsgrad-from-bundle',
+      setup: (b) => b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: '/tsgrad.js', external: true })),
+    }],
+  });
+  mkdirSync(DIST.page, { recursive: true });
+  writeFileSync(`${DIST.page}/index.html`, '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./conformance.js"></script>');
+  await viteBuild({ configFile: root('web/vite.config.ts'), logLevel: 'warn' });
+}
+
+/** A page that records console errors and uncaught exceptions. */
+async function openPage(url: string, errors: string[], init?: () => void): Promise<Page> {
+  const page = await browser!.context.newPage();
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  if (init) await page.addInitScript(init);
+  await page.goto(url);
+  return page;
+}
+
+describe('browser (Chromium)', () => {
+  beforeAll(async () => {
+    try {
+      browser = await launchChromium();
+    } catch (e) {
+      if (process.env['CI']) throw new Error(`Chromium is required in CI: ${(e as Error).message}`);
+      console.warn(`\n*** SKIPPING the browser tests: ${(e as Error).message}\n`);
+      return;
+    }
+    await buildAll();
+    server = await serve({ '/test/': DIST.page, '/web/': DIST.web, '/': DIST.browser });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  for (const backend of ['cpu', 'webgpu', 'gpujs']) {
+    it(`runs the conformance slice on ${backend}`, async (ctx) => {
+      if (!browser) return ctx.skip();
+      const errors: string[] = [];
+      const page = await openPage(`${server.url}/test/`, errors);
+      await page.waitForFunction(() => 'runConformance' in globalThis);
+      const r = await page.evaluate(
+        ([b, names]) => (globalThis as unknown as { runConformance(b: string, n: string[], runs: number): Promise<PageConformance> }).runConformance(b, names, 3),
+        [backend, SLICE] as const,
+      );
+      await page.close();
+      expect(r.ran).toEqual(SLICE);
+      expect(r.failures).toEqual([]);
+      if (backend === 'webgpu') expect(r.info['backendType']).toBe('browser');
+      if (backend === 'gpujs') expect(r.info['kernelType']).toBe('WebGL2Kernel');
+      expect(errors).toEqual([]);
+    });
+  }
+
+  it('webgpu without navigator.gpu: a clear error, and the playground falls back to cpu and says so', async (ctx) => {
+    if (!browser) return ctx.skip();
+    const errors: string[] = [];
+    const hideWebGpu = () => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });
+    const page = await openPage(`${server.url}/test/`, errors, hideWebGpu);
+    await page.waitForFunction(() => 'runConformance' in globalThis);
+    const message = await page.evaluate(() =>
+      (globalThis as unknown as { runConformance(b: string, n: string[], runs: number): Promise<unknown> }).runConformance('webgpu', [], 1).then(
+        () => 'no error',
+        (e: Error) => `${e.name}: ${e.message}`,
+      ),
+    );
+    expect(message).toMatch(/^TsgradError: setBackend: this browser exposes no WebGPU adapter; .*setBackend\('cpu'\)/);
+    await page.close();
+
+    const play = await openPage(`${server.url}/web/?backend=webgpu&pretrain=3&finetune=2&auto`, errors, hideWebGpu);
+    await play.waitForFunction(() => document.body.dataset['state'] !== 'running' && document.body.dataset['state'] !== undefined, null, { timeout: 30_000 });
+    const status = await play.locator('#status').textContent();
+    const result = await play.evaluate(() => window.playground);
+    await play.close();
+    expect(result?.backend).toBe('cpu');
+    expect(status).toMatch(/webgpu is unavailable here .*no WebGPU adapter.*; running on cpu instead/);
+    expect(errors).toEqual([]);
+  });
+
+  for (const [backend, pretrain, finetune] of [['cpu', 60, 30], ['webgpu', 24, 12]] as const) {
+    it(`the playground trains on ${backend}: the loss falls, charts and samples appear, no console errors`, async (ctx) => {
+      if (!browser) return ctx.skip();
+      const errors: string[] = [];
+      const page = await openPage(`${server.url}/web/?backend=${backend}&pretrain=${pretrain}&finetune=${finetune}&auto`, errors);
+      await page.setViewportSize({ width: 1000, height: 800 });
+      await page.waitForFunction(() => document.body.dataset['state'] === 'done' || document.body.dataset['state'] === 'error', null, { timeout: 60_000 });
+      const status = await page.locator('#status').textContent();
+      const r = (await page.evaluate(() => window.playground)) as PlaygroundResult;
+      expect(status).toMatch(new RegExp(`^Done on ${backend}`));
+      const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+      expect(r.pretrain).toHaveLength(pretrain);
+      // Uniform guessing over 27 symbols is ln 27 ≈ 3.30; a few dozen Adam steps get well below it.
+      expect(mean(r.pretrain.slice(0, 5))).toBeGreaterThan(3);
+      expect(mean(r.pretrain.slice(-10))).toBeLessThan(mean(r.pretrain.slice(0, 5)) - 0.3);
+      expect(mean(r.lora.slice(-5))).toBeLessThan(mean(r.pretrain.slice(0, 5)));
+      expect(r.samples).toHaveLength(12);
+      expect(r.samples.every((s) => /^[a-z]*$/.test(s))).toBe(true);
+      expect(await page.locator('#pretrain-chart path').count()).toBe(1);
+      expect(await page.locator('#finetune-chart path').count()).toBe(2);
+      expect(await page.locator('#memory-chart rect').count()).toBeGreaterThan(5);
+      expect(await page.locator('#download').isEnabled()).toBe(true);
+      if (backend === 'cpu') await page.screenshot({ path: root('dist/test-browser/playground.png'), fullPage: true });
+      await page.close();
+      expect(errors).toEqual([]);
+    });
+  }
+});
