@@ -47,7 +47,7 @@ export interface Bar {
 }
 
 /** Redraws `svg` as one horizontal stacked bar per entry, on a shared byte scale. */
-export function memoryChart(svg: SVGSVGElement, bars: Bar[], width = 420): void {
+export function memoryChart(svg: SVGSVGElement, bars: Bar[], width = 480): void {
   const rowH = 26;
   const labelW = 90;
   const legendH = 18;
