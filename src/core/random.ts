@@ -1,28 +1,81 @@
-/** A seeded generator (mulberry32) shared by rand, randn, dropout and initializers. */
-let state = 0x9e3779b9;
+import { check } from './errors.js';
 
 /**
- * Seeds every random draw tsgrad makes (initializers, rand/randn, dropout).
+ * A seeded stream of random numbers (mulberry32), PyTorch's `torch.Generator`: pass one as
+ * `{ generator }` to a sampling function to draw from it instead of the global stream.
+ *
+ * @example
+ * const g = new Generator().manualSeed(42);
+ * multinomial(probs, 5, { replacement: true, generator: g }); // the same 5 draws every run
+ */
+export class Generator {
+  #seed = 0x9e3779b9;
+  #state = 0x9e3779b9;
+
+  /** Restarts the stream from `seed` (an integer; taken modulo 2³²) and returns this generator. */
+  manualSeed(seed: number): this {
+    check(Number.isInteger(seed), 'manualSeed', () => `seed must be an integer, got ${seed}`);
+    this.#seed = this.#state = seed >>> 0;
+    return this;
+  }
+
+  /** The seed the stream last started from. */
+  initialSeed(): number {
+    return this.#seed;
+  }
+
+  /** The position in the stream, to restore later with `setState`. */
+  getState(): number {
+    return this.#state;
+  }
+
+  /** Rewinds (or advances) the stream to a position `getState` returned. */
+  setState(state: number): this {
+    check(Number.isInteger(state) && state >= 0 && state < 2 ** 32, 'setState', () => `state must come from getState(), got ${state}`);
+    this.#state = state;
+    return this;
+  }
+
+  /** Uniform in [0, 1). */
+  nextUniform(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Standard normal (Box–Muller). */
+  nextNormal(): number {
+    let u = 0;
+    while (u === 0) u = this.nextUniform();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.nextUniform());
+  }
+}
+
+/**
+ * The global stream behind rand/randn, initializers, dropout and every sampling function that
+ * is given no generator (PyTorch's `torch.default_generator`).
+ */
+export const defaultGenerator = new Generator();
+
+/**
+ * Seeds every random draw tsgrad makes from the global stream (initializers, rand/randn,
+ * dropout, multinomial, randint, randperm, bernoulli).
  *
  * @example
  * manualSeed(0); const a = randn([2, 2]); manualSeed(0); const b = randn([2, 2]); // a equals b
  */
-export function manualSeed(seed: number): void {
-  state = seed >>> 0;
+export function manualSeed(seed: number): Generator {
+  return defaultGenerator.manualSeed(seed);
 }
 
-/** Uniform in [0, 1). */
+/** Uniform in [0, 1) from the global stream. */
 export function nextUniform(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  return defaultGenerator.nextUniform();
 }
 
-/** Standard normal (Box–Muller). */
+/** Standard normal from the global stream. */
 export function nextNormal(): number {
-  let u = 0;
-  while (u === 0) u = nextUniform();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * nextUniform());
+  return defaultGenerator.nextNormal();
 }
