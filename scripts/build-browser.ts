@@ -1,6 +1,6 @@
 // The bundles beside tsc's output: `dist/browser/tsgrad.js`, one self-contained ESM file for
 // browsers (the GPU backends are lazy chunks beside it), and, for tests, a minified Node bundle.
-import { build } from 'esbuild';
+import { type Metafile, build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +9,8 @@ import { browserTwinsEsbuild } from './browser-twins.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = `${ROOT}src/index.ts`;
 
-/** Builds the browser bundle into `outdir` (tsgrad.js and chunks/); returns the files written. */
-export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<string[]> {
+/** Builds the browser bundle into `outdir` (tsgrad.js and chunks/); returns esbuild's account of the outputs. */
+export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<Metafile['outputs']> {
   const result = await build({
     entryPoints: { tsgrad: ENTRY },
     outdir,
@@ -26,7 +26,7 @@ export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<stri
     logLevel: 'warning',
     plugins: [browserTwinsEsbuild()],
   });
-  return Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
+  return result.metafile.outputs;
 }
 
 /** Builds one minified Node ESM file (drivers stay external), to prove minification is safe. */
@@ -45,6 +45,6 @@ export async function buildNodeMinified(outfile: string): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const files = await buildBrowser();
-  for (const f of files) console.log(`${f}  ${(gzipSync(readFileSync(f)).length / 1024).toFixed(1)} KiB gzipped`);
+  const outputs = await buildBrowser();
+  for (const f of Object.keys(outputs).filter((o) => o.endsWith('.js'))) console.log(`${f}  ${(gzipSync(readFileSync(f)).length / 1024).toFixed(1)} KiB gzipped`);
 }
