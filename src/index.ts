@@ -22,7 +22,9 @@ export { multinomial, bernoulli, randint, randperm, type SamplingOptions, type R
 export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
 export { scope, keep } from './core/scope.js';
-export { printGraph, toDot } from './core/graph.js';
+export { printGraph, toDot, type GraphOptions, type TensorRole } from './core/graph.js';
+export { toSvg } from './core/graphSvg.js';
+export { traceBackward, formatTrace, type TraceStep, type InputKind, type SkipReason } from './core/trace.js';
 export { cat, stack } from './core/ops/join.js';
 export { where, maximum, minimum } from './core/ops/elementwise.js';
 export {

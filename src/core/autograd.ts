@@ -1,5 +1,7 @@
 import { TsgradError, fmt } from './errors.js';
 import { keep, scope } from './scope.js';
+import { backendStats } from './backend.js';
+import { sumTo } from './ops/operands.js';
 import { shapesEqual } from './shape.js';
 import type { Tensor } from './tensor.js';
 
@@ -9,11 +11,14 @@ import type { Tensor } from './tensor.js';
  */
 export type BackwardFn = (grad: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
 
-/** One recorded op: the edge from an output back to its inputs (PyTorch's grad_fn). */
+/**
+ * A node of the graph: one recorded op, linking its output back to its inputs. The output
+ * reaches it as `t.gradFn` (PyTorch's grad_fn); leaves have none.
+ */
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  /** Tensors kept alive for the backward step; dropped when the graph is released. */
+  /** The tensors the backward reads besides `g` (see `record`); null once released. */
   saved: readonly Tensor[] | null;
   /** The saved tensors' storage versions at record time (an in-place write changes them). */
   readonly versions: readonly number[];
@@ -49,35 +54,40 @@ export function noGrad<T>(fn: () => T): T {
   return result;
 }
 
-/** Attaches a backward step to `out` when grad mode is on and some input requires grad. */
+/**
+ * Makes `out` the output of a new node when grad mode is on and some input requires grad.
+ * `saved` lists every tensor the backward reads besides `g` (inputs, the output, an index):
+ * backward refuses to run when one was written in place since (its version changed), and
+ * release drops them. A tensor the backward reads but `saved` omits escapes that check.
+ */
 export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out._setNode({ op, inputs, saved, versions: saved.map((t) => t._version), backward });
+    out._setGradFn({ op, inputs, saved, versions: saved.map((t) => t._version), backward });
   }
   return out;
 }
 
-/** Tensors reachable from `outputs` through recorded ops, inputs before the ops that use them. */
+/**
+ * Tensors reachable from `outputs` through recorded ops, each after all of its inputs
+ * (micrograd's build_topo). An explicit stack stands in for recursion, which would overflow on
+ * a deep graph (a long sequence, hundreds of layers): a tensor is pushed a second time, marked
+ * `done`, under its inputs, and is emitted when that mark comes back to the top.
+ */
 export function topoSort(outputs: readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>();
-  const stack: [Tensor, number][] = outputs.filter((t) => t.requiresGrad).map((t) => [t, 0]);
+  const stack = outputs.filter((t) => t.requiresGrad).map((t) => ({ t, done: false }));
   while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    const [t, i] = top;
-    if (i === 0 && visited.has(t)) {
-      stack.pop();
+    const { t, done } = stack.pop()!;
+    if (done) {
+      order.push(t);
       continue;
     }
+    if (visited.has(t)) continue;
     visited.add(t);
-    const inputs = t.gradFn?.inputs ?? [];
-    if (i < inputs.length) {
-      top[1]++;
-      const next = inputs[i]!;
-      if (next.requiresGrad && !visited.has(next)) stack.push([next, 0]);
-    } else {
-      stack.pop();
-      order.push(t);
+    stack.push({ t, done: true });
+    for (const input of t.gradFn?.inputs ?? []) {
+      if (input.requiresGrad && !visited.has(input)) stack.push({ t: input, done: false });
     }
   }
   return order;
@@ -90,69 +100,113 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
+/** @internal What the engine tells an observer (`traceBackward`) about each tensor it visits. */
+export interface Visit {
+  tensor: Tensor;
+  grad: Tensor;
+  /** Which of the node's inputs were asked for a gradient (empty for leaves). */
+  needs: readonly boolean[];
+  /** Backend kernels run while visiting it: its backward, unbroadcasting, accumulation. */
+  kernels: number;
+}
+
+/** @internal */
+export interface EngineOptions extends BackwardOptions {
+  /** Return the gradients of these tensors instead of accumulating into `.grad` (`grad()`). */
+  capture?: readonly Tensor[];
+  observe?: (visit: Visit) => void;
+}
+
 /**
- * The engine: walks the graph once in reverse topological order, summing each tensor's
- * gradient before passing it on. With `capture`, gradients of those tensors are returned
- * instead of accumulated into leaves' `.grad`, and only the ops leading to them run.
+ * The engine. Sort the graph, walk it from the output back, and at each tensor: hand its summed
+ * gradient to its node's backward, which returns one gradient per input (null where `needs`
+ * says no), and sum those into the inputs' entries. Leaves receive theirs in `.grad`.
  */
-export function runBackward(
-  outputs: readonly Tensor[],
-  outGrads: readonly Tensor[],
-  opts: BackwardOptions & { capture?: readonly Tensor[] },
-): Map<Tensor, Tensor> {
-  const createGraph = opts.createGraph ?? false;
-  const retainGraph = opts.retainGraph ?? createGraph;
+export function runBackward(outputs: readonly Tensor[], outGrads: readonly Tensor[], opts: EngineOptions): Map<Tensor, Tensor> {
   const order = topoSort(outputs);
   const capture = opts.capture ? new Set(opts.capture) : null;
-  // With capture, an op runs only when its output leads to a captured tensor.
-  const useful = new Set<Tensor>();
-  for (const t of order) {
-    if (capture ? capture.has(t) || t.gradFn?.inputs.some((i) => useful.has(i)) : true) useful.add(t);
-  }
+  const wanted = capture ? leadingTo(capture, order) : null;
+  const owned = new Handout(outGrads);
+  const captured = new Map<Tensor, Tensor>();
   const grads = new Map<Tensor, Tensor>();
-  // Tensors handed out (user gradients, leaves' .grad, grad()'s results) outlive this call, and
-  // no two receivers share one tensor object.
-  const claimed = new Set<Tensor>(outGrads);
-  const claim = (g: Tensor): Tensor => {
-    const own = claimed.has(g) ? g.clone() : g;
-    claimed.add(own);
-    return own;
-  };
-  const add = (t: Tensor, g: Tensor) => {
-    const prev = grads.get(t);
-    grads.set(t, prev ? prev.add(g) : g);
-  };
-  outputs.forEach((t, i) => add(t, outGrads[i]!));
-  const result = new Map<Tensor, Tensor>();
+  outputs.forEach((t, i) => addGrad(grads, t, outGrads[i]!));
 
-  const step = () => {
-    for (let k = order.length - 1; k >= 0; k--) {
-      const t = order[k]!;
+  const visit = (t: Tensor, g: Tensor): boolean[] => {
+    if (capture?.has(t)) captured.set(t, owned.take(g));
+    else if (!wanted && (t.isLeaf || t._retainsGrad)) accumulate(t, g, opts.createGraph ?? false, owned);
+    const node = t.gradFn;
+    if (!node) return [];
+    checkUsable(t, node);
+    const needs = node.inputs.map((x) => x.requiresGrad && (!wanted || wanted.has(x)));
+    const inGrads = node.backward!(g, needs);
+    // Broadcasting is undone here, once for every op: each input gets a gradient of its shape.
+    node.inputs.forEach((x, i) => needs[i] && inGrads[i] && addGrad(grads, x, sumTo(inGrads[i]!, x.shape)));
+    return needs;
+  };
+  const step = opts.observe ? observed(visit, opts.observe) : visit;
+  const walk = () => {
+    for (const t of [...order].reverse()) {
       const g = grads.get(t);
-      if (!g || !useful.has(t)) continue;
-      if (capture?.has(t)) result.set(t, claim(g));
-      const node = t.gradFn;
-      if (!node) {
-        if (!capture) accumulate(t, g, createGraph, claim);
-        continue;
-      }
-      checkUsable(t, node);
-      const needs = node.inputs.map((i) => i.requiresGrad && useful.has(i));
-      const inGrads = node.backward!(g, needs);
-      node.inputs.forEach((input, i) => {
-        const ig = inGrads[i];
-        if (needs[i] && ig) add(input, ig);
-      });
+      if (g && (!wanted || wanted.has(t))) step(t, g);
     }
-    return [...claimed];
+    return owned.all(); // what the scope below must not free
   };
-  // Without createGraph, every tensor the walk creates (partial sums, masks, intermediate
-  // gradients) is freed at its end, except the claimed ones; with it they form the new graph.
-  if (createGraph) step();
-  else scope(() => noGradRun(step));
+  // With createGraph the backward ops are recorded like any others: that is all second order
+  // takes. Otherwise they run unrecorded, in a scope that frees every tensor the walk made.
+  if (opts.createGraph) walk();
+  else scope(() => noGrad(walk));
+  if (!(opts.retainGraph ?? opts.createGraph)) for (const t of order) if (t.gradFn) release(t.gradFn);
+  return captured;
+}
 
-  if (!retainGraph) for (const t of order) if (t.gradFn) release(t.gradFn);
-  return result;
+/** Wraps a visit to report it, with the kernels it ran, to `traceBackward`. */
+function observed(visit: (t: Tensor, g: Tensor) => boolean[], observe: (v: Visit) => void) {
+  return (t: Tensor, g: Tensor): boolean[] => {
+    const before = kernelCount(t);
+    const needs = visit(t, g);
+    observe({ tensor: t, grad: g, needs, kernels: kernelCount(t) - before });
+    return needs;
+  };
+}
+
+function addGrad(grads: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
+  const prev = grads.get(t);
+  grads.set(t, prev ? prev.add(g) : g);
+}
+
+/** For `grad()`: the tensors whose gradient leads to a captured one; the walk skips the rest. */
+function leadingTo(capture: ReadonlySet<Tensor>, order: readonly Tensor[]): Set<Tensor> {
+  const wanted = new Set<Tensor>();
+  for (const t of order) {
+    if (capture.has(t) || t.gradFn?.inputs.some((x) => wanted.has(x))) wanted.add(t);
+  }
+  return wanted;
+}
+
+/**
+ * The gradients a backward hands out (the user's output gradients, `.grad`, `grad()`'s results)
+ * outlive it, and no two receivers may share one tensor, or an in-place update of one would
+ * change the other.
+ */
+class Handout {
+  private readonly given: Set<Tensor>;
+  constructor(outGrads: readonly Tensor[]) {
+    this.given = new Set(outGrads);
+  }
+
+  take(g: Tensor): Tensor {
+    const own = this.given.has(g) ? g.clone() : g;
+    this.given.add(own);
+    return own;
+  }
+
+  all(): Tensor[] {
+    return [...this.given];
+  }
+}
+
+function kernelCount(t: Tensor): number {
+  return backendStats(t.backend).kernels;
 }
 
 /** Errors instead of computing a wrong gradient from a released, disposed or overwritten input. */
@@ -172,17 +226,10 @@ function checkUsable(t: Tensor, node: GradNode): void {
   });
 }
 
-function noGradRun<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/** Drops what a node kept for backward; tensors a scope left to the graph are freed with it. */
+/**
+ * Drops the node's backward and its saved tensors, so garbage collection can free them; tensors
+ * a scope left alive for this graph (`_freeWithGraph`) are disposed at once.
+ */
 function release(node: GradNode): void {
   for (const t of node.saved ?? []) if (t._freeWithGraph) t.dispose();
   for (const t of node.inputs) if (t._freeWithGraph) t.dispose();
@@ -190,17 +237,17 @@ function release(node: GradNode): void {
   node.saved = null;
 }
 
-/** Adds `g` into a leaf's `.grad` (its own contiguous tensor, kept out of scopes). */
-function accumulate(leaf: Tensor, g: Tensor, createGraph: boolean, claim: (g: Tensor) => Tensor): void {
-  if (!shapesEqual(g.shape, leaf.shape)) {
-    throw new TsgradError('backward', `gradient of shape ${fmt(g.shape)} does not match leaf of shape ${fmt(leaf.shape)}`);
+/** Adds `g` into `.grad` (its own contiguous tensor, kept out of scopes). */
+function accumulate(t: Tensor, g: Tensor, createGraph: boolean, owned: Handout): void {
+  if (!shapesEqual(g.shape, t.shape)) {
+    throw new TsgradError('backward', `gradient of shape ${fmt(g.shape)} does not match tensor of shape ${fmt(t.shape)}`);
   }
-  const prev = leaf.grad;
-  // A leaf's gradient owns its storage: a view into another tensor's memory (a slice of cat's
-  // gradient, a reshape of another leaf's) would let an in-place update of one grad hit both.
+  const prev = t.grad;
+  // A gradient owns its storage: a view into another tensor's memory (a slice of cat's gradient,
+  // a reshape of another leaf's) would let an in-place update of one grad hit both.
   const next = prev ? prev.add(g) : createGraph || g._ownsStorage ? g : g.clone();
   if (prev && !createGraph) prev.dispose();
-  leaf.grad = keep(claim(next));
+  t.grad = keep(owned.take(next));
 }
 
 /**

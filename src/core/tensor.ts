@@ -30,14 +30,16 @@ export class Tensor {
   readonly strides: readonly number[];
   readonly offset: number;
   readonly dtype: DType;
-  /** The gradient accumulated by `backward()` (leaves only); null until then. */
+  /** The gradient accumulated by `backward()` (leaves, and non-leaves after `retainGrad()`); null until then. */
   grad: Tensor | null = null;
   /** @internal Set by a scope that left this tensor alive for a returned result's backward. */
   _freeWithGraph = false;
   private _ref: StorageRef | null;
   private _token: object;
   private _requiresGrad = false;
-  private _node: GradNode | null = null;
+  private _gradFn: GradNode | null = null;
+  /** @internal Set by `retainGrad()`: backward fills this non-leaf's `.grad` too. */
+  _retainsGrad = false;
 
   /** @internal Use the creation functions (`tensor`, `zeros`...) instead. */
   constructor(ref: StorageRef, shape: readonly number[], dtype: DType, strides?: readonly number[], offset = 0) {
@@ -87,9 +89,9 @@ export class Tensor {
     return !!this._ref && !this._ref.shared && this.offset === 0 && this.isContiguous;
   }
 
-  /** @internal */
-  _setNode(node: GradNode): void {
-    this._node = node;
+  /** @internal Called by `record`: this tensor is the output of `node`. */
+  _setGradFn(node: GradNode): void {
+    this._gradFn = node;
     this._requiresGrad = true;
   }
 
@@ -119,14 +121,14 @@ export class Tensor {
     return this._ref === null;
   }
 
-  /** The op that produced this tensor (null for leaves), for inspecting the graph. */
+  /** The graph node (op, inputs, backward) that produced this tensor; null for leaves. */
   get gradFn(): GradNode | null {
-    return this._node;
+    return this._gradFn;
   }
 
   /** True for tensors created by the user rather than by an op that records a graph. */
   get isLeaf(): boolean {
-    return this._node === null;
+    return this._gradFn === null;
   }
 
   get requiresGrad(): boolean {
@@ -134,7 +136,7 @@ export class Tensor {
   }
 
   set requiresGrad(value: boolean) {
-    check(this._node === null, 'requiresGrad', () => 'only leaf tensors can change requiresGrad; use detach() for a new leaf');
+    check(this._gradFn === null, 'requiresGrad', () => 'only leaf tensors can change requiresGrad; use detach() for a new leaf');
     check(!value || isFloat(this.dtype), 'requiresGrad', () => `only float tensors can require gradients, got ${this.dtype}`);
     this._requiresGrad = value;
   }
@@ -142,6 +144,19 @@ export class Tensor {
   /** Sets requiresGrad in place and returns this tensor (PyTorch's `requires_grad_`). */
   requiresGrad_(value = true): this {
     this.requiresGrad = value;
+    return this;
+  }
+
+  /**
+   * Makes backward fill this non-leaf tensor's `.grad` too (PyTorch's `retain_grad`); on a leaf
+   * it does nothing, since leaves get `.grad` anyway. Returns this tensor.
+   *
+   * @example
+   * const h = x.mul(2).retainGrad(); h.sum().backward(); // h.grad = ones
+   */
+  retainGrad(): this {
+    check(this._requiresGrad, 'retainGrad', () => `tensor of shape ${fmt(this.shape)} does not require grad, so it gets no gradient; compute it from a tensor with requiresGrad: true`);
+    if (this._gradFn) this._retainsGrad = true;
     return this;
   }
 
@@ -219,7 +234,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, backend=${this._ref ? this.backend : 'disposed'}${this._node ? `, gradFn=${this._node.op}` : ''})`;
+    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, backend=${this._ref ? this.backend : 'disposed'}${this._gradFn ? `, gradFn=${this._gradFn.op}` : ''})`;
   }
 
   // Elementwise

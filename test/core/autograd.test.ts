@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Tensor, backendStats, getBackend, grad, gradgradcheck, noGrad, ones, randn, resetStats, scope, keep, tensor, nn, manualSeed,
+  Tensor, backendStats, getBackend, grad, gradgradcheck, noGrad, ones, printGraph, randn, resetStats, scope, keep, tensor, nn, manualSeed,
 } from '../../src/index.js';
 
 const arr = (t: Tensor | null) => t!.arraySync();
@@ -70,6 +70,27 @@ describe('backward', () => {
     expect(y.gradFn!.op).toBe('sum');
     expect(y.gradFn!.inputs[0]!.gradFn!.op).toBe('exp');
     expect(y.gradFn!.inputs[0]!.gradFn!.inputs[0]).toBe(x);
+  });
+});
+
+describe('broadcasting is undone by the engine', () => {
+  it('sums a broadcast operand gradient back to its shape', () => {
+    const a = tensor([[1], [2]], { requiresGrad: true }); // [2, 1] broadcast against [3]
+    const b = tensor([10, 20, 30], { requiresGrad: true });
+    a.mul(b).sum().backward();
+    expect(arr(a.grad)).toEqual([[60], [60]]);
+    expect(arr(b.grad)).toEqual([3, 3, 3]);
+  });
+
+  it('records matmul on its operands, not on expanded copies, and sums the batch dims', () => {
+    const a = tensor([[[1, 0]], [[0, 1]], [[1, 1]]], { requiresGrad: true }); // [3, 1, 2]
+    const w = tensor([[1, 2], [3, 4]], { requiresGrad: true }); // [2, 2], shared by the batch
+    const y = a.matmul(w).sum();
+    expect(printGraph(y)).toBe(['#0 sum [] float32', '  #1 matmul [3,1,2] float32', '    #2 leaf (requires grad) [3,1,2] float32', '    #3 leaf (requires grad) [2,2] float32'].join('\n'));
+    y.backward();
+    // dL/dw = Σ_batch aᵀ·1 = column sums of a's rows: [[2, 2], [2, 2]].
+    expect(arr(w.grad)).toEqual([[2, 2], [2, 2]]);
+    expect(arr(a.grad)).toEqual([[[3, 7]], [[3, 7]], [[3, 7]]]);
   });
 });
 
@@ -205,5 +226,38 @@ describe('gradient ownership', () => {
     x.add(1).backward();
     expect(x.grad!.isDisposed).toBe(false);
     expect(x.grad!.itemSync()).toBe(1);
+  });
+});
+
+describe('retainGrad', () => {
+  it('fills an intermediate tensor .grad, accumulating across backward calls', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const h = x.mul(2).retainGrad();
+    const y = h.mul(h).sum(); // dy/dh = 2h = 4x
+    y.backward(undefined, { retainGraph: true });
+    expect(arr(h.grad)).toEqual([4, 8, 12]);
+    y.backward();
+    expect(arr(h.grad)).toEqual([8, 16, 24]);
+    expect(arr(x.grad)).toEqual([16, 32, 48]);
+  });
+
+  it('leaves intermediates without it, and grad() leaves .grad alone', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const a = x.exp();
+    const b = x.exp().retainGrad();
+    const y = a.add(b).sum();
+    grad(y, [x], { retainGraph: true });
+    expect(b.grad).toBeNull();
+    y.backward();
+    expect(a.grad).toBeNull();
+    expect(arr(b.grad)).toEqual([1, 1]);
+  });
+
+  it('does nothing on a leaf and refuses a tensor that gets no gradient', () => {
+    const x = tensor([1], { requiresGrad: true });
+    expect(x.retainGrad()).toBe(x);
+    x.mul(3).sum().backward();
+    expect(arr(x.grad)).toEqual([3]);
+    expect(() => tensor([1]).mul(2).retainGrad()).toThrow(/retainGrad: tensor of shape \[1\] does not require grad/);
   });
 });

@@ -4,10 +4,11 @@ import { type DType, assertDType, isFloat } from '../dtype.js';
 import { check } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
-import { binaryOperands, broadcastTo, describe, sameBackend, scalarLike, scalarOn, sumTo, wrap } from './operands.js';
+import { binaryOperands, broadcastTo, describe, sameBackend, scalarLike, scalarOn, wrap } from './operands.js';
 
-// Each op: the forward primitive, then its backward written in differentiable tensor ops,
-// so second-order gradients come for free.
+// Each op: the forward primitive named `out`, then `record` with its backward written in
+// differentiable tensor ops (so second-order gradients come for free). A backward returns the
+// gradient as broadcast to the output's shape; the engine sums it back to each input's shape.
 
 function unaryPrim(op: UnaryOp, x: Tensor): Tensor {
   const b = x._storageRef(op).backend;
@@ -39,33 +40,28 @@ function arith(op: BinaryOp, x: Tensor, y: Tensor | number, forceFloat = false) 
 
 export function add(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('add', x, y);
-  return record('add', [a, b], binaryPrim('add', a, b, shape), [], (g, [na, nb]) => [
-    na ? sumTo(g, a.shape) : null,
-    nb ? sumTo(g, b.shape) : null,
-  ]);
+  const out = binaryPrim('add', a, b, shape);
+  return record('add', [a, b], out, [], (g, [na, nb]) => [na ? g : null, nb ? g : null]);
 }
 
 export function sub(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('sub', x, y);
-  return record('sub', [a, b], binaryPrim('sub', a, b, shape), [], (g, [na, nb]) => [
-    na ? sumTo(g, a.shape) : null,
-    nb ? sumTo(g.neg(), b.shape) : null,
-  ]);
+  const out = binaryPrim('sub', a, b, shape);
+  return record('sub', [a, b], out, [], (g, [na, nb]) => [na ? g : null, nb ? g.neg() : null]);
 }
 
 export function mul(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('mul', x, y);
-  return record('mul', [a, b], binaryPrim('mul', a, b, shape), [a, b], (g, [na, nb]) => [
-    na ? sumTo(g.mul(b), a.shape) : null,
-    nb ? sumTo(g.mul(a), b.shape) : null,
-  ]);
+  const out = binaryPrim('mul', a, b, shape);
+  return record('mul', [a, b], out, [a, b], (g, [na, nb]) => [na ? g.mul(b) : null, nb ? g.mul(a) : null]);
 }
 
 export function div(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('div', x, y, true);
-  return record('div', [a, b], binaryPrim('div', a, b, shape), [a, b], (g, [na, nb]) => [
-    na ? sumTo(g.div(b), a.shape) : null,
-    nb ? sumTo(g.mul(a).div(b.mul(b)).neg(), b.shape) : null,
+  const out = binaryPrim('div', a, b, shape);
+  return record('div', [a, b], out, [a, b], (g, [na, nb]) => [
+    na ? g.div(b) : null,
+    nb ? g.mul(a).div(b.mul(b)).neg() : null,
   ]);
 }
 
@@ -74,9 +70,9 @@ export function pow(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('pow', x, y, true);
   const out = binaryPrim('pow', a, b, shape);
   return record('pow', [a, b], out, [a, b, out], (g, [na, nb]) => [
-    na ? sumTo(g.mul(b).mul(a.pow(b.sub(1))), a.shape) : null,
+    na ? g.mul(b).mul(a.pow(b.sub(1))) : null,
     // d/dy x^y = x^y log x; PyTorch's convention gives 0 where x == 0.
-    nb ? sumTo(where(a.eq(0), a.zerosLike(), g.mul(out).mul(a.log())), b.shape) : null,
+    nb ? where(a.eq(0), a.zerosLike(), g.mul(out).mul(a.log())) : null,
   ]);
 }
 
@@ -87,17 +83,19 @@ function winnerWeight(win: Tensor, tie: Tensor, dtype: DType): Tensor {
 
 export function maximum(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('maximum', x, y);
-  return record('maximum', [a, b], binaryPrim('maximum', a, b, shape), [a, b], (g, [na, nb]) => {
+  const out = binaryPrim('maximum', a, b, shape);
+  return record('maximum', [a, b], out, [a, b], (g, [na, nb]) => {
     const w = winnerWeight(a.gt(b), a.eq(b), g.dtype);
-    return [na ? sumTo(g.mul(w), a.shape) : null, nb ? sumTo(g.mul(w.neg().add(1)), b.shape) : null];
+    return [na ? g.mul(w) : null, nb ? g.mul(w.neg().add(1)) : null];
   });
 }
 
 export function minimum(x: Tensor, y: Tensor | number): Tensor {
   const { a, b, shape } = arith('minimum', x, y);
-  return record('minimum', [a, b], binaryPrim('minimum', a, b, shape), [a, b], (g, [na, nb]) => {
+  const out = binaryPrim('minimum', a, b, shape);
+  return record('minimum', [a, b], out, [a, b], (g, [na, nb]) => {
     const w = winnerWeight(a.lt(b), a.eq(b), g.dtype);
-    return [na ? sumTo(g.mul(w), a.shape) : null, nb ? sumTo(g.mul(w.neg().add(1)), b.shape) : null];
+    return [na ? g.mul(w) : null, nb ? g.mul(w.neg().add(1)) : null];
   });
 }
 
@@ -125,7 +123,7 @@ export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Ten
   const out = wrap(be, be.where(view(c), view(a), view(b)), shape, o.dtype);
   return record('where', [a, b], out, [c], (g, [na, nb]) => {
     const zero = g.zerosLike();
-    return [na ? sumTo(where(c, g, zero), a.shape) : null, nb ? sumTo(where(c, zero, g), b.shape) : null];
+    return [na ? where(c, g, zero) : null, nb ? where(c, zero, g) : null];
   });
 }
 
@@ -147,55 +145,61 @@ export function fullLike(x: Tensor, value: number): Tensor {
 }
 
 export function neg(x: Tensor): Tensor {
-  return record('neg', [x], unaryPrim('neg', x), [], (g) => [g.neg()]);
+  const out = unaryPrim('neg', x);
+  return record('neg', [x], out, [], (g) => [g.neg()]);
 }
 
 export function exp(x: Tensor): Tensor {
   floatOnly('exp', x);
-  const y = unaryPrim('exp', x);
-  return record('exp', [x], y, [y], (g) => [g.mul(y)]);
+  const out = unaryPrim('exp', x);
+  return record('exp', [x], out, [out], (g) => [g.mul(out)]);
 }
 
 export function log(x: Tensor): Tensor {
   floatOnly('log', x);
-  return record('log', [x], unaryPrim('log', x), [x], (g) => [g.div(x)]);
+  const out = unaryPrim('log', x);
+  return record('log', [x], out, [x], (g) => [g.div(x)]);
 }
 
 export function sqrt(x: Tensor): Tensor {
   floatOnly('sqrt', x);
-  const y = unaryPrim('sqrt', x);
-  return record('sqrt', [x], y, [y], (g) => [g.div(y.mul(2))]);
+  const out = unaryPrim('sqrt', x);
+  return record('sqrt', [x], out, [out], (g) => [g.div(out.mul(2))]);
 }
 
 export function abs(x: Tensor): Tensor {
-  return record('abs', [x], unaryPrim('abs', x), [x], (g) => [g.mul(x.sign())]);
+  const out = unaryPrim('abs', x);
+  return record('abs', [x], out, [x], (g) => [g.mul(x.sign())]);
 }
 
 export function sign(x: Tensor): Tensor {
-  return record('sign', [x], unaryPrim('sign', x), [], (g) => [g.zerosLike()]);
+  const out = unaryPrim('sign', x);
+  return record('sign', [x], out, [], (g) => [g.zerosLike()]);
 }
 
 export function relu(x: Tensor): Tensor {
-  return record('relu', [x], unaryPrim('relu', x), [x], (g) => [g.mul(x.gt(0).cast(g.dtype))]);
+  const out = unaryPrim('relu', x);
+  return record('relu', [x], out, [x], (g) => [g.mul(x.gt(0).cast(g.dtype))]);
 }
 
 export function sigmoid(x: Tensor): Tensor {
   floatOnly('sigmoid', x);
-  const y = unaryPrim('sigmoid', x);
-  return record('sigmoid', [x], y, [y], (g) => [g.mul(y).mul(y.neg().add(1))]);
+  const out = unaryPrim('sigmoid', x);
+  return record('sigmoid', [x], out, [out], (g) => [g.mul(out).mul(out.neg().add(1))]);
 }
 
 export function tanh(x: Tensor): Tensor {
   floatOnly('tanh', x);
-  const y = unaryPrim('tanh', x);
-  return record('tanh', [x], y, [y], (g) => [g.mul(y.mul(y).neg().add(1))]);
+  const out = unaryPrim('tanh', x);
+  return record('tanh', [x], out, [out], (g) => [g.mul(out.mul(out).neg().add(1))]);
 }
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
 export function erf(x: Tensor): Tensor {
   floatOnly('erf', x);
-  return record('erf', [x], unaryPrim('erf', x), [x], (g) => [g.mul(x.mul(x).neg().exp().mul(TWO_OVER_SQRT_PI))]);
+  const out = unaryPrim('erf', x);
+  return record('erf', [x], out, [x], (g) => [g.mul(x.mul(x).neg().exp().mul(TWO_OVER_SQRT_PI))]);
 }
 
 /**

@@ -2,7 +2,7 @@ import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertTensor, sameBackend, wrap } from './operands.js';
+import { assertTensor, broadcastTo, sameBackend, wrap } from './operands.js';
 
 /**
  * Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, batch dims
@@ -22,14 +22,14 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   const [k2, n] = b.shape.slice(-2) as [number, number];
   check(k === k2, 'matmul', () => `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible (inner dimensions ${k} and ${k2})`);
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
-  // Broadcast batch dims are recorded expands, so their backward sums the gradient back.
-  const av = a.expand([...batch, m, k]), bv = b.expand([...batch, k, n]);
-  let out = wrap(be, be.matmul(av._view('matmul'), bv._view('matmul')), [...batch, m, n], x.dtype);
-  out = record('matmul', [av, bv], out, [av, bv], (g, [na, nb]) => [
-    na ? g.matmul(bv.transpose(-1, -2)) : null,
-    nb ? av.transpose(-1, -2).matmul(g) : null,
+  const av = broadcastTo(a, [...batch, m, k]), bv = broadcastTo(b, [...batch, k, n]);
+  const out = wrap(be, be.matmul(av._view('matmul'), bv._view('matmul')), [...batch, m, n], x.dtype);
+  // Each product has the batch dims of the output; the engine sums them back to a's and b's.
+  let product = record('matmul', [a, b], out, [a, b], (g, [na, nb]) => [
+    na ? g.matmul(b.transpose(-1, -2)) : null,
+    nb ? a.transpose(-1, -2).matmul(g) : null,
   ]);
-  if (x.ndim === 1) out = out.squeeze(-2);
-  if (y.ndim === 1) out = out.squeeze(-1);
-  return out;
+  if (x.ndim === 1) product = product.squeeze(-2);
+  if (y.ndim === 1) product = product.squeeze(-1);
+  return product;
 }

@@ -25,7 +25,8 @@ function spread(g: Tensor, x: Tensor, axes: number[]): Tensor {
  */
 export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
   const axes = normalizeAxes('sum', axis, x.ndim);
-  return record('sum', [x], reducePrim('sum', x, axes, keepdim), [], (g) => [spread(g, x, axes)]);
+  const out = reducePrim('sum', x, axes, keepdim);
+  return record('sum', [x], out, [], (g) => [spread(g, x, axes)]);
 }
 
 export function mean(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
@@ -39,9 +40,9 @@ export function mean(x: Tensor, axis?: number | number[], keepdim = false): Tens
 function extreme(op: 'max' | 'min', x: Tensor, axis: number | number[] | undefined, keepdim: boolean): Tensor {
   const axes = normalizeAxes(op, axis, x.ndim);
   check(axes.every((a) => x.shape[a]! > 0), op, () => `cannot take the ${op} over an empty axis of shape ${fmt(x.shape)}`);
-  const y = reducePrim(op, x, axes, keepdim);
-  return record(op, [x], y, [x, y], (g) => {
-    const hit = x.eq(spread(y, x, axes)).cast(g.dtype);
+  const out = reducePrim(op, x, axes, keepdim);
+  return record(op, [x], out, [x, out], (g) => {
+    const hit = x.eq(spread(out, x, axes)).cast(g.dtype);
     const count = hit.sum(axes, true);
     return [spread(g, x, axes).mul(hit).div(count)];
   });

@@ -7,7 +7,7 @@ import { wrap } from './operands.js';
 // Two paths. Composed from primitives (max, sub, exp, sum, div/log), softmax runs on every
 // backend and its gradients come from theirs; the max is detached, since subtracting any
 // constant leaves softmax unchanged. A backend may instead offer one fused kernel (one dispatch,
-// no intermediate buffers); its backward is then written here in tensor ops on the output y,
+// no intermediate buffers); its backward is then written here in tensor ops on the output,
 // which carries this node, so second-order gradients flow back through it to x.
 
 /**
@@ -39,8 +39,8 @@ function fusedSoftmax(op: string, x: Tensor, axis: number, log: boolean): Tensor
   const kernel = b.fused?.softmax;
   // Ints and empty axes take the composed path, which reports them.
   if (!kernel || !isFloat(x.dtype) || !(x.shape[axis]! > 0)) return null;
-  const y = wrap(b, kernel(x._view(op), axis, log), x.shape, x.dtype);
-  return record(op, [x], y, [y], (g) => [
-    log ? g.sub(y.exp().mul(g.sum(axis, true))) : y.mul(g.sub(g.mul(y).sum(axis, true))),
+  const out = wrap(b, kernel(x._view(op), axis, log), x.shape, x.dtype);
+  return record(op, [x], out, [out], (g) => [
+    log ? g.sub(out.exp().mul(g.sum(axis, true))) : out.mul(g.sub(g.mul(out).sum(axis, true))),
   ]);
 }

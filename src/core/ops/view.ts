@@ -2,7 +2,7 @@ import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { broadcastShapes, contiguousStrides, isContiguous, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertTensor, broadcastTo, sameBackend, sumTo, wrap } from './operands.js';
+import { assertTensor, broadcastTo, sameBackend, wrap } from './operands.js';
 
 /** A contiguous copy of `x` (or `x` itself when already contiguous). */
 export function contiguous(x: Tensor): Tensor {
@@ -68,7 +68,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   });
   const out = broadcastTo(x, target);
   if (out === x) return x;
-  return record('expand', [x], out, [], (g) => [sumTo(g, x.shape)]);
+  return record('expand', [x], out, [], (g) => [g]);
 }
 
 function resolveRanges(x: Tensor, ranges: readonly (readonly [number, number])[]): [number, number][] {

@@ -1,0 +1,33 @@
+// Runs the ```ts webgpu / ```ts gpujs blocks of the docs on that backend. A missing driver
+// fails under CI and is skipped loudly elsewhere, as in the backends' own tests.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { initBackend } from '../../src/index.js';
+import { DOCS, blocksOf, kindOf, removeDir, root, runBlock } from './snippets.js';
+
+export function defineBackendSnippets(backend: string, requirement: string): void {
+  const dir = join(root, 'test', '.snippets', backend);
+  afterAll(() => removeDir(dir));
+  const blocks = DOCS.flatMap(blocksOf).filter((b) => {
+    const k = kindOf(b);
+    return k.kind === 'run' && k.backend === backend;
+  });
+  describe(`docs on ${backend}`, () => {
+    let available = false;
+    beforeAll(async () => {
+      try {
+        await initBackend(backend);
+        available = true;
+      } catch (e) {
+        if (process.env.CI) throw new Error(`backend '${backend}' is unavailable in CI: ${(e as Error).message}`);
+        console.warn(`\n*** SKIPPING the ${backend} doc snippets: ${(e as Error).message}\n*** ${requirement}\n`);
+      }
+    });
+    for (const b of blocks) {
+      it(`${b.doc}:${b.line} runs`, async (ctx) => {
+        if (!available) return ctx.skip();
+        await runBlock(b, dir);
+      });
+    }
+  });
+}
