@@ -1,5 +1,5 @@
 // The playground page: trains the names model on the chosen backend and shows what autograd did.
-import { type MemoryReport, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend } from 'tsgrad';
+import { type MemoryReport, type TraceStep, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend, toSvg, traceBackward } from 'tsgrad';
 import { type Bar, type Series, kib, lineChart, memoryChart } from './charts.js';
 import { type Examples, FEMALE, MALE, NamesModel, batchOf, examplesOf, rng, sampleNames } from './names.js';
 
@@ -13,6 +13,7 @@ export interface PlaygroundResult {
   lora: number[];
   full: number[];
   samples: string[];
+  trace: TraceStep[];
 }
 declare global {
   interface Window {
@@ -80,6 +81,52 @@ function bar(label: string, r: MemoryReport): Bar {
   return { label, parts: MEMORY_PARTS.map(([key, name, color]) => ({ name, color, bytes: (r[key] as { bytes: number }).bytes })) };
 }
 
+/** One LoRA step on two examples, drawn from the engine's graph, and its backward as a trace. */
+async function graphOfStep(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): Promise<{ svg: string; trace: TraceStep[] }> {
+  return scope(async () => {
+    const [x, y] = batchOf(data, 2, rand);
+    const loss = nn.functional.crossEntropy(model.forward(x), y);
+    const trace = await traceBackward(loss, { retainGraph: true });
+    const svg = toSvg(loss, { grads: true });
+    opt.zeroGrad();
+    return { svg, trace };
+  });
+}
+
+const fmtShape = (s: number[]) => `[${s.join(',')}]`;
+
+/** The trace as a table; the step-through buttons move the highlighted row. */
+function showTrace(trace: TraceStep[]): void {
+  const kernels = trace.reduce((n, s) => n + s.kernels, 0);
+  const skipped = trace.flatMap((s) => s.inputs).filter((i) => i.skipped === 'frozen').length;
+  $('graph-summary').textContent = `backward visited ${trace.length} tensors and ran ${kernels} kernels; ${skipped} frozen inputs got no gradient work.`;
+  const rows = trace.map((s) => {
+    const inputs = s.inputs.map((i) => `${fmtShape(i.shape)} ${i.kind}${i.skipped ? ` (skipped: ${i.skipped})` : ''}`).join('; ');
+    return `<tr><td>${s.step}</td><td>${s.op}</td><td>${fmtShape(s.shape)}</td><td>${s.gradNorm.toPrecision(4)}</td><td>${s.kernels}</td><td>${inputs}</td></tr>`;
+  });
+  $('trace').innerHTML = `<table><thead><tr><th>step</th><th>op</th><th>shape</th><th>‖grad‖ received</th><th>kernels</th><th>passes gradient to</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const prev = $<HTMLButtonElement>('trace-prev');
+  const next = $<HTMLButtonElement>('trace-next');
+  let at = 0;
+  const show = () => {
+    $('trace').querySelectorAll('tbody tr').forEach((tr, i) => (tr.className = i === at ? 'current' : i > at ? 'future' : ''));
+    const s = trace[at]!;
+    const to = s.inputs.filter((i) => !i.skipped).length;
+    $('trace-pos').textContent = `step ${at + 1} of ${trace.length}: ${s.op} ${fmtShape(s.shape)} receives a gradient of norm ${s.gradNorm.toPrecision(4)} and passes it on to ${to} of ${s.inputs.length} inputs`;
+    prev.disabled = at === 0;
+    next.disabled = at === trace.length - 1;
+  };
+  prev.onclick = () => {
+    at = Math.max(0, at - 1);
+    show();
+  };
+  next.onclick = () => {
+    at = Math.min(trace.length - 1, at + 1);
+    show();
+  };
+  show();
+}
+
 function download(name: string, data: Uint8Array | string): void {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([data as BlobPart]));
@@ -139,6 +186,10 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number)
     }
   }
 
+  const { svg, trace } = await graphOfStep(lora, loraOpt, female, rand);
+  $('graph').innerHTML = svg;
+  showTrace(trace);
+
   const samples = await sampleNames(lora, 12, rng(7));
   $('samples').textContent = samples.join(', ');
   const files = await io.saveAdapter(lora, { baseModelNameOrPath: 'tsgrad-names-mlp' });
@@ -148,7 +199,7 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number)
     for (const [name, data] of Object.entries(files)) download(name, data);
   };
   if ($('status').className !== 'notice') status(`Done on ${where}: ${pretrainSteps} pretraining and ${finetuneSteps}+${finetuneSteps} fine-tuning steps.`);
-  return { backend, pretrain, lora: series[0]!.values, full: series[1]!.values, samples };
+  return { backend, pretrain, lora: series[0]!.values, full: series[1]!.values, samples, trace };
 }
 
 const params = new URLSearchParams(location.search);

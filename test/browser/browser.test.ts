@@ -111,8 +111,31 @@ describe('browser (Chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('Node-only file I/O says so in a page and points to the byte-level twins', async (ctx) => {
+    if (!browser) return ctx.skip();
+    const errors: string[] = [];
+    const page = await openPage(`${server.url}/test/`, errors);
+    await page.waitForFunction(() => 'tsgrad' in globalThis);
+    const messages = await page.evaluate(async () => {
+      const t = (globalThis as unknown as { tsgrad: typeof import('../../src/index.js') }).tsgrad;
+      const caught = async (f: () => unknown) => {
+        try {
+          await f();
+          return 'no error';
+        } catch (e) {
+          return `${(e as Error).name}: ${(e as Error).message}`;
+        }
+      };
+      return [await caught(() => t.io.saveStateDict('model.safetensors', new t.nn.Linear(2, 2))), await caught(() => t.io.loadAdapterDir(new t.nn.Linear(2, 2), 'adapter'))];
+    });
+    await page.close();
+    expect(messages[0]).toMatch(/^TsgradError: saveStateDict: saveStateDict is Node-only .*in browsers use io\.encodeStateDict and a Blob/);
+    expect(messages[1]).toMatch(/^TsgradError: loadAdapterDir: loadAdapterDir is Node-only .*io\.loadAdapter/);
+    expect(errors).toEqual([]);
+  });
+
   for (const [backend, pretrain, finetune] of [['cpu', 60, 30], ['webgpu', 24, 12]] as const) {
-    it(`the playground trains on ${backend}: the loss falls, charts and samples appear, no console errors`, async (ctx) => {
+    it(`the playground trains on ${backend}: the loss falls, the graph renders, backward steps through, no console errors`, async (ctx) => {
       if (!browser) return ctx.skip();
       const errors: string[] = [];
       const page = await openPage(`${server.url}/web/?backend=${backend}&pretrain=${pretrain}&finetune=${finetune}&auto`, errors);
@@ -133,6 +156,19 @@ describe('browser (Chromium)', () => {
       expect(await page.locator('#finetune-chart path').count()).toBe(2);
       expect(await page.locator('#memory-chart rect').count()).toBeGreaterThan(5);
       expect(await page.locator('#download').isEnabled()).toBe(true);
+      // The graph of one LoRA step: tensor boxes, op ellipses, frozen weights dashed.
+      expect(await page.locator('#graph svg rect').count()).toBeGreaterThan(10);
+      expect(await page.locator('#graph svg ellipse').count()).toBeGreaterThan(10);
+      expect(await page.locator('#graph svg rect[stroke-dasharray]').count()).toBeGreaterThan(0);
+      // The backward trace: frozen base weights skipped; the step-through moves one row at a time.
+      expect(r.trace.length).toBeGreaterThan(10);
+      expect(r.trace[0]!.gradNorm).toBeCloseTo(1, 5);
+      expect(r.trace.flatMap((t) => t.inputs).some((i) => i.skipped === 'frozen')).toBe(true);
+      expect(await page.locator('#trace tbody tr').count()).toBe(r.trace.length);
+      await page.click('#trace-next');
+      await page.click('#trace-next');
+      expect(await page.locator('#trace-pos').textContent()).toMatch(new RegExp(`^step 3 of ${r.trace.length}: ${r.trace[2]!.op} `));
+      expect(await page.locator('#trace tbody tr.current td').first().textContent()).toBe('2');
       if (backend === 'cpu') await page.screenshot({ path: root('dist/test-browser/playground.png'), fullPage: true });
       await page.close();
       expect(errors).toEqual([]);

@@ -1,5 +1,6 @@
-// The conformance cases, bundled for a page: tsgrad itself comes from the browser bundle (/tsgrad.js).
-import { getBackendInfo, initBackend } from '../../src/index.js';
+// The conformance cases, bundled for a page: tsgrad itself comes from the browser bundle (/tsgrad.js),
+// which the page also exposes as globalThis.tsgrad.
+import * as tsgrad from '../../src/index.js';
 import { CASES } from '../conformance/cases.js';
 import { DEFAULT_TOL, checkCase } from '../conformance/check.js';
 
@@ -10,7 +11,7 @@ export interface PageConformance {
 }
 
 async function runConformance(backend: string, names: string[], numRuns: number): Promise<PageConformance> {
-  await initBackend(backend);
+  await tsgrad.initBackend(backend);
   const failures: PageConformance['failures'] = [];
   const ran: string[] = [];
   for (const c of CASES.filter((k) => names.includes(k.name))) {
@@ -21,7 +22,7 @@ async function runConformance(backend: string, names: string[], numRuns: number)
       failures.push({ name: c.name, error: (e as Error).message.slice(0, 600) });
     }
   }
-  return { info: getBackendInfo(backend), failures, ran };
+  return { info: tsgrad.getBackendInfo(backend), failures, ran };
 }
 
-(globalThis as { runConformance?: typeof runConformance }).runConformance = runConformance;
+Object.assign(globalThis, { runConformance, tsgrad });
