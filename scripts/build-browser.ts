@@ -20,6 +20,8 @@ export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<Meta
     platform: 'browser',
     target: 'es2022',
     minify: true,
+    // Error messages name classes (optimizers by `constructor.name`): keep those names.
+    keepNames: true,
     sourcemap: true,
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,

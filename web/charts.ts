@@ -8,6 +8,17 @@ function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, 
   return e;
 }
 
+const SMOOTH = 20;
+
+/** Mean of each value and the (up to) `window - 1` before it. */
+function runningMean(values: number[], window: number): number[] {
+  let sum = 0;
+  return values.map((v, i) => {
+    sum += v - (i >= window ? values[i - window]! : 0);
+    return sum / Math.min(i + 1, window);
+  });
+}
+
 export interface Series {
   name: string;
   color: string;
@@ -34,9 +45,12 @@ export function lineChart(svg: SVGSVGElement, series: Series[], opts: { width?: 
   svg.append(el('text', { x: pad.l - 4, y: y(hi) + 4, 'text-anchor': 'end', 'font-size': 10 }, hi.toFixed(2)));
   svg.append(el('text', { x: pad.l - 4, y: y(lo) + 4, 'text-anchor': 'end', 'font-size': 10 }, lo.toFixed(2)));
   svg.append(el('text', { x: w - pad.r, y: h - 6, 'text-anchor': 'end', 'font-size': 10 }, `step ${steps - 1}`));
+  const path = (values: number[]) => values.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join('');
   series.forEach((s, k) => {
-    const d = s.values.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join('');
-    svg.append(el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.5 }));
+    // Batch losses are noisy: the raw curve faint, its running mean over the last SMOOTH steps on top.
+    const smooth = s.values.length > SMOOTH;
+    svg.append(el('path', { d: path(s.values), fill: 'none', stroke: s.color, 'stroke-width': smooth ? 1 : 1.5, 'stroke-opacity': smooth ? 0.3 : 1 }));
+    if (smooth) svg.append(el('path', { d: path(runningMean(s.values, SMOOTH)), fill: 'none', stroke: s.color, 'stroke-width': 2 }));
     svg.append(el('text', { x: w - pad.r, y: pad.t + 10 + 12 * k, 'text-anchor': 'end', 'font-size': 11, fill: s.color }, s.name));
   });
 }
