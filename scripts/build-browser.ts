@@ -2,7 +2,7 @@
 // browsers (the GPU backends are lazy chunks beside it), and, for tests, a minified Node bundle.
 import { type Metafile, build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { browserTwinsEsbuild } from './browser-twins.js';
 
@@ -11,6 +11,8 @@ const ENTRY = `${ROOT}src/index.ts`;
 
 /** Builds the browser bundle into `outdir` (tsgrad.js and chunks/); returns esbuild's account of the outputs. */
 export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<Metafile['outputs']> {
+  // Chunk names carry content hashes: clear the last build's, or they would ship too.
+  rmSync(outdir, { recursive: true, force: true });
   const result = await build({
     entryPoints: { tsgrad: ENTRY },
     outdir,

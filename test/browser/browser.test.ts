@@ -4,10 +4,11 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
-import type { Page } from 'playwright-core';
+import type { Download, Page } from 'playwright-core';
 import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.js';
+import { io } from '../../src/index.js';
 import type { PlaygroundResult } from '../../web/main.js';
 import type { PageConformance } from './conformance.page.js';
 import { type Browser, type StaticServer, launchChromium, serve } from './harness.js';
@@ -48,6 +49,29 @@ async function openPage(url: string, errors: string[], init?: () => void): Promi
   if (init) await page.addInitScript(init);
   await page.goto(url);
   return page;
+}
+
+/** The download button hands over PEFT's two files for the adapted layers. */
+async function checkAdapterDownload(page: Page): Promise<void> {
+  const downloads: Download[] = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.click('#download');
+  await expect.poll(() => downloads.length).toBe(2);
+  const files = Object.fromEntries(await Promise.all(downloads.map(async (d) => [d.suggestedFilename(), readFileSync((await d.path())!)] as const)));
+  expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  const config = JSON.parse(files['adapter_config.json']!.toString('utf8'));
+  expect(config).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, base_model_name_or_path: 'tsgrad-names-mlp' });
+  expect([...config.target_modules].sort()).toEqual(['hidden', 'out']);
+  const { tensors } = io.decodeSafetensors(new Uint8Array(files['adapter_model.safetensors']!));
+  const shapes = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape]));
+  expect(shapes).toEqual({
+    'base_model.model.hidden.lora_A.weight': [4, 48],
+    'base_model.model.hidden.lora_B.weight': [128, 4],
+    'base_model.model.out.lora_A.weight': [4, 128],
+    'base_model.model.out.lora_B.weight': [27, 4],
+  });
+  // B starts at zero; trained, it is not.
+  expect(Math.max(...Array.from(tensors['base_model.model.out.lora_B.weight']!.dataSync(), Math.abs))).toBeGreaterThan(0);
 }
 
 describe('browser (Chromium)', () => {
@@ -182,7 +206,10 @@ describe('browser (Chromium)', () => {
       await page.click('#trace-next');
       expect(await page.locator('#trace-pos').textContent()).toMatch(new RegExp(`^step 3 of ${r.trace.length}: ${r.trace[2]!.op} `));
       expect(await page.locator('#trace tbody tr.current td').first().textContent()).toBe('2');
-      if (backend === 'cpu') await page.screenshot({ path: root('dist/test-browser/playground.png'), fullPage: true });
+      if (backend === 'cpu') {
+        await page.screenshot({ path: root('dist/test-browser/playground.png'), fullPage: true });
+        await checkAdapterDownload(page);
+      }
       await page.close();
       expect(errors).toEqual([]);
     });
