@@ -43,6 +43,13 @@ async function pickBackend(choice: string): Promise<string> {
   }
 }
 
+/** The backend and what it runs on: gpu.js's kernel class, the WebGPU adapter, the CPU's path and threads. */
+function describeBackend(name: string, info: Record<string, unknown>): string {
+  const threads = typeof info['threads'] === 'number' ? `${info['threads']} thread${info['threads'] === 1 ? '' : 's'}` : '';
+  const parts = [info['kernelType'], info['description'] || info['architecture'], info['path'], threads].filter((p) => typeof p === 'string' && p !== '');
+  return parts.length > 0 ? `${name} (${parts.join(', ')})` : name;
+}
+
 /** One optimizer step on a fresh batch; resolves to the batch loss. */
 function step(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): Promise<number> {
   return scope(async () => {
@@ -137,8 +144,7 @@ function download(name: string, data: Uint8Array | string): void {
 
 async function run(choice: string, pretrainSteps: number, finetuneSteps: number): Promise<PlaygroundResult> {
   const backend = await pickBackend(choice);
-  const info = getBackendInfo();
-  const where = `${backend}${info['kernelType'] ? ` (${String(info['kernelType'])})` : info['description'] || info['architecture'] ? ` (${String(info['description'] || info['architecture'])})` : ''}`;
+  const where = describeBackend(backend, getBackendInfo());
   if ($('status').className !== 'notice') status(`Training on ${where}…`);
   manualSeed(42);
   const rand = rng(42);

@@ -167,7 +167,7 @@ describe('browser (Chromium)', () => {
     await page.waitForFunction(() => document.body.dataset['state'] === 'done' || document.body.dataset['state'] === 'error', null, { timeout: 60_000 });
     const status = await page.locator('#status').textContent();
     await page.close();
-    expect(status).toMatch(/^Done on gpujs \(WebGL2Kernel\)/);
+    expect(status).toMatch(/^Done on gpujs \(WebGL2Kernel[,)]/);
     expect(errors).toEqual([]);
   });
 
@@ -181,6 +181,7 @@ describe('browser (Chromium)', () => {
       const status = await page.locator('#status').textContent();
       const r = (await page.evaluate(() => window.playground)) as PlaygroundResult;
       expect(status).toMatch(new RegExp(`^Done on ${backend}`));
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
       const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
       expect(r.pretrain).toHaveLength(pretrain);
       // Uniform guessing over 27 symbols is ln 27 ≈ 3.30; a few dozen Adam steps get well below it.

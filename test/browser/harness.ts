@@ -23,7 +23,10 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `routes` (URL prefix → folder) on a free port of 127.0.0.1. */
+/** The headers that make a page cross-origin isolated (SharedArrayBuffer, so CPU worker threads). */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+/** Serves `routes` (URL prefix → folder) on a free port of 127.0.0.1, cross-origin isolated. */
 export async function serve(routes: Record<string, string>): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -34,7 +37,7 @@ export async function serve(routes: Record<string, string>): Promise<StaticServe
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...ISOLATION }).end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
