@@ -20,10 +20,11 @@ export interface AdapterConfig {
   lora_alpha: number;
   lora_dropout: number;
   use_rslora: boolean;
-  target_modules: string[];
+  /** Module names (PEFT matches a name or a dotted suffix) or one regular expression PEFT full-matches. */
+  target_modules: string[] | string;
   rank_pattern: Record<string, number>;
   alpha_pattern: Record<string, number>;
-  bias: 'none';
+  bias: 'none' | 'all' | 'lora_only';
   fan_in_fan_out: false;
   init_lora_weights: boolean | 'gaussian';
   inference_mode: boolean;
@@ -44,9 +45,23 @@ function mode(values: number[]): number {
   return [...counts].sort((a, b) => b[1] - a[1])[0]![0];
 }
 
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A rank_pattern / alpha_pattern key for `path`. PEFT matches keys as `(.*\.)?(key)$`, so a
+ * path that is a dotted suffix of another adapted path ('2' of '0.2') is anchored with '^'.
+ */
+function patternKey(path: string, all: string[]): string {
+  return all.some((p) => p !== path && p.endsWith(`.${path}`)) ? `^${escapeRegExp(path)}` : path;
+}
+
 /**
  * Writes the model's LoRA adapters in PEFT's layout: `adapter_model.safetensors` with
- * `base_model.model.<path>.lora_A.weight` / `lora_B.weight`, and `adapter_config.json`.
+ * `base_model.model.<path>.lora_A.weight` / `lora_B.weight` (and trained biases:
+ * `<path>.base_layer.bias` of adapted layers, `<path>.bias` of others), and `adapter_config.json`
+ * whose `target_modules` is a regular expression PEFT full-matches against exactly the adapted paths.
  *
  * @example
  * const files = await saveAdapter(model);
@@ -58,18 +73,28 @@ export async function saveAdapter(model: Module, opts: { baseModelNameOrPath?: s
   const r = mode(layers.map(([, l]) => l.rank));
   const alpha = mode(layers.map(([, l]) => l.alpha));
   const rs = layers[0]![1].scaling !== layers[0]![1].alpha / layers[0]![1].rank;
+  const paths = layers.map(([p]) => p);
+  const loraBiases = new Map<string, string>(layers.flatMap(([p, l]) => (l.base.bias ? [[`${p}.base.bias`, `${p}.base_layer.bias`] as const] : [])));
+  const biases = model.namedParameters().filter(([n]) => n === 'bias' || n.endsWith('.bias'));
+  const trainedOther = biases.some(([n, b]) => b.requiresGrad && !loraBiases.has(n));
+  const trainedLora = biases.some(([n, b]) => b.requiresGrad && loraBiases.has(n));
+  // PEFT's bias modes: 'all' saves every bias in the model, 'lora_only' those of adapted layers.
+  const bias = trainedOther ? 'all' : trainedLora ? 'lora_only' : 'none';
   const tensors: Record<string, Tensor> = {};
   const config: AdapterConfig = {
     peft_type: 'LORA', r, lora_alpha: alpha, lora_dropout: layers[0]![1].dropout, use_rslora: rs,
-    target_modules: [...new Set(layers.map(([p]) => p.split('.').pop()!))].sort(),
-    rank_pattern: {}, alpha_pattern: {}, bias: 'none', fan_in_fan_out: false, init_lora_weights: true,
+    target_modules: `^(?:${paths.map(escapeRegExp).join('|')})$`,
+    rank_pattern: {}, alpha_pattern: {}, bias, fan_in_fan_out: false, init_lora_weights: true,
     inference_mode: true, base_model_name_or_path: opts.baseModelNameOrPath ?? null, task_type: null,
   };
   for (const [path, l] of layers) {
     tensors[`${PREFIX}${path}.lora_A.weight`] = l.loraA;
     tensors[`${PREFIX}${path}.lora_B.weight`] = l.loraB;
-    if (l.rank !== r) config.rank_pattern[path] = l.rank;
-    if (l.alpha !== alpha) config.alpha_pattern[path] = l.alpha;
+    if (l.rank !== r) config.rank_pattern[patternKey(path, paths)] = l.rank;
+    if (l.alpha !== alpha) config.alpha_pattern[patternKey(path, paths)] = l.alpha;
+  }
+  for (const [name, b] of biases) {
+    if (bias === 'all' || (bias === 'lora_only' && loraBiases.has(name))) tensors[`${PREFIX}${loraBiases.get(name) ?? name}`] = b;
   }
   return {
     'adapter_model.safetensors': await encodeSafetensors(tensors, { format: 'pt' }),
@@ -77,78 +102,154 @@ export async function saveAdapter(model: Module, opts: { baseModelNameOrPath?: s
   };
 }
 
+interface LoRASettings {
+  rank: number;
+  alpha: number;
+  scaling: number;
+}
+
+/** Reads and checks adapter_config.json: a TsgradError for anything tsgrad cannot load faithfully. */
+function parseConfig(text: string): (path: string) => LoRASettings & { dropout: number; rs: boolean } {
+  const op = 'loadAdapter';
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(text);
+  } catch (e) {
+    throw new TsgradError(op, `adapter_config.json is not valid JSON (${(e as Error).message})`);
+  }
+  check(typeof config === 'object' && config !== null && !Array.isArray(config), op, () => 'adapter_config.json must hold a JSON object');
+  check(config.peft_type === 'LORA', op, () => `adapter_config.json has peft_type ${JSON.stringify(config.peft_type)}; only LORA adapters load`);
+  const positive = (name: string, v: unknown, integer: boolean) =>
+    check(typeof v === 'number' && v > 0 && Number.isFinite(v) && (!integer || Number.isInteger(v)), op, () =>
+      `adapter_config.json: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+  const r = config.r ?? 8, alpha = config.lora_alpha ?? 8, dropout = config.lora_dropout ?? 0, rs = config.use_rslora ?? false;
+  positive('r', r, true);
+  positive('lora_alpha', alpha, false);
+  check(typeof dropout === 'number' && dropout >= 0 && dropout < 1, op, () => `adapter_config.json: lora_dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
+  check(typeof rs === 'boolean', op, () => `adapter_config.json: use_rslora must be true or false, got ${JSON.stringify(rs)}`);
+  check(!config.fan_in_fan_out, op, () => 'adapter_config.json has fan_in_fan_out true (Conv1D-style weights); tsgrad Linear layers store [out, in], so this adapter does not apply');
+  check(!config.use_dora, op, () => 'adapter_config.json has use_dora true; tsgrad implements plain LoRA, not DoRA');
+  check(['none', 'all', 'lora_only', undefined].includes(config.bias as string), op, () => `adapter_config.json: bias must be 'none', 'all' or 'lora_only', got ${JSON.stringify(config.bias)}`);
+  const patterns: Record<string, Record<string, number>> = {};
+  for (const name of ['rank_pattern', 'alpha_pattern']) {
+    const p = config[name] ?? {};
+    check(typeof p === 'object' && p !== null && !Array.isArray(p), op, () => `adapter_config.json: ${name} must be an object`);
+    for (const [k, v] of Object.entries(p)) {
+      positive(`${name}['${k}']`, v, name === 'rank_pattern');
+      try {
+        new RegExp(k);
+      } catch {
+        throw new TsgradError(op, `adapter_config.json: ${name} key '${k}' is not a valid regular expression`);
+      }
+    }
+    patterns[name] = p as Record<string, number>;
+  }
+  return (path) => {
+    const rank = patternValue(patterns.rank_pattern, path) ?? (r as number);
+    const a = patternValue(patterns.alpha_pattern, path) ?? (alpha as number);
+    return { rank, alpha: a, scaling: rs ? a / Math.sqrt(rank) : a / rank, dropout: dropout as number, rs: rs as boolean };
+  };
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
 /**
  * Loads a PEFT LoRA adapter into `model`. Layers named in the file that are still plain Linear
- * are wrapped first (with the file's rank and alpha, per-layer patterns included); every key
- * must land on a LoRALinear with matching shapes, and every LoRALinear must get weights.
+ * are wrapped (with the file's rank and alpha, per-layer patterns included); every key must land
+ * on a layer with matching shapes, every LoRALinear must get weights, and biases saved with the
+ * adapter overwrite the model's. Everything is checked before the model changes, so a failed
+ * load leaves it exactly as it was.
  *
  * @example
  * loadAdapter(model, { 'adapter_model.safetensors': readFileSync(a), 'adapter_config.json': readFileSync(c, 'utf8') });
  */
 export function loadAdapter(model: Module, files: AdapterFiles): void {
-  const config = JSON.parse(files['adapter_config.json']) as Partial<AdapterConfig>;
-  check(config.peft_type === 'LORA', 'loadAdapter', () => `adapter_config.json has peft_type ${config.peft_type}; only LORA adapters load`);
+  const op = 'loadAdapter';
+  const settings = parseConfig(files['adapter_config.json']);
   const { tensors } = decodeSafetensors(files['adapter_model.safetensors']);
-  const byPath = new Map<string, { a?: Tensor; b?: Tensor }>();
-  for (const [key, t] of Object.entries(tensors)) {
-    const m = /^base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(key);
-    if (!m) throw new TsgradError('loadAdapter', `unexpected key '${key}'; expected base_model.model.<path>.lora_A.weight or lora_B.weight`);
-    const entry = byPath.get(m[1]!) ?? {};
-    entry[m[2] === 'A' ? 'a' : 'b'] = t;
-    byPath.set(m[1]!, entry);
-  }
-  const existing = new Set(loraLayers(model).map(([p]) => p));
-  const toWrap = [...byPath.keys()].filter((p) => !existing.has(p));
-  const modules = new Map(model.namedModules());
-  for (const p of toWrap) {
-    check(modules.get(p) instanceof Linear, 'loadAdapter', () => `the adapter has weights for '${p}', which is not a Linear or LoRALinear in the model`);
-  }
-  const settings = (p: string) => {
-    const rank = patternValue(config.rank_pattern, p) ?? config.r ?? 8;
-    const alpha = patternValue(config.alpha_pattern, p) ?? config.lora_alpha ?? rank;
-    const rs = config.use_rslora ?? false;
-    return { rank, alpha, scaling: rs ? alpha / Math.sqrt(rank) : alpha / rank };
-  };
-  const groups = new Map<string, string[]>();
-  for (const p of toWrap) {
-    const { rank, alpha } = settings(p);
-    const k = `${rank}/${alpha}`;
-    groups.set(k, [...(groups.get(k) ?? []), p]);
-  }
-  for (const [k, paths] of groups) {
-    const [rank, alpha] = k.split('/').map(Number) as [number, number];
-    applyLoRA(model, { targets: (path) => paths.includes(path), rank, alpha, dropout: config.lora_dropout ?? 0, useRsLoRA: config.use_rslora ?? false });
-  }
-  const layers = new Map(loraLayers(model));
-  for (const [path, { a, b }] of byPath) {
-    const l = layers.get(path)!;
-    check(a && b, 'loadAdapter', () => `the adapter for '${path}' lacks lora_${a ? 'B' : 'A'}.weight`);
-    check(!l.isMerged, 'loadAdapter', () => `LoRALinear '${path}' is merged; call unmerge() first`);
-    for (const [name, src, dst] of [['lora_A', a, l.loraA], ['lora_B', b, l.loraB]] as const) {
-      check(src.shape.length === 2 && src.shape[0] === dst.shape[0] && src.shape[1] === dst.shape[1], 'loadAdapter', () =>
-        `'${path}.${name}.weight' has shape ${fmt(src.shape)} but the layer needs ${fmt(dst.shape)}`);
+  try {
+    const modules = new Map(model.namedModules());
+    const params = new Map(model.namedParameters());
+    const byPath = new Map<string, { a?: Tensor; b?: Tensor }>();
+    const biases: [string, Tensor][] = []; // [tsgrad parameter name or '<lora path>|base', tensor]
+    for (const [key, t] of Object.entries(tensors)) {
+      const lora = /^base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(key);
+      const baseBias = /^base_model\.model\.(.+)\.base_layer\.bias$/.exec(key);
+      const bias = /^base_model\.model\.(.+\.)?bias$/.exec(key);
+      if (lora) {
+        const entry = byPath.get(lora[1]!) ?? {};
+        entry[lora[2] === 'A' ? 'a' : 'b'] = t;
+        byPath.set(lora[1]!, entry);
+      } else if (baseBias) biases.push([`${baseBias[1]}|base`, t]);
+      else if (bias) biases.push([key.slice(PREFIX.length), t]);
+      else throw new TsgradError(op, `unexpected key '${key}'; expected base_model.model.<path>.lora_A.weight, lora_B.weight, base_layer.bias or bias`);
     }
-    // A layer adapted before loading must agree with the file, or the weights would be scaled wrongly.
-    const want = settings(path);
-    check(l.rank === want.rank && Math.abs(l.scaling - want.scaling) <= 1e-12 * want.scaling, 'loadAdapter', () =>
-      `LoRALinear '${path}' has rank ${l.rank} and scaling ${l.scaling}, but the adapter was trained with rank ${want.rank} and scaling ${want.scaling} (lora_alpha ${want.alpha}${config.use_rslora ? ', rsLoRA' : ''}); load into a model without that adapter, or build it with the adapter's settings`);
-  }
-  for (const path of layers.keys()) check(byPath.has(path), 'loadAdapter', () => `the adapter has no weights for LoRALinear '${path}'`);
-  noGrad(() => {
+    check(byPath.size > 0, op, () => 'the adapter holds no lora_A / lora_B weights');
+
+    const existing = new Set(loraLayers(model).map(([p]) => p));
     for (const [path, { a, b }] of byPath) {
-      layers.get(path)!.loraA.copy_(a!);
-      layers.get(path)!.loraB.copy_(b!);
+      const m = modules.get(path);
+      check(m instanceof Linear || m instanceof LoRALinear, op, () =>
+        `the adapter has weights for '${path}', which is ${m ? `a ${m.constructor.name}` : 'not in the model'}; expected a Linear or LoRALinear`);
+      check(a && b, op, () => `the adapter for '${path}' lacks lora_${a ? 'B' : 'A'}.weight`);
+      const want = settings(path);
+      check(Number.isInteger(want.rank) && want.rank >= 1 && want.rank <= Math.min(m.inFeatures, m.outFeatures), op, () =>
+        `'${path}' would get rank ${want.rank}, outside [1, ${Math.min(m.inFeatures, m.outFeatures)}] for a ${m.inFeatures}→${m.outFeatures} layer`);
+      const [needA, needB] = m instanceof LoRALinear ? [m.loraA.shape, m.loraB.shape] : [[want.rank, m.inFeatures], [m.outFeatures, want.rank]];
+      for (const [name, src, need] of [['lora_A', a, needA], ['lora_B', b, needB]] as const) {
+        check(sameShape(src.shape, need), op, () => `'${path}.${name}.weight' has shape ${fmt(src.shape)} but the layer needs ${fmt(need)}`);
+      }
+      if (m instanceof LoRALinear) {
+        check(!m.isMerged, op, () => `LoRALinear '${path}' is merged; call unmerge() first`);
+        // A layer adapted before loading must agree with the file, or the weights would be scaled wrongly.
+        check(m.rank === want.rank && Math.abs(m.scaling - want.scaling) <= 1e-12 * want.scaling, op, () =>
+          `LoRALinear '${path}' has rank ${m.rank} and scaling ${m.scaling}, but the adapter was trained with rank ${want.rank} and scaling ${want.scaling} (lora_alpha ${want.alpha}${want.rs ? ', rsLoRA' : ''}); load into a model without that adapter, or build it with the adapter's settings`);
+      }
     }
-  });
-  for (const t of Object.values(tensors)) t.dispose();
+    for (const path of existing) check(byPath.has(path), op, () => `the adapter has no weights for LoRALinear '${path}'`);
+
+    // Each bias resolves to a parameter of the model as it is now (LoRA-wrapped or not).
+    const biasTargets: [Tensor, Tensor][] = biases.map(([name, src]) => {
+      const [path, base] = name.endsWith('|base') ? [name.slice(0, -5), true] : [name.slice(0, -'.bias'.length), false];
+      check(!base || byPath.has(path), op, () => `the adapter has '${path}.base_layer.bias' but no lora_A / lora_B for '${path}'`);
+      const m = modules.get(path);
+      const dst = m instanceof LoRALinear ? m.base.bias : base && m instanceof Linear ? m.bias : params.get(name);
+      check(dst, op, () => `the adapter has a bias for '${path}', which has no bias parameter in the model`);
+      check(sameShape(src.shape, dst.shape), op, () => `the adapter's bias for '${path}' has shape ${fmt(src.shape)} but the model's has ${fmt(dst.shape)}`);
+      return [dst, src];
+    });
+
+    // Everything fits: now change the model.
+    const groups = new Map<string, string[]>();
+    for (const p of byPath.keys()) {
+      if (existing.has(p)) continue;
+      const s = settings(p);
+      const k = `${s.rank}/${s.alpha}`;
+      groups.set(k, [...(groups.get(k) ?? []), p]);
+    }
+    for (const paths of groups.values()) {
+      const s = settings(paths[0]!);
+      applyLoRA(model, { targets: (path) => paths.includes(path), rank: s.rank, alpha: s.alpha, dropout: s.dropout, useRsLoRA: s.rs });
+    }
+    const layers = new Map(loraLayers(model));
+    noGrad(() => {
+      for (const [path, { a, b }] of byPath) {
+        layers.get(path)!.loraA.copy_(a!);
+        layers.get(path)!.loraB.copy_(b!);
+      }
+      for (const [dst, src] of biasTargets) dst.copy_(src);
+    });
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
 }
 
 /**
  * PEFT's rank_pattern / alpha_pattern lookup: a key matches a module path equal to it or ending
  * in `.key` (keys are regular expressions, as in PEFT); the first matching key wins.
  */
-function patternValue(pattern: Record<string, number> | undefined, path: string): number | undefined {
-  for (const [key, value] of Object.entries(pattern ?? {})) {
+function patternValue(pattern: Record<string, number>, path: string): number | undefined {
+  for (const [key, value] of Object.entries(pattern)) {
     if (new RegExp(`^(.*\\.)?(${key})$`).test(path)) return value;
   }
   return undefined;

@@ -1,6 +1,6 @@
 // Sampling: frequencies match the distribution, seeds repeat, generators are separate streams.
 import { describe, expect, it } from 'vitest';
-import { Generator, TsgradError, bernoulli, full, manualSeed, multinomial, rand, randint, randperm, tensor } from '../../src/index.js';
+import { Generator, TsgradError, bernoulli, full, initBackend, manualSeed, multinomial, rand, randint, randperm, tensor } from '../../src/index.js';
 
 const counts = (values: ArrayLike<number>, k: number) => {
   const c = new Array<number>(k).fill(0);
@@ -107,5 +107,27 @@ describe('randint, randperm, bernoulli', () => {
     expect(Math.abs(m[1]! - 0.25)).toBeLessThan(0.025);
     expect(m[2]).toBe(1);
     expect(() => bernoulli(full([2], 1.5))).toThrow(/\[0, 1\], got 1.5/);
+  });
+});
+
+describe('sampling on the webgpu backend', () => {
+  it('draws what the cpu backend draws for the same seed, without reading the probabilities back', async (ctx) => {
+    try {
+      await initBackend('webgpu');
+    } catch (e) {
+      if (process.env.CI) throw new Error(`the webgpu backend is unavailable in CI: ${(e as Error).message}`);
+      console.warn(`\n*** SKIPPING webgpu sampling: ${(e as Error).message}\n`);
+      return ctx.skip();
+    }
+    const w = [[0.2, 0.3, 0.5, 0], [0.9, 0.05, 0.05, 0], [1, 1, 1, 1]];
+    const draw = (backend: string) => {
+      const p = tensor(w, { backend });
+      const g = new Generator().manualSeed(11);
+      return [multinomial(p, 3, { generator: g }), multinomial(p, 8, { replacement: true, generator: g }), bernoulli(p.mul(0.5), { generator: g })];
+    };
+    const gpu = draw('webgpu');
+    expect(gpu.map((t) => t.backend)).toEqual(['webgpu', 'webgpu', 'webgpu']);
+    const cpu = draw('cpu').map((t) => t.arraySync());
+    expect(await Promise.all(gpu.map((t) => t.toArray()))).toEqual(cpu);
   });
 });

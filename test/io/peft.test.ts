@@ -1,0 +1,136 @@
+// PEFT adapter files: target_modules PEFT matches exactly, trained biases, strict configs, and
+// loads that fail without touching the model.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TsgradError, io, manualSeed, nn, noGrad, randn, type Tensor } from '../../src/index.js';
+
+/** Paths 0, 0.0, 0.2 and 2: a Sequential named '0' holds Linears whose names are suffixes of others. */
+const nested = () => new nn.Sequential(
+  new nn.Sequential(new nn.Linear(6, 8), new nn.Tanh(), new nn.Linear(8, 8)),
+  new nn.Tanh(),
+  new nn.Linear(8, 5),
+);
+
+const randomizeB = (m: nn.Module) => noGrad(() => {
+  for (const l of m.modules()) if (l instanceof nn.LoRALinear) l.loraB.copy_(randn(l.loraB.shape));
+});
+
+const outputs = (m: nn.Module, x: Tensor) => Array.from(noGrad(() => m.forward(x)).dataSync());
+
+/** Every parameter's values, by name: a model's complete observable state. */
+const snapshot = (m: nn.Module) => m.namedParameters().map(([n, p]) => [n, p.requiresGrad, Array.from(p.dataSync())]);
+
+describe('target_modules', () => {
+  it('is a regular expression that PEFT full-matches against exactly the adapted paths', async () => {
+    manualSeed(0);
+    const model = nested();
+    nn.applyLoRA(model, { targets: (p) => p === '0.0' || p === '2', rank: 2 });
+    const config = JSON.parse((await io.saveAdapter(model))['adapter_config.json']);
+    expect(typeof config.target_modules).toBe('string');
+    // PEFT: re.fullmatch(target_modules, key) for every key of model.named_modules().
+    const matched = nested().namedModules().map(([p]) => p).filter((p) => new RegExp(`^(?:${config.target_modules})$`).test(p));
+    expect(matched).toEqual(['0.0', '2']);
+  });
+
+  it('anchors rank_pattern keys for a path that is a dotted suffix of another', async () => {
+    const model = nested();
+    nn.applyLoRA(model, { targets: (p) => p === '0.2', rank: 2 });
+    nn.applyLoRA(model, { targets: (p) => p === '0.0', rank: 2 });
+    nn.applyLoRA(model, { targets: (p) => p === '2', rank: 4 });
+    randomizeB(model);
+    const files = await io.saveAdapter(model);
+    const config = JSON.parse(files['adapter_config.json']);
+    expect(config.r).toBe(2);
+    expect(config.rank_pattern).toEqual({ '^2': 4 });
+    // PEFT's lookup: re.match(rf"(.*\.)?({key})$", path) — '0.2' must not take rank 4.
+    expect(new RegExp('^(.*\\.)?(^2)$').test('0.2')).toBe(false);
+    const fresh = nested();
+    const baseWeights = Object.entries(model.stateDict()).filter(([k]) => !/lora/.test(k)).map(([k, v]) => [k.replace('.base.', '.'), v] as const);
+    fresh.loadStateDict(Object.fromEntries(baseWeights));
+    io.loadAdapter(fresh, files);
+    expect(((fresh.at(0) as nn.Sequential).at(2) as nn.LoRALinear).rank).toBe(2);
+    expect((fresh.at(2) as nn.LoRALinear).rank).toBe(4);
+    const x = randn([3, 6]);
+    expect(outputs(fresh, x)).toEqual(outputs(model, x));
+  });
+});
+
+describe('trained biases', () => {
+  for (const bias of ['loraOnly', 'all'] as const) {
+    it(`bias '${bias}' is written in PEFT's layout and read back`, async () => {
+      manualSeed(1);
+      const base = nested();
+      const tuned = nested();
+      tuned.loadStateDict(base.stateDict());
+      nn.applyLoRA(tuned, { targets: ['0.0'], rank: 2, bias });
+      randomizeB(tuned);
+      noGrad(() => {
+        for (const [, p] of tuned.namedParameters()) if (p.requiresGrad && p.ndim === 1) p.copy_(randn(p.shape));
+      });
+      const files = await io.saveAdapter(tuned);
+      const config = JSON.parse(files['adapter_config.json']);
+      const keys = Object.keys(io.decodeSafetensors(files['adapter_model.safetensors']).tensors).sort();
+      if (bias === 'loraOnly') {
+        expect(config.bias).toBe('lora_only');
+        expect(keys).toEqual(['base_model.model.0.0.base_layer.bias', 'base_model.model.0.0.lora_A.weight', 'base_model.model.0.0.lora_B.weight']);
+      } else {
+        expect(config.bias).toBe('all');
+        expect(keys).toEqual(['base_model.model.0.0.base_layer.bias', 'base_model.model.0.0.lora_A.weight', 'base_model.model.0.0.lora_B.weight',
+          'base_model.model.0.2.bias', 'base_model.model.2.bias']);
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'tsgrad-peft-'));
+      await io.saveAdapterDir(tuned, dir);
+      expect(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).toBe(files['adapter_config.json']);
+      io.loadAdapterDir(base, dir);
+      const x = randn([4, 6]);
+      expect(outputs(base, x)).toEqual(outputs(tuned, x));
+    });
+  }
+});
+
+describe('a failed loadAdapter leaves the model exactly as it was', () => {
+  it('even when the problem is found after the layers to wrap', async () => {
+    manualSeed(2);
+    const base = nested();
+    const tuned = nested();
+    tuned.loadStateDict(base.stateDict());
+    nn.applyLoRA(tuned, { targets: ['0.0', '2'], rank: 2, bias: 'all' });
+    randomizeB(tuned);
+    const good = await io.saveAdapter(tuned);
+    const { tensors, metadata } = io.decodeSafetensors(good['adapter_model.safetensors']);
+    const cases: [string, Record<string, Tensor>, string, RegExp][] = [
+      ['a bias of the wrong shape', { ...tensors, 'base_model.model.2.base_layer.bias': randn([4]) }, good['adapter_config.json'], /bias for '2' has shape \[4\] but the model's has \[5\]/],
+      ['a bias for a module without one', { ...tensors, 'base_model.model.1.bias': randn([5]) }, good['adapter_config.json'], /a bias for '1', which has no bias parameter/],
+      ['lora_B missing for the last layer', Object.fromEntries(Object.entries(tensors).filter(([k]) => k !== 'base_model.model.2.lora_B.weight')), good['adapter_config.json'], /'2' lacks lora_B/],
+      ['a Sequential as target', { ...tensors, 'base_model.model.0.lora_A.weight': randn([2, 6]), 'base_model.model.0.lora_B.weight': randn([8, 2]) }, good['adapter_config.json'], /'0', which is a Sequential/],
+      ['an unknown key', { ...tensors, 'base_model.model.2.weight': randn([5, 8]) }, good['adapter_config.json'], /unexpected key 'base_model.model.2.weight'/],
+      ['a rank_pattern that breaks a shape', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), rank_pattern: { '^2': 3 } }), /'2.lora_A.weight' has shape \[2,8\] but the layer needs \[3,8\]/],
+      ['a config that is not JSON', tensors, '{"peft_type": "LORA",', /adapter_config.json is not valid JSON/],
+      ['a config that is null', tensors, 'null', /must hold a JSON object/],
+      ['a string rank', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), r: '2' }), /r must be a positive integer, got "2"/],
+      ['DoRA', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), use_dora: true }), /use_dora/],
+    ];
+    for (const [what, t, config, message] of cases) {
+      const model = nested();
+      const before = snapshot(model);
+      const files = { 'adapter_model.safetensors': await io.encodeSafetensors(t, metadata), 'adapter_config.json': config };
+      let thrown: unknown;
+      try {
+        io.loadAdapter(model, files);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, what).toBeInstanceOf(TsgradError);
+      expect((thrown as Error).message, what).toMatch(message);
+      expect(model.modules().some((m) => m instanceof nn.LoRALinear), what).toBe(false);
+      expect(snapshot(model), what).toEqual(before);
+    }
+    const model = nested();
+    model.loadStateDict(base.stateDict());
+    io.loadAdapter(model, good);
+    const x = randn([2, 6]);
+    expect(outputs(model, x)).toEqual(outputs(tuned, x));
+  });
+});
