@@ -1,7 +1,12 @@
 // The playground page: trains the names model on the chosen backend and shows what autograd did.
-import { type MemoryReport, type TraceStep, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend, toSvg, traceBackward } from 'tsgrad';
+// The model and data are the names demo's (examples/names), trained here step by step.
+import {
+  Generator, type MemoryReport, type Tensor, type TraceStep, fromTypedArray, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend,
+  toSvg, traceBackward,
+} from 'tsgrad';
+import { type Examples, examples, femaleSplit, maleNames } from '../examples/names/data.js';
+import { CharMLP, LINEARS, copyOf, sampleNames } from '../examples/names/model.js';
 import { type Bar, type Series, kib, lineChart, memoryChart } from './charts.js';
-import { type Examples, FEMALE, MALE, NamesModel, batchOf, examplesOf, rng, sampleNames } from './names.js';
 
 const $ = <T extends Element = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
 const BATCH = 64;
@@ -50,10 +55,16 @@ function describeBackend(name: string, info: Record<string, unknown>): string {
   return parts.length > 0 ? `${name} (${parts.join(', ')})` : name;
 }
 
+/** `size` examples drawn at random (with repeats), as tensors on the data's backend. */
+function batchOf(data: Examples, size: number, g: Generator): [Tensor, Tensor] {
+  const picks = fromTypedArray(Int32Array.from({ length: size }, () => Math.floor(g.nextUniform() * data.count)), [size], { dtype: 'int32' });
+  return [data.contexts.indexSelect(0, picks), data.targets.indexSelect(0, picks)];
+}
+
 /** One optimizer step on a fresh batch; resolves to the batch loss. */
-function step(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): Promise<number> {
+function step(model: CharMLP, opt: optim.Adam, data: Examples, g: Generator): Promise<number> {
   return scope(async () => {
-    const [x, y] = batchOf(data, BATCH, rand);
+    const [x, y] = batchOf(data, BATCH, g);
     const loss = nn.functional.crossEntropy(model.forward(x), y);
     loss.backward();
     opt.step();
@@ -63,9 +74,9 @@ function step(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => nu
 }
 
 /** The memory report of one step: activations while the graph lives, the rest after `opt.step()`. */
-function memoryOfStep(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): MemoryReport {
+function memoryOfStep(model: CharMLP, opt: optim.Adam, data: Examples, g: Generator): MemoryReport {
   return scope(() => {
-    const [x, y] = batchOf(data, BATCH, rand);
+    const [x, y] = batchOf(data, BATCH, g);
     const loss = nn.functional.crossEntropy(model.forward(x), y);
     const activations = memoryReport(model, opt, { output: loss }).activations;
     loss.backward();
@@ -89,9 +100,9 @@ function bar(label: string, r: MemoryReport): Bar {
 }
 
 /** One LoRA step on two examples, drawn from the engine's graph, and its backward as a trace. */
-async function graphOfStep(model: NamesModel, opt: optim.Adam, data: Examples, rand: () => number): Promise<{ svg: string; trace: TraceStep[] }> {
+async function graphOfStep(model: CharMLP, opt: optim.Adam, data: Examples, g: Generator): Promise<{ svg: string; trace: TraceStep[] }> {
   return scope(async () => {
-    const [x, y] = batchOf(data, 2, rand);
+    const [x, y] = batchOf(data, 2, g);
     const loss = nn.functional.crossEntropy(model.forward(x), y);
     const trace = await traceBackward(loss, { retainGraph: true });
     const svg = toSvg(loss, { grads: true });
@@ -142,21 +153,21 @@ function download(name: string, data: Uint8Array | string): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-async function run(choice: string, pretrainSteps: number, finetuneSteps: number): Promise<PlaygroundResult> {
+async function run(choice: string, pretrainSteps: number, finetuneSteps: number, sampleCount: number): Promise<PlaygroundResult> {
   const backend = await pickBackend(choice);
   const where = describeBackend(backend, getBackendInfo());
   if ($('status').className !== 'notice') status(`Training on ${where}…`);
   manualSeed(42);
-  const rand = rng(42);
-  const male = examplesOf(MALE);
-  const female = examplesOf(FEMALE);
+  const g = new Generator().manualSeed(42);
+  const male = examples(maleNames());
+  const female = examples(femaleSplit().train);
 
-  const pre = new NamesModel();
+  const pre = new CharMLP();
   const preOpt = new optim.Adam(pre.parameters(), { lr: 1e-2 });
   const pretrain: number[] = [];
   let t0 = performance.now();
   for (let i = 0; i < pretrainSteps; i++) {
-    pretrain.push(await step(pre, preOpt, male, rand));
+    pretrain.push(await step(pre, preOpt, male, g));
     if (i % 5 === 4 || i === pretrainSteps - 1) {
       lineChart($('pretrain-chart'), [{ name: 'male names', color: '#2f6fde', values: pretrain }], { yLabel: 'loss' });
       $('pretrain-info').textContent = `step ${i + 1}/${pretrainSteps} · loss ${pretrain[i]!.toFixed(3)} · ${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s on ${backend}`;
@@ -165,14 +176,12 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number)
   }
 
   // Two copies of the pretrained model: one adapted by LoRA (base frozen), one fully fine-tuned.
-  const lora = new NamesModel();
-  lora.loadStateDict(pre.stateDict());
-  nn.applyLoRA(lora, { targets: ['hidden', 'out'], rank: 4, alpha: 8 });
-  const full = new NamesModel();
-  full.loadStateDict(pre.stateDict());
+  const lora = copyOf(pre);
+  nn.applyLoRA(lora, { targets: LINEARS, rank: 4, alpha: 8 });
+  const full = copyOf(pre);
   const loraOpt = new optim.Adam(lora.parameters(), { lr: 1e-2 });
-  const fullOpt = new optim.Adam(full.parameters(), { lr: 3e-3 });
-  const memory = [bar('LoRA', memoryOfStep(lora, loraOpt, female, rand)), bar('full', memoryOfStep(full, fullOpt, female, rand))];
+  const fullOpt = new optim.Adam(full.parameters(), { lr: 1e-3 });
+  const memory = [bar('LoRA', memoryOfStep(lora, loraOpt, female, g)), bar('full', memoryOfStep(full, fullOpt, female, g))];
   memoryChart($('memory-chart'), memory);
 
   const series: Series[] = [
@@ -181,8 +190,8 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number)
   ];
   t0 = performance.now();
   for (let i = 0; i < finetuneSteps; i++) {
-    series[0]!.values.push(await step(lora, loraOpt, female, rand));
-    series[1]!.values.push(await step(full, fullOpt, female, rand));
+    series[0]!.values.push(await step(lora, loraOpt, female, g));
+    series[1]!.values.push(await step(full, fullOpt, female, g));
     if (i % 5 === 4 || i === finetuneSteps - 1) {
       lineChart($('finetune-chart'), series);
       $('finetune-info').textContent =
@@ -192,11 +201,12 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number)
     }
   }
 
-  const { svg, trace } = await graphOfStep(lora, loraOpt, female, rand);
+  const { svg, trace } = await graphOfStep(lora, loraOpt, female, g);
   $('graph').innerHTML = svg;
   showTrace(trace);
 
-  const samples = await sampleNames(lora, 12, rng(7));
+  const samples = await sampleNames(lora, sampleCount, new Generator().manualSeed(7));
+  for (const t of [male.contexts, male.targets, female.contexts, female.targets]) t.dispose();
   $('samples').textContent = samples.join(', ');
   const files = await io.saveAdapter(lora, { baseModelNameOrPath: 'tsgrad-names-mlp' });
   const button = $<HTMLButtonElement>('download');
@@ -219,7 +229,8 @@ async function start(): Promise<void> {
   button.disabled = true;
   document.body.dataset['state'] = 'running';
   try {
-    window.playground = await run($<HTMLSelectElement>('backend').value, Number($<HTMLInputElement>('pretrain-steps').value), Number($<HTMLInputElement>('finetune-steps').value));
+    const steps = (id: string) => Number($<HTMLInputElement>(id).value);
+    window.playground = await run($<HTMLSelectElement>('backend').value, steps('pretrain-steps'), steps('finetune-steps'), Number(params.get('samples') ?? 12));
     document.body.dataset['state'] = 'done';
   } catch (e) {
     status(`Training failed: ${(e as Error).message}`, 'error');
