@@ -163,7 +163,7 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number,
   const female = examples(femaleSplit().train);
 
   const pre = new CharMLP();
-  const preOpt = new optim.Adam(pre.parameters(), { lr: 1e-2 });
+  const preOpt = new optim.Adam(pre.parameters(), { lr: 3e-3 });
   const pretrain: number[] = [];
   let t0 = performance.now();
   for (let i = 0; i < pretrainSteps; i++) {
