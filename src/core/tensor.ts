@@ -11,6 +11,7 @@ import * as vw from './ops/view.js';
 import { track } from './scope.js';
 import { contiguousStrides, isContiguous, sizeOf } from './shape.js';
 import { StorageRef, adopt, unadopt } from './storage.js';
+import { yieldToEventLoop } from './yieldToEventLoop.js';
 
 /** Nested number arrays, as `toArray()` returns them. */
 export type NestedArray = number | NestedArray[];
@@ -193,9 +194,11 @@ export class Tensor {
     return vw.clone(this);
   }
 
-  /** The elements in row-major order as a typed array. */
+  /** The elements in row-major order as a typed array; settles on a later event-loop turn. */
   async data(): Promise<TypedArray> {
-    return this._backend.read(this._view('data'));
+    const values = await this._backend.read(this._view('data'));
+    await yieldToEventLoop();
+    return values;
   }
 
   /** The elements as nested arrays. */

@@ -8,9 +8,10 @@ import {
 } from '../../src/index.js';
 import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
 import { defineConformance } from '../conformance/suite.js';
+import { expectTimersRunDuringReads } from '../eventLoop.js';
 
 const REQUIREMENT =
-  "the gpujs tests need a GL context: start `Xvfb :99 -screen 0 1024x768x24 &`, export DISPLAY=:99, and build the 'gl' addon " +
+  "the gpujs tests need a GL context: start `Xvfb :99 -noreset -screen 0 1024x768x24 &`, export DISPLAY=:99, and build the 'gl' addon " +
   '(apt-get install libxi-dev libx11-dev libxext-dev pkg-config python3 g++ make; npm rebuild gl)';
 const GL_KERNELS = ['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel'];
 
@@ -66,6 +67,11 @@ describe('gpujs backend', () => {
     expect(b.info.maxTextureSize).toBeGreaterThanOrEqual(2048);
     expect(b.info.maxElements).toBe(2 ** 24);
     expect(b.dtypes).toEqual(['float32', 'int32']);
+  });
+
+  gl('lets the event loop turn while a loop awaits reads', async () => {
+    const x = randn([64, 64], { backend: 'gpujs' });
+    await expectTimersRunDuringReads(() => x.matmul(x).sum());
   });
 
   gl('keeps intermediate results as GL textures; read() is the readback', async () => {

@@ -6,6 +6,7 @@ import {
 } from '../../src/index.js';
 import { WebGPUBackend, createWebGPUBackend, webgpuInfo } from '../../src/backends/webgpu/index.js';
 import { defineConformance } from '../conformance/suite.js';
+import { expectTimersRunDuringReads } from '../eventLoop.js';
 
 const REQUIREMENT = 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).';
 
@@ -52,6 +53,11 @@ describe('webgpu backend', () => {
     expect(info.limits['maxComputeInvocationsPerWorkgroup']).toBeGreaterThanOrEqual(256);
     expect(info.limits['maxStorageBuffersPerShaderStage']).toBeGreaterThanOrEqual(4);
     expect(info.limits['maxComputeWorkgroupsPerDimension']).toBe(gpu.device.limits.maxComputeWorkgroupsPerDimension);
+  });
+
+  test('lets the event loop turn while a loop awaits reads', async () => {
+    const x = randn([64, 64], { backend: 'webgpu' });
+    await expectTimersRunDuringReads(() => x.matmul(x).sum());
   });
 
   test('the native-only path either finds a GPU or says what to install', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { arange, full, manualSeed, nn, ones, rand, randn, tensor, zeros } from '../../src/index.js';
+import { expectTimersRunDuringReads } from '../eventLoop.js';
 
 describe('creation', () => {
   it('infers shapes from nested arrays and takes typed arrays with a shape', () => {
@@ -19,6 +20,11 @@ describe('creation', () => {
     expect(await t.toArray()).toEqual([[1, 2], [3, 4]]);
     expect(Array.from(await t.data())).toEqual([1, 2, 3, 4]);
     expect(await t.sum().item()).toBe(10);
+  });
+
+  it('lets the event loop turn while a loop awaits reads', async () => {
+    const x = randn([64, 64]);
+    await expectTimersRunDuringReads(() => x.matmul(x).sum());
   });
 
   it('fills and ranges', () => {

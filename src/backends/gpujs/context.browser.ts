@@ -12,7 +12,7 @@ export const GPU_REQUIREMENTS =
 const ATTRIBUTES = { alpha: false, antialias: false, depth: false, premultipliedAlpha: false, preserveDrawingBuffer: true };
 
 /** A gpu.js instance for `mode`: in 'gpu' mode on a canvas of its own (OffscreenCanvas in workers). */
-export function openGpu(mode: GpuJsMode): OpenedGpu {
+export async function openGpu(mode: GpuJsMode): Promise<OpenedGpu> {
   const lib = ((gpujs as unknown as { default?: GpuJsLibrary }).default ?? gpujs) as unknown as GpuJsLibrary;
   if (mode !== 'gpu') return { gpu: new lib.GPU({ mode }), gl: null, lib };
   const canvas = typeof document !== 'undefined' ? document.createElement('canvas') : typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(2, 2) : null;

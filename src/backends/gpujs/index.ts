@@ -342,5 +342,5 @@ function release(d: GpuData): void {
 export async function createGpuJsBackend(options: GpuJsOptions = {}): Promise<GpuJsBackend> {
   const mode = options.mode ?? 'gpu';
   check(['gpu', 'cpu', 'webasm'].includes(mode), 'setBackend', () => `gpujs: unknown mode '${mode}'; use 'gpu', 'cpu' or 'webasm'`);
-  return new GpuJsBackend(GpuRuntime.create(mode));
+  return new GpuJsBackend(await GpuRuntime.create(mode));
 }

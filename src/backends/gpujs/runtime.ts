@@ -93,8 +93,8 @@ export class GpuRuntime {
   }
 
   /** The runtime for `mode` on this platform (Node: headless-gl; browsers: the page's WebGL). */
-  static create(mode: GpuJsMode): GpuRuntime {
-    const { gpu, gl, lib } = openGpu(mode);
+  static async create(mode: GpuJsMode): Promise<GpuRuntime> {
+    const { gpu, gl, lib } = await openGpu(mode);
     for (const h of HELPERS) gpu.addFunction(h);
     const rt = new GpuRuntime(gpu, mode, gl, lib);
     if (mode === 'gpu' && !rt.onGl) {
