@@ -1,8 +1,7 @@
-import fc from 'fast-check';
 import { beforeAll, describe, it } from 'vitest';
-import { type Tensor, fromTypedArray, grad, initBackend, scope } from '../../src/index.js';
+import { initBackend } from '../../src/index.js';
 import { CASES } from './cases.js';
-import { closeTo, drawArb, lossWeights, prepare, tensorsFor } from './prepare.js';
+import { DEFAULT_TOL, checkCase } from './check.js';
 
 export interface ConformanceOptions {
   /** Initializes the backend; throwing means its driver is missing. */
@@ -14,8 +13,6 @@ export interface ConformanceOptions {
   /** Property runs per case. */
   numRuns?: number;
 }
-
-const DEFAULT_TOL = { atol: 1e-4, rtol: 1e-3 };
 
 /**
  * Runs every op of the suite on `backend` in float32: forward results against CPU float64 and
@@ -38,50 +35,8 @@ export function defineConformance(backend: string, opts: ConformanceOptions = {}
     for (const c of CASES) {
       it(c.name, async (ctx) => {
         if (!available) return ctx.skip();
-        const tol = opts.tolerances?.[c.name] ?? c.tol ?? DEFAULT_TOL;
-        await fc.assert(
-          fc.asyncProperty(c.spec, drawArb, async (spec, draw) => {
-            const p = prepare(spec, draw);
-            // Reference: CPU float64.
-            const ref = scope(() => {
-              const xs = tensorsFor(p, 'float64', 'cpu', c.differentiable !== false);
-              const out = p.fn(...xs);
-              const grads = gradsOf(out, xs, 'cpu');
-              return { out: out.dataSync(), grads: grads.map((g) => g?.dataSync() ?? null) };
-            });
-            // Backend under test: float32.
-            await scope(async () => {
-              const xs = tensorsFor(p, 'float32', backend, c.differentiable !== false);
-              const out = p.fn(...xs);
-              const got = await out.data();
-              const err = closeTo(got, ref.out, tol);
-              if (err) throw new Error(`${c.name} forward (${spec.label}, transposed ${draw.transposed}): ${err}`);
-              // And against the independent reference loops, so no backend is only checked against another.
-              const rerr = p.expected ? closeTo(got, p.expected.data, tol) : null;
-              if (rerr) throw new Error(`${c.name} forward vs reference loops (${spec.label}, transposed ${draw.transposed}): ${rerr}`);
-              const grads = gradsOf(out, xs, backend);
-              for (let i = 0; i < grads.length; i++) {
-                const expected = ref.grads[i];
-                if (!expected) continue;
-                const g = grads[i];
-                if (!g) throw new Error(`${c.name}: no gradient for input ${i} on ${backend}`);
-                const gerr = closeTo(await g.data(), expected, tol);
-                if (gerr) throw new Error(`${c.name} gradient of input ${i} (${spec.label}, transposed ${draw.transposed}): ${gerr}`);
-              }
-            });
-          }),
-          { numRuns: opts.numRuns ?? 20 },
-        );
+        await checkCase(c, backend, opts.tolerances?.[c.name] ?? c.tol ?? DEFAULT_TOL, opts.numRuns ?? 20);
       });
     }
   });
-}
-
-/** Gradients of Σ w·out with respect to the float inputs (null for index inputs). */
-function gradsOf(out: Tensor, xs: Tensor[], backend: string): (Tensor | null)[] {
-  if (!out.requiresGrad || out.size === 0) return xs.map(() => null);
-  const w = fromTypedArray(Float32Array.from(lossWeights(out.size)), out.shape, { backend, dtype: out.dtype });
-  const floats = xs.filter((x) => x.requiresGrad);
-  const gs = grad(out.mul(w).sum(), floats, { allowUnused: true });
-  return xs.map((x) => (x.requiresGrad ? gs[floats.indexOf(x)] ?? null : null));
 }

@@ -7,7 +7,7 @@ import { BINARY, UNARY } from '../opTable.js';
 import {
   UPLOAD_SOURCE, FILL_SOURCE, argReduceSource, copySource, gatherSource, mapSource, matmulSource, reduceSource, scatterAddSource,
 } from './codegen.js';
-import { type GpuData, type GpuJsMode, GpuRuntime, type GpuTexture, createHeadlessGl } from './runtime.js';
+import { type GpuData, type GpuJsMode, GpuRuntime, type GpuTexture } from './runtime.js';
 
 /**
  * One storage: a mutable holder, so `copy` can swap in a new texture and every view sharing
@@ -348,5 +348,5 @@ function release(d: GpuData): void {
 export async function createGpuJsBackend(options: GpuJsOptions = {}): Promise<GpuJsBackend> {
   const mode = options.mode ?? 'gpu';
   check(['gpu', 'cpu', 'webasm'].includes(mode), 'setBackend', () => `gpujs: unknown mode '${mode}'; use 'gpu', 'cpu' or 'webasm'`);
-  return new GpuJsBackend(GpuRuntime.create(mode, mode === 'gpu' ? await createHeadlessGl() : null));
+  return new GpuJsBackend(await GpuRuntime.create(mode));
 }

@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
 import { TsgradError } from '../../core/errors.js';
 import { FILL_SOURCE, HELPERS } from './codegen.js';
-import { describeXDisplay } from './xDisplay.js';
+import { GPU_REQUIREMENTS, openGpu } from './context.js';
 
 /** What a storage holds: a GL texture in GPU modes, a Float32Array in 'cpu' and 'webasm'. */
 export interface GpuTexture {
@@ -14,7 +13,7 @@ export type GpuData = GpuTexture | Float32Array;
 interface GpuKernel {
   (...args: unknown[]): GpuData;
   setOutput(output: number[]): GpuKernel;
-  kernel?: { constructor: { name: string } };
+  kernel?: { constructor: unknown };
 }
 
 interface GpuInstance {
@@ -24,6 +23,16 @@ interface GpuInstance {
 }
 
 type GpuCtor = (new (settings: Record<string, unknown>) => GpuInstance) & { isHeadlessGLSupported?: boolean };
+
+/** The gpu.js module (Node or browser build): its GPU class and kernel classes. */
+export type GpuJsLibrary = { GPU: GpuCtor } & Partial<Record<KernelType, unknown>>;
+
+/** What a platform's `openGpu` hands the runtime: the instance and, in GPU mode, its GL context. */
+export interface OpenedGpu {
+  gpu: GpuInstance;
+  gl: GlContext | null;
+  lib: GpuJsLibrary;
+}
 
 /** The minimal WebGL surface used for the texture census and limits. */
 export interface GlContext {
@@ -38,33 +47,16 @@ export interface GlContext {
 
 export type GpuJsMode = 'gpu' | 'cpu' | 'webasm';
 
+/** gpu.js's kernel classes by their exported names. */
+const KERNEL_TYPES = ['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel', 'WebGPUKernel', 'WebAssemblyKernel', 'CPUKernel'] as const;
+type KernelType = (typeof KERNEL_TYPES)[number];
+
 /** Kernel types that run on a GL context (headless-gl in Node, WebGL in browsers). */
-const GL_KERNELS = new Set(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel']);
+const GL_KERNELS = new Set<string>(['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel']);
 
-const REQUIREMENTS =
-  "run under an X display (e.g. `Xvfb :99 -noreset -screen 0 1024x768x24 &` and `export DISPLAY=:99`) and make sure the 'gl' addon is built " +
-  '(apt-get install libxi-dev libx11-dev libxext-dev pkg-config python3 g++ make, then `npm rebuild gl`); ' +
-  "or opt into gpu.js's CPU paths with setBackend('gpujs', { mode: 'cpu' }) or { mode: 'webasm' }";
-
-/**
- * A WebGL context from headless-gl on the X display in DISPLAY. headless-gl only returns null
- * when it fails, so the error adds what the X server itself answers to a new client.
- */
-export async function createHeadlessGl(): Promise<GlContext> {
-  let createGl: (w: number, h: number, o: object) => GlContext | null;
-  try {
-    createGl = createRequire(import.meta.url)('gl') as typeof createGl;
-  } catch (e) {
-    throw new TsgradError('setBackend', `gpujs: the 'gl' (headless-gl) addon could not be loaded (${(e as Error).message.split('\n')[0]}); ${REQUIREMENTS}`);
-  }
-  const gl = createGl(2, 2, { preserveDrawingBuffer: true });
-  if (gl) return gl;
-  const display = process.env.DISPLAY;
-  // Xvfb without -noreset restarts itself whenever its last client disconnects and fails the
-  // clients that connect meanwhile: with another process opening and closing the display (Dawn
-  // probes it), a first context can fail while the next one succeeds.
-  const reset = display ? ' An Xvfb started without -noreset refuses new clients while it resets after its last client left; start it with -noreset.' : '';
-  throw new TsgradError('setBackend', `gpujs: headless-gl could not create a WebGL context (${await describeXDisplay(display)}).${reset} To fix: ${REQUIREMENTS}`);
+/** A kernel's class by the name gpu.js exports it under: a minified build renames the classes themselves. */
+function kernelTypeOf(kernel: { constructor: unknown } | undefined, lib: GpuJsLibrary): string {
+  return KERNEL_TYPES.find((name) => lib[name] !== undefined && kernel?.constructor === lib[name]) ?? 'unknown';
 }
 
 /**
@@ -83,13 +75,14 @@ export class GpuRuntime {
     private readonly gpu: GpuInstance,
     readonly mode: GpuJsMode,
     private readonly gl: GlContext | null,
+    lib: GpuJsLibrary,
   ) {
     if (gl) this.countTextures(gl);
     const probe = this.kernel(FILL_SOURCE, ['Float']);
     probe.setOutput([1]);
     const t = probe(0);
     if (typeof (t as GpuTexture).delete === 'function') (t as GpuTexture).delete();
-    this.kernelType = probe.kernel?.constructor.name ?? 'unknown';
+    this.kernelType = kernelTypeOf(probe.kernel, lib);
     this.maxTextureSize = gl ? Number(gl.getParameter(gl.MAX_TEXTURE_SIZE)) : Infinity;
     this.renderer = gl ? `${String(gl.getParameter(gl.VERSION))} (${String(gl.getParameter(gl.RENDERER))})` : this.kernelType;
   }
@@ -99,23 +92,14 @@ export class GpuRuntime {
     return GL_KERNELS.has(this.kernelType);
   }
 
-  /** A gpu.js runtime in `mode`; the 'gpu' mode needs the headless-gl context from `createHeadlessGl`. */
-  static create(mode: GpuJsMode, gl: GlContext | null = null): GpuRuntime {
-    const { GPU } = createRequire(import.meta.url)('gpu.js') as { GPU: GpuCtor };
-    let gpu: GpuInstance;
-    if (mode !== 'gpu') gpu = new GPU({ mode });
-    else {
-      if (!gl) throw new TsgradError('setBackend', 'gpujs: the GPU mode needs a WebGL context');
-      if (!gl.getExtension('OES_texture_float')) {
-        throw new TsgradError('setBackend', 'gpujs: the WebGL context lacks OES_texture_float, so float32 textures are unavailable');
-      }
-      gpu = new GPU({ mode: 'headlessgl', context: gl });
-    }
+  /** The runtime for `mode` on this platform (Node: headless-gl; browsers: the page's WebGL). */
+  static async create(mode: GpuJsMode): Promise<GpuRuntime> {
+    const { gpu, gl, lib } = await openGpu(mode);
     for (const h of HELPERS) gpu.addFunction(h);
-    const rt = new GpuRuntime(gpu, mode, gl);
+    const rt = new GpuRuntime(gpu, mode, gl, lib);
     if (mode === 'gpu' && !rt.onGl) {
       rt.destroy();
-      throw new TsgradError('setBackend', `gpujs: gpu.js fell back to ${rt.kernelType} although the GPU path was requested; ${REQUIREMENTS}`);
+      throw new TsgradError('setBackend', `gpujs: gpu.js fell back to ${rt.kernelType} although the GPU path was requested; ${GPU_REQUIREMENTS}`);
     }
     return rt;
   }

@@ -1,4 +1,5 @@
 import { TsgradError } from '../../core/errors.js';
+import { NO_ADAPTER_HINT, adapterSources } from './adapters.js';
 
 /** Options of `setBackend('webgpu', options)`. */
 export interface WebGPUOptions {
@@ -28,10 +29,13 @@ export interface WebGPUInfo {
   limits: Record<string, number>;
 }
 
-export const INSTALL_HINT =
-  'no WebGPU adapter was found. In Node, tsgrad uses the `webgpu` package (Dawn); without a GPU it runs on ' +
-  'Mesa llvmpipe through OpenGL ES: install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers ' +
-  'and set EGL_PLATFORM=surfaceless';
+/** One place to ask for an adapter: a Dawn instance in Node, `navigator.gpu` in browsers. */
+export interface AdapterSource {
+  /** Dawn's backend (`vulkan`, `opengles`...) or `browser`, as reported in the info. */
+  backendType: string;
+  featureLevel: WebGPUInfo['featureLevel'];
+  request(): Promise<GPUAdapter | null>;
+}
 
 /** Limits the kernels use: asked for up to these values (never above the adapter's). */
 const WANTED_LIMITS: Record<string, number> = {
@@ -95,68 +99,24 @@ async function deviceFrom(adapter: GPUAdapter, backendType: string, featureLevel
   return { device, info: describeAdapter(adapter, device, backendType, featureLevel), owned: true };
 }
 
-/** Dawn's backend for a `create()` flag list, as reported in the info. */
-function nativeBackendName(): string {
-  return process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
-}
-
 /**
- * Dawn instances stay referenced for the life of the process: letting the garbage collector
- * destroy one (even one that found no adapter) can abort the process from a native thread.
- */
-const instances: GPU[] = [];
-
-/**
- * Finds a device: the caller's, the browser's `navigator.gpu`, or (in Node) Dawn through the
- * `webgpu` package: the native GPU API first, then OpenGL ES in compatibility mode, which is
- * what runs on Mesa's llvmpipe on machines without a GPU.
+ * Finds a device: the caller's, or the first adapter of the platform's sources (Node: Dawn
+ * through the `webgpu` package, native GPU API then OpenGL ES; browsers: `navigator.gpu`).
  */
 export async function acquireDevice(options: WebGPUOptions = {}): Promise<AcquiredDevice> {
   if (options.device) {
     checkLimits(options.device);
     return { device: options.device, info: describeAdapter(null, options.device, 'user-device', 'core'), owned: false };
   }
-  const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (browserGpu && !isNode) {
-    const adapter = await browserGpu.requestAdapter({ powerPreference: options.powerPreference });
-    if (!adapter) throw new TsgradError('setBackend', 'this browser exposes WebGPU but returned no adapter');
-    return deviceFrom(adapter, 'browser', 'core');
-  }
-  let dawn: { create(flags: string[]): GPU; globals: object };
-  try {
-    dawn = (await import('webgpu')) as typeof dawn;
-  } catch (e) {
-    throw new TsgradError('setBackend', `the 'webgpu' package (Dawn for Node) could not be loaded (${(e as Error).message}); install it with npm i webgpu`);
-  }
-  // Dawn's constants (GPUBufferUsage...) are globals in browsers; provide them once in Node.
-  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  const mode = options.dawnBackend ?? 'auto';
-  const instance = (flags: string[]) => {
-    const gpu = dawn.create(flags);
-    instances.push(gpu);
-    return gpu;
-  };
   const failures: string[] = [];
-  if (mode !== 'opengles') {
+  for (const source of await adapterSources(options)) {
     try {
-      const adapter = await instance([]).requestAdapter({ powerPreference: options.powerPreference });
-      if (adapter) return await deviceFrom(adapter, nativeBackendName(), 'core');
-      failures.push(`${nativeBackendName()}: no adapter`);
+      const adapter = await source.request();
+      if (adapter) return await deviceFrom(adapter, source.backendType, source.featureLevel);
+      failures.push(`${source.backendType}: no adapter`);
     } catch (e) {
-      failures.push(`${nativeBackendName()}: ${(e as Error).message}`);
+      failures.push(`${source.backendType}: ${(e as Error).message}`);
     }
   }
-  if (mode !== 'native') {
-    // Headless EGL needs the surfaceless platform; respect a value the user set.
-    process.env['EGL_PLATFORM'] ??= 'surfaceless';
-    try {
-      const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility', powerPreference: options.powerPreference } as GPURequestAdapterOptions);
-      if (adapter) return await deviceFrom(adapter, 'opengles', 'compatibility');
-      failures.push('opengles: no adapter');
-    } catch (e) {
-      failures.push(`opengles: ${(e as Error).message}`);
-    }
-  }
-  throw new TsgradError('setBackend', `${INSTALL_HINT} (tried ${failures.join('; ')})`);
+  throw new TsgradError('setBackend', `${NO_ADAPTER_HINT} (tried ${failures.join('; ')})`);
 }
