@@ -6,8 +6,12 @@
  * const x = tensor([1, 2, 3], { requiresGrad: true });
  * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
  */
-import './backends/cpu/index.js';
+import { installCpuBackend } from './backends/cpu/index.js';
 import { registerBackend } from './core/backend.js';
+
+// A value import rather than a side-effect import: declaration files keep side-effect imports,
+// which would hand every consumer's type check the CPU kernels' WebAssembly declarations.
+installCpuBackend();
 
 // GPU backends load their drivers only when asked for, so CPU-only users never import them.
 registerBackend('webgpu', async (options) => (await import('./backends/webgpu/index.js')).createWebGPUBackend(options));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { browserTwinsEsbuild } from '../../scripts/browser-twins.js';
 
 describe('cpu backend in a minified bundle', () => {
   it('splits matmuls between threads on both paths, with exact results and no static node: import', async () => {
@@ -17,6 +18,8 @@ describe('cpu backend in a minified bundle', () => {
       metafile: true,
       // The GPU backends load lazily, in chunks of their own; they are not what this bundle tests.
       external: ['webgpu', 'gpu.js', 'gl', 'node:*'],
+      // Node-only modules are swapped for their browser twins, as the browser build does.
+      plugins: [browserTwinsEsbuild()],
       logLevel: 'silent',
     });
     // Everything the entry loads statically, chunk by chunk: no Node module among it.

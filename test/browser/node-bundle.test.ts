@@ -51,15 +51,8 @@ describe('minified Node bundle', () => {
     const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
     const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
     const product = () => fromTypedArray(a, [m, k]).matmul(fromTypedArray(b, [k, n])).data();
-    // Until the CPU worker source is minification-safe (issue 10), the first threaded matmul fails
-    // with this error and the pool falls back to one thread; then only the retry is checked.
-    let got: Float32Array;
-    try {
-      got = (await product()) as Float32Array;
-    } catch (e) {
-      expect((e as Error).message).toMatch(/^matmul: a CPU worker thread failed, so matmuls now run on one thread/);
-      got = (await product()) as Float32Array;
-    }
+    // The worker source is minification-safe, so the first threaded matmul must succeed.
+    const got = (await product()) as Float32Array;
     const want = naiveMatmul(a, b, m, k, n);
     let worst = 0;
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));

@@ -296,6 +296,17 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 }
 
-registerBackend('cpu', (options) => new CpuBackend(options && checkOptions(options)));
-/** The CPU backend is ready without awaiting, so plain scripts can start computing at once. */
-installBackend('cpu', new CpuBackend());
+let installed = false;
+
+/**
+ * Registers the CPU backend and makes it current: it is ready without awaiting, so plain
+ * scripts can start computing at once. Runs when this module loads; calling it again does nothing.
+ */
+export function installCpuBackend(): void {
+  if (installed) return;
+  installed = true;
+  registerBackend('cpu', (options) => new CpuBackend(options && checkOptions(options)));
+  installBackend('cpu', new CpuBackend());
+}
+
+installCpuBackend();
