@@ -33,6 +33,7 @@ export { detectAnomaly } from './core/anomaly.js';
 export { setLeakWarnings } from './core/leaks.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
 export { scope, keep } from './core/scope.js';
+export { yieldToEventLoop } from './core/yieldToEventLoop.js';
 export { printGraph, toDot, type GraphOptions, type TensorRole } from './core/graph.js';
 export { toSvg } from './core/graphSvg.js';
 export { traceBackward, formatTrace, type TraceStep, type InputKind, type SkipReason } from './core/trace.js';

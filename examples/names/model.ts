@@ -1,7 +1,7 @@
 // The character-level MLP language model of Bengio et al. (2003), as in makemore: the previous
 // three characters are embedded (16 numbers each), pass two tanh layers of 256 and give logits
 // over the 27 symbols.
-import { type Generator, type Tensor, multinomial, nn, noGrad, scope, tensor } from '../../src/index.js';
+import { type Generator, type Tensor, multinomial, nn, noGrad, scope, tensor, yieldToEventLoop } from '../../src/index.js';
 import { CONTEXT, type Examples, SYMBOLS } from './data.js';
 
 export class CharMLP extends nn.Module {
@@ -30,7 +30,7 @@ export function copyOf(model: CharMLP): CharMLP {
 
 /** Lets the event loop run (timers, I/O, a test runner's messages) between long stretches of compute. */
 export function breather(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return yieldToEventLoop();
 }
 
 /** Mean cross-entropy in nats per character over every example, in chunks to bound memory. */
