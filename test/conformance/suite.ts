@@ -1,7 +1,7 @@
-import { beforeAll, describe, it } from 'vitest';
-import { initBackend } from '../../src/index.js';
+import { describe, it } from 'vitest';
 import { CASES } from './cases.js';
 import { DEFAULT_TOL, checkCase } from './check.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 export interface ConformanceOptions {
   /** Initializes the backend; throwing means its driver is missing. */
@@ -21,20 +21,11 @@ export interface ConformanceOptions {
  */
 export function defineConformance(backend: string, opts: ConformanceOptions = {}): void {
   describe(`conformance: ${backend}`, () => {
-    let available = false;
-    beforeAll(async () => {
-      try {
-        await (opts.init ?? (() => initBackend(backend).then(() => undefined)))();
-        available = true;
-      } catch (e) {
-        if (process.env.CI) throw new Error(`backend '${backend}' is unavailable in CI: ${(e as Error).message}`);
-        console.warn(`\n*** SKIPPING the ${backend} conformance suite: ${(e as Error).message}\n*** ${opts.requirement ?? ''}\n`);
-      }
-    });
+    const available = backendBeforeAll(backend, 'conformance suite', { init: opts.init, requirement: opts.requirement });
 
     for (const c of CASES) {
       it(c.name, async (ctx) => {
-        if (!available) return ctx.skip();
+        if (!available()) return ctx.skip();
         await checkCase(c, backend, opts.tolerances?.[c.name] ?? c.tol ?? DEFAULT_TOL, opts.numRuns ?? 20);
       });
     }

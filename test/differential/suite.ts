@@ -1,7 +1,8 @@
 import fc from 'fast-check';
-import { beforeAll, describe, it } from 'vitest';
-import { initBackend, scope } from '../../src/index.js';
+import { describe, it } from 'vitest';
+import { scope } from '../../src/index.js';
 import { type Program, programArb, programCode, runProgram } from './programs.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 export interface DifferentialOptions {
   /** Initializes the backend; throwing means its driver is missing. */
@@ -32,19 +33,10 @@ function mismatch(got: number[], want: number[], atol: number, rtol: number): st
 export function defineDifferential(backend: string, opts: DifferentialOptions = {}): void {
   const atol = opts.atol ?? 1e-4, rtol = opts.rtol ?? 1e-3;
   describe(`differential: ${backend} float32 against cpu float64`, () => {
-    let available = false;
-    beforeAll(async () => {
-      try {
-        await (opts.init ?? (() => initBackend(backend).then(() => undefined)))();
-        available = true;
-      } catch (e) {
-        if (process.env.CI) throw new Error(`backend '${backend}' is unavailable in CI: ${(e as Error).message}`);
-        console.warn(`\n*** SKIPPING the ${backend} differential suite: ${(e as Error).message}\n*** ${opts.requirement ?? ''}\n`);
-      }
-    });
+    const available = backendBeforeAll(backend, 'differential suite', { init: opts.init, requirement: opts.requirement });
 
     it(`outputs and gradients agree within atol ${atol}, rtol ${rtol}`, async (ctx) => {
-      if (!available) return ctx.skip();
+      if (!available()) return ctx.skip();
       await fc.assert(
         fc.asyncProperty(programArb, async (p: Program) => {
           await scope(async () => {

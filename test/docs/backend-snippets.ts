@@ -1,9 +1,9 @@
 // Runs the ```ts webgpu / ```ts gpujs blocks of the docs on that backend. A missing driver
 // fails under CI and is skipped loudly elsewhere, as in the backends' own tests.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { initBackend } from '../../src/index.js';
+import { afterAll, describe, it } from 'vitest';
 import { DOCS, blocksOf, kindOf, removeDir, root, runBlock } from './snippets.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 export function defineBackendSnippets(backend: string, requirement: string): void {
   const dir = join(root, 'test', '.snippets', backend);
@@ -13,19 +13,10 @@ export function defineBackendSnippets(backend: string, requirement: string): voi
     return k.kind === 'run' && k.backend === backend;
   });
   describe(`docs on ${backend}`, () => {
-    let available = false;
-    beforeAll(async () => {
-      try {
-        await initBackend(backend);
-        available = true;
-      } catch (e) {
-        if (process.env.CI) throw new Error(`backend '${backend}' is unavailable in CI: ${(e as Error).message}`);
-        console.warn(`\n*** SKIPPING the ${backend} doc snippets: ${(e as Error).message}\n*** ${requirement}\n`);
-      }
-    });
+    const available = backendBeforeAll(backend, 'doc snippets', { requirement });
     for (const b of blocks) {
       it(`${b.doc}:${b.line} runs`, async (ctx) => {
-        if (!available) return ctx.skip();
+        if (!available()) return ctx.skip();
         await runBlock(b, dir);
       });
     }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, TsgradError, initBackend, nn, optim, scope, tensor, zeros } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type Tensor, TsgradError, nn, optim, scope, tensor, zeros } from '../../src/index.js';
 import { ENTRIES, type ArgDesc, argArb, describeCall, materialize, tensorDescArb, tensorsIn } from './calls.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 export interface FuzzOptions {
   /** Initializes the backend; throwing means its driver is missing. */
@@ -50,19 +51,10 @@ async function outcome(what: string, ops: string[], call: () => unknown): Promis
 export function defineFuzz(backend: string, opts: FuzzOptions = {}): void {
   const numRuns = opts.numRuns ?? 1000;
   describe(`fuzz: ${backend}`, () => {
-    let available = false;
-    beforeAll(async () => {
-      try {
-        await (opts.init ?? (() => initBackend(backend).then(() => undefined)))();
-        available = true;
-      } catch (e) {
-        if (process.env.CI) throw new Error(`backend '${backend}' is unavailable in CI: ${(e as Error).message}`);
-        console.warn(`\n*** SKIPPING the ${backend} fuzz suite: ${(e as Error).message}\n*** ${opts.requirement ?? ''}\n`);
-      }
-    });
+    const available = backendBeforeAll(backend, 'fuzz suite', { init: opts.init, requirement: opts.requirement });
     const test = (name: string, fn: () => Promise<void>) =>
       it(name, async (ctx) => {
-        if (!available) return ctx.skip();
+        if (!available()) return ctx.skip();
         await fn();
       });
 

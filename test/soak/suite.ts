@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { notFlat, soak } from '../../bench/soak-loop.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 /**
  * The CI soak: 1,000 training steps of a small LoRALinear on `backend` (SGD with momentum, so the
@@ -9,18 +9,9 @@ import { notFlat, soak } from '../../bench/soak-loop.js';
  */
 export function defineSoak(backend: string, requirement = ''): void {
   describe(`soak: ${backend}`, () => {
-    let available = false;
-    beforeAll(async () => {
-      try {
-        await initBackend(backend);
-        available = true;
-      } catch (e) {
-        if (process.env.CI) throw new Error(`backend '${backend}' is unavailable in CI: ${(e as Error).message}`);
-        console.warn(`\n*** SKIPPING the ${backend} soak: ${(e as Error).message}\n*** ${requirement}\n`);
-      }
-    });
+    const available = backendBeforeAll(backend, 'soak', { requirement });
     it('1,000 training steps keep memory flat', async (ctx) => {
-      if (!available) return ctx.skip();
+      if (!available()) return ctx.skip();
       const samples = await soak({ backend, steps: 1000, every: 250, dim: 16, rank: 2, batch: 8, optimizer: 'sgd' });
       expect(samples.map((s) => s.step)).toEqual([250, 500, 750, 1000]);
       expect(notFlat(samples, { rssSlackMiB: 64 })).toBeNull();

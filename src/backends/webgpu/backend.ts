@@ -5,7 +5,7 @@ import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { coalesce } from '../cpu/strided.js';
 import { BINARY, UNARY } from '../opTable.js';
 import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
-import type { WebGPUInfo } from './device.js';
+import type { WebGPUInfo } from './options.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
 import { elementwiseKernel, elementwiseMeta, fillKernel } from './wgsl/elementwise.js';

@@ -1,5 +1,6 @@
 import { TsgradError } from '../../core/errors.js';
 import { NO_ADAPTER_HINT, adapterSources } from './adapters.js';
+import type { WebGPUInfo } from './options.js';
 
 /** Options of `setBackend('webgpu', options)`. */
 export interface WebGPUOptions {
@@ -13,21 +14,6 @@ export interface WebGPUOptions {
   dawnBackend?: 'auto' | 'native' | 'opengles';
 }
 
-/** What the backend found and runs on, for logs and bug reports. */
-export interface WebGPUInfo {
-  vendor: string;
-  architecture: string;
-  /** The adapter's device name, e.g. `llvmpipe-llvm-15-0-6-256-bits-`. */
-  device: string;
-  description: string;
-  /** Dawn's backend (`vulkan`, `metal`, `d3d12`, `opengles`...) or `browser`/`user-device`. */
-  backendType: string;
-  featureLevel: 'core' | 'compatibility';
-  /** True for a software adapter (llvmpipe/lavapipe/SwiftShader). */
-  software: boolean;
-  /** The device limits the kernels were sized for. */
-  limits: Record<string, number>;
-}
 
 /** One place to ask for an adapter: a Dawn instance in Node, `navigator.gpu` in browsers. */
 export interface AdapterSource {

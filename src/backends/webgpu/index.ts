@@ -2,16 +2,11 @@ import type { Backend } from '../../core/backend.js';
 import { backendByName } from '../../core/backend.js';
 import { TsgradError } from '../../core/errors.js';
 import { WebGPUBackend } from './backend.js';
-import { type WebGPUInfo as DeviceInfo, type WebGPUOptions as DeviceOptions, acquireDevice } from './device.js';
+import { type WebGPUOptions as DeviceOptions, acquireDevice } from './device.js';
 import { type WebGPUInfo, type WebGPUOptions, checkWebGPUOptions } from './options.js';
 
 export { WebGPUBackend } from './backend.js';
 export type { WebGPUInfo, WebGPUOptions } from './options.js';
-
-// The device code keeps its own copy of the info type; the compiler keeps the two the same.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const infoTypesAgree: Same<DeviceInfo, WebGPUInfo> = true;
-void infoTypesAgree;
 
 /**
  * Creates the WebGPU backend (what `setBackend('webgpu', options)` calls): a real GPU when one
