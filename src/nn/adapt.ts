@@ -1,6 +1,7 @@
 import { TsgradError, check } from '../core/errors.js';
 import { Linear } from './layers.js';
-import { LoRALinear, type LoRAOptions } from './lora.js';
+import { describeValue, isPlainObject } from '../core/validate.js';
+import { LoRALinear, type LoRAOptions, checkLoRAOptions } from './lora.js';
 import type { Module } from './module.js';
 
 /** Which Linear layers to adapt: name suffixes (PEFT's target_modules), a RegExp on the dotted path, or a predicate. */
@@ -37,7 +38,11 @@ function matcher(targets: LoRATargets): (path: string, m: Module) => boolean {
  * console.log(nn.trainableSummary(model));
  */
 export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRAReport {
+  check(typeof (model as { namedModules?: unknown } | null)?.namedModules === 'function', 'applyLoRA', () => `model must be an nn.Module, got ${describeValue(model)}`);
+  check(isPlainObject(opts), 'applyLoRA', () => `options must be an object such as { targets: ['0'], rank: 4 }, got ${describeValue(opts)}`);
   const { targets, bias = 'none', ...lora } = opts;
+  check((Array.isArray(targets) && targets.every((t) => typeof t === 'string')) || targets instanceof RegExp || typeof targets === 'function', 'applyLoRA', () =>
+    `targets must be a list of layer names, a RegExp or a predicate (path, module) => boolean, got ${describeValue(targets)}${typeof targets === 'string' ? `; for one layer pass ['${targets}']` : ''}`);
   check(['none', 'all', 'loraOnly'].includes(bias), 'applyLoRA', () => `bias must be 'none', 'all' or 'loraOnly', got '${bias}'`);
   const matches = matcher(targets);
   const found: { path: string; parent: Module; name: string; linear: Linear }[] = [];
@@ -61,6 +66,14 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
     }
   }
   check(found.length > 0, 'applyLoRA', () => `targets ${String(targets)} match no layer${hint()}`);
+  // Every layer's settings are checked before anything is frozen or wrapped.
+  for (const f of found) {
+    try {
+      checkLoRAOptions(f.linear.inFeatures, f.linear.outFeatures, lora);
+    } catch (e) {
+      throw e instanceof TsgradError ? new TsgradError('applyLoRA', `layer '${f.path}': ${e.message.slice(e.op.length + 2)}`) : e;
+    }
+  }
 
   // Adapters added by an earlier call keep their trainability; everything else freezes.
   const earlier = model.modules().flatMap((m) => (m instanceof LoRALinear ? [m.loraA, m.loraB] : [])).filter((p) => p.requiresGrad);

@@ -158,6 +158,11 @@ export class LoRALinear extends Module {
 /** The Linear `fromLinear` hands to the constructor (the constructor's public signature takes sizes). */
 let wrapping: Linear | null = null;
 
+/** Errors unless `opts` make a valid LoRALinear of this size (`rank` defaults to 8, as in the constructor). */
+export function checkLoRAOptions(inFeatures: number, outFeatures: number, opts: LoRAOptions): void {
+  validate(inFeatures, outFeatures, opts.rank ?? 8, opts);
+}
+
 function validate(inFeatures: number, outFeatures: number, rank: number, opts: LoRAOptions): void {
   check(Number.isInteger(rank) && rank >= 1 && rank <= Math.min(inFeatures, outFeatures), 'LoRALinear', () =>
     `rank must be an integer in [1, min(in, out) = ${Math.min(inFeatures, outFeatures)}], got ${rank}`);

@@ -4,7 +4,7 @@
 // tensors, symbols...).
 import fc from 'fast-check';
 import {
-  type DType, type Tensor, arange, cat, fromTypedArray, full, maximum, minimum, nn, ones, optim, rand, randn, stack, tensor, uniform, where, zeros,
+  type DType, type Tensor, arange, cat, fromTypedArray, full, io, maximum, minimum, nn, ones, optim, rand, randn, stack, tensor, uniform, where, zeros,
 } from '../../src/index.js';
 
 /** A tensor to create on the backend under test. */
@@ -126,6 +126,8 @@ export const ENTRIES: Entry[] = [
   fn('SGD', 2, (ps, o) => new optim.SGD(ps as never, o as never)),
   fn('Adam', 2, (ps, o) => new optim.Adam(ps as never, o as never)),
   fn('clipGradNorm', 2, (ps, m) => optim.clipGradNorm(ps as never, m as never)),
+  fn('applyLoRA', 2, (m, o) => nn.applyLoRA(m as never, o as never)),
+  fn('decodeSafetensors', 1, (b) => io.decodeSafetensors(b as never)),
 ];
 
 /** Everything a call was given that a failed call must leave as it was. */

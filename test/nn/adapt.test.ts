@@ -107,4 +107,22 @@ describe('nn.applyLoRA called twice', () => {
     expect(trainable.filter((n) => n.includes('.value.'))).toHaveLength(4);
     expect(trainable).toHaveLength(8);
   });
+
+  it('refuses bad options before freezing or wrapping anything', () => {
+    const m = new Model();
+    // head is [8 → 2], so rank 4 fits the attention layers but not it.
+    const bad: [unknown, RegExp][] = [
+      [null, /^applyLoRA: options must be an object/],
+      [{ targets: 'query' }, /^applyLoRA: targets must be a list of layer names.*for one layer pass \['query'\]/],
+      [{ targets: ['query', 'head'], rank: 4 }, /^applyLoRA: layer 'head': rank must be an integer in \[1, min\(in, out\) = 2\], got 4/],
+      [{ targets: ['query'], rank: 2, dropout: 2 }, /^applyLoRA: layer 'blocks\.0\.query': /],
+    ];
+    const shape = () => m.namedModules().map(([path, mod]) => `${path}:${mod.constructor.name}`);
+    const layout = shape();
+    for (const [opts, message] of bad) {
+      expect(() => nn.applyLoRA(m, opts as never)).toThrow(message);
+      expect(m.parameters().every((p) => p.requiresGrad)).toBe(true);
+      expect(shape()).toEqual(layout);
+    }
+  });
 });
