@@ -100,7 +100,8 @@ if (childOut) {
   } catch (e) {
     notes.push(`webgpu: not measured (${(e as Error).message.split('\n')[0]})`);
   }
-  notes.push('cpu backend: plain TypeScript');
+  const cpu = getBackendInfo('cpu');
+  notes.push(`cpu backend: ${cpu['path'] === 'wasm' ? `WebAssembly (${String(cpu['simd'])})` : 'plain JavaScript'}, matmuls on ${String(cpu['threads'])} threads`);
   const order = (r: BenchRow) => tasks.findIndex((t) => t.case === r.case);
   save('gpujs', rows.sort((a, b) => order(a) - order(b)), notes);
 }
