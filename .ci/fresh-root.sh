@@ -20,7 +20,11 @@ mount_system() {
   mount --rbind /dev "$1/dev"
 }
 umount_system() {
-  umount -R "$1/dev" "$1/sys" "$1/proc" 2>/dev/null || umount -lR "$1/dev" "$1/sys" "$1/proc"
+  local m
+  for m in dev sys proc; do
+    mountpoint -q "$1/$m" && { umount -R "$1/$m" 2>/dev/null || umount -lR "$1/$m"; }
+  done
+  return 0
 }
 
 build() {
