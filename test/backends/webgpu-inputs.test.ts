@@ -1,8 +1,9 @@
 // What the WebGPU backend is given: narrow typed arrays, tensors too large for the device, and
 // its options. Skipped loudly without a driver; a failure under CI.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TsgradError, getBackendInfo, initBackend, nn, tensor, zeros } from '../../src/index.js';
 import { createWebGPUBackend } from '../../src/backends/webgpu/index.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 const REQUIREMENT = 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).';
 
@@ -17,19 +18,10 @@ async function rejection(p: () => Promise<unknown>): Promise<TsgradError> {
 }
 
 describe('webgpu inputs', () => {
-  let available = false;
-  beforeAll(async () => {
-    try {
-      await initBackend('webgpu');
-      available = true;
-    } catch (e) {
-      if (process.env.CI) throw new Error(`the webgpu backend is unavailable in CI: ${(e as Error).message}`);
-      console.warn(`\n*** SKIPPING the webgpu input tests: ${(e as Error).message}\n*** ${REQUIREMENT}\n`);
-    }
-  });
+  const available = backendBeforeAll('webgpu', 'input tests', { requirement: REQUIREMENT });
   const test = (name: string, fn: () => Promise<void>) =>
     it(name, async (ctx) => {
-      if (!available) return ctx.skip();
+      if (!available()) return ctx.skip();
       await fn();
     });
 

@@ -1,16 +1,7 @@
 // Bad input gets a TsgradError that names the op and the offending shapes, axes or dtypes.
 import { describe, expect, it } from 'vitest';
 import { TsgradError, arange, cat, full, nn, ones, randn, setBackend, tensor, zeros } from '../../src/index.js';
-
-function errorOf(fn: () => unknown): TsgradError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TsgradError);
-    return e as TsgradError;
-  }
-  throw new Error('expected a TsgradError');
-}
+import { errorOf } from '../errorOf.js';
 
 describe('errors', () => {
   it.each([

@@ -2,19 +2,10 @@
 // valid input refused. Expected values are PyTorch 1.13's (checked by hand), not this code's.
 import { describe, expect, it } from 'vitest';
 import { TsgradError, arange, cat, fromTypedArray, nn, ones, randn, stack, tensor, where, zeros } from '../../src/index.js';
+import { errorOf } from '../errorOf.js';
 
 const F = nn.functional;
 const anyV = (v: unknown) => v as never;
-
-function errorOf(fn: () => unknown): TsgradError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof TsgradError)) throw new Error(`expected a TsgradError, got ${(e as Error).name}: ${(e as Error).message}`);
-    return e;
-  }
-  throw new Error('expected a TsgradError, but the call returned');
-}
 
 describe('bad arguments get a TsgradError naming the call', () => {
   it.each([

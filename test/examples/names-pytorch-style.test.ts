@@ -1,8 +1,8 @@
 // The PyTorch-shaped names example, briefly, on cpu and webgpu: it learns, its schedule is the
 // cosine one, save + load gives the same model, and the two backends agree.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type PytorchStyleResult, trainPytorchStyle } from '../../examples/names-pytorch-style.js';
-import { initBackend } from '../../src/index.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 const STEPS = 200;
 
@@ -20,16 +20,7 @@ function expectTrained(r: PytorchStyleResult): void {
 
 describe('examples/names-pytorch-style.ts', () => {
   let cpu: PytorchStyleResult;
-  let webgpu = false;
-  beforeAll(async () => {
-    try {
-      await initBackend('webgpu');
-      webgpu = true;
-    } catch (e) {
-      if (process.env.CI) throw e;
-      console.warn(`\n*** SKIPPING the webgpu run of the names example: ${(e as Error).message}\n`);
-    }
-  });
+  const webgpu = backendBeforeAll('webgpu', 'run of the names example');
 
   it('trains, schedules, saves, reloads and samples on cpu', async () => {
     cpu = await trainPytorchStyle({ device: 'cpu', steps: STEPS });
@@ -37,7 +28,7 @@ describe('examples/names-pytorch-style.ts', () => {
   }, 120_000);
 
   it('does the same on webgpu, matching cpu', async (ctx) => {
-    if (!webgpu) return ctx.skip();
+    if (!webgpu()) return ctx.skip();
     const gpu = await trainPytorchStyle({ device: 'webgpu', steps: STEPS });
     expectTrained(gpu);
     expect(gpu.finalLoss).toBeCloseTo(cpu.finalLoss, 2);

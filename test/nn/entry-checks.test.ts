@@ -2,18 +2,9 @@
 // the optimizer and the tensors as they were (validate everything, then act).
 import { describe, expect, it } from 'vitest';
 import { TsgradError, nn, ones, optim, randn, tensor, zeros, type Tensor } from '../../src/index.js';
+import { errorOf } from '../errorOf.js';
 
 const anyV = (v: unknown) => v as never;
-
-function errorOf(fn: () => unknown): TsgradError {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof TsgradError)) throw new Error(`expected a TsgradError, got ${(e as Error).name}: ${(e as Error).message}`);
-    return e;
-  }
-  throw new Error('expected a TsgradError, but the call returned');
-}
 
 const snapshot = (ts: Tensor[]) => ts.map((t) => Array.from(t.dataSync()));
 

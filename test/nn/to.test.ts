@@ -1,10 +1,11 @@
 // Module.to and Optimizer.to: parameters move in place (same objects, new storage), gradients and
 // optimizer state follow, and loadStateDict copies across backends. A second CPU instance stands
 // in for another backend here; the webgpu section runs the same on a real device.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
-import { type Tensor, TsgradError, initBackend, manualSeed, nn, optim, tensor } from '../../src/index.js';
+import { type Tensor, TsgradError, manualSeed, nn, optim, tensor } from '../../src/index.js';
+import { backendBeforeAll } from '../backendAvailable.js';
 
 installBackend('cpu-other', new CpuBackend());
 
@@ -91,19 +92,10 @@ describe('optimizers take a Module', () => {
 });
 
 describe('Module.to on webgpu', () => {
-  let available = false;
-  beforeAll(async () => {
-    try {
-      await initBackend('webgpu');
-      available = true;
-    } catch (e) {
-      if (process.env.CI) throw e;
-      console.warn(`\n*** SKIPPING Module.to on webgpu: ${(e as Error).message}\n`);
-    }
-  });
+  const available = backendBeforeAll('webgpu', 'Module.to tests');
 
   it('trains on webgpu after the move, like on cpu, and the state dict comes back with to', async (ctx) => {
-    if (!available) return ctx.skip();
+    if (!available()) return ctx.skip();
     const here = model(), there = model();
     const optHere = new optim.SGD(here, { lr: 0.5, momentum: 0.9 }), optThere = new optim.SGD(there, { lr: 0.5, momentum: 0.9 });
     await trainStep(here, optHere);
