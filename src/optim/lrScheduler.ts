@@ -99,6 +99,7 @@ export class StepLR extends LRScheduler {
     positiveInt('StepLR', 'stepSize', opts?.stepSize);
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
+    check(Number.isFinite(this.gamma) && this.gamma > 0, 'StepLR', () => `gamma must be a finite number > 0, got ${opts.gamma}`);
     this.start();
   }
 

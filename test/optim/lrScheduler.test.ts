@@ -67,6 +67,9 @@ describe('learning-rate schedules', () => {
     expect(s2.getLastLr()).toEqual(s.getLastLr());
     close(s.getLastLr(), [0.001, 0.0001]);
     expect(() => new optim.StepLR(opt, { stepSize: 0 })).toThrow(/StepLR: stepSize must be a positive integer, got 0/);
+    const lrsBefore = opt.paramGroups.map((g) => g.lr);
+    expect(() => new optim.StepLR(opt, { stepSize: 2, gamma: Number.NaN })).toThrow(/StepLR: gamma must be a finite number > 0, got NaN/);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual(lrsBefore);
     expect(() => new optim.LambdaLR(opt, [(e) => e])).toThrow(/LambdaLR: needs one function, or one per param group \(2\)/);
     const bad = new optim.LambdaLR(opt, (e) => (e > 0 ? NaN : 0.5));
     const before = opt.paramGroups.map((g) => g.lr);
