@@ -1,17 +1,23 @@
 // The CPU backend's WebAssembly elementwise and Adam kernels against its JavaScript path: the
 // same results for contiguous, broadcast and offset operands (bit for bit where IEEE rounding
-// makes them equal), and a clean hand-back to JavaScript for what they do not cover.
+// makes them equal), whether the operands are ordinary arrays (copied in) or storages inside the
+// module's memory (used in place), with the next block of the memory untouched; and a clean
+// hand-back to JavaScript for what they do not cover.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { adamJs } from '../../src/backends/cpu/fused.js';
+import { Arena } from '../../src/backends/cpu/wasm/arena.js';
 import { WasmElementwise } from '../../src/backends/cpu/wasm/kernels.js';
 import { startWasm } from '../../src/backends/cpu/wasm/runtime.js';
 import type { View } from '../../src/core/backend.js';
 import type { TypedArray } from '../../src/core/dtype.js';
+import { type Where, arenaProbes } from './support/arenaProbes.js';
 
 const rt = startWasm()!;
-const kernels = new WasmElementwise(rt);
+const arena = new Arena(rt);
+const { place, guarded } = arenaProbes(arena);
+const kernels = new WasmElementwise(arena);
 const js = new CpuBackend({ wasm: false });
 
 function view(storage: Float32Array, shape: number[], strides: number[], offset = 0): View<TypedArray> {
@@ -32,16 +38,18 @@ describe('wasm binary kernels', () => {
         fc.constantFrom('add', 'sub', 'mul', 'div') as fc.Arbitrary<'add' | 'sub' | 'mul' | 'div'>,
         fc.integer({ min: 1, max: 70 }), fc.integer({ min: 16, max: 300 }),
         fc.constantFrom('vv', 'row', 'scalar-b', 'scalar-a'), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 1000 }),
-        (op, rows, inner, form, offset, seed) => {
+        fc.constantFrom<Where>('outside', 'inside'),
+        (op, rows, inner, form, offset, seed, where) => {
           if (rows * inner < 2048) rows = Math.ceil(2048 / inner);
           const shape = [rows, inner], n = rows * inner;
-          const a = view(values(n + offset, seed), shape, [inner, 1], offset);
+          const a = view(place(values(n + offset, seed), where), shape, [inner, 1], offset);
           const b =
-            form === 'vv' ? view(values(n + 3, seed + 1), shape, [inner, 1], 3)
-              : form === 'row' ? view(values(inner + 1, seed + 2), shape, [0, 1], 1)
-                : view(values(2, seed + 3), shape, [0, 0], 1);
+            form === 'vv' ? view(place(values(n + 3, seed + 1), where), shape, [inner, 1], 3)
+              : form === 'row' ? view(place(values(inner + 1, seed + 2), where), shape, [0, 1], 1)
+                : view(place(values(2, seed + 3), where), shape, [0, 0], 1);
           const [x, y] = form === 'scalar-a' ? [b, a] : [a, b];
-          const got = kernels.binary(op, x, y);
+          const got = guarded(n, () => kernels.binary(op, x, y));
+          expect(arena.addressOf(got!)).toBeGreaterThan(0);
           expect(got).not.toBeNull();
           expect(Array.from(got!)).toEqual(Array.from(js.binary(op, x, y)));
         },
@@ -72,12 +80,24 @@ describe('wasm unary kernels', () => {
   xs.set([NaN, Infinity, -Infinity, 0, -0, 88.72, -87.33, -103.9, 1e-8, -1e-8, 0.5, 1, 2, 100]);
   const x = view(xs, [xs.length], [1]);
 
+  const inside = view(place(xs, 'inside'), [xs.length], [1]);
+
   it('neg, abs, sqrt and relu equal the JavaScript path bit for bit (NaN, ±0 and ±Infinity included)', () => {
     for (const op of ['neg', 'abs', 'sqrt', 'relu'] as const) {
       const got = kernels.unary(op, x);
       expect(got, op).not.toBeNull();
       expect(Array.from(got!), op).toEqual(Array.from(js.unary(op, x)));
     }
+  });
+
+  it('give the same results on a storage inside the memory, at any offset and length, writing only their block', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('neg', 'relu', 'exp', 'sigmoid') as fc.Arbitrary<'neg' | 'relu' | 'exp' | 'sigmoid'>, fc.integer({ min: 2048, max: 2100 }), fc.integer({ min: 0, max: 7 }), (op, n, offset) => {
+        const got = guarded(n, () => kernels.unary(op, view(inside.storage as Float32Array, [n], [1], offset)));
+        expect(Array.from(got!)).toEqual(Array.from(kernels.unary(op, view(xs, [n], [1], offset))!));
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('exp and sigmoid are within 2 ulp of the JavaScript path (float32 range limits included)', () => {
@@ -103,12 +123,12 @@ describe('wasm unary kernels', () => {
 });
 
 describe('wasm Adam kernel', () => {
-  it('matches the JavaScript Adam step in float64 within float32 rounding, for Adam and AdamW', () => {
-    for (const [l2, decoupledDecay] of [[0, 0], [0.01, 0], [0, 0.001]]) {
+  it('matches the JavaScript Adam step in float64 within float32 rounding, for Adam and AdamW, in and outside the memory', () => {
+    for (const [l2, decoupledDecay, where] of [[0, 0, 'outside'], [0.01, 0, 'outside'], [0, 0.001, 'outside'], [0.01, 0.001, 'inside']] as const) {
       const size = 1003;
       const init = (seed: number) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37 + seed));
-      const p32 = init(1), m32 = init(2).map(Math.abs).map((x) => x * 0.1), v32 = init(3).map((x) => x * x * 0.01);
-      const g32 = new Float32Array(size + 2);
+      const p32 = place(init(1), where), m32 = place(init(2).map(Math.abs).map((x) => x * 0.1), where), v32 = place(init(3).map((x) => x * x * 0.01), where);
+      const g32 = place(new Float32Array(size + 2), where);
       g32.set(init(4), 2);
       const p64 = Float64Array.from(p32), m64 = Float64Array.from(m32), v64 = Float64Array.from(v32);
       const hyper = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, biasCorrection1: 1 - 0.9 ** 3, biasCorrection2: 1 - 0.999 ** 3, l2, decoupledDecay };

@@ -1,8 +1,9 @@
-// The conformance suite with the WebAssembly elementwise kernels taking every float32 op they
-// cover, however small (they normally start at 2,048 elements), so forward results and
-// gradients through them are checked like any backend's.
+// The conformance suite with the WebAssembly elementwise, reduction and softmax kernels taking
+// every float32 op they cover, however small (they normally start at 2,048 elements), so forward
+// results and gradients through them are checked like any backend's.
 import { describe, expect, it, vi } from 'vitest';
 import { WasmElementwise, configureWasmElementwise } from '../../src/backends/cpu/wasm/kernels.js';
+import { WasmReductions } from '../../src/backends/cpu/wasm/reductions.js';
 import { backendStats, getBackendInfo, randn, resetStats } from '../../src/index.js';
 import { defineConformance } from '../conformance/suite.js';
 
@@ -28,6 +29,19 @@ describe('small tensors through the wasm kernels', () => {
     expect(backendStats('cpu').byOp.get('binary:add')).toBe(1);
     expect(binary.mock.results.map((r) => r.value)).toEqual([sum]);
     expect(unary.mock.results.map((r) => r.value)).toEqual([e]);
+    vi.restoreAllMocks();
+  });
+});
+
+describe('small reductions and softmax through the wasm kernels', () => {
+  it('run there', () => {
+    const reduce = vi.spyOn(WasmReductions.prototype, 'reduce'), softmax = vi.spyOn(WasmReductions.prototype, 'softmax');
+    const a = randn([3, 5]);
+    a.sum(-1).dataSync();
+    a.max(0).dataSync();
+    a.logSoftmax(-1).dataSync();
+    expect(reduce.mock.results.map((r) => r.value === null)).toEqual([false, false]);
+    expect(softmax.mock.results.map((r) => r.value === null)).toEqual([false]);
     vi.restoreAllMocks();
   });
 });

@@ -4,12 +4,14 @@ import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js'
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../opTable.js';
 import { TsgradError } from '../../core/errors.js';
-import { adamJs } from './fused.js';
+import { adamJs, softmaxJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
 import { type Operand, runMap } from './strided.js';
 import { matmulThreads } from './threads.js';
+import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
+import { WasmReductions } from './wasm/reductions.js';
 import { type SimdFlavour, type WasmRuntime, startWasm } from './wasm/runtime.js';
 import type { CpuOptions } from './options.js';
 
@@ -21,8 +23,8 @@ function operand(v: View<TypedArray>): Operand {
   return { data: v.storage, offset: v.offset, strides: v.strides };
 }
 
-function fresh(dtype: DType, shape: readonly number[]): Operand {
-  return { data: typedArrayFor(dtype, sizeOf(shape)), offset: 0, strides: contiguousStrides(shape) };
+function contiguous(data: TypedArray, shape: readonly number[]): Operand {
+  return { data, offset: 0, strides: contiguousStrides(shape) };
 }
 
 /** Visits the offsets of a strided view in row-major order. */
@@ -59,12 +61,19 @@ export interface CpuInfo {
   simd: SimdFlavour | null;
   /** Threads a large matmul is split between, the calling one included. */
   threads: number;
+  /**
+   * Bytes of the WebAssembly memory in use: live float32 storages, freed blocks kept for the next
+   * storage of their size, and the kernels' scratch. It never shrinks; 0 on the JavaScript path.
+   */
+  wasmBytes: number;
 }
 
 interface WasmKernels {
   rt: WasmRuntime;
+  arena: Arena;
   matmul: WasmMatmul;
   elementwise: WasmElementwise;
+  reductions: WasmReductions;
 }
 
 /** The module is built once per process and shared by every CpuBackend. */
@@ -72,7 +81,10 @@ let wasmRuntime: WasmKernels | null | undefined;
 function wasm(): WasmKernels | null {
   if (wasmRuntime === undefined) {
     const rt = startWasm();
-    wasmRuntime = rt && { rt, matmul: new WasmMatmul(rt), elementwise: new WasmElementwise(rt) };
+    const arena = rt && new Arena(rt);
+    wasmRuntime = rt && arena && {
+      rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena),
+    };
   }
   return wasmRuntime;
 }
@@ -94,8 +106,9 @@ function checkOptions(options: Record<string, unknown>): CpuOptions {
 }
 
 /**
- * The CPU backend: plain typed-array storages, with float32 matmuls, large float32 elementwise
- * ops and Adam in WebAssembly SIMD (see docs/cpu.md), and everything else (all of it with
+ * The CPU backend: typed-array storages (float32 ones inside the WebAssembly module's memory
+ * where it is shared), with float32 matmuls, large float32 elementwise ops, reductions, softmax
+ * and Adam in WebAssembly SIMD (see docs/cpu.md), and everything else (all of it with
  * `{ wasm: false }`) in compiled strided JavaScript loops and a cache-blocked JavaScript matmul.
  *
  * @example
@@ -113,6 +126,13 @@ export class CpuBackend implements Backend<TypedArray> {
       if (this.kernels?.elementwise.adam(args)) return;
       adamJs(args, isContiguous(args.grad.shape, args.grad.strides) ? args.grad.storage.subarray(args.grad.offset) : this.readSync(args.grad));
     },
+    softmax: (x, axis, log) => {
+      const fast = this.kernels?.reductions.softmax(x, axis, log);
+      if (fast) return this.track(fast);
+      const out = this.allocate(x.dtype, sizeOf(x.shape));
+      softmaxJs(x, axis, log, out);
+      return this.track(out);
+    },
   };
 
   constructor(options: CpuOptions = {}) {
@@ -129,7 +149,7 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   get info(): CpuInfo {
-    return { path: this.kernels ? 'wasm' : 'js', simd: this.kernels?.rt.simd ?? null, threads: matmulThreads() };
+    return { path: this.kernels ? 'wasm' : 'js', simd: this.kernels?.rt.simd ?? null, threads: matmulThreads(), wasmBytes: this.kernels?.arena.usedBytes ?? 0 };
   }
 
   private track(a: TypedArray): TypedArray {
@@ -138,18 +158,30 @@ export class CpuBackend implements Backend<TypedArray> {
     return a;
   }
 
+  /**
+   * A new storage, its contents undefined: on the WebAssembly path a float32 one lives in the
+   * module's memory where it can, so the kernels use it in place.
+   */
+  private allocate(dtype: DType, size: number): TypedArray {
+    return (dtype === 'float32' && this.kernels?.arena.float32(size)) || typedArrayFor(dtype, size);
+  }
+
   upload(data: TypedArray): TypedArray {
-    return this.track(data.slice());
+    if (!(data instanceof Float32Array) || !this.kernels) return this.track(data.slice());
+    const s = this.allocate('float32', data.length);
+    s.set(data);
+    return this.track(s);
   }
 
   fill(size: number, dtype: DType, value: number): TypedArray {
-    return this.track(typedArrayFor(dtype, size).fill(value));
+    return this.track(this.allocate(dtype, size).fill(value));
   }
 
   readSync(x: View<TypedArray>): TypedArray {
     // A contiguous view is one block: slice() is a memcpy.
+    // slice() of a storage in the module's memory is an ordinary array too, never a view of it.
     if (isContiguous(x.shape, x.strides)) return x.storage.slice(x.offset, x.offset + sizeOf(x.shape));
-    const out = fresh(x.dtype, x.shape);
+    const out = contiguous(typedArrayFor(x.dtype, sizeOf(x.shape)), x.shape);
     runMap('v0', x.shape, out, [operand(x)]);
     return out.data;
   }
@@ -159,6 +191,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   free(storage: TypedArray): void {
+    // Whichever path is on now: a storage made on the WebAssembly path goes back to its arena.
+    wasmRuntime?.arena.release(storage);
     this.live--;
     this.liveBytes -= storage.byteLength;
   }
@@ -172,7 +206,7 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   private map(expr: string, dtype: DType, shape: readonly number[], ins: View<TypedArray>[]): TypedArray {
-    const out = fresh(dtype, shape);
+    const out = contiguous(this.allocate(dtype, sizeOf(shape)), shape);
     runMap(expr, shape, out, ins.map(operand), helpers);
     return this.track(out.data);
   }
@@ -200,6 +234,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   reduce(op: ReduceOp, x: View<TypedArray>, axes: readonly number[]): TypedArray {
+    const fast = this.kernels?.reductions.reduce(op, x, axes);
+    if (fast) return this.track(fast);
     const { expr, init } = REDUCE_STEP[op];
     const keep = x.shape.filter((_, d) => !axes.includes(d));
     // Walk x in its own order and accumulate into an output that has stride 0 along the reduced
@@ -209,7 +245,7 @@ export class CpuBackend implements Backend<TypedArray> {
     let kept = 0;
     const accStrides = x.shape.map((_, d) => (axes.includes(d) ? 0 : keptStrides[kept++]!));
     runMap(expr, x.shape, { data: acc, offset: 0, strides: accStrides }, [operand(x)]);
-    const out = typedArrayFor(x.dtype, acc.length);
+    const out = this.allocate(x.dtype, acc.length);
     out.set(acc);
     return this.track(out);
   }
@@ -238,7 +274,7 @@ export class CpuBackend implements Backend<TypedArray> {
   matmul(a: View<TypedArray>, b: View<TypedArray>): TypedArray {
     const r = a.shape.length;
     const outShape = [...a.shape.slice(0, r - 1), b.shape[r - 1]!];
-    const out = typedArrayFor(a.dtype, sizeOf(outShape));
+    const out = this.allocate(a.dtype, sizeOf(outShape));
     if (out.length > 0) {
       const ao = { data: a.storage, offset: a.offset, shape: a.shape, strides: a.strides };
       const bo = { data: b.storage, offset: b.offset, shape: b.shape, strides: b.strides };
@@ -250,7 +286,7 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   gather(x: View<TypedArray>, axis: number, index: View<TypedArray>): TypedArray {
-    const out = typedArrayFor(x.dtype, sizeOf(index.shape));
+    const out = this.allocate(x.dtype, sizeOf(index.shape));
     const rank = index.shape.length;
     const idx = new Array<number>(rank).fill(0);
     const n = out.length;
@@ -269,7 +305,7 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   scatterAdd(src: View<TypedArray>, axis: number, index: View<TypedArray>, outShape: readonly number[]): TypedArray {
-    const out = typedArrayFor(src.dtype, sizeOf(outShape));
+    const out = this.allocate(src.dtype, sizeOf(outShape)).fill(0);
     const os = contiguousStrides(outShape);
     const rank = index.shape.length;
     const idx = new Array<number>(rank).fill(0);

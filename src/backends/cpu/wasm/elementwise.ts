@@ -30,54 +30,112 @@ function binary(op: WasmBinaryOp, form: BinaryForm): { fn: Fn; body: Code } {
 }
 
 /**
- * e^x of the f32x4 local `x`, left on the stack, to about 2 ulp, using the v128 locals `n`, `r`
- * and `p` as scratch. x is clamped to [-175, 176] first (NaN
- * stays NaN), so n = round(x·log2 e) lies in [-253, 254]; r = x − n·ln 2 (in two parts, Cody and
- * Waite) lies in ±0.35, where a degree-7 Taylor polynomial is exact to float32; and 2ⁿ is applied
- * as two factors 2^(n>>1)·2^(n−(n>>1)), each a normal float32, so results overflow to Infinity
- * and underflow to 0 as they should.
+ * Splatted f32 constants, each set once in a local before a kernel's loop: V8 does not hoist a
+ * splat out of a loop, and the exp polynomial needs eleven of them.
  */
-function expInto(f: Fn, x: string): Code {
-  const c = (v: number): Code => [...f32.const(v), ...f32x4.splat];
-  const pow2 = (k: Code): Code => [...k, ...i32.const(127), ...i32x4.splat, ...i32x4.add, ...i32.const(23), ...i32x4.shl];
+export class Splats {
+  private readonly names = new Map<string, string>();
+  private init: Code = [];
+  constructor(private readonly f: Fn) {}
+
+  private splat(key: string, value: Code): Code {
+    let name = this.names.get(key);
+    if (name === undefined) {
+      name = `k${this.names.size}`;
+      this.names.set(key, name);
+      this.f.locals('v128', name);
+      this.init = [...this.init, ...this.f.set(name, value)];
+    }
+    return this.f.get(name);
+  }
+
+  /** The f32 constant v in every lane. */
+  of(v: number): Code {
+    return this.splat(`f${v}`, [...f32.const(v), ...f32x4.splat]);
+  }
+
+  /** The i32 constant v in every lane. */
+  ofI32(v: number): Code {
+    return this.splat(`i${v}`, [...i32.const(v), ...i32x4.splat]);
+  }
+
+  /** The code that sets the locals: goes before the loop, after every `of`. */
+  get prologue(): Code {
+    return this.init;
+  }
+}
+
+/** The v128 scratch locals of one `expInto`, so that unrolled copies stay independent. */
+export interface ExpLocals {
+  n: string;
+  r: string;
+  p: string;
+}
+
+/**
+ * e^x of the f32x4 on the stack, left on the stack, to about 2 ulp. x is clamped to [-175, 176]
+ * first (NaN stays NaN: pmax/pmin return their first operand when a comparison fails), so
+ * n = round(x·log2 e) lies in [-253, 254]. The rounding adds and subtracts 1.5·2²³, which leaves
+ * n's integer in the float's low bits (no float-to-int conversion, which costs several x86
+ * instructions). r = x − n·ln 2 (in two parts, Cody and Waite) lies in ±0.35, where a degree-7
+ * Taylor polynomial is exact to float32; and 2ⁿ is applied as two factors 2^(n>>1)·2^(n−(n>>1)),
+ * each a normal float32, so results overflow to Infinity and underflow to 0 as they should.
+ */
+export function expInto(f: Fn, k: Splats, { n, r, p }: ExpLocals): Code {
+  const c = (v: number): Code => k.of(v);
+  const magic = 1.5 * 2 ** 23;
+  const pow2 = (e: Code): Code => [...e, ...k.ofI32(127), ...i32x4.add, ...i32.const(23), ...i32x4.shl];
   let poly: Code = c(1 / 5040);
-  for (const k of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) poly = [...poly, ...f.get('r'), ...f32x4.mul, ...c(k), ...f32x4.add];
+  for (const v of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) poly = [...poly, ...f.get(r), ...f32x4.mul, ...c(v), ...f32x4.add];
   return [
-    ...f.set('r', f.get(x), c(-175), f32x4.max, c(176), f32x4.min),
-    ...f.set('n', f.get('r'), c(Math.LOG2E), f32x4.mul, f32x4.nearest),
-    ...f.set('r', f.get('r'), f.get('n'), c(0.693359375), f32x4.mul, f32x4.sub, f.get('n'), c(-2.12194440e-4), f32x4.mul, f32x4.sub),
-    ...f.set('n', f.get('n'), i32x4.trunc_sat_f32x4_s),
-    ...f.set('p', f.get('n'), i32.const(1), i32x4.shr_s),
+    ...f.set(r, c(-175), f32x4.pmax, c(176), f32x4.pmin),
+    // p = x·log2 e + 1.5·2²³ (its low bits hold n), n = p − 1.5·2²³
+    ...f.set(p, f.get(r), c(Math.LOG2E), f32x4.mul, c(magic), f32x4.add),
+    ...f.set(n, f.get(p), c(magic), f32x4.sub),
+    ...f.set(r, f.get(r), f.get(n), c(0.693359375), f32x4.mul, f32x4.sub, f.get(n), c(-2.12194440e-4), f32x4.mul, f32x4.sub),
+    ...f.set(n, f.get(p), c(magic), i32x4.sub),
+    ...f.set(p, f.get(n), i32.const(1), i32x4.shr_s),
     ...poly,
-    ...pow2(f.get('p')), ...f32x4.mul,
-    ...pow2([...f.get('n'), ...f.get('p'), ...i32x4.sub]), ...f32x4.mul,
+    ...pow2(f.get(p)), ...f32x4.mul,
+    ...pow2([...f.get(n), ...f.get(p), ...i32x4.sub]), ...f32x4.mul,
   ];
 }
 
-/** Unary ops in SIMD: each the JavaScript definition exactly, except exp and sigmoid (about 2 ulp). */
+/** Unary ops in SIMD, of the f32x4 on the stack: each the JavaScript definition exactly, except exp and sigmoid (about 2 ulp). */
 const UNARY_BODY = {
-  neg: (f: Fn) => [...f.get('x'), ...f32x4.neg],
-  abs: (f: Fn) => [...f.get('x'), ...f32x4.abs],
-  sqrt: (f: Fn) => [...f.get('x'), ...f32x4.sqrt],
+  neg: () => f32x4.neg,
+  abs: () => f32x4.abs,
+  sqrt: () => f32x4.sqrt,
   // max(x, 0): -0 gives +0, and NaN stays NaN (f32x4.max propagates it), as in PyTorch.
-  relu: (f: Fn) => [...f32.const(0), ...f32x4.splat, ...f.get('x'), ...f32x4.max],
-  exp: (f: Fn) => expInto(f, 'x'),
+  relu: (_f: Fn, k: Splats) => [...k.of(0), ...f32x4.max],
+  exp: (f: Fn, k: Splats, e: ExpLocals) => expInto(f, k, e),
   // 1 / (1 + e^-x)
-  sigmoid: (f: Fn) => [...f32.const(1), ...f32x4.splat, ...f.set('x', f.get('x'), f32x4.neg), ...expInto(f, 'x'), ...f32.const(1), ...f32x4.splat, ...f32x4.add, ...f32x4.div],
-} as const;
+  sigmoid: (f: Fn, k: Splats, e: ExpLocals) => [...f32x4.neg, ...expInto(f, k, e), ...k.of(1), ...f32x4.add, ...f.set(e.r), ...k.of(1), ...f.get(e.r), ...f32x4.div],
+} as const satisfies Record<string, (f: Fn, k: Splats, e: ExpLocals) => Code>;
 export type WasmUnaryOp = keyof typeof UNARY_BODY;
 export const WASM_UNARY: readonly WasmUnaryOp[] = Object.keys(UNARY_BODY) as WasmUnaryOp[];
+/** The unary ops built on exp, which (four times unrolled) fill a module of their own (see runtime.ts). */
+const TRANSCENDENTAL: readonly WasmUnaryOp[] = ['exp', 'sigmoid'];
 
-/** `<op>_v(src, out, bytes)`: out[i] = op(src[i]) over `bytes` (a multiple of 16). */
+/** Vectors a unary kernel does per step: four independent ones let exp's long chain overlap (2× faster). */
+const UNROLL = 4;
+
+/**
+ * `<op>_v(src, out, bytes)`: out[i] = op(src[i]) over `bytes` rounded up to 64, which the
+ * arena's slack allows (see arena.ts).
+ */
 function unary(op: WasmUnaryOp): { fn: Fn; body: Code } {
-  const f = new Fn(`${op}_v`, ['src', 'out', 'bytes']).locals('i32', 'i').locals('v128', 'x', 'n', 'r', 'p');
-  const body = forLoop(f, 'i', i32.const(0), f.get('bytes'), 16, [
-    ...f.get('out'), ...f.get('i'), ...i32.add,
-    ...f.set('x', f.get('src'), f.get('i'), i32.add, v128.load()),
-    ...UNARY_BODY[op](f),
-    ...v128.store(),
-  ]);
-  return { fn: f, body };
+  const f = new Fn(`${op}_v`, ['src', 'out', 'bytes']).locals('i32', 'i', 'a');
+  const k = new Splats(f);
+  const step: number[] = [];
+  for (let u = 0; u < UNROLL; u++) {
+    const e = { n: `n${u}`, r: `r${u}`, p: `p${u}` };
+    f.locals('v128', `x${u}`, e.n, e.r, e.p);
+    step.push(...f.set(`x${u}`, f.get('a'), v128.load(16 * u), UNARY_BODY[op](f, k, e)));
+  }
+  for (let u = 0; u < UNROLL; u++) step.push(...f.get('out'), ...f.get('i'), ...i32.add, ...f.get(`x${u}`), ...v128.store(16 * u));
+  const loop = forLoop(f, 'i', i32.const(0), f.get('bytes'), 16 * UNROLL, [...f.set('a', f.get('src'), f.get('i'), i32.add), ...step]);
+  return { fn: f, body: [...k.prologue, ...loop] };
 }
 
 /**
@@ -112,8 +170,14 @@ function adam(): { fn: Fn; body: Code } {
   return { fn: f, body };
 }
 
-/** Every elementwise function of the module. */
+/** The elementwise functions but exp and sigmoid: binary ops, the other unary ops, and Adam. */
 export function elementwiseFunctions(): { fn: Fn; body: Code }[] {
   const forms: BinaryForm[] = ['vv', 'vs', 'sv'];
-  return [...(Object.keys(WASM_BINARY) as WasmBinaryOp[]).flatMap((op) => forms.map((form) => binary(op, form))), ...WASM_UNARY.map(unary), adam()];
+  const unaries = WASM_UNARY.filter((op) => !TRANSCENDENTAL.includes(op)).map(unary);
+  return [...(Object.keys(WASM_BINARY) as WasmBinaryOp[]).flatMap((op) => forms.map((form) => binary(op, form))), ...unaries, adam()];
+}
+
+/** exp and sigmoid. */
+export function transcendentalFunctions(): { fn: Fn; body: Code }[] {
+  return TRANSCENDENTAL.map(unary);
 }

@@ -6,8 +6,8 @@
  */
 
 export type Code = readonly number[];
-export type ValType = 'i32' | 'f32' | 'v128';
-const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 
 /** Unsigned LEB128. */
 export function u32(n: number): Code {
@@ -52,27 +52,52 @@ export const f32 = {
   const: (v: number): Code => [0x43, ...f32Bytes(v)],
   load: (offset = 0): Code => [0x2a, ...memarg(2, offset)],
   store: (offset = 0): Code => [0x38, ...memarg(2, offset)],
+  demote_f64: [0xb6], min: [0x96], max: [0x97],
+} as const;
+
+export const f64 = {
+  add: [0xa0],
 } as const;
 
 export const v128 = {
   load: (offset = 0): Code => [...simd(0x00), ...memarg(4, offset)],
   store: (offset = 0): Code => [...simd(0x0b), ...memarg(4, offset)],
   load32_splat: (offset = 0): Code => [...simd(0x09), ...memarg(2, offset)],
+  /** Two floats into the low half, zeros above. */
+  load64_zero: (offset = 0): Code => [...simd(0x5d), ...memarg(3, offset)],
+  /** Lanes of a where the mask's bits are set, of b elsewhere: (a, b, mask). */
+  bitselect: simd(0x52),
+  const_i32x4: (lanes: readonly [number, number, number, number]): Code => [...simd(0x0c), ...lanes.flatMap((l) => [l & 0xff, (l >> 8) & 0xff, (l >> 16) & 0xff, (l >>> 24) & 0xff])],
+} as const;
+
+export const i8x16 = {
+  /** Bytes of (a, b) picked by 16 indices (0–15 from a, 16–31 from b). */
+  shuffle: (lanes: readonly number[]): Code => [...simd(0x0d), ...lanes],
 } as const;
 
 export const f32x4 = {
   splat: simd(0x13),
   abs: simd(0xe0), neg: simd(0xe1), sqrt: simd(0xe3), nearest: simd(0x6a),
   add: simd(0xe4), sub: simd(0xe5), mul: simd(0xe6), div: simd(0xe7), min: simd(0xe8), max: simd(0xe9),
+  /** b < a ? b : a */
+  pmin: simd(0xea),
   /** a < b ? b : a */
   pmax: simd(0xeb),
   /** Relaxed SIMD: a·b + c, fused or not as the hardware prefers. */
   relaxed_madd: simd(0x105),
+  extract_lane: (lane: number): Code => [...simd(0x1f), lane],
+} as const;
+
+export const f64x2 = {
+  add: simd(0xf0),
+  /** The two low f32 lanes, widened. */
+  promote_low_f32x4: simd(0x5f),
+  extract_lane: (lane: number): Code => [...simd(0x21), lane],
 } as const;
 
 export const i32x4 = {
   splat: simd(0x11),
-  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac),
+  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac), lt_s: simd(0x39),
   /** Round toward zero, saturating; NaN becomes 0. */
   trunc_sat_f32x4_s: simd(0xf8),
 } as const;

@@ -3,12 +3,13 @@ import type { TypedArray } from '../../../core/dtype.js';
 import { isContiguous } from '../../../core/shape.js';
 import { coalesce } from '../strided.js';
 import { WASM_BINARY, WASM_UNARY, type WasmBinaryOp, type WasmUnaryOp } from './elementwise.js';
-import type { WasmRuntime } from './runtime.js';
+import type { Arena, Span } from './arena.js';
 
 /*
- * Runs the module's elementwise kernels on float32 typed-array storages: each operand's span is
- * copied into the scratch memory, the kernel runs four lanes at a time, and the result is copied
- * out. Below MIN_ELEMENTS the copies and the call cost more than the JavaScript loop saves.
+ * Runs the module's elementwise kernels on float32 storages, four lanes at a time. A storage in
+ * the module's memory (see arena.ts) is read and written in place; any other operand is copied
+ * into the scratch first, and a result the memory has no room for is copied out. Below
+ * MIN_ELEMENTS the call costs more than the JavaScript loop saves.
  */
 const MIN_ELEMENTS = 2048;
 /** Rows shorter than this run in JavaScript: the call per row would dominate. */
@@ -35,6 +36,11 @@ export function configureWasmElementwise(next: Partial<ElementwiseThresholds>): 
   return prev;
 }
 
+/** Elements from which an op runs in WebAssembly now. */
+export function wasmMinElements(): number {
+  return thresholds.minElements;
+}
+
 type AdamArgs = Parameters<NonNullable<FusedKernels<TypedArray>['adam']>>[0];
 
 const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
@@ -48,7 +54,7 @@ export function isWasmUnary(op: string): op is WasmUnaryOp {
 }
 
 /** The storage elements a strided view touches: [first, last + 1), or null with negative strides. */
-function span(offset: number, shape: readonly number[], strides: readonly number[]): [number, number] | null {
+export function span(offset: number, shape: readonly number[], strides: readonly number[]): [number, number] | null {
   let hi = offset;
   for (let d = 0; d < shape.length; d++) {
     if (strides[d]! < 0) return null;
@@ -58,7 +64,7 @@ function span(offset: number, shape: readonly number[], strides: readonly number
 }
 
 export class WasmElementwise {
-  constructor(private readonly rt: WasmRuntime) {}
+  constructor(private readonly arena: Arena) {}
 
   /**
    * a op b for float32 views of one shape, or null to leave it to JavaScript: after coalescing,
@@ -80,15 +86,14 @@ export class WasmElementwise {
     if (inner < thresholds.minRow || (ai !== 1 && ai !== 0) || (bi !== 1 && bi !== 0) || (ai === 0 && bi === 0)) return null;
     const sa = span(a.offset, shape, as!), sb = span(b.offset, shape, bs!);
     if (!sa || !sb) return null;
-    const aAt = 0, bAt = align((sa[1] - sa[0]) * 4 + 16), outAt = bAt + align((sb[1] - sb[0]) * 4 + 16), end = outAt + n * 4 + 16;
-    if (!this.rt.reserve(end)) return null;
-    const mem = this.rt.f32();
-    mem.set((a.storage as Float32Array).subarray(sa[0], sa[1]), aAt / 4);
-    mem.set((b.storage as Float32Array).subarray(sb[0], sb[1]), bAt / 4);
-    const kernel = this.rt.exports[`${op}_${ai === 0 ? 'sv' : bi === 0 ? 'vs' : 'vv'}`];
+    const s = this.arena.stage([{ data: a.storage as Float32Array, from: sa[0], to: sa[1] }, { data: b.storage as Float32Array, from: sb[0], to: sb[1] }], n);
+    if (!s) return null;
+    const kernel = this.arena.rt.exports[`${op}_${ai === 0 ? 'sv' : bi === 0 ? 'vs' : 'vv'}`];
     const ao = shape.length === 2 ? as![0]! : 0, bo = shape.length === 2 ? bs![0]! : 0;
-    for (let r = 0; r < rows; r++) kernel(aAt + r * ao * 4, bAt + r * bo * 4, outAt + r * inner * 4, align(inner * 4));
-    return mem.slice(outAt / 4, outAt / 4 + n);
+    const [aAt, bAt] = s.at as [number, number];
+    // Rows go in order: a row's last vector may spill into the next row, which then overwrites it.
+    for (let r = 0; r < rows; r++) kernel(aAt + r * ao * 4, bAt + r * bo * 4, s.outAt + r * inner * 4, align(inner * 4));
+    return this.arena.result(s, n);
   }
 
   /** op(x) for a float32 view that coalesces to one dim of stride 1, or null to leave it to JavaScript. */
@@ -98,12 +103,10 @@ export class WasmElementwise {
     if (n < thresholds.minElements || x.dtype !== 'float32') return null;
     const [shape, [xs]] = coalesce(x.shape, [x.strides]);
     if (shape.length !== 1 || xs![0] !== 1) return null;
-    const outAt = align(n * 4 + 16), end = 2 * outAt;
-    if (!this.rt.reserve(end)) return null;
-    const mem = this.rt.f32();
-    mem.set((x.storage as Float32Array).subarray(x.offset, x.offset + n), 0);
-    this.rt.exports[`${op}_v`](0, outAt, align(n * 4));
-    return mem.slice(outAt / 4, outAt / 4 + n);
+    const s = this.arena.stage([{ data: x.storage as Float32Array, from: x.offset, to: x.offset + n }], n);
+    if (!s) return null;
+    this.arena.rt.exports[`${op}_v`](s.at[0]!, s.outAt, align(n * 4));
+    return this.arena.result(s, n);
   }
 
   /** One fused Adam step on float32 storages with a contiguous gradient; false to leave it to JavaScript. */
@@ -111,18 +114,18 @@ export class WasmElementwise {
     const { size, grad } = x;
     if (!(x.param instanceof Float32Array) || !(grad.storage instanceof Float32Array) || !(x.m instanceof Float32Array) || !(x.v instanceof Float32Array)) return false;
     if (size === 0 || !isContiguous(grad.shape, grad.strides)) return false;
-    const bytes = align(size * 4);
-    const at = [0, bytes, 2 * bytes, 3 * bytes];
-    if (!this.rt.reserve(4 * bytes)) return false;
-    const mem = this.rt.f32();
-    mem.set(x.param, at[0]! / 4);
-    mem.set(grad.storage.subarray(grad.offset, grad.offset + size), at[1]! / 4);
-    mem.set(x.m, at[2]! / 4);
-    mem.set(x.v, at[3]! / 4);
-    this.rt.exports.adam(at[0]!, at[1]!, at[2]!, at[3]!, bytes, x.lr, x.beta1, x.beta2, x.eps, x.biasCorrection1, x.biasCorrection2, x.l2, x.decoupledDecay);
-    x.param.set(mem.subarray(at[0]! / 4, at[0]! / 4 + size));
-    x.m.set(mem.subarray(at[2]! / 4, at[2]! / 4 + size));
-    x.v.set(mem.subarray(at[3]! / 4, at[3]! / 4 + size));
+    const whole = (data: Float32Array): Span => ({ data, from: 0, to: size });
+    const spans = [whole(x.param), { data: grad.storage, from: grad.offset, to: grad.offset + size }, whole(x.m), whole(x.v)];
+    const s = this.arena.stage(spans, 0);
+    if (!s) return false;
+    const [p, g, m, v] = s.at as [number, number, number, number];
+    this.arena.rt.exports.adam(p, g, m, v, align(size * 4), x.lr, x.beta1, x.beta2, x.eps, x.biasCorrection1, x.biasCorrection2, x.l2, x.decoupledDecay);
+    // param, m and v outside the memory get their new values copied back.
+    const mem = this.arena.rt.f32();
+    for (const i of [0, 2, 3]) {
+      const { data } = spans[i]!;
+      if (this.arena.addressOf(data) < 0) data.set(mem.subarray(s.at[i]! / 4, s.at[i]! / 4 + size));
+    }
     return true;
   }
 }

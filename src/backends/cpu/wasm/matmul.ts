@@ -2,13 +2,13 @@ import type { MatOperand } from '../matmul.js';
 import { matmulPool, runThreaded } from '../threads.js';
 import type { PoolKernel, PoolProgram } from '../workerPool.js';
 import { MR, NR } from './gemm.js';
-import type { WasmRuntime } from './runtime.js';
+import type { Arena } from './arena.js';
 
 /*
- * Float32 matmul on the WebAssembly kernel (gemm.ts). Each operand's span of storage is copied
- * into the module's memory as it is (one memcpy), and the module's `pack` reads it from there
- * through its strides into panels, so a transposed weight is never materialised; the padded C is
- * then copied out row by row. Threads split C in whole panels (as the JavaScript
+ * Float32 matmul on the WebAssembly kernel (gemm.ts). The module's `pack` reads each operand
+ * through its strides into panels in the scratch, so a transposed weight is never materialised:
+ * in place for a storage in the module's memory, from a copy of its span (one memcpy) for any
+ * other. The padded C is then copied out row by row. Threads split C in whole panels (as the JavaScript
  * path does): each tile is summed by the same kernel calls in the same order on any thread, so
  * results are bit-identical for every thread count.
  */
@@ -44,7 +44,8 @@ export class WasmMatmul {
   private readonly kernel: PoolKernel;
   private readonly args = new Int32Array(6);
 
-  constructor(private readonly rt: WasmRuntime) {
+  constructor(private readonly arena: Arena) {
+    const { rt } = arena;
     this.program = { source: GEMM_PART_SOURCE, setup: { module: rt.module, memory: rt.memory } };
     this.kernel = (new Function(`return (${GEMM_PART_SOURCE});`)() as (setup: unknown) => PoolKernel)(this.program.setup);
   }
@@ -53,17 +54,25 @@ export class WasmMatmul {
   run(a: MatOperand, b: MatOperand, out: Float32Array): boolean {
     const r = a.shape.length;
     const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
-    if (k === 0) return true; // out is already zeros
+    if (k === 0) {
+      out.fill(0);
+      return true;
+    }
     const mp = Math.ceil(m / MR) * MR, np = Math.ceil(n / NR) * NR;
-    // Byte layout of the scratch: packed A, packed B, C, then A's and B's storage spans.
-    const aAt = 0, bAt = aAt + mp * k * 4, cAt = bAt + np * k * 4;
     const aSpan = spanOf(a), bSpan = spanOf(b);
     if (aSpan < 0 || bSpan < 0) return false;
-    const aSrc = cAt + mp * np * 4, bSrc = aSrc + aSpan * 4, end = bSrc + bSpan * 4;
-    if (!this.rt.reserve(end)) return false;
-    const { pack } = this.rt.exports;
-    const mem = this.rt.f32();
-    const pool = this.rt.shared ? matmulPool(this.program, m, k, n) : null;
+    const { arena } = this, { rt } = arena;
+    const aIn = arena.addressOf(a.data), bIn = arena.addressOf(b.data);
+    // Scratch bytes, from its base: packed A, packed B, C, then copies of spans outside the memory.
+    const cEnd = (mp * k + np * k + mp * np) * 4;
+    const aCopy = aIn < 0 ? aSpan * 4 : 0, bCopy = bIn < 0 ? bSpan * 4 : 0;
+    const base = arena.scratch(cEnd + aCopy + bCopy);
+    if (base < 0) return false;
+    const aAt = base, bAt = aAt + mp * k * 4, cAt = bAt + np * k * 4;
+    const aSrc = base + cEnd, bSrc = aSrc + aCopy;
+    const { pack } = rt.exports;
+    const mem = rt.f32();
+    const pool = rt.shared ? matmulPool(this.program, m, k, n) : null;
     const batchShape = a.shape.slice(0, r - 2);
     const batches = batchShape.reduce((x, y) => x * y, 1);
     const idx = new Array<number>(batchShape.length).fill(0);
@@ -77,18 +86,24 @@ export class WasmMatmul {
         bo += idx[d]! * b.strides[d]!;
       }
       if (ao !== packedA) {
-        mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
-        pack(aSrc, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
+        if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
+        pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
       }
       if (bo !== packedB) {
-        mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
-        pack(bSrc, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
+        if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
+        pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
       }
       packedA = ao;
       packedB = bo;
-      mem.fill(0, cAt / 4, end / 4);
-      if (pool) runThreaded(pool, [], args);
-      else {
+      mem.fill(0, cAt / 4, cAt / 4 + mp * np);
+      if (pool) {
+        try {
+          runThreaded(pool, [], args);
+        } catch (e) {
+          arena.abandonScratch();
+          throw e;
+        }
+      } else {
         this.args.set(args);
         this.kernel([], this.args, 0, 1);
       }

@@ -1,25 +1,27 @@
 import { type Code, type Fn, encodeModule } from './emitter.js';
-import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFunctions } from './elementwise.js';
+import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFunctions, transcendentalFunctions } from './elementwise.js';
 import { gemmFunctions } from './gemm.js';
+import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js';
 
 /*
  * The CPU backend's WebAssembly module: built by the emitter from the kernels' TypeScript,
- * validated and compiled once when the backend starts. Tensors keep their plain typed-array
- * storages (so both paths share every storage, and a tensor never lives in a memory that growth
- * could move); a kernel packs or copies its operands into the module's memory, which serves as
- * a scratch arena, grown on demand and never shrunk. The memory is shared where threads can
- * use it, and every worker instantiates the same module on it.
+ * validated and compiled once when the backend starts. Its memory holds float32 storages and
+ * the kernels' scratch (see arena.ts), grows on demand and never shrinks. It is shared where the
+ * engine allows, and every worker thread instantiates the same module on it.
  */
 
 /** Which SIMD the module uses: relaxed SIMD's fused multiply-add where the engine validates it. */
 export type SimdFlavour = 'relaxed-simd' | 'simd128';
 
 export interface WasmRuntime {
+  /** The first module (matmul and most elementwise kernels), which worker threads instantiate too. */
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly exports: WasmExports;
   readonly simd: SimdFlavour;
   readonly shared: boolean;
+  /** The most bytes the memory may grow to. */
+  readonly maxBytes: number;
   /** Makes the memory at least `bytes` long; false if it cannot grow that far. */
   reserve(bytes: number): boolean;
   /** A Float32Array over the whole memory now (growth replaces the buffer). */
@@ -31,23 +33,27 @@ export type WasmExports = {
   pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number): void;
   adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
 } & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
-  & Record<`${WasmUnaryOp}_v`, (src: number, out: number, bytes: number) => void>;
+  & Record<`${WasmUnaryOp}_v`, (src: number, out: number, bytes: number) => void>
+  & Record<`${WasmReduceOp}_${ReduceForm}` | 'softmax_stats' | 'softmax_div' | 'logsoftmax_sub', (src: number, rows: number, len: number, stride: number, dst: number, stats: number) => void>;
 
 const PAGE = 65536;
-/** 2 GiB: the most a kernel's scratch may take before it falls back to the JavaScript path. */
+/** 2 GiB: past this, storages stay outside the memory and a kernel falls back to JavaScript. */
 const MAX_PAGES = 32768;
 
-/** The module's functions in export order (a function calls another by its index here). */
-function functions(relaxed: boolean): { fn: Fn; body: Code }[] {
-  return [...gemmFunctions(relaxed, 0), ...elementwiseFunctions()];
+/**
+ * The functions of each module, in export order (a function calls another by its index in its
+ * module). There are three modules because browsers compile at most 4 KiB synchronously on a
+ * page's main thread, and the backend starts synchronously: each stays under that (a test checks
+ * it). The first holds what worker threads need: matmul, with the cheap elementwise kernels; the
+ * second exp and sigmoid; the third reductions and softmax.
+ */
+function modules(relaxed: boolean): { fn: Fn; body: Code }[][] {
+  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions()];
 }
 
-/**
- * The module's bytes. Browsers compile at most 4 KiB synchronously on a page's main thread, and
- * the backend starts synchronously, so the module must stay under that (a test checks it).
- */
-export function moduleBytes(relaxed: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
-  return encodeModule(functions(relaxed), { minPages: 1, maxPages: MAX_PAGES, shared });
+/** The modules' bytes; only the first has a relaxed-SIMD flavour. */
+export function moduleBytes(relaxed: boolean, shared: boolean): Uint8Array<ArrayBuffer>[] {
+  return modules(relaxed).map((fns) => encodeModule(fns, { minPages: 1, maxPages: MAX_PAGES, shared }));
 }
 
 function canShare(): boolean {
@@ -76,16 +82,17 @@ export function startWasm(options: { relaxed?: boolean } = {}): WasmRuntime | nu
 function start(tryRelaxed: boolean): WasmRuntime | null {
   const shared = canShare();
   const relaxedBytes = tryRelaxed ? moduleBytes(true, shared) : null;
-  const relaxed = relaxedBytes !== null && WebAssembly.validate(relaxedBytes);
+  const relaxed = relaxedBytes !== null && WebAssembly.validate(relaxedBytes[0]!);
   const bytes = relaxed ? relaxedBytes : moduleBytes(false, shared);
-  if (!WebAssembly.validate(bytes)) return null;
-  const module = new WebAssembly.Module(bytes);
+  if (!bytes.every((b) => WebAssembly.validate(b))) return null;
+  const compiled = bytes.map((b) => new WebAssembly.Module(b));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const exports = Object.assign({}, ...compiled.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports)) as WasmExports;
+  const module = compiled[0]!;
   let view = new Float32Array(memory.buffer);
   return {
-    module, memory, shared,
-    exports: instance.exports as unknown as WasmExports,
+    module, memory, shared, maxBytes: MAX_PAGES * PAGE,
+    exports,
     simd: relaxed ? 'relaxed-simd' : 'simd128',
     reserve(n) {
       const have = memory.buffer.byteLength;
