@@ -105,9 +105,11 @@ describe.each([
 
   it('matches a naive triple loop for strided, broadcast and odd-sized operands in every dtype', () => {
     fc.assert(
-      fc.property(caseArb, ({ c, la, lb }) => {
-        const a = makeView([...c.batch, c.m, c.k], la, c.dtype, smallInt);
-        const b = makeView([...c.batch, c.k, c.n], lb, c.dtype, smallInt);
+      fc.property(caseArb, fc.boolean(), ({ c, la, lb }, uploaded) => {
+        // Uploaded, a float32 operand lives in the module's memory on the wasm path.
+        const place = (v: View<TypedArray>) => (uploaded ? { ...v, storage: backend.upload(v.storage) } : v);
+        const a = place(makeView([...c.batch, c.m, c.k], la, c.dtype, smallInt));
+        const b = place(makeView([...c.batch, c.k, c.n], lb, c.dtype, smallInt));
         const got = backend.matmul(a, b);
         expect(got.length).toBe(c.batch.reduce((x, y) => x * y, 1) * c.m * c.n);
         // Small integers: every partial sum is exact in float32, so the results must be equal.
@@ -191,5 +193,26 @@ describe.each(['wasm', 'js'] as const)('threaded cpu matmul, %s path', (path) =>
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe('wasm matmul into a result in the module memory', () => {
+  // A result whose rows fill whole 4×8 tiles is written by the kernel in place, batch by batch;
+  // any other goes through the padded scratch.
+  it('is exact for batched, tile-shaped and odd-shaped results, on one and on three threads', () => {
+    const backend = paths.wasm;
+    const layout = (rank: number) => ({ order: [...Array(rank).keys()], pad: new Array<number>(rank).fill(0), offset: 0, broadcast: new Array<boolean>(rank).fill(false) });
+    for (const config of [{ threads: 1 }, { threads: 3, minWork: 0, minK: 0 }]) {
+      configureMatmulThreads(config);
+      for (const [batch, m, k, n] of [[[3], 8, 20, 16], [[2, 2], 4, 33, 8], [[], 64, 70, 24], [[3], 6, 20, 16], [[2], 8, 20, 12]] as const) {
+        const a = makeView([...batch, m, k], layout(batch.length + 2), 'float32', smallInt);
+        const b = makeView([...batch, k, n], layout(batch.length + 2), 'float32', smallInt);
+        const inMemory = (v: View<TypedArray>) => ({ ...v, storage: backend.upload(v.storage) });
+        const got = backend.matmul(inMemory(a), inMemory(b));
+        expect((got.buffer as ArrayBufferLike) instanceof SharedArrayBuffer).toBe(true);
+        expect(Array.from(got), `${batch} × ${m}×${k}·${k}×${n}`).toEqual(naiveMatmul(a, b));
+      }
+    }
+    configureMatmulThreads(defaults);
   });
 });

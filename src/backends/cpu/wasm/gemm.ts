@@ -1,7 +1,7 @@
-import { type Code, Fn, ctl, doWhile, f32, f32x4, forLoop, i32, ifElse, minI32, v128 } from './emitter.js';
+import { type Code, Fn, ctl, doWhile, f32, f32x4, forLoop, i32, i8x16, ifElse, minI32, v128 } from './emitter.js';
 
 /*
- * C += A·B in float32 on packed panels, the XNNPACK way: A in panels of MR rows and B in panels
+ * C = A·B in float32 on packed panels, the XNNPACK way: A in panels of MR rows and B in panels
  * of NR columns, each interleaved along k (`panel[p·MR + r]`) and zero-padded to a whole panel,
  * so the micro-kernel reads both with stride 1. The MR×NR tile of C lives in MR·NR/4 f32x4
  * registers; each step of k loads NR/4 vectors of B, splats MR scalars of A and does MR·NR/4
@@ -17,9 +17,13 @@ const KC = 256;
 const NC = 128;
 const F = 4; // bytes per float32
 
-/** tile(pa, pb, kLen, ci, ldc): C[ci.., MR × NR, row stride ldc bytes] += A panel · B panel over kLen (≥ 1) steps. */
+/**
+ * tile(pa, pb, kLen, ci, ldc, first): C[ci.., MR × NR, row stride ldc bytes] += A panel · B panel
+ * over kLen (≥ 1) steps; with `first` (the first block of k) C is set instead, so it needs no
+ * zeroing beforehand.
+ */
 function tile(relaxed: boolean): { fn: Fn; body: Code } {
-  const f = new Fn('tile', ['pa', 'pb', 'kLen', 'ci', 'ldc']).locals('i32', 'end', 'row').locals('v128', 'a');
+  const f = new Fn('tile', ['pa', 'pb', 'kLen', 'ci', 'ldc', 'first']).locals('i32', 'end', 'row').locals('v128', 'a');
   const acc = (r: number, h: number) => `acc${r}_${h}`;
   const bv = (h: number) => `b${h}`;
   for (let r = 0; r < MR; r++) for (let h = 0; h < NR / 4; h++) f.locals('v128', acc(r, h));
@@ -36,21 +40,27 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
     for (let h = 0; h < NR / 4; h++) step.push(...madd(acc(r, h), bv(h)));
   }
   step.push(...f.inc('pa', MR * F), ...f.inc('pb', NR * F));
-  const store: number[] = [...f.set('row', f.get('ci'))];
-  for (let r = 0; r < MR; r++) {
-    for (let h = 0; h < NR / 4; h++) store.push(...f.get('row'), ...f.get('row'), ...v128.load(16 * h), ...f.get(acc(r, h)), ...f32x4.add, ...v128.store(16 * h));
-    store.push(...f.inc('row', f.get('ldc')));
-  }
+  const store = (accumulate: boolean): Code => {
+    const code: number[] = [...f.set('row', f.get('ci'))];
+    for (let r = 0; r < MR; r++) {
+      for (let h = 0; h < NR / 4; h++) {
+        const value = accumulate ? [...f.get('row'), ...v128.load(16 * h), ...f.get(acc(r, h)), ...f32x4.add] : f.get(acc(r, h));
+        code.push(...f.get('row'), ...value, ...v128.store(16 * h));
+      }
+      code.push(...f.inc('row', f.get('ldc')));
+    }
+    return code;
+  };
   const body = [
     ...f.set('end', f.get('pa'), f.get('kLen'), i32.const(MR * F), i32.mul, i32.add),
     ...doWhile(step, [...f.get('pa'), ...f.get('end'), ...i32.lt_u]),
-    ...store,
+    ...ifElse(f.get('first'), store(false), store(true)),
   ];
   return { fn: f, body };
 }
 
 /**
- * gemm(a, b, c, np, k, i0, i1, j0, j1): C[rows i0..i1, cols j0..j1] += packed A · packed B, with
+ * gemm(a, b, c, np, k, i0, i1, j0, j1): C[rows i0..i1, cols j0..j1] = packed A · packed B, with
  * A's panels at byte address a (mp × k), B's at b (k × np), C at c (mp × np, row-major), the
  * ranges whole panels and k ≥ 1; `tileIndex` is the index of `tile` in the module.
  */
@@ -65,6 +75,7 @@ function gemm(tileIndex: number): { fn: Fn; body: Code } {
     ...g('kLen'),
     ...mul(g('i'), g('np')), ...g('j'), ...i32.add, ...i32.const(F), ...i32.mul, ...g('c'), ...i32.add,
     ...mul(g('np'), i32.const(F)),
+    ...g('k0'), ...i32.eqz,
     ...ctl.call(tileIndex),
   ];
   const rows = forLoop(f, 'i', g('i0'), g('i1'), MR, [
@@ -84,37 +95,102 @@ function gemm(tileIndex: number): { fn: Fn; body: Code } {
 }
 
 /**
- * pack(src, lineStride, elemStride, lines, k, width, dst): `lines` strided lines of k floats at
- * byte address src (strides in floats) into zero-padded panels of `width` lines at dst,
- * dst[(l / width)·k·width + p·width + l % width] = line l, element p.
+ * pack(src, lineStride, elemStride, lines, k, width, dst, l0, p0): `lines` strided lines of k
+ * floats at byte address src (strides in floats) into zero-padded panels of `width` lines at dst,
+ * dst[(l / width)·k·width + p·width + l % width] = line l, element p, for the lines from l0 and
+ * the elements from p0 (the SIMD packs below leave the rest to it).
  */
 function pack(): { fn: Fn; body: Code } {
-  const f = new Fn('pack', ['src', 'lineStride', 'elemStride', 'lines', 'k', 'width', 'dst']).locals('i32', 'l', 'p', 's', 'q', 'padded', 'step', 'qStep');
+  const f = new Fn('pack', ['src', 'lineStride', 'elemStride', 'lines', 'k', 'width', 'dst', 'l0', 'p0']).locals('i32', 'l', 'p', 's', 'q', 'padded', 'step', 'qStep');
   const g = (n: string) => f.get(n);
   const body = [
     // padded = ceil(lines / width) · width; q advances by width floats per element
     ...f.set('padded', g('lines'), g('width'), i32.add, i32.const(1), i32.sub, g('width'), i32.div_u, g('width'), i32.mul),
     ...f.set('step', g('elemStride'), i32.const(4), i32.mul),
     ...f.set('qStep', g('width'), i32.const(4), i32.mul),
-    ...forLoop(f, 'l', i32.const(0), g('padded'), 1, [
-      // q = dst + ((l / width)·k·width + l % width)·4
-      ...f.set('q', g('l'), g('width'), i32.div_u, g('k'), i32.mul, g('width'), i32.mul, g('l'), g('width'), i32.rem_u, i32.add, i32.const(4), i32.mul, g('dst'), i32.add),
+    ...forLoop(f, 'l', g('l0'), g('padded'), 1, [
+      // q = dst + ((l / width)·k·width + p0·width + l % width)·4
+      ...f.set('q', g('l'), g('width'), i32.div_u, g('k'), i32.mul, g('p0'), i32.add, g('width'), i32.mul, g('l'), g('width'), i32.rem_u, i32.add, i32.const(4), i32.mul, g('dst'), i32.add),
       ...ifElse([...g('l'), ...g('lines'), ...i32.lt_s],
         [
-          ...f.set('s', g('l'), g('lineStride'), i32.mul, i32.const(4), i32.mul, g('src'), i32.add),
-          ...forLoop(f, 'p', i32.const(0), g('k'), 1, [
+          ...f.set('s', g('l'), g('lineStride'), i32.mul, g('p0'), g('elemStride'), i32.mul, i32.add, i32.const(4), i32.mul, g('src'), i32.add),
+          ...forLoop(f, 'p', g('p0'), g('k'), 1, [
             ...g('q'), ...g('s'), ...f32.load(), ...f32.store(),
             ...f.inc('s', g('step')), ...f.inc('q', g('qStep')),
           ]),
         ],
-        forLoop(f, 'p', i32.const(0), g('k'), 1, [...g('q'), ...f32.const(0), ...f32.store(), ...f.inc('q', g('qStep'))]),
+        forLoop(f, 'p', g('p0'), g('k'), 1, [...g('q'), ...f32.const(0), ...f32.store(), ...f.inc('q', g('qStep'))]),
       ),
     ]),
   ];
   return { fn: f, body };
 }
 
+/**
+ * pack_rows(src, elemStride, panels, k, width, dst): `pack` of whole panels whose lines lie side
+ * by side (line stride 1, as B's columns in a row-major B): each element's `width` lines are
+ * contiguous, so a panel row is width/4 vector copies.
+ */
+function packRows(): { fn: Fn; body: Code } {
+  const f = new Fn('pack_rows', ['src', 'elemStride', 'panels', 'k', 'width', 'dst']).locals('i32', 'panel', 'p', 'h', 's', 'd');
+  const g = (n: string) => f.get(n);
+  const body = forLoop(f, 'panel', i32.const(0), g('panels'), 1, [
+    ...f.set('s', g('panel'), g('width'), i32.mul, i32.const(F), i32.mul, g('src'), i32.add),
+    ...forLoop(f, 'p', i32.const(0), g('k'), 1, [
+      ...forLoop(f, 'h', i32.const(0), [...g('width'), ...i32.const(F), ...i32.mul], 16, [
+        ...g('d'), ...g('h'), ...i32.add, ...g('s'), ...g('h'), ...i32.add, ...v128.load(), ...v128.store(),
+      ]),
+      ...f.inc('s', [...g('elemStride'), ...i32.const(F), ...i32.mul]),
+      ...f.inc('d', [...g('width'), ...i32.const(F), ...i32.mul]),
+    ]),
+  ]);
+  return { fn: f, body: [...f.set('d', g('dst')), ...body] };
+}
+
+/** Byte lanes of two f32x4 (a: 0–15, b: 16–31) for a 4×4 transpose in two rounds of shuffles. */
+const INTERLEAVE_LO = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+const INTERLEAVE_HI = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
+const HALVES_LO = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const HALVES_HI = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+
+/**
+ * pack_cols(src, lineStride, panels, k4, width, dst, k): `pack` of whole panels, elements below
+ * k4 (a multiple of 4), for lines that are contiguous (element stride 1, as the rows of A, or
+ * B's columns in a transposed weight): four elements of four lines are loaded as four vectors,
+ * transposed with shuffles and stored as four panel rows.
+ */
+function packCols(): { fn: Fn; body: Code } {
+  const f = new Fn('pack_cols', ['src', 'lineStride', 'panels', 'k4', 'width', 'dst', 'k']).locals('i32', 'panel', 'p', 'h', 's', 'd');
+  f.locals('v128', 'r0', 'r1', 'r2', 'r3', 't0', 't1', 't2', 't3');
+  const g = (n: string) => f.get(n);
+  // s: line (panel·width + h) at element p; d: the panel's row p, lanes h..h+3
+  const line = (i: number): Code => [...g('s'), ...g('lineStride'), ...i32.const(i * F), ...i32.mul, ...i32.add, ...v128.load()];
+  const shuffle = (a: string, b: string, lanes: number[]) => [...g(a), ...g(b), ...i8x16.shuffle(lanes)];
+  const rowBytes = [...g('width'), ...i32.const(F), ...i32.mul];
+  const store = (c: number, a: string, b: string, lanes: number[]): Code => [
+    ...g('d'), ...rowBytes, ...i32.const(c), ...i32.mul, ...i32.add, ...shuffle(a, b, lanes), ...v128.store(),
+  ];
+  const block = [
+    ...[0, 1, 2, 3].flatMap((i) => f.set(`r${i}`, line(i))),
+    ...f.set('t0', shuffle('r0', 'r1', INTERLEAVE_LO)), ...f.set('t1', shuffle('r0', 'r1', INTERLEAVE_HI)),
+    ...f.set('t2', shuffle('r2', 'r3', INTERLEAVE_LO)), ...f.set('t3', shuffle('r2', 'r3', INTERLEAVE_HI)),
+    ...store(0, 't0', 't2', HALVES_LO), ...store(1, 't0', 't2', HALVES_HI),
+    ...store(2, 't1', 't3', HALVES_LO), ...store(3, 't1', 't3', HALVES_HI),
+  ];
+  const body = forLoop(f, 'panel', i32.const(0), g('panels'), 1, [
+    ...forLoop(f, 'p', i32.const(0), g('k4'), 4, [
+      ...forLoop(f, 'h', i32.const(0), g('width'), 4, [
+        // s = src + ((panel·width + h)·lineStride + p)·4; d = dst + ((panel·k + p)·width + h)·4
+        ...f.set('s', g('panel'), g('width'), i32.mul, g('h'), i32.add, g('lineStride'), i32.mul, g('p'), i32.add, i32.const(F), i32.mul, g('src'), i32.add),
+        ...f.set('d', g('panel'), g('k'), i32.mul, g('p'), i32.add, g('width'), i32.mul, g('h'), i32.add, i32.const(F), i32.mul, g('dst'), i32.add),
+        ...block,
+      ]),
+    ]),
+  ]);
+  return { fn: f, body };
+}
+
 /** The matmul functions of the module, `tile` first (gemm calls it by index `first`). */
 export function gemmFunctions(relaxed: boolean, first: number): { fn: Fn; body: Code }[] {
-  return [tile(relaxed), gemm(first), pack()];
+  return [tile(relaxed), gemm(first), pack(), packRows(), packCols()];
 }

@@ -8,7 +8,8 @@ import type { Arena } from './arena.js';
  * Float32 matmul on the WebAssembly kernel (gemm.ts). The module's `pack` reads each operand
  * through its strides into panels in the scratch, so a transposed weight is never materialised:
  * in place for a storage in the module's memory, from a copy of its span (one memcpy) for any
- * other. The padded C is then copied out row by row. Threads split C in whole panels (as the JavaScript
+ * other. The kernel writes C, padded to whole tiles, straight into a result in the memory whose
+ * shape has no padding, and into the scratch otherwise, from where it is copied out row by row. Threads split C in whole panels (as the JavaScript
  * path does): each tile is summed by the same kernel calls in the same order on any thread, so
  * results are bit-identical for every thread count.
  */
@@ -50,6 +51,26 @@ export class WasmMatmul {
     this.kernel = (new Function(`return (${GEMM_PART_SOURCE});`)() as (setup: unknown) => PoolKernel)(this.program.setup);
   }
 
+  /**
+   * Packs `lines` lines of k floats into panels of `width` (see gemm.ts): whole panels with
+   * SIMD copies where the lines lie side by side, or SIMD transposes where each line is
+   * contiguous; the scalar pack does the rest (a last partial panel, the last k % 4 elements).
+   */
+  private pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number): void {
+    const { pack, pack_rows, pack_cols } = this.arena.rt.exports;
+    const panels = Math.floor(lines / width), whole = panels * width, k4 = k - (k % 4);
+    if (panels > 0 && lineStride === 1) {
+      pack_rows(src, elemStride, panels, k, width, dst);
+      pack(src, lineStride, elemStride, lines, k, width, dst, whole, 0);
+    } else if (panels > 0 && elemStride === 1 && k4 > 0) {
+      pack_cols(src, lineStride, panels, k4, width, dst, k);
+      pack(src, lineStride, elemStride, lines, k, width, dst, 0, k4);
+      pack(src, lineStride, elemStride, lines, k, width, dst, whole, 0);
+    } else {
+      pack(src, lineStride, elemStride, lines, k, width, dst, 0, 0);
+    }
+  }
+
   /** out = a · b for float32 operands with one batch shape; false if the scratch cannot grow that far. */
   run(a: MatOperand, b: MatOperand, out: Float32Array): boolean {
     const r = a.shape.length;
@@ -62,15 +83,16 @@ export class WasmMatmul {
     const aSpan = spanOf(a), bSpan = spanOf(b);
     if (aSpan < 0 || bSpan < 0) return false;
     const { arena } = this, { rt } = arena;
-    const aIn = arena.addressOf(a.data), bIn = arena.addressOf(b.data);
+    const aIn = arena.addressOf(a.data), bIn = arena.addressOf(b.data), outAt = arena.addressOf(out);
+    // A result in the memory whose shape fills whole tiles is C itself; otherwise C is padded scratch.
+    const direct = outAt >= 0 && m % MR === 0 && n % NR === 0;
     // Scratch bytes, from its base: packed A, packed B, C, then copies of spans outside the memory.
-    const cEnd = (mp * k + np * k + mp * np) * 4;
+    const cEnd = (mp * k + np * k + (direct ? 0 : mp * np)) * 4;
     const aCopy = aIn < 0 ? aSpan * 4 : 0, bCopy = bIn < 0 ? bSpan * 4 : 0;
     const base = arena.scratch(cEnd + aCopy + bCopy);
     if (base < 0) return false;
-    const aAt = base, bAt = aAt + mp * k * 4, cAt = bAt + np * k * 4;
+    const aAt = base, bAt = aAt + mp * k * 4, cScratch = bAt + np * k * 4;
     const aSrc = base + cEnd, bSrc = aSrc + aCopy;
-    const { pack } = rt.exports;
     const mem = rt.f32();
     const pool = rt.shared ? matmulPool(this.program, m, k, n) : null;
     const batchShape = a.shape.slice(0, r - 2);
@@ -78,8 +100,9 @@ export class WasmMatmul {
     const idx = new Array<number>(batchShape.length).fill(0);
     // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
     let packedA = -1, packedB = -1;
-    const args = [aAt, bAt, cAt, mp, np, k];
     for (let t = 0; t < batches; t++) {
+      const cAt = direct ? outAt + t * m * n * 4 : cScratch;
+      const args = [aAt, bAt, cAt, mp, np, k];
       let ao = a.offset, bo = b.offset;
       for (let d = 0; d < batchShape.length; d++) {
         ao += idx[d]! * a.strides[d]!;
@@ -87,15 +110,14 @@ export class WasmMatmul {
       }
       if (ao !== packedA) {
         if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
-        pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
+        this.pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
       }
       if (bo !== packedB) {
         if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
-        pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
+        this.pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
       }
       packedA = ao;
       packedB = bo;
-      mem.fill(0, cAt / 4, cAt / 4 + mp * np);
       if (pool) {
         try {
           runThreaded(pool, [], args);
@@ -107,7 +129,7 @@ export class WasmMatmul {
         this.args.set(args);
         this.kernel([], this.args, 0, 1);
       }
-      for (let i = 0; i < m; i++) out.set(mem.subarray(cAt / 4 + i * np, cAt / 4 + i * np + n), (t * m + i) * n);
+      if (!direct) for (let i = 0; i < m; i++) out.set(mem.subarray(cAt / 4 + i * np, cAt / 4 + i * np + n), (t * m + i) * n);
       for (let d = batchShape.length - 1; d >= 0; d--) {
         if (++idx[d]! < batchShape[d]!) break;
         idx[d] = 0;

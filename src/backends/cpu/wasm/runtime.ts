@@ -30,7 +30,9 @@ export interface WasmRuntime {
 
 export type WasmExports = {
   gemm(a: number, b: number, c: number, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void;
-  pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number): void;
+  pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number, l0: number, p0: number): void;
+  pack_rows(src: number, elemStride: number, panels: number, k: number, width: number, dst: number): void;
+  pack_cols(src: number, lineStride: number, panels: number, k4: number, width: number, dst: number, k: number): void;
   adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
 } & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
   & Record<`${WasmUnaryOp}_v`, (src: number, out: number, bytes: number) => void>
