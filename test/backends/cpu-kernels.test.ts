@@ -116,9 +116,11 @@ describe('wasm unary kernels', () => {
     }
   });
 
-  it('leave strided and small inputs to JavaScript', () => {
+  it('leave strided and small inputs to JavaScript; small ones in the memory need no copy and stay', () => {
     expect(kernels.unary('exp', view(xs, [25_000], [2]))).toBeNull();
     expect(kernels.unary('exp', view(xs, [100], [1]))).toBeNull();
+    expect(kernels.unary('exp', view(inside.storage as Float32Array, [100], [1]))).not.toBeNull();
+    expect(kernels.unary('exp', view(inside.storage as Float32Array, [32], [1]))).toBeNull();
   });
 });
 

@@ -16,7 +16,7 @@ import type { TypedArray } from '../../src/core/dtype.js';
 import { randn, setBackend } from '../../src/index.js';
 import { type Where, arenaProbes } from './support/arenaProbes.js';
 
-configureWasmElementwise({ minElements: 1 });
+configureWasmElementwise({ minElements: 1, minInMemory: 1 });
 const arena = new Arena(startWasm()!);
 const { place, guarded } = arenaProbes(arena);
 const kernels = new WasmReductions(arena);

@@ -7,7 +7,7 @@ import { WasmReductions } from '../../src/backends/cpu/wasm/reductions.js';
 import { backendStats, getBackendInfo, randn, resetStats } from '../../src/index.js';
 import { defineConformance } from '../conformance/suite.js';
 
-configureWasmElementwise({ minElements: 1, minRow: 1 });
+configureWasmElementwise({ minElements: 1, minInMemory: 1, minRow: 1 });
 
 defineConformance('cpu', {
   init: async () => {

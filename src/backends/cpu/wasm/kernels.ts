@@ -9,26 +9,30 @@ import type { Arena, Span } from './arena.js';
  * Runs the module's elementwise kernels on float32 storages, four lanes at a time. A storage in
  * the module's memory (see arena.ts) is read and written in place; any other operand is copied
  * into the scratch first, and a result the memory has no room for is copied out. Below
- * MIN_ELEMENTS the call costs more than the JavaScript loop saves.
+ * MIN_ELEMENTS the copies and the call cost more than the JavaScript loop saves; with every
+ * operand in the memory the call alone is the cost, and the kernels win from MIN_IN_MEMORY.
  */
 const MIN_ELEMENTS = 2048;
+const MIN_IN_MEMORY = 64;
 /** Rows shorter than this run in JavaScript: the call per row would dominate. */
 const MIN_ROW = 16;
 
 export interface ElementwiseThresholds {
-  /** Elements from which an op runs in WebAssembly. */
+  /** Elements from which an op runs in WebAssembly when an operand must be copied in. */
   minElements: number;
+  /** Elements from which an op runs in WebAssembly when every operand is in the module's memory. */
+  minInMemory: number;
   /** The shortest contiguous row a broadcast binary op runs in WebAssembly. */
   minRow: number;
 }
-let thresholds: ElementwiseThresholds = { minElements: MIN_ELEMENTS, minRow: MIN_ROW };
+let thresholds: ElementwiseThresholds = { minElements: MIN_ELEMENTS, minInMemory: MIN_IN_MEMORY, minRow: MIN_ROW };
 
 /**
  * Sets from what size elementwise ops run in WebAssembly and returns the previous settings;
  * tests lower them to run the conformance suite's small tensors through the SIMD kernels.
  *
  * @example
- * const before = configureWasmElementwise({ minElements: 1, minRow: 1 });
+ * const before = configureWasmElementwise({ minElements: 1, minInMemory: 1, minRow: 1 });
  */
 export function configureWasmElementwise(next: Partial<ElementwiseThresholds>): ElementwiseThresholds {
   const prev = thresholds;
@@ -36,9 +40,10 @@ export function configureWasmElementwise(next: Partial<ElementwiseThresholds>): 
   return prev;
 }
 
-/** Elements from which an op runs in WebAssembly now. */
-export function wasmMinElements(): number {
-  return thresholds.minElements;
+/** True when an op of n float32 elements on these storages is worth a WebAssembly call. */
+export function worthWasm(arena: Arena, n: number, storages: readonly TypedArray[]): boolean {
+  const inMemory = storages.every((s) => arena.addressOf(s) >= 0);
+  return n >= (inMemory ? thresholds.minInMemory : thresholds.minElements);
 }
 
 type AdamArgs = Parameters<NonNullable<FusedKernels<TypedArray>['adam']>>[0];
@@ -73,7 +78,7 @@ export class WasmElementwise {
   binary(op: WasmBinaryOp, a: View<TypedArray>, b: View<TypedArray>): Float32Array | null {
     let n = 1;
     for (const d of a.shape) n *= d;
-    if (n < thresholds.minElements || a.dtype !== 'float32') return null;
+    if (a.dtype !== 'float32' || !worthWasm(this.arena, n, [a.storage, b.storage])) return null;
     const outStrides: number[] = [];
     for (let d = a.shape.length - 1, s = 1; d >= 0; d--) {
       outStrides[d] = s;
@@ -100,7 +105,7 @@ export class WasmElementwise {
   unary(op: WasmUnaryOp, x: View<TypedArray>): Float32Array | null {
     let n = 1;
     for (const d of x.shape) n *= d;
-    if (n < thresholds.minElements || x.dtype !== 'float32') return null;
+    if (x.dtype !== 'float32' || !worthWasm(this.arena, n, [x.storage])) return null;
     const [shape, [xs]] = coalesce(x.shape, [x.strides]);
     if (shape.length !== 1 || xs![0] !== 1) return null;
     const s = this.arena.stage([{ data: x.storage as Float32Array, from: x.offset, to: x.offset + n }], n);

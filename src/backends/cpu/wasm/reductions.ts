@@ -3,13 +3,13 @@ import type { TypedArray } from '../../../core/dtype.js';
 import { contiguousStrides, sizeOf } from '../../../core/shape.js';
 import { coalesce } from '../strided.js';
 import type { Arena } from './arena.js';
-import { span, wasmMinElements } from './kernels.js';
+import { span, worthWasm } from './kernels.js';
 
 /*
  * Runs the module's reduction and softmax kernels (reduce.ts) on float32 views that coalesce to
  * rows: a reduction over the last dims (each row to one value) or over the leading dims (all
  * rows to one row), and a softmax along the last dim. Other layouts, other dtypes and small
- * tensors stay on the JavaScript loops.
+ * tensors (see kernels.ts) stay on the JavaScript loops.
  */
 
 const NEUTRAL: Record<ReduceOp, number> = { sum: 0, max: -Infinity, min: Infinity };
@@ -20,7 +20,7 @@ export class WasmReductions {
   /** op over the sorted `axes` of a float32 view, or null to leave it to JavaScript. */
   reduce(op: ReduceOp, x: View<TypedArray>, axes: readonly number[]): Float32Array | null {
     const n = sizeOf(x.shape);
-    if (n < wasmMinElements() || x.dtype !== 'float32') return null;
+    if (x.dtype !== 'float32' || !worthWasm(this.arena, n, [x.storage])) return null;
     const keep = x.shape.filter((_, d) => !axes.includes(d));
     const keptStrides = contiguousStrides(keep);
     let kept = 0;
@@ -62,7 +62,7 @@ export class WasmReductions {
    */
   softmax(x: View<TypedArray>, axis: number, log: boolean): Float32Array | null {
     const n = sizeOf(x.shape), len = x.shape[axis]!;
-    if (n < wasmMinElements() || x.dtype !== 'float32') return null;
+    if (x.dtype !== 'float32' || !worthWasm(this.arena, n, [x.storage])) return null;
     // The output is contiguous: its rows run along the axis only when every later dim is 1.
     if (x.shape.slice(axis + 1).some((d) => d !== 1) || (len > 1 && x.strides[axis] !== 1)) return null;
     const [rowShape, [rowStrides]] = coalesce(x.shape.slice(0, axis), [x.strides.slice(0, axis)]);
