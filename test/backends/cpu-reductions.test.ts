@@ -107,9 +107,12 @@ describe('wasm reductions', () => {
     expectClose(kernels.reduce('sum', y, [0])!, js.reduce('sum', y, [0]), 'sum of 100,003');
   });
 
-  it('leave a middle axis, a transposed view, a flipped view and float64 to JavaScript', () => {
+  it('leave a middle axis, padded rows reduced to one value, no axis, a transposed view, a flipped view and float64 to JavaScript', () => {
     const x = view(values(6 * 7 * 9, 3, false), [6, 7, 9], [63, 9, 1]);
     expect(kernels.reduce('sum', x, [1])).toBeNull();
+    const padded = view(values(5 * 9, 3, false), [5, 7], [9, 1]);
+    expect(kernels.reduce('sum', padded, [0, 1])).toBeNull();
+    expect(kernels.reduce('max', padded, [])).toBeNull();
     expect(kernels.reduce('sum', view(values(64, 1, false), [8, 8], [1, 8]), [1])).toBeNull();
     expect(kernels.reduce('max', view(values(8, 1, false), [8], [-1], 7), [0])).toBeNull();
     const f64: View<TypedArray> = { storage: new Float64Array(64), shape: [64], strides: [1], offset: 0, dtype: 'float64' };

@@ -63,7 +63,7 @@ function reduceRows(op: WasmReduceOp): { fn: Fn; body: Code } {
   const rows = forLoop(f, 'r', i32.const(0), f.get('rows'), 1, [
     ...f.set('row', f.get('src'), f.get('r'), f.get('stride'), i32.mul, i32.const(4), i32.mul, i32.add),
     ...f.set('acc', k.of(NEUTRAL[op])),
-    ...f.set('acc2', k.of(0)),
+    ...(op === 'sum' ? f.set('acc2', k.of(0)) : []),
     ...forLoop(f, 'j', i32.const(0), f.get('len'), 4, step),
     ...f.get('dst'), ...f.get('r'), ...i32.const(4), ...i32.mul, ...i32.add,
     ...(op === 'sum' ? sumLanes(f, 'acc', 'acc2') : foldLanes(f, 'acc', op)),

@@ -34,14 +34,15 @@ export class WasmReductions {
     const outElems = sizeOf(keep);
     const { rt } = this.arena;
     const input = { data: x.storage as Float32Array, from: sp[0], to: sp[1] };
-    if (os![last] === 0) {
+    if (os![last] === 0 && (shape.length === 1 || os[0] !== 0)) {
       // Each row (the reduced dims, contiguous) to one value.
       const s = this.arena.stage([input], outElems);
       if (!s) return null;
       rt.exports[`${op}_rows`](s.at[0]!, rows, len, rowStride, s.outAt, 0);
       return this.arena.result(s, outElems);
     }
-    if (shape.length !== 2) return null;
+    // Two reduced dims that do not merge (padded rows), or none reduced, stay in JavaScript.
+    if (shape.length !== 2 || os![0] !== 0 || os![1] === 0) return null;
     // Every row (the reduced leading dims) into one: the sum in float64 accumulators.
     const f64Bytes = op === 'sum' ? Math.ceil(len / 4) * 32 : 0;
     const s = this.arena.stage([input], outElems, f64Bytes);
