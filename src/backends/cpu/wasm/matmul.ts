@@ -79,14 +79,19 @@ export class WasmMatmul {
       out.fill(0);
       return true;
     }
-    const mp = Math.ceil(m / MR) * MR, np = Math.ceil(n / NR) * NR;
     const aSpan = spanOf(a), bSpan = spanOf(b);
     if (aSpan < 0 || bSpan < 0) return false;
+    // A result narrower than a panel of B (x·Aᵀ with a LoRA rank of 4) would be mostly padding:
+    // then the kernel computes Cᵀ = Bᵀ·Aᵀ, which sums the same products in the same order (the
+    // same bits), and C is transposed out.
+    const swap = Math.ceil(n / MR) * Math.ceil(m / NR) * MR * NR < Math.ceil(m / MR) * Math.ceil(n / NR) * MR * NR;
+    const rows = swap ? n : m, cols = swap ? m : n;
+    const mp = Math.ceil(rows / MR) * MR, np = Math.ceil(cols / NR) * NR;
     const { arena } = this, { rt } = arena;
     const aIn = arena.addressOf(a.data), bIn = arena.addressOf(b.data), outAt = arena.addressOf(out);
     // A result in the memory whose shape fills whole tiles is C itself; otherwise C is padded scratch.
-    const direct = outAt >= 0 && m % MR === 0 && n % NR === 0;
-    // Scratch bytes, from its base: packed A, packed B, C, then copies of spans outside the memory.
+    const direct = !swap && outAt >= 0 && m % MR === 0 && n % NR === 0;
+    // Scratch bytes, from its base: the kernel's packed A and B, C, then copies of spans outside the memory.
     const cEnd = (mp * k + np * k + (direct ? 0 : mp * np)) * 4;
     const aCopy = aIn < 0 ? aSpan * 4 : 0, bCopy = bIn < 0 ? bSpan * 4 : 0;
     const base = arena.scratch(cEnd + aCopy + bCopy);
@@ -108,13 +113,14 @@ export class WasmMatmul {
         ao += idx[d]! * a.strides[d]!;
         bo += idx[d]! * b.strides[d]!;
       }
+      // a's rows and b's columns, each packed as the kernel's A or B.
       if (ao !== packedA) {
         if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
-        this.pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt);
+        this.pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, swap ? NR : MR, swap ? bAt : aAt);
       }
       if (bo !== packedB) {
         if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
-        this.pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt);
+        this.pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, swap ? MR : NR, swap ? aAt : bAt);
       }
       packedA = ao;
       packedB = bo;
@@ -129,7 +135,12 @@ export class WasmMatmul {
         this.args.set(args);
         this.kernel([], this.args, 0, 1);
       }
-      if (!direct) for (let i = 0; i < m; i++) out.set(mem.subarray(cAt / 4 + i * np, cAt / 4 + i * np + n), (t * m + i) * n);
+      const c = cAt / 4, o = t * m * n;
+      if (swap) {
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[o + i * n + j] = mem[c + j * np + i]!;
+      } else if (!direct) {
+        for (let i = 0; i < m; i++) out.set(mem.subarray(c + i * np, c + i * np + n), o + i * n);
+      }
       for (let d = batchShape.length - 1; d >= 0; d--) {
         if (++idx[d]! < batchShape[d]!) break;
         idx[d] = 0;
