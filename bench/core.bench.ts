@@ -235,7 +235,7 @@ function mlpTasks(): BenchTask[] {
   );
 }
 
-/** Elementwise ops on 8,192 elements (and 1M, and 1 element), on both tsgrad paths. */
+/** Elementwise ops, a sum and a softmax on 8,192 elements (and 1M, and 1 element), on both tsgrad paths. */
 function elementwiseTasks(): BenchTask[] {
   const ours = [OURS, OURS_JS];
   const pair = (name: string, n: number, f: (a: Tensor, b: Tensor) => Tensor, g: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, bShape?: number[]) =>
@@ -255,6 +255,8 @@ function elementwiseTasks(): BenchTask[] {
     ...pair('mul, 8192', 8192, (a, b) => a.mul(b), (a, b) => tf.mul(a, b)),
     ...pair('exp, 8192', 8192, (a) => a.exp(), (a) => tf.exp(a)),
     ...pair('broadcast add [8,1024] + [1024]', 8192, (a, b) => a.add(b), (a, b) => tf.add(a, b), [1024]),
+    ...pair('sum, 8192', 8192, (a) => a.sum(), (a) => tf.sum(a)),
+    ...pair('softmax [64,128], last axis', 8192, (a) => a.softmax(-1), (a) => tf.softmax(a), [128]),
     ...pair('add, 1 element (+ dispose)', 1, (a, b) => a.add(b), (a, b) => tf.add(a, b)),
     ...compare(
       'add, 1 element inside a scope', { ours, theirs: ALL_THEIRS },
@@ -281,7 +283,7 @@ function elementwiseTasks(): BenchTask[] {
   ];
 }
 
-const rounds = 3;
+const rounds = 5;
 const rows: BenchRow[] = [];
 // Each section builds its inputs right before it is measured (in each task's setup): once the
 // MLP's tfjs variables existed, tfjs's matmul ran about 25% slower (a JIT effect inside tfjs),
@@ -328,7 +330,8 @@ const notes = [
     'tfjs/wasm runs one thread in Node: its threads need Web Workers, tfjs turns them off when it detects Node, and forcing ' +
     "WASM_HAS_MULTITHREAD_SUPPORT makes its init fail (Node's worker_threads refuses the blob: worker URL). So the " +
     `like-for-like matmul rows are "1 thread"; the default rows use ${threads} threads against its one. ` +
-    '"js path" is tsgrad\'s plain-JavaScript path (`setBackend(\'cpu\', { wasm: false })`), the whole CPU backend before the WebAssembly one.',
+    '"js path" is tsgrad\'s plain-JavaScript path (`setBackend(\'cpu\', { wasm: false })`): the whole CPU backend before the WebAssembly one, ' +
+    'with its fused softmax kernel. On the wasm path, float32 tensors live in the WebAssembly memory, so kernels neither copy in nor out.',
   ratioTable(rows),
 ];
 console.log(notes[2]);
