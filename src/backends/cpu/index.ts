@@ -81,10 +81,8 @@ let wasmRuntime: WasmKernels | null | undefined;
 function wasm(): WasmKernels | null {
   if (wasmRuntime === undefined) {
     const rt = startWasm();
-    const arena = rt && new Arena(rt);
-    wasmRuntime = rt && arena && {
-      rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena),
-    };
+    const arena = rt ? new Arena(rt) : null;
+    wasmRuntime = rt && arena && { rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena) };
   }
   return wasmRuntime;
 }
@@ -167,10 +165,10 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   upload(data: TypedArray): TypedArray {
-    if (!(data instanceof Float32Array) || !this.kernels) return this.track(data.slice());
-    const s = this.allocate('float32', data.length);
-    s.set(data);
-    return this.track(s);
+    const inMemory = data instanceof Float32Array && this.kernels?.arena.float32(data.length);
+    if (!inMemory) return this.track(data.slice());
+    inMemory.set(data);
+    return this.track(inMemory);
   }
 
   fill(size: number, dtype: DType, value: number): TypedArray {
@@ -178,8 +176,8 @@ export class CpuBackend implements Backend<TypedArray> {
   }
 
   readSync(x: View<TypedArray>): TypedArray {
-    // A contiguous view is one block: slice() is a memcpy.
-    // slice() of a storage in the module's memory is an ordinary array too, never a view of it.
+    // A contiguous view is one block: slice() is a memcpy, into an ordinary array even for a
+    // storage in the module's memory.
     if (isContiguous(x.shape, x.strides)) return x.storage.slice(x.offset, x.offset + sizeOf(x.shape));
     const out = contiguous(typedArrayFor(x.dtype, sizeOf(x.shape)), x.shape);
     runMap('v0', x.shape, out, [operand(x)]);
