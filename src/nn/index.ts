@@ -13,6 +13,8 @@ export {
   type LinearOptions,
 } from './layers.js';
 export { Flatten, Identity } from './shapes.js';
+export { Conv1D } from './conv1d.js';
+export { ModuleList, ModuleDict } from './containers.js';
 export type { TensorLike } from './inputs.js';
 export type { CrossEntropyOptions, NllLossOptions, Reduction } from './losses.js';
 export * as init from './init.js';

@@ -1,0 +1,34 @@
+// The Hugging Face parity tests run real PyTorch, transformers and peft from .venv-hf (made by
+// scripts/hf-venv.sh, which .ci/run calls). Without it they skip loudly on a laptop and fail in CI.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+/** The venv's interpreter (TSGRAD_HF_PYTHON overrides it). */
+export const HF_PYTHON = process.env.TSGRAD_HF_PYTHON ?? join(root, '.venv-hf', 'bin', 'python');
+
+function probe(): string | null {
+  if (!existsSync(HF_PYTHON)) return null;
+  const r = spawnSync(HF_PYTHON, ['-c', 'import torch, transformers, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** 'torch x, transformers y, peft z', or null when the venv is missing (then: a loud skip, or an error under CI). */
+export const hfVersions: string | null = probe();
+
+/** Call at the top of a test file; returns true when the file must skip. */
+export function hfUnavailable(what: string): boolean {
+  if (hfVersions) return false;
+  const why = `${what} needs torch, transformers and peft at ${HF_PYTHON}; run scripts/hf-venv.sh`;
+  if (process.env.CI) throw new Error(`must run in CI: ${why}`);
+  console.warn(`SKIPPING ${what}: ${why}`);
+  return true;
+}
+
+/** Runs `script` (a path) with the venv's python and parses its stdout as JSON. */
+export function runHfPython<T = unknown>(script: string, args: string[] = [], timeoutMs = 180_000): T {
+  const r = spawnSync(HF_PYTHON, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', TOKENIZERS_PARALLELISM: 'false', OMP_NUM_THREADS: '1' } });
+  if (r.status !== 0) throw new Error(`${script} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
