@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  Generator, type Tensor, TsgradError, gradcheck, gradgradcheck, manualSeed, nn, noGrad, ones, randn, tensor, zeros,
+  Generator, type Tensor, TsgradError, getBackend, gradcheck, gradgradcheck, manualSeed, nn, noGrad, ones, randn, tensor, zeros,
 } from '../../src/index.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
@@ -161,6 +161,22 @@ describe('scaledDotProductAttention dropout', () => {
     expect(Array.from(a)).toEqual(Array.from(b));
     const g = new Generator().manualSeed(1);
     plain.forEach((p, i) => expect(a[i]).toBeCloseTo(g.nextUniform() >= 0.5 ? p * 2 : 0, 12));
+  });
+});
+
+describe('scaledDotProductAttention memory', () => {
+  it('leaves no storage behind: intermediates at once, the dropout mask with the graph', () => {
+    const live = () => getBackend().memory().buffers;
+    manualSeed(6);
+    const q = randn([2, 3, 4], { requiresGrad: true }), k = randn([2, 5, 4]), v = randn([2, 5, 4], { requiresGrad: true });
+    const base = live();
+    noGrad(() => sdpa(q, k, v, { isCausal: true, dropoutP: 0.2 })).dispose();
+    expect(live()).toBe(base);
+    const out = sdpa(q, k, v, { attnMask: ones([3, 5], { dtype: 'int32' }), dropoutP: 0.2 });
+    const loss = out.sum();
+    loss.backward();
+    [loss, out, q.grad!, v.grad!].forEach((t) => t.dispose());
+    expect(live()).toBe(base + 1); // the mask passed in
   });
 });
 
