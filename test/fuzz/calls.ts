@@ -137,6 +137,8 @@ export const ENTRIES: Entry[] = [
   fn('scope', 1, (f) => scope(f as never)),
   fn('noGrad', 1, (f) => noGrad(f as never)),
   fn('Parameter', 2, (t, r) => new nn.Parameter(t as never, r as never)),
+  fn('registerModule', 2, (n, m) => new nn.Sequential().registerModule(n as never, m as never)),
+  fn('registerParameter', 2, (n, p) => new nn.Sequential().registerParameter(n as never, p as never)),
 ];
 
 /** Everything a call was given that a failed call must leave as it was. */
