@@ -156,6 +156,8 @@ export class Tensor {
 
   /** Sets requiresGrad in place and returns this tensor (PyTorch's `requires_grad_`). */
   requiresGrad_(value = true): this {
+    this._storageRef('requiresGrad_');
+    check(typeof value === 'boolean', 'requiresGrad_', () => `expects a boolean, got ${typeof value}`);
     this.requiresGrad = value;
     return this;
   }
