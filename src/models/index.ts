@@ -1,0 +1,8 @@
+/**
+ * Pretrained models in Hugging Face's layouts.
+ *
+ * @example
+ * import { models } from 'tsgrad';
+ * const tok = await models.GPT2Tokenizer.fromPretrained('gpt2-files');
+ */
+export { GPT2Tokenizer, type GPT2TokenizerOptions, type GPT2TokenizerFiles, type AddedToken } from './gpt2/tokenizer.js';
