@@ -13,8 +13,10 @@ import sys
 import torch
 from safetensors.torch import save_file
 from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 VOCAB = 101
+WARP_CASES = [{'topK': 5}, {'topP': 0.9}, {'temperature': 0.7, 'topK': 10, 'topP': 0.8}, {'temperature': 1.3, 'topP': 0.5}, {'topK': 1}]
 
 
 def tiny_config(**overrides):
@@ -85,7 +87,23 @@ def make(out):
     loss.backward()
     grad_norms = {n: p.grad.norm().item() for n, p in plain.named_parameters()}
 
+    # transformers' logits processors on fixed logits: which tokens survive, and their scores.
+    raw = torch.randn(3, VOCAB, generator=torch.Generator().manual_seed(3)) * 3
+    warped = []
+    for case in WARP_CASES:
+        scores = raw.clone()
+        if 'temperature' in case:
+            scores = TemperatureLogitsWarper(case['temperature'])(None, scores)
+        if 'topK' in case:
+            scores = TopKLogitsWarper(case['topK'])(None, scores)
+        if 'topP' in case:
+            scores = TopPLogitsWarper(case['topP'])(None, scores)
+        warped.append([[v if v != float('-inf') else None for v in row] for row in scores.tolist()])
+
     result = {
+        'raw': raw.tolist(),
+        'warpCases': WARP_CASES,
+        'warped': warped,
         'ids': ids,
         'mask': mask,
         'logits': {v: logits_of(load32(f'{out}/{v}'), ids) for v in ['plain', 'sharded', 'float16', 'bfloat16', 'noprefix', 'untied']},

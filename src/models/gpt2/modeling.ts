@@ -13,6 +13,7 @@ import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { type GPT2Cache, GPT2Attention, causalMask } from './attention.js';
 import { type GPT2Activation, GPT2Config, type GPT2ConfigFields } from './config.js';
+import { type GenerateOptions, generate } from './generation.js';
 import { type FromPretrainedOptions, readGPT2Checkpoint, writeGPT2Checkpoint } from './pretrained.js';
 
 /** What GPT2Model's and GPT2LMHeadModel's forward take besides the token ids. */
@@ -208,6 +209,20 @@ export class GPT2LMHeadModel extends Module {
     } finally {
       for (const t of Object.values(state)) t.dispose();
     }
+  }
+
+  /**
+   * Continues each row of `inputIds` [B, T] by up to `maxNewTokens` tokens with a key/value
+   * cache, greedy (transformers' `do_sample=False`, the default) or sampled with temperature,
+   * topK and topP from a seeded generator; stops early once every row has produced an eos.
+   * Returns int32 [B, T + n]. Call `eval()` first, as with transformers, so dropout is off.
+   *
+   * @example
+   * const out = await model.generate([[464, 3290]], { maxNewTokens: 20 });                       // greedy
+   * const sampled = await model.generate(ids, { maxNewTokens: 20, temperature: 0.8, topK: 40, generator: new Generator().manualSeed(0) });
+   */
+  generate(inputIds: TensorLike, opts: GenerateOptions): Promise<Tensor> {
+    return generate(this, inputIds, opts);
   }
 
   /**
