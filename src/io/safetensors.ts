@@ -197,6 +197,19 @@ function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<str
 }
 
 /**
+ * The tensors a safetensors buffer holds (name, file dtype such as 'BF16', shape) and its
+ * metadata, with the header checked as `decodeSafetensors` checks it; no data is read, so a
+ * loader can refuse a file before it allocates anything.
+ *
+ * @example
+ * io.safetensorsHeader(bytes).tensors; // [{ name: 'wte.weight', dtype: 'F32', shape: [50257, 768] }, ...]
+ */
+export function safetensorsHeader(bytes: Uint8Array): { tensors: { name: string; dtype: string; shape: number[] }[]; metadata: Record<string, string> } {
+  const { entries, metadata } = readHeader(bytes);
+  return { tensors: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })), metadata };
+}
+
+/**
  * Reads a safetensors buffer into tensors on the current backend: F32, F64 and I32 as they are,
  * F16/BF16 widened to float32, I64 narrowed to int32 when every value fits. The whole header is
  * checked first (lengths, UTF-8 JSON, duplicate keys, dtypes, shapes, offsets that tile the data

@@ -36,8 +36,8 @@ export abstract class Module {
   /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
   training = true;
 
-  /** The computation of this module. */
-  abstract forward(...inputs: Tensor[]): Tensor;
+  /** The computation of this module; subclasses may also take options objects (PyTorch's keyword arguments). */
+  abstract forward(...inputs: unknown[]): Tensor;
 
   /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
   private entries(): Entry[] {
