@@ -3,7 +3,7 @@ import { describeValue, isPlainObject } from '../core/validate.js';
 import { Conv1D } from './conv1d.js';
 import { Linear } from './layers.js';
 import { type LoRABase, LoRALinear, type LoRAOptions, checkLoRAOptions } from './lora.js';
-import type { Module } from './module.js';
+import type { ChildSlot, Module } from './module.js';
 
 /**
  * Which Linear / Conv1D layers to adapt: names (PEFT's target_modules: a path equal to a name or
@@ -129,14 +129,16 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
 export function mergeAndUnload(model: Module): string[] {
   check(typeof (model as { namedModules?: unknown } | null)?.namedModules === 'function', 'mergeAndUnload', () => `model must be an nn.Module, got ${describeValue(model)}`);
   check(!(model instanceof LoRALinear), 'mergeAndUnload', () => 'the model is itself a LoRALinear; call its mergeAndUnload() method, which returns the base layer');
-  const unloaded: string[] = [];
+  const slots = new Map<string, ChildSlot>();
   for (const [path, parent] of model.namedModules()) {
     if (parent instanceof LoRALinear) continue;
-    for (const slot of parent.childSlots()) {
-      if (!(slot.module instanceof LoRALinear)) continue;
-      slot.replace(slot.module.mergeAndUnload());
-      unloaded.push(path ? `${path}.${slot.name}` : slot.name);
-    }
+    for (const slot of parent.childSlots()) if (slot.module instanceof LoRALinear) slots.set(path ? `${path}.${slot.name}` : slot.name, slot);
+  }
+  // In module order (the order of stateDict), not parent by parent.
+  const unloaded = model.namedModules().map(([p]) => p).filter((p) => slots.has(p));
+  for (const p of unloaded) {
+    const slot = slots.get(p)!;
+    slot.replace((slot.module as LoRALinear<LoRABase>).mergeAndUnload());
   }
   return unloaded;
 }
