@@ -1,11 +1,9 @@
-// An adapter folder's two files are replaced one after the other, so a save killed between the
-// two renames (or two processes saving to one folder at once) can leave new weights beside an
-// old config, which would load at the wrong scaling. PEFT warns about config keys it does not
-// know, so the binding lives in the weights file's metadata, which PEFT ignores: the config
-// fields that give the weights their meaning, checked against the config on load.
+// An adapter's two files are written one after the other, so a save killed between the two
+// renames (or two processes saving to one folder at once, or two downloads from different runs)
+// can put new weights beside an old config, which would load at the wrong scaling. PEFT warns
+// about config keys it does not know, so the binding lives in the weights file's metadata, which
+// PEFT ignores: the config fields that give the weights their meaning, checked on load.
 import { TsgradError, check } from '../core/errors.js';
-import type { AdapterFiles } from './peft.js';
-import { readHeader, withMetadata } from './safetensors.js';
 
 /** The metadata key in adapter_model.safetensors holding the config fields it was saved with. */
 export const PAIR_KEY = 'tsgrad.adapter_config';
@@ -39,21 +37,19 @@ function parseObject(text: string): Record<string, unknown> | null {
   }
 }
 
-/** The files with the config's meaningful fields recorded in the weights' metadata. */
-export function pairAdapterFiles(files: AdapterFiles): AdapterFiles {
-  const config = parseObject(files['adapter_config.json'])!;
-  const record = `{${FIELDS.filter((f) => f in config).map((f) => `${JSON.stringify(f)}:${canonical(config[f])}`).join(',')}}`;
-  return { ...files, 'adapter_model.safetensors': withMetadata(files['adapter_model.safetensors'], { [PAIR_KEY]: record }) };
+/** The metadata that binds the weights to `config`: its fields that give them their meaning. */
+export function pairRecord(config: object): Record<string, string> {
+  const c = config as Record<string, unknown>;
+  return { [PAIR_KEY]: `{${FIELDS.filter((f) => c[f] !== undefined).map((f) => `${JSON.stringify(f)}:${canonical(c[f])}`).join(',')}}` };
 }
 
 /**
- * Refuses weights whose recorded config fields differ from the config beside them, naming the
- * first that differs. Files without the record (PEFT's own, older tsgrad's) are not checked;
- * a config that is not a JSON object is left for loadAdapter to refuse.
+ * Refuses weights whose recorded config fields (`record`, from their metadata) differ from the
+ * config beside them, naming the first that differs. Weights without a record (PEFT's own,
+ * older tsgrad's) are not checked; a config that is not a JSON object is refused elsewhere.
  */
-export function checkAdapterPair(op: string, files: AdapterFiles): void {
-  const record = readHeader(files['adapter_model.safetensors']).metadata[PAIR_KEY];
-  const config = parseObject(files['adapter_config.json']);
+export function checkPair(op: string, record: string | undefined, configText: string): void {
+  const config = parseObject(configText);
   if (record === undefined || config === null) return;
   const saved = parseObject(record);
   if (saved === null) throw new TsgradError(op, `adapter_model.safetensors has a malformed '${PAIR_KEY}' record; save the adapter again`);

@@ -1,14 +1,14 @@
 // Node-only: files on disk. Every write is atomic (a temporary file in the same folder, fsync,
 // rename), so a crash mid-write leaves the previous file intact. The only module that imports
 // node:fs, so browser builds swap this one file.
+import type { NonSharedBuffer } from 'node:buffer';
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsgradError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
-import { checkAdapterPair, pairAdapterFiles } from './adapterPair.js';
 import { type Checkpointable, decodeStateDict, encodeStateDict } from './checkpoint.js';
-import { type AdapterFiles, loadAdapter, saveAdapter } from './peft.js';
+import { type AdapterFiles, type SaveAdapterOptions, loadAdapter, saveAdapter } from './peft.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 let counter = 0;
@@ -115,7 +115,7 @@ function syncFolder(dir: string): void {
   }
 }
 
-function read(op: string, path: string): Buffer {
+function read(op: string, path: string): NonSharedBuffer {
   try {
     return readFileSync(path);
   } catch (e) {
@@ -168,17 +168,17 @@ export function loadStateDict(path: string, target: Checkpointable): void {
 
 /**
  * Writes the model's LoRA adapter as a PEFT adapter folder (`adapter_model.safetensors`,
- * `adapter_config.json`), which `PeftModel.from_pretrained(model, dir)` opens. Both files are
- * written and fsynced before either replaces its old copy. The weights record the config fields
- * they were saved with, so a pair torn by a crash between the two renames (or by two processes
- * saving at once) is refused by `loadAdapterDir` instead of loading at the wrong scaling.
+ * `adapter_config.json`; see `saveAdapter`), which `PeftModel.from_pretrained(model, dir)` opens.
+ * Both files are written and fsynced before either replaces its old copy; the weights record the
+ * config fields they were saved with, so a pair torn by a crash between the two renames (or by
+ * two processes saving at once) is refused on load instead of loading wrongly.
  *
  * @example
- * await io.saveAdapterDir(model, 'out/adapter', { baseModelNameOrPath: 'my-base' });
+ * await io.saveAdapterDir(model, 'out/adapter', { taskType: 'CAUSAL_LM', baseModelNameOrPath: 'my-base' });
  */
-export async function saveAdapterDir(model: Module, dir: string, opts: { baseModelNameOrPath?: string } = {}): Promise<void> {
+export async function saveAdapterDir(model: Module, dir: string, opts: SaveAdapterOptions = {}): Promise<void> {
   const op = 'saveAdapterDir';
-  const files = pairAdapterFiles(await saveAdapter(model, opts));
+  const files = await saveAdapter(model, opts);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -203,16 +203,14 @@ export async function saveAdapterDir(model: Module, dir: string, opts: { baseMod
 
 /**
  * Loads a PEFT adapter folder (from tsgrad or PEFT's `save_pretrained`) into `model`; see
- * `loadAdapter`. A folder whose two files come from different tsgrad saves is refused.
+ * `loadAdapter` (which refuses two files that come from different saves).
  *
  * @example
  * io.loadAdapterDir(model, 'out/adapter');
  */
 export function loadAdapterDir(model: Module, dir: string): void {
-  const files: AdapterFiles = {
+  loadAdapter(model, {
     'adapter_model.safetensors': read('loadAdapterDir', join(dir, 'adapter_model.safetensors')),
     'adapter_config.json': read('loadAdapterDir', join(dir, 'adapter_config.json')).toString('utf8'),
-  };
-  checkAdapterPair('loadAdapterDir', files);
-  loadAdapter(model, files);
+  });
 }

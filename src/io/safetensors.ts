@@ -59,7 +59,7 @@ function halfToFloat(h: number): number {
  * @example
  * writeFileSync('adapter_model.safetensors', await encodeSafetensors({ w: randn([2, 2]) }));
  */
-export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array<ArrayBuffer>> {
   check(!Object.hasOwn(tensors, '__metadata__'), 'encodeSafetensors', () => "a tensor is named '__metadata__', which the format reserves for the metadata; rename it");
   const names = Object.keys(tensors).sort();
   const datas = await Promise.all(names.map((n) => tensors[n]!.data()));
@@ -76,7 +76,7 @@ export async function encodeSafetensors(tensors: Record<string, Tensor>, metadat
 }
 
 /** The file: header length, the header's JSON padded with spaces to keep the data 8-byte aligned, then the data. */
-function assemble(header: Record<string, unknown>, chunks: Uint8Array[]): Uint8Array {
+function assemble(header: Record<string, unknown>, chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const text = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(text.length / 8) * 8;
   const size = chunks.reduce((n, c) => n + c.length, 0);
@@ -89,15 +89,6 @@ function assemble(header: Record<string, unknown>, chunks: Uint8Array[]): Uint8A
     at += c.length;
   }
   return out;
-}
-
-/** A safetensors file's bytes with `extra` added to its metadata; every tensor's bytes stay as they were. */
-export function withMetadata(bytes: Uint8Array, extra: Record<string, string>): Uint8Array {
-  const { entries, metadata, data } = readHeader(bytes);
-  const header: Record<string, unknown> = Object.create(null);
-  header.__metadata__ = { ...metadata, ...extra };
-  for (const e of entries) header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] };
-  return assemble(header, [data]);
 }
 
 const MAX_HEADER = 100_000_000;
@@ -193,7 +184,7 @@ function scanHeader(op: string, text: string): string | null {
 }
 
 /** Parses and checks the whole header; nothing is allocated from a length it has not checked. */
-export function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<string, string>; data: Uint8Array } {
+function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<string, string>; data: Uint8Array } {
   const op = 'decodeSafetensors';
   check(bytes instanceof Uint8Array, op, () => `expects a Uint8Array (or a Node Buffer), got ${(bytes as object)?.constructor?.name ?? typeof bytes}`);
   check(bytes.length >= 8, op, () => `buffer of ${bytes.length} bytes is too short for the 8-byte header length`);
@@ -256,6 +247,19 @@ export function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Rec
   }
   check(at === data.length, op, () => `the tensors' data ends at byte ${at} but the buffer holds ${data.length} bytes after the header`);
   return { entries, metadata, data };
+}
+
+/**
+ * The tensors a safetensors buffer holds (name, file dtype such as 'BF16', shape) and its
+ * metadata, with the header checked as `decodeSafetensors` checks it; no data is read, so a
+ * loader can refuse a file before it allocates anything.
+ *
+ * @example
+ * io.safetensorsHeader(bytes).tensors; // [{ name: 'wte.weight', dtype: 'F32', shape: [50257, 768] }, ...]
+ */
+export function safetensorsHeader(bytes: Uint8Array): { tensors: { name: string; dtype: string; shape: number[] }[]; metadata: Record<string, string> } {
+  const { entries, metadata } = readHeader(bytes);
+  return { tensors: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })), metadata };
 }
 
 /**
