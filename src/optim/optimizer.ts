@@ -215,10 +215,6 @@ export abstract class Optimizer<H extends object> {
       check(p, 'loadStateDict', () => `state for parameter ${key}, but the optimizer has ${params.length} parameters (indices 0 to ${params.length - 1})`);
       check(typeof entry === 'object' && entry !== null && Number.isInteger(entry.step) && entry.step >= 0, 'loadStateDict', () =>
         `state[${key}] must be { step, ...tensors } with an integer step ≥ 0, got ${describeValue(entry)}`);
-      for (const k of required) {
-        check(Object.hasOwn(entry, k), 'loadStateDict', () =>
-          `state[${key}] lacks '${k}'; ${name} keeps ${required.join(' and ')} for every parameter it has stepped, and a missing one would restart at zero while the step count (${entry.step}) goes on`);
-      }
       for (const [k, v] of Object.entries(entry)) {
         if (k === 'step') continue;
         check(known.includes(k), 'loadStateDict', () =>
@@ -228,6 +224,10 @@ export abstract class Optimizer<H extends object> {
         if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) {
           throw new TsgradError('loadStateDict', `state[${key}].${k} has shape ${fmt(v.shape)} but parameter ${key} has shape ${fmt(p.shape)}`);
         }
+      }
+      for (const k of required) {
+        check(Object.hasOwn(entry, k), 'loadStateDict', () =>
+          `state[${key}] lacks '${k}'; ${name} keeps ${required.join(' and ')} for every parameter it has stepped, and a missing one would restart at zero while the step count (${entry.step}) goes on`);
       }
     }
     for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
