@@ -3,7 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { check, fmt } from '../core/errors.js';
 import { scaledDotProductAttention } from '../core/ops/attention.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertNewShape, checkArgs, describeValue, isPlainObject } from '../core/validate.js';
+import { assertNewShape, assertSameBackend, checkArgs, describeValue, isPlainObject } from '../core/validate.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { Linear } from './layers.js';
@@ -59,11 +59,17 @@ function knownKeys(op: string, opts: object, keys: string[]): void {
  * const [y, w] = mha.forward(x, x, x, { attnMask: ones([T, T], { dtype: 'int32' }).triu(1) }); // y [N, T, 64], w [N, T, T]
  */
 export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
+  /** The query, key and value projections stacked, [3E, E] (PyTorch's name, so state dicts line up). */
   in_proj_weight: Parameter;
+  /** Their biases, [3E]; null without `bias`. */
   in_proj_bias: Parameter | null;
+  /** The output projection, E → E. */
   out_proj: Linear;
+  /** embedDim / numHeads. */
   readonly headDim: number;
+  /** Dropout probability on the attention weights while training. */
   readonly dropout: number;
+  /** Inputs and outputs are [N, L, E]. */
   readonly batchFirst: boolean;
 
   constructor(
@@ -111,6 +117,10 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
     for (const [name, v] of [['needWeights', needWeights], ['averageAttnWeights', averageAttnWeights], ['isCausal', isCausal]] as const) {
       check(typeof v === 'boolean', op, () => `${name} must be a boolean, got ${describeValue(v)}`);
     }
+    const dtype = this.in_proj_weight.dtype;
+    check([query, key, value].every((t) => t.dtype === dtype), op, () =>
+      `query, key and value must be ${dtype} like the parameters, got ${query.dtype}, ${key.dtype} and ${value.dtype}`);
+    assertSameBackend(op, this.in_proj_weight, query, key, value, ...[keyPaddingMask, attnMask].filter((m): m is Tensor => !!m));
     const batched = query.ndim === 3;
     check(query.ndim === 2 || batched, op, () => `query must be [L, N, E], [N, L, E] with batchFirst, or [L, E] unbatched, got ${fmt(query.shape)}`);
     check(key.ndim === query.ndim && value.ndim === query.ndim, op, () =>
@@ -126,7 +136,6 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
     check(k.shape[0] === N && k.shape.every((d, i) => d === v.shape[i]), op, () =>
       `key ${fmt(key.shape)} and value ${fmt(value.shape)} must share one shape, with the query's batch size ${N}`);
     check(!isCausal || attnMask, op, () => 'isCausal is a hint that attnMask is causal, so it needs attnMask too (as PyTorch); pass e.g. ones([L, L], { dtype: \'int32\' }).triu(1)');
-    const dtype = this.in_proj_weight.dtype;
     const asFloat = (name: string, m: Tensor) => {
       check(m.dtype === 'int32' || m.dtype === dtype, op, () => `${name} must be int32 (true masks) or ${dtype} (added), got ${m.dtype}`);
       return m.dtype === 'int32' ? zeros(m.shape, { dtype, backend: m.backend }).maskedFill(m, -Infinity) : m;
