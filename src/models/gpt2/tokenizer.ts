@@ -51,10 +51,15 @@ export class GPT2Tokenizer {
   readonly vocabSize: number;
   /** The number of distinct tokens, added ones included (Hugging Face's `len(tokenizer)`). */
   readonly length: number;
+  /** The token that stands for unknown text (`<|endoftext|>` for GPT-2), or null. */
   readonly unkToken: string | null;
+  /** The token that begins a text (`<|endoftext|>` for GPT-2), or null. */
   readonly bosToken: string | null;
+  /** The token that ends a text (`<|endoftext|>` for GPT-2), or null. */
   readonly eosToken: string | null;
+  /** The padding token, or null (GPT-2 has none). */
   readonly padToken: string | null;
+  /** Whether text that does not start with a space gets one, so its first word encodes like the others. */
   readonly addPrefixSpace: boolean;
   private readonly bpe: BytePairEncoding;
   private readonly tokenToId: Map<string, number>;

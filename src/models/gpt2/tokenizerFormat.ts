@@ -35,8 +35,11 @@ export interface AddedToken {
 
 /** Where a tokenizer's parts came from, for error messages (file names when read from files). */
 export interface TokenizerSources {
+  /** Where the vocabulary came from, e.g. `gpt2/vocab.json`. */
   vocab: string;
+  /** Where merge `i` came from, e.g. `gpt2/merges.txt line 12`. */
   merge: (i: number) => string;
+  /** Where added token `i` came from, e.g. `tokenizer.json added_tokens[0]`. */
   addedToken: (i: number) => string;
 }
 
