@@ -79,6 +79,13 @@ describe('GPT2Tokenizer loads', () => {
     expect(toks[0]!.tokenize(text)).toEqual(['t', 'he', 'Ġ', 'Ġ', 'o', 't', 'he', 'r', 'ĉ', 't', 'he', 'Ġthe', '<|endoftext|>', 'Ã', '©']);
   });
 
+  it('added tokens given in memory, matched literally whatever characters they hold', () => {
+    const addedTokens = [{ id: 260, content: 'a-b.*(c)' }, { id: 261, content: '[x]|\\', normalized: undefined }, { id: 262, content: 'a-b', special: true }];
+    const tok = new GPT2Tokenizer({ vocab: VOCAB, merges: ['Ġ t', 'h e', 'Ġt he'], addedTokens });
+    expect(tok.encode('za-b.*(c)[x]|\\ a-b')).toEqual([122, 260, 261, 32, 262]);
+    expect(tok.decode([260, 261, 262], { skipSpecialTokens: true })).toBe('a-b.*(c)[x]|\\');
+  });
+
   it('a tokenizer_config.json naming other special tokens, which are added at the next free ids', async () => {
     const config = JSON.stringify({ eos_token: { content: '</s>' }, bos_token: '<s>', unk_token: null, pad_token: '<|endoftext|>' });
     const tok = await GPT2Tokenizer.fromPretrained(folder('config', { ...good(), 'tokenizer_config.json': config }));

@@ -21,7 +21,9 @@ export interface GPT2TokenizerFiles {
 
 /** A token matched whole in text before BPE runs (Hugging Face's `AddedToken`). */
 export interface AddedToken {
+  /** Its id, which may be one the vocabulary gives the same text. */
   id: number;
+  /** The exact text it matches. */
   content: string;
   /** Special tokens are the ones `decode(ids, { skipSpecialTokens: true })` leaves out. */
   special: boolean;
