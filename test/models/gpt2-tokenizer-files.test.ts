@@ -86,6 +86,13 @@ describe('GPT2Tokenizer loads', () => {
     expect(tok.decode([260, 261, 262], { skipSpecialTokens: true })).toBe('a-b.*(c)[x]|\\');
   });
 
+  it("a model's ignore_merges: a word the vocabulary has whole is one token (ids from tokenizers 0.23)", () => {
+    const vocab = { ...VOCAB, xyz: 260 };
+    const tok = (ignore: boolean) => GPT2Tokenizer.fromFiles({ 'tokenizer.json': tokenizerJson((j) => ((j.model.vocab = vocab), (j.model.ignore_merges = ignore))) });
+    expect(tok(true).encode('xyz xyz')).toEqual([260, 32, 120, 121, 122]);
+    expect(tok(false).encode('xyz xyz')).toEqual([120, 121, 122, 32, 120, 121, 122]);
+  });
+
   it('a tokenizer_config.json naming other special tokens, which are added at the next free ids', async () => {
     const config = JSON.stringify({ eos_token: { content: '</s>' }, bos_token: '<s>', unk_token: null, pad_token: '<|endoftext|>' });
     const tok = await GPT2Tokenizer.fromPretrained(folder('config', { ...good(), 'tokenizer_config.json': config }));
@@ -95,7 +102,7 @@ describe('GPT2Tokenizer loads', () => {
     expect(tok.decode([260, 97, 261])).toBe('<s>a</s>');
   });
 
-  it('a model unk_token for bytes the vocabulary lacks; without one, such text is refused', () => {
+  it('a model unk_token for bytes the vocabulary lacks (ids from tokenizers 0.23); without one, such text is refused', () => {
     const vocab = { ...VOCAB };
     delete vocab[byteChars[0xa9]!];
     const withUnk = GPT2Tokenizer.fromFiles({ 'tokenizer.json': tokenizerJson((j) => ((j.model.vocab = vocab), (j.model.unk_token = '<|endoftext|>'))) });

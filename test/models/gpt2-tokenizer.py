@@ -1,8 +1,8 @@
 # Reference ids for test/models/gpt2-tokenizer.test.ts, from two Hugging Face implementations of
 # GPT-2's tokenizer:
 #   fast: transformers' GPT2Tokenizer (in transformers 5 it is the Rust `tokenizers` BPE; the old
-#         GPT2TokenizerFast name is an alias of it), and the same tokenizer reloaded from the
-#         tokenizer.json that its save_pretrained writes;
+#         GPT2TokenizerFast name is an alias of it), whose save_pretrained writes the tokenizer.json
+#         the tests read;
 #   slow: transformers 4's pure-Python GPT2Tokenizer (OpenAI's encoder.py with the `regex` module),
 #         which transformers 5 no longer ships, restated below on transformers' own slow-tokenizer
 #         base class (PythonBackend), which still splits out added tokens as it always did.
@@ -139,11 +139,8 @@ def main():
             if slow is not None:
                 slow.add_tokens(extra)
         fast.save_pretrained(spec["saveTo"])
-        # The tokenizer.json just written, read back alone, must agree with the in-memory tokenizer.
-        reloaded = GPT2Tokenizer.from_pretrained(spec["saveTo"])
         texts = spec.get("encode", [])
         ids = [fast.encode(t) for t in texts]
-        assert [reloaded.encode(t) for t in texts] == ids, "tokenizer.json round trip changed the ids"
         result = {
             "fast": ids,
             "fastTokens": [fast.convert_ids_to_tokens(i) for i in ids],
