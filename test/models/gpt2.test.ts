@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, TsgradError, getBackend, io, models, nn, noGrad, tensor, type Tensor } from '../../src/index.js';
+import { Generator, TsgradError, defaultGenerator, getBackend, io, models, nn, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { collectGarbage } from '../gc.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
@@ -66,6 +66,14 @@ describe.skipIf(skip)('GPT2LMHeadModel.fromPretrained', () => {
     const ours = logitsOf(model, made.ids, made.mask);
     expect(maxDiff(realPositions(ours, made.mask), realPositions(made.maskedLogits, made.mask))).toBeLessThan(1e-4);
     expect(maxDiff(ours, made.maskedLogits)).toBeLessThan(1e-4);
+  });
+
+  it('draws no random numbers: layers are built empty, then loaded', async () => {
+    const before = defaultGenerator.getState();
+    await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
+    expect(defaultGenerator.getState()).toBe(before);
+    nn.init.skipInit(() => new models.GPT2LMHeadModel({ vocabSize: 101, nPositions: 32, nEmbd: 64, nLayer: 2, nHead: 4 }));
+    expect(defaultGenerator.getState()).toBe(before);
   });
 
   it('ties lm_head to wte unless the config unties them', async () => {
