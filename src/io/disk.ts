@@ -1,13 +1,14 @@
 // Node-only: files on disk. Every write is atomic (a temporary file in the same folder, fsync,
 // rename), so a crash mid-write leaves the previous file intact. The only module that imports
 // node:fs, so browser builds swap this one file.
+import type { NonSharedBuffer } from 'node:buffer';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsgradError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
 import { type Checkpointable, decodeStateDict, encodeStateDict } from './checkpoint.js';
-import { type AdapterFiles, loadAdapter, saveAdapter } from './peft.js';
+import { type AdapterFiles, type SaveAdapterOptions, loadAdapter, saveAdapter } from './peft.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 let counter = 0;
@@ -55,7 +56,7 @@ function syncFolder(dir: string): void {
   }
 }
 
-function read(op: string, path: string): Buffer {
+function read(op: string, path: string): NonSharedBuffer {
   try {
     return readFileSync(path);
   } catch (e) {
@@ -108,12 +109,12 @@ export function loadStateDict(path: string, target: Checkpointable): void {
 
 /**
  * Writes the model's LoRA adapter as a PEFT adapter folder (`adapter_model.safetensors`,
- * `adapter_config.json`), which `PeftModel.from_pretrained(model, dir)` opens.
+ * `adapter_config.json`; see `saveAdapter`), which `PeftModel.from_pretrained(model, dir)` opens.
  *
  * @example
- * await io.saveAdapterDir(model, 'out/adapter', { baseModelNameOrPath: 'my-base' });
+ * await io.saveAdapterDir(model, 'out/adapter', { taskType: 'CAUSAL_LM', baseModelNameOrPath: 'my-base' });
  */
-export async function saveAdapterDir(model: Module, dir: string, opts: { baseModelNameOrPath?: string } = {}): Promise<void> {
+export async function saveAdapterDir(model: Module, dir: string, opts: SaveAdapterOptions = {}): Promise<void> {
   const files = await saveAdapter(model, opts);
   mkdirSync(dir, { recursive: true });
   for (const [name, data] of Object.entries(files) as [keyof AdapterFiles, Uint8Array | string][]) writeFileAtomic(join(dir, name), data);

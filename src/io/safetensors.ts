@@ -52,7 +52,7 @@ function halfToFloat(h: number): number {
  * @example
  * writeFileSync('adapter_model.safetensors', await encodeSafetensors({ w: randn([2, 2]) }));
  */
-export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array<ArrayBuffer>> {
   const names = Object.keys(tensors).sort();
   const datas = await Promise.all(names.map((n) => tensors[n]!.data()));
   const header: Record<string, unknown> = {};

@@ -27,10 +27,10 @@ interface Made {
 let dir = '';
 let made: Made;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-'));
-  made = runHfPython<Made>(SCRIPT, ['make', dir]);
+  made = await runHfPython<Made>(SCRIPT, ['make', dir]);
 }, 180_000);
 
 afterAll(() => {
