@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, TsgradError, defaultGenerator, getBackend, io, models, nn, noGrad, tensor, type Tensor } from '../../src/index.js';
+import { Generator, TsgradError, defaultGenerator, getBackend, io, models, nn, noGrad, randn, tensor, type Tensor } from '../../src/index.js';
 import { collectGarbage } from '../gc.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
@@ -223,12 +223,18 @@ describe.skipIf(skip)('GPT2LMHeadModel.savePretrained', () => {
     noGrad(() => {
       for (const p of untied.parameters()) p.add_(p.grad!.mul(-100));
     });
+    // And a LoRA update on the attention, merged into c_attn's Conv1D weight.
+    nn.applyLoRA(untied, { targets: ['c_attn'], rank: 2 });
+    noGrad(() => {
+      for (const m of untied.modules()) if (m instanceof nn.LoRALinear) m.loraB.copy_(randn(m.loraB.shape));
+    });
+    expect(nn.mergeAndUnload(untied)).toEqual(['transformer.h.0.attn.c_attn', 'transformer.h.1.attn.c_attn']);
     await fresh.savePretrained(join(dir, 'saved-fresh'));
     await untied.savePretrained(join(dir, 'saved-untied'));
     const header = io.safetensorsHeader(readFileSync(join(dir, 'saved-fresh', 'model.safetensors')));
     expect(header.tensors.map((t) => t.name)).not.toContain('lm_head.weight');
     expect(header.metadata.format).toBe('pt');
-    const [a, b] = runHfPython<{ logits: number[][][]; tied: boolean; dtype: string; activation: string }[]>(
+    const [a, b] = await runHfPython<{ logits: number[][][]; tied: boolean; dtype: string; activation: string }[]>(
       SCRIPT, ['check', JSON.stringify([join(dir, 'saved-fresh'), join(dir, 'saved-untied')]), JSON.stringify(made.ids)]);
     expect(a!.tied).toBe(true);
     expect(a!.activation).toBe('gelu_pytorch_tanh');
@@ -244,10 +250,10 @@ describe.skipIf(skip)('GPT2LMHeadModel.savePretrained', () => {
 
   it('refuses a model with layers a GPT-2 checkpoint has no place for', async () => {
     const model = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
-    nn.applyLoRA(model, { targets: ['lm_head'], rank: 2 });
+    nn.applyLoRA(model, { targets: ['c_attn'], rank: 2 });
     const e = await model.savePretrained(join(dir, 'saved-lora')).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(TsgradError);
-    expect((e as Error).message).toMatch(/holds 'lm_head\.\S+', which a GPT-2 checkpoint has no place for; merge LoRA layers/);
+    expect((e as Error).message).toMatch(/holds 'transformer\.h\.0\.attn\.c_attn\.\S+', which a GPT-2 checkpoint has no place for; merge LoRA layers/);
   });
 });
 
