@@ -26,7 +26,7 @@ function kindOf(op: string, target: Checkpointable): 'module' | 'optimizer' {
  * const bytes = await io.encodeStateDict(model);   // or an optimizer
  * io.decodeStateDict(bytes, freshModel);
  */
-export async function encodeStateDict(target: Checkpointable): Promise<Uint8Array> {
+export async function encodeStateDict(target: Checkpointable): Promise<Uint8Array<ArrayBuffer>> {
   if (kindOf('encodeStateDict', target) === 'module') {
     return encodeSafetensors((target as Module).stateDict(), { [KIND]: 'module', format: 'pt' });
   }

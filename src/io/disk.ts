@@ -1,6 +1,7 @@
 // Node-only: files on disk. Every write is atomic (a temporary file in the same folder, fsync,
 // rename), so a crash mid-write leaves the previous file intact. The only module that imports
 // node:fs, so browser builds swap this one file.
+import type { NonSharedBuffer } from 'node:buffer';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsgradError } from '../core/errors.js';
@@ -55,7 +56,7 @@ function syncFolder(dir: string): void {
   }
 }
 
-function read(op: string, path: string): Buffer {
+function read(op: string, path: string): NonSharedBuffer {
   try {
     return readFileSync(path);
   } catch (e) {

@@ -9,9 +9,12 @@ import { type LoRABase, LoRALinear } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
-/** The two files of a PEFT LoRA adapter directory. */
-export interface AdapterFiles {
-  'adapter_model.safetensors': Uint8Array;
+/**
+ * The two files of a PEFT LoRA adapter directory. The weights are backed by a plain ArrayBuffer
+ * (never a SharedArrayBuffer), so `new Blob([files['adapter_model.safetensors']])` type-checks.
+ */
+export interface AdapterFiles<B extends ArrayBufferLike = ArrayBuffer> {
+  'adapter_model.safetensors': Uint8Array<B>;
   'adapter_config.json': string;
 }
 

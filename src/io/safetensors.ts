@@ -52,7 +52,7 @@ function halfToFloat(h: number): number {
  * @example
  * writeFileSync('adapter_model.safetensors', await encodeSafetensors({ w: randn([2, 2]) }));
  */
-export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array<ArrayBuffer>> {
   const names = Object.keys(tensors).sort();
   const datas = await Promise.all(names.map((n) => tensors[n]!.data()));
   const header: Record<string, unknown> = {};
@@ -194,6 +194,19 @@ function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<str
   }
   check(at === data.length, op, () => `the tensors' data ends at byte ${at} but the buffer holds ${data.length} bytes after the header`);
   return { entries, metadata, data };
+}
+
+/**
+ * The tensors a safetensors buffer holds (name, file dtype such as 'BF16', shape) and its
+ * metadata, with the header checked as `decodeSafetensors` checks it; no data is read, so a
+ * loader can refuse a file before it allocates anything.
+ *
+ * @example
+ * io.safetensorsHeader(bytes).tensors; // [{ name: 'wte.weight', dtype: 'F32', shape: [50257, 768] }, ...]
+ */
+export function safetensorsHeader(bytes: Uint8Array): { tensors: { name: string; dtype: string; shape: number[] }[]; metadata: Record<string, string> } {
+  const { entries, metadata } = readHeader(bytes);
+  return { tensors: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })), metadata };
 }
 
 /**

@@ -36,8 +36,8 @@ export abstract class Module {
   /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
   training = true;
 
-  /** The computation of this module. */
-  abstract forward(...inputs: Tensor[]): Tensor;
+  /** The computation of this module; subclasses may also take options objects (PyTorch's keyword arguments). */
+  abstract forward(...inputs: unknown[]): Tensor;
 
   /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
   private entries(): Entry[] {
@@ -56,13 +56,16 @@ export abstract class Module {
 
   /** Adds a submodule under `name` (for names chosen at run time, as Sequential's `0`, `1`...). */
   registerModule(name: string, module: Module): void {
-    check(/^[^.]+$/.test(name), 'registerModule', () => `name '${name}' must be non-empty and contain no '.'`);
+    check(typeof name === 'string' && /^[^.]+$/.test(name), 'registerModule', () => `name ${describeValue(name)} must be a non-empty string without '.'`);
+    check(module instanceof Module, 'registerModule', () => `'${name}' must be an nn.Module, got ${describeValue(module)}`);
     (this as Record<string, unknown>)[name] = module;
   }
 
   /** Adds a parameter under `name`. */
   registerParameter(name: string, param: Parameter): void {
-    check(/^[^.]+$/.test(name), 'registerParameter', () => `name '${name}' must be non-empty and contain no '.'`);
+    check(typeof name === 'string' && /^[^.]+$/.test(name), 'registerParameter', () => `name ${describeValue(name)} must be a non-empty string without '.'`);
+    check(param instanceof Parameter, 'registerParameter', () =>
+      `'${name}' must be an nn.Parameter, got ${describeValue(param)}${param instanceof Tensor ? '; wrap it: new nn.Parameter(t)' : ''}`);
     (this as Record<string, unknown>)[name] = param;
   }
 
@@ -185,6 +188,39 @@ export abstract class Module {
   }
 
   /**
+   * `loadStateDict` for a state on any backend (PyTorch's `load_state_dict` copies across
+   * devices): entries on another backend are read (awaited) and uploaded to their parameter's
+   * backend first, then loaded with the same all-or-nothing checks.
+   *
+   * @example
+   * await cpuModel.loadStateDictAsync(gpuModel.stateDict());
+   */
+  async loadStateDictAsync(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<LoadResult> {
+    check(isPlainObject(state), 'loadStateDict', () =>
+      `state must be an object of tensors by parameter name (as stateDict() returns), got ${describeValue(state)}`);
+    const params = new Map(this.namedParameters());
+    const moved: Record<string, Tensor> = Object.create(null);
+    const made: Tensor[] = [];
+    try {
+      for (const [name, src] of Object.entries(state)) {
+        const p = params.get(name);
+        const tensorLike = typeof src === 'object' && src !== null && (src as { _isTensor?: unknown })._isTensor === true && !src.isDisposed;
+        if (p && tensorLike && src._backend !== p._backend) {
+          const b = p._backend;
+          const copy = Tensor._wrap(b, b.upload(await src.data()), src.shape, src.dtype);
+          made.push(copy);
+          moved[name] = copy;
+        } else {
+          moved[name] = src;
+        }
+      }
+      return this.loadStateDict(moved, opts);
+    } finally {
+      for (const t of made) t.dispose();
+    }
+  }
+
+  /**
    * Tensors a module holds that are not parameters (masks, running statistics: PyTorch's
    * buffers), found like parameters from its fields and arrays, with dotted paths. `to()` moves
    * them; `stateDict()` holds parameters only.
@@ -246,7 +282,7 @@ export abstract class Module {
 /** A state-dict tensor from another backend can be copied in only if it can be read at once. */
 function checkCopyable(name: string, src: Tensor, p: Tensor): void {
   check(src._backend === p._backend || src._backend.readSync, 'loadStateDict', () =>
-    `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; move the state first (await t.to('${p.backend}')) or load it on '${src.backend}' and then await model.to('${p.backend}')`);
+    `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; use await model.loadStateDictAsync(state), which moves it, or load it on '${src.backend}' and then await model.to('${p.backend}')`);
 }
 
 /** Copies `src` into `p`, uploading it first when it lives on another (synchronous) backend. */
