@@ -22,8 +22,8 @@ const readConfig = (dir: string) => JSON.parse(readFileSync(join(dir, 'adapter_c
 const shapes = (dir: string) => Object.fromEntries(Object.entries(io.loadSafetensors(join(dir, 'adapter_model.safetensors')).tensors).map(([k, t]) => [k, t.shape]));
 
 describe.skipIf(skip)(`LoRA on GPT-2 against transformers and PEFT (${hfVersions})`, () => {
-  beforeAll(() => {
-    made = runHfPython(script, ['make', out]);
+  beforeAll(async () => {
+    made = await runHfPython(script, ['make', out]);
   }, 180_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -65,7 +65,7 @@ describe.skipIf(skip)(`LoRA on GPT-2 against transformers and PEFT (${hfVersions
     expect(shapes(join(ts, 'adapter'))).toEqual(shapes(join(out, 'reference')));
     expect(Object.keys(shapes(join(ts, 'adapter')))).toContain('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight');
 
-    const r = runHfPython<{ type: string; adapterLogits: number[][][]; mergedLogits: number[][][] }>(script, ['check', out]);
+    const r = await runHfPython<{ type: string; adapterLogits: number[][][]; mergedLogits: number[][][] }>(script, ['check', out]);
     expect(r.type).toBe('PeftModelForCausalLM');
     expect(maxDiff(logits, r.adapterLogits)).toBeLessThan(1e-5);
     expect(maxDiff(logits, r.mergedLogits)).toBeLessThan(1e-5);

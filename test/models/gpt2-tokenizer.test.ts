@@ -170,7 +170,7 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
   };
   let ref: Record<'gpt2' | 'small' | 'added' | 'prefix', Reference>;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const request = {
       tokenizers: [
         { name: 'gpt2', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.gpt2Saved, encode: texts.map(wellFormed), decode: decodeCases, decodeSlow: decodeCases, encodeFiles: [MOBY_DICK] },
@@ -181,7 +181,7 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     };
     const file = join(tmp, 'request.json');
     writeFileSync(file, JSON.stringify(request));
-    ref = runHfPython(SCRIPT, [file]);
+    ref = await runHfPython(SCRIPT, [file]);
   }, 180_000);
 
   const loaded = new Map<string, Promise<Tokenizer>>();
