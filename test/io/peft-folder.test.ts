@@ -20,7 +20,7 @@ describe.skipIf(skip)('PeftModel.from_pretrained on a folder from saveAdapterDir
     const x = randn([3, 16]);
     await io.saveSafetensors(join(dir, 'x.safetensors'), { x });
     expect(io.safetensorsHeader(readFileSync(join(dir, 'adapter', 'adapter_model.safetensors'))).metadata['tsgrad.adapter_config']).toContain('"lora_alpha":16');
-    const { warnings, y } = runHfPython<{ warnings: string[]; y: number[][] }>(join(import.meta.dirname, 'peft_folder.py'), [dir]);
+    const { warnings, y } = await runHfPython<{ warnings: string[]; y: number[][] }>(join(import.meta.dirname, 'peft_folder.py'), [dir]);
     expect(warnings).toEqual([]);
     const want = Array.from(noGrad(() => adapters[1]!.forward(x)).dataSync());
     y.flat().forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
