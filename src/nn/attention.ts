@@ -138,7 +138,7 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
     check(!isCausal || attnMask, op, () => 'isCausal is a hint that attnMask is causal, so it needs attnMask too (as PyTorch); pass e.g. ones([L, L], { dtype: \'int32\' }).triu(1)');
     const asFloat = (name: string, m: Tensor) => {
       check(m.dtype === 'int32' || m.dtype === dtype, op, () => `${name} must be int32 (true masks) or ${dtype} (added), got ${m.dtype}`);
-      return m.dtype === 'int32' ? zeros(m.shape, { dtype, backend: m.backend }).maskedFill(m, -Infinity) : m;
+      return m.dtype === 'int32' ? m.zerosLike().cast(dtype).maskedFill(m, -Infinity) : m;
     };
     let mask: Tensor | null = null;
     if (attnMask) {

@@ -1,7 +1,6 @@
 import { noGrad, record } from '../autograd.js';
 import type { Backend } from '../backend.js';
-import { fromTypedArray } from '../creation.js';
-import { isFloat } from '../dtype.js';
+import { isFloat, typedArrayFor } from '../dtype.js';
 import { check, fmt } from '../errors.js';
 import { Generator, defaultGenerator } from '../random.js';
 import { scope } from '../scope.js';
@@ -102,11 +101,12 @@ function weights(q: Tensor, k: Tensor, a: Attention): Tensor {
   return where(empty, 0, where(empty, 0, s).softmax(-1));
 }
 
-/** The kept weights' scale, 1/(1−p), or 0 where dropped, drawn from `g` in row-major order. */
+/** The kept weights' scale, 1/(1−p), or 0 where dropped, drawn from `g` in row-major order, on `like`'s backend. */
 function dropoutMask(like: Tensor, shape: readonly number[], p: number, g: Generator): Tensor {
-  const m = new Float64Array(sizeOf(shape));
+  const m = typedArrayFor(like.dtype, sizeOf(shape));
   for (let i = 0; i < m.length; i++) m[i] = g.nextUniform() >= p ? 1 / (1 - p) : 0;
-  return fromTypedArray(m, shape, { dtype: like.dtype, backend: like.backend });
+  const b = like._backend;
+  return wrap(b, b.upload(m), shape, like.dtype);
 }
 
 /** The forward: the backend's fused kernel if it has one, else composed ops; no graph. */
