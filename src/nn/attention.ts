@@ -3,7 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { check, fmt } from '../core/errors.js';
 import { scaledDotProductAttention } from '../core/ops/attention.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertNewShape, assertSameBackend, checkArgs, describeValue, isPlainObject } from '../core/validate.js';
+import { assertKnownKeys, assertNewShape, assertSameBackend, checkArgs, describeValue, isPlainObject } from '../core/validate.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { Linear } from './layers.js';
@@ -42,11 +42,6 @@ export interface MultiheadAttentionForwardOptions {
 const CONSTRUCTOR_KEYS = ['dropout', 'bias', 'batchFirst', 'kdim', 'vdim', 'dtype'];
 const FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'];
 
-function knownKeys(op: string, opts: object, keys: string[]): void {
-  const unknown = Object.keys(opts).filter((k) => !keys.includes(k));
-  check(unknown.length === 0, op, () => `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; it takes ${keys.join(', ')}`);
-}
-
 /**
  * Multi-head attention as PyTorch's `nn.MultiheadAttention`, with its parameter names, so state
  * dicts line up: `in_proj_weight` [3E, E] (xavier uniform), `in_proj_bias` [3E] (zeros),
@@ -84,7 +79,7 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
     }
     check(embedDim % numHeads === 0, op, () => `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
     check(isPlainObject(opts), op, () => `options must be an object such as { batchFirst: true }, got ${describeValue(opts)}`);
-    knownKeys(op, opts, CONSTRUCTOR_KEYS);
+    assertKnownKeys(op, opts, CONSTRUCTOR_KEYS);
     for (const name of ['kdim', 'vdim'] as const) {
       check(opts[name] === undefined || opts[name] === embedDim, op, () =>
         `${name} ${describeValue(opts[name])} differs from embedDim ${embedDim}; separate key and value widths are not supported, project them to embedDim first`);
@@ -111,7 +106,7 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
   forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
     const op = 'MultiheadAttention';
     checkArgs(op, [query, key, value, opts], ['query:tensor', 'key:tensor', 'value:tensor', 'options:object?']);
-    knownKeys(op, opts, FORWARD_KEYS);
+    assertKnownKeys(op, opts, FORWARD_KEYS);
     const { keyPaddingMask = null, attnMask = null, needWeights = true, averageAttnWeights = true, isCausal = false } = opts;
     checkArgs(op, [keyPaddingMask ?? undefined, attnMask ?? undefined], ['keyPaddingMask:tensor?', 'attnMask:tensor?']);
     for (const [name, v] of [['needWeights', needWeights], ['averageAttnWeights', averageAttnWeights], ['isCausal', isCausal]] as const) {
