@@ -19,6 +19,6 @@ export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAtten
 export type { TensorLike } from './inputs.js';
 export type { CrossEntropyOptions, NllLossOptions, Reduction } from './losses.js';
 export * as init from './init.js';
-export { LoRALinear, type LoRAOptions, type UnmergeReport } from './lora.js';
-export { applyLoRA, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
+export { LoRALinear, type LoRABase, type LoRAOptions, type UnmergeReport } from './lora.js';
+export { applyLoRA, mergeAndUnload, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Generator, type Tensor, TsgradError, getBackend, gradcheck, gradgradcheck, manualSeed, nn, noGrad, ones, randn, tensor, zeros,
 } from '../../src/index.js';
@@ -100,14 +100,16 @@ interface Reference { shape: number[]; out: number[]; dq: number[]; dk: number[]
 
 describe.skipIf(skip)('scaledDotProductAttention against PyTorch 2.13 (float64)', () => {
   const built = cases.map(build);
-  const dir = mkdtempSync(join(tmpdir(), 'tsgrad-sdpa-'));
   let refs: Reference[] = [];
-  try {
-    writeFileSync(join(dir, 'cases.json'), JSON.stringify(built.map((b) => b.json)));
-    refs = skip ? [] : runHfPython<Reference[]>(join(import.meta.dirname, 'sdpa_reference.py'), [join(dir, 'cases.json')]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgrad-sdpa-'));
+    try {
+      writeFileSync(join(dir, 'cases.json'), JSON.stringify(built.map((b) => b.json)));
+      refs = await runHfPython<Reference[]>(join(import.meta.dirname, 'sdpa_reference.py'), [join(dir, 'cases.json')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   cases.forEach((c, i) => {
     it(c.name, () => {

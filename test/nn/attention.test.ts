@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { type Tensor, getBackend, manualSeed, nn, noGrad, ones, scope, randn, tensor, zeros } from '../../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Tensor, getBackend, manualSeed, nn, noGrad, ones, randn, scope, tensor, zeros } from '../../src/index.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
 const skip = hfUnavailable('nn.MultiheadAttention against PyTorch');
@@ -107,13 +107,15 @@ interface Reference {
 
 describe.skipIf(skip)('nn.MultiheadAttention against torch.nn.MultiheadAttention 2.13 (float64)', () => {
   const built = cases.map(build);
-  const dir = mkdtempSync(join(tmpdir(), 'tsgrad-mha-'));
   let refs: Reference[] = [];
-  try {
-    refs = skip ? [] : runReference(dir, built);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgrad-mha-'));
+    try {
+      refs = await runReference(dir, built);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   cases.forEach((c, i) => {
     it(c.name, () => {
@@ -144,7 +146,7 @@ function weightsFactor(like: Tensor): Tensor {
   return tensor(Array.from({ length: like.size }, (_, i) => Math.cos(i)), { dtype: 'float64' }).reshape(like.shape);
 }
 
-function runReference(dir: string, built: Built[]): Reference[] {
+function runReference(dir: string, built: Built[]): Promise<Reference[]> {
   // Forward once here to learn each case's weights shape, then give PyTorch the same factors.
   const cases = built.map((b) => {
     const [, w] = noGrad(() => b.mha.forward(b.q, b.k, b.v, b.opts));
