@@ -60,6 +60,18 @@ function writeSmallFiles(dir: string): string {
   return dir;
 }
 
+/** tokenizer_config.json as transformers 4 wrote it beside vocab.json and merges.txt, with two added tokens. */
+function writeLegacyConfig(dir: string): string {
+  const token = (content: string, special: boolean, lstrip = false) => ({ content, lstrip, normalized: !special, rstrip: false, single_word: false, special });
+  const config = {
+    add_prefix_space: false,
+    added_tokens_decoder: { 50256: token('<|endoftext|>', true), 50257: token('<pad>', true), 50258: token(' [X]', false, true) },
+    bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<pad>', tokenizer_class: 'GPT2Tokenizer',
+  };
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+  return dir;
+}
+
 /** Strings that have tripped byte-level BPE implementations. */
 const CORPUS = [
   '', 'Hello world', ' Hello world', 'Hello  world', 'Hello   world', '  leading', 'trailing  ', 'a \t b', 'tabs\t\t\tand\n\n\nnewlines\r\n',
@@ -167,8 +179,11 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     smallSaved: join(tmp, 'small-saved'),
     addedSaved: join(tmp, 'added-saved'),
     prefixSaved: join(tmp, 'prefix-saved'),
+    legacy: writeLegacyConfig(writeGpt2Files(join(tmp, 'legacy'))),
   };
-  let ref: Record<'gpt2' | 'small' | 'added' | 'prefix', Reference>;
+  const PREFIX_TEXTS = ['Hello world', ' Hello', 'a<|endoftext|>b', '<|endoftext|>', '<|endoftext|> x', '', '\nx', ...CORPUS.slice(0, 30)];
+  const legacyTexts = ['a<pad>b  [X] c', '<pad><pad> [X] [X]', 'x [X]', ...CORPUS.slice(0, 20)];
+  let ref: Record<'gpt2' | 'small' | 'added' | 'prefix' | 'legacy', Reference>;
 
   beforeAll(() => {
     const request = {
@@ -176,7 +191,8 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
         { name: 'gpt2', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.gpt2Saved, encode: texts.map(wellFormed), decode: decodeCases, decodeSlow: decodeCases, encodeFiles: [MOBY_DICK] },
         { name: 'small', vocab: join(dirs.small, 'vocab.json'), merges: join(dirs.small, 'merges.txt'), saveTo: dirs.smallSaved, encode: texts.map(wellFormed), decode: smallDecode },
         { name: 'added', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.addedSaved, addedTokens: added, encode: addedTexts, decode: [addedDecode] },
-        { name: 'prefix', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.prefixSaved, addPrefixSpace: true, encode: ['Hello world', ' Hello', 'a<|endoftext|>b', '', '\nx', ...CORPUS.slice(0, 30)] },
+        { name: 'legacy', load: dirs.legacy, encode: legacyTexts, decode: [[50257, 64, 50258, 50256]] },
+        { name: 'prefix', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.prefixSaved, addPrefixSpace: true, encode: PREFIX_TEXTS },
       ],
     };
     const file = join(tmp, 'request.json');
@@ -261,13 +277,19 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     expect(tok.length).toBe(ref.added.length);
   });
 
+  it("reads tokenizer_config.json's added_tokens_decoder beside vocab.json + merges.txt, as transformers 4 saved them", async () => {
+    const tok = await load(dirs.legacy);
+    expect(mismatches(tok, legacyTexts, ref.legacy.fast)).toEqual([]);
+    expect(tok.decode([50257, 64, 50258, 50256], { skipSpecialTokens: true })).toBe(ref.legacy.decodeFastSkip[0]);
+    expect([tok.length, tok.padTokenId]).toEqual([ref.legacy.length, 50257]);
+  });
+
   it('reads add_prefix_space from tokenizer.json, and from tokenizer_config.json beside vocab.json + merges.txt', async () => {
     const plain = writeGpt2Files(join(tmp, 'prefix-plain'));
     copyFileSync(join(dirs.prefixSaved, 'tokenizer_config.json'), join(plain, 'tokenizer_config.json'));
-    const texts = ['Hello world', ' Hello', 'a<|endoftext|>b', '', '\nx', ...CORPUS.slice(0, 30)];
     for (const tok of await both(plain, dirs.prefixSaved)) {
       expect(tok.addPrefixSpace).toBe(true);
-      expect(mismatches(tok, texts, ref.prefix.fast)).toEqual([]);
+      expect(mismatches(tok, PREFIX_TEXTS, ref.prefix.fast)).toEqual([]);
     }
   });
 
