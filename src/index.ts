@@ -44,6 +44,8 @@ export {
   setBackend, getBackend, getBackendInfo, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
+export type { BackendInfo, BackendInfos, InfoOf } from './core/backend.js';
+export type { CpuInfo } from './backends/cpu/options.js';
 export type { ArgReduceOp, BackendFactory, BinaryOp, FusedKernels, ReduceOp, UnaryOp } from './core/backend.js';
 export type { BackwardFn } from './core/autograd.js';
 export type { HasStateTensors } from './nn/memory.js';

@@ -1,7 +1,7 @@
 // The playground page: trains the names model on the chosen backend and shows what autograd did.
 // The model and data are the names demo's (examples/names), trained here step by step.
 import {
-  Generator, type MemoryReport, type Tensor, type TraceStep, fromTypedArray, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend,
+  type BackendInfo, Generator, type MemoryReport, type Tensor, type TraceStep, fromTypedArray, getBackendInfo, io, manualSeed, memoryReport, nn, optim, scope, setBackend,
   toSvg, traceBackward,
 } from 'tsgrad';
 import { type Examples, examples, femaleSplit, maleNames } from '../examples/names/data.js';
@@ -49,10 +49,13 @@ async function pickBackend(choice: string): Promise<string> {
 }
 
 /** The backend and what it runs on: gpu.js's kernel class, the WebGPU adapter, the CPU's path and threads. */
-function describeBackend(name: string, info: Record<string, unknown>): string {
-  const threads = typeof info['threads'] === 'number' ? `${info['threads']} thread${info['threads'] === 1 ? '' : 's'}` : '';
-  const parts = [info['kernelType'], info['description'] || info['architecture'], info['path'], threads].filter((p) => typeof p === 'string' && p !== '');
-  return parts.length > 0 ? `${name} (${parts.join(', ')})` : name;
+function describeBackend(info: BackendInfo): string {
+  const parts =
+    info.name === 'gpujs' ? [info.kernelType]
+    : info.name === 'webgpu' ? [info.description || info.architecture]
+    : [info.path, `${info.threads} thread${info.threads === 1 ? '' : 's'}`];
+  const known = parts.filter((p) => p !== '');
+  return known.length > 0 ? `${info.name} (${known.join(', ')})` : info.name;
 }
 
 /** `size` examples drawn at random (with repeats), as tensors on the data's backend. */
@@ -155,7 +158,7 @@ function download(name: string, data: Uint8Array | string): void {
 
 async function run(choice: string, pretrainSteps: number, finetuneSteps: number, sampleCount: number): Promise<PlaygroundResult> {
   const backend = await pickBackend(choice);
-  const where = describeBackend(backend, getBackendInfo());
+  const where = describeBackend(getBackendInfo());
   if ($('status').className !== 'notice') status(`Training on ${where}…`);
   manualSeed(42);
   const g = new Generator().manualSeed(42);

@@ -1,6 +1,6 @@
-import type { CpuOptions } from '../backends/cpu/options.js';
-import type { GpuJsOptions } from '../backends/gpujs/index.js';
-import type { WebGPUOptions } from '../backends/webgpu/options.js';
+import type { CpuInfo, CpuOptions } from '../backends/cpu/options.js';
+import type { GpuJsInfo, GpuJsOptions } from '../backends/gpujs/index.js';
+import type { WebGPUInfo, WebGPUOptions } from '../backends/webgpu/options.js';
 import type { DType, TypedArray } from './dtype.js';
 import { TsgradError } from './errors.js';
 
@@ -13,6 +13,22 @@ export interface BackendOptions {
 
 /** Options of backend `N`: its own type for a built-in backend, any object otherwise. */
 export type OptionsOf<N extends string> = N extends keyof BackendOptions ? BackendOptions[N] : Record<string, unknown>;
+
+/**
+ * What `getBackendInfo(name)` reports for each backend, by name. A backend of your own adds its
+ * entry by declaration merging: `declare module 'tsgrad' { interface BackendInfos { mine: MineInfo } }`.
+ */
+export interface BackendInfos {
+  cpu: CpuInfo;
+  webgpu: WebGPUInfo;
+  gpujs: GpuJsInfo;
+}
+
+/** The info of backend `N`, with its name: its own type for a known backend, any object otherwise. */
+export type InfoOf<N extends string> = { name: N } & (N extends keyof BackendInfos ? BackendInfos[N] : Record<string, unknown>);
+
+/** The info of any known backend, told apart by `name` (what `getBackendInfo()` returns). */
+export type BackendInfo = { [N in keyof BackendInfos]: InfoOf<N> }[keyof BackendInfos];
 
 /**
  * A strided window onto a backend's storage. Broadcasting is expressed with stride 0, so every
@@ -53,6 +69,18 @@ export interface FusedKernels<S> {
    * large logits stay finite: a new contiguous storage with x's shape. Core records the gradient.
    */
   softmax?(x: View<S>, axis: number, log: boolean): S;
+  /**
+   * Scaled dot-product attention's forward, softmax(q·kᵀ·scale + mask)·v: query [...B, L, E],
+   * key [...B, S, E] and value [...B, S, Ev] share the batch shape B. `mask`, null or of shape
+   * [...B, L, S], is int32 (non-zero: may attend) or float (added to the scores); `isCausal`
+   * masks key j > query i; `dropout`, null or [...B, L, S], multiplies the weights after the
+   * softmax. A row that may attend nowhere gives zeros. A new contiguous [...B, L, Ev] storage;
+   * core records the gradient.
+   */
+  attention?(args: {
+    query: View<S>; key: View<S>; value: View<S>; mask: View<S> | null;
+    isCausal: boolean; scale: number; dropout: View<S> | null;
+  }): S;
 }
 
 /**
@@ -261,15 +289,19 @@ export function installBackend(name: string, backend: Backend): Backend {
 }
 
 /**
- * What an initialized backend reports about itself: for webgpu the adapter, Dawn backend,
- * feature level and limits; for gpujs the kernel type gpu.js actually gave.
+ * What an initialized backend reports about itself, typed by the name passed: for webgpu the
+ * adapter, Dawn backend, feature level and limits; for gpujs the kernel type gpu.js actually
+ * gave; for cpu the kernel path, SIMD flavour and threads. Without a name, the current backend's,
+ * told apart by `name`.
  *
  * @example
- * await setBackend('webgpu'); console.log(getBackendInfo());
+ * await setBackend('webgpu'); console.log(getBackendInfo('webgpu').limits);
  */
-export function getBackendInfo(name?: string): { name: string } & Record<string, unknown> {
+export function getBackendInfo<N extends string>(name: N): InfoOf<N>;
+export function getBackendInfo(): BackendInfo;
+export function getBackendInfo(name?: string): { name: string } {
   const b = name ? backendByName(name) : getBackend();
-  return { name: b.name, ...(b.info as Record<string, unknown> | undefined) };
+  return { name: b.name, ...b.info };
 }
 
 /** Kernel counters for a backend; `resetStats` zeroes them. */

@@ -38,7 +38,9 @@ describe('fence tags', () => {
     expect(kindOf(block('ts'))).toEqual({ kind: 'run', backend: 'cpu' });
     expect(kindOf(block('ts webgpu'))).toEqual({ kind: 'run', backend: 'webgpu' });
     expect(kindOf(block('ts no-run src/core/autograd.ts'))).toEqual({ kind: 'excerpt', file: 'src/core/autograd.ts' });
+    expect(kindOf(block('ts browser'))).toEqual({ kind: 'browser' });
     expect(kindOf(block('sh'))).toEqual({ kind: 'shown' });
+    expect(kindOf(block('html'))).toEqual({ kind: 'shown' });
     for (const tag of ['ts no-run', 'typescript', 'ts norun src/a.ts', 'ts cuda', 'js']) {
       expect(kindOf(block(tag))).toMatchObject({ kind: 'unknown', message: expect.stringContaining(`x.md:3: unknown fence tag '${tag}'`) });
     }

@@ -2,7 +2,9 @@
 //   ```ts                   runs on the CPU (test/docs/snippets.test.ts)
 //   ```ts webgpu / gpujs    runs on that backend, in that backend's docs test
 //   ```ts no-run <file>     an excerpt: must appear verbatim in <file>
-//   ```sh, ```text, ```python, ``` shown only (commands, output, the Python side of interop)
+//   ```ts browser           page code: compiled under strict TypeScript with the DOM, not run
+//                           (test/types/browser-snippets.test.ts, with html blocks' module scripts)
+//   ```sh, ```text, ```python, ```html, ``` shown only (commands, output, the Python side of interop)
 // Any other tag fails, so a block cannot be skipped by a typo.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -18,7 +20,7 @@ export interface Block {
   code: string;
 }
 
-const SHOWN = new Set(['', 'sh', 'text', 'python']);
+const SHOWN = new Set(['', 'sh', 'text', 'python', 'html']);
 export const BACKEND_TAGS = ['webgpu', 'gpujs'] as const;
 
 export const DOCS = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -34,15 +36,16 @@ export function blocksOf(doc: string): Block[] {
 }
 
 /** What a tag asks for, or an error message naming the block. */
-export function kindOf(b: Block): { kind: 'run'; backend: string } | { kind: 'excerpt'; file: string } | { kind: 'shown' } | { kind: 'unknown'; message: string } {
+export function kindOf(b: Block): { kind: 'run'; backend: string } | { kind: 'excerpt'; file: string } | { kind: 'browser' } | { kind: 'shown' } | { kind: 'unknown'; message: string } {
   if (b.tag === 'ts') return { kind: 'run', backend: 'cpu' };
+  if (b.tag === 'ts browser') return { kind: 'browser' };
   const [lang, what, ...rest] = b.tag.split(/\s+/);
   if (lang === 'ts' && (BACKEND_TAGS as readonly string[]).includes(what!) && !rest.length) return { kind: 'run', backend: what! };
   if (lang === 'ts' && what === 'no-run' && rest.length === 1) return { kind: 'excerpt', file: rest[0]! };
   if (SHOWN.has(b.tag)) return { kind: 'shown' };
   return {
     kind: 'unknown',
-    message: `${b.doc}:${b.line}: unknown fence tag '${b.tag}'; use ts, ts webgpu, ts gpujs, ts no-run <source file>, sh, text, python or none`,
+    message: `${b.doc}:${b.line}: unknown fence tag '${b.tag}'; use ts, ts webgpu, ts gpujs, ts no-run <source file>, ts browser, sh, text, python, html or none`,
   };
 }
 
@@ -57,4 +60,17 @@ export async function runBlock(b: Block, dir: string): Promise<void> {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The TypeScript a page runs: `ts browser` blocks, and the module scripts of `html` blocks. */
+export function browserSnippets(doc: string): Block[] {
+  return blocksOf(doc).flatMap((b) => {
+    if (kindOf(b).kind === 'browser') return [b];
+    if (b.tag !== 'html') return [];
+    return [...b.code.matchAll(/<script type="module">\n([\s\S]*?)<\/script>/g)].map((m) => ({
+      ...b,
+      line: b.line + b.code.slice(0, m.index).split('\n').length,
+      code: m[1]!,
+    }));
+  });
 }

@@ -185,7 +185,7 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
   const legacyTexts = ['a<pad>b  [X] c', '<pad><pad> [X] [X]', 'x [X]', ...CORPUS.slice(0, 20)];
   let ref: Record<'gpt2' | 'small' | 'added' | 'prefix' | 'legacy', Reference>;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     writeGpt2Files(dirs.gpt2);
     writeSmallFiles(dirs.small);
     writeLegacyConfig(writeGpt2Files(dirs.legacy));
@@ -200,7 +200,7 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     };
     const file = join(tmp, 'request.json');
     writeFileSync(file, JSON.stringify(request));
-    ref = runHfPython(SCRIPT, [file]);
+    ref = await runHfPython(SCRIPT, [file]);
   }, 180_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -12,10 +12,10 @@ import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { WasmReductions } from './wasm/reductions.js';
-import { type SimdFlavour, type WasmRuntime, startWasm } from './wasm/runtime.js';
-import type { CpuOptions } from './options.js';
+import { type WasmRuntime, startWasm } from './wasm/runtime.js';
+import type { CpuInfo, CpuOptions } from './options.js';
 
-export type { CpuOptions };
+export type { CpuInfo, CpuOptions };
 
 const helpers = { erf };
 
@@ -52,21 +52,6 @@ const REDUCE_STEP: Record<ReduceOp, { expr: string; init: number }> = {
   max: { expr: 'v0 > acc || v0 !== v0 ? v0 : acc', init: -Infinity },
   min: { expr: 'v0 < acc || v0 !== v0 ? v0 : acc', init: Infinity },
 };
-
-/** What `getBackendInfo('cpu')` reports. */
-export interface CpuInfo {
-  /** 'wasm': float32 kernels in WebAssembly; 'js': every kernel in plain JavaScript. */
-  path: 'wasm' | 'js';
-  /** The WebAssembly SIMD in use, or null on the JavaScript path. */
-  simd: SimdFlavour | null;
-  /** Threads a large matmul is split between, the calling one included. */
-  threads: number;
-  /**
-   * Bytes of the WebAssembly memory in use: live float32 storages, freed blocks kept for the next
-   * storage of their size, and the kernels' scratch. It never shrinks; 0 on the JavaScript path.
-   */
-  wasmBytes: number;
-}
 
 interface WasmKernels {
   rt: WasmRuntime;

@@ -1,5 +1,5 @@
-// The CPU backend's public option type, in a file of its own, so the .d.ts files that name it
-// (setBackend's typed options) do not pull in the WebAssembly declarations of the kernels.
+// The CPU backend's public option and info types, in a file of their own, so the .d.ts files that
+// name them (setBackend's options, getBackendInfo) do not pull in the kernels' WebAssembly declarations.
 
 /** Options of `setBackend('cpu', …)`. */
 export interface CpuOptions {
@@ -8,4 +8,22 @@ export interface CpuOptions {
    * environment variable TSGRAD_CPU_WASM=0); false keeps the plain-JavaScript path.
    */
   wasm?: boolean;
+}
+
+/** Which SIMD the kernels use: relaxed SIMD's fused multiply-add where the engine validates it. */
+export type SimdFlavour = 'relaxed-simd' | 'simd128';
+
+/** What `getBackendInfo('cpu')` reports. */
+export interface CpuInfo {
+  /** 'wasm': float32 kernels in WebAssembly; 'js': every kernel in plain JavaScript. */
+  path: 'wasm' | 'js';
+  /** The WebAssembly SIMD in use, or null on the JavaScript path. */
+  simd: SimdFlavour | null;
+  /** Threads a large matmul is split between, the calling one included. */
+  threads: number;
+  /**
+   * Bytes of the WebAssembly memory in use: live float32 storages, freed blocks kept for the next
+   * storage of their size, and the kernels' scratch. It never shrinks; 0 on the JavaScript path.
+   */
+  wasmBytes: number;
 }

@@ -2,6 +2,7 @@ import { type Code, type Fn, encodeModule } from './emitter.js';
 import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFunctions, transcendentalFunctions } from './elementwise.js';
 import { gemmFunctions } from './gemm.js';
 import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js';
+import type { SimdFlavour } from '../options.js';
 
 /*
  * The CPU backend's WebAssembly module: built by the emitter from the kernels' TypeScript,
@@ -10,8 +11,6 @@ import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js
  * engine allows, and every worker thread instantiates the same module on it.
  */
 
-/** Which SIMD the module uses: relaxed SIMD's fused multiply-add where the engine validates it. */
-export type SimdFlavour = 'relaxed-simd' | 'simd128';
 
 export interface WasmRuntime {
   /** The first module (matmul and most elementwise kernels), which worker threads instantiate too. */
