@@ -32,7 +32,7 @@ beforeAll(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-'));
   made = await runHfPython<Made>(SCRIPT, ['make', dir]);
-}, 180_000);
+}, 240_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -262,7 +262,7 @@ describe.skipIf(skip)('GPT2LMHeadModel.savePretrained', () => {
     // And tsgrad reads its own folder back.
     const again = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'saved-untied'));
     expect(maxDiff(logitsOf(again, made.ids), b!.logits)).toBeLessThan(1e-4);
-  });
+  }, 180_000);
 
   it('refuses a model with layers a GPT-2 checkpoint has no place for', async () => {
     const model = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
