@@ -15,7 +15,7 @@ const mask = [[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]];
 
 async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
   const [x, y] = [await a.data(), await b.data()];
-  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+  return Array.from(x).reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
 describe('GPT-2 on webgpu', () => {
