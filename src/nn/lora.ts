@@ -86,7 +86,8 @@ export class LoRALinear<B extends LoRABase = Linear> extends Module {
    * The result is typed by the layer it wraps.
    *
    * @example
-   * block.attn.cAttn = nn.LoRALinear.wrap(block.attn.cAttn, { rank: 4 }); // LoRALinear<nn.Conv1D>
+   * const cAttn = nn.LoRALinear.wrap(gpt2.transformer.h.at(0).attn.c_attn, { rank: 4 }); // LoRALinear<nn.Conv1D>
+   * cAttn.base.nf; // 3 · nEmbd, typed: the base is a Conv1D
    */
   static wrap<L extends LoRABase>(layer: L, opts: LoRAOptions = {}): LoRALinear<L> {
     check(layer instanceof Linear || layer instanceof Conv1D, 'LoRALinear.wrap', () =>

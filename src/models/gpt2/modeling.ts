@@ -5,6 +5,7 @@ import { arange } from '../../core/creation.js';
 import { check, fmt } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import { describeValue, isPlainObject } from '../../core/validate.js';
+import type { AdapterModelInfo } from '../../io/peft.js';
 import { ModuleList } from '../../nn/containers.js';
 import { Conv1D } from '../../nn/conv1d.js';
 import * as init from '../../nn/init.js';
@@ -175,9 +176,13 @@ export class GPT2Model extends Module {
  * const model = new models.GPT2LMHeadModel({ nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: 100, nPositions: 32 });
  * model.forward([[1, 2, 3]]); // logits [1, 3, 100]
  */
-export class GPT2LMHeadModel extends Module {
+export class GPT2LMHeadModel extends Module implements AdapterModelInfo {
   transformer: GPT2Model;
   lm_head: Linear;
+  /** PEFT's task type for this model: `io.saveAdapter` writes it as task_type. */
+  readonly peftTaskType = 'CAUSAL_LM';
+  /** The folder `fromPretrained` read (transformers' name_or_path): `io.saveAdapter` writes it as base_model_name_or_path. */
+  nameOrPath?: string;
 
   constructor(config: GPT2Config | Partial<GPT2ConfigFields>, opts: GPT2LayerOptions = {}) {
     super();
@@ -211,6 +216,7 @@ export class GPT2LMHeadModel extends Module {
     try {
       const model = init.skipInit(() => new GPT2LMHeadModel(config, { dtype: opts.dtype }));
       model.loadStateDict(state);
+      model.nameOrPath = dir;
       if (opts.backend) await model.to(opts.backend);
       return model.eval();
     } finally {
