@@ -4,6 +4,7 @@ import { type Metafile, build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { codeMark } from '../src/core/leaks.js';
 import { browserTwinsEsbuild } from './browser-twins.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +27,10 @@ export async function buildBrowser(outdir = `${ROOT}dist/browser`): Promise<Meta
     keepNames: true,
     sourcemap: true,
     chunkNames: 'chunks/[name]-[hash]',
+    // Each file records where its code starts and ends, so leak warnings can skip tsgrad's frames
+    // after an app's bundler has merged this code into its own files.
+    banner: { js: codeMark('start') },
+    footer: { js: codeMark('end') },
     metafile: true,
     logLevel: 'warning',
     plugins: [browserTwinsEsbuild()],

@@ -7,6 +7,7 @@ import { Conv1D } from '../nn/conv1d.js';
 import { Linear } from '../nn/layers.js';
 import { type LoRABase, LoRALinear } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
+import { PAIR_KEY, checkPair, pairRecord } from './adapterPair.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /**
@@ -120,7 +121,8 @@ function patternKey(path: string, all: string[]): string {
  * `fan_in_fan_out` is true when the adapted layers are Conv1D (with both kinds, PEFT sets each
  * layer's layout by its type and writes the value of the last adapted layer, and so does this).
  * `task_type` and `base_model_name_or_path` come from the options, else from the model (see
- * `AdapterModelInfo`), else null.
+ * `AdapterModelInfo`), else null. The weights' metadata records the config fields that give them
+ * their meaning, so `loadAdapter` refuses them beside a config from another save.
  *
  * @example
  * const files = await saveAdapter(gpt2, { taskType: 'CAUSAL_LM', baseModelNameOrPath: 'gpt2' });
@@ -162,7 +164,7 @@ export async function saveAdapter(model: Module, opts: SaveAdapterOptions = {}):
     if (bias === 'all' || (bias === 'lora_only' && loraBiases.has(name))) tensors[`${PREFIX}${loraBiases.get(name) ?? name}`] = b;
   }
   return {
-    'adapter_model.safetensors': await encodeSafetensors(tensors, { format: 'pt' }),
+    'adapter_model.safetensors': await encodeSafetensors(tensors, { format: 'pt', ...pairRecord(config) }),
     'adapter_config.json': JSON.stringify(config, null, 2),
   };
 }
@@ -177,6 +179,8 @@ interface ParsedConfig {
   settings: (path: string) => LoRASettings & { dropout: number; rs: boolean };
   /** target_modules when it is a list of names, else null. */
   targetNames: string[] | null;
+  /** target_modules as PEFT matches it (`selects` a module path) and as written, or null when the config has none. */
+  targets: { selects: (path: string) => boolean; shown: string } | null;
 }
 
 /** Reads and checks adapter_config.json: a TsgradError for anything tsgrad cannot load faithfully. */
@@ -205,6 +209,12 @@ function parseConfig(text: string): ParsedConfig {
   const targets = config.target_modules;
   check(targets == null || typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')), op, () =>
     `adapter_config.json: target_modules must be a list of names, a regular expression or null, got ${JSON.stringify(targets)}`);
+  let targetRegExp: RegExp | null = null;
+  try {
+    if (typeof targets === 'string') targetRegExp = new RegExp(`^(?:${targets})$`);
+  } catch {
+    throw new TsgradError(op, `adapter_config.json: target_modules ${JSON.stringify(targets)} is not a valid regular expression`);
+  }
   check(!config.use_dora, op, () => 'adapter_config.json has use_dora true; tsgrad implements plain LoRA, not DoRA');
   check(['none', 'all', 'lora_only', undefined].includes(config.bias as string), op, () => `adapter_config.json: bias must be 'none', 'all' or 'lora_only', got ${JSON.stringify(config.bias)}`);
   const patterns: Record<string, Record<string, number>> = {};
@@ -226,7 +236,14 @@ function parseConfig(text: string): ParsedConfig {
     const a = patternValue(patterns.alpha_pattern, path) ?? (alpha as number);
     return { rank, alpha: a, scaling: rs ? a / Math.sqrt(rank) : a / rank, dropout: dropout as number, rs: rs as boolean };
   };
-  return { settings, targetNames: Array.isArray(targets) ? targets : null };
+  // PEFT's matching: a regular expression full-matches the path; a name is the path or its dotted suffix.
+  const selects = targetRegExp ? (path: string) => targetRegExp.test(path)
+    : Array.isArray(targets) ? (path: string) => targets.some((t) => matchesTargetName(path, t)) : null;
+  return {
+    settings,
+    targetNames: Array.isArray(targets) ? targets : null,
+    targets: selects && { selects, shown: JSON.stringify(targets).slice(0, 120) },
+  };
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -244,23 +261,29 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  */
 export function loadAdapter(model: Module, files: AdapterFiles): void {
   const op = 'loadAdapter';
-  const { settings, targetNames } = parseConfig(files['adapter_config.json']);
-  const { tensors } = decodeSafetensors(files['adapter_model.safetensors']);
+  const { settings, targetNames, targets } = parseConfig(files['adapter_config.json']);
+  const { tensors, metadata } = decodeSafetensors(files['adapter_model.safetensors']);
   try {
+    checkPair(op, metadata[PAIR_KEY], files['adapter_config.json']);
     const modules = new Map(model.namedModules());
     const params = new Map(model.namedParameters());
     const byPath = new Map<string, { a?: Tensor; b?: Tensor }>();
-    const biases: [string, Tensor][] = []; // [tsgrad parameter name or '<lora path>|base', tensor]
+    const filled = new Map<string, string>(); // slot ('<path>|A', '<path>|B') -> the key that filled it
+    const biases: [string, string, Tensor][] = []; // [key, tsgrad parameter name or '<lora path>|base', tensor]
     for (const [key, t] of Object.entries(tensors)) {
       const lora = /^base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(key);
       const baseBias = /^base_model\.model\.(.+)\.base_layer\.bias$/.exec(key);
       const bias = /^base_model\.model\.(.+\.)?bias$/.exec(key);
       if (lora) {
+        const slot = `${lora[1]}|${lora[2]}`;
+        // PEFT keeps one lora_A and one lora_B per layer (adapter-named keys such as lora_A.default.weight included).
+        check(!filled.has(slot), op, () => `'${key}' and '${filled.get(slot)}' are both lora_${lora[2]} of '${lora[1]}'; which one counts is ambiguous`);
+        filled.set(slot, key);
         const entry = byPath.get(lora[1]!) ?? {};
         entry[lora[2] === 'A' ? 'a' : 'b'] = t;
         byPath.set(lora[1]!, entry);
-      } else if (baseBias) biases.push([`${baseBias[1]}|base`, t]);
-      else if (bias) biases.push([key.slice(PREFIX.length), t]);
+      } else if (baseBias) biases.push([key, `${baseBias[1]}|base`, t]);
+      else if (bias) biases.push([key, key.slice(PREFIX.length), t]);
       else throw new TsgradError(op, `unexpected key '${key}'; expected base_model.model.<path>.lora_A.weight, lora_B.weight, base_layer.bias or bias`);
     }
     check(byPath.size > 0, op, () => 'the adapter holds no lora_A / lora_B weights');
@@ -286,15 +309,19 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
       }
     }
     for (const path of existing) check(byPath.has(path), op, () => `the adapter has no weights for LoRALinear '${path}'`);
+    if (targets) checkTargets(op, targets, modules, existing, byPath);
 
     // Each bias resolves to a parameter of the model as it is now (LoRA-wrapped or not).
-    const biasTargets: [Tensor, Tensor][] = biases.map(([name, src]) => {
+    const biasKeys = new Map<Tensor, string>();
+    const biasTargets: [Tensor, Tensor][] = biases.map(([key, name, src]) => {
       const [path, base] = name.endsWith('|base') ? [name.slice(0, -5), true] : [name.slice(0, -'.bias'.length), false];
       check(!base || byPath.has(path), op, () => `the adapter has '${path}.base_layer.bias' but no lora_A / lora_B for '${path}'`);
       const m = modules.get(path);
       const dst = m instanceof LoRALinear ? m.base.bias : base && (m instanceof Linear || m instanceof Conv1D) ? m.bias : params.get(name);
       check(dst, op, () => `the adapter has a bias for '${path}', which has no bias parameter in the model`);
       check(sameShape(src.shape, dst.shape), op, () => `the adapter's bias for '${path}' has shape ${fmt(src.shape)} but the model's has ${fmt(dst.shape)}`);
+      check(!biasKeys.has(dst), op, () => `'${key}' and '${biasKeys.get(dst)}' are both the bias of '${path}'; which one counts is ambiguous`);
+      biasKeys.set(dst, key);
       return [dst, src];
     });
 
@@ -322,6 +349,26 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
     });
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+/**
+ * Refuses a target_modules PEFT would refuse (matching no module, or one LoRA cannot adapt), or
+ * one that leaves out a layer the file has weights for (PEFT would not apply them). Only the
+ * base model's modules count: nothing inside a LoRA layer.
+ */
+function checkTargets(op: string, { selects, shown }: NonNullable<ParsedConfig['targets']>, modules: Map<string, Module>, lora: Set<string>,
+  byPath: Map<string, unknown>): void {
+  const inLoRA = (p: string) => [...lora].some((l) => p.startsWith(`${l}.`));
+  const selected = new Set([...modules.keys()].filter((p) => p !== '' && !inLoRA(p) && selects(p)));
+  check(selected.size > 0, op, () => `adapter_config.json: target_modules ${shown} matches no module of the model; PEFT refuses it too ("not found in the base model")`);
+  for (const p of selected) {
+    const m = modules.get(p)!;
+    check(m instanceof Linear || m instanceof Conv1D || m instanceof LoRALinear, op, () =>
+      `adapter_config.json: target_modules ${shown} selects '${p}', a ${m.constructor.name}, which LoRA cannot adapt; PEFT refuses it too`);
+  }
+  for (const p of byPath.keys()) {
+    check(selected.has(p), op, () => `the adapter has weights for '${p}', but its target_modules ${shown} does not select it, so PEFT would not apply them`);
   }
 }
 

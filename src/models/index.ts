@@ -11,4 +11,4 @@ export { GPT2Attention, GPT2Cache, causalMask } from './gpt2/attention.js';
 export { GPT2MLP, GPT2Block, GPT2Model, GPT2LMHeadModel, type GPT2ForwardOptions, type GPT2LayerOptions } from './gpt2/modeling.js';
 export { gpt2StateShapes, type FromPretrainedOptions } from './gpt2/pretrained.js';
 export { warpLogits, type GenerateOptions } from './gpt2/generation.js';
-export { GPT2Tokenizer, type GPT2TokenizerOptions, type GPT2TokenizerFiles, type AddedToken } from './gpt2/tokenizer.js';
+export { GPT2Tokenizer, type GPT2TokenizerOptions, type GPT2TokenizerFiles, type AddedToken, type TokenizerSources } from './gpt2/tokenizer.js';

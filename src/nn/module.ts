@@ -5,7 +5,16 @@ import { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
 import { Parameter } from './parameter.js';
 
-/** A child module's place in its parent, so `applyLoRA` can swap it in place. */
+/** What a module's forward returns: a tensor, or a tuple such as MultiheadAttention's `[output, weights]`. */
+export type ModuleOutput = Tensor | readonly (Tensor | null)[];
+
+/** Any module, whatever its forward returns. */
+export type AnyModule = Module<ModuleOutput>;
+
+/**
+ * A child module's place in its parent, so `applyLoRA` can swap it in place. `module` is typed as
+ * a tensor-returning module; a child that returns a tuple (`MultiheadAttention`) still appears.
+ */
 export interface ChildSlot {
   name: string;
   module: Module;
@@ -32,12 +41,15 @@ export interface LoadResult {
  * }
  * new MLP().namedParameters().map(([n]) => n); // ['layers.0.weight', 'layers.0.bias', ...]
  */
-export abstract class Module {
+export abstract class Module<Out extends ModuleOutput = Tensor> {
   /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
   training = true;
 
-  /** The computation of this module; subclasses may also take options objects (PyTorch's keyword arguments). */
-  abstract forward(...inputs: unknown[]): Tensor;
+  /**
+   * The computation of this module: a tensor by default; a module whose PyTorch twin returns a
+   * tuple says so in `Out` (`MultiheadAttention extends Module<[Tensor, Tensor | null]>`).
+   */
+  abstract forward(...inputs: unknown[]): Out;
 
   /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
   private entries(): Entry[] {
@@ -55,7 +67,7 @@ export abstract class Module {
   }
 
   /** Adds a submodule under `name` (for names chosen at run time, as Sequential's `0`, `1`...). */
-  registerModule(name: string, module: Module): void {
+  registerModule(name: string, module: AnyModule): void {
     check(typeof name === 'string' && /^[^.]+$/.test(name), 'registerModule', () => `name ${describeValue(name)} must be a non-empty string without '.'`);
     check(module instanceof Module, 'registerModule', () => `'${name}' must be an nn.Module, got ${describeValue(module)}`);
     (this as Record<string, unknown>)[name] = module;
@@ -76,11 +88,15 @@ export abstract class Module {
       .map((e) => ({ name: e.name, module: e.value, replace: e.replace }));
   }
 
-  /** This module and every submodule, with dotted paths ('' for this one); each module once. */
+  /**
+   * This module and every submodule, with dotted paths ('' for this one); each module once. They
+   * are typed as tensor-returning modules, as `ChildSlot` is.
+   */
   namedModules(prefix = '', seen = new Set<Module>()): [string, Module][] {
-    if (seen.has(this)) return [];
-    seen.add(this);
-    const out: [string, Module][] = [[prefix, this]];
+    const self = this as unknown as Module;
+    if (seen.has(self)) return [];
+    seen.add(self);
+    const out: [string, Module][] = [[prefix, self]];
     for (const c of this.childSlots()) out.push(...c.module.namedModules(join(prefix, c.name), seen));
     return out;
   }

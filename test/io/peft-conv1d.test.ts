@@ -98,8 +98,8 @@ const readConfig = (dir: string) => JSON.parse(readFileSync(join(dir, 'adapter_c
 const shapes = (dir: string) => Object.fromEntries(Object.entries(io.loadSafetensors(join(dir, 'adapter_model.safetensors')).tensors).map(([k, t]) => [k, t.shape]));
 
 describe.skipIf(skip)(`LoRA on Conv1D and Linear against real PEFT (${hfVersions})`, () => {
-  beforeAll(() => {
-    made = runHfPython(script, ['make', root, JSON.stringify({ peft: peftCases.map((c) => c.config), reference: tsgradCases.map((c) => c.reference) })]);
+  beforeAll(async () => {
+    made = await runHfPython(script, ['make', root, JSON.stringify({ peft: peftCases.map((c) => c.config), reference: tsgradCases.map((c) => c.reference) })]);
   }, 180_000);
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -147,7 +147,7 @@ describe.skipIf(skip)(`LoRA on Conv1D and Linear against real PEFT (${hfVersions
       expect(new Set(ours.target_modules), c.name).toEqual(new Set(theirs.target_modules));
       expect(shapes(join(dir, 'adapter')), c.name).toEqual(shapes(join(root, `ref${i}`)));
     }
-    const results = runHfPython<{ adapted: string[]; fanInFanOut: Record<string, boolean>; outputDiff: number; mergedOutputDiff: number; mergedKeys: boolean; mergedWeightDiff: number }[]>(
+    const results = await runHfPython<{ adapted: string[]; fanInFanOut: Record<string, boolean>; outputDiff: number; mergedOutputDiff: number; mergedKeys: boolean; mergedWeightDiff: number }[]>(
       script, ['check', root, String(tsgradCases.length)]);
     results.forEach((r, i) => {
       const c = tsgradCases[i]!;

@@ -177,7 +177,9 @@ describe('a failed loadAdapter leaves the model exactly as it was', () => {
     nn.applyLoRA(tuned, { targets: ['0.0', '2'], rank: 2, bias: 'all' });
     randomizeB(tuned);
     const good = await io.saveAdapter(tuned);
-    const { tensors, metadata } = io.decodeSafetensors(good['adapter_model.safetensors']);
+    const { tensors } = io.decodeSafetensors(good['adapter_model.safetensors']);
+    // As PEFT writes them: without tsgrad's record, which would refuse the edited configs as torn.
+    const metadata = { format: 'pt' };
     const cases: [string, Record<string, Tensor>, string, RegExp][] = [
       ['a bias of the wrong shape', { ...tensors, 'base_model.model.2.base_layer.bias': randn([4]) }, good['adapter_config.json'], /bias for '2' has shape \[4\] but the model's has \[5\]/],
       ['a bias for a module without one', { ...tensors, 'base_model.model.1.bias': randn([5]) }, good['adapter_config.json'], /a bias for '1', which has no bias parameter/],
@@ -192,6 +194,21 @@ describe('a failed loadAdapter leaves the model exactly as it was', () => {
       ['a fan_in_fan_out that is not a boolean', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), fan_in_fan_out: 'yes' }), /fan_in_fan_out must be true or false, got "yes"/],
       ['an unknown task_type', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), task_type: 'LM' }), /task_type must be one of PEFT's task types/],
       ['a target_modules of numbers', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), target_modules: [0, 2] }), /target_modules must be a list of names, a regular expression or null, got \[0,2\]/],
+      // Keys that fill a slot another key already filled: which one counts would be a guess.
+      ['a second lora_A for a layer', { ...tensors, 'base_model.model.0.0.lora_A.zzz.weight': randn([2, 6]) }, good['adapter_config.json'],
+        /'base_model.model.0.0.lora_A.zzz.weight' and 'base_model.model.0.0.lora_A.weight' are both lora_A of '0.0'; which one counts is ambiguous/],
+      ['a bias as base_layer.bias and as bias', { ...tensors, 'base_model.model.2.bias': randn([5]) }, good['adapter_config.json'],
+        /'base_model.model.2.bias' and 'base_model.model.2.base_layer.bias' are both the bias of '2'/],
+      // target_modules as PEFT reads it.
+      ...([
+        [['nope'], /target_modules \["nope"\] matches no module of the model; PEFT refuses it too/],
+        ['nope', /target_modules "nope" matches no module/],
+        [5, /target_modules must be a list of names, a regular expression or null, got 5/],
+        [['0.0'], /the adapter has weights for '0.2', but its target_modules \["0.0"\] does not select it, so PEFT would not apply them/],
+        [['0.0', '1', '2'], /target_modules \["0.0","1","2"\] selects '0.1', a Tanh, which LoRA cannot adapt; PEFT refuses it too/],
+        ['(', /target_modules "\(" is not a valid regular expression/],
+      ] as const).map(([targets, message]) => [`target_modules ${JSON.stringify(targets)}`, tensors,
+        JSON.stringify({ ...JSON.parse(good['adapter_config.json']), target_modules: targets }), message] as [string, Record<string, Tensor>, string, RegExp]),
     ];
     for (const [what, t, config, message] of cases) {
       const model = nested();

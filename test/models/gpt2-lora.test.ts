@@ -57,8 +57,8 @@ describe('LoRA on GPT-2\'s c_attn', () => {
 });
 
 describe.skipIf(skip)(`LoRA on GPT-2 against transformers and PEFT (${hfVersions})`, () => {
-  beforeAll(() => {
-    made = runHfPython(script, ['make', out]);
+  beforeAll(async () => {
+    made = await runHfPython(script, ['make', out]);
   }, 180_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -100,7 +100,7 @@ describe.skipIf(skip)(`LoRA on GPT-2 against transformers and PEFT (${hfVersions
     expect(shapes(join(ts, 'adapter'))).toEqual(shapes(join(out, 'reference')));
     expect(Object.keys(shapes(join(ts, 'adapter')))).toContain('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight');
 
-    const r = runHfPython<{ type: string; adapterLogits: number[][][]; mergedLogits: number[][][] }>(script, ['check', out]);
+    const r = await runHfPython<{ type: string; adapterLogits: number[][][]; mergedLogits: number[][][] }>(script, ['check', out]);
     expect(r.type).toBe('PeftModelForCausalLM');
     expect(maxDiff(logits, r.adapterLogits)).toBeLessThan(1e-5);
     expect(maxDiff(logits, r.mergedLogits)).toBeLessThan(1e-5);

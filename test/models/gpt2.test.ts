@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, TsgradError, getBackend, io, models, nn, noGrad, tensor, type Tensor } from '../../src/index.js';
+import { Generator, TsgradError, defaultGenerator, getBackend, io, models, nn, noGrad, randn, tensor, type Tensor } from '../../src/index.js';
 import { collectGarbage } from '../gc.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
@@ -27,10 +27,10 @@ interface Made {
 let dir = '';
 let made: Made;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-'));
-  made = runHfPython<Made>(SCRIPT, ['make', dir]);
+  made = await runHfPython<Made>(SCRIPT, ['make', dir]);
 }, 180_000);
 
 afterAll(() => {
@@ -66,6 +66,14 @@ describe.skipIf(skip)('GPT2LMHeadModel.fromPretrained', () => {
     const ours = logitsOf(model, made.ids, made.mask);
     expect(maxDiff(realPositions(ours, made.mask), realPositions(made.maskedLogits, made.mask))).toBeLessThan(1e-4);
     expect(maxDiff(ours, made.maskedLogits)).toBeLessThan(1e-4);
+  });
+
+  it('draws no random numbers: layers are built empty, then loaded', async () => {
+    const before = defaultGenerator.getState();
+    await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
+    expect(defaultGenerator.getState()).toBe(before);
+    nn.init.skipInit(() => new models.GPT2LMHeadModel({ vocabSize: 101, nPositions: 32, nEmbd: 64, nLayer: 2, nHead: 4 }));
+    expect(defaultGenerator.getState()).toBe(before);
   });
 
   it('ties lm_head to wte unless the config unties them', async () => {
@@ -202,5 +210,107 @@ describe.skipIf(skip)('training', () => {
     expect(maxDiff(a, b)).toBeGreaterThan(1e-3);
     model.eval();
     expect(maxDiff(logitsOf(model, made.ids), evalLogits)).toBe(0);
+  });
+});
+
+describe.skipIf(skip)('GPT2LMHeadModel.savePretrained', () => {
+  it("writes folders that transformers' from_pretrained opens with the same logits", async () => {
+    // A new model (transformers' init, tied head) and a loaded untied one changed by a training step.
+    const fresh = new models.GPT2LMHeadModel({ vocabSize: 101, nPositions: 32, nEmbd: 64, nLayer: 2, nHead: 4, activationFunction: 'gelu_pytorch_tanh' }).eval();
+    const untied = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'untied'));
+    const loss = untied.forward(made.ids).mean();
+    loss.backward();
+    noGrad(() => {
+      for (const p of untied.parameters()) p.add_(p.grad!.mul(-100));
+    });
+    // And a LoRA update on the attention, merged into c_attn's Conv1D weight.
+    nn.applyLoRA(untied, { targets: ['c_attn'], rank: 2 });
+    noGrad(() => {
+      for (const m of untied.modules()) if (m instanceof nn.LoRALinear) m.loraB.copy_(randn(m.loraB.shape));
+    });
+    expect(nn.mergeAndUnload(untied)).toEqual(['transformer.h.0.attn.c_attn', 'transformer.h.1.attn.c_attn']);
+    await fresh.savePretrained(join(dir, 'saved-fresh'));
+    await untied.savePretrained(join(dir, 'saved-untied'));
+    const header = io.safetensorsHeader(readFileSync(join(dir, 'saved-fresh', 'model.safetensors')));
+    expect(header.tensors.map((t) => t.name)).not.toContain('lm_head.weight');
+    expect(header.metadata.format).toBe('pt');
+    const [a, b] = await runHfPython<{ logits: number[][][]; tied: boolean; dtype: string; activation: string }[]>(
+      SCRIPT, ['check', JSON.stringify([join(dir, 'saved-fresh'), join(dir, 'saved-untied')]), JSON.stringify(made.ids)]);
+    expect(a!.tied).toBe(true);
+    expect(a!.activation).toBe('gelu_pytorch_tanh');
+    expect(maxDiff(a!.logits, logitsOf(fresh, made.ids))).toBeLessThan(1e-4);
+    expect(b!.tied).toBe(false);
+    expect(b!.dtype).toBe('torch.float32');
+    expect(maxDiff(b!.logits, logitsOf(untied, made.ids))).toBeLessThan(1e-4);
+    expect(maxDiff(b!.logits, made.logits.untied)).toBeGreaterThan(1e-2);
+    // And tsgrad reads its own folder back.
+    const again = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'saved-untied'));
+    expect(maxDiff(logitsOf(again, made.ids), b!.logits)).toBeLessThan(1e-4);
+  });
+
+  it('refuses a model with layers a GPT-2 checkpoint has no place for', async () => {
+    const model = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
+    nn.applyLoRA(model, { targets: ['c_attn'], rank: 2 });
+    const e = await model.savePretrained(join(dir, 'saved-lora')).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(TsgradError);
+    expect((e as Error).message).toMatch(/holds 'transformer\.h\.0\.attn\.c_attn\.\S+', which a GPT-2 checkpoint has no place for; merge LoRA layers/);
+  });
+});
+
+/** A copy of the plain checkpoint with its config and tensors changed by `edit`. */
+function variant(name: string, edit: { config?: (c: Record<string, unknown>) => void; tensors?: (t: Record<string, Tensor>) => void }): string {
+  const out = join(dir, name);
+  cpSync(join(dir, 'plain'), out, { recursive: true });
+  if (edit.config) {
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    edit.config(config);
+    writeFileSync(join(out, 'config.json'), JSON.stringify(config));
+  }
+  return out;
+}
+
+async function withTensors(name: string, edit: (t: Record<string, Tensor>) => void): Promise<string> {
+  const out = variant(name, {});
+  const { tensors } = io.decodeSafetensors(readFileSync(join(out, 'model.safetensors')));
+  edit(tensors);
+  writeFileSync(join(out, 'model.safetensors'), await io.encodeSafetensors(tensors));
+  return out;
+}
+
+async function refusal(path: string): Promise<string> {
+  const e = await models.GPT2LMHeadModel.fromPretrained(path).catch((err: unknown) => err);
+  expect(e).toBeInstanceOf(TsgradError);
+  return (e as Error).message;
+}
+
+describe.skipIf(skip)('GPT2LMHeadModel.fromPretrained refuses, naming the field or key', () => {
+  it('a config it cannot build', async () => {
+    expect(await refusal(variant('heads', { config: (c) => (c.n_head = 5) }))).toMatch(/n_embd 64 must be divisible by n_head 5/);
+    expect(await refusal(variant('act', { config: (c) => (c.activation_function = 'mish') }))).toMatch(/activation_function string 'mish' is not supported; use one of gelu_new/);
+    expect(await refusal(variant('cross', { config: (c) => (c.add_cross_attention = true) }))).toMatch(/add_cross_attention/);
+    expect(await refusal(variant('llama', { config: (c) => (c.model_type = 'llama') }))).toMatch(/model_type string 'llama'; this loader builds 'gpt2' models/);
+    expect(await refusal(variant('drop', { config: (c) => (c.attn_pdrop = 1.5) }))).toMatch(/config\.json: attn_pdrop must be a probability/);
+  });
+
+  it('a missing, unexpected, misshapen or integer tensor', async () => {
+    expect(await refusal(await withTensors('missing', (t) => delete t['transformer.h.1.mlp.c_proj.bias']))).toMatch(/missing weight 'transformer\.h\.1\.mlp\.c_proj\.bias'/);
+    expect(await refusal(await withTensors('extra', (t) => (t['transformer.h.0.attn.q_attn.weight'] = tensor([1]))))).toMatch(/unexpected tensor 'transformer\.h\.0\.attn\.q_attn\.weight'/);
+    expect(await refusal(await withTensors('shape', (t) => (t['transformer.wpe.weight'] = t['transformer.wpe.weight']!.slice([[0, 16]]).contiguous()))))
+      .toMatch(/'transformer\.wpe\.weight' in model\.safetensors has shape \[16,64\] but config\.json .* needs \[32,64\]/);
+    expect(await refusal(await withTensors('int', (t) => (t['transformer.ln_f.bias'] = t['transformer.ln_f.bias']!.cast('int32'))))).toMatch(/'transformer\.ln_f\.bias' .* is I32/);
+    expect(await refusal(await withTensors('twice', (t) => (t['wte.weight'] = t['transformer.wte.weight']!)))).toMatch(/both 'transformer\.wte\.weight'/);
+  });
+
+  it('a folder without its files or with a broken index', async () => {
+    expect(await refusal(join(dir, 'nowhere'))).toMatch(/has no config\.json/);
+    const bare = variant('bare', {});
+    rmSync(join(bare, 'model.safetensors'));
+    expect(await refusal(bare)).toMatch(/neither model\.safetensors nor model\.safetensors\.index\.json/);
+    const shards = join(dir, 'shards-broken');
+    cpSync(join(dir, 'sharded'), shards, { recursive: true });
+    rmSync(join(shards, 'model-00003-of-00008.safetensors'));
+    expect(await refusal(shards)).toMatch(/lists the shard 'model-00003-of-00008\.safetensors', which is not in/);
+    const config = JSON.parse(readFileSync(join(dir, 'plain', 'config.json'), 'utf8'));
+    expect(() => models.GPT2Config.fromJSON({ ...config, n_layer: 0 })).toThrow(/n_layer must be a positive integer/);
   });
 });

@@ -4,7 +4,8 @@ make OUT: writes checkpoint folders under OUT (plain, sharded, float16, bfloat16
 untied) and prints, as JSON, the inputs and what transformers computes from them: logits with and
 without an attention mask, greedy generations, and one training step's loss and gradient norms.
 
-check DIR IDS: loads DIR with GPT2LMHeadModel.from_pretrained and prints its logits for IDS.
+check DIRS IDS: loads each folder of the JSON list DIRS with GPT2LMHeadModel.from_pretrained and
+prints its logits for IDS, and whether lm_head is tied.
 """
 import json
 import os
@@ -123,10 +124,14 @@ def make(out):
     json.dump(result, sys.stdout)
 
 
-def check(path, ids):
-    model = GPT2LMHeadModel.from_pretrained(path).eval()
-    tied = model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
-    json.dump({'logits': logits_of(model, json.loads(ids)), 'tied': tied, 'dtype': str(model.dtype)}, sys.stdout)
+def check(paths, ids):
+    out = []
+    for path in json.loads(paths):
+        model = GPT2LMHeadModel.from_pretrained(path).eval()
+        tied = model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
+        out.append({'logits': logits_of(model, json.loads(ids)), 'tied': tied, 'dtype': str(model.dtype),
+                    'activation': model.config.activation_function, 'extra': getattr(model.config, 'task_specific_params', None)})
+    json.dump(out, sys.stdout)
 
 
 if __name__ == '__main__':

@@ -62,7 +62,6 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Atten
   check(Ek === E, OP, () => `query ${fmt(q.shape)} and key ${fmt(k.shape)} must share the last dim E (${E} vs ${Ek})`);
   check(v.shape[v.ndim - 2] === S, OP, () =>
     `key ${fmt(k.shape)} and value ${fmt(v.shape)} must share the sequence length S (dim -2: ${S} vs ${v.shape[v.ndim - 2]})`);
-  check(S > 0, OP, () => `key ${fmt(k.shape)} holds no positions to attend to (S = 0)`);
   const batch = broadcastShapes(OP, q.shape.slice(0, -2), k.shape.slice(0, -2));
   broadcastShapes(OP, batch, v.shape.slice(0, -2));
   const scores = [...batch, L, S];
@@ -95,6 +94,8 @@ function causalMask(b: Backend, L: number, S: number): Tensor {
  */
 function weights(q: Tensor, k: Tensor, a: Attention): Tensor {
   let s = q.matmul(k.transpose(-2, -1)).mul(a.scale);
+  // No keys (S = 0): no weights, and the output is zeros, as PyTorch's.
+  if (a.scores.at(-1) === 0) return s;
   if (a.isCausal) s = where(causalMask(q._backend, a.scores.at(-2)!, a.scores.at(-1)!), s, -Infinity);
   if (a.mask) s = a.mask.dtype === 'int32' ? where(a.mask, s, -Infinity) : s.add(a.mask);
   const empty = s.max(-1, true).eq(-Infinity);

@@ -2,7 +2,6 @@
 import { isGradEnabled } from '../../core/autograd.js';
 import { arange } from '../../core/creation.js';
 import { check, fmt } from '../../core/errors.js';
-import { where } from '../../core/ops/elementwise.js';
 import { cat } from '../../core/ops/join.js';
 import { keep } from '../../core/scope.js';
 import type { Tensor } from '../../core/tensor.js';
@@ -11,37 +10,6 @@ import * as F from '../../nn/functional.js';
 import { Dropout } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import type { GPT2Config } from './config.js';
-
-/** What `scaledDotProductAttention` takes besides q, k and v (PyTorch's keyword arguments). */
-interface AttentionOptions {
-  /** int32 (non-zero attends) or float (added to the scores), broadcast to [..., L, S]. */
-  attnMask?: Tensor | null;
-  isCausal?: boolean;
-  dropoutP?: number;
-  scale?: number;
-}
-
-/** The most negative float32: masked scores lose to every real one without making NaN. */
-const MASKED = -3.4028234663852886e38;
-
-/**
- * softmax(q·kᵀ·scale + mask)·v over the last two dims, as PyTorch's math fallback computes it;
- * a query row that may attend to nothing gives zeros, as PyTorch's does.
- */
-function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const d = q.shape[q.ndim - 1]!;
-  let scores = q.matmul(k.transpose(-2, -1)).mul(opts.scale ?? 1 / Math.sqrt(d));
-  let attends: Tensor | null = null;
-  if (opts.isCausal) attends = causalMask(q.shape[q.ndim - 2]!, k.shape[k.ndim - 2]!, 0, q);
-  const mask = opts.attnMask ?? null;
-  if (mask && mask.dtype === 'int32') attends = attends ? attends.mul(mask.ne(0)) : mask.ne(0);
-  else if (mask) scores = scores.add(mask);
-  if (attends) scores = where(attends, scores, MASKED);
-  let probs = scores.softmax(-1);
-  if (attends) probs = where(attends.max(-1, true), probs, 0);
-  if (opts.dropoutP) probs = F.dropout(probs, opts.dropoutP, true);
-  return probs.matmul(v);
-}
 
 /**
  * int32 [L, S]: 1 where query i (at position `past + i`) may see key j, that is j ≤ past + i.
@@ -133,7 +101,7 @@ export class GPT2Attention extends Module {
     const heads = (t: Tensor) => t.reshape([B, T, this.numHeads, this.headDim]).permute([0, 2, 1, 3]);
     let [q, k, v] = this.c_attn.forward(x).split(C, -1).map(heads) as [Tensor, Tensor, Tensor];
     if (opts.pastKeyValues) [k, v] = opts.pastKeyValues.update(this.layerIdx, k, v);
-    const y = scaledDotProductAttention(q, k, v, {
+    const y = F.scaledDotProductAttention(q, k, v, {
       attnMask: opts.attnMask, dropoutP: this.training ? this.attn_dropout.p : 0, scale: this.scaling,
     });
     return this.resid_dropout.forward(this.c_proj.forward(y.permute([0, 2, 1, 3]).reshape([B, T, C])));

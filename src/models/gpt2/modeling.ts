@@ -121,11 +121,15 @@ export class GPT2Model extends Module {
     super();
     this.config = toConfig(config);
     const c = this.config;
-    this.wte = new Embedding(c.vocabSize, c.nEmbd, opts);
-    this.wpe = new Embedding(c.nPositions, c.nEmbd, opts);
+    // Layers start empty and get transformers' initialisation once, below.
+    [this.wte, this.wpe, this.h] = init.skipInit(() => [
+      new Embedding(c.vocabSize, c.nEmbd, opts),
+      new Embedding(c.nPositions, c.nEmbd, opts),
+      new ModuleList(Array.from({ length: c.nLayer }, (_, i) => new GPT2Block(c, i, opts))),
+    ] as const);
     this.drop = new Dropout(c.embdPdrop);
-    this.h = new ModuleList(Array.from({ length: c.nLayer }, (_, i) => new GPT2Block(c, i, opts)));
     this.ln_f = new LayerNorm(c.nEmbd, { eps: c.layerNormEpsilon, dtype: opts.dtype });
+    initWeights(this, c);
   }
 
   /** int32 token ids [B, T] (a tensor or nested arrays) → hidden states [B, T, nEmbd]. */
@@ -164,7 +168,8 @@ export class GPT2Model extends Module {
  * GPT-2 with its language-modelling head (transformers' GPT2LMHeadModel): `lm_head` is a bias-free
  * Linear whose weight is `transformer.wte.weight` itself (tied) unless `tieWordEmbeddings` is
  * false. A new model is initialised as transformers does (N(0, initializerRange²), residual
- * projections scaled by 1/√(2·nLayer)); `fromPretrained` (see pretrained.ts) loads weights.
+ * projections scaled by 1/√(2·nLayer), LayerNorms 1 and 0, biases 0); `fromPretrained` loads
+ * weights instead.
  *
  * @example
  * const model = new models.GPT2LMHeadModel({ nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: 100, nPositions: 32 });
@@ -178,16 +183,17 @@ export class GPT2LMHeadModel extends Module implements AdapterModelInfo {
   /** The folder `fromPretrained` read (transformers' name_or_path): `io.saveAdapter` writes it as base_model_name_or_path. */
   nameOrPath?: string;
 
-  constructor(config: GPT2Config | Partial<GPT2ConfigFields>, opts: GPT2LayerOptions & { initWeights?: boolean } = {}) {
+  constructor(config: GPT2Config | Partial<GPT2ConfigFields>, opts: GPT2LayerOptions = {}) {
     super();
-    this.transformer = new GPT2Model(config, { dtype: opts.dtype });
+    this.transformer = new GPT2Model(config, opts);
     const c = this.transformer.config;
-    this.lm_head = new Linear(c.nEmbd, c.vocabSize, { bias: false, dtype: opts.dtype });
+    this.lm_head = init.skipInit(() => new Linear(c.nEmbd, c.vocabSize, { bias: false, dtype: opts.dtype }));
     if (c.tieWordEmbeddings) {
       this.lm_head.weight.dispose();
       this.lm_head.weight = this.transformer.wte.weight;
+    } else {
+      init.normal_(this.lm_head.weight, 0, c.initializerRange);
     }
-    if (opts.initWeights ?? true) initWeights(this, c);
   }
 
   get config(): GPT2Config {
@@ -207,7 +213,7 @@ export class GPT2LMHeadModel extends Module implements AdapterModelInfo {
   static async fromPretrained(dir: string, opts: FromPretrainedOptions = {}): Promise<GPT2LMHeadModel> {
     const { config, state } = await readGPT2Checkpoint('GPT2LMHeadModel.fromPretrained', dir, opts);
     try {
-      const model = new GPT2LMHeadModel(config, { dtype: opts.dtype, initWeights: false });
+      const model = init.skipInit(() => new GPT2LMHeadModel(config, { dtype: opts.dtype }));
       model.loadStateDict(state);
       model.nameOrPath = dir;
       if (opts.backend) await model.to(opts.backend);
@@ -260,14 +266,12 @@ export class GPT2LMHeadModel extends Module implements AdapterModelInfo {
   }
 }
 
-/** transformers' `_init_weights` for GPT-2. */
-function initWeights(model: GPT2LMHeadModel, c: GPT2Config): void {
+/** transformers' `_init_weights` for GPT-2 (nothing inside `nn.init.skipInit`). */
+function initWeights(model: GPT2Model, c: GPT2Config): void {
   const std = c.initializerRange;
-  const t = model.transformer;
-  init.normal_(t.wte.weight, 0, std);
-  init.normal_(t.wpe.weight, 0, std);
-  if (!c.tieWordEmbeddings) init.normal_(model.lm_head.weight, 0, std);
-  for (const block of t.h) {
+  init.normal_(model.wte.weight, 0, std);
+  init.normal_(model.wpe.weight, 0, std);
+  for (const block of model.h) {
     for (const layer of [block.attn.c_attn, block.mlp.c_fc]) init.normal_(layer.weight, 0, std);
     // GPT-2's scheme: the projections into the residual stream shrink with depth.
     for (const layer of [block.attn.c_proj, block.mlp.c_proj]) init.normal_(layer.weight, 0, std / Math.sqrt(2 * c.nLayer));

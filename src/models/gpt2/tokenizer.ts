@@ -35,7 +35,7 @@ const DEFAULT_SOURCES: TokenizerSources = { vocab: 'vocab', merge: (i) => `merge
 
 // Whitespace as tokenizers' lstrip/rstrip see it (Rust's char::is_whitespace: Unicode's White_Space).
 const isWhitespace = (c: string | undefined) => c !== undefined && /^[\t-\r\x85\p{Z}]$/u.test(c);
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * GPT-2's byte-level BPE tokenizer, reading Hugging Face's files; ids and decoded text equal
@@ -51,10 +51,15 @@ export class GPT2Tokenizer {
   readonly vocabSize: number;
   /** The number of distinct tokens, added ones included (Hugging Face's `len(tokenizer)`). */
   readonly length: number;
+  /** The token that stands for unknown text (`<|endoftext|>` for GPT-2), or null. */
   readonly unkToken: string | null;
+  /** The token that begins a text (`<|endoftext|>` for GPT-2), or null. */
   readonly bosToken: string | null;
+  /** The token that ends a text (`<|endoftext|>` for GPT-2), or null. */
   readonly eosToken: string | null;
+  /** The padding token, or null (GPT-2 has none). */
   readonly padToken: string | null;
+  /** Whether text that does not start with a space gets one, so its first word encodes like the others. */
   readonly addPrefixSpace: boolean;
   private readonly bpe: BytePairEncoding;
   private readonly tokenToId: Map<string, number>;
@@ -97,7 +102,8 @@ export class GPT2Tokenizer {
       if (!Number.isInteger(t.id) || t.id < 0 || typeof t.content !== 'string' || t.content === '') {
         throw new TsgradError(op, `${sources.addedToken(i)} must have a non-negative integer id and non-empty content, got ${JSON.stringify(t)}`);
       }
-      this.addToken({ special: false, lstrip: false, rstrip: false, normalized: false, ...t }, sources.addedToken(i));
+      const flags = { special: t.special ?? false, lstrip: t.lstrip ?? false, rstrip: t.rstrip ?? false, normalized: t.normalized ?? false };
+      this.addToken({ id: t.id, content: t.content, ...flags }, sources.addedToken(i));
     });
     const name = (key: 'unkToken' | 'bosToken' | 'eosToken' | 'padToken', fallback: string | null) => (opts[key] === undefined ? fallback : opts[key]);
     this.unkToken = name('unkToken', '<|endoftext|>');
@@ -114,7 +120,7 @@ export class GPT2Tokenizer {
     const pattern = (normalized: boolean) => {
       const tokens = [...this.added.values()].filter((t) => t.normalized === normalized).map((t) => t.content);
       // Longest first: at the leftmost match, the longest token wins, as in tokenizers.
-      return tokens.length === 0 ? null : new RegExp(tokens.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gu');
+      return tokens.length === 0 ? null : new RegExp(tokens.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
     };
     this.addedPatterns = [pattern(false), pattern(true)].filter((p): p is RegExp => p !== null);
   }

@@ -21,7 +21,9 @@ export interface GPT2TokenizerFiles {
 
 /** A token matched whole in text before BPE runs (Hugging Face's `AddedToken`). */
 export interface AddedToken {
+  /** Its id, which may be one the vocabulary gives the same text. */
   id: number;
+  /** The exact text it matches. */
   content: string;
   /** Special tokens are the ones `decode(ids, { skipSpecialTokens: true })` leaves out. */
   special: boolean;
@@ -35,8 +37,11 @@ export interface AddedToken {
 
 /** Where a tokenizer's parts came from, for error messages (file names when read from files). */
 export interface TokenizerSources {
+  /** Where the vocabulary came from, e.g. `gpt2/vocab.json`. */
   vocab: string;
+  /** Where merge `i` came from, e.g. `gpt2/merges.txt line 12`. */
   merge: (i: number) => string;
+  /** Where added token `i` came from, e.g. `tokenizer.json added_tokens[0]`. */
   addedToken: (i: number) => string;
 }
 
