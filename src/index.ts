@@ -56,3 +56,4 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';
 export * as io from './io/index.js';
+export * as models from './models/index.js';

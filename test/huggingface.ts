@@ -1,6 +1,6 @@
 // The Hugging Face parity tests run real PyTorch, transformers and peft from .venv-hf (made by
 // scripts/hf-venv.sh, which .ci/run calls). Without it they skip loudly on a laptop and fail in CI.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -8,14 +8,30 @@ const root = resolve(import.meta.dirname, '..');
 /** The venv's interpreter (TSGRAD_HF_PYTHON overrides it). */
 export const HF_PYTHON = process.env.TSGRAD_HF_PYTHON ?? join(root, '.venv-hf', 'bin', 'python');
 
-function probe(): string | null {
+const ENV = { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', TOKENIZERS_PARALLELISM: 'false', OMP_NUM_THREADS: '1' };
+
+// Asynchronous on purpose: a synchronous child blocks the test worker's event loop, and on a
+// loaded machine vitest's worker RPC times out while Python starts.
+function run(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(HF_PYTHON, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: ENV }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${args[0]} failed (${error.message}):\n${stderr}`));
+      else resolvePromise(stdout);
+    });
+  });
+}
+
+async function probe(): Promise<string | null> {
   if (!existsSync(HF_PYTHON)) return null;
-  const r = spawnSync(HF_PYTHON, ['-c', 'import torch, transformers, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
+  try {
+    return (await run(['-c', 'import torch, transformers, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")'], 120_000)).trim();
+  } catch {
+    return null;
+  }
 }
 
 /** 'torch x, transformers y, peft z', or null when the venv is missing (then: a loud skip, or an error under CI). */
-export const hfVersions: string | null = probe();
+export const hfVersions: string | null = await probe();
 
 /** Call at the top of a test file; returns true when the file must skip. */
 export function hfUnavailable(what: string): boolean {
@@ -27,8 +43,6 @@ export function hfUnavailable(what: string): boolean {
 }
 
 /** Runs `script` (a path) with the venv's python and parses its stdout as JSON. */
-export function runHfPython<T = unknown>(script: string, args: string[] = [], timeoutMs = 180_000): T {
-  const r = spawnSync(HF_PYTHON, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', TOKENIZERS_PARALLELISM: 'false', OMP_NUM_THREADS: '1' } });
-  if (r.status !== 0) throw new Error(`${script} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
+export async function runHfPython<T = unknown>(script: string, args: string[] = [], timeoutMs = 180_000): Promise<T> {
+  return JSON.parse(await run([script, ...args], timeoutMs)) as T;
 }

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Generator, getBackend, io, manualSeed, memoryReport, nn, optim, randint, scope, setBackend } from '../../src/index.js';
 import { type Examples, examples, femaleSplit, maleNames } from './data.js';
 import { CharMLP, LINEARS, breather, copyOf, meanLoss, sampleNames } from './model.js';
-import { type Curve, lossPlot } from './plot.js';
-import { Progress } from './progress.js';
+import { type Curve, lossPlot } from '../shared/plot.js';
+import { Progress } from '../shared/progress.js';
 
 export interface DemoOptions {
   seed: number;
@@ -148,7 +148,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
     checks: { adapterReloadMaxDiff, mergedHeldOutLoss, unmergedHeldOutLoss }, seconds: (performance.now() - began) / 1000,
   };
   writeFileSync(join(opts.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(opts.out, 'loss.svg'), lossPlot(curves, `names demo: training loss (lines), held-out loss on female names (dots); seed ${opts.seed}, ${results.backend}`));
+  writeFileSync(join(opts.out, 'loss.svg'), lossPlot(curves, {
+    title: `names demo: training loss (lines), held-out loss on female names (dots); seed ${opts.seed}, ${results.backend}`,
+    xLabel: 'step (pretraining on male names, then adaptation on female names)', yRange: [1.5, 3.5],
+  }));
   say(`\n${table(runs)}\n\nwrote ${join(opts.out, 'results.json')} and ${join(opts.out, 'loss.svg')} in ${results.seconds.toFixed(0)} s`);
   return results;
 }

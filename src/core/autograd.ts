@@ -1,5 +1,6 @@
 import { anomalyEnabled, checkedBackward } from './anomaly.js';
-import { TsgradError, fmt } from './errors.js';
+import { TsgradError, check, fmt } from './errors.js';
+import { assertTensorList, describeValue, isPlainObject } from './validate.js';
 import { keep, scope } from './scope.js';
 import { backendStats } from './backend.js';
 import { sumTo } from './ops/operands.js';
@@ -41,6 +42,7 @@ export function isGradEnabled(): boolean {
  * const y = noGrad(() => model.forward(x)); // y.requiresGrad === false
  */
 export function noGrad<T>(fn: () => T): T {
+  check(typeof fn === 'function', 'noGrad', () => `expects a function to run without recording, e.g. noGrad(() => w.add_(g)), got ${describeValue(fn)}`);
   const prev = gradEnabled;
   gradEnabled = false;
   let result: T;
@@ -255,7 +257,8 @@ function accumulate(t: Tensor, g: Tensor, createGraph: boolean, owned: Handout):
 
 /**
  * Gradients of `outputs` with respect to `inputs`, returned rather than accumulated into
- * `.grad` (PyTorch's torch.autograd.grad). With `createGraph`, the results are differentiable.
+ * `.grad` (PyTorch's torch.autograd.grad). `inputs` is one tensor or a list; the result is a
+ * list either way, as PyTorch's tuple. With `createGraph`, the results are differentiable.
  *
  * @example
  * const [dx] = grad(x.pow(3).sum(), [x], { createGraph: true }); // 3x²
@@ -263,16 +266,20 @@ function accumulate(t: Tensor, g: Tensor, createGraph: boolean, owned: Handout):
  */
 export function grad(
   outputs: Tensor | readonly Tensor[],
-  inputs: readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
   opts: BackwardOptions & { gradOutputs?: readonly Tensor[]; allowUnused?: boolean } = {},
 ): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? (outputs as Tensor[]) : [outputs as Tensor];
-  for (const x of inputs) {
+  assertTensorList('grad', outs, 'outputs');
+  const ins = Array.isArray(inputs) ? (inputs as readonly Tensor[]) : [inputs as Tensor];
+  assertTensorList('grad', ins, 'inputs');
+  check(isPlainObject(opts as unknown), 'grad', () => `options must be an object such as { createGraph: true }, got ${describeValue(opts)}`);
+  for (const x of ins) {
     if (!x.requiresGrad) throw new TsgradError('grad', `an input of shape ${fmt(x.shape)} does not require grad; set requiresGrad: true`);
   }
   const gradOutputs = opts.gradOutputs ?? outs.map((o) => defaultGrad('grad', o));
-  const got = runBackward(outs, gradOutputs, { ...opts, capture: inputs });
-  return inputs.map((x) => {
+  const got = runBackward(outs, gradOutputs, { ...opts, capture: ins });
+  return ins.map((x) => {
     const g = got.get(x) ?? null;
     if (!g && !opts.allowUnused) {
       throw new TsgradError('grad', `an input of shape ${fmt(x.shape)} was not used to compute the outputs; pass { allowUnused: true } to get null`);

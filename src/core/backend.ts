@@ -69,6 +69,18 @@ export interface FusedKernels<S> {
    * large logits stay finite: a new contiguous storage with x's shape. Core records the gradient.
    */
   softmax?(x: View<S>, axis: number, log: boolean): S;
+  /**
+   * Scaled dot-product attention's forward, softmax(q·kᵀ·scale + mask)·v: query [...B, L, E],
+   * key [...B, S, E] and value [...B, S, Ev] share the batch shape B. `mask`, null or of shape
+   * [...B, L, S], is int32 (non-zero: may attend) or float (added to the scores); `isCausal`
+   * masks key j > query i; `dropout`, null or [...B, L, S], multiplies the weights after the
+   * softmax. A row that may attend nowhere gives zeros. A new contiguous [...B, L, Ev] storage;
+   * core records the gradient.
+   */
+  attention?(args: {
+    query: View<S>; key: View<S>; value: View<S>; mask: View<S> | null;
+    isCausal: boolean; scale: number; dropout: View<S> | null;
+  }): S;
 }
 
 /**

@@ -1,8 +1,9 @@
 import { grad } from './autograd.js';
 import { backendByName } from './backend.js';
 import { fromTypedArray } from './creation.js';
-import { TsgradError, fmt } from './errors.js';
+import { TsgradError, check, fmt } from './errors.js';
 import { Tensor } from './tensor.js';
+import { assertTensor, assertTensorList, describeValue, isPlainObject } from './validate.js';
 
 /** Step and tolerances of `gradcheck`/`gradgradcheck`. */
 export interface GradcheckOptions {
@@ -46,6 +47,22 @@ function scalarize(out: Tensor): Tensor {
   return out.mul(fromTypedArray(weights(out.size), out.shape, { backend: 'cpu', dtype: 'float64' })).sum();
 }
 
+/** `fn(...xs)`, which must be a tensor. */
+function resultOf(op: string, fn: (...inputs: Tensor[]) => Tensor, xs: Tensor[]): Tensor {
+  const out: unknown = fn(...xs);
+  assertTensor(op, out, 'the result of the function');
+  return out;
+}
+
+/** The inputs as a list (one tensor is accepted, as PyTorch accepts one), after checking the call. */
+function checkCall(op: string, fn: unknown, inputs: unknown, opts: unknown): readonly Tensor[] {
+  check(typeof fn === 'function', op, () => `expects a function of the inputs, e.g. ${op}((x) => x.tanh(), [x]), got ${describeValue(fn)}`);
+  const list = Array.isArray(inputs) ? inputs : [inputs];
+  assertTensorList(op, list, 'inputs');
+  check(isPlainObject(opts), op, () => `options must be an object such as { atol: 1e-5 }, got ${describeValue(opts)}`);
+  return list;
+}
+
 /**
  * Compares autograd's gradients with central finite differences, in float64 on the CPU. A
  * non-scalar output is reduced with fixed random weights. Throws a TsgradError naming the input,
@@ -54,11 +71,12 @@ function scalarize(out: Tensor): Tensor {
  * @example
  * gradcheck((x, w) => x.matmul(w).tanh(), [randn([3, 4]), randn([4, 2])]);
  */
-export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor | readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+  const list = checkCall('gradcheck', fn, inputs, opts);
   const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, raise = true } = opts;
   backendByName('cpu');
-  const xs = inputs.map(toFloat64Leaf);
-  const loss = () => scalarize(fn(...xs));
+  const xs = list.map(toFloat64Leaf);
+  const loss = () => scalarize(resultOf('gradcheck', fn, xs));
   const checked = xs.filter((x) => x.requiresGrad);
   const grads = grad(loss(), checked, { allowUnused: true });
   const analytic = new Map(checked.map((x, i) => [x, grads[i] ? grads[i]!.dataSync() : new Float64Array(x.size)]));
@@ -103,13 +121,14 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
  * @example
  * gradgradcheck((x) => x.pow(3).sum(), [randn([3])]);
  */
-export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
-  const vs = inputs.map((t) => fromTypedArray(weights(t.size).map((w) => w - 1), t.shape, { backend: 'cpu', dtype: 'float64' }));
+export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor | readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+  const list = checkCall('gradgradcheck', fn, inputs, opts);
+  const vs = list.map((t) => fromTypedArray(weights(t.size).map((w) => w - 1), t.shape, { backend: 'cpu', dtype: 'float64' }));
   const firstOrder = (...xs: Tensor[]) => {
     const floats = xs.filter((x) => x.requiresGrad);
-    const gs = grad(scalarize(fn(...xs)), floats, { createGraph: true, allowUnused: true });
+    const gs = grad(scalarize(resultOf('gradgradcheck', fn, xs)), floats, { createGraph: true, allowUnused: true });
     const v = xs.map((_, i) => vs[i]!).filter((_, i) => xs[i]!.requiresGrad);
     return gs.reduce<Tensor>((acc, g, i) => (g ? acc.add(g.mul(v[i]!).sum()) : acc), fromTypedArray(new Float64Array(1), [], { backend: 'cpu', dtype: 'float64' }));
   };
-  return gradcheck(firstOrder, inputs, opts);
+  return gradcheck(firstOrder, list, opts);
 }

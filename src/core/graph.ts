@@ -1,6 +1,7 @@
-import { fmt } from './errors.js';
+import { check, fmt } from './errors.js';
 import type { GradNode } from './autograd.js';
 import type { Tensor } from './tensor.js';
+import { assertTensor, describeValue, isPlainObject } from './validate.js';
 
 function label(t: Tensor): string {
   const kind = t.gradFn ? t.gradFn.op : t.requiresGrad ? 'leaf (requires grad)' : 'constant';
@@ -19,6 +20,7 @@ function label(t: Tensor): string {
  * //     #3 constant [3] float32
  */
 export function printGraph(t: Tensor): string {
+  assertTensor('printGraph', t);
   const ids = new Map<Tensor, number>();
   const lines: string[] = [];
   const walk = (x: Tensor, depth: number) => {
@@ -182,6 +184,8 @@ const quote = (lines: string[]) => `"${lines.map((s) => s.replaceAll('\\', '\\\\
  * writeFileSync('graph.dot', toDot(loss, { values: true, grads: true }));
  */
 export function toDot(t: Tensor, opts: GraphOptions = {}): string {
+  assertTensor('toDot', t);
+  check(isPlainObject(opts as unknown), 'toDot', () => `options must be an object such as { values: true }, got ${describeValue(opts)}`);
   const { nodes, edges } = graphModel(t, opts);
   const lines = nodes.map((n) =>
     n.kind === 'op'

@@ -1,4 +1,6 @@
+import { TsgradError } from './errors.js';
 import type { Tensor } from './tensor.js';
+import { describeValue } from './validate.js';
 
 /** Tensors created inside each open scope, innermost last. */
 const stack: Set<Tensor>[] = [];
@@ -71,6 +73,7 @@ function close<T>(owned: Set<Tensor>, result: T): T {
  * const loss = await scope(async () => { const l = step(); await l.item(); return l; });
  */
 export function scope<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TsgradError('scope', `expects a function whose temporaries it frees, e.g. scope(() => model.forward(x)), got ${describeValue(fn)}`);
   const owned = new Set<Tensor>();
   stack.push(owned);
   let result: T;

@@ -13,6 +13,7 @@ import { type ValuesIndices, argsort, sort, topk } from './ops/sort.js';
 import { chunk, split } from './ops/split.js';
 import { type VarOptions, logsumexp, std, variance } from './ops/stats.js';
 import { tril, triu } from './ops/triangular.js';
+import { maskedFill } from './ops/maskedFill.js';
 import { matmul } from './ops/matmul.js';
 import * as red from './ops/reduce.js';
 import { logSoftmax, softmax } from './ops/softmax.js';
@@ -155,6 +156,8 @@ export class Tensor {
 
   /** Sets requiresGrad in place and returns this tensor (PyTorch's `requires_grad_`). */
   requiresGrad_(value = true): this {
+    this._storageRef('requiresGrad_');
+    check(typeof value === 'boolean', 'requiresGrad_', () => `expects a boolean, got ${typeof value}`);
     this.requiresGrad = value;
     return this;
   }
@@ -320,6 +323,8 @@ export class Tensor {
   gt(other: Tensor | number): Tensor { return ew.compare('gt', this, other); }
   /** int32 1 where greater or equal. @example x.ge(0) */
   ge(other: Tensor | number): Tensor { return ew.compare('ge', this, other); }
+  /** `value` where the int32 `mask` is non-zero, this elsewhere. @example x.maskedFill(x.lt(0), 0) */
+  maskedFill(mask: Tensor, value: number): Tensor { return maskedFill(this, mask, value); }
   /** Converts to another dtype; differentiable between float dtypes. */
   cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
   /** A tensor of ones with this tensor's shape, dtype and backend. */

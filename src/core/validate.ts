@@ -91,13 +91,14 @@ export function assertIntSumFits(op: string, x: Tensor, axes: readonly number[])
 
 /** The kinds of argument a public entry point takes; `?` marks an optional one. */
 export type ArgKind =
-  | 'tensor' | 'tensor?' | 'tensors' | 'operand' | 'int' | 'int?' | 'axes?' | 'bool?' | 'numbers' | 'dims' | 'ranges' | 'dtype' | 'object?';
+  | 'tensor' | 'tensor?' | 'tensors' | 'operand' | 'number' | 'int' | 'int?' | 'axes?' | 'bool?' | 'numbers' | 'dims' | 'ranges' | 'dtype' | 'object?';
 
 /** An argument's name and kind, as `'other:operand'`. */
 export type ArgSpec = `${string}:${ArgKind}`;
 
 const KIND_TEXT: Record<string, string> = {
   tensors: 'a non-empty array of tensors',
+  number: 'a number',
   int: 'an integer',
   axes: 'a number or a list of numbers',
   bool: 'a boolean',
@@ -115,6 +116,7 @@ function fits(kind: string, v: unknown): boolean {
     case 'tensor': return isTensorLike(v);
     case 'tensors': return Array.isArray(v) && v.length > 0 && v.every(isTensorLike);
     case 'operand': return isTensorLike(v) || typeof v === 'number';
+    case 'number': return typeof v === 'number';
     case 'int': return Number.isInteger(v);
     case 'axes': return typeof v === 'number' || isNumberList(v);
     case 'bool': return typeof v === 'boolean';
@@ -174,6 +176,7 @@ export const TENSOR_METHODS: Readonly<Record<string, readonly ArgSpec[]>> = {
   unsqueeze: ['axis:int'],
   ...each(['gather', 'indexSelect'], ['axis:int', 'index:tensor']),
   copy_: ['src:tensor'],
+  maskedFill: ['mask:tensor', 'value:number'],
 };
 
 /**

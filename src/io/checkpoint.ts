@@ -80,17 +80,19 @@ export function decodeStateDict(bytes: Uint8Array, target: Checkpointable): void
     check(Array.isArray(groups) && groups.every((g) => g && typeof g === 'object' && Array.isArray(g.params)), 'decodeStateDict', () =>
       `the checkpoint's param groups are malformed`);
     check(numbers && typeof numbers === 'object' && !Array.isArray(numbers), 'decodeStateDict', () => `the checkpoint's step counts are malformed`);
-    const state: OptimizerStateDict<object>['state'] = {};
+    // Null-prototype entries: a state name from the file ('__proto__') must stay a plain key.
+    const state: OptimizerStateDict<object>['state'] = Object.create(null);
+    const isIndex = (s: string) => /^\d+$/.test(s) && String(Number(s)) === s;
     for (const [index, entry] of Object.entries(numbers)) {
-      check(/^\d+$/.test(index) && entry && typeof entry === 'object' && Number.isInteger(entry.step) && (entry.step as number) >= 0, 'decodeStateDict', () =>
+      check(isIndex(index) && entry && typeof entry === 'object' && Number.isInteger(entry.step) && (entry.step as number) >= 0, 'decodeStateDict', () =>
         `the checkpoint's state for parameter ${index} has no valid step count`);
       check(Object.values(entry).every((v) => typeof v === 'number' && Number.isFinite(v)), 'decodeStateDict', () =>
         `the checkpoint's state for parameter ${index} holds a value that is not a finite number`);
-      state[Number(index)] = { ...(entry as { step: number }) };
+      state[Number(index)] = Object.assign(Object.create(null), entry);
     }
     for (const [key, t] of Object.entries(tensors)) {
       const m = /^state\.(\d+)\.([A-Za-z0-9_]+)$/.exec(key);
-      check(m && state[Number(m[1])], 'decodeStateDict', () => `unexpected tensor '${key}' in an optimizer checkpoint`);
+      check(m && isIndex(m[1]!) && state[Number(m[1])], 'decodeStateDict', () => `unexpected tensor '${key}' in an optimizer checkpoint`);
       state[Number(m[1])]![m[2]!] = t;
     }
     (target as Optimizer<object>).loadStateDict({ state, paramGroups: groups as OptimizerStateDict<object>['paramGroups'] });

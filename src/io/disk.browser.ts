@@ -4,6 +4,7 @@ import { TsgradError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Checkpointable } from './checkpoint.js';
+import type { SaveAdapterOptions } from './peft.js';
 
 function nodeOnly(op: string, instead: string): TsgradError {
   return new TsgradError(op, `${op} is Node-only (it writes or reads files); in browsers use ${instead} and a Blob (or fetch for reading)`);
@@ -29,7 +30,7 @@ export function loadStateDict(_path: string, _target: Checkpointable): void {
   throw nodeOnly('loadStateDict', 'io.decodeStateDict');
 }
 
-export async function saveAdapterDir(_model: Module, _dir: string, _opts: { baseModelNameOrPath?: string } = {}): Promise<void> {
+export async function saveAdapterDir(_model: Module, _dir: string, _opts: SaveAdapterOptions = {}): Promise<void> {
   throw nodeOnly('saveAdapterDir', 'io.saveAdapter (it returns the PEFT files as bytes)');
 }
 

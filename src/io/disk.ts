@@ -2,41 +2,100 @@
 // rename), so a crash mid-write leaves the previous file intact. The only module that imports
 // node:fs, so browser builds swap this one file.
 import type { NonSharedBuffer } from 'node:buffer';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsgradError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
 import { type Checkpointable, decodeStateDict, encodeStateDict } from './checkpoint.js';
-import { type AdapterFiles, loadAdapter, saveAdapter } from './peft.js';
+import { type AdapterFiles, type SaveAdapterOptions, loadAdapter, saveAdapter } from './peft.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 let counter = 0;
 
 /**
- * Writes `data` to `path` so that readers see the old file or the new one, never a part:
- * the bytes go to a temporary file beside it, are fsynced, then renamed over `path`.
+ * Writes `bytes` to a new temporary file beside `path` (`.<name>.<pid>.<n>.tmp`) and fsyncs it.
+ * It gets the permissions of the file it will replace, from its creation on, so a 0600 file
+ * stays 0600 and its new contents are never readable by others in between.
+ */
+function writeTemp(op: string, path: string, bytes: Uint8Array): string {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+  let mode: number | undefined;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    mode = undefined; // a new file: the process's umask decides, as for any new file
+  }
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'wx', mode ?? 0o666);
+    if (mode !== undefined) fchmodSync(fd, mode); // the umask may have cleared some of its bits
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 20));
+    fsyncSync(fd);
+    closeSync(fd);
+    return tmp;
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw new TsgradError(op, `could not write '${path}': ${(e as Error).message}`);
+  }
+}
+
+/** Renames a finished temporary file over `path`. */
+function install(op: string, tmp: string, path: string): void {
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new TsgradError(op, `could not write '${path}': ${(e as Error).message}`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: alive, another user's
+  }
+}
+
+/**
+ * Removes temporary files that killed writers left beside `path`: only names of exactly our
+ * pattern, and only those whose writer's process is gone, so a live writer's file (another
+ * process's, or this one's) is never touched. Best effort: a folder that cannot be listed
+ * keeps its strays, and the save has already succeeded.
+ */
+function removeStrays(path: string): void {
+  const name = basename(path);
+  let files: string[];
+  try {
+    files = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  const prefix = `.${name}.`;
+  for (const f of files) {
+    const m = f.startsWith(prefix) ? /^(\d+)\.\d+\.tmp$/.exec(f.slice(prefix.length)) : null;
+    const pid = m ? Number(m[1]) : 0;
+    if (pid > 0 && pid !== process.pid && !isAlive(pid)) rmSync(join(dirname(path), f), { force: true });
+  }
+}
+
+/**
+ * Writes `data` to `path` so that readers see the old file or the new one, never a part: the
+ * bytes go to a temporary file beside it, are fsynced, then renamed over `path`. The new file
+ * keeps the permissions of the one it replaces, and temporary files left beside `path` by
+ * writers that were killed are removed.
  *
  * @example
  * writeFileAtomic('out/config.json', JSON.stringify(config));
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'wx');
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 20));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== null) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw new TsgradError('writeFileAtomic', `could not write '${path}': ${(e as Error).message}`);
-  }
+  install('writeFileAtomic', writeTemp('writeFileAtomic', path, bytes), path);
   syncFolder(dirname(path));
+  removeStrays(path);
 }
 
 /** Makes the rename itself durable; some platforms cannot open folders, and there it is skipped. */
@@ -109,19 +168,42 @@ export function loadStateDict(path: string, target: Checkpointable): void {
 
 /**
  * Writes the model's LoRA adapter as a PEFT adapter folder (`adapter_model.safetensors`,
- * `adapter_config.json`), which `PeftModel.from_pretrained(model, dir)` opens.
+ * `adapter_config.json`; see `saveAdapter`), which `PeftModel.from_pretrained(model, dir)` opens.
+ * Both files are written and fsynced before either replaces its old copy; the weights record the
+ * config fields they were saved with, so a pair torn by a crash between the two renames (or by
+ * two processes saving at once) is refused on load instead of loading wrongly.
  *
  * @example
- * await io.saveAdapterDir(model, 'out/adapter', { baseModelNameOrPath: 'my-base' });
+ * await io.saveAdapterDir(model, 'out/adapter', { taskType: 'CAUSAL_LM', baseModelNameOrPath: 'my-base' });
  */
-export async function saveAdapterDir(model: Module, dir: string, opts: { baseModelNameOrPath?: string } = {}): Promise<void> {
+export async function saveAdapterDir(model: Module, dir: string, opts: SaveAdapterOptions = {}): Promise<void> {
+  const op = 'saveAdapterDir';
   const files = await saveAdapter(model, opts);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, data] of Object.entries(files) as [keyof AdapterFiles, Uint8Array | string][]) writeFileAtomic(join(dir, name), data);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new TsgradError(op, `could not create the folder '${dir}': ${(e as Error).message}`);
+  }
+  const weights = join(dir, 'adapter_model.safetensors'), config = join(dir, 'adapter_config.json');
+  const weightsTmp = writeTemp(op, weights, files['adapter_model.safetensors']);
+  let configTmp: string;
+  try {
+    configTmp = writeTemp(op, config, new TextEncoder().encode(files['adapter_config.json']));
+  } catch (e) {
+    rmSync(weightsTmp, { force: true });
+    throw e;
+  }
+  // The window between these renames is where a crash tears the pair; the record catches it.
+  install(op, weightsTmp, weights);
+  install(op, configTmp, config);
+  syncFolder(dir);
+  removeStrays(weights);
+  removeStrays(config);
 }
 
 /**
- * Loads a PEFT adapter folder (from tsgrad or PEFT's `save_pretrained`) into `model`; see `loadAdapter`.
+ * Loads a PEFT adapter folder (from tsgrad or PEFT's `save_pretrained`) into `model`; see
+ * `loadAdapter` (which refuses two files that come from different saves).
  *
  * @example
  * io.loadAdapterDir(model, 'out/adapter');

@@ -5,7 +5,7 @@
  * const bytes = await io.encodeSafetensors(model.stateDict());
  * @module
  */
-export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
-export { saveAdapter, loadAdapter, type AdapterFiles, type AdapterConfig } from './peft.js';
+export { encodeSafetensors, decodeSafetensors, safetensorsHeader } from './safetensors.js';
+export { saveAdapter, loadAdapter, PEFT_TASK_TYPES, type AdapterFiles, type AdapterConfig, type AdapterModelInfo, type PeftTaskType, type SaveAdapterOptions } from './peft.js';
 export { encodeStateDict, decodeStateDict, type Checkpointable } from './checkpoint.js';
 export { writeFileAtomic, saveSafetensors, loadSafetensors, saveStateDict, loadStateDict, saveAdapterDir, loadAdapterDir } from './disk.js';

@@ -1,10 +1,13 @@
 import { noGrad } from '../core/autograd.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import { applyLoRA } from '../nn/adapt.js';
+import { describeValue, isPlainObject } from '../core/validate.js';
+import { applyLoRA, matchesTargetName, recordTargetName, targetNameOf } from '../nn/adapt.js';
+import { Conv1D } from '../nn/conv1d.js';
 import { Linear } from '../nn/layers.js';
-import { LoRALinear } from '../nn/lora.js';
+import { type LoRABase, LoRALinear } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
+import { PAIR_KEY, checkPair, pairRecord } from './adapterPair.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /**
@@ -28,17 +31,66 @@ export interface AdapterConfig {
   rank_pattern: Record<string, number>;
   alpha_pattern: Record<string, number>;
   bias: 'none' | 'all' | 'lora_only';
-  fan_in_fan_out: false;
+  /** True when the adapted layers are Conv1D (weight [in, out]); PEFT decides each layer's layout by its type. */
+  fan_in_fan_out: boolean;
   init_lora_weights: boolean | 'gaussian';
   inference_mode: boolean;
   base_model_name_or_path: string | null;
-  task_type: string | null;
+  task_type: PeftTaskType | null;
+}
+
+/** PEFT's TaskType values; `PeftModel.from_pretrained` refuses any other task_type. */
+export const PEFT_TASK_TYPES = ['SEQ_CLS', 'SEQ_2_SEQ_LM', 'CAUSAL_LM', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION'] as const;
+export type PeftTaskType = (typeof PEFT_TASK_TYPES)[number];
+
+/**
+ * What a model may say about itself for its adapter's config, duck-typed so io needs no model
+ * classes: a Hugging Face-style model (models.GPT2LMHeadModel) sets `peftTaskType`
+ * ('CAUSAL_LM') and `nameOrPath` (transformers' `name_or_path`: the folder or hub name it was
+ * read from). Options passed to `saveAdapter` take precedence.
+ */
+export interface AdapterModelInfo {
+  readonly peftTaskType?: PeftTaskType;
+  readonly nameOrPath?: string;
+}
+
+/** Options of `saveAdapter` / `saveAdapterDir`: the config's task_type and base_model_name_or_path. */
+export interface SaveAdapterOptions {
+  /** PEFT's task_type, such as 'CAUSAL_LM' (default: the model's `peftTaskType`, else null). */
+  taskType?: PeftTaskType | null;
+  /** The base model's folder or hub name (default: the model's `nameOrPath`, else null). */
+  baseModelNameOrPath?: string | null;
 }
 
 const PREFIX = 'base_model.model.';
 
-function loraLayers(model: Module): [string, LoRALinear][] {
-  return model.namedModules().filter((e): e is [string, LoRALinear] => e[1] instanceof LoRALinear);
+function loraLayers(model: Module): [string, LoRALinear<LoRABase>][] {
+  return model.namedModules().filter((e): e is [string, LoRALinear<LoRABase>] => e[1] instanceof LoRALinear);
+}
+
+/**
+ * PEFT's target_modules: the list of names given to applyLoRA when PEFT, matching them against
+ * the base model's modules, adapts exactly these layers; otherwise (a RegExp or predicate, or
+ * lists that would reach further) a regular expression PEFT full-matches against exactly the
+ * adapted paths.
+ */
+function targetModules(model: Module, layers: [string, LoRALinear<LoRABase>][]): string[] | string {
+  const paths = layers.map(([p]) => p);
+  const exact = `^(?:${paths.map(escapeRegExp).join('|')})$`;
+  const names = layers.map(([, l]) => targetNameOf(l));
+  if (names.some((n) => n === undefined)) return exact;
+  const list = [...new Set(names as string[])];
+  // The modules PEFT sees: the base model's, so nothing inside a LoRA layer.
+  const all = model.namedModules().map(([p]) => p).filter((p) => !paths.some((l) => p.startsWith(`${l}.`)));
+  const reached = all.filter((p) => list.some((t) => matchesTargetName(p, t)));
+  return reached.length === paths.length && reached.every((p) => paths.includes(p)) ? list : exact;
+}
+
+/** Checks a task type and base model name, from the options (`names` taskType, ...) or the model (peftTaskType, nameOrPath). */
+function checkNames(op: string, taskType: unknown, nameOrPath: unknown, names: [string, string]): void {
+  check(taskType == null || (PEFT_TASK_TYPES as readonly unknown[]).includes(taskType), op, () =>
+    `${names[0]} must be one of PEFT's task types (${PEFT_TASK_TYPES.join(', ')}) or null, got ${describeValue(taskType)}`);
+  check(nameOrPath == null || typeof nameOrPath === 'string', op, () => `${names[1]} must be a string or null, got ${describeValue(nameOrPath)}`);
 }
 
 /** The most common value, so per-layer exceptions go into rank_pattern / alpha_pattern. */
@@ -61,18 +113,30 @@ function patternKey(path: string, all: string[]): string {
 }
 
 /**
- * Writes the model's LoRA adapters in PEFT's layout: `adapter_model.safetensors` with
- * `base_model.model.<path>.lora_A.weight` / `lora_B.weight` (and trained biases:
- * `<path>.base_layer.bias` of adapted layers, `<path>.bias` of others), and `adapter_config.json`
- * whose `target_modules` is a regular expression PEFT full-matches against exactly the adapted paths.
+ * Writes the model's LoRA adapters as PEFT's `save_pretrained` does: `adapter_model.safetensors`
+ * with `base_model.model.<path>.lora_A.weight` / `lora_B.weight` (and trained biases:
+ * `<path>.base_layer.bias` of adapted layers, `<path>.bias` of others), and `adapter_config.json`.
+ * Its `target_modules` is the list of names given to `nn.applyLoRA` when PEFT would adapt exactly
+ * the same layers with it, else a regular expression matching exactly the adapted paths.
+ * `fan_in_fan_out` is true when the adapted layers are Conv1D (with both kinds, PEFT sets each
+ * layer's layout by its type and writes the value of the last adapted layer, and so does this).
+ * `task_type` and `base_model_name_or_path` come from the options, else from the model (see
+ * `AdapterModelInfo`), else null. The weights' metadata records the config fields that give them
+ * their meaning, so `loadAdapter` refuses them beside a config from another save.
  *
  * @example
- * const files = await saveAdapter(model);
+ * const files = await saveAdapter(gpt2, { taskType: 'CAUSAL_LM', baseModelNameOrPath: 'gpt2' });
  * for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
  */
-export async function saveAdapter(model: Module, opts: { baseModelNameOrPath?: string } = {}): Promise<AdapterFiles> {
+export async function saveAdapter(model: Module, opts: SaveAdapterOptions = {}): Promise<AdapterFiles> {
+  check(isPlainObject(opts), 'saveAdapter', () => `options must be an object such as { taskType: 'CAUSAL_LM' }, got ${describeValue(opts)}`);
+  checkNames('saveAdapter', opts.taskType, opts.baseModelNameOrPath, ['taskType', 'baseModelNameOrPath']);
   const layers = loraLayers(model);
   check(layers.length > 0, 'saveAdapter', () => 'the model has no LoRALinear layers; call nn.applyLoRA first');
+  const info = model as Module & AdapterModelInfo;
+  checkNames('saveAdapter', info.peftTaskType, info.nameOrPath, ["the model's peftTaskType", "the model's nameOrPath"]);
+  const taskType = (opts.taskType !== undefined ? opts.taskType : info.peftTaskType ?? null) as PeftTaskType | null;
+  const nameOrPath = (opts.baseModelNameOrPath !== undefined ? opts.baseModelNameOrPath : info.nameOrPath ?? null) as string | null;
   const r = mode(layers.map(([, l]) => l.rank));
   const alpha = mode(layers.map(([, l]) => l.alpha));
   const rs = layers[0]![1].scaling !== layers[0]![1].alpha / layers[0]![1].rank;
@@ -86,9 +150,9 @@ export async function saveAdapter(model: Module, opts: { baseModelNameOrPath?: s
   const tensors: Record<string, Tensor> = {};
   const config: AdapterConfig = {
     peft_type: 'LORA', r, lora_alpha: alpha, lora_dropout: layers[0]![1].dropout, use_rslora: rs,
-    target_modules: `^(?:${paths.map(escapeRegExp).join('|')})$`,
-    rank_pattern: {}, alpha_pattern: {}, bias, fan_in_fan_out: false, init_lora_weights: true,
-    inference_mode: true, base_model_name_or_path: opts.baseModelNameOrPath ?? null, task_type: null,
+    target_modules: targetModules(model, layers),
+    rank_pattern: {}, alpha_pattern: {}, bias, fan_in_fan_out: layers[layers.length - 1]![1].fanInFanOut, init_lora_weights: true,
+    inference_mode: true, base_model_name_or_path: nameOrPath, task_type: taskType,
   };
   for (const [path, l] of layers) {
     tensors[`${PREFIX}${path}.lora_A.weight`] = l.loraA;
@@ -100,7 +164,7 @@ export async function saveAdapter(model: Module, opts: { baseModelNameOrPath?: s
     if (bias === 'all' || (bias === 'lora_only' && loraBiases.has(name))) tensors[`${PREFIX}${loraBiases.get(name) ?? name}`] = b;
   }
   return {
-    'adapter_model.safetensors': await encodeSafetensors(tensors, { format: 'pt' }),
+    'adapter_model.safetensors': await encodeSafetensors(tensors, { format: 'pt', ...pairRecord(config) }),
     'adapter_config.json': JSON.stringify(config, null, 2),
   };
 }
@@ -111,8 +175,16 @@ interface LoRASettings {
   scaling: number;
 }
 
+interface ParsedConfig {
+  settings: (path: string) => LoRASettings & { dropout: number; rs: boolean };
+  /** target_modules when it is a list of names, else null. */
+  targetNames: string[] | null;
+  /** target_modules as PEFT matches it (`selects` a module path) and as written, or null when the config has none. */
+  targets: { selects: (path: string) => boolean; shown: string } | null;
+}
+
 /** Reads and checks adapter_config.json: a TsgradError for anything tsgrad cannot load faithfully. */
-function parseConfig(text: string): (path: string) => LoRASettings & { dropout: number; rs: boolean } {
+function parseConfig(text: string): ParsedConfig {
   const op = 'loadAdapter';
   let config: Record<string, unknown>;
   try {
@@ -130,7 +202,19 @@ function parseConfig(text: string): (path: string) => LoRASettings & { dropout: 
   positive('lora_alpha', alpha, false);
   check(typeof dropout === 'number' && dropout >= 0 && dropout < 1, op, () => `adapter_config.json: lora_dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
   check(typeof rs === 'boolean', op, () => `adapter_config.json: use_rslora must be true or false, got ${JSON.stringify(rs)}`);
-  check(!config.fan_in_fan_out, op, () => 'adapter_config.json has fan_in_fan_out true (Conv1D-style weights); tsgrad Linear layers store [out, in], so this adapter does not apply');
+  // lora_A / lora_B have the same shapes for either layout; as in PEFT, each layer's type decides it.
+  check(config.fan_in_fan_out === undefined || typeof config.fan_in_fan_out === 'boolean', op, () =>
+    `adapter_config.json: fan_in_fan_out must be true or false, got ${JSON.stringify(config.fan_in_fan_out)}`);
+  checkNames(op, config.task_type, config.base_model_name_or_path, ['adapter_config.json: task_type', 'adapter_config.json: base_model_name_or_path']);
+  const targets = config.target_modules;
+  check(targets == null || typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')), op, () =>
+    `adapter_config.json: target_modules must be a list of names, a regular expression or null, got ${JSON.stringify(targets)}`);
+  let targetRegExp: RegExp | null = null;
+  try {
+    if (typeof targets === 'string') targetRegExp = new RegExp(`^(?:${targets})$`);
+  } catch {
+    throw new TsgradError(op, `adapter_config.json: target_modules ${JSON.stringify(targets)} is not a valid regular expression`);
+  }
   check(!config.use_dora, op, () => 'adapter_config.json has use_dora true; tsgrad implements plain LoRA, not DoRA');
   check(['none', 'all', 'lora_only', undefined].includes(config.bias as string), op, () => `adapter_config.json: bias must be 'none', 'all' or 'lora_only', got ${JSON.stringify(config.bias)}`);
   const patterns: Record<string, Record<string, number>> = {};
@@ -147,18 +231,27 @@ function parseConfig(text: string): (path: string) => LoRASettings & { dropout: 
     }
     patterns[name] = p as Record<string, number>;
   }
-  return (path) => {
+  const settings = (path: string) => {
     const rank = patternValue(patterns.rank_pattern, path) ?? (r as number);
     const a = patternValue(patterns.alpha_pattern, path) ?? (alpha as number);
     return { rank, alpha: a, scaling: rs ? a / Math.sqrt(rank) : a / rank, dropout: dropout as number, rs: rs as boolean };
+  };
+  // PEFT's matching: a regular expression full-matches the path; a name is the path or its dotted suffix.
+  const selects = targetRegExp ? (path: string) => targetRegExp.test(path)
+    : Array.isArray(targets) ? (path: string) => targets.some((t) => matchesTargetName(path, t)) : null;
+  return {
+    settings,
+    targetNames: Array.isArray(targets) ? targets : null,
+    targets: selects && { selects, shown: JSON.stringify(targets).slice(0, 120) },
   };
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
- * Loads a PEFT LoRA adapter into `model`. Layers named in the file that are still plain Linear
- * are wrapped (with the file's rank and alpha, per-layer patterns included); every key must land
+ * Loads a PEFT LoRA adapter into `model`. Layers named in the file that are still plain Linear or
+ * Conv1D are wrapped (with the file's rank and alpha, per-layer patterns included; a Conv1D keeps
+ * its [in, out] weight whatever `fan_in_fan_out` says, as PEFT does); every key must land
  * on a layer with matching shapes, every LoRALinear must get weights, and biases saved with the
  * adapter overwrite the model's. Everything is checked before the model changes, so a failed
  * load leaves it exactly as it was.
@@ -168,23 +261,29 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  */
 export function loadAdapter(model: Module, files: AdapterFiles): void {
   const op = 'loadAdapter';
-  const settings = parseConfig(files['adapter_config.json']);
-  const { tensors } = decodeSafetensors(files['adapter_model.safetensors']);
+  const { settings, targetNames, targets } = parseConfig(files['adapter_config.json']);
+  const { tensors, metadata } = decodeSafetensors(files['adapter_model.safetensors']);
   try {
+    checkPair(op, metadata[PAIR_KEY], files['adapter_config.json']);
     const modules = new Map(model.namedModules());
     const params = new Map(model.namedParameters());
     const byPath = new Map<string, { a?: Tensor; b?: Tensor }>();
-    const biases: [string, Tensor][] = []; // [tsgrad parameter name or '<lora path>|base', tensor]
+    const filled = new Map<string, string>(); // slot ('<path>|A', '<path>|B') -> the key that filled it
+    const biases: [string, string, Tensor][] = []; // [key, tsgrad parameter name or '<lora path>|base', tensor]
     for (const [key, t] of Object.entries(tensors)) {
       const lora = /^base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(key);
       const baseBias = /^base_model\.model\.(.+)\.base_layer\.bias$/.exec(key);
       const bias = /^base_model\.model\.(.+\.)?bias$/.exec(key);
       if (lora) {
+        const slot = `${lora[1]}|${lora[2]}`;
+        // PEFT keeps one lora_A and one lora_B per layer (adapter-named keys such as lora_A.default.weight included).
+        check(!filled.has(slot), op, () => `'${key}' and '${filled.get(slot)}' are both lora_${lora[2]} of '${lora[1]}'; which one counts is ambiguous`);
+        filled.set(slot, key);
         const entry = byPath.get(lora[1]!) ?? {};
         entry[lora[2] === 'A' ? 'a' : 'b'] = t;
         byPath.set(lora[1]!, entry);
-      } else if (baseBias) biases.push([`${baseBias[1]}|base`, t]);
-      else if (bias) biases.push([key.slice(PREFIX.length), t]);
+      } else if (baseBias) biases.push([key, `${baseBias[1]}|base`, t]);
+      else if (bias) biases.push([key, key.slice(PREFIX.length), t]);
       else throw new TsgradError(op, `unexpected key '${key}'; expected base_model.model.<path>.lora_A.weight, lora_B.weight, base_layer.bias or bias`);
     }
     check(byPath.size > 0, op, () => 'the adapter holds no lora_A / lora_B weights');
@@ -192,8 +291,8 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
     const existing = new Set(loraLayers(model).map(([p]) => p));
     for (const [path, { a, b }] of byPath) {
       const m = modules.get(path);
-      check(m instanceof Linear || m instanceof LoRALinear, op, () =>
-        `the adapter has weights for '${path}', which is ${m ? `a ${m.constructor.name}` : 'not in the model'}; expected a Linear or LoRALinear`);
+      check(m instanceof Linear || m instanceof Conv1D || m instanceof LoRALinear, op, () =>
+        `the adapter has weights for '${path}', which is ${m ? `a ${m.constructor.name}` : 'not in the model'}; expected a Linear, Conv1D or LoRALinear`);
       check(a && b, op, () => `the adapter for '${path}' lacks lora_${a ? 'B' : 'A'}.weight`);
       const want = settings(path);
       check(Number.isInteger(want.rank) && want.rank >= 1 && want.rank <= Math.min(m.inFeatures, m.outFeatures), op, () =>
@@ -210,15 +309,19 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
       }
     }
     for (const path of existing) check(byPath.has(path), op, () => `the adapter has no weights for LoRALinear '${path}'`);
+    if (targets) checkTargets(op, targets, modules, existing, byPath);
 
     // Each bias resolves to a parameter of the model as it is now (LoRA-wrapped or not).
-    const biasTargets: [Tensor, Tensor][] = biases.map(([name, src]) => {
+    const biasKeys = new Map<Tensor, string>();
+    const biasTargets: [Tensor, Tensor][] = biases.map(([key, name, src]) => {
       const [path, base] = name.endsWith('|base') ? [name.slice(0, -5), true] : [name.slice(0, -'.bias'.length), false];
       check(!base || byPath.has(path), op, () => `the adapter has '${path}.base_layer.bias' but no lora_A / lora_B for '${path}'`);
       const m = modules.get(path);
-      const dst = m instanceof LoRALinear ? m.base.bias : base && m instanceof Linear ? m.bias : params.get(name);
+      const dst = m instanceof LoRALinear ? m.base.bias : base && (m instanceof Linear || m instanceof Conv1D) ? m.bias : params.get(name);
       check(dst, op, () => `the adapter has a bias for '${path}', which has no bias parameter in the model`);
       check(sameShape(src.shape, dst.shape), op, () => `the adapter's bias for '${path}' has shape ${fmt(src.shape)} but the model's has ${fmt(dst.shape)}`);
+      check(!biasKeys.has(dst), op, () => `'${key}' and '${biasKeys.get(dst)}' are both the bias of '${path}'; which one counts is ambiguous`);
+      biasKeys.set(dst, key);
       return [dst, src];
     });
 
@@ -235,6 +338,8 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
       applyLoRA(model, { targets: (path) => paths.includes(path), rank: s.rank, alpha: s.alpha, dropout: s.dropout, useRsLoRA: s.rs });
     }
     const layers = new Map(loraLayers(model));
+    // Names from the adapter's target_modules list, so saving it again writes the same list.
+    if (targetNames) for (const p of byPath.keys()) if (!existing.has(p)) recordTargetName(layers.get(p)!, p, targetNames);
     noGrad(() => {
       for (const [path, { a, b }] of byPath) {
         layers.get(path)!.loraA.copy_(a!);
@@ -244,6 +349,26 @@ export function loadAdapter(model: Module, files: AdapterFiles): void {
     });
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+/**
+ * Refuses a target_modules PEFT would refuse (matching no module, or one LoRA cannot adapt), or
+ * one that leaves out a layer the file has weights for (PEFT would not apply them). Only the
+ * base model's modules count: nothing inside a LoRA layer.
+ */
+function checkTargets(op: string, { selects, shown }: NonNullable<ParsedConfig['targets']>, modules: Map<string, Module>, lora: Set<string>,
+  byPath: Map<string, unknown>): void {
+  const inLoRA = (p: string) => [...lora].some((l) => p.startsWith(`${l}.`));
+  const selected = new Set([...modules.keys()].filter((p) => p !== '' && !inLoRA(p) && selects(p)));
+  check(selected.size > 0, op, () => `adapter_config.json: target_modules ${shown} matches no module of the model; PEFT refuses it too ("not found in the base model")`);
+  for (const p of selected) {
+    const m = modules.get(p)!;
+    check(m instanceof Linear || m instanceof Conv1D || m instanceof LoRALinear, op, () =>
+      `adapter_config.json: target_modules ${shown} selects '${p}', a ${m.constructor.name}, which LoRA cannot adapt; PEFT refuses it too`);
+  }
+  for (const p of byPath.keys()) {
+    check(selected.has(p), op, () => `the adapter has weights for '${p}', but its target_modules ${shown} does not select it, so PEFT would not apply them`);
   }
 }
 

@@ -1,11 +1,16 @@
 import { fromTypedArray } from '../core/creation.js';
 import type { DType, TypedArray } from '../core/dtype.js';
-import { TsgradError, check, fmt } from '../core/errors.js';
+import { TsgradError, check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 
 /** safetensors dtype names tsgrad writes, and those it can read. */
 const WRITE: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
-const READ: Record<string, { bytes: number; dtype: DType; decode: (b: Uint8Array, n: number, name: string) => TypedArray }> = {
+interface Reader {
+  bytes: number;
+  dtype: DType;
+  decode: (b: Uint8Array, n: number, name: string) => TypedArray;
+}
+const READERS: Record<string, Reader> = {
   F32: { bytes: 4, dtype: 'float32', decode: (b, n) => new Float32Array(aligned(b), 0, n) },
   F64: { bytes: 8, dtype: 'float64', decode: (b, n) => new Float64Array(aligned(b), 0, n) },
   I32: { bytes: 4, dtype: 'int32', decode: (b, n) => new Int32Array(aligned(b), 0, n) },
@@ -15,6 +20,8 @@ const READ: Record<string, { bytes: number; dtype: DType; decode: (b: Uint8Array
   // PyTorch writes integer tensors as int64; tsgrad holds int32, so every value must fit.
   I64: { bytes: 8, dtype: 'int32', decode: (b, n, name) => int64ToInt32(new BigInt64Array(aligned(b), 0, n), name) },
 };
+// A Map, so that a dtype read from a file ('__proto__', 'toString') finds nothing of Object's.
+const READ = new Map(Object.entries(READERS));
 
 function int64ToInt32(values: BigInt64Array, name: string): Int32Array {
   const out = new Int32Array(values.length);
@@ -53,9 +60,11 @@ function halfToFloat(h: number): number {
  * writeFileSync('adapter_model.safetensors', await encodeSafetensors({ w: randn([2, 2]) }));
  */
 export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array<ArrayBuffer>> {
+  check(!Object.hasOwn(tensors, '__metadata__'), 'encodeSafetensors', () => "a tensor is named '__metadata__', which the format reserves for the metadata; rename it");
   const names = Object.keys(tensors).sort();
   const datas = await Promise.all(names.map((n) => tensors[n]!.data()));
-  const header: Record<string, unknown> = {};
+  // Null-prototype: a tensor named '__proto__' is written like any other.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   names.forEach((n, i) => {
@@ -63,25 +72,38 @@ export async function encodeSafetensors(tensors: Record<string, Tensor>, metadat
     header[n] = { dtype: WRITE[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + datas[i]!.byteLength] };
     offset += datas[i]!.byteLength;
   });
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8; // spaces keep the data 8-byte aligned
-  json = new Uint8Array([...json, ...new Array<number>(padded - json.length).fill(0x20)]);
-  const out = new Uint8Array(8 + padded + offset);
+  return assemble(header, datas.map((d) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+}
+
+/** The file: header length, the header's JSON padded with spaces to keep the data 8-byte aligned, then the data. */
+function assemble(header: Record<string, unknown>, chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(text.length / 8) * 8;
+  const size = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Uint8Array(8 + padded + size).fill(0x20, 8 + text.length, 8 + padded);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(json, 8);
+  out.set(text, 8);
   let at = 8 + padded;
-  for (const d of datas) {
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
-    at += d.byteLength;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
   }
   return out;
 }
 
 const MAX_HEADER = 100_000_000;
+/** serde_json's recursion limit, which the reference (Rust) reader parses headers with. */
+const MAX_DEPTH = 128;
+/**
+ * More entries than any real checkpoint has in one file (the largest published models hold a few
+ * thousand tensors per shard); refused before parsing, so a small file of many empty tensors
+ * cannot cost seconds and gigabytes.
+ */
+export const MAX_TENSORS = 100_000;
 
 interface Entry {
   name: string;
-  kind: (typeof READ)[string];
+  kind: Reader;
   dtype: string;
   shape: number[];
   count: number;
@@ -97,34 +119,64 @@ function isOffset(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** A value from a header for an error message: short, whatever its size. */
+function show(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+const [QUOTE, BACKSLASH, OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY, COMMA] = [...'"\\{}[],'].map((c) => c.charCodeAt(0));
+
+function backslashesBefore(text: string, at: number): number {
+  let n = 0;
+  while (text.charCodeAt(at - 1 - n) === BACKSLASH) n++;
+  return n;
+}
+
 /**
- * The first key that appears twice in one object of well-formed JSON text, or null.
- * `JSON.parse` keeps the last silently, so two readers could see different tensors.
+ * One pass over the header text before it is parsed: refuses nesting deeper than MAX_DEPTH and
+ * more than MAX_TENSORS entries, so neither costs more than this scan, and finds the first key
+ * that appears twice in one object (`JSON.parse` keeps the last silently, so two readers could
+ * see different tensors). Malformed text is left for `JSON.parse` to name.
  */
-function duplicateKey(text: string): string | null {
+function scanHeader(op: string, text: string): string | null {
   const objects: (Set<string> | null)[] = [];
   let expectKey = false;
+  let entries = 0;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      // The closing quote is the next one not escaped by an odd run of backslashes.
+      let j = text.indexOf('"', i + 1);
+      while (j > 0 && text.charCodeAt(j - 1) === BACKSLASH && backslashesBefore(text, j) % 2 === 1) j = text.indexOf('"', j + 1);
+      if (j < 0) return null;
       if (expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
         const keys = objects[objects.length - 1]!;
+        let key = text.slice(i + 1, j);
+        if (key.includes('\\')) {
+          try {
+            key = JSON.parse(text.slice(i, j + 1)) as string;
+          } catch {
+            return null;
+          }
+        }
         if (keys.has(key)) return key;
         keys.add(key);
+        if (objects.length === 1) {
+          entries++;
+          check(entries <= MAX_TENSORS, op, () => `header has more than ${MAX_TENSORS} entries, more than any real checkpoint holds in one file`);
+        }
         expectKey = false;
       }
       i = j;
-    } else if (c === '{') {
-      objects.push(new Set());
-      expectKey = true;
-    } else if (c === '[') {
-      objects.push(null);
-    } else if (c === '}' || c === ']') {
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      objects.push(c === OPEN_OBJECT ? new Set() : null);
+      check(objects.length <= MAX_DEPTH, op, () => `header nests deeper than ${MAX_DEPTH} levels; a safetensors header is an object of flat tensor entries`);
+      expectKey = c === OPEN_OBJECT;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       objects.pop();
-    } else if (c === ',') {
+      expectKey = false;
+    } else if (c === COMMA) {
       expectKey = objects[objects.length - 1] instanceof Set;
     }
   }
@@ -147,40 +199,41 @@ function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<str
     throw new TsgradError(op, 'header is not valid UTF-8');
   }
   check(text.startsWith('{'), op, () => `header must be a JSON object starting with '{', got ${JSON.stringify(text.slice(0, 16))}`);
+  const dup = scanHeader(op, text);
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (e) {
-    throw new TsgradError(op, `header is not valid JSON (${(e as Error).message})`);
+    throw new TsgradError(op, `header is not valid JSON (${(e as Error).message.slice(0, 200)})`);
   }
   check(isObject(header), op, () => 'header must be a JSON object of tensor entries');
-  const dup = duplicateKey(text);
   check(dup === null, op, () => `header has the key '${dup}' twice; readers would disagree on which one counts`);
 
-  let metadata: Record<string, string> = {};
+  // Null-prototype: a tensor or metadata key may be any string, '__proto__' included.
+  const metadata: Record<string, string> = Object.create(null);
   const entries: Entry[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       check(isObject(entry) && Object.values(entry).every((v) => typeof v === 'string'), op, () => '__metadata__ must map strings to strings');
-      metadata = entry as Record<string, string>;
+      for (const [k, v] of Object.entries(entry)) metadata[k] = v as string;
       continue;
     }
-    check(isObject(entry), op, () => `tensor '${name}' must be an object with dtype, shape and data_offsets, got ${JSON.stringify(entry)}`);
+    check(isObject(entry), op, () => `tensor '${name}' must be an object with dtype, shape and data_offsets, got ${show(entry)}`);
     const { dtype, shape, data_offsets: offsets } = entry;
     check(typeof dtype === 'string', op, () => `tensor '${name}' has no dtype string`);
-    const kind = READ[dtype];
-    check(kind, op, () => `tensor '${name}' has dtype ${dtype}; supported: ${Object.keys(READ).join(', ')}`);
-    check(Array.isArray(shape) && shape.every(isOffset), op, () => `tensor '${name}' has shape ${JSON.stringify(shape)}; a shape is an array of non-negative integers`);
+    const kind = READ.get(dtype);
+    check(kind, op, () => `tensor '${name}' has dtype ${dtype.slice(0, 40)}; supported: ${[...READ.keys()].join(', ')}`);
+    check(Array.isArray(shape) && shape.every(isOffset), op, () => `tensor '${name}' has shape ${show(shape)}; a shape is an array of non-negative integers`);
     check(Array.isArray(offsets) && offsets.length === 2 && offsets.every(isOffset) && offsets[0] <= offsets[1], op, () =>
-      `tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 ≤ begin ≤ end`);
+      `tensor '${name}' has data_offsets ${show(offsets)}; expected [begin, end] with 0 ≤ begin ≤ end`);
     let n = 1;
     for (const d of shape as number[]) {
       n *= d;
-      check(Number.isSafeInteger(n * kind.bytes), op, () => `tensor '${name}' of shape ${fmt(shape as number[])} has more elements than any buffer can hold`);
+      check(Number.isSafeInteger(n * kind.bytes), op, () => `tensor '${name}' of shape ${show(shape)} has more elements than any buffer can hold`);
     }
     const [begin, end] = offsets as [number, number];
     check(end - begin === n * kind.bytes, op, () =>
-      `tensor '${name}' of shape ${fmt(shape as number[])} and dtype ${dtype} needs ${n * kind.bytes} bytes but its offsets [${begin}, ${end}] give ${end - begin}`);
+      `tensor '${name}' of shape ${show(shape)} and dtype ${dtype} needs ${n * kind.bytes} bytes but its offsets [${begin}, ${end}] give ${end - begin}`);
     entries.push({ name, kind, dtype, shape: shape as number[], count: n, begin, end });
   }
   // The data is the tensors back to back: no holes, no overlaps, nothing after the last one.
@@ -197,10 +250,24 @@ function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<str
 }
 
 /**
+ * The tensors a safetensors buffer holds (name, file dtype such as 'BF16', shape) and its
+ * metadata, with the header checked as `decodeSafetensors` checks it; no data is read, so a
+ * loader can refuse a file before it allocates anything.
+ *
+ * @example
+ * io.safetensorsHeader(bytes).tensors; // [{ name: 'wte.weight', dtype: 'F32', shape: [50257, 768] }, ...]
+ */
+export function safetensorsHeader(bytes: Uint8Array): { tensors: { name: string; dtype: string; shape: number[] }[]; metadata: Record<string, string> } {
+  const { entries, metadata } = readHeader(bytes);
+  return { tensors: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })), metadata };
+}
+
+/**
  * Reads a safetensors buffer into tensors on the current backend: F32, F64 and I32 as they are,
  * F16/BF16 widened to float32, I64 narrowed to int32 when every value fits. The whole header is
- * checked first (lengths, UTF-8 JSON, duplicate keys, dtypes, shapes, offsets that tile the data
- * exactly), so a malformed file is a TsgradError and no tensor is created from it.
+ * checked first (lengths, UTF-8 JSON, nesting depth, entry count, duplicate keys, dtypes, shapes,
+ * offsets that tile the data exactly), so a malformed file is a TsgradError and no tensor is
+ * created from it. `tensors` and `metadata` have no prototype, so any name in a file is a plain key.
  *
  * @example
  * const { tensors, metadata } = decodeSafetensors(readFileSync('adapter_model.safetensors'));
@@ -208,7 +275,7 @@ function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Record<str
 export function decodeSafetensors(bytes: Uint8Array, opts: { backend?: string } = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const { entries, metadata, data } = readHeader(bytes);
   const arrays = entries.map((e) => e.kind.decode(data.subarray(e.begin, e.end), e.count, e.name));
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor> = Object.create(null);
   try {
     entries.forEach((e, i) => (tensors[e.name] = fromTypedArray(arrays[i]!, e.shape, { dtype: e.kind.dtype, backend: opts.backend })));
   } catch (err) {

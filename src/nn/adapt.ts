@@ -1,10 +1,14 @@
 import { TsgradError, check } from '../core/errors.js';
-import { Linear } from './layers.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
-import { LoRALinear, type LoRAOptions, checkLoRAOptions } from './lora.js';
-import type { Module } from './module.js';
+import { Conv1D } from './conv1d.js';
+import { Linear } from './layers.js';
+import { type LoRABase, LoRALinear, type LoRAOptions, checkLoRAOptions } from './lora.js';
+import type { ChildSlot, Module } from './module.js';
 
-/** Which Linear layers to adapt: name suffixes (PEFT's target_modules), a RegExp on the dotted path, or a predicate. */
+/**
+ * Which Linear / Conv1D layers to adapt: names (PEFT's target_modules: a path equal to a name or
+ * ending in `.name`), a RegExp on the dotted path, or a predicate.
+ */
 export type LoRATargets = readonly string[] | RegExp | ((path: string, module: Module) => boolean);
 
 /** Options of `applyLoRA`: LoRA settings and which layers to adapt. */
@@ -16,22 +20,43 @@ export interface ApplyLoRAOptions extends LoRAOptions {
 
 /** What `applyLoRA` changed. */
 export interface ApplyLoRAReport {
-  /** Dotted paths of the Linear layers now wrapped in LoRALinear. */
+  /** Dotted paths of the Linear and Conv1D layers now wrapped in LoRALinear. */
   replaced: string[];
   trainable: number;
   total: number;
 }
 
+/** PEFT's rule for a list of target names: the path is a name or ends in `.name`. */
+export function matchesTargetName(path: string, name: string): boolean {
+  return path === name || path.endsWith(`.${name}`);
+}
+
 function matcher(targets: LoRATargets): (path: string, m: Module) => boolean {
   if (typeof targets === 'function') return targets;
   if (targets instanceof RegExp) return (path) => new RegExp(targets.source, targets.flags.replace('g', '')).test(path);
-  return (path) => targets.some((t) => path === t || path.endsWith(`.${t}`));
+  return (path) => targets.some((t) => matchesTargetName(path, t));
+}
+
+// The name from a list of targets that selected each layer, so saveAdapter can write PEFT's
+// target_modules as the names the user gave (layers chosen by a RegExp or predicate have none).
+const targetNames = new WeakMap<LoRALinear<LoRABase>, string>();
+
+/** The target name that selected `layer` (in `applyLoRA` or from a loaded adapter's list), if any. */
+export function targetNameOf(layer: LoRALinear<LoRABase>): string | undefined {
+  return targetNames.get(layer);
+}
+
+/** Records the name of a list of targets that selects the layer at `path` (the first that matches). */
+export function recordTargetName(layer: LoRALinear<LoRABase>, path: string, names: readonly string[]): void {
+  const name = names.find((t) => matchesTargetName(path, t));
+  if (name !== undefined) targetNames.set(layer, name);
 }
 
 /**
- * Wraps matching Linear submodules in LoRALinear in place, freezes every other parameter
+ * Wraps matching Linear and Conv1D submodules in LoRALinear in place (a Conv1D keeps its
+ * [in, out] weight: PEFT's fan_in_fan_out), freezes every other parameter
  * (adapters from an earlier call stay trainable) and returns what changed. A target that matches
- * nothing, or matches a layer that is not a Linear, is an error naming it.
+ * nothing, or matches a layer that is neither, is an error naming it.
  *
  * @example
  * const report = nn.applyLoRA(model, { targets: ['query', 'value'], rank: 8, alpha: 16 });
@@ -45,31 +70,31 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
     `targets must be a list of layer names, a RegExp or a predicate (path, module) => boolean, got ${describeValue(targets)}${typeof targets === 'string' ? `; for one layer pass ['${targets}']` : ''}`);
   check(['none', 'all', 'loraOnly'].includes(bias), 'applyLoRA', () => `bias must be 'none', 'all' or 'loraOnly', got '${bias}'`);
   const matches = matcher(targets);
-  const found: { path: string; parent: Module; name: string; linear: Linear }[] = [];
-  const linears = model.namedModules().filter(([, m]) => m instanceof Linear).map(([path]) => path);
+  const found: { path: string; parent: Module; name: string; layer: LoRABase }[] = [];
+  const adaptable = model.namedModules().filter(([, m]) => m instanceof Linear || m instanceof Conv1D).map(([path]) => path);
   for (const [path, parent] of model.namedModules()) {
     if (parent instanceof LoRALinear) continue; // its base is adapted already
     for (const slot of parent.childSlots()) {
       const childPath = path ? `${path}.${slot.name}` : slot.name;
       if (!matches(childPath, slot.module)) continue;
       if (slot.module instanceof LoRALinear) throw new TsgradError('applyLoRA', `'${childPath}' is already a LoRALinear`);
-      if (!(slot.module instanceof Linear)) {
-        throw new TsgradError('applyLoRA', `target matched '${childPath}', a ${slot.module.constructor.name}; only nn.Linear layers can be adapted`);
+      if (!(slot.module instanceof Linear || slot.module instanceof Conv1D)) {
+        throw new TsgradError('applyLoRA', `target matched '${childPath}', a ${slot.module.constructor.name}; only nn.Linear and nn.Conv1D layers can be adapted`);
       }
-      found.push({ path: childPath, parent, name: slot.name, linear: slot.module });
+      found.push({ path: childPath, parent, name: slot.name, layer: slot.module });
     }
   }
-  const hint = () => `; Linear layers in the model: ${linears.join(', ') || '(none)'}`;
+  const hint = () => `; Linear and Conv1D layers in the model: ${adaptable.join(', ') || '(none)'}`;
   if (Array.isArray(targets)) {
     for (const t of targets as readonly string[]) {
-      check(found.some((f) => f.path === t || f.path.endsWith(`.${t}`)), 'applyLoRA', () => `target '${t}' matches no layer${hint()}`);
+      check(found.some((f) => matchesTargetName(f.path, t)), 'applyLoRA', () => `target '${t}' matches no layer${hint()}`);
     }
   }
   check(found.length > 0, 'applyLoRA', () => `targets ${String(targets)} match no layer${hint()}`);
   // Every layer's settings are checked before anything is frozen or wrapped.
   for (const f of found) {
     try {
-      checkLoRAOptions(f.linear.inFeatures, f.linear.outFeatures, lora);
+      checkLoRAOptions(f.layer.inFeatures, f.layer.outFeatures, lora);
     } catch (e) {
       throw e instanceof TsgradError ? new TsgradError('applyLoRA', `layer '${f.path}': ${e.message.slice(e.op.length + 2)}`) : e;
     }
@@ -80,15 +105,42 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
   model.freeze();
   for (const p of earlier) p.requiresGrad = true;
   for (const f of found) {
-    const wrapped = LoRALinear.fromLinear(f.linear, lora);
+    const wrapped = LoRALinear.wrap(f.layer, lora);
+    if (Array.isArray(targets)) recordTargetName(wrapped, f.path, targets);
     const slot = f.parent.childSlots().find((s) => s.name === f.name)!;
     slot.replace(wrapped);
-    if (bias === 'loraOnly' && f.linear.bias) f.linear.bias.requiresGrad = true;
+    if (bias === 'loraOnly' && f.layer.bias) f.layer.bias.requiresGrad = true;
   }
   if (bias === 'all') {
     for (const [name, p] of model.namedParameters()) if (name === 'bias' || name.endsWith('.bias')) p.requiresGrad = true;
   }
   return { replaced: found.map((f) => f.path), trainable: model.numParameters({ trainableOnly: true }), total: model.numParameters() };
+}
+
+/**
+ * Merges every LoRA layer into its base and puts the base back in its place (PEFT's
+ * `merge_and_unload`): the model is plain Linear / Conv1D layers again, with W0 + ΔW as their
+ * weights, ready to save with the base model's own names. Returns the paths it unloaded.
+ *
+ * @example
+ * nn.mergeAndUnload(model); // ['transformer.h.0.attn.c_attn', ...]
+ * model.stateDict();        // the base model's keys, merged weights
+ */
+export function mergeAndUnload(model: Module): string[] {
+  check(typeof (model as { namedModules?: unknown } | null)?.namedModules === 'function', 'mergeAndUnload', () => `model must be an nn.Module, got ${describeValue(model)}`);
+  check(!(model instanceof LoRALinear), 'mergeAndUnload', () => 'the model is itself a LoRALinear; call its mergeAndUnload() method, which returns the base layer');
+  const slots = new Map<string, ChildSlot>();
+  for (const [path, parent] of model.namedModules()) {
+    if (parent instanceof LoRALinear) continue;
+    for (const slot of parent.childSlots()) if (slot.module instanceof LoRALinear) slots.set(path ? `${path}.${slot.name}` : slot.name, slot);
+  }
+  // In module order (the order of stateDict), not parent by parent.
+  const unloaded = model.namedModules().map(([p]) => p).filter((p) => slots.has(p));
+  for (const p of unloaded) {
+    const slot = slots.get(p)!;
+    slot.replace((slot.module as LoRALinear<LoRABase>).mergeAndUnload());
+  }
+  return unloaded;
 }
 
 function thousands(n: number): string {

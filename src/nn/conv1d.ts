@@ -3,6 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { check, fmt } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertNewShape, describeValue, isPlainObject } from '../core/validate.js';
+import { initEnabled } from './init.js';
 import { type TensorLike, asTensor } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
@@ -34,9 +35,13 @@ export class Conv1D extends Module {
       `dtype must be 'float32' or 'float64', got ${describeValue(opts.dtype)}`);
     assertNewShape('Conv1D', [nx, nf]);
     const dtype = opts.dtype ?? 'float32';
-    const w = randn([nx, nf], { dtype });
-    this.weight = Parameter.from(w.mul(0.02));
-    w.dispose();
+    if (initEnabled()) {
+      const w = randn([nx, nf], { dtype });
+      this.weight = Parameter.from(w.mul(0.02));
+      w.dispose();
+    } else {
+      this.weight = Parameter.from(zeros([nx, nf], { dtype }));
+    }
     this.bias = Parameter.from(zeros([nf], { dtype }));
   }
 

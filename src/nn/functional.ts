@@ -12,6 +12,9 @@ import type { Tensor } from '../core/tensor.js';
 import { assertIndexRange, assertSameBackend, assertTensor, checkArgs, describeValue } from '../core/validate.js';
 import { type TensorLike, asTensor } from './inputs.js';
 
+export { scaledDotProductAttention, type AttentionOptions } from '../core/ops/attention.js';
+export { maskedFill } from '../core/ops/maskedFill.js';
+
 export {
   crossEntropy, nllLoss, binaryCrossEntropyWithLogits,
   type CrossEntropyOptions, type NllLossOptions, type Reduction,
@@ -42,6 +45,17 @@ export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null):
     `bias must be [${weight.shape[0]}] (one per output feature of weight ${fmt(weight.shape)}), got ${fmt(bias!.shape)}`);
   const y = x.matmul(weight.transpose(0, 1));
   return bias ? y.add(bias) : y;
+}
+
+/**
+ * GELU, x·Φ(x): exact (erf) by default, or PyTorch's tanh approximation (GPT-2's `gelu_new`).
+ *
+ * @example
+ * gelu(x, { approximate: 'tanh' });
+ */
+export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  checkArgs('gelu', [x, opts], ['input:tensor', 'options:object?']);
+  return x.gelu(opts);
 }
 
 /** Mean squared error. @example mseLoss(pred, target) */

@@ -7,7 +7,7 @@
  */
 export * as functional from './functional.js';
 export { Parameter } from './parameter.js';
-export { Module, type ChildSlot, type LoadResult } from './module.js';
+export { Module, type AnyModule, type ChildSlot, type LoadResult, type ModuleOutput } from './module.js';
 export {
   Linear, Sequential, Embedding, LayerNorm, Dropout, ReLU, GELU, Tanh, Sigmoid, MSELoss, CrossEntropyLoss,
   type LinearOptions,
@@ -15,9 +15,10 @@ export {
 export { Flatten, Identity } from './shapes.js';
 export { Conv1D } from './conv1d.js';
 export { ModuleList, ModuleDict } from './containers.js';
+export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './attention.js';
 export type { TensorLike } from './inputs.js';
 export type { CrossEntropyOptions, NllLossOptions, Reduction } from './losses.js';
 export * as init from './init.js';
-export { LoRALinear, type LoRAOptions, type UnmergeReport } from './lora.js';
-export { applyLoRA, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
+export { LoRALinear, type LoRABase, type LoRAOptions, type UnmergeReport } from './lora.js';
+export { applyLoRA, mergeAndUnload, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';

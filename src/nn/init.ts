@@ -19,9 +19,35 @@ export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid'
 /** Which fan Kaiming init preserves the variance of: forward (`fan_in`, default) or backward. */
 export type FanMode = 'fan_in' | 'fan_out';
 
+let skipping = 0;
+
+/**
+ * Runs `fn` with random initialisation skipped, for models whose weights are loaded next
+ * (PyTorch's `torch.nn.utils.skip_init`, transformers' `no_init_weights`): layers built inside
+ * start from zeros and the functions of `nn.init` leave tensors as they are. Returns fn's result.
+ *
+ * @example
+ * const model = nn.init.skipInit(() => new models.GPT2LMHeadModel(config));
+ * model.loadStateDict(state);
+ */
+export function skipInit<T>(fn: () => T): T {
+  skipping++;
+  try {
+    return fn();
+  } finally {
+    skipping--;
+  }
+}
+
+/** Whether layers being built now should draw their initial weights (false inside `skipInit`). */
+export function initEnabled(): boolean {
+  return skipping === 0;
+}
+
 /** Draws every element on the host (one seeded stream on every backend), then writes them in place. */
 function write<T extends Tensor>(op: string, t: T, draw: () => number): T {
   check(isFloat(t.dtype), op, () => `needs a float tensor, got ${t.dtype}`);
+  if (!initEnabled()) return t;
   const b = t._backend;
   const values = Tensor._wrap(b, b.upload(toTypedArray(Array.from({ length: t.size }, draw), t.dtype)), t.shape, t.dtype);
   noGrad(() => t.copy_(values));

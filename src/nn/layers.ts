@@ -4,6 +4,7 @@ import { check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertNewShape, assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 import * as F from './functional.js';
+import { initEnabled } from './init.js';
 import { type TensorLike, asTensor } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
@@ -49,8 +50,9 @@ export class Linear extends Module {
     assertNewShape('Linear', [outFeatures, inFeatures]);
     const bound = 1 / Math.sqrt(inFeatures);
     const dtype = opts.dtype ?? 'float32';
-    this.weight = Parameter.from(uniform([outFeatures, inFeatures], -bound, bound, { dtype }));
-    this.bias = opts.bias ?? true ? Parameter.from(uniform([outFeatures], -bound, bound, { dtype })) : null;
+    const draw = (shape: number[]) => (initEnabled() ? uniform(shape, -bound, bound, { dtype }) : zeros(shape, { dtype }));
+    this.weight = Parameter.from(draw([outFeatures, inFeatures]));
+    this.bias = opts.bias ?? true ? Parameter.from(draw([outFeatures])) : null;
   }
 
   /** x·Wᵀ + b. */
@@ -104,7 +106,8 @@ export class Embedding extends Module {
     positiveInt('Embedding', 'embeddingDim', embeddingDim);
     floatDType('Embedding', opts);
     assertNewShape('Embedding', [numEmbeddings, embeddingDim]);
-    this.weight = Parameter.from(randn([numEmbeddings, embeddingDim], { dtype: opts.dtype ?? 'float32' }));
+    const dtype = opts.dtype ?? 'float32';
+    this.weight = Parameter.from(initEnabled() ? randn([numEmbeddings, embeddingDim], { dtype }) : zeros([numEmbeddings, embeddingDim], { dtype }));
   }
 
   forward(indices: TensorLike): Tensor {

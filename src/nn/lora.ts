@@ -1,8 +1,9 @@
 import { isGradEnabled, noGrad, record } from '../core/autograd.js';
 import { randn, uniform, zeros } from '../core/creation.js';
-import { TsgradError, check } from '../core/errors.js';
+import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
-import type { Tensor } from '../core/tensor.js';
+import { Tensor } from '../core/tensor.js';
+import { Conv1D } from './conv1d.js';
 import * as F from './functional.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
@@ -25,6 +26,12 @@ export interface LoRAOptions {
   init?: 'kaiming' | 'gaussian';
 }
 
+/**
+ * The layers LoRA wraps: `nn.Linear` (weight [out, in]) and `nn.Conv1D` (Hugging Face's transposed
+ * linear, weight [in, out]: PEFT's `fan_in_fan_out`).
+ */
+export type LoRABase = Linear | Conv1D;
+
 /** What `unmerge()` did: the largest |W_after − W_before_merge| float rounding left behind. */
 export interface UnmergeReport {
   /** null on asynchronous backends, where reading it would need an await. */
@@ -32,19 +39,23 @@ export interface UnmergeReport {
 }
 
 /**
- * A frozen Linear plus a trainable low-rank update (LoRA, Hu et al. 2021):
- * `y = base(x) + scaling · (dropout(x) Aᵀ) Bᵀ`. Only `loraA` [rank, in] and `loraB` [out, rank]
- * require grad, so backward never computes dW0 and optimizers keep state only for A and B.
- * B starts at zero, so a fresh layer computes exactly its base Linear.
+ * A frozen linear layer plus a trainable low-rank update (LoRA, Hu et al. 2021):
+ * `y = base(x) + scaling · (dropout(x) Aᵀ) Bᵀ`. The base is an `nn.Linear` or an `nn.Conv1D`
+ * (PEFT's `lora.Linear` wraps both, with `fan_in_fan_out` for Conv1D); `loraA` [rank, in] and
+ * `loraB` [out, rank] have the same shapes for either. Only A and B require grad, so backward
+ * never computes dW0 and optimizers keep state only for A and B. B starts at zero, so a fresh
+ * layer computes exactly its base. Like PEFT's layer it exposes the base's `weight` and `bias`.
  *
  * @example
- * const lora = new nn.LoRALinear(768, 768, { rank: 4, alpha: 8 });
+ * const lora = new nn.LoRALinear(768, 768, { rank: 4, alpha: 8 }); // LoRALinear<nn.Linear>
  * lora.forward(x);              // base(x) + 2 · x Aᵀ Bᵀ
  * lora.merge();                 // one matmul at inference; lora.isMerged === true
  * lora.unmerge();               // W0 back, { maxDrift }
+ * const attn = nn.LoRALinear.wrap(new nn.Conv1D(2304, 768), { rank: 4 }); // LoRALinear<nn.Conv1D>
+ * attn.weight.shape;            // [768, 2304]: the frozen Conv1D weight
  */
-export class LoRALinear extends Module {
-  readonly base: Linear;
+export class LoRALinear<B extends LoRABase = Linear> extends Module {
+  readonly base: B;
   loraA: Parameter;
   loraB: Parameter;
   readonly rank: number;
@@ -54,6 +65,7 @@ export class LoRALinear extends Module {
   // Private fields are invisible to parameter discovery: the snapshot is not a parameter.
   #merged: { a: Tensor; b: Tensor; drift: Tensor } | null = null;
 
+  /** A new `nn.Linear(inFeatures, outFeatures)` with an adapter; `LoRALinear.wrap` adapts an existing layer. */
   constructor(inFeatures: number, outFeatures: number, opts: LoRAOptions & { bias?: boolean } = {}) {
     super();
     const rank = opts.rank ?? 8;
@@ -61,7 +73,7 @@ export class LoRALinear extends Module {
     const base = wrapping ?? new Linear(inFeatures, outFeatures, { bias: opts.bias ?? true });
     wrapping = null;
     this.training = base.training;
-    this.base = base.freeze();
+    this.base = base.freeze() as B;
     this.rank = rank;
     this.alpha = opts.alpha ?? rank;
     this.scaling = opts.useRsLoRA ? this.alpha / Math.sqrt(rank) : this.alpha / rank;
@@ -70,19 +82,33 @@ export class LoRALinear extends Module {
   }
 
   /**
+   * Wraps an existing Linear or Conv1D: its weight and bias are frozen and shared, not copied.
+   * The result is typed by the layer it wraps.
+   *
+   * @example
+   * const cAttn = nn.LoRALinear.wrap(gpt2.transformer.h.at(0).attn.c_attn, { rank: 4 }); // LoRALinear<nn.Conv1D>
+   * cAttn.base.nf; // 3 · nEmbd, typed: the base is a Conv1D
+   */
+  static wrap<L extends LoRABase>(layer: L, opts: LoRAOptions = {}): LoRALinear<L> {
+    check(layer instanceof Linear || layer instanceof Conv1D, 'LoRALinear.wrap', () =>
+      `expects an nn.Linear or nn.Conv1D, got ${(layer as object)?.constructor?.name}`);
+    wrapping = layer;
+    try {
+      return new LoRALinear(layer.inFeatures, layer.outFeatures, opts) as unknown as LoRALinear<L>;
+    } finally {
+      wrapping = null;
+    }
+  }
+
+  /**
    * Wraps an existing Linear: its weight and bias are frozen and shared, not copied.
    *
    * @example
    * model.fc = nn.LoRALinear.fromLinear(model.fc, { rank: 4 });
    */
-  static fromLinear(linear: Linear, opts: LoRAOptions = {}): LoRALinear {
+  static fromLinear(linear: Linear, opts: LoRAOptions = {}): LoRALinear<Linear> {
     check(linear instanceof Linear, 'LoRALinear.fromLinear', () => `expects an nn.Linear, got ${(linear as object)?.constructor?.name}`);
-    wrapping = linear;
-    try {
-      return new LoRALinear(linear.inFeatures, linear.outFeatures, opts);
-    } finally {
-      wrapping = null;
-    }
+    return LoRALinear.wrap(linear, opts);
   }
 
   get inFeatures(): number {
@@ -93,6 +119,21 @@ export class LoRALinear extends Module {
     return this.base.outFeatures;
   }
 
+  /** The frozen base weight: [out, in] for a Linear, [in, out] for a Conv1D (PEFT's `layer.weight`). */
+  get weight(): Parameter {
+    return this.base.weight;
+  }
+
+  /** The frozen base bias (PEFT's `layer.bias`). */
+  get bias(): B['bias'] {
+    return this.base.bias;
+  }
+
+  /** True when the base stores its weight [in, out] (a Conv1D): PEFT's `fan_in_fan_out`. */
+  get fanInFanOut(): boolean {
+    return this.base instanceof Conv1D;
+  }
+
   /** True between `merge()` and `unmerge()`: the update lives inside base.weight. */
   get isMerged(): boolean {
     return this.#merged !== null;
@@ -101,10 +142,15 @@ export class LoRALinear extends Module {
   /** The base layer's output plus the scaled low-rank update. */
   forward(x: Tensor): Tensor {
     const { weight, bias } = this.base;
+    // Non-tensors are left to F.loraLinear, which names what it got.
+    check(!(x instanceof Tensor) || (x.ndim >= 1 && x.shape[x.ndim - 1] === this.inFeatures), 'LoRALinear', () =>
+      `input ${fmt(x.shape)} must end in the ${this.inFeatures} input features of the ${this.base.constructor.name} it wraps (weight ${fmt(weight.shape)})`);
+    // F.linear takes [out, in]; a Conv1D's [in, out] weight enters as a transposed view, no copy.
+    const w = this.fanInFanOut ? weight.transpose(0, 1) : weight;
     if (!this.#merged) {
-      return F.loraLinear(x, weight, bias, this.loraA, this.loraB, this.scaling, { dropout: this.dropout, training: this.training });
+      return F.loraLinear(x, w, bias, this.loraA, this.loraB, this.scaling, { dropout: this.dropout, training: this.training });
     }
-    const y = noGrad(() => F.linear(x, weight, bias));
+    const y = noGrad(() => F.linear(x, w, bias));
     const watched = [x, weight, bias, this.loraA, this.loraB].filter((t): t is Tensor => !!t && t.requiresGrad);
     if (!isGradEnabled() || watched.length === 0) return y;
     return record('LoRALinear(merged)', watched, y, [], () => {
@@ -113,7 +159,8 @@ export class LoRALinear extends Module {
   }
 
   /**
-   * Folds scaling·B·A into base.weight so inference costs one matmul. Merging a merged layer
+   * Folds scaling·B·A into base.weight (its transpose into a Conv1D's [in, out] weight, as PEFT
+   * does with fan_in_fan_out) so inference costs one matmul. Merging a merged layer
    * does nothing (it never adds twice). The A and B used are snapshotted, so `unmerge()`
    * subtracts exactly what was added even if the adapters change meanwhile.
    */
@@ -124,7 +171,7 @@ export class LoRALinear extends Module {
       scope(() => {
         const a = keep(this.loraA.clone());
         const b = keep(this.loraB.clone());
-        const delta = b.matmul(a).mul(this.scaling);
+        const delta = this.#delta(a, b);
         const merged = w.add(delta);
         // The float drift unmerge will leave, computed now while the original W0 is at hand.
         const drift = keep(merged.sub(delta).sub(w).abs().max());
@@ -140,7 +187,7 @@ export class LoRALinear extends Module {
     const m = this.#merged;
     if (!m) return { maxDrift: 0 };
     const w = this.base.weight;
-    noGrad(() => scope(() => w.copy_(w.sub(m.b.matmul(m.a).mul(this.scaling)))));
+    noGrad(() => scope(() => w.copy_(w.sub(this.#delta(m.a, m.b)))));
     const maxDrift = m.drift._backend.readSync ? m.drift.itemSync() : null;
     m.a.dispose();
     m.b.dispose();
@@ -149,14 +196,36 @@ export class LoRALinear extends Module {
     return { maxDrift };
   }
 
+  /**
+   * Merges for good and returns the base layer with W0 + ΔW in its weight (PEFT's
+   * `merge_and_unload` for one layer; `nn.mergeAndUnload` does it for a model). A and B are
+   * disposed, so this wrapper cannot be used afterwards; put the returned layer in its place.
+   *
+   * @example
+   * model.fc = (model.fc as nn.LoRALinear).mergeAndUnload(); // an nn.Linear again
+   */
+  mergeAndUnload(): B {
+    this.merge();
+    const m = this.#merged!;
+    for (const t of [m.a, m.b, m.drift, this.loraA, this.loraB]) t.dispose();
+    this.#merged = null;
+    return this.base;
+  }
+
+  /** ΔW in the base weight's layout: scaling·B·A, transposed for a Conv1D. */
+  #delta(a: Tensor, b: Tensor): Tensor {
+    const delta = b.matmul(a).mul(this.scaling);
+    return this.fanInFanOut ? delta.transpose(0, 1) : delta;
+  }
+
   protected override assertUnmerged(op: string, path: string): void {
     check(!this.#merged, op, () =>
       `LoRALinear '${path || '(root)'}' is merged (base.weight holds W0 + scaling·B·A); call unmerge() first so the update is never applied twice`);
   }
 }
 
-/** The Linear `fromLinear` hands to the constructor (the constructor's public signature takes sizes). */
-let wrapping: Linear | null = null;
+/** The layer `wrap` hands to the constructor (the constructor's public signature takes sizes). */
+let wrapping: LoRABase | null = null;
 
 /** Errors unless `opts` make a valid LoRALinear of this size (`rank` defaults to 8, as in the constructor). */
 export function checkLoRAOptions(inFeatures: number, outFeatures: number, opts: LoRAOptions): void {
@@ -175,7 +244,7 @@ function validate(inFeatures: number, outFeatures: number, rank: number, opts: L
 }
 
 /** A [rank, in] and B [out, rank] beside the base weight (same dtype and backend). */
-function adapters(base: Linear, rank: number, init: 'kaiming' | 'gaussian'): [Parameter, Parameter] {
+function adapters(base: LoRABase, rank: number, init: 'kaiming' | 'gaussian'): [Parameter, Parameter] {
   const w = base.weight;
   const opts = { dtype: w.dtype, backend: w.backend };
   const bound = 1 / Math.sqrt(base.inFeatures);

@@ -5,7 +5,16 @@ import { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
 import { Parameter } from './parameter.js';
 
-/** A child module's place in its parent, so `applyLoRA` can swap it in place. */
+/** What a module's forward returns: a tensor, or a tuple such as MultiheadAttention's `[output, weights]`. */
+export type ModuleOutput = Tensor | readonly (Tensor | null)[];
+
+/** Any module, whatever its forward returns. */
+export type AnyModule = Module<ModuleOutput>;
+
+/**
+ * A child module's place in its parent, so `applyLoRA` can swap it in place. `module` is typed as
+ * a tensor-returning module; a child that returns a tuple (`MultiheadAttention`) still appears.
+ */
 export interface ChildSlot {
   name: string;
   module: Module;
@@ -32,12 +41,15 @@ export interface LoadResult {
  * }
  * new MLP().namedParameters().map(([n]) => n); // ['layers.0.weight', 'layers.0.bias', ...]
  */
-export abstract class Module {
+export abstract class Module<Out extends ModuleOutput = Tensor> {
   /** Training mode (dropout active). Changed only by `train()`/`eval()`, which do nothing else. */
   training = true;
 
-  /** The computation of this module. */
-  abstract forward(...inputs: Tensor[]): Tensor;
+  /**
+   * The computation of this module: a tensor by default; a module whose PyTorch twin returns a
+   * tuple says so in `Out` (`MultiheadAttention extends Module<[Tensor, Tensor | null]>`).
+   */
+  abstract forward(...inputs: unknown[]): Out;
 
   /** Own parameters and submodules, in property order; arrays contribute `name.i` entries. */
   private entries(): Entry[] {
@@ -55,14 +67,17 @@ export abstract class Module {
   }
 
   /** Adds a submodule under `name` (for names chosen at run time, as Sequential's `0`, `1`...). */
-  registerModule(name: string, module: Module): void {
-    check(/^[^.]+$/.test(name), 'registerModule', () => `name '${name}' must be non-empty and contain no '.'`);
+  registerModule(name: string, module: AnyModule): void {
+    check(typeof name === 'string' && /^[^.]+$/.test(name), 'registerModule', () => `name ${describeValue(name)} must be a non-empty string without '.'`);
+    check(module instanceof Module, 'registerModule', () => `'${name}' must be an nn.Module, got ${describeValue(module)}`);
     (this as Record<string, unknown>)[name] = module;
   }
 
   /** Adds a parameter under `name`. */
   registerParameter(name: string, param: Parameter): void {
-    check(/^[^.]+$/.test(name), 'registerParameter', () => `name '${name}' must be non-empty and contain no '.'`);
+    check(typeof name === 'string' && /^[^.]+$/.test(name), 'registerParameter', () => `name ${describeValue(name)} must be a non-empty string without '.'`);
+    check(param instanceof Parameter, 'registerParameter', () =>
+      `'${name}' must be an nn.Parameter, got ${describeValue(param)}${param instanceof Tensor ? '; wrap it: new nn.Parameter(t)' : ''}`);
     (this as Record<string, unknown>)[name] = param;
   }
 
@@ -73,11 +88,15 @@ export abstract class Module {
       .map((e) => ({ name: e.name, module: e.value, replace: e.replace }));
   }
 
-  /** This module and every submodule, with dotted paths ('' for this one); each module once. */
+  /**
+   * This module and every submodule, with dotted paths ('' for this one); each module once. They
+   * are typed as tensor-returning modules, as `ChildSlot` is.
+   */
   namedModules(prefix = '', seen = new Set<Module>()): [string, Module][] {
-    if (seen.has(this)) return [];
-    seen.add(this);
-    const out: [string, Module][] = [[prefix, this]];
+    const self = this as unknown as Module;
+    if (seen.has(self)) return [];
+    seen.add(self);
+    const out: [string, Module][] = [[prefix, self]];
     for (const c of this.childSlots()) out.push(...c.module.namedModules(join(prefix, c.name), seen));
     return out;
   }
@@ -185,6 +204,39 @@ export abstract class Module {
   }
 
   /**
+   * `loadStateDict` for a state on any backend (PyTorch's `load_state_dict` copies across
+   * devices): entries on another backend are read (awaited) and uploaded to their parameter's
+   * backend first, then loaded with the same all-or-nothing checks.
+   *
+   * @example
+   * await cpuModel.loadStateDictAsync(gpuModel.stateDict());
+   */
+  async loadStateDictAsync(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<LoadResult> {
+    check(isPlainObject(state), 'loadStateDict', () =>
+      `state must be an object of tensors by parameter name (as stateDict() returns), got ${describeValue(state)}`);
+    const params = new Map(this.namedParameters());
+    const moved: Record<string, Tensor> = Object.create(null);
+    const made: Tensor[] = [];
+    try {
+      for (const [name, src] of Object.entries(state)) {
+        const p = params.get(name);
+        const tensorLike = typeof src === 'object' && src !== null && (src as { _isTensor?: unknown })._isTensor === true && !src.isDisposed;
+        if (p && tensorLike && src._backend !== p._backend) {
+          const b = p._backend;
+          const copy = Tensor._wrap(b, b.upload(await src.data()), src.shape, src.dtype);
+          made.push(copy);
+          moved[name] = copy;
+        } else {
+          moved[name] = src;
+        }
+      }
+      return this.loadStateDict(moved, opts);
+    } finally {
+      for (const t of made) t.dispose();
+    }
+  }
+
+  /**
    * Tensors a module holds that are not parameters (masks, running statistics: PyTorch's
    * buffers), found like parameters from its fields and arrays, with dotted paths. `to()` moves
    * them; `stateDict()` holds parameters only.
@@ -246,7 +298,7 @@ export abstract class Module {
 /** A state-dict tensor from another backend can be copied in only if it can be read at once. */
 function checkCopyable(name: string, src: Tensor, p: Tensor): void {
   check(src._backend === p._backend || src._backend.readSync, 'loadStateDict', () =>
-    `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; move the state first (await t.to('${p.backend}')) or load it on '${src.backend}' and then await model.to('${p.backend}')`);
+    `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; use await model.loadStateDictAsync(state), which moves it, or load it on '${src.backend}' and then await model.to('${p.backend}')`);
 }
 
 /** Copies `src` into `p`, uploading it first when it lives on another (synchronous) backend. */

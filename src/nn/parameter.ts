@@ -1,5 +1,7 @@
 import { keep } from '../core/scope.js';
 import { Tensor } from '../core/tensor.js';
+import { check } from '../core/errors.js';
+import { assertTensor, describeValue } from '../core/validate.js';
 
 /**
  * A tensor a Module owns and an optimizer trains: a leaf that requires grad by default and
@@ -11,6 +13,8 @@ import { Tensor } from '../core/tensor.js';
  */
 export class Parameter extends Tensor {
   constructor(data: Tensor, requiresGrad = true) {
+    assertTensor('Parameter', data, 'data');
+    check(typeof requiresGrad === 'boolean', 'Parameter', () => `requiresGrad must be a boolean, got ${describeValue(requiresGrad)}`);
     super(data._storageRef('Parameter'), data.shape, data.dtype, data.strides, data.offset);
     this.requiresGrad = requiresGrad;
     keep(this);

@@ -38,6 +38,10 @@ export class Adam extends Optimizer<AdamOptions> {
     checkRange(op, 'weightDecay', g.weightDecay, 0);
   }
 
+  protected stateKeys(): { required: readonly string[]; optional: readonly string[] } {
+    return { required: ['expAvg', 'expAvgSq'], optional: [] };
+  }
+
   protected update(p: Tensor, grad: Tensor, g: AdamOptions, s: ParamState): void {
     const [b1, b2] = g.betas;
     // zerosLike: the state lives on p's own backend instance, which its name may not select.

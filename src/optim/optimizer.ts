@@ -79,6 +79,13 @@ export abstract class Optimizer<H extends object> {
   /** Checks a group's hyperparameters, throwing a TsgradError naming the bad one. */
   protected abstract validate(group: H): void;
 
+  /**
+   * The state tensors a parameter has once it has stepped:
+   * `required` ones a loaded state must hold (a missing moment would restart at zero while the
+   * step count goes on), and `optional` ones it may hold. Anything else is refused on load.
+   */
+  protected abstract stateKeys(): { required: readonly string[]; optional: readonly string[] };
+
   /** Updates one parameter in place from its gradient; runs inside noGrad and a scope. */
   protected abstract update(p: Tensor, grad: Tensor, group: H, state: ParamState): void;
 
@@ -183,7 +190,12 @@ export abstract class Optimizer<H extends object> {
     return { state, paramGroups };
   }
 
-  /** Restores a snapshot taken from an optimizer over parameters of the same shapes, in the same groups. */
+  /**
+   * Restores a snapshot taken from an optimizer over parameters of the same shapes, in the same
+   * groups. Each parameter's state must hold exactly the tensors this optimizer keeps (Adam:
+   * `expAvg` and `expAvgSq`; SGD: `momentumBuffer`, which may be absent as in PyTorch); the whole
+   * snapshot is checked before anything changes.
+   */
   loadStateDict(dict: OptimizerStateDict<H>): void {
     check(typeof dict === 'object' && dict !== null && Array.isArray(dict.paramGroups) && typeof dict.state === 'object' && dict.state !== null, 'loadStateDict', () =>
       `expected { state, paramGroups } as stateDict() returns, got ${describeValue(dict)}`);
@@ -195,18 +207,27 @@ export abstract class Optimizer<H extends object> {
       `param group ${i} has ${g.params.length} parameters in the state dict but ${this.paramGroups[i]!.params.length} in the optimizer`));
     dict.paramGroups.forEach(({ params: _, ...h }, i) => this.validate({ ...this.paramGroups[i]!, ...structuredClone(h) } as H));
     const params = this.allParams();
+    const name = this.constructor.name;
+    const { required, optional } = this.stateKeys();
+    const known = [...required, ...optional];
     for (const [key, entry] of Object.entries(dict.state)) {
-      const p = params[Number(key)];
-      check(p, 'loadStateDict', () => `state for parameter ${key}, but the optimizer has ${params.length} parameters`);
+      const p = String(Number(key)) === key ? params[Number(key)] : undefined;
+      check(p, 'loadStateDict', () => `state for parameter ${key}, but the optimizer has ${params.length} parameters (indices 0 to ${params.length - 1})`);
       check(typeof entry === 'object' && entry !== null && Number.isInteger(entry.step) && entry.step >= 0, 'loadStateDict', () =>
         `state[${key}] must be { step, ...tensors } with an integer step ≥ 0, got ${describeValue(entry)}`);
       for (const [k, v] of Object.entries(entry)) {
-        if (typeof v === 'number') continue;
+        if (k === 'step') continue;
+        check(known.includes(k), 'loadStateDict', () =>
+          `state[${key}] holds '${k}', which is not part of ${name}'s state (it keeps ${known.join(', ')}); is this another optimizer's checkpoint?`);
         assertTensor('loadStateDict', v, `state[${key}].${k}`);
         check(v.backend === p.backend, 'loadStateDict', () => `state[${key}].${k} is on '${v.backend}' but parameter ${key} is on '${p.backend}'`);
         if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) {
           throw new TsgradError('loadStateDict', `state[${key}].${k} has shape ${fmt(v.shape)} but parameter ${key} has shape ${fmt(p.shape)}`);
         }
+      }
+      for (const k of required) {
+        check(Object.hasOwn(entry, k), 'loadStateDict', () =>
+          `state[${key}] lacks '${k}'; ${name} keeps ${required.join(' and ')} for every parameter it has stepped, and a missing one would restart at zero while the step count (${entry.step}) goes on`);
       }
     }
     for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
@@ -216,7 +237,7 @@ export abstract class Optimizer<H extends object> {
         const p = params[Number(key)]!;
         const s: ParamState = { step: entry.step, tensors: {} };
         for (const [k, v] of Object.entries(entry)) {
-          if (typeof v !== 'number') s.tensors[k] = keep(v.dtype === p.dtype ? v.clone() : v.cast(p.dtype));
+          if (k !== 'step') s.tensors[k] = keep((v as Tensor).dtype === p.dtype ? (v as Tensor).clone() : (v as Tensor).cast(p.dtype));
         }
         this.state.set(p, s);
       }

@@ -33,6 +33,11 @@ export class SGD extends Optimizer<SGDOptions> {
     check(!g.nesterov || (g.momentum > 0 && g.dampening === 0), 'SGD', () => 'nesterov needs momentum > 0 and dampening 0');
   }
 
+  /** PyTorch's momentum_buffer may be None (momentum turned on after some steps); then the next step starts it from the update. */
+  protected stateKeys(): { required: readonly string[]; optional: readonly string[] } {
+    return { required: [], optional: ['momentumBuffer'] };
+  }
+
   protected update(p: Tensor, grad: Tensor, g: SGDOptions, s: ParamState): void {
     let d = g.weightDecay ? grad.add(p.mul(g.weightDecay)) : grad;
     if (g.momentum) {

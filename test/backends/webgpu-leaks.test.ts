@@ -3,7 +3,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, expect, it, vi } from 'vitest';
-import { initBackend, randn, scope, setLeakWarnings } from '../../src/index.js';
+import { initBackend, nn, randn, scope, setLeakWarnings } from '../../src/index.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -25,6 +25,10 @@ function disposeOne(): void {
   scope(() => {
     randn([16], { backend: 'webgpu' }).mul(2);
   });
+  // Ops that build constants of their own (tril's mask) free them with their result.
+  const x = randn([4, 4], { backend: 'webgpu' });
+  for (const y of [x.tril(), x.triu(1), nn.functional.scaledDotProductAttention(x, x, x, { isCausal: true })]) y.dispose();
+  x.dispose();
 }
 
 afterEach(() => setLeakWarnings(true));

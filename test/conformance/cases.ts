@@ -94,6 +94,14 @@ const erf = R.erfRef;
 const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
 
+/** Attention shapes: a batch (the query's with some dims 1, broadcasting), L, S, E, Ev, and a scale. */
+const attentionShapes = fc
+  .record({
+    batch: shapeArb(0, 2, 1, 2), ones: fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }),
+    L: dim(1, 3), S: dim(1, 4), E: dim(1, 3), Ev: dim(1, 2), maskBatch: fc.boolean(), scale: fc.constantFrom(undefined, 0.7),
+  })
+  .map((d) => ({ ...d, qBatch: d.batch.map((n, i) => (d.ones[i] ? 1 : n)) }));
+
 export const CASES: OpCase[] = [
   unary('neg', (x) => x.neg(), (v) => -v),
   unary('exp', (x) => x.exp(), Math.exp),
@@ -486,6 +494,29 @@ CASES.push(
       },
       label: `shape ${JSON.stringify(s)} diagonal ${k}`,
     })),
+  })),
+  {
+    name: 'maskedFill',
+    spec: broadcastPair.map(([a, b]) => ({
+      inputs: [real(a!), { shape: b!, domain: { index: 2 } }],
+      fn: (x: Tensor, m: Tensor) => x.maskedFill(m, -1.5),
+      ref: (x: R.Ref, m: R.Ref) => R.map((u, w) => (w !== 0 ? -1.5 : u), x, m),
+      label: `shapes ${JSON.stringify(a)} ${JSON.stringify(b)}`,
+    })),
+  },
+  ...(['none', 'bool', 'float', 'causal'] as const).map((mask): OpCase => ({
+    name: `scaledDotProductAttention ${mask === 'none' ? 'no mask' : mask === 'causal' ? 'isCausal' : `${mask} mask`}`,
+    spec: attentionShapes.map(({ batch, qBatch, L, S, E, Ev, maskBatch, scale }) => {
+      const maskShape = [...(maskBatch ? batch : []), L, S];
+      const maskInput: InputSpec[] = mask === 'bool' ? [{ shape: maskShape, domain: { index: 2 } }] : mask === 'float' ? [real(maskShape)] : [];
+      return {
+        inputs: [real([...qBatch, L, E]), real([...batch, S, E]), real([...batch, S, Ev]), ...maskInput],
+        fn: (q: Tensor, k: Tensor, v: Tensor, m?: Tensor) =>
+          nn.functional.scaledDotProductAttention(q, k, v, { attnMask: m, isCausal: mask === 'causal', scale }),
+        ref: (q: R.Ref, k: R.Ref, v: R.Ref, m?: R.Ref) => R.attentionRef(q, k, v, { mask: m, bool: mask === 'bool', causal: mask === 'causal', scale }),
+        label: `q [${[...qBatch, L, E]}] k [${[...batch, S, E]}] v [${[...batch, S, Ev]}]${maskInput.length ? ` mask [${maskShape}]` : ''} scale ${scale}`,
+      };
+    }),
   })),
   // log of a real input is NaN below zero; x / (x > 0) is -Infinity there.
   unary('isnan', (x) => x.log().isnan(), (v) => Number(v < 0), 'real', { differentiable: false }),

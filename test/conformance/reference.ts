@@ -150,3 +150,43 @@ export function erfRef(x: number): number {
   for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * Math.exp(-(i * h) * (i * h));
   return (2 / Math.sqrt(Math.PI)) * (h / 3) * s;
 }
+
+/**
+ * softmax(q·kᵀ·scale + bias)·v over broadcast batch dims, as PyTorch's math reference: an int32
+ * mask (`bool`) or `causal` says where a query may attend, a float mask is added, and a row that
+ * may attend nowhere gives zeros.
+ */
+export function attentionRef(q: Ref, k: Ref, v: Ref, opts: { mask?: Ref; bool?: boolean; causal?: boolean; scale?: number } = {}): Ref {
+  const [L, E] = q.shape.slice(-2) as [number, number];
+  const S = k.shape[k.shape.length - 2]!, Ev = v.shape[v.shape.length - 1]!;
+  const batch = broadcastShape(q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
+  const scale = opts.scale ?? 1 / Math.sqrt(E);
+  const shape = [...batch, L, Ev];
+  const data = new Array<number>(size(shape)).fill(0);
+  for (let b = 0; b < size(batch); b++) {
+    const bi = unravel(b, batch);
+    for (let i = 0; i < L; i++) {
+      const scores: number[] = [];
+      for (let j = 0; j < S; j++) {
+        const m = opts.mask ? at(opts.mask, [...bi, i, j]) : 0;
+        if ((opts.causal && j > i) || (opts.bool && m === 0)) {
+          scores.push(-Infinity);
+          continue;
+        }
+        let s = 0;
+        for (let e = 0; e < E; e++) s += at(q, [...bi, i, e]) * at(k, [...bi, j, e]);
+        scores.push(s * scale + (opts.mask && !opts.bool ? m : 0));
+      }
+      const top = Math.max(...scores);
+      if (top === -Infinity) continue;
+      const w = scores.map((s) => Math.exp(s - top));
+      const z = w.reduce((a, x) => a + x, 0);
+      for (let c = 0; c < Ev; c++) {
+        let o = 0;
+        for (let j = 0; j < S; j++) o += (w[j]! / z) * at(v, [...bi, j, c]);
+        data[ravel([...bi, i, c], shape)] = o;
+      }
+    }
+  }
+  return { data, shape };
+}

@@ -110,6 +110,21 @@ describe('grad and higher order', () => {
     expect(x.grad).toBeNull();
   });
 
+  it('takes one input tensor as PyTorch does, and answers bad arguments with TsgradErrors', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const [g] = grad(x.pow(3).sum(), x); // torch.autograd.grad(y, x) → (3x²,)
+    expect(arr(g!)).toEqual([3, 12]);
+    expect(gradgradcheck((t) => t.pow(3).sum(), randn([3], { dtype: 'float64' }).requiresGrad_()).ok).toBe(true);
+    expect(() => grad(x.sum(), null as never)).toThrow(/^grad: expected a Tensor, got null \(inputs\[0\]\)/);
+    expect(() => noGrad(undefined as never)).toThrow(/^noGrad: expects a function/);
+    expect(() => scope(null as never)).toThrow(/^scope: expects a function/);
+    expect(() => printGraph(null as never)).toThrow(/^printGraph: expected a Tensor, got null/);
+    expect(() => new nn.Parameter({} as never)).toThrow(/^Parameter: expected a Tensor/);
+    const gone = tensor([1]);
+    gone.dispose();
+    expect(() => gone.requiresGrad_()).toThrow(/^requiresGrad_: .*disposed/);
+  });
+
   it('createGraph gives second derivatives: d²/dx² x³ = 6x', () => {
     const x = tensor([1.5, -2], { requiresGrad: true, dtype: 'float64' });
     const [dx] = grad(x.pow(3).sum(), [x], { createGraph: true });

@@ -4,7 +4,8 @@
 // tensors, symbols...).
 import fc from 'fast-check';
 import {
-  type DType, type Tensor, arange, cat, fromTypedArray, full, io, maximum, minimum, nn, ones, optim, rand, randn, stack, tensor, uniform, where, zeros,
+  type DType, type Tensor, arange, cat, fromTypedArray, full, grad, gradcheck, gradgradcheck, io, maximum, minimum, nn, noGrad, ones, optim, printGraph,
+  rand, randn, scope, stack, tensor, toDot, uniform, where, zeros,
 } from '../../src/index.js';
 
 /** A tensor to create on the backend under test. */
@@ -97,7 +98,8 @@ export const ENTRIES: Entry[] = [
   method('argmax', 2), method('argmin', 2), method('softmax', 1), method('logSoftmax', 1),
   method('reshape', 1), method('permute', 1), method('transpose', 2), method('expand', 1), method('slice', 1),
   method('squeeze', 1), method('unsqueeze', 1), method('gather', 2), method('indexSelect', 2), method('copy_', 1),
-  method('itemSync', 0), method('requiresGrad_', 1, ['requiresGrad']),
+  method('itemSync', 0), method('requiresGrad_', 1, ['requiresGrad', 'requiresGrad_']),
+  method('maskedFill', 2),
   onBackend('tensor', 2, (d, o) => tensor(d as never, o as never)),
   onBackend('zeros', 2, (s, o) => zeros(s as never, o as never), ['full']),
   onBackend('ones', 2, (s, o) => ones(s as never, o as never), ['full']),
@@ -118,6 +120,10 @@ export const ENTRIES: Entry[] = [
   fn('layerNorm', 4, (x, w, b, e) => F.layerNorm(x as never, w as never, b as never, e as never)),
   fn('embedding', 2, (i, w) => F.embedding(i as never, w as never)),
   fn('dropout', 3, (x, p, t) => F.dropout(x as never, p as never, t as never)),
+  fn('scaledDotProductAttention', 4, (q, k, v, o) => F.scaledDotProductAttention(q as never, k as never, v as never, o as never)),
+  fn('gelu', 2, (x, o) => F.gelu(x as never, o as never)),
+  fn('MultiheadAttention', 3, (e, h, o) => new nn.MultiheadAttention(e as never, h as never, o as never)),
+  fn('MultiheadAttention.forward', 4, (q, k, v, o) => new nn.MultiheadAttention(2, 1).forward(q as never, k as never, v as never, o as never), ['MultiheadAttention']),
   fn('loraLinear', 6, (x, w, b, a, bb, s) => F.loraLinear(x as never, w as never, b as never, a as never, bb as never, s as never)),
   fn('Linear', 3, (i, o, opts) => new nn.Linear(i as never, o as never, opts as never)),
   fn('Embedding', 3, (n, d, opts) => new nn.Embedding(n as never, d as never, opts as never)),
@@ -128,6 +134,16 @@ export const ENTRIES: Entry[] = [
   fn('clipGradNorm', 2, (ps, m) => optim.clipGradNorm(ps as never, m as never)),
   fn('applyLoRA', 2, (m, o) => nn.applyLoRA(m as never, o as never)),
   fn('decodeSafetensors', 1, (b) => io.decodeSafetensors(b as never)),
+  fn('grad', 3, (y, x, o) => grad(y as never, x as never, o as never), ['grad', 'backward']),
+  fn('gradcheck', 2, (f, x) => gradcheck(f as never, x as never), ['gradcheck', 'grad', 'backward']),
+  fn('gradgradcheck', 2, (f, x) => gradgradcheck(f as never, x as never), ['gradgradcheck', 'gradcheck', 'grad', 'backward']),
+  fn('toDot', 2, (t, o) => toDot(t as never, o as never)),
+  fn('printGraph', 1, (t) => printGraph(t as never)),
+  fn('scope', 1, (f) => scope(f as never)),
+  fn('noGrad', 1, (f) => noGrad(f as never)),
+  fn('Parameter', 2, (t, r) => new nn.Parameter(t as never, r as never)),
+  fn('registerModule', 2, (n, m) => new nn.Sequential().registerModule(n as never, m as never)),
+  fn('registerParameter', 2, (n, p) => new nn.Sequential().registerParameter(n as never, p as never)),
 ];
 
 /** Everything a call was given that a failed call must leave as it was. */

@@ -1,29 +1,16 @@
 // Adapters proven in PyTorch: tsgrad's adapters applied by PEFT's LoRA math (emulated exactly in
 // peft_like.py) give tsgrad's outputs, and adapters written from PyTorch in PEFT's layout load
-// into tsgrad with the same outputs. Needs /usr/bin/python3 with torch (Debian's python3-torch).
-import { spawnSync } from 'node:child_process';
+// into tsgrad with the same outputs. Runs with the parity tests' PyTorch (test/huggingface.ts).
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Tensor, io, manualSeed, nn, noGrad, randn } from '../../src/index.js';
+import { hfUnavailable, hfVersions, runHfPython } from '../huggingface.js';
 
-const PYTHON = '/usr/bin/python3';
 const here = import.meta.dirname;
-
-function python(script: string, args: string[]): unknown {
-  const r = spawnSync(PYTHON, [join(here, script), ...args], { cwd: here, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`${script} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
-const probe = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-const torchVersion = probe.status === 0 ? probe.stdout.trim() : null;
-if (!torchVersion) {
-  const why = `PyTorch is unavailable at ${PYTHON} (${probe.error?.message ?? probe.stderr.trim().split('\n').pop()}); install Debian's python3-torch`;
-  if (process.env.CI) throw new Error(`the interop tests must run in CI: ${why}`);
-  console.warn(`SKIPPING test/interop: ${why}`);
-}
+const python = (script: string, args: string[]): Promise<unknown> => runHfPython(join(here, script), args, 120_000);
+const skip = hfUnavailable('test/interop');
 
 /** The model of peft_like.nested(): modules 0, 0.0 (Linear 6→8), 0.2 (Linear 8→8), 2 (Linear 8→5). */
 const nested = () => new nn.Sequential(
@@ -63,7 +50,7 @@ const fromPyTorch: { name: string; config: Record<string, unknown>; adapted: str
   { name: "trained biases, 'all'", config: { r: 2, lora_alpha: 4, target_modules: '^(?:0\\.0|2)$', bias: 'all' }, adapted: ['0.0', '2'] },
 ];
 
-describe.skipIf(!torchVersion)(`adapters proven in PyTorch ${torchVersion}`, () => {
+describe.skipIf(skip)(`adapters proven in PyTorch (${hfVersions})`, () => {
   it('tsgrad → PyTorch: outputs agree to 1e-5, and target_modules adapts exactly the saved layers', async () => {
     const folders: string[] = [];
     for (const [i, c] of fromTsgrad.entries()) {
@@ -81,7 +68,7 @@ describe.skipIf(!torchVersion)(`adapters proven in PyTorch ${torchVersion}`, () 
       await io.saveSafetensors(join(dir, 'io.safetensors'), { x, y: noGrad(() => base.forward(x)) });
       folders.push(dir);
     }
-    const results = python('check_adapter.py', folders) as { maxDiff: number; adapted: string[] }[];
+    const results = (await python('check_adapter.py', folders)) as { maxDiff: number; adapted: string[] }[];
     results.forEach((r, i) => {
       const c = fromTsgrad[i]!;
       expect(r.adapted, c.name).toEqual(c.groups.flatMap((g) => g.paths).sort());
@@ -89,11 +76,11 @@ describe.skipIf(!torchVersion)(`adapters proven in PyTorch ${torchVersion}`, () 
     });
   }, 120_000);
 
-  it('PyTorch → tsgrad: adapters in PEFT layout, with LoraConfig defaults, load and reproduce the outputs to 1e-5', () => {
+  it('PyTorch → tsgrad: adapters in PEFT layout, with LoraConfig defaults, load and reproduce the outputs to 1e-5', async () => {
     const root = mkdtempSync(join(tmpdir(), 'tsgrad-interop-py-'));
     const cases = fromPyTorch.map((c, i) => ({ folder: join(root, String(i)), seed: i, config: c.config }));
     for (const c of cases) mkdirSync(c.folder);
-    const made = python('make_adapter.py', [JSON.stringify(cases)]) as { adapted: string[] }[];
+    const made = (await python('make_adapter.py', [JSON.stringify(cases)])) as { adapted: string[] }[];
     made.forEach((m, i) => {
       const c = fromPyTorch[i]!;
       expect(m.adapted, c.name).toEqual(c.adapted);

@@ -1,11 +1,13 @@
 // Files on disk: Node Buffers decode correctly, checkpoints round trip, failed loads change
-// nothing, and a writer killed mid-write leaves the old file intact.
+// nothing, a writer killed mid-write leaves the old file intact, overwritten files keep their
+// permissions, killed writers' temporary files are cleaned up, and torn adapter folders are refused.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TsgradError, full, io, manualSeed, nn, optim, randn, tensor } from '../../src/index.js';
+import { TsgradError, full, io, manualSeed, nn, noGrad, optim, randn, tensor } from '../../src/index.js';
+import { versions } from './crash-versions.js';
 
 const folder = () => mkdtempSync(join(tmpdir(), 'tsgrad-io-'));
 
@@ -92,4 +94,98 @@ describe('atomic writes', () => {
     expect(readFileSync(path).equals(old)).toBe(true);
     expect(Array.from(io.loadSafetensors(path).tensors.w!.dataSync())).toEqual(new Array(8).fill(1));
   }, 60_000);
+});
+
+describe('overwriting keeps permissions', () => {
+  it.skipIf(process.platform === 'win32')('a 0600 checkpoint stays 0600, a 0640 adapter stays 0640, a new file follows the umask', async () => {
+    const dir = folder();
+    const path = join(dir, 'model.safetensors');
+    await io.saveStateDict(path, mlp());
+    expect(statSync(path).mode & 0o777).toBe(0o666 & ~process.umask());
+    chmodSync(path, 0o600);
+    await io.saveStateDict(path, mlp());
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const { adapters } = versions();
+    const adapter = join(dir, 'adapter');
+    await io.saveAdapterDir(adapters[0]!, adapter);
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) chmodSync(join(adapter, f), 0o640);
+    await io.saveAdapterDir(adapters[1]!, adapter);
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) expect(statSync(join(adapter, f)).mode & 0o777, f).toBe(0o640);
+  });
+});
+
+describe('temporary files left by killed writers', () => {
+  it('the next save removes ours whose writer is gone, and leaves a live writer\'s and every other file', async () => {
+    const dir = folder();
+    const path = join(dir, 'model.safetensors');
+    const gone = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => gone.on('exit', resolve));
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    const stray = [`.model.safetensors.${gone.pid}.3.tmp`, `.model.safetensors.${gone.pid}.0.tmp`];
+    const kept = [
+      `.model.safetensors.${live.pid}.0.tmp`, // a writer still running
+      `.model.safetensors.${process.pid}.99.tmp`, // this process: a writer in another thread
+      `.other.safetensors.${gone.pid}.0.tmp`, // another file's: its own next save cleans it
+      `.model.safetensors.${gone.pid}.tmp`, `model.safetensors.${gone.pid}.0.tmp`, `.model.safetensors.${gone.pid}.0.tmp.bak`, `.model.safetensors.x${gone.pid}.0.tmp`,
+    ];
+    for (const f of [...stray, ...kept]) writeFileSync(join(dir, f), 'partial');
+    await io.saveSafetensors(path, { w: tensor([1]) });
+    expect(readdirSync(dir).sort()).toEqual([...kept, 'model.safetensors'].sort());
+    const exited = new Promise((resolve) => live.on('exit', resolve));
+    live.kill('SIGKILL');
+    await exited;
+    await io.saveSafetensors(path, { w: tensor([2]) });
+    expect(readdirSync(dir).sort()).toEqual([...kept.slice(1), 'model.safetensors'].sort());
+  });
+
+  it('saveAdapterDir removes those of both its files', async () => {
+    const dir = folder();
+    const gone = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => gone.on('exit', resolve));
+    const stray = ['adapter_model.safetensors', 'adapter_config.json'].map((f) => `.${f}.${gone.pid}.0.tmp`);
+    for (const f of stray) writeFileSync(join(dir, f), 'partial');
+    await io.saveAdapterDir(versions().adapters[0]!, dir);
+    expect(readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  });
+});
+
+describe('an adapter folder whose two files come from different saves', () => {
+  it('is refused, naming the field, with the model unchanged; edits that keep the meaning still load', async () => {
+    const { base, adapters } = versions();
+    const [dir8, dir16] = [folder(), folder()];
+    await io.saveAdapterDir(adapters[0]!, dir8);
+    await io.saveAdapterDir(adapters[1]!, dir16);
+    const fresh = () => {
+      const m = new nn.Sequential(new nn.Linear(16, 16), new nn.Tanh(), new nn.Linear(16, 4));
+      m.loadStateDict(base.stateDict());
+      return m;
+    };
+    const x = randn([3, 16]);
+    const out = (m: nn.Module) => Array.from(noGrad(() => m.forward(x)).dataSync());
+    // What a save of the alpha-16 adapter killed between its two renames leaves.
+    copyFileSync(join(dir16, 'adapter_model.safetensors'), join(dir8, 'adapter_model.safetensors'));
+    const model = fresh();
+    const before = out(model);
+    expect(() => io.loadAdapterDir(model, dir8)).toThrow(/adapter_config.json has lora_alpha 8, but adapter_model.safetensors was saved with lora_alpha 16: the two files come from different saves/);
+    expect(model.modules().some((m) => m instanceof nn.LoRALinear)).toBe(false);
+    expect(out(model)).toEqual(before);
+
+    // Hand edits that do not change what the weights mean load as before.
+    const configPath = join(dir16, 'adapter_config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8'));
+    writeFileSync(configPath, JSON.stringify({ ...config, base_model_name_or_path: '/models/base', inference_mode: false, target_modules: config.target_modules }, null, 4));
+    const edited = fresh();
+    io.loadAdapterDir(edited, dir16);
+    expect(out(edited)).toEqual(out(adapters[1]!));
+    // A meaningful edit is refused like a torn pair.
+    writeFileSync(configPath, JSON.stringify({ ...config, r: 2 }));
+    expect(() => io.loadAdapterDir(fresh(), dir16)).toThrow(/has r 2, but adapter_model.safetensors was saved with r 4/);
+    // Weights without the record (as PEFT writes them) are not checked.
+    const { tensors } = io.loadSafetensors(join(dir16, 'adapter_model.safetensors'));
+    await io.saveSafetensors(join(dir16, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    writeFileSync(configPath, JSON.stringify(config));
+    const peftLike = fresh();
+    io.loadAdapterDir(peftLike, dir16);
+    expect(out(peftLike)).toEqual(out(adapters[1]!));
+  });
 });

@@ -73,12 +73,55 @@ describe('strict safetensors reader', () => {
     rejects(file(`{${f32('a', 2, 0)}}`, new Array(4).fill(0)), /ends at byte 8 but the buffer holds 4/);
   });
 
+  it("refuses to write a tensor named '__metadata__', which the format reserves", async () => {
+    await expect(io.encodeSafetensors({ __metadata__: tensor([1]) })).rejects.toThrow(/named '__metadata__', which the format reserves/);
+  });
+
   it('rejects duplicate keys, which JSON.parse would silently collapse', () => {
     rejects(file(`{${f32('a', 1, 0)},${f32('a', 1, 0)}}`, [0, 0, 0, 0]), /the key 'a' twice/);
     rejects(file('{"a":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0, 0]), /the key 'dtype' twice/);
     rejects(file(`{"\\u0061":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},${f32('a', 1, 0)}}`, [0, 0, 0, 0]), /the key 'a' twice/);
     // Equal strings as values, and the same key in different objects, are fine.
     expect(() => io.decodeSafetensors(file(`{"__metadata__":{"a":"a"},${f32('a', 1, 0)}}`, [0, 0, 0, 0]))).not.toThrow();
+  });
+
+  it("keeps any name from a file a plain key, '__proto__' included", async () => {
+    const { tensors, metadata } = io.decodeSafetensors(file(`{"__metadata__":{"__proto__":"m","constructor":"c"},${f32('__proto__', 1, 0)},${f32('toString', 1, 4)}}`, [0, 0, 0x80, 0x3f, 0, 0, 0, 0x40]));
+    expect(Object.getPrototypeOf(tensors)).toBe(null);
+    expect(Object.keys(tensors)).toEqual(['__proto__', 'toString']);
+    expect(tensors['__proto__']!.arraySync()).toEqual([1]);
+    expect(tensors['toString']!.arraySync()).toEqual([2]);
+    expect({ ...metadata }).toEqual(JSON.parse('{"__proto__":"m","constructor":"c"}'));
+    // Written back, it is still a tensor of that name.
+    const again = io.decodeSafetensors(await io.encodeSafetensors(tensors)).tensors;
+    expect(Object.keys(again)).toEqual(['__proto__', 'toString']);
+    // A dtype is looked up in a table: Object's own properties are not dtypes.
+    for (const dtype of ['__proto__', 'toString', 'constructor']) {
+      rejects(file(`{"x":{"dtype":"${dtype}","shape":[],"data_offsets":[0,4]}}`, [0, 0, 0, 0]), new RegExp(`dtype ${dtype}; supported`));
+    }
+  });
+
+  it('refuses deep nesting and absurd entry counts early, with a short message', () => {
+    for (const [open, close] of [['[', ']'], ['{"a":', '}']]) {
+      const deep = `{"x":${open.repeat(100_000)}1${close.repeat(100_000)}}`;
+      rejects(file(deep), /nests deeper than 128 levels/);
+      rejects(file(`{"__metadata__":${deep.slice(5, -1)}}`), /nests deeper than 128 levels/);
+    }
+    // 127 levels parse; the malformed entry is named in a message of bounded length.
+    const message = (() => {
+      try {
+        io.decodeSafetensors(file(`{"x":{"dtype":"F32","shape":${'['.repeat(126)}${']'.repeat(126)},"data_offsets":[0,0],"pad":"${'y'.repeat(5000)}"}}`));
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(message).toMatch(/tensor 'x' has shape \[\[\[/);
+    expect(message!.length).toBeLessThan(300);
+    rejects(file(`{"x":${JSON.stringify({ dtype: 'F32', pad: 'z'.repeat(10_000) }).replace('F32', 'F32","shape":7,"q":"')}}`), /'x' has shape 7;/);
+    // 300,000 empty tensors in an 18 MB file: refused while scanning, before parsing.
+    const entries = Array.from({ length: 300_000 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+    rejects(file(`{${entries.join(',')}}`), /more than 100000 entries/);
+    rejects(file(`{${entries.slice(0, 100_001).join(',')}}`), /more than 100000 entries/);
   });
 
   it('checks that __metadata__ maps strings to strings', () => {

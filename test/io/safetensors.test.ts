@@ -121,8 +121,9 @@ describe('PEFT adapter files', () => {
     const files = await io.saveAdapter(tuned);
     // Written by PEFT with a short key: "1" names layers.1, and gives it alpha 8 (scaling 4).
     const config = { ...JSON.parse(files['adapter_config.json']), alpha_pattern: { '1': 8 } };
+    const weights = await io.encodeSafetensors(io.decodeSafetensors(files['adapter_model.safetensors']).tensors, { format: 'pt' });
     const fresh = new Net();
-    io.loadAdapter(fresh, { ...files, 'adapter_config.json': JSON.stringify(config) });
+    io.loadAdapter(fresh, { 'adapter_model.safetensors': weights, 'adapter_config.json': JSON.stringify(config) });
     expect((fresh.layers[1] as unknown as nn.LoRALinear).scaling).toBe(4);
     expect((fresh.layers[0] as unknown as nn.LoRALinear).scaling).toBe(1);
   });

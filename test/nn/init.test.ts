@@ -84,3 +84,20 @@ describe('nn.Flatten, nn.Identity and plain arrays', () => {
     expect(() => fc.forward('x' as unknown as number[])).toThrow(/linear: expected a Tensor or nested arrays of numbers, got string/);
   });
 });
+
+describe('nn.init.skipInit', () => {
+  it('builds layers empty and leaves tensors to the load that follows, then initialises again', () => {
+    manualSeed(0);
+    const [fc, emb, conv, w] = nn.init.skipInit(() => {
+      const t = zeros([3, 3]).add(2);
+      nn.init.normal_(t);
+      return [new nn.Linear(4, 3), new nn.Embedding(5, 2), new nn.Conv1D(3, 4), t] as const;
+    });
+    for (const t of [fc.weight, fc.bias!, emb.weight, conv.weight, conv.bias]) expect(Array.from(t.dataSync()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(w.dataSync())).toEqual(new Array(9).fill(2));
+    expect(nn.init.initEnabled()).toBe(true);
+    expect(stats(new nn.Linear(64, 64).weight).max).toBeGreaterThan(0);
+    expect(() => nn.init.skipInit(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(nn.init.initEnabled()).toBe(true);
+  });
+});

@@ -53,7 +53,9 @@ describe('nn.Module', () => {
     seq.registerModule('proj', new nn.Linear(2, 2));
     seq.registerParameter('gain', new nn.Parameter(ones([2])));
     expect(seq.namedParameters().map(([n]) => n)).toEqual(['gain', 'proj.weight', 'proj.bias']); // own parameters first, as PyTorch
-    expect(() => seq.registerModule('a.b', new nn.ReLU())).toThrow(/contain no '\.'/);
+    expect(() => seq.registerModule('a.b', new nn.ReLU())).toThrow(/without '\.'/);
+    expect(() => seq.registerModule('x', {} as never)).toThrow(/^registerModule: 'x' must be an nn.Module, got/);
+    expect(() => seq.registerParameter('p', ones([2]) as never)).toThrow(/wrap it: new nn.Parameter/);
   });
 
   it('train()/eval() set the flag everywhere and change nothing else', () => {

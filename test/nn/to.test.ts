@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
-import { type Tensor, TsgradError, manualSeed, nn, optim, tensor } from '../../src/index.js';
+import { type Tensor, TsgradError, manualSeed, nn, noGrad, optim, tensor } from '../../src/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 
 installBackend('cpu-other', new CpuBackend());
@@ -108,7 +108,13 @@ describe('Module.to on webgpu', () => {
     // A cpu state dict loads straight into the webgpu model; a webgpu one must be moved first.
     there.loadStateDict(here.stateDict());
     expect(Array.from(await there.parameters()[1]!.data())).toEqual(Array.from(here.parameters()[1]!.dataSync()));
-    expect(() => here.loadStateDict(there.stateDict())).toThrow(/'0.weight' is on 'webgpu', which is asynchronous.*await t.to\('cpu'\)/);
+    expect(() => here.loadStateDict(there.stateDict())).toThrow(/'0.weight' is on 'webgpu', which is asynchronous.*await model.loadStateDictAsync\(state\)/);
+    // loadStateDictAsync moves it, as PyTorch's load_state_dict copies across devices.
+    noGrad(() => there.parameters()[0]!.mul_(2));
+    const want0 = Array.from(await there.parameters()[0]!.data());
+    await here.loadStateDictAsync(there.stateDict());
+    expect(Array.from(here.parameters()[0]!.dataSync())).toEqual(want0);
+    await expect(here.loadStateDictAsync({ ...there.stateDict(), extra: there.parameters()[0]! })).rejects.toThrow(/unexpected keys: extra/);
     expect(String(there.parameters()[0])).toMatch(/^tensor\(<values on 'webgpu': read them with await t.toArray\(\) or await t.data\(\)>, shape=\[4, 3\], backend='webgpu', requiresGrad=true\)$/);
   });
 });

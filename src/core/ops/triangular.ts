@@ -1,4 +1,5 @@
 import { check, fmt } from '../errors.js';
+import { scope } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { intConstant } from './constants.js';
 import { where } from './elementwise.js';
@@ -7,11 +8,14 @@ function triangle(op: 'tril' | 'triu', x: Tensor, diagonal: number): Tensor {
   check(x.ndim >= 2, op, () => `needs a tensor of at least 2 dims, got shape ${fmt(x.shape)}`);
   check(Number.isInteger(diagonal), op, () => `diagonal must be an integer, got ${diagonal}`);
   const rows = x.shape[x.ndim - 2]!, cols = x.shape[x.ndim - 1]!;
-  const keep = intConstant(x._backend, [rows, cols], (k) => {
-    const d = (k % cols) - Math.floor(k / cols);
-    return Number(op === 'tril' ? d <= diagonal : d >= diagonal);
+  // The scope frees the mask (and the zero) at once, or with the graph when backward needs it.
+  return scope(() => {
+    const keep = intConstant(x._backend, [rows, cols], (k) => {
+      const d = (k % cols) - Math.floor(k / cols);
+      return Number(op === 'tril' ? d <= diagonal : d >= diagonal);
+    });
+    return where(keep, x, 0);
   });
-  return where(keep, x, 0);
 }
 
 /**

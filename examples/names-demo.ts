@@ -1,4 +1,4 @@
-// npm run demo [-- --seed 0 --backend cpu|webgpu|gpujs --steps-scale 1 --out out/demo]
+// npm run demo:names [-- --seed 0 --backend cpu|webgpu|gpujs --steps-scale 1 --out out/demo]
 // LoRA end to end on real data: see examples/names/demo.ts.
 import { parseArgs } from 'node:util';
 import { runDemo } from './names/demo.js';

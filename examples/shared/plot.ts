@@ -1,5 +1,5 @@
-// The loss curves as an SVG: every run on one chart (training loss, averaged over windows of
-// steps), pretraining first, the adaptation runs after it, each run's held-out loss a dot.
+// The loss curves as an SVG, for the demos: every run on one chart (training loss, averaged over
+// windows of steps), pretraining first, the adaptation runs after it, each run's held-out loss a dot.
 
 export interface Curve {
   name: string;
@@ -7,6 +7,16 @@ export interface Curve {
   startStep: number;
   losses: number[];
   heldOutLoss: number;
+}
+
+export interface LossPlotOptions {
+  title: string;
+  /** What the x axis counts, e.g. 'step (pretraining on X, then adaptation on Y)'. */
+  xLabel: string;
+  /** The loss axis' range; losses outside it are drawn at its edges. */
+  yRange: [number, number];
+  /** Spacing of the loss axis' grid lines. */
+  yStep?: number;
 }
 
 const COLORS = ['#555555', '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
@@ -22,18 +32,19 @@ function smooth(values: number[], bins: number): [number, number][] {
   return out;
 }
 
-export function lossPlot(curves: Curve[], title: string): string {
+/** One SVG chart of `curves`: smoothed training losses as lines, held-out losses as dots, a legend. */
+export function lossPlot(curves: Curve[], opts: LossPlotOptions): string {
   const W = 780, H = 420, left = 60, right = 170, top = 40, bottom = 50;
   const maxStep = Math.max(...curves.map((c) => c.startStep + Math.max(c.losses.length, 1)));
-  const lo = 1.5, hi = 3.5;
+  const [lo, hi] = opts.yRange, yStep = opts.yStep ?? 0.25;
   const x = (s: number) => left + ((W - left - right) * s) / maxStep;
   const y = (l: number) => top + ((H - top - bottom) * (hi - Math.min(hi, Math.max(lo, l)))) / (hi - lo);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${opts.title}</text>`,
   ];
-  for (let l = lo; l <= hi + 1e-9; l += 0.25) {
+  for (let l = lo; l <= hi + 1e-9; l += yStep) {
     parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(l)}" y2="${y(l)}" stroke="#eeeeee"/>`,
       `<text x="${left - 6}" y="${y(l) + 4}" text-anchor="end">${l.toFixed(2)}</text>`);
   }
@@ -43,7 +54,7 @@ export function lossPlot(curves: Curve[], title: string): string {
   }
   parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${H - bottom}" stroke="black"/>`,
     `<line x1="${left}" x2="${W - right}" y1="${H - bottom}" y2="${H - bottom}" stroke="black"/>`,
-    `<text x="${(left + W - right) / 2}" y="${H - 12}" text-anchor="middle">step (pretraining on male names, then adaptation on female names)</text>`,
+    `<text x="${(left + W - right) / 2}" y="${H - 12}" text-anchor="middle">${opts.xLabel}</text>`,
     `<text transform="translate(16 ${(top + H - bottom) / 2}) rotate(-90)" text-anchor="middle">loss (nats/char)</text>`);
   curves.forEach((c, i) => {
     const color = COLORS[i % COLORS.length]!;

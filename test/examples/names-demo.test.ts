@@ -7,7 +7,7 @@ import { runDemo } from '../../examples/names/demo.js';
 
 const folder = () => mkdtempSync(join(tmpdir(), 'tsgrad-demo-'));
 
-describe('npm run demo -- --steps-scale 0.05', () => {
+describe('npm run demo:names -- --steps-scale 0.05', () => {
   it('every LoRA rank beats no adaptation by a wide margin, and rank 4 comes within 0.25 nats of full fine-tuning', async () => {
     const out = folder();
     const lines: string[] = [];
