@@ -71,7 +71,7 @@ describe.skipIf(skip)('npm run demo -- --quick', () => {
 
     // The same files in tsgrad and in transformers + PEFT.
     const text = 'Fellow-Citizens of the Senate and House of Representatives:';
-    const hf = runHfPython<HfLogits>(script, [join(out, 'base'), join(out, 'adapter'), text]);
+    const hf = await runHfPython<HfLogits>(script, [join(out, 'base'), join(out, 'adapter'), text]);
     expect(hf.ids).toEqual(Array.from(encode(text)));
     expect(hf).toMatchObject({ targetModules: ['c_attn'], fanInFanOut: true, rank: 4 });
     const model = await models.GPT2LMHeadModel.fromPretrained(join(out, 'base'));
