@@ -25,26 +25,30 @@ export interface Series {
   values: number[];
 }
 
-/** Redraws `svg` as a line chart of every series against the step number. */
-export function lineChart(svg: SVGSVGElement, series: Series[], opts: { width?: number; height?: number; yLabel?: string } = {}): void {
+/** Redraws `svg` as a line chart of every series against the step number (1 to the last), the y-axis labelled `yLabel`. */
+export function lineChart(svg: SVGSVGElement, series: Series[], opts: { width?: number; height?: number; yLabel: string }): void {
   const w = opts.width ?? 420;
   const h = opts.height ?? 200;
-  const pad = { l: 40, r: 10, t: 10, b: 24 };
+  const pad = { l: 52, r: 10, t: 10, b: 24 };
   svg.replaceChildren();
   svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   if (all.length === 0) return;
-  const steps = Math.max(2, ...series.map((s) => s.values.length));
+  const steps = Math.max(...series.map((s) => s.values.length));
   const lo = Math.min(...all);
   const hi = Math.max(...all);
   const span = hi - lo || 1;
-  const x = (i: number) => pad.l + (i / (steps - 1)) * (w - pad.l - pad.r);
+  const x = (i: number) => pad.l + (i / Math.max(1, steps - 1)) * (w - pad.l - pad.r);
   const y = (v: number) => pad.t + (1 - (v - lo) / span) * (h - pad.t - pad.b);
   svg.append(el('line', { x1: pad.l, y1: h - pad.b, x2: w - pad.r, y2: h - pad.b, stroke: '#999' }));
   svg.append(el('line', { x1: pad.l, y1: pad.t, x2: pad.l, y2: h - pad.b, stroke: '#999' }));
   svg.append(el('text', { x: pad.l - 4, y: y(hi) + 4, 'text-anchor': 'end', 'font-size': 10 }, hi.toFixed(2)));
   svg.append(el('text', { x: pad.l - 4, y: y(lo) + 4, 'text-anchor': 'end', 'font-size': 10 }, lo.toFixed(2)));
-  svg.append(el('text', { x: w - pad.r, y: h - 6, 'text-anchor': 'end', 'font-size': 10 }, `step ${steps - 1}`));
+  // Point i is step i + 1, so the last label is the number of steps taken.
+  svg.append(el('text', { x: pad.l, y: h - 6, 'text-anchor': 'start', 'font-size': 10 }, 'step 1'));
+  svg.append(el('text', { x: w - pad.r, y: h - 6, 'text-anchor': 'end', 'font-size': 10 }, `step ${steps}`));
+  const mid = pad.t + (h - pad.t - pad.b) / 2;
+  svg.append(el('text', { x: 12, y: mid, 'text-anchor': 'middle', 'font-size': 10, transform: `rotate(-90 12 ${mid})`, class: 'y-label' }, opts.yLabel));
   const path = (values: number[]) => values.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join('');
   series.forEach((s, k) => {
     // Batch losses are noisy: the raw curve faint, its running mean over the last SMOOTH steps on top.

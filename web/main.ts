@@ -7,9 +7,12 @@ import {
 import { type Examples, examples, femaleSplit, maleNames } from '../examples/names/data.js';
 import { CharMLP, LINEARS, copyOf, sampleNames } from '../examples/names/model.js';
 import { type Bar, type Series, kib, lineChart, memoryChart } from './charts.js';
+import { zip } from './zip.js';
 
 const $ = <T extends Element = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
 const BATCH = 64;
+/** The loss charts' y-axis: mean cross-entropy of the next character. */
+const LOSS = 'loss (nats per character)';
 
 /** What the page learned, for anyone scripting it (the browser tests read this). */
 export interface PlaygroundResult {
@@ -102,13 +105,16 @@ function bar(label: string, r: MemoryReport): Bar {
   return { label, parts: MEMORY_PARTS.map(([key, name, color]) => ({ name, color, bytes: (r[key] as { bytes: number }).bytes })) };
 }
 
-/** One LoRA step on two examples, drawn from the engine's graph, and its backward as a trace. */
+/**
+ * One LoRA step on two examples, drawn from the engine's graph top to bottom (parameters named by
+ * their module path), and its backward as a trace.
+ */
 async function graphOfStep(model: CharMLP, opt: optim.Adam, data: Examples, g: Generator): Promise<{ svg: string; trace: TraceStep[] }> {
   return scope(async () => {
     const [x, y] = batchOf(data, 2, g);
     const loss = nn.functional.crossEntropy(model.forward(x), y);
     const trace = await traceBackward(loss, { retainGraph: true });
-    const svg = toSvg(loss, { grads: true });
+    const svg = toSvg(loss, { grads: true, names: model.namedParameters(), direction: 'TB' });
     opt.zeroGrad();
     return { svg, trace };
   });
@@ -119,11 +125,12 @@ const fmtShape = (s: number[]) => `[${s.join(',')}]`;
 /** The trace as a table; the step-through buttons move the highlighted row. */
 function showTrace(trace: TraceStep[]): void {
   const kernels = trace.reduce((n, s) => n + s.kernels, 0);
-  const skipped = trace.flatMap((s) => s.inputs).filter((i) => i.skipped === 'frozen').length;
-  $('graph-summary').textContent = `backward visited ${trace.length} tensors and ran ${kernels} kernels; ${skipped} frozen inputs got no gradient work.`;
+  const skipped = trace.flatMap((s) => s.inputs).filter((i) => i.skipped === 'frozen' || i.skipped === 'constant').length;
+  $('graph-summary').textContent = `backward visited ${trace.length} tensors and ran ${kernels} kernels; ${skipped} inputs that need no gradient (frozen weights, data, constants) got no gradient work.`;
   const rows = trace.map((s) => {
     const inputs = s.inputs.map((i) => `${fmtShape(i.shape)} ${i.kind}${i.skipped ? ` (skipped: ${i.skipped})` : ''}`).join('; ');
-    return `<tr><td>${s.step}</td><td>${s.op}</td><td>${fmtShape(s.shape)}</td><td>${s.gradNorm.toPrecision(4)}</td><td>${s.kernels}</td><td>${inputs}</td></tr>`;
+    // Numbered from 1, as the step-through counts.
+    return `<tr><td>${s.step + 1}</td><td>${s.op}</td><td>${fmtShape(s.shape)}</td><td>${s.gradNorm.toPrecision(4)}</td><td>${s.kernels}</td><td>${inputs}</td></tr>`;
   });
   $('trace').innerHTML = `<table><thead><tr><th>step</th><th>op</th><th>shape</th><th>‖grad‖ received</th><th>kernels</th><th>passes gradient to</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   const prev = $<HTMLButtonElement>('trace-prev');
@@ -148,12 +155,21 @@ function showTrace(trace: TraceStep[]): void {
   show();
 }
 
-function download(name: string, data: Uint8Array | string): void {
+/** Hands `data` to the browser as one file download. */
+function download(name: string, data: Uint8Array<ArrayBuffer>, type: string): void {
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([data as BlobPart]));
+  a.href = URL.createObjectURL(new Blob([data], { type }));
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+const ZOOMS = ['fit', 'whole', 'actual'] as const;
+
+/** The graph's zoom: its width in the box (the default; the box scrolls down), all of it in the box, or every node at its actual size. */
+function zoomGraph(mode: (typeof ZOOMS)[number]): void {
+  $('graph').dataset['zoom'] = mode;
+  for (const m of ZOOMS) $<HTMLButtonElement>(`graph-${m}`).setAttribute('aria-pressed', String(m === mode));
 }
 
 async function run(choice: string, pretrainSteps: number, finetuneSteps: number, sampleCount: number): Promise<PlaygroundResult> {
@@ -172,7 +188,7 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number,
   for (let i = 0; i < pretrainSteps; i++) {
     pretrain.push(await step(pre, preOpt, male, g));
     if (i % 5 === 4 || i === pretrainSteps - 1) {
-      lineChart($('pretrain-chart'), [{ name: 'male names', color: '#2f6fde', values: pretrain }], { yLabel: 'loss' });
+      lineChart($('pretrain-chart'), [{ name: 'male names', color: '#2f6fde', values: pretrain }], { yLabel: LOSS });
       $('pretrain-info').textContent = `step ${i + 1}/${pretrainSteps} · loss ${pretrain[i]!.toFixed(3)} · ${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s on ${backend}`;
       await tick();
     }
@@ -196,7 +212,7 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number,
     series[0]!.values.push(await step(lora, loraOpt, female, g));
     series[1]!.values.push(await step(full, fullOpt, female, g));
     if (i % 5 === 4 || i === finetuneSteps - 1) {
-      lineChart($('finetune-chart'), series);
+      lineChart($('finetune-chart'), series, { yLabel: LOSS });
       $('finetune-info').textContent =
         `step ${i + 1}/${finetuneSteps} · LoRA ${series[0]!.values[i]!.toFixed(3)} · full ${series[1]!.values[i]!.toFixed(3)} · ` +
         `${((2 * (i + 1)) / ((performance.now() - t0) / 1000)).toFixed(1)} steps/s · memory LoRA ${kib(memory[0]!.parts.reduce((s, p) => s + p.bytes, 0))}, full ${kib(memory[1]!.parts.reduce((s, p) => s + p.bytes, 0))}`;
@@ -206,6 +222,8 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number,
 
   const { svg, trace } = await graphOfStep(lora, loraOpt, female, g);
   $('graph').innerHTML = svg;
+  for (const m of ZOOMS) $<HTMLButtonElement>(`graph-${m}`).onclick = () => zoomGraph(m);
+  zoomGraph('fit');
   showTrace(trace);
 
   const samples = await sampleNames(lora, sampleCount, new Generator().manualSeed(7));
@@ -214,9 +232,8 @@ async function run(choice: string, pretrainSteps: number, finetuneSteps: number,
   const files = await io.saveAdapter(lora, { baseModelNameOrPath: 'tsgrad-names-mlp' });
   const button = $<HTMLButtonElement>('download');
   button.disabled = false;
-  button.onclick = () => {
-    for (const [name, data] of Object.entries(files)) download(name, data);
-  };
+  // One zip of PEFT's two files: one download, not two (which browsers answer with a prompt).
+  button.onclick = () => download('tsgrad-names-lora-adapter.zip', zip(files), 'application/zip');
   if ($('status').className !== 'notice') status(`Done on ${where}: ${pretrainSteps} pretraining and ${finetuneSteps}+${finetuneSteps} fine-tuning steps.`);
   return { backend, pretrain, lora: series[0]!.values, full: series[1]!.values, samples, trace };
 }

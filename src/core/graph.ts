@@ -46,12 +46,21 @@ export interface GraphOptions {
   grads?: boolean;
   /** Under each op, what its backward keeps (`in0`, `out`, or another tensor's shape), or `released`. */
   saved?: boolean;
+  /**
+   * Names of tensors, such as a model's `namedParameters()`: a named tensor is labelled by its
+   * name (`net.0.lora_A [4,48] float32`), and with names given only a named tensor that does not
+   * require grad is `frozen`; any other such tensor is a `constant`.
+   */
+  names?: Iterable<readonly [string, Tensor]>;
+  /** Which way data flows in the picture: left to right (default) or top to bottom. */
+  direction?: 'LR' | 'TB';
 }
 
 /**
  * How a tensor stands in the graph: `result` is the tensor drawn, `op` any other op output,
- * `leaf` requires grad, `frozen` is a float tensor that does not (a frozen weight, the data),
- * `constant` cannot have a gradient (an int tensor, a scalar).
+ * `leaf` requires grad, `frozen` is a float tensor that does not (a frozen weight, the data;
+ * with `names` given, a named one only), `constant` cannot have a gradient (an int tensor, a
+ * scalar, and with `names` given, any unnamed tensor that does not require grad).
  */
 export type TensorRole = 'result' | 'op' | 'leaf' | 'frozen' | 'constant';
 
@@ -104,15 +113,42 @@ function tensorsBehind(t: Tensor): Tensor[] {
   return [...seen];
 }
 
+/**
+ * Names a tensor by `names`: its own name, or for a view of a named tensor (a frozen weight
+ * transposed inside `linear`), `<name>.T` or `view of <name>`.
+ */
+function namer(names: Iterable<readonly [string, Tensor]>): (x: Tensor) => string | undefined {
+  const byTensor = new Map<Tensor, string>();
+  const byStorage = new Map<unknown, { name: string; t: Tensor }>();
+  for (const [name, t] of names) {
+    byTensor.set(t, name);
+    if (!t.isDisposed) byStorage.set(t._storageRef('graph'), { name, t });
+  }
+  return (x) => {
+    const own = byTensor.get(x);
+    if (own !== undefined || x.isDisposed) return own;
+    const base = byStorage.get(x._storageRef('graph'));
+    if (!base) return undefined;
+    const transposed = x.ndim === 2 && base.t.ndim === 2 && x.offset === base.t.offset &&
+      x.shape[0] === base.t.shape[1] && x.shape[1] === base.t.shape[0] && x.strides[0] === base.t.strides[1] && x.strides[1] === base.t.strides[0];
+    return transposed ? `${base.name}.T` : `view of ${base.name}`;
+  };
+}
+
 /** @internal Tensors and ops behind `t`: tensor `tN`, the op that made it `tN_op`. */
 export function graphModel(t: Tensor, opts: GraphOptions = {}): GraphModel {
   const tensors = tensorsBehind(t);
   const ids = new Map(tensors.map((x, i) => [x, `t${i}`]));
+  const nameOf = opts.names ? namer(opts.names) : null;
   const model: GraphModel = { nodes: [], edges: [] };
   for (const x of tensors) {
     const id = ids.get(x)!;
-    const role = x === t ? 'result' : roleOf(x);
-    const lines = [x.gradFn || role === 'result' ? `${fmt(x.shape)} ${x.dtype}` : `${role} ${fmt(x.shape)} ${x.dtype}`];
+    const name = nameOf?.(x);
+    let role: TensorRole = x === t ? 'result' : roleOf(x);
+    // With names, only a named tensor is a frozen weight: an unnamed one is data or a constant.
+    if (role === 'frozen' && nameOf && name === undefined) role = 'constant';
+    const kind = x.gradFn || role === 'result' ? '' : `${name ?? role} `;
+    const lines = [`${kind}${fmt(x.shape)} ${x.dtype}`];
     if (opts.values) lines.push(`data ${preview(x)}`);
     if (opts.grads && (x.grad || (x.requiresGrad && (x.isLeaf || x._retainsGrad)))) lines.push(`grad ${preview(x.grad)}`);
     model.nodes.push({ id, kind: 'tensor', role, lines });
@@ -157,5 +193,5 @@ export function toDot(t: Tensor, opts: GraphOptions = {}): string {
       : `  ${n.id} [label=${quote(n.lines)},${DOT_STYLE[n.role]}];`,
   );
   const arrows = edges.map((e) => `  ${e.from} -> ${e.to}${e.skipped ? ' [style=dashed,color=gray]' : ''};`);
-  return ['digraph autograd {', '  rankdir=LR;', '  node [fontname="monospace",fontsize=10];', ...lines, ...arrows, '}'].join('\n');
+  return ['digraph autograd {', `  rankdir=${opts.direction ?? 'LR'};`, '  node [fontname="monospace",fontsize=10];', ...lines, ...arrows, '}'].join('\n');
 }

@@ -1,15 +1,20 @@
 import { type GraphModel, type GraphOptions, type TensorRole, graphModel } from './graph.js';
 import type { Tensor } from './tensor.js';
 
-// A small layered layout, enough for the graphs a learner draws: every node sits in the column
-// of its longest path to the result (so a leaf stands just left of the op that uses it), the
-// result at the right; within a column, nodes follow the average row of what they feed.
+// A small layered layout, enough for the graphs a learner draws: every node sits in the rank
+// (column, or row top to bottom) of its longest path to the result (so a leaf stands just before
+// the op that uses it), the result last; within a rank, nodes follow the average place of what
+// they feed. Top to bottom suits deep graphs on a page: its width is that of the widest rank.
 
 const CHAR = 6.6; // width of one character of 11px monospace
 const LINE = 14;
-const GAP_X = 36;
-const GAP_Y = 14;
+/** Space between ranks, along the flow. */
+const GAP_RANK = { LR: 36, TB: 28 };
+/** Space between the nodes of a rank. */
+const GAP_NODE = 14;
 const PAD = 12;
+
+type Direction = 'LR' | 'TB';
 
 interface Box {
   id: string;
@@ -56,10 +61,13 @@ interface Route {
   skipped: boolean;
 }
 
-function layout(model: GraphModel): { boxes: Box[]; routes: Route[]; width: number; height: number } {
+function layout(model: GraphModel, dir: Direction): { boxes: Box[]; routes: Route[]; width: number; height: number } {
+  // A box's extent along the flow, and across it.
+  const along = (b: Box) => (dir === 'LR' ? b.w : b.h);
+  const across = (b: Box) => (dir === 'LR' ? b.h : b.w);
   const depth = depths(model);
-  const columns: Box[][] = [];
-  const place = (b: Box, d: number) => (columns[d] ??= []).push(b);
+  const ranks: Box[][] = [];
+  const place = (b: Box, d: number) => (ranks[d] ??= []).push(b);
   const boxOf = new Map<string, Box>();
   for (const n of model.nodes) {
     const chars = Math.max(...n.lines.map((l) => l.length));
@@ -68,11 +76,11 @@ function layout(model: GraphModel): { boxes: Box[]; routes: Route[]; width: numb
     boxOf.set(n.id, box);
     place(box, depth.get(n.id)!);
   }
-  // An edge that skips columns gets an empty box in each, so it runs between nodes, not through them.
+  // An edge that skips ranks gets an empty box in each, so it runs between nodes, not through them.
   const routes = model.edges.map((e) => {
     const via = [boxOf.get(e.from)!];
     for (let d = depth.get(e.from)! - 1; d > depth.get(e.to)!; d--) {
-      const gap: Box = { id: `${e.from}-${e.to}-${d}`, kind: 'tensor', role: 'op', lines: [], w: 0, h: 4, x: 0, y: 0 };
+      const gap: Box = { id: `${e.from}-${e.to}-${d}`, kind: 'tensor', role: 'op', lines: [], w: dir === 'LR' ? 0 : 4, h: dir === 'LR' ? 4 : 0, x: 0, y: 0 };
       place(gap, d);
       via.push(gap);
     }
@@ -81,47 +89,61 @@ function layout(model: GraphModel): { boxes: Box[]; routes: Route[]; width: numb
   });
   const feeds = new Map<Box, Box[]>();
   for (const { via } of routes) via.slice(0, -1).forEach((b, i) => feeds.set(b, [...(feeds.get(b) ?? []), via[i + 1]!]));
-  // Order each column by the mean row of the boxes it feeds, walking away from the result.
-  const row = new Map<Box, number>();
-  for (const col of columns) {
+  // Order each rank by the mean place of the boxes it feeds, walking away from the result.
+  const order = new Map<Box, number>();
+  for (const rank of ranks) {
     const key = (b: Box) => {
-      const rows = (feeds.get(b) ?? []).map((t) => row.get(t)!);
-      return rows.length ? rows.reduce((s, r) => s + r, 0) / rows.length : 0;
+      const places = (feeds.get(b) ?? []).map((t) => order.get(t)!);
+      return places.length ? places.reduce((s, r) => s + r, 0) / places.length : 0;
     };
-    col.sort((a, b) => key(a) - key(b)).forEach((b, i) => row.set(b, i / Math.max(1, col.length - 1)));
+    rank.sort((a, b) => key(a) - key(b)).forEach((b, i) => order.set(b, i / Math.max(1, rank.length - 1)));
   }
-  const heights = columns.map((col) => col.reduce((s, b) => s + b.h, 0) + GAP_Y * (col.length - 1));
-  const height = Math.max(...heights) + 2 * PAD;
-  let x = PAD;
-  for (let d = columns.length - 1; d >= 0; d--) {
-    const col = columns[d]!;
-    const colWidth = Math.max(...col.map((b) => b.w));
-    let y = (height - heights[d]!) / 2;
-    for (const b of col) {
-      if (!b.lines.length) b.w = colWidth;
-      b.x = x + (colWidth - b.w) / 2;
-      b.y = y;
-      y += b.h + GAP_Y;
+  const spans = ranks.map((rank) => rank.reduce((s, b) => s + across(b), 0) + GAP_NODE * (rank.length - 1));
+  const breadth = Math.max(...spans) + 2 * PAD;
+  let at = PAD;
+  for (let d = ranks.length - 1; d >= 0; d--) {
+    const rank = ranks[d]!;
+    const thickness = Math.max(...rank.map(along));
+    let side = (breadth - spans[d]!) / 2;
+    for (const b of rank) {
+      if (!b.lines.length) {
+        if (dir === 'LR') b.w = thickness;
+        else b.h = thickness;
+      }
+      const flow = at + (thickness - along(b)) / 2;
+      [b.x, b.y] = dir === 'LR' ? [flow, side] : [side, flow];
+      side += across(b) + GAP_NODE;
     }
-    x += colWidth + GAP_X;
+    at += thickness + GAP_RANK[dir];
   }
-  return { boxes: columns.flat().filter((b) => b.lines.length), routes, width: x - GAP_X + PAD, height };
+  const length = at - GAP_RANK[dir] + PAD;
+  const [width, height] = dir === 'LR' ? [length, breadth] : [breadth, length];
+  return { boxes: ranks.flat().filter((b) => b.lines.length), routes, width, height };
 }
 
-/** A smooth curve from each box's right side to the next one's left, straight across placeholders. */
-function drawRoute({ via, skipped }: Route): string {
+/** A smooth curve from each box's outgoing side to the next one's incoming side, straight across placeholders. */
+function drawRoute({ via, skipped }: Route, dir: Direction): string {
+  // Where the flow leaves a box and where it enters one.
+  const out = (b: Box) => (dir === 'LR' ? [b.x + b.w, b.y + b.h / 2] : [b.x + b.w / 2, b.y + b.h]) as [number, number];
+  const into = (b: Box) => (dir === 'LR' ? [b.x, b.y + b.h / 2] : [b.x + b.w / 2, b.y]) as [number, number];
   let d = '';
   via.slice(0, -1).forEach((a, i) => {
-    const b = via[i + 1]!;
-    const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2, bend = (x2 - x1) / 2;
-    if (i === 0) d += `M${a.lines.length ? x1 : a.x} ${y1}`;
-    d += (a.lines.length ? '' : ` L${x1} ${y1}`) + ` C${x1 + bend} ${y1} ${x2 - bend} ${y2} ${x2} ${y2}`;
+    const [x1, y1] = out(a);
+    const [x2, y2] = into(via[i + 1]!);
+    if (i === 0) d += `M${(a.lines.length ? [x1, y1] : into(a)).join(' ')}`;
+    if (!a.lines.length) d += ` L${x1} ${y1}`;
+    d += dir === 'LR' ? ` C${x1 + (x2 - x1) / 2} ${y1} ${x2 - (x2 - x1) / 2} ${y2} ${x2} ${y2}` : ` C${x1} ${y1 + (y2 - y1) / 2} ${x2} ${y2 - (y2 - y1) / 2} ${x2} ${y2}`;
   });
   const style = skipped ? 'stroke="#aaa" stroke-dasharray="4 3"' : 'stroke="#555"';
   return `<path d="${d}" fill="none" ${style} marker-end="url(#arrow)"/>`;
 }
 
+/** A node's shape and text, in a group whose title (a tooltip) holds its whole label. */
 function drawNode(b: Box): string {
+  return `<g><title>${escape(b.lines.join('\n'))}</title>${drawShape(b)}</g>`;
+}
+
+function drawShape(b: Box): string {
   const cx = b.x + b.w / 2;
   const text = (line: string, i: number) =>
     `<text x="${cx}" y="${b.y + 5 + LINE * (i + 0.8)}" text-anchor="middle"${b.role === 'constant' ? ' fill="#888"' : ''}>${escape(line)}</text>`;
@@ -138,19 +160,21 @@ function drawNode(b: Box): string {
 
 /**
  * The graph behind `t` as a standalone SVG image, laid out here (no Graphviz needed): the same
- * nodes, edges and options as `toDot`. Values and gradients show as far as they can be read
- * synchronously (cpu tensors); GPU tensors' nodes say they were not read.
+ * nodes, edges and options as `toDot`, each node's whole label also in its tooltip. Values and
+ * gradients show as far as they can be read synchronously (cpu tensors); GPU tensors' nodes say
+ * they were not read. `direction: 'TB'` draws deep graphs top to bottom, as narrow as their widest rank.
  *
  * @example
- * writeFileSync('graph.svg', toSvg(loss, { values: true, grads: true }));
+ * writeFileSync('graph.svg', toSvg(loss, { values: true, grads: true, names: model.namedParameters() }));
  */
 export function toSvg(t: Tensor, opts: GraphOptions = {}): string {
-  const { boxes, routes, width, height } = layout(graphModel(t, opts));
+  const dir = opts.direction ?? 'LR';
+  const { boxes, routes, width, height } = layout(graphModel(t, opts), dir);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.ceil(width)}" height="${Math.ceil(height)}" viewBox="0 0 ${Math.ceil(width)} ${Math.ceil(height)}" font-family="monospace" font-size="11">`,
     '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L8 4L0 8z" fill="#555"/></marker></defs>',
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    ...routes.map(drawRoute),
+    ...routes.map((r) => drawRoute(r, dir)),
     ...boxes.map(drawNode),
     '</svg>',
   ].join('\n');

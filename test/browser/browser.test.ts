@@ -1,6 +1,7 @@
 // tsgrad in a real browser: the bundle dist/browser/tsgrad.js runs conformance cases on cpu,
 // webgpu (SwiftShader, --enable-unsafe-webgpu) and gpujs (the page's WebGL2), and the
 // playground trains, draws and samples. Chromium missing: fails under CI, skipped loudly elsewhere.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
@@ -51,13 +52,23 @@ async function openPage(url: string, errors: string[], init?: () => void): Promi
   return page;
 }
 
-/** The download button hands over PEFT's two files for the adapted layers. */
+/** The files of a zip archive, as Python's zipfile reads them (every CRC checked). */
+function unzip(path: string): Record<string, Buffer> {
+  const script = 'import json, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps({n: z.read(n).hex() for n in z.namelist()}))';
+  const hex = JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' })) as Record<string, string>;
+  return Object.fromEntries(Object.entries(hex).map(([name, h]) => [name, Buffer.from(h, 'hex')]));
+}
+
+/** The download button hands over one zip of PEFT's two files for the adapted layers. */
 async function checkAdapterDownload(page: Page): Promise<void> {
   const downloads: Download[] = [];
   page.on('download', (d) => downloads.push(d));
   await page.click('#download');
-  await expect.poll(() => downloads.length).toBe(2);
-  const files = Object.fromEntries(await Promise.all(downloads.map(async (d) => [d.suggestedFilename(), readFileSync((await d.path())!)] as const)));
+  await expect.poll(() => downloads.length).toBe(1);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(downloads).toHaveLength(1);
+  expect(downloads[0]!.suggestedFilename()).toBe('tsgrad-names-lora-adapter.zip');
+  const files = unzip((await downloads[0]!.path())!);
   expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   const config = JSON.parse(files['adapter_config.json']!.toString('utf8'));
   expect(config).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, base_model_name_or_path: 'tsgrad-names-mlp' });
@@ -98,21 +109,51 @@ async function checkPageParts(page: Page, r: PlaygroundResult): Promise<void> {
   expect(r.samples.every((s) => /^[a-z]*$/.test(s))).toBe(true);
   expect(await page.locator('#pretrain-chart path').count()).toBeGreaterThanOrEqual(1);
   expect(await page.locator('#finetune-chart path').count()).toBeGreaterThanOrEqual(2);
+  // The x-axes end at the step count the text gives; the y-axes say what the loss is measured in.
+  expect(await page.locator('#pretrain-chart text').allTextContents()).toEqual(expect.arrayContaining([`step ${r.pretrain.length}`, 'loss (nats per character)']));
+  expect(await page.locator('#pretrain-info').textContent()).toMatch(new RegExp(`^step ${r.pretrain.length}/${r.pretrain.length} `));
+  expect(await page.locator('#finetune-chart text').allTextContents()).toEqual(expect.arrayContaining([`step ${r.lora.length}`, 'loss (nats per character)']));
+  expect(await page.locator('#finetune-info').textContent()).toMatch(new RegExp(`^step ${r.lora.length}/${r.lora.length} `));
   expect(await page.locator('#memory-chart rect').count()).toBeGreaterThan(5);
   expect(await page.locator('#download').isEnabled()).toBe(true);
   // The graph of one LoRA step: tensor boxes, op ellipses, frozen weights dashed.
   expect(await page.locator('#graph svg rect').count()).toBeGreaterThan(10);
   expect(await page.locator('#graph svg ellipse').count()).toBeGreaterThan(10);
   expect(await page.locator('#graph svg rect[stroke-dasharray]').count()).toBeGreaterThan(0);
+  // It fits its box; "actual size" shows it unscaled, scrolling inside the box.
+  const fit = await page.evaluate(() => ({ svg: document.querySelector('#graph svg')!.getBoundingClientRect().width, box: document.getElementById('graph')!.clientWidth }));
+  expect(fit.svg).toBeGreaterThan(0);
+  expect(fit.svg).toBeLessThanOrEqual(fit.box);
+  await page.click('#graph-actual');
+  expect(await page.evaluate(() => document.querySelector('#graph svg')!.getBoundingClientRect().width)).toBe(Number(await page.locator('#graph svg').getAttribute('width')));
+  await page.click('#graph-whole');
+  const whole = await page.evaluate(() => {
+    const svg = document.querySelector('#graph svg')!.getBoundingClientRect(), box = document.getElementById('graph')!;
+    return { svg: [svg.width, svg.height], box: [box.clientWidth, box.clientHeight] };
+  });
+  expect(whole.svg[0]).toBeLessThanOrEqual(whole.box[0]!);
+  expect(whole.svg[1]).toBeLessThanOrEqual(whole.box[1]!);
+  await page.click('#graph-fit');
+  // Parameters are named by their module path; "frozen" boxes are the base layers' weights only.
+  const labels = await page.locator('#graph svg g').evaluateAll((gs) => gs.map((g) => ({ fill: g.querySelector('rect')?.getAttribute('fill') ?? null, text: g.querySelector('text')?.textContent ?? '' })));
+  for (const path of ['net.0.loraA', 'net.0.loraB', 'net.2.loraA', 'net.2.loraB', 'net.4.loraA', 'net.4.loraB']) {
+    expect(labels.filter((l) => l.text.startsWith(`${path} `)), path).toHaveLength(1);
+  }
+  const frozen = labels.filter((l) => l.fill === '#f2f2f2').map((l) => l.text);
+  expect(frozen.length).toBeGreaterThan(0);
+  for (const text of frozen) expect(text).toMatch(/^net\.[024]\.base\.(weight\.T|bias) \[/);
+  expect(labels.filter((l) => /^(leaf|frozen) /.test(l.text))).toEqual([]);
   // The backward trace: frozen base weights skipped; the step-through moves one row at a time.
   expect(r.trace.length).toBeGreaterThan(10);
   expect(r.trace[0]!.gradNorm).toBeCloseTo(1, 5);
   expect(r.trace.flatMap((t) => t.inputs).some((i) => i.skipped === 'frozen')).toBe(true);
   expect(await page.locator('#trace tbody tr').count()).toBe(r.trace.length);
+  expect(await page.locator('#trace-pos').textContent()).toMatch(new RegExp(`^step 1 of ${r.trace.length}: `));
+  expect(await page.locator('#trace tbody tr.current td').first().textContent()).toBe('1');
   await page.click('#trace-next');
   await page.click('#trace-next');
   expect(await page.locator('#trace-pos').textContent()).toMatch(new RegExp(`^step 3 of ${r.trace.length}: ${r.trace[2]!.op} `));
-  expect(await page.locator('#trace tbody tr.current td').first().textContent()).toBe('2');
+  expect(await page.locator('#trace tbody tr.current td').first().textContent()).toBe('3');
 }
 
 describe('browser (Chromium)', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
-import { printGraph, tensor, toDot, toSvg, traceBackward } from '../../src/index.js';
+import { nn, printGraph, randn, tensor, toDot, toSvg, traceBackward } from '../../src/index.js';
 
 /** x·w + tanh(x·w), summed: a leaf, a frozen weight, a value used twice. */
 function example() {
@@ -122,6 +122,81 @@ describe('toSvg', () => {
     const svg = toSvg(t);
     expect((svg.match(/<ellipse /g) ?? []).length).toBe(10000);
     expect(svg).not.toMatch(/NaN|undefined/);
+  });
+});
+
+describe('names', () => {
+  /** A LoRA-adapted MLP's loss on data, with a float constant (a per-example weight) mixed in. */
+  function adapted() {
+    const model = new nn.Sequential(new nn.Linear(3, 5), new nn.Tanh(), new nn.Linear(5, 2));
+    nn.applyLoRA(model, { targets: ['0', '2'], rank: 2 });
+    const x = randn([4, 3]).tanh(); // data that needs no gradient
+    const perExample = tensor([1, 0.5, 0.5, 1]);
+    return { model, loss: model.forward(x).pow(2).sum(1).mul(perExample).mean() };
+  }
+  const labels = (dot: string) => [...dot.matchAll(/^ {2}t\d+ \[label="([^"\\]*)[^"]*",shape=box,?([^\]]*)\];$/gm)].map((m) => `${m[1]} | ${m[2]}`);
+
+  it("labels parameters by their module path, as the model's namedParameters names them", () => {
+    const { model, loss } = adapted();
+    expect(model.namedParameters().map(([n]) => n)).toEqual(expect.arrayContaining(['0.loraA', '0.base.weight', '2.loraB']));
+    const got = labels(toDot(loss, { names: model.namedParameters() }));
+    for (const want of [
+      '0.loraA [2,3] float32 | style=filled,fillcolor=lightblue',
+      '0.loraB [5,2] float32 | style=filled,fillcolor=lightblue',
+      '2.loraA [2,5] float32 | style=filled,fillcolor=lightblue',
+      '2.loraB [2,2] float32 | style=filled,fillcolor=lightblue',
+      // The frozen weight enters linear transposed: a view of the named parameter. (Layer 0's
+      // frozen path sees only data, so it needs no graph: its output is a constant.)
+      '2.base.weight.T [5,2] float32 | style=dashed',
+      '2.base.bias [2] float32 | style=dashed',
+    ]) expect(got).toContain(want);
+  });
+
+  it('keeps "frozen" for named parameters: data and constants are constants', () => {
+    const { model, loss } = adapted();
+    const got = labels(toDot(loss, { names: model.namedParameters() }));
+    expect(got).toContain('constant [4] float32 | color=gray,fontcolor=gray'); // the per-example weights
+    expect(got).toContain('constant [4,3] float32 | color=gray,fontcolor=gray'); // the data
+    expect(got.filter((l) => l.endsWith('| style=dashed')).every((l) => /^[02]\.base\./.test(l))).toBe(true);
+    expect(got.filter((l) => /^(leaf|frozen) /.test(l))).toEqual([]);
+    // Without names, a float tensor that needs no gradient is still drawn as frozen.
+    expect(labels(toDot(loss))).toContain('frozen [4] float32 | style=dashed');
+  });
+
+  it('names the nodes of the SVG too, each with its whole label as a tooltip', () => {
+    const { model, loss } = adapted();
+    const svg = toSvg(loss, { names: model.namedParameters(), grads: true });
+    expect(svg).toContain('>0.loraA [2,3] float32</text>');
+    expect(svg).toContain('<g><title>0.loraA [2,3] float32\ngrad none</title>');
+  });
+});
+
+describe('toSvg top to bottom', () => {
+  const boxes = (svg: string) =>
+    [...svg.matchAll(/<rect x="([-\d.]+)" y="([-\d.]+)" width="([-\d.]+)" height="([-\d.]+)"/g)].map((m) => m.slice(1).map(Number) as [number, number, number, number]);
+  const size = (svg: string) => svg.match(/width="(\d+)" height="(\d+)"/)!.slice(1).map(Number) as [number, number];
+
+  it('stacks a deep graph downwards: as narrow as its widest rank, the result at the bottom', () => {
+    let t = tensor([1, 2], { requiresGrad: true });
+    for (let i = 0; i < 12; i++) t = t.tanh().mul(2);
+    const loss = t.sum();
+    const [lrWidth, lrHeight] = size(toSvg(loss));
+    const tb = toSvg(loss, { direction: 'TB' });
+    const [width, height] = size(tb);
+    expect(width).toBeLessThan(lrWidth / 5);
+    expect(height).toBeGreaterThan(lrHeight * 5);
+    const rects = boxes(tb);
+    const result = rects[0]!; // the result is drawn first (t0)
+    for (const [x, y, w, h] of rects) {
+      expect(x >= 0 && y >= 0 && x + w <= width && y + h <= height).toBe(true);
+      expect(y).toBeLessThanOrEqual(result[1]);
+    }
+    for (const [i, a] of rects.entries()) {
+      for (const b of rects.slice(i + 1)) {
+        expect(a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0] || a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1]).toBe(true);
+      }
+    }
+    expect(toDot(loss, { direction: 'TB' })).toContain('  rankdir=TB;');
   });
 });
 
