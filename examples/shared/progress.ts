@@ -24,7 +24,7 @@ export class Progress {
     const seconds = (now - this.start) / 1000;
     const rate = step / Math.max(seconds, 1e-9);
     const eta = (this.total - step) / rate;
-    const text = `${this.label.padEnd(9)} ${String(step).padStart(5)}/${this.total}  loss ${loss.toFixed(3)}  ${rate.toFixed(0)} steps/s  ETA ${eta.toFixed(0)}s`;
+    const text = `${this.label.padEnd(9)} ${String(step).padStart(5)}/${this.total}  loss ${loss.toFixed(3)}  ${rate.toFixed(rate < 10 ? 1 : 0)} steps/s  ETA ${eta.toFixed(0)}s`;
     if (this.tty) {
       if (now - this.lastDraw < 100 && step < this.total) return;
       this.lastDraw = now;

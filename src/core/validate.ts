@@ -50,6 +50,12 @@ export function assertTensorList(op: string, v: unknown, name = 'tensors'): asse
   v.forEach((t, i) => assertTensor(op, t, `${name}[${i}]`));
 }
 
+/** Errors when an options object holds a key the call does not take (a misspelt or snake_case option would be ignored). */
+export function assertKnownKeys(op: string, opts: object, keys: readonly string[]): void {
+  const unknown = Object.keys(opts).filter((k) => !keys.includes(k));
+  check(unknown.length === 0, op, () => `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; it takes ${keys.join(', ')}`);
+}
+
 /** Errors unless `v` is an integer. */
 export function assertInt(op: string, v: unknown, name: string): asserts v is number {
   check(Number.isInteger(v), op, () => `${name} must be an integer, got ${describeValue(v)}`);

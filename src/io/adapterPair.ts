@@ -8,8 +8,12 @@ import { TsgradError, check } from '../core/errors.js';
 /** The metadata key in adapter_model.safetensors holding the config fields it was saved with. */
 export const PAIR_KEY = 'tsgrad.adapter_config';
 
-/** The fields of adapter_config.json that change what the weights mean when loaded. */
-const FIELDS = ['peft_type', 'r', 'lora_alpha', 'use_rslora', 'target_modules', 'rank_pattern', 'alpha_pattern', 'bias', 'fan_in_fan_out'];
+/**
+ * The fields of adapter_config.json that change what the weights mean when loaded: each layer's
+ * rank and scaling, and which biases count. Not target_modules: names that select the same
+ * layers are equivalent, and loadAdapter refuses one that leaves out a layer with weights.
+ */
+const FIELDS = ['peft_type', 'r', 'lora_alpha', 'use_rslora', 'rank_pattern', 'alpha_pattern', 'bias'];
 
 /** JSON with sorted keys, or null for a value nested deeper than any config field is. */
 function canonical(v: unknown, depth = 0): string | null {

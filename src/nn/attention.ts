@@ -3,7 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { check, fmt } from '../core/errors.js';
 import { scaledDotProductAttention } from '../core/ops/attention.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertNewShape, assertSameBackend, checkArgs, describeValue, isPlainObject } from '../core/validate.js';
+import { assertKnownKeys, assertNewShape, assertSameBackend, checkArgs, describeValue, isPlainObject } from '../core/validate.js';
 import * as F from './functional.js';
 import * as init from './init.js';
 import { Linear } from './layers.js';
@@ -42,11 +42,6 @@ export interface MultiheadAttentionForwardOptions {
 const CONSTRUCTOR_KEYS = ['dropout', 'bias', 'batchFirst', 'kdim', 'vdim', 'dtype'];
 const FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'];
 
-function knownKeys(op: string, opts: object, keys: string[]): void {
-  const unknown = Object.keys(opts).filter((k) => !keys.includes(k));
-  check(unknown.length === 0, op, () => `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; it takes ${keys.join(', ')}`);
-}
-
 /**
  * Multi-head attention as PyTorch's `nn.MultiheadAttention`, with its parameter names, so state
  * dicts line up: `in_proj_weight` [3E, E] (xavier uniform), `in_proj_bias` [3E] (zeros),
@@ -84,7 +79,7 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
     }
     check(embedDim % numHeads === 0, op, () => `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
     check(isPlainObject(opts), op, () => `options must be an object such as { batchFirst: true }, got ${describeValue(opts)}`);
-    knownKeys(op, opts, CONSTRUCTOR_KEYS);
+    assertKnownKeys(op, opts, CONSTRUCTOR_KEYS);
     for (const name of ['kdim', 'vdim'] as const) {
       check(opts[name] === undefined || opts[name] === embedDim, op, () =>
         `${name} ${describeValue(opts[name])} differs from embedDim ${embedDim}; separate key and value widths are not supported, project them to embedDim first`);
@@ -109,13 +104,49 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
    * [N, L, S] (averaged over heads) or [N, numHeads, L, S] when `needWeights` (default), else null.
    */
   forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+    const { N, L, S, batched } = this.checkForward(query, key, value, opts);
+    const { keyPaddingMask = null, attnMask = null, needWeights = true, averageAttnWeights = true, isCausal = false } = opts;
+    const E = this.embedDim, H = this.numHeads, dtype = this.in_proj_weight.dtype;
+    // Boolean masks become float ones (−∞ where true), added together as PyTorch merges them.
+    const asFloat = (m: Tensor) => (m.dtype === 'int32' ? m.zerosLike().cast(dtype).maskedFill(m, -Infinity) : m);
+    let mask = attnMask && asFloat(attnMask).reshape(attnMask.ndim === 3 ? [N, H, L, S] : [L, S]);
+    if (keyPaddingMask) {
+      const padding = asFloat(keyPaddingMask).reshape([N, 1, 1, S]);
+      mask = mask ? mask.add(padding) : padding;
+    }
+    // To [N, L, E], the layout the heads are split in, then [N, H, L, D].
+    const toBatchFirst = (t: Tensor) => (!batched ? t.unsqueeze(0) : this.batchFirst ? t : t.transpose(0, 1));
+    const [q, k, v] = this.project(query, key, value, toBatchFirst(query), toBatchFirst(key), toBatchFirst(value))
+      .map((t) => t.reshape([N, -1, H, this.headDim]).transpose(1, 2)) as [Tensor, Tensor, Tensor];
+    let heads: Tensor;
+    let weights: Tensor | null = null;
+    if (needWeights) {
+      // PyTorch's explicit path: a plain softmax, so a row masked everywhere gives NaN, as there.
+      let scores = q.mul(Math.sqrt(1 / this.headDim)).matmul(k.transpose(-2, -1));
+      if (mask) scores = scores.add(mask);
+      weights = F.dropout(scores.softmax(-1), this.dropout, this.training);
+      heads = weights.matmul(v);
+      if (averageAttnWeights) weights = weights.mean(1);
+      if (!batched) weights = weights.squeeze(0);
+    } else {
+      // isCausal stands in for the mask only where PyTorch lets it: no padding mask to merge.
+      const causal = isCausal && !keyPaddingMask;
+      const dropoutP = this.training ? this.dropout : 0;
+      heads = scaledDotProductAttention(q, k, v, { attnMask: causal ? null : mask, isCausal: causal, dropoutP });
+    }
+    const out = this.out_proj.forward(heads.transpose(1, 2).reshape([N, L, E]));
+    return [!batched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1), weights];
+  }
+
+  /** Checks a forward call completely, before any tensor is made; returns its sizes. */
+  private checkForward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions) {
     const op = 'MultiheadAttention';
     checkArgs(op, [query, key, value, opts], ['query:tensor', 'key:tensor', 'value:tensor', 'options:object?']);
-    knownKeys(op, opts, FORWARD_KEYS);
-    const { keyPaddingMask = null, attnMask = null, needWeights = true, averageAttnWeights = true, isCausal = false } = opts;
+    assertKnownKeys(op, opts, FORWARD_KEYS);
+    const { keyPaddingMask, attnMask, needWeights, averageAttnWeights, isCausal } = opts;
     checkArgs(op, [keyPaddingMask ?? undefined, attnMask ?? undefined], ['keyPaddingMask:tensor?', 'attnMask:tensor?']);
     for (const [name, v] of [['needWeights', needWeights], ['averageAttnWeights', averageAttnWeights], ['isCausal', isCausal]] as const) {
-      check(typeof v === 'boolean', op, () => `${name} must be a boolean, got ${describeValue(v)}`);
+      check(v === undefined || typeof v === 'boolean', op, () => `${name} must be a boolean, got ${describeValue(v)}`);
     }
     const dtype = this.in_proj_weight.dtype;
     check([query, key, value].every((t) => t.dtype === dtype), op, () =>
@@ -125,56 +156,24 @@ export class MultiheadAttention extends Module<[Tensor, Tensor | null]> {
     check(query.ndim === 2 || batched, op, () => `query must be [L, N, E], [N, L, E] with batchFirst, or [L, E] unbatched, got ${fmt(query.shape)}`);
     check(key.ndim === query.ndim && value.ndim === query.ndim, op, () =>
       `key and value must have the query's ${query.ndim} dims, got ${fmt(key.shape)} and ${fmt(value.shape)}`);
-    // To [N, L, E], the layout the heads are split in.
-    const toBatchFirst = (t: Tensor) => (!batched ? t.unsqueeze(0) : this.batchFirst ? t : t.transpose(0, 1));
-    const q = toBatchFirst(query), k = toBatchFirst(key), v = toBatchFirst(value);
-    const [N, L, E] = q.shape as [number, number, number];
-    const S = k.shape[1]!;
-    const H = this.numHeads;
-    check(E === this.embedDim && k.shape[2] === E, op, () =>
+    // [sequence, batch] positions in the input layout.
+    const [seq, bat] = !batched ? [0, -1] : this.batchFirst ? [1, 0] : [0, 1];
+    const N = bat < 0 ? 1 : query.shape[bat]!, L = query.shape[seq]!, S = key.shape[seq]!;
+    check(query.shape.at(-1) === this.embedDim && key.shape.at(-1) === this.embedDim, op, () =>
       `query ${fmt(query.shape)} and key ${fmt(key.shape)} must end in embedDim ${this.embedDim}`);
-    check(k.shape[0] === N && k.shape.every((d, i) => d === v.shape[i]), op, () =>
+    check((bat < 0 || key.shape[bat] === N) && key.shape.every((d, i) => d === value.shape[i]), op, () =>
       `key ${fmt(key.shape)} and value ${fmt(value.shape)} must share one shape, with the query's batch size ${N}`);
     check(!isCausal || attnMask, op, () => 'isCausal is a hint that attnMask is causal, so it needs attnMask too (as PyTorch); pass e.g. ones([L, L], { dtype: \'int32\' }).triu(1)');
-    const asFloat = (name: string, m: Tensor) => {
-      check(m.dtype === 'int32' || m.dtype === dtype, op, () => `${name} must be int32 (true masks) or ${dtype} (added), got ${m.dtype}`);
-      return m.dtype === 'int32' ? zeros(m.shape, { dtype, backend: m.backend }).maskedFill(m, -Infinity) : m;
-    };
-    let mask: Tensor | null = null;
-    if (attnMask) {
-      const two = [L, S], three = [N * H, L, S];
-      const fits = (want: number[]) => attnMask.ndim === want.length && attnMask.shape.every((d, i) => d === want[i]);
-      check(fits(two) || fits(three), op, () =>
-        `attnMask must be [L, S] = ${fmt(two)} or [N·numHeads, L, S] = ${fmt(three)}, got ${fmt(attnMask.shape)}`);
-      mask = asFloat('attnMask', attnMask);
-      if (mask.ndim === 3) mask = mask.reshape([N, H, L, S]);
+    const same = (m: Tensor, want: number[]) => m.ndim === want.length && m.shape.every((d, i) => d === want[i]);
+    for (const [name, m] of [['attnMask', attnMask], ['keyPaddingMask', keyPaddingMask]] as const) {
+      check(!m || m.dtype === 'int32' || m.dtype === dtype, op, () => `${name} must be int32 (true masks) or ${dtype} (added), got ${m!.dtype}`);
     }
-    if (keyPaddingMask) {
-      const want = batched ? [N, S] : [S];
-      check(keyPaddingMask.ndim === want.length && keyPaddingMask.shape.every((d, i) => d === want[i]), op, () =>
-        `keyPaddingMask must be ${batched ? '[N, S]' : '[S]'} = ${fmt(want)}, got ${fmt(keyPaddingMask.shape)}`);
-      const padding = asFloat('keyPaddingMask', keyPaddingMask).reshape([N, 1, 1, S]);
-      mask = mask ? mask.add(padding) : padding;
-    }
-
-    const [qp, kp, vp] = this.project(query, key, value, q, k, v).map((t) => t.reshape([N, -1, H, this.headDim]).transpose(1, 2));
-    let heads: Tensor;
-    let weights: Tensor | null = null;
-    if (needWeights) {
-      // PyTorch's explicit path: a plain softmax, so a row masked everywhere gives NaN, as there.
-      let scores = qp!.mul(Math.sqrt(1 / this.headDim)).matmul(kp!.transpose(-2, -1));
-      if (mask) scores = scores.add(mask);
-      weights = F.dropout(scores.softmax(-1), this.dropout, this.training);
-      heads = weights.matmul(vp!);
-      if (averageAttnWeights) weights = weights.mean(1);
-      if (!batched) weights = weights.squeeze(0);
-    } else {
-      const causal = isCausal && !keyPaddingMask;
-      const dropoutP = this.training ? this.dropout : 0;
-      heads = scaledDotProductAttention(qp!, kp!, vp!, { attnMask: causal ? null : mask, isCausal: causal, dropoutP });
-    }
-    const out = this.out_proj.forward(heads.transpose(1, 2).reshape([N, L, E]));
-    return [!batched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1), weights];
+    check(!attnMask || same(attnMask, [L, S]) || same(attnMask, [N * this.numHeads, L, S]), op, () =>
+      `attnMask must be [L, S] = ${fmt([L, S])} or [N·numHeads, L, S] = ${fmt([N * this.numHeads, L, S])}, got ${fmt(attnMask!.shape)}`);
+    const padding = batched ? [N, S] : [S];
+    check(!keyPaddingMask || same(keyPaddingMask, padding), op, () =>
+      `keyPaddingMask must be ${batched ? '[N, S]' : '[S]'} = ${fmt(padding)}, got ${fmt(keyPaddingMask!.shape)}`);
+    return { N, L, S, batched };
   }
 
   /** The packed input projection: one matmul for self-attention, else one per input (as PyTorch). */

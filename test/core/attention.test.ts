@@ -218,5 +218,6 @@ describe('scaledDotProductAttention refuses bad calls', () => {
     expect(err(() => sdpa(q, k, v, { scale: NaN }))).toMatch(/scale must be a finite number/);
     expect(err(() => sdpa(q, k.cast('float64'), v))).toMatch(/must share a float dtype, got float32, float64 and float32/);
     expect(err(() => sdpa(q, k, [1, 2] as unknown as Tensor))).toMatch(/expected a Tensor, got an array \(value\)/);
+    expect(err(() => sdpa(q, k, v, { is_causal: true } as never))).toMatch(/unknown option is_causal; it takes attnMask, dropoutP, isCausal, scale, generator/);
   });
 });

@@ -133,6 +133,7 @@ export const ENTRIES: Entry[] = [
   fn('Adam', 2, (ps, o) => new optim.Adam(ps as never, o as never)),
   fn('clipGradNorm', 2, (ps, m) => optim.clipGradNorm(ps as never, m as never)),
   fn('applyLoRA', 2, (m, o) => nn.applyLoRA(m as never, o as never)),
+  fn('mergeAndUnload', 1, (m) => nn.mergeAndUnload(m as never)),
   fn('decodeSafetensors', 1, (b) => io.decodeSafetensors(b as never)),
   fn('grad', 3, (y, x, o) => grad(y as never, x as never, o as never), ['grad', 'backward']),
   fn('gradcheck', 2, (f, x) => gradcheck(f as never, x as never), ['gradcheck', 'grad', 'backward']),

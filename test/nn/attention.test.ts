@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, manualSeed, nn, noGrad, ones, randn, tensor, zeros } from '../../src/index.js';
+import { type Tensor, getBackend, manualSeed, nn, noGrad, ones, randn, scope, tensor, zeros } from '../../src/index.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
 const skip = hfUnavailable('nn.MultiheadAttention against PyTorch');
@@ -186,6 +186,26 @@ describe('nn.MultiheadAttention', () => {
     mha.train();
     const [c] = mha.forward(x, x, x, { needWeights: false });
     expect(Array.from(c.dataSync())).not.toEqual(Array.from(a.dataSync()));
+  });
+
+  it('makes no tensor on a refused call, and leaves only gradients after forward and backward', () => {
+    manualSeed(3);
+    const live = () => getBackend().memory().buffers;
+    const mha = new nn.MultiheadAttention(8, 2, { batchFirst: true });
+    const x = randn([2, 3, 8], { requiresGrad: true });
+    const pad = tensor([[0, 0, 1], [0, 0, 0]], { dtype: 'int32' }), causal = ones([3, 3], { dtype: 'int32' }).triu(1);
+    const wrong = ones([3, 2], { dtype: 'int32' });
+    const before = live();
+    expect(() => mha.forward(x, x, x, { attnMask: causal, keyPaddingMask: wrong })).toThrow(/keyPaddingMask must be/);
+    expect(live()).toBe(before);
+    for (const needWeights of [true, false]) {
+      scope(() => {
+        const [y, w] = mha.forward(x, x, x, { attnMask: causal, keyPaddingMask: pad, isCausal: true, needWeights });
+        y.sum().add(w ? w.sum() : 0).backward();
+      });
+    }
+    // One gradient for x and for each of the four parameters.
+    expect(live()).toBe(before + 5);
   });
 
   it('refuses what PyTorch refuses, and what it cannot do, naming the shapes', () => {

@@ -1,13 +1,12 @@
 import { noGrad, record } from '../autograd.js';
 import type { Backend } from '../backend.js';
-import { fromTypedArray } from '../creation.js';
-import { isFloat } from '../dtype.js';
+import { isFloat, typedArrayFor } from '../dtype.js';
 import { check, fmt } from '../errors.js';
 import { Generator, defaultGenerator } from '../random.js';
 import { scope } from '../scope.js';
 import { broadcastShapes, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertTensor, checkArgs, describeValue } from '../validate.js';
+import { assertKnownKeys, assertTensor, checkArgs, describeValue } from '../validate.js';
 import { intConstant } from './constants.js';
 import { where } from './elementwise.js';
 import { broadcastTo, sameBackend, wrap } from './operands.js';
@@ -49,8 +48,8 @@ interface Attention {
 /** Checks every argument, before anything runs. */
 function prepare(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Attention {
   checkArgs(OP, [q, k, v, opts], ['query:tensor', 'key:tensor', 'value:tensor', 'options:object?']);
-  const o = opts ?? {};
-  const mask = o.attnMask ?? null;
+  assertKnownKeys(OP, opts, ['attnMask', 'dropoutP', 'isCausal', 'scale', 'generator']);
+  const mask = opts.attnMask ?? null;
   if (mask !== null) assertTensor(OP, mask, 'attnMask');
   sameBackend(OP, q, k, v, ...(mask ? [mask] : []));
   check(isFloat(q.dtype) && k.dtype === q.dtype && v.dtype === q.dtype, OP, () =>
@@ -71,14 +70,14 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Atten
     check(mask.ndim <= scores.length && shapesEqual(broadcastShapes(OP, scores, mask.shape), scores), OP, () =>
       `attnMask of shape ${fmt(mask.shape)} does not broadcast to the attention scores' shape ${fmt(scores)} ([..., L, S])`);
   }
-  const isCausal = o.isCausal ?? false;
+  const isCausal = opts.isCausal ?? false;
   check(typeof isCausal === 'boolean', OP, () => `isCausal must be a boolean, got ${describeValue(isCausal)}`);
   check(!(isCausal && mask), OP, () => 'pass either attnMask or isCausal, not both (as PyTorch); fold the causal mask into attnMask');
-  const p = o.dropoutP ?? 0;
+  const p = opts.dropoutP ?? 0;
   check(typeof p === 'number' && p >= 0 && p < 1, OP, () => `dropoutP must be in [0, 1), got ${describeValue(p)}`);
-  const scale = o.scale ?? 1 / Math.sqrt(E);
-  check(typeof scale === 'number' && Number.isFinite(scale), OP, () => `scale must be a finite number, got ${describeValue(o.scale)}`);
-  check(o.generator === undefined || o.generator instanceof Generator, OP, () => `generator must be a Generator, got ${describeValue(o.generator)}`);
+  const scale = opts.scale ?? 1 / Math.sqrt(E);
+  check(typeof scale === 'number' && Number.isFinite(scale), OP, () => `scale must be a finite number, got ${describeValue(opts.scale)}`);
+  check(opts.generator === undefined || opts.generator instanceof Generator, OP, () => `generator must be a Generator, got ${describeValue(opts.generator)}`);
   return { mask, isCausal, scale, scores };
 }
 
@@ -102,11 +101,12 @@ function weights(q: Tensor, k: Tensor, a: Attention): Tensor {
   return where(empty, 0, where(empty, 0, s).softmax(-1));
 }
 
-/** The kept weights' scale, 1/(1−p), or 0 where dropped, drawn from `g` in row-major order. */
+/** The kept weights' scale, 1/(1−p), or 0 where dropped, drawn from `g` in row-major order, on `like`'s backend. */
 function dropoutMask(like: Tensor, shape: readonly number[], p: number, g: Generator): Tensor {
-  const m = new Float64Array(sizeOf(shape));
+  const m = typedArrayFor(like.dtype, sizeOf(shape));
   for (let i = 0; i < m.length; i++) m[i] = g.nextUniform() >= p ? 1 / (1 - p) : 0;
-  return fromTypedArray(m, shape, { dtype: like.dtype, backend: like.backend });
+  const b = like._backend;
+  return wrap(b, b.upload(m), shape, like.dtype);
 }
 
 /** The forward: the backend's fused kernel if it has one, else composed ops; no graph. */

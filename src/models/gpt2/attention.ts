@@ -13,7 +13,11 @@ import type { GPT2Config } from './config.js';
 
 /**
  * int32 [L, S]: 1 where query i (at position `past + i`) may see key j, that is j ≤ past + i.
- * With a cache the query rows are the last L of S positions, so the diagonal is offset by `past`.
+ * With a cache the query rows are the last L of S positions, so the diagonal is offset by `past`
+ * (transformers builds it so too; PyTorch's `isCausal` aligns it top-left instead).
+ *
+ * @example
+ * models.causalMask(1, 4, 3, x); // [[1, 1, 1, 1]]: the 4th token sees the 3 cached ones and itself
  */
 export function causalMask(queries: number, keys: number, past: number, like: Tensor): Tensor {
   const q = positions(past, queries, like).reshape([queries, 1]);

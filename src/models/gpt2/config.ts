@@ -5,6 +5,7 @@ import { describeValue, isPlainObject } from '../../core/validate.js';
 
 /** The activations `activation_function` may name (transformers' ACT2FN names GPT-2 checkpoints use). */
 export const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu', 'relu', 'silu', 'swish', 'tanh', 'sigmoid', 'quick_gelu'] as const;
+/** An activation config.json's `activation_function` may name. */
 export type GPT2Activation = (typeof GPT2_ACTIVATIONS)[number];
 
 /** The fields of a GPT-2 configuration (transformers' `GPT2Config`, camelCase). */

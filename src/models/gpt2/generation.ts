@@ -42,7 +42,14 @@ export interface GenerateOptions {
 
 const KNOWN = new Set(['maxNewTokens', 'doSample', 'temperature', 'topK', 'topP', 'generator', 'eosTokenId', 'padTokenId', 'attentionMask']);
 
-/** transformers' TemperatureLogitsWarper, TopKLogitsWarper and TopPLogitsWarper, in its order, on logits [B, V]. */
+/**
+ * transformers' TemperatureLogitsWarper, TopKLogitsWarper and TopPLogitsWarper, in its order, on
+ * logits [B, V]: the scores of the tokens filtered out become −∞.
+ *
+ * @example
+ * const probs = models.warpLogits(logits, { temperature: 0.8, topK: 40, topP: 0.95 }).softmax(-1);
+ * multinomial(probs, 1);
+ */
 export function warpLogits(logits: Tensor, opts: { temperature?: number; topK?: number; topP?: number }): Tensor {
   let scores = opts.temperature !== undefined && opts.temperature !== 1 ? logits.div(opts.temperature) : logits;
   const V = scores.shape[scores.ndim - 1]!;

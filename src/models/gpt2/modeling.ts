@@ -60,6 +60,7 @@ export class GPT2MLP extends Module {
   c_fc: Conv1D;
   c_proj: Conv1D;
   dropout: Dropout;
+  /** The activation `activationFunction` names (gelu_new: GELU's tanh form). */
   readonly act: (x: Tensor) => Tensor;
 
   constructor(config: GPT2Config, opts: GPT2LayerOptions = {}) {

@@ -1,6 +1,7 @@
 // GPT-2's Hugging Face files: config.json with model.safetensors, or with the sharded
 // model.safetensors.index.json and its shards. Everything is checked (the config, every header,
 // every key and shape) before a tensor is decoded or a model built.
+import { initBackend, listBackends } from '../../core/backend.js';
 import { TsgradError, check, fmt } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import { describeValue, isPlainObject } from '../../core/validate.js';
@@ -10,7 +11,7 @@ import { readModelFile, writeModelFiles } from './files.js';
 
 /** How `fromPretrained` builds the model. */
 export interface FromPretrainedOptions {
-  /** The backend the model lives on (the current one by default); initialise it first. */
+  /** The backend the model lives on (the current one by default); initialised if it is not yet. */
   backend?: string;
   /** The parameters' dtype: float32 (default; F16 and BF16 files widen to it) or float64. */
   dtype?: 'float32' | 'float64';
@@ -94,6 +95,8 @@ export async function readGPT2Checkpoint(op: string, dir: string, opts: FromPret
   check(isPlainObject(opts as unknown), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
   check(opts.backend === undefined || typeof opts.backend === 'string', op, () => `backend must be a backend's name, got ${describeValue(opts.backend)}`);
   check(opts.dtype === undefined || opts.dtype === 'float32' || opts.dtype === 'float64', op, () => `dtype must be 'float32' or 'float64', got ${describeValue(opts.dtype)}`);
+  check(opts.backend === undefined || listBackends().includes(opts.backend), op, () => `unknown backend '${opts.backend}'; registered: ${listBackends().join(', ')}`);
+  if (opts.backend) await initBackend(opts.backend);
   const configBytes = await readModelFile(op, dir, 'config.json');
   check(configBytes, op, () => `'${dir}' has no config.json; a Hugging Face model folder holds config.json beside its weights`);
   const config = GPT2Config.fromJSON(parseJson(op, configBytes, 'config.json'));
@@ -164,5 +167,6 @@ export async function writeGPT2Checkpoint(op: string, dir: string, config: GPT2C
   const missing = [...expected.keys()].find((k) => !(k in state));
   check(!missing, op, () => `the model lacks '${missing}'`);
   const weights = await encodeSafetensors(state, { format: 'pt' });
-  await writeModelFiles(op, dir, { 'config.json': `${JSON.stringify(config.toJSON(), null, 2)}\n`, [SINGLE]: weights });
+  const json = { ...config.toJSON(), dtype: Object.values(state)[0]!.dtype };
+  await writeModelFiles(op, dir, { 'config.json': `${JSON.stringify(json, null, 2)}\n`, [SINGLE]: weights });
 }

@@ -90,8 +90,10 @@ export class GPT2Tokenizer {
       this.maxId = Math.max(this.maxId, id);
     }
     const merges = opts.merges.map((m, i) => {
-      const pair = typeof m === 'string' ? m.split(' ') : m;
-      if (pair.length !== 2 || pair.some((t) => typeof t !== 'string' || t === '')) throw new TsgradError(op, `${sources.merge(i)} is ${JSON.stringify(m)}; a merge is two tokens, 'a b' or [a, b]`);
+      const pair: unknown = typeof m === 'string' ? m.split(' ') : m;
+      if (!Array.isArray(pair) || pair.length !== 2 || pair.some((t) => typeof t !== 'string' || t === '')) {
+        throw new TsgradError(op, `${sources.merge(i)} is ${JSON.stringify(m)}; a merge is two tokens separated by one space, 'a b', or a pair [a, b]`);
+      }
       return pair as [string, string];
     });
     this.bpe = new BytePairEncoding(vocab, merges, sources.merge, { unkToken: opts.modelUnkToken ?? null, ignoreMerges: opts.ignoreMerges ?? false });

@@ -15,7 +15,10 @@ export interface GPT2TokenizerFiles {
   'vocab.json'?: string;
   /** One merge per line, `a b`, after an optional `#version` line. */
   'merges.txt'?: string;
-  /** Optional: `bos_token`, `eos_token`, `unk_token`, `pad_token` and `add_prefix_space`. */
+  /**
+   * Optional: `bos_token`, `eos_token`, `unk_token`, `pad_token`; beside vocab.json + merges.txt
+   * also `add_prefix_space` and `added_tokens_decoder` (tokenizer.json holds those itself).
+   */
   'tokenizer_config.json'?: string;
 }
 
@@ -49,7 +52,8 @@ export interface TokenizerSources {
 export interface GPT2TokenizerSpec {
   /** Token → id, checked by the tokenizer's constructor. */
   vocab: Record<string, number>;
-  merges: [string, string][];
+  /** As in the file, checked by the tokenizer's constructor. */
+  merges: (string | [string, string])[];
   /** Where each part came from, for error messages. */
   sources: TokenizerSources;
   addedTokens: AddedToken[];
@@ -81,29 +85,11 @@ function readVocab(raw: unknown, file: string): Record<string, number> {
   return raw as Record<string, number>;
 }
 
-function readMergesTxt(text: string, file: string): { merges: [string, string][]; lines: number[] } {
-  const merges: [string, string][] = [];
-  const lines: number[] = [];
+/** merges.txt's merge lines ('a b', split and checked by the tokenizer), with their line numbers. */
+function readMergesTxt(text: string): { merges: string[]; lines: number[] } {
   const all = text.split(/\r?\n/);
-  all.forEach((line, i) => {
-    if (line.startsWith('#version') || (line === '' && i === all.length - 1)) return;
-    const parts = line.split(' ');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw new TsgradError(OP, `${file} line ${i + 1}: expected two tokens separated by one space ('a b'), got ${JSON.stringify(line)}`);
-    merges.push(parts as [string, string]);
-    lines.push(i + 1);
-  });
-  return { merges, lines };
-}
-
-function readMergesJson(raw: unknown, file: string): [string, string][] {
-  if (!Array.isArray(raw)) throw new TsgradError(OP, `${file}: model.merges must be an array, got ${typeof raw}`);
-  return raw.map((m, i) => {
-    const pair = typeof m === 'string' ? m.split(' ') : m;
-    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((t) => typeof t !== 'string' || t === '')) {
-      throw new TsgradError(OP, `${file}: model.merges[${i}] is ${JSON.stringify(m)}; expected 'a b' or ["a", "b"]`);
-    }
-    return pair as [string, string];
-  });
+  const keep = all.map((line, i) => i).filter((i) => !all[i]!.startsWith('#version') && !(all[i] === '' && i === all.length - 1));
+  return { merges: keep.map((i) => all[i]!), lines: keep.map((i) => i + 1) };
 }
 
 /** A special token's name in tokenizer_config.json: a string, an AddedToken object, or null. */
@@ -115,11 +101,13 @@ function tokenName(config: Record<string, unknown>, key: string, file: string, f
   throw new TsgradError(OP, `${file}: ${key} must be a string, {"content": ...} or null, got ${JSON.stringify(v)}`);
 }
 
-function readAddedTokens(raw: unknown, file: string): AddedToken[] {
+/** tokenizer.json's `added_tokens` (a list), or tokenizer_config.json's `added_tokens_decoder` (id → token). */
+function readAddedTokens(raw: unknown, file: string, key: 'added_tokens' | 'added_tokens_decoder'): AddedToken[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw new TsgradError(OP, `${file}: added_tokens must be an array`);
-  return raw.map((t, i) => {
-    const where = `${file}: added_tokens[${i}]`;
+  const list = key === 'added_tokens' ? raw : isObject(raw) ? Object.entries(raw).map(([id, t]) => (isObject(t) ? { ...t, id: Number(id) } : t)) : raw;
+  if (!Array.isArray(list)) throw new TsgradError(OP, `${file}: ${key} must be ${key === 'added_tokens' ? 'an array' : 'an object of id → token'}`);
+  return list.map((t, i) => {
+    const where = `${file}: ${key}[${key === 'added_tokens' ? i : JSON.stringify(Object.keys(raw as object)[i])}]`;
     if (!isObject(t)) throw new TsgradError(OP, `${where} must be an object, got ${JSON.stringify(t)}`);
     if (t.single_word === true) throw new TsgradError(OP, `${where} ('${t.content}') sets single_word, which GPT2Tokenizer does not support`);
     return { id: t.id as number, content: t.content as string, special: t.special === true, lstrip: t.lstrip === true, rstrip: t.rstrip === true, normalized: t.normalized === true };
@@ -156,13 +144,13 @@ function readTokenizerJson(text: string, file: string): Omit<GPT2TokenizerSpec, 
   ] as const).filter(([, set]) => set).map(([name]) => name);
   if (unsupported.length > 0) throw new TsgradError(OP, `${file}: model sets ${unsupported.join(', ')}, which GPT-2's byte-level BPE does not use`);
   const addPrefixSpace = checkPipeline(json, file);
-  const merges = readMergesJson(model.merges, file);
+  if (!Array.isArray(model.merges)) throw new TsgradError(OP, `${file}: model.merges must be an array, got ${typeof model.merges}`);
   if (model.unk_token != null && typeof model.unk_token !== 'string') throw new TsgradError(OP, `${file}: model.unk_token must be a string or null`);
   return {
     vocab: readVocab(model.vocab, `${file} model.vocab`),
-    merges,
+    merges: model.merges as GPT2TokenizerSpec['merges'],
     sources: { vocab: `${file} model.vocab`, merge: (i) => `${file} model.merges[${i}]`, addedToken: (i) => `${file} added_tokens[${i}]` },
-    addedTokens: readAddedTokens(json.added_tokens, file),
+    addedTokens: readAddedTokens(json.added_tokens, file, 'added_tokens'),
     addPrefixSpace,
     modelUnkToken: (model.unk_token as string | null | undefined) ?? null,
     ignoreMerges: model.ignore_merges === true,
@@ -192,14 +180,15 @@ export function readTokenizerSpec(files: GPT2TokenizerFiles, name: FileNamer = (
     const missing = (['vocab.json', 'merges.txt'] as const).filter((f) => files[f] === undefined).map(name);
     throw new TsgradError(OP, `needs tokenizer.json, or vocab.json and merges.txt; missing ${missing.join(' and ')}`);
   }
-  const { merges, lines } = readMergesTxt(mergesText, name('merges.txt'));
+  const { merges, lines } = readMergesTxt(mergesText);
+  const addedTokens = readAddedTokens(config.added_tokens_decoder, configFile, 'added_tokens_decoder');
   const prefix = config.add_prefix_space;
   if (prefix !== undefined && typeof prefix !== 'boolean') throw new TsgradError(OP, `${configFile}: add_prefix_space must be true or false`);
   return {
     vocab: readVocab(parseJson(vocabText, name('vocab.json')), name('vocab.json')),
     merges,
-    sources: { vocab: name('vocab.json'), merge: (i) => `${name('merges.txt')} line ${lines[i]}`, addedToken: (i) => `added token ${i}` },
-    addedTokens: [],
+    sources: { vocab: name('vocab.json'), merge: (i) => `${name('merges.txt')} line ${lines[i]}`, addedToken: (i) => `${configFile} added_tokens_decoder[${JSON.stringify(addedTokens[i]?.id)}]` },
+    addedTokens,
     addPrefixSpace: prefix ?? false,
     modelUnkToken: null,
     ignoreMerges: false,
