@@ -41,6 +41,7 @@ export interface AdapterConfig {
 
 /** PEFT's TaskType values; `PeftModel.from_pretrained` refuses any other task_type. */
 export const PEFT_TASK_TYPES = ['SEQ_CLS', 'SEQ_2_SEQ_LM', 'CAUSAL_LM', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION'] as const;
+/** One of PEFT's task types, as adapter_config.json's task_type holds it. */
 export type PeftTaskType = (typeof PEFT_TASK_TYPES)[number];
 
 /**
@@ -270,7 +271,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  * @example
  * loadAdapter(model, { 'adapter_model.safetensors': readFileSync(a), 'adapter_config.json': readFileSync(c, 'utf8') });
  */
-export function loadAdapter(model: Module, files: AdapterFiles): void {
+export function loadAdapter(model: Module, files: AdapterFiles<ArrayBufferLike>): void {
   const op = 'loadAdapter';
   const { settings, targetNames, targets } = parseConfig(files['adapter_config.json']);
   const { tensors, metadata } = decodeSafetensors(files['adapter_model.safetensors']);

@@ -49,7 +49,8 @@ describe('target_modules', () => {
     const fresh = nested();
     const baseWeights = Object.entries(model.stateDict()).filter(([k]) => !/lora/.test(k)).map(([k, v]) => [k.replace('.base.', '.'), v] as const);
     fresh.loadStateDict(Object.fromEntries(baseWeights));
-    io.loadAdapter(fresh, files);
+    // What Node users hold after readFileSync: a Buffer, typed Uint8Array<ArrayBufferLike>.
+    io.loadAdapter(fresh, { ...files, 'adapter_model.safetensors': Buffer.from(files['adapter_model.safetensors']) });
     expect(((fresh.at(0) as nn.Sequential).at(2) as nn.LoRALinear).rank).toBe(2);
     expect((fresh.at(2) as nn.LoRALinear).rank).toBe(4);
     const x = randn([3, 6]);
