@@ -8,7 +8,7 @@ import {
   UPLOAD_SOURCE, FILL_SOURCE, argReduceSource, copySource, gatherSource, mapSource, matmulSource, reduceSource, scatterAddSource,
 } from './codegen.js';
 import { type GpuData, GpuRuntime, type GpuTexture } from './runtime.js';
-import { type GpuJsInfo, type GpuJsOptions, checkGpuJsOptions } from './options.js';
+import type { GpuJsInfo, GpuJsOptions } from './options.js';
 
 export type { GpuJsInfo, GpuJsMode, GpuJsOptions } from './options.js';
 
@@ -322,13 +322,13 @@ function release(d: GpuData): void {
 }
 
 /**
- * Creates the gpu.js backend. The default mode needs a WebGL context (headless-gl under an X
+ * Creates the gpu.js backend (what `setBackend('gpujs', options)` calls, once its plugin has
+ * checked the options). The default mode needs a WebGL context (headless-gl under an X
  * display in Node) and fails with instructions otherwise; CPU modes are opt-in.
  *
  * @example
  * await setBackend('gpujs'); // or setBackend('gpujs', { mode: 'cpu' })
  */
 export async function createGpuJsBackend(options: GpuJsOptions = {}): Promise<GpuJsBackend> {
-  checkGpuJsOptions(options);
   return new GpuJsBackend(await GpuRuntime.create(options.mode ?? 'gpu'));
 }
