@@ -33,6 +33,7 @@ describe('backend registry', () => {
       .toBe("setBackend: webgpu options must be an object such as { powerPreference: 'high-performance' }, got null");
     expect((await rejection(initBackend('webgpu', { powerPref: 'low-power' } as never))).message)
       .toBe("setBackend: unknown webgpu option 'powerPref'; known: device, powerPreference, dawnBackend, checkIndices");
+    for (const name of ['gpujs', 'webgpu']) expect(() => getBackendInfo(name)).toThrow(`backend '${name}' is not initialized`);
   });
 
   it('bad options of the existing cpu backend change nothing', async () => {
