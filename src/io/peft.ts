@@ -273,6 +273,14 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  */
 export function loadAdapter(model: Module, files: AdapterFiles<ArrayBufferLike>): void {
   const op = 'loadAdapter';
+  check(typeof model === 'object' && model !== null && typeof (model as Module).namedModules === 'function', op, () =>
+    `expected a Module as the first argument, got ${describeValue(model)}`);
+  check(isPlainObject(files), op, () =>
+    `files must be an object { 'adapter_model.safetensors': Uint8Array, 'adapter_config.json': string }, such as io.saveAdapter returns; got ${describeValue(files)}`);
+  check(typeof files['adapter_config.json'] === 'string', op, () =>
+    `files['adapter_config.json'] must be the config's JSON text (a string), got ${describeValue(files['adapter_config.json'])}`);
+  check(files['adapter_model.safetensors'] instanceof Uint8Array, op, () =>
+    `files['adapter_model.safetensors'] must be the weights' bytes (a Uint8Array or Node Buffer), got ${describeValue(files['adapter_model.safetensors'])}`);
   const { settings, targetNames, targets } = parseConfig(files['adapter_config.json']);
   const { tensors, metadata } = decodeSafetensors(files['adapter_model.safetensors']);
   try {

@@ -2,6 +2,7 @@ import { fromTypedArray } from '../core/creation.js';
 import type { DType, TypedArray } from '../core/dtype.js';
 import { TsgradError, check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
+import { assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 
 /** safetensors dtype names tsgrad writes, and those it can read. */
 const WRITE: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
@@ -60,7 +61,12 @@ function halfToFloat(h: number): number {
  * writeFileSync('adapter_model.safetensors', await encodeSafetensors({ w: randn([2, 2]) }));
  */
 export async function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array<ArrayBuffer>> {
-  check(!Object.hasOwn(tensors, '__metadata__'), 'encodeSafetensors', () => "a tensor is named '__metadata__', which the format reserves for the metadata; rename it");
+  const op = 'encodeSafetensors';
+  check(isPlainObject(tensors), op, () => `tensors must be an object of named tensors such as { w: t }, got ${describeValue(tensors)}`);
+  for (const [name, t] of Object.entries(tensors)) assertTensor(op, t, `tensors['${name}']`);
+  check(isPlainObject(metadata) && Object.values(metadata).every((v) => typeof v === 'string'), op, () =>
+    `metadata must be an object of strings such as { format: 'pt' }, got ${describeValue(metadata)}${isPlainObject(metadata) ? ' holding a value that is not a string' : ''}`);
+  check(!Object.hasOwn(tensors, '__metadata__'), op, () => "a tensor is named '__metadata__', which the format reserves for the metadata; rename it");
   const names = Object.keys(tensors).sort();
   const datas = await Promise.all(names.map((n) => tensors[n]!.data()));
   // Null-prototype: a tensor named '__proto__' is written like any other.

@@ -171,6 +171,22 @@ describe('trained biases', () => {
   }
 });
 
+describe('loadAdapter arguments', () => {
+  it('are checked before reading anything: a Module, then the two files as saveAdapter returns them', () => {
+    const bytes = new Uint8Array(16);
+    const bad: [unknown, unknown, RegExp][] = [
+      [nested(), null, /^loadAdapter: files must be an object \{ 'adapter_model.safetensors': Uint8Array, 'adapter_config.json': string \}.*got null/],
+      [nested(), {}, /^loadAdapter: files\['adapter_config.json'\] must be the config's JSON text \(a string\), got undefined/],
+      [nested(), { 'adapter_config.json': '{}', 'adapter_model.safetensors': [1, 2] }, /^loadAdapter: files\['adapter_model.safetensors'\] must be the weights' bytes .*got an array/],
+      [null, { 'adapter_config.json': '{}', 'adapter_model.safetensors': bytes }, /^loadAdapter: expected a Module as the first argument, got null/],
+    ];
+    for (const [model, files, message] of bad) {
+      expect(() => io.loadAdapter(model as never, files as never)).toThrow(TsgradError);
+      expect(() => io.loadAdapter(model as never, files as never)).toThrow(message);
+    }
+  });
+});
+
 describe('a failed loadAdapter leaves the model exactly as it was', () => {
   it('even when the problem is found after the layers to wrap', async () => {
     manualSeed(2);

@@ -77,6 +77,20 @@ describe('strict safetensors reader', () => {
     await expect(io.encodeSafetensors({ __metadata__: tensor([1]) })).rejects.toThrow(/named '__metadata__', which the format reserves/);
   });
 
+  it('refuses to write what is not named tensors, or metadata that is not strings', async () => {
+    const bad: [unknown, unknown, RegExp][] = [
+      [{ a: [1, 2] }, undefined, /^encodeSafetensors: expected a Tensor, got an array \(tensors\['a'\]\); wrap it with tensor\(\)/],
+      [null, undefined, /^encodeSafetensors: tensors must be an object of named tensors/],
+      [[tensor([1])], undefined, /^encodeSafetensors: tensors must be an object of named tensors .*got an array/],
+      [{ a: tensor([1]) }, 5, /^encodeSafetensors: metadata must be an object of strings .*got number 5/],
+      [{ a: tensor([1]) }, { step: 3 }, /^encodeSafetensors: metadata must be an object of strings .*holding a value that is not a string/],
+    ];
+    for (const [tensors, metadata, message] of bad) {
+      await expect(io.encodeSafetensors(tensors as never, metadata as never)).rejects.toThrow(message);
+      await expect(io.encodeSafetensors(tensors as never, metadata as never)).rejects.toBeInstanceOf(TsgradError);
+    }
+  });
+
   it('rejects duplicate keys, which JSON.parse would silently collapse', () => {
     rejects(file(`{${f32('a', 1, 0)},${f32('a', 1, 0)}}`, [0, 0, 0, 0]), /the key 'a' twice/);
     rejects(file('{"a":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0, 0]), /the key 'dtype' twice/);
