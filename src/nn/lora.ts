@@ -3,6 +3,7 @@ import { randn, uniform, zeros } from '../core/creation.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
 import { Tensor } from '../core/tensor.js';
+import { describeValue, isPlainObject } from '../core/validate.js';
 import { Conv1D } from './conv1d.js';
 import * as F from './functional.js';
 import { Linear } from './layers.js';
@@ -68,8 +69,8 @@ export class LoRALinear<B extends LoRABase = Linear> extends Module {
   /** A new `nn.Linear(inFeatures, outFeatures)` with an adapter; `LoRALinear.wrap` adapts an existing layer. */
   constructor(inFeatures: number, outFeatures: number, opts: LoRAOptions & { bias?: boolean } = {}) {
     super();
+    validate(inFeatures, outFeatures, opts);
     const rank = opts.rank ?? 8;
-    validate(inFeatures, outFeatures, rank, opts);
     const base = wrapping ?? new Linear(inFeatures, outFeatures, { bias: opts.bias ?? true });
     wrapping = null;
     this.training = base.training;
@@ -229,16 +230,22 @@ let wrapping: LoRABase | null = null;
 
 /** Errors unless `opts` make a valid LoRALinear of this size (`rank` defaults to 8, as in the constructor). */
 export function checkLoRAOptions(inFeatures: number, outFeatures: number, opts: LoRAOptions): void {
-  validate(inFeatures, outFeatures, opts.rank ?? 8, opts);
+  validate(inFeatures, outFeatures, opts);
 }
 
-function validate(inFeatures: number, outFeatures: number, rank: number, opts: LoRAOptions): void {
-  check(Number.isInteger(rank) && rank >= 1 && rank <= Math.min(inFeatures, outFeatures), 'LoRALinear', () =>
-    `rank must be an integer in [1, min(in, out) = ${Math.min(inFeatures, outFeatures)}], got ${rank}`);
+function validate(inFeatures: number, outFeatures: number, opts: LoRAOptions): void {
+  check(isPlainObject(opts), 'LoRALinear', () => `options must be an object such as { rank: 8, alpha: 16 }, got ${describeValue(opts)}`);
+  // Numbers print bare, anything else says what it is (a string '0.1' is not the number 0.1).
+  const show = (v: unknown) => (typeof v === 'number' ? String(v) : describeValue(v));
+  const rank = opts.rank ?? 8;
+  check(typeof rank === 'number' && Number.isInteger(rank) && rank >= 1 && rank <= Math.min(inFeatures, outFeatures), 'LoRALinear', () =>
+    `rank must be an integer in [1, min(in, out) = ${Math.min(inFeatures, outFeatures)}], got ${show(rank)}`);
   const alpha = opts.alpha ?? rank;
-  check(Number.isFinite(alpha) && alpha > 0, 'LoRALinear', () => `alpha must be > 0, got ${alpha}`);
+  check(typeof alpha === 'number' && Number.isFinite(alpha) && alpha > 0, 'LoRALinear', () => `alpha must be a number > 0, got ${show(alpha)}`);
   const p = opts.dropout ?? 0;
-  check(p >= 0 && p < 1, 'LoRALinear', () => `dropout must be in [0, 1), got ${p}`);
+  check(typeof p === 'number' && p >= 0 && p < 1, 'LoRALinear', () => `dropout must be a number in [0, 1), got ${show(p)}`);
+  const rs = opts.useRsLoRA ?? false;
+  check(typeof rs === 'boolean', 'LoRALinear', () => `useRsLoRA must be true or false, got ${describeValue(rs)}`);
   const init = opts.init ?? 'kaiming';
   check(init === 'kaiming' || init === 'gaussian', 'LoRALinear', () => `init must be 'kaiming' or 'gaussian', got '${init}'`);
 }

@@ -62,11 +62,16 @@ describe('LoRALinear construction', () => {
       [{ rank: 0 }, /rank must be an integer in \[1, min\(in, out\) = 4\], got 0/],
       [{ rank: 5 }, /got 5/],
       [{ rank: 1.5 }, /got 1.5/],
-      [{ rank: 2, alpha: 0 }, /alpha must be > 0, got 0/],
-      [{ rank: 2, alpha: -1 }, /alpha must be > 0/],
-      [{ rank: 2, dropout: 1 }, /dropout must be in \[0, 1\), got 1/],
+      [{ rank: 2, alpha: 0 }, /alpha must be a number > 0, got 0/],
+      [{ rank: 2, alpha: -1 }, /alpha must be a number > 0/],
+      [{ rank: 2, dropout: 1 }, /dropout must be a number in \[0, 1\), got 1/],
       [{ rank: 2, dropout: -0.1 }, /dropout/],
       [{ rank: 2, init: 'xavier' as 'kaiming' }, /init must be/],
+      // Strings that look like numbers are refused, not coerced.
+      [{ rank: 2, dropout: '0.1' as unknown as number }, /dropout must be a number in \[0, 1\), got string '0.1'/],
+      [{ rank: 2, alpha: '16' as unknown as number }, /alpha must be a number > 0, got string '16'/],
+      [{ rank: 2, useRsLoRA: 'yes' as unknown as boolean }, /useRsLoRA must be true or false, got string 'yes'/],
+      [null as unknown as nn.LoRAOptions, /options must be an object/],
     ];
     for (const [opts, msg] of bad) {
       expect(() => new nn.LoRALinear(4, 6, opts)).toThrow(TsgradError);
