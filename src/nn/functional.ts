@@ -100,6 +100,8 @@ export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tens
 
 /**
  * Looks up rows of `weight` [V, D] for int32 `indices` of any shape → [...indices.shape, D].
+ * Like the other functional ops, it also takes `indices` as nested arrays of whole numbers
+ * (`embedding([[1, 2]], table)`), made int32 on the weight's backend; non-integers are refused.
  *
  * @example
  * embedding(tensor([[1, 2]], { dtype: 'int32' }), table); // [1, 2, D]

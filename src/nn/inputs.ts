@@ -19,6 +19,13 @@ export function asTensor(op: string, v: TensorLike, dtype: DType, like?: Tensor 
     return v;
   }
   if (typeof v === 'number' || Array.isArray(v)) {
+    // tensor(data, { dtype: 'int32' }) truncates as torch.tensor does; here the dtype is the op's
+    // choice, not the caller's, so a 1.5 among indices or class targets is refused, as PyTorch
+    // refuses float indices.
+    const bad = dtype === 'int32' ? firstNonInteger(v) : undefined;
+    if (bad !== undefined) {
+      throw new TsgradError(op, `expected whole numbers (indices or class targets become int32), got ${bad}; round them, or pass tensor(..., { dtype: 'int32' })`);
+    }
     try {
       return like ? beside(v, like, dtype) : tensor(v, { dtype });
     } catch (e) {
@@ -27,4 +34,16 @@ export function asTensor(op: string, v: TensorLike, dtype: DType, like?: Tensor 
     }
   }
   throw new TsgradError(op, `expected a Tensor or nested arrays of numbers, got ${v === null ? 'null' : typeof v}`);
+}
+
+/** The first number in nested arrays that is not an integer (NaN included), if any. */
+function firstNonInteger(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) ? undefined : v;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const bad = firstNonInteger(x);
+      if (bad !== undefined) return bad;
+    }
+  }
+  return undefined;
 }

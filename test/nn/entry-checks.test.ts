@@ -98,4 +98,16 @@ describe('layers', () => {
     expect(errorOf(() => nn.functional.layerNorm(randn([2, 3]), ones([4]))).message).toBe('layerNorm: weight must be [3] for input [2,3], got [4]');
     expect(errorOf(() => nn.functional.embedding(tensor([0], { dtype: 'int32' }), anyV({}))).message).toMatch(/^embedding: expected a Tensor, got object \(weight\)/);
   });
+
+  it('take plain arrays of whole numbers as indices and class targets, and refuse fractions', () => {
+    const table = tensor([[1, 2], [3, 4], [5, 6]]);
+    // Rows 2 and 0 of the table, as with int32 tensor indices.
+    const picked = nn.functional.embedding([[2, 0]], table);
+    expect(picked.shape).toEqual([1, 2, 2]);
+    expect(Array.from(picked.dataSync())).toEqual([5, 6, 1, 2]);
+    expect(errorOf(() => nn.functional.embedding([1.5, 2], table)).message).toMatch(/^embedding: expected whole numbers .*got 1.5; round them/);
+    expect(errorOf(() => nn.functional.embedding([NaN], table)).message).toMatch(/^embedding: expected whole numbers .*got NaN/);
+    expect(errorOf(() => nn.functional.crossEntropy([[1, 2]], [0.7])).message).toMatch(/^crossEntropy: expected whole numbers .*got 0.7/);
+    expect(errorOf(() => nn.functional.embedding(anyV(['1']), table)).message).toMatch(/^embedding: expected a number at depth 1, got string '1'/);
+  });
 });
