@@ -39,6 +39,8 @@ const JUNK: unknown[] = [
   null, undefined, true, false, '', 'a', '0', NaN, Infinity, -Infinity, -0, 2.5, -1, 1e-40, 2 ** 31, 2 ** 53, 1n, Symbol('s'),
   {}, [], [[1, 2], [3]], [2, 3], [-1], [0], [1, 2.5], [[0, 2], [1, 3]], [[0, 4, 2]], [[0, 2, 0]], [0, 1], ['a'],
   { approximate: 'tanh' }, { approximate: 'fast' }, { dtype: 'int32' }, { dtype: 'float16' }, { backend: 'nope' }, { strict: false },
+  { a: [1, 2] }, { format: 'pt' }, { format: 1 }, { dropout: '0.1' }, { rank: 2, dropout: 0.5 }, { rank: 2, alpha: '16' },
+  { 'adapter_config.json': '{}' }, { 'adapter_config.json': 5, 'adapter_model.safetensors': [] },
   { lr: 0.1 }, { lr: -1 }, { betas: [0.9] }, { momentum: 'x' }, { params: 3 }, () => 1, new Uint8Array([1, 2]), new Float32Array(0),
 ];
 
@@ -134,7 +136,13 @@ export const ENTRIES: Entry[] = [
   fn('clipGradNorm', 2, (ps, m) => optim.clipGradNorm(ps as never, m as never)),
   fn('applyLoRA', 2, (m, o) => nn.applyLoRA(m as never, o as never)),
   fn('mergeAndUnload', 1, (m) => nn.mergeAndUnload(m as never)),
+  fn('LoRALinear', 3, (i, o, opts) => new nn.LoRALinear(i as never, o as never, opts as never), ['LoRALinear', 'Linear']),
+  fn('LoRALinear(4, 5)', 1, (opts) => new nn.LoRALinear(4, 5, opts as never), ['LoRALinear']),
   fn('decodeSafetensors', 1, (b) => io.decodeSafetensors(b as never)),
+  fn('encodeSafetensors', 2, (ts, m) => io.encodeSafetensors(ts as never, m as never)),
+  fn('encodeSafetensors({ a })', 2, (t, m) => io.encodeSafetensors({ a: t } as never, m as never), ['encodeSafetensors']),
+  fn('loadAdapter', 2, (m, f) => io.loadAdapter(m as never, f as never)),
+  fn('loadAdapter(model)', 1, (f) => io.loadAdapter(new nn.Sequential(new nn.Linear(2, 2)), f as never), ['loadAdapter']),
   fn('grad', 3, (y, x, o) => grad(y as never, x as never, o as never), ['grad', 'backward']),
   fn('gradcheck', 2, (f, x) => gradcheck(f as never, x as never), ['gradcheck', 'grad', 'backward']),
   fn('gradgradcheck', 2, (f, x) => gradgradcheck(f as never, x as never), ['gradgradcheck', 'gradcheck', 'grad', 'backward']),
