@@ -8,6 +8,8 @@
 //   backends/<name>/        one backend: imports core and backends/shared/ only, never another backend
 //   backends/shared/        plumbing the backends share: imports core only
 //   core                    imports nothing above it; knows the Backend interface, never a backend
+//   core/inspect/           tools that look at the engine (graph printers, trace, gradcheck); the rest
+//                           of core (the engine) never imports them
 //
 // Type-only imports count: core naming a backend's option type is as much a dependency as a call.
 const ABOVE_CORE = 'backends|nn|optim|io|data|models';
@@ -24,6 +26,13 @@ const layer = (name, from, folders, comment) => ({
 module.exports = {
   forbidden: [
     layer('core-is-the-base', '^src/core/', ABOVE_CORE, 'core imports nothing from backends, nn, optim, io, data or models'),
+    {
+      name: 'engine-without-inspect',
+      comment: 'the engine (core outside core/inspect/) never imports the inspection tools; hooks it runs on every op stay in the engine',
+      severity: 'error',
+      from: { path: '^src/core/', pathNot: '^src/core/inspect/' },
+      to: { path: '^src/core/inspect/' },
+    },
     layer('nn-on-core', '^src/nn/', 'backends|optim|io|data|models', 'nn imports core only'),
     layer('optim-on-core', '^src/optim/', 'backends|nn|io|data|models', 'optim imports core only'),
     layer('data-on-core', '^src/data/', 'backends|nn|optim|io|models', 'data imports core only'),

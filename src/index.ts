@@ -26,12 +26,12 @@ export { multinomial, bernoulli, randint, randperm, type SamplingOptions, type R
 export { noGrad, grad, isGradEnabled, type GradNode, type BackwardOptions } from './core/autograd.js';
 export { detectAnomaly } from './core/anomaly.js';
 export { setLeakWarnings } from './core/leaks.js';
-export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/gradcheck.js';
+export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from './core/inspect/gradcheck.js';
 export { scope, keep } from './core/scope.js';
 export { yieldToEventLoop } from './core/yieldToEventLoop.js';
-export { printGraph, toDot, type GraphOptions, type TensorRole } from './core/graph.js';
-export { toSvg } from './core/graphSvg.js';
-export { traceBackward, formatTrace, type TraceStep, type InputKind, type SkipReason } from './core/trace.js';
+export { printGraph, toDot, type GraphOptions, type TensorRole } from './core/inspect/graph.js';
+export { toSvg } from './core/inspect/graphSvg.js';
+export { traceBackward, formatTrace, type TraceStep, type InputKind, type SkipReason } from './core/inspect/trace.js';
 export { cat, stack } from './core/ops/join.js';
 export type { Nested } from './core/creation.js';
 export { where, maximum, minimum } from './core/ops/elementwise.js';

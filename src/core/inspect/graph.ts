@@ -1,7 +1,10 @@
-import { check, fmt } from './errors.js';
-import type { GradNode } from './autograd.js';
-import type { Tensor } from './tensor.js';
-import { assertTensor, describeValue, isPlainObject } from './validate.js';
+// core/inspect/: tools that look at the engine from outside (graph printers, trace, gradcheck).
+// The engine never imports this folder (npm run deps checks it); a hook the engine runs on every op
+// or allocation (anomaly mode, leak warnings, Tensor.toString) belongs to the engine instead.
+import { check, fmt } from '../errors.js';
+import type { GradNode } from '../autograd.js';
+import type { Tensor } from '../tensor.js';
+import { assertTensor, describeValue, isPlainObject } from '../validate.js';
 
 function label(t: Tensor): string {
   const kind = t.gradFn ? t.gradFn.op : t.requiresGrad ? 'leaf (requires grad)' : 'constant';

@@ -1,9 +1,9 @@
-import { grad } from './autograd.js';
-import { backendByName } from './backend.js';
-import { fromTypedArray } from './creation.js';
-import { TsgradError, check, fmt } from './errors.js';
-import { Tensor } from './tensor.js';
-import { assertTensor, assertTensorList, describeValue, isPlainObject } from './validate.js';
+import { grad } from '../autograd.js';
+import { backendByName } from '../backend.js';
+import { fromTypedArray } from '../creation.js';
+import { TsgradError, check, fmt } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { assertTensor, assertTensorList, describeValue, isPlainObject } from '../validate.js';
 
 /** Step and tolerances of `gradcheck`/`gradgradcheck`. */
 export interface GradcheckOptions {

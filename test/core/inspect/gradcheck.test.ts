@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Tensor, gradcheck, tensor } from '../../src/index.js';
+import { type Tensor, gradcheck, tensor } from '../../../src/index.js';
 
 // x·detach(x) has the true gradient 2x, but autograd sees only x: a known-wrong gradient.
 const wrong = (index: Tensor, x: Tensor) => x.mul(x.detach()).gather(0, index);

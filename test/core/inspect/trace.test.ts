@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backendStats, formatTrace, randn, resetStats, tensor, traceBackward } from '../../src/index.js';
+import { backendStats, formatTrace, randn, resetStats, tensor, traceBackward } from '../../../src/index.js';
 
 describe('traceBackward', () => {
   it('reports each visited tensor in walk order, with the norm of its gradient', async () => {

@@ -1,9 +1,9 @@
-import { type Visit, defaultGrad, runBackward } from './autograd.js';
-import type { DType } from './dtype.js';
-import { TsgradError, check, fmt } from './errors.js';
+import { type Visit, defaultGrad, runBackward } from '../autograd.js';
+import type { DType } from '../dtype.js';
+import { TsgradError, check, fmt } from '../errors.js';
 import { roleOf } from './graph.js';
-import { keep } from './scope.js';
-import { Tensor } from './tensor.js';
+import { keep } from '../scope.js';
+import { Tensor } from '../tensor.js';
 
 /** How an input of a visited node stands in the graph. */
 export type InputKind = 'op' | 'leaf' | 'constant';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { installBackend } from '../../src/core/backend.js';
-import { nn, printGraph, randn, tensor, toDot, toSvg, traceBackward } from '../../src/index.js';
+import { CpuBackend } from '../../../src/backends/cpu/index.js';
+import { installBackend } from '../../../src/core/backend.js';
+import { nn, printGraph, randn, tensor, toDot, toSvg, traceBackward } from '../../../src/index.js';
 
 /** x·w + tanh(x·w), summed: a leaf, a frozen weight, a value used twice. */
 function example() {

@@ -1,5 +1,5 @@
 import { type GraphModel, type GraphOptions, type TensorRole, graphModel } from './graph.js';
-import type { Tensor } from './tensor.js';
+import type { Tensor } from '../tensor.js';
 
 // A small layered layout, enough for the graphs a learner draws: every node sits in the rank
 // (column, or row top to bottom) of its longest path to the result (so a leaf stands just before
