@@ -3,10 +3,10 @@
 // for as long as the collector pleased, the leak tfjs users hit most. The warning names the
 // user's line that made the tensor, once per place.
 //
-// Which stack frames are tsgrad's own: in the sources and tsc's output, those under
-// src|dist/<layer>/; in bundles, those between the code marks that every file of the browser
-// build opens and closes with (`codeMark`), which survive a consumer's bundler and minifier, so
-// tsgrad's code is found even inside an app's single minified file.
+// Which stack frames are tsgrad's own: in the sources and tsc's output, those in the folder
+// that holds this file's core/ folder; in bundles, those between the code marks that every file
+// of the browser build opens and closes with (`codeMark`), which survive a consumer's bundler
+// and minifier, so tsgrad's code is found even inside an app's single minified file.
 
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
 let enabled = env?.['NODE_ENV'] !== 'production';
@@ -16,7 +16,6 @@ const reported = new Set<string>();
 const DEPTH = 100;
 /** User frames shown: the line that made the tensor, then who called it. */
 const SHOWN = 3;
-const OWN_PATH = /[\\/](src|dist)[\\/](core|nn|optim|io|data|models|backends)[\\/]/;
 const MARKS = Symbol.for('tsgrad.codeMarks');
 
 /**
@@ -68,6 +67,12 @@ function locate(frame: string): Location | null {
   return m ? { file: m[1]!, line: Number(m[2]), column: Number(m[3]) } : null;
 }
 
+/** The folder of tsgrad's files (src/ or dist/) when this module is a file of its own, else null (bundled). */
+const ownFolder = (() => {
+  const here = (new Error().stack ?? '').split('\n').map((l) => locate(l.trim())).find((l) => l !== null);
+  return (here && /^(.*[\\/])core[\\/]leaks\.[jt]s(\?.*)?$/.exec(here.file)?.[1]) ?? null;
+})();
+
 const before = (a: Location, b: Location) => a.line < b.line || (a.line === b.line && a.column <= b.column);
 
 /** The stretches of bundled code between a start mark and the end mark after it, per file. */
@@ -93,9 +98,10 @@ function markedCode(): Map<string, [Location, Location][]> {
 export function userFrames(stack: string): string[] {
   const code = markedCode();
   const own = (frame: string) => {
-    if (OWN_PATH.test(frame)) return true;
     const where = locate(frame);
-    return !!where && (code.get(where.file) ?? []).some(([start, end]) => before(start, where) && before(where, end));
+    if (!where) return false;
+    if (ownFolder !== null && where.file.startsWith(ownFolder)) return true;
+    return (code.get(where.file) ?? []).some(([start, end]) => before(start, where) && before(where, end));
   };
   const frames = stack.split('\n').map((l) => l.trim()).filter((l) => locate(l) && !l.startsWith('Error'));
   const outside = frames.filter((f) => !own(f));

@@ -14,6 +14,8 @@ export const PAIR_KEY = 'tsgrad.adapter_config';
  * layers are equivalent, and loadAdapter refuses one that leaves out a layer with weights.
  */
 const FIELDS = ['peft_type', 'r', 'lora_alpha', 'use_rslora', 'rank_pattern', 'alpha_pattern', 'bias'];
+/** PEFT's LoraConfig defaults, so a config that leaves a field out means the same as one that spells it. */
+const DEFAULTS: Record<string, unknown> = { r: 8, lora_alpha: 8, use_rslora: false, rank_pattern: {}, alpha_pattern: {}, bias: 'none' };
 
 /** JSON with sorted keys, or null for a value nested deeper than any config field is. */
 function canonical(v: unknown, depth = 0): string | null {
@@ -58,7 +60,7 @@ export function checkPair(op: string, record: string | undefined, configText: st
   const saved = parseObject(record);
   if (saved === null) throw new TsgradError(op, `adapter_model.safetensors has a malformed '${PAIR_KEY}' record; save the adapter again`);
   for (const field of FIELDS) {
-    const [was, now] = [canonical(saved[field]), canonical(config[field])];
+    const [was, now] = [canonical(saved[field] ?? DEFAULTS[field]), canonical(config[field] ?? DEFAULTS[field])];
     check(was !== null && was === now, op, () =>
       `adapter_config.json has ${field} ${now === null ? '(deeply nested)' : now.slice(0, 80)}, but adapter_model.safetensors was saved with ${field} ${was?.slice(0, 80)}: ` +
       'the two files come from different saves (one interrupted between its two files, two processes saving to one folder, or a config edited by hand), and the weights would load wrongly; save the adapter again');

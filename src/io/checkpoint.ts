@@ -47,8 +47,25 @@ export async function encodeStateDict(target: Checkpointable): Promise<Uint8Arra
   }
 }
 
+/** How deeply JSON text nests arrays and objects (brackets inside strings do not count). */
+function nesting(text: string): number {
+  let depth = 0, deepest = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return deepest;
+}
+
 function parseJson(name: string, text: string | undefined): unknown {
   check(text !== undefined, 'decodeStateDict', () => `the optimizer checkpoint lacks its '${name}' metadata; was it written by encodeStateDict?`);
+  // What tsgrad writes is at most three levels deep; anything far deeper would only overflow the stack later.
+  check(nesting(text) <= 16, 'decodeStateDict', () => `the checkpoint's '${name}' metadata nests deeper than 16 levels; encodeStateDict writes flat hyperparameters`);
   try {
     return JSON.parse(text);
   } catch {

@@ -41,6 +41,7 @@ export interface AdapterConfig {
 
 /** PEFT's TaskType values; `PeftModel.from_pretrained` refuses any other task_type. */
 export const PEFT_TASK_TYPES = ['SEQ_CLS', 'SEQ_2_SEQ_LM', 'CAUSAL_LM', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION'] as const;
+/** One of PEFT's task types, as adapter_config.json's task_type holds it. */
 export type PeftTaskType = (typeof PEFT_TASK_TYPES)[number];
 
 /**
@@ -183,6 +184,17 @@ interface ParsedConfig {
   targets: { selects: (path: string) => boolean; shown: string } | null;
 }
 
+/** A config value for an error message: short, and never a RangeError however deeply it nests. */
+function show(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    return '(a value nested too deeply to show)';
+  }
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
 /** Reads and checks adapter_config.json: a TsgradError for anything tsgrad cannot load faithfully. */
 function parseConfig(text: string): ParsedConfig {
   const op = 'loadAdapter';
@@ -190,33 +202,33 @@ function parseConfig(text: string): ParsedConfig {
   try {
     config = JSON.parse(text);
   } catch (e) {
-    throw new TsgradError(op, `adapter_config.json is not valid JSON (${(e as Error).message})`);
+    throw new TsgradError(op, `adapter_config.json is not valid JSON (${(e as Error).message.slice(0, 200)})`);
   }
   check(typeof config === 'object' && config !== null && !Array.isArray(config), op, () => 'adapter_config.json must hold a JSON object');
-  check(config.peft_type === 'LORA', op, () => `adapter_config.json has peft_type ${JSON.stringify(config.peft_type)}; only LORA adapters load`);
+  check(config.peft_type === 'LORA', op, () => `adapter_config.json has peft_type ${show(config.peft_type)}; only LORA adapters load`);
   const positive = (name: string, v: unknown, integer: boolean) =>
     check(typeof v === 'number' && v > 0 && Number.isFinite(v) && (!integer || Number.isInteger(v)), op, () =>
-      `adapter_config.json: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+      `adapter_config.json: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${show(v)}`);
   const r = config.r ?? 8, alpha = config.lora_alpha ?? 8, dropout = config.lora_dropout ?? 0, rs = config.use_rslora ?? false;
   positive('r', r, true);
   positive('lora_alpha', alpha, false);
-  check(typeof dropout === 'number' && dropout >= 0 && dropout < 1, op, () => `adapter_config.json: lora_dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
-  check(typeof rs === 'boolean', op, () => `adapter_config.json: use_rslora must be true or false, got ${JSON.stringify(rs)}`);
+  check(typeof dropout === 'number' && dropout >= 0 && dropout < 1, op, () => `adapter_config.json: lora_dropout must be in [0, 1), got ${show(dropout)}`);
+  check(typeof rs === 'boolean', op, () => `adapter_config.json: use_rslora must be true or false, got ${show(rs)}`);
   // lora_A / lora_B have the same shapes for either layout; as in PEFT, each layer's type decides it.
   check(config.fan_in_fan_out === undefined || typeof config.fan_in_fan_out === 'boolean', op, () =>
-    `adapter_config.json: fan_in_fan_out must be true or false, got ${JSON.stringify(config.fan_in_fan_out)}`);
+    `adapter_config.json: fan_in_fan_out must be true or false, got ${show(config.fan_in_fan_out)}`);
   checkNames(op, config.task_type, config.base_model_name_or_path, ['adapter_config.json: task_type', 'adapter_config.json: base_model_name_or_path']);
   const targets = config.target_modules;
   check(targets == null || typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')), op, () =>
-    `adapter_config.json: target_modules must be a list of names, a regular expression or null, got ${JSON.stringify(targets)}`);
+    `adapter_config.json: target_modules must be a list of names, a regular expression or null, got ${show(targets)}`);
   let targetRegExp: RegExp | null = null;
   try {
     if (typeof targets === 'string') targetRegExp = new RegExp(`^(?:${targets})$`);
   } catch {
-    throw new TsgradError(op, `adapter_config.json: target_modules ${JSON.stringify(targets)} is not a valid regular expression`);
+    throw new TsgradError(op, `adapter_config.json: target_modules ${show(targets)} is not a valid regular expression`);
   }
   check(!config.use_dora, op, () => 'adapter_config.json has use_dora true; tsgrad implements plain LoRA, not DoRA');
-  check(['none', 'all', 'lora_only', undefined].includes(config.bias as string), op, () => `adapter_config.json: bias must be 'none', 'all' or 'lora_only', got ${JSON.stringify(config.bias)}`);
+  check(['none', 'all', 'lora_only', undefined].includes(config.bias as string), op, () => `adapter_config.json: bias must be 'none', 'all' or 'lora_only', got ${show(config.bias)}`);
   const patterns: Record<string, Record<string, number>> = {};
   for (const name of ['rank_pattern', 'alpha_pattern']) {
     const p = config[name] ?? {};
@@ -242,7 +254,7 @@ function parseConfig(text: string): ParsedConfig {
   return {
     settings,
     targetNames: Array.isArray(targets) ? targets : null,
-    targets: selects && { selects, shown: JSON.stringify(targets).slice(0, 120) },
+    targets: selects && { selects, shown: show(targets) },
   };
 }
 
@@ -259,7 +271,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  * @example
  * loadAdapter(model, { 'adapter_model.safetensors': readFileSync(a), 'adapter_config.json': readFileSync(c, 'utf8') });
  */
-export function loadAdapter(model: Module, files: AdapterFiles): void {
+export function loadAdapter(model: Module, files: AdapterFiles<ArrayBufferLike>): void {
   const op = 'loadAdapter';
   const { settings, targetNames, targets } = parseConfig(files['adapter_config.json']);
   const { tensors, metadata } = decodeSafetensors(files['adapter_model.safetensors']);

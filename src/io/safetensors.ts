@@ -99,7 +99,7 @@ const MAX_DEPTH = 128;
  * thousand tensors per shard); refused before parsing, so a small file of many empty tensors
  * cannot cost seconds and gigabytes.
  */
-export const MAX_TENSORS = 100_000;
+const MAX_TENSORS = 100_000;
 
 interface Entry {
   name: string;

@@ -40,6 +40,7 @@ export class ModuleList<T extends Module = Module> extends Module implements Ite
     return (this as unknown as Record<string, T>)[String(i < 0 ? i + this.#length : i)]!;
   }
 
+  /** The modules in order, as they are now. */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.#length; i++) yield this.at(i);
   }
@@ -81,10 +82,12 @@ export class ModuleDict<T extends Module = Module> extends Module {
     return (this as unknown as Record<string, T>)[name]!;
   }
 
+  /** True when a module is stored under `name`. */
   has(name: string): boolean {
     return this.#keys.includes(name);
   }
 
+  /** The names in insertion order. */
   keys(): string[] {
     return [...this.#keys];
   }
@@ -94,6 +97,7 @@ export class ModuleDict<T extends Module = Module> extends Module {
     return this.#keys.map((k) => [k, this.get(k)]);
   }
 
+  /** The modules in insertion order. */
   values(): T[] {
     return this.#keys.map((k) => this.get(k));
   }

@@ -44,12 +44,19 @@ const META_KEYS = ['tsgrad.kind', 'tsgrad.numbers', 'tsgrad.paramGroups', 'tsgra
 const CONFIG_KEYS = ['r', 'lora_alpha', 'use_rslora', 'target_modules', 'rank_pattern', 'alpha_pattern', 'bias', 'peft_type', 'fan_in_fan_out', 'use_dora',
   'lora_dropout', 'base_model_name_or_path', 'inference_mode', 'task_type', '__proto__'];
 
+/** A string standing for `depth` nested arrays around 1, spelled out only in the JSON text (JSON.stringify would overflow). */
+const nestMark = (depth: number) => `<nest ${depth}>`;
+const spellNests = (json: string) => json.replace(/"<nest (\d+)>"/g, (_, d: string) => `${'['.repeat(Number(d))}1${']'.repeat(Number(d))}`);
+const deep = spellNests(`"${nestMark(5000)}"`);
+
 const junk = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom<unknown>(null, 'F32', 'F16', 'I64', '__proto__', 'toString', [], [0], [1, 0], [4, 3], [0, 0], [0, 48], [-1, 4], [2 ** 53, 2 ** 53 + 4], 8, 16, 4, 0.5, true, '^(?:0|2)$', { '^2': 2 }),
+  fc.constantFrom<unknown>(null, 'F32', 'F16', 'I64', '__proto__', 'toString', [], [0], [1, 0], [4, 3], [0, 0], [0, 48], [-1, 4], [2 ** 53, 2 ** 53 + 4], 8, 16, 4, 0.5, true, '^(?:0|2)$', { '^2': 2 },
+    nestMark(20), nestMark(5000)),
 );
 const index = fc.nat({ max: 11 });
-const strings = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('module', 'optimizer', '{}', '[]', 'null', '{"0":{"step":1}}', '[{"params":[0,1,2,3]}]'));
+const strings = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('module', 'optimizer', '{}', '[]', 'null', '{"0":{"step":1}}', '[{"params":[0,1,2,3]}]',
+  `[{"params":[0,1,2,3],"lr":${deep}}]`, `[{"params":[0,1,2,3],"betas":${deep}}]`, `{"0":{"step":1,"lr":${deep}}}`, `{"peft_type":"LORA","r":${deep}}`));
 
 export const editArb: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ op: fc.constant('rename' as const), index, name: fc.constantFrom(...NAMES) }),
@@ -113,13 +120,10 @@ export async function originals(adapterDir: string): Promise<Originals> {
   return { base, module: await io.encodeStateDict(trained), optimizer: await io.encodeStateDict(adam), adapters };
 }
 
-/** A string standing for `depth` nested arrays around 1, spelled out only in the header text (JSON.stringify would overflow). */
-const nestMark = (depth: number) => `<nest ${depth}>`;
-
 /** A safetensors file rebuilt from its header entries (keys may repeat) and data. */
 function assemble(pairs: [string, unknown][], data: Uint8Array): Uint8Array {
   const json = `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
-  const text = new TextEncoder().encode(json.replace(/"<nest (\d+)>"/g, (_, d: string) => `${'['.repeat(Number(d))}1${']'.repeat(Number(d))}`));
+  const text = new TextEncoder().encode(spellNests(json));
   const out = new Uint8Array(8 + text.length + data.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
   out.set(text, 8);
@@ -161,7 +165,13 @@ export function build(file: HostileFile, o: Originals): { weights: Uint8Array; c
         if (e.value === null) delete meta[e.key];
         else meta[e.key] = e.value;
       } else {
-        const numbers = JSON.parse(meta['tsgrad.numbers'] ?? '{}') as Record<string, Record<string, unknown>>;
+        let numbers: Record<string, Record<string, unknown>> = {};
+        try {
+          numbers = JSON.parse(meta['tsgrad.numbers'] ?? '{}');
+        } catch {
+          // an earlier edit left them malformed: start afresh
+        }
+        if (typeof numbers !== 'object' || numbers === null) numbers = {};
         numbers[e.index] = { ...(numbers[e.index] ?? {}), [e.key]: e.value };
         meta['tsgrad.numbers'] = JSON.stringify(numbers);
       }
@@ -181,7 +191,7 @@ export function build(file: HostileFile, o: Originals): { weights: Uint8Array; c
       weights[e.at % weights.length] = e.value;
     } else if (e.op === 'cut') weights = weights.slice(0, e.keep);
   }
-  return { weights, config };
+  return { weights, config: spellNests(config) };
 }
 
 /** Every value a model or an optimizer holds, to compare before and after a refused load. */

@@ -52,6 +52,10 @@ describe('optimizer checkpoints', () => {
       ['an unknown number', await edited(good, () => {}, (m) => numbers(m, (n) => (n['0']!.lr = 5))), /state\[0\] holds 'lr'/],
       ["a number named '__proto__'", await edited(good, () => {}, (m) => (m['tsgrad.numbers'] = m['tsgrad.numbers']!.replace('"step":2', '"step":2,"__proto__":1'))), /state\[0\] holds '__proto__'/],
       ['an index written two ways', await edited(good, () => {}, (m) => numbers(m, (n) => (n['01'] = n['1']!))), /state for parameter 01 has no valid step count/],
+      // Hyperparameters nested so deep that copying them or naming them in a message would overflow the stack.
+      ...await Promise.all(['lr', 'betas', 'params'].map(async (k): Promise<[string, Uint8Array, RegExp]> => [`${k} nested 100,000 deep`,
+        await edited(good, () => {}, (m) => (m['tsgrad.paramGroups'] = m['tsgrad.paramGroups']!.replace(/\}\]$/, `,"${k}":${'['.repeat(100_000)}1${']'.repeat(100_000)}}]`))),
+        /the checkpoint's 'tsgrad.paramGroups' metadata nests deeper than 16 levels/])),
     ];
     const other = mlp();
     const target = new optim.Adam(other, { lr: 0.5 });

@@ -170,10 +170,11 @@ describe('an adapter folder whose two files come from different saves', () => {
     expect(model.modules().some((m) => m instanceof nn.LoRALinear)).toBe(false);
     expect(out(model)).toEqual(before);
 
-    // Hand edits that do not change what the weights mean load as before.
+    // Hand edits that do not change what the weights mean load as before (PEFT's defaults left out included).
     const configPath = join(dir16, 'adapter_config.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8'));
-    writeFileSync(configPath, JSON.stringify({ ...config, base_model_name_or_path: '/models/base', inference_mode: false, target_modules: '^(?:0|2)$' }, null, 4));
+    const { rank_pattern: _r, alpha_pattern: _a, bias: _b, ...withoutDefaults } = config;
+    writeFileSync(configPath, JSON.stringify({ ...withoutDefaults, base_model_name_or_path: '/models/base', inference_mode: false, target_modules: '^(?:0|2)$' }, null, 4));
     const edited = fresh();
     io.loadAdapterDir(edited, dir16);
     expect(out(edited)).toEqual(out(adapters[1]!));

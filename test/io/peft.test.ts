@@ -49,7 +49,8 @@ describe('target_modules', () => {
     const fresh = nested();
     const baseWeights = Object.entries(model.stateDict()).filter(([k]) => !/lora/.test(k)).map(([k, v]) => [k.replace('.base.', '.'), v] as const);
     fresh.loadStateDict(Object.fromEntries(baseWeights));
-    io.loadAdapter(fresh, files);
+    // What Node users hold after readFileSync: a Buffer, typed Uint8Array<ArrayBufferLike>.
+    io.loadAdapter(fresh, { ...files, 'adapter_model.safetensors': Buffer.from(files['adapter_model.safetensors']) });
     expect(((fresh.at(0) as nn.Sequential).at(2) as nn.LoRALinear).rank).toBe(2);
     expect((fresh.at(2) as nn.LoRALinear).rank).toBe(4);
     const x = randn([3, 6]);
@@ -196,6 +197,9 @@ describe('a failed loadAdapter leaves the model exactly as it was', () => {
       ['a fan_in_fan_out that is not a boolean', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), fan_in_fan_out: 'yes' }), /fan_in_fan_out must be true or false, got "yes"/],
       ['an unknown task_type', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), task_type: 'LM' }), /task_type must be one of PEFT's task types/],
       ['a target_modules of numbers', tensors, JSON.stringify({ ...JSON.parse(good['adapter_config.json']), target_modules: [0, 2] }), /target_modules must be a list of names, a regular expression or null, got \[0,2\]/],
+      // A value nested so deep that naming it in a message would overflow the stack.
+      ['an r nested 100,000 deep', tensors, good['adapter_config.json'].replace('"r": 2', `"r": ${'['.repeat(100_000)}2${']'.repeat(100_000)}`),
+        /r must be a positive integer, got \(a value nested too deeply to show\)/],
       // Keys that fill a slot another key already filled: which one counts would be a guess.
       ['a second lora_A for a layer', { ...tensors, 'base_model.model.0.0.lora_A.zzz.weight': randn([2, 6]) }, good['adapter_config.json'],
         /'base_model.model.0.0.lora_A.zzz.weight' and 'base_model.model.0.0.lora_A.weight' are both lora_A of '0.0'; which one counts is ambiguous/],

@@ -2,11 +2,11 @@ import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, V
 import { installBackend, registerBackend } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
-import { BINARY, UNARY, erf } from '../opTable.js';
+import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { TsgradError } from '../../core/errors.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
-import { type Operand, runMap } from './strided.js';
+import { type Operand, runMap } from '../shared/strided.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';

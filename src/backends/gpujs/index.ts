@@ -2,8 +2,8 @@ import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '..
 import { type DType, type TypedArray } from '../../core/dtype.js';
 import { TsgradError, check, fmt } from '../../core/errors.js';
 import { contiguousStrides, sizeOf } from '../../core/shape.js';
-import { coalesce, runMap } from '../cpu/strided.js';
-import { BINARY, UNARY } from '../opTable.js';
+import { coalesce, runMap } from '../shared/strided.js';
+import { BINARY, UNARY } from '../shared/opTable.js';
 import {
   UPLOAD_SOURCE, FILL_SOURCE, argReduceSource, copySource, gatherSource, mapSource, matmulSource, reduceSource, scatterAddSource,
 } from './codegen.js';

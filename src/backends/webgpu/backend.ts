@@ -2,8 +2,8 @@ import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, V
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { TsgradError } from '../../core/errors.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
-import { coalesce } from '../cpu/strided.js';
-import { BINARY, UNARY } from '../opTable.js';
+import { coalesce } from '../shared/strided.js';
+import { BINARY, UNARY } from '../shared/opTable.js';
 import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './options.js';
 import { adamKernel } from './wgsl/adam.js';

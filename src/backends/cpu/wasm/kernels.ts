@@ -1,7 +1,7 @@
 import type { FusedKernels, View } from '../../../core/backend.js';
 import type { TypedArray } from '../../../core/dtype.js';
 import { isContiguous } from '../../../core/shape.js';
-import { coalesce } from '../strided.js';
+import { coalesce } from '../../shared/strided.js';
 import { WASM_BINARY, WASM_UNARY, type WasmBinaryOp, type WasmUnaryOp } from './elementwise.js';
 import type { Arena, Span } from './arena.js';
 

@@ -1,7 +1,7 @@
 import type { ReduceOp, View } from '../../../core/backend.js';
 import type { TypedArray } from '../../../core/dtype.js';
 import { contiguousStrides, sizeOf } from '../../../core/shape.js';
-import { coalesce } from '../strided.js';
+import { coalesce } from '../../shared/strided.js';
 import type { Arena } from './arena.js';
 import { span, worthWasm } from './kernels.js';
 

@@ -1,4 +1,4 @@
-import type { BinaryOp, UnaryOp } from '../core/backend.js';
+import type { BinaryOp, UnaryOp } from '../../core/backend.js';
 
 /**
  * One table defines every elementwise primitive for every backend, so they cannot disagree:
