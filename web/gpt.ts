@@ -162,6 +162,7 @@ async function run(hooks: GptStoryHooks, s: GptSettings): Promise<GptStoryResult
   memoryChart($('gpt-memory-chart'), runs.filter((r) => r.steps > 0).map((r) => ({
     label: r.name === 'full' ? 'full' : 'LoRA r4', parts: [{ name: 'gradients + Adam state (memoryReport)', color: '#e07b00', bytes: r.gradOptimizerBytes }],
   })));
+  for (const b of heldOut) for (const t of [b.inputs, b.targets]) t.dispose();
   const seconds = (performance.now() - began) / 1000;
   say(`Done on ${where} in ${seconds.toFixed(0)} s: ${s.pretrainSteps} pretraining and ${s.adaptSteps}+${s.adaptSteps} adaptation steps.`);
   return { backend, settings: s, parameters, pretrain, lora: series[0]!.values, full: series[1]!.values, runs, seconds };

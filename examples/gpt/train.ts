@@ -78,7 +78,9 @@ export async function heldOutLoss(model: LanguageModel, batches: Batch[]): Promi
   model.eval();
   let total = 0, count = 0;
   for (const { inputs, targets } of batches) {
-    total += targets.size * await noGrad(() => scope(() => lossOf(model.forward(inputs), targets))).item();
+    const loss = noGrad(() => scope(() => lossOf(model.forward(inputs), targets)));
+    total += targets.size * await loss.item();
+    loss.dispose();
     count += targets.size;
     await yieldToEventLoop();
   }

@@ -79,4 +79,19 @@ describe('the playground\'s GPT story (Chromium)', () => {
     await page.close();
     expect(errors).toEqual([]);
   }, 180_000);
+
+  it('webgpu without navigator.gpu: the story falls back to cpu with the page\'s notice', async (ctx) => {
+    if (!browser) return ctx.skip();
+    const errors: string[] = [];
+    const page = await browser.context.newPage();
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    await page.goto(`${server.url}/web/?backend=webgpu&gpt&gptPretrain=2&gptAdapt=1`);
+    await page.waitForFunction(() => document.body.dataset['gpt'] === 'done' || document.body.dataset['gpt'] === 'error', null, { timeout: 60_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/webgpu is unavailable here .*no WebGPU adapter.*; running on cpu instead/);
+    expect(await page.locator('#gpt-status').textContent()).toMatch(/^Done on cpu /);
+    expect((await page.evaluate(() => window.gptStory))?.backend).toBe('cpu');
+    await page.close();
+    expect(errors).toEqual([]);
+  }, 90_000);
 });
