@@ -6,16 +6,11 @@
  * const x = tensor([1, 2, 3], { requiresGrad: true });
  * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
  */
-import { installCpuBackend } from './backends/cpu/index.js';
-import { registerBackend } from './core/backend.js';
+import { registerBuiltinBackends } from './backends/index.js';
 
 // A value import rather than a side-effect import: declaration files keep side-effect imports,
 // which would hand every consumer's type check the CPU kernels' WebAssembly declarations.
-installCpuBackend();
-
-// GPU backends load their drivers only when asked for, so CPU-only users never import them.
-registerBackend('webgpu', async (options) => (await import('./backends/webgpu/index.js')).createWebGPUBackend(options));
-registerBackend('gpujs', async (options) => (await import('./backends/gpujs/index.js')).createGpuJsBackend(options));
+registerBuiltinBackends();
 
 export { Tensor, type NestedArray } from './core/tensor.js';
 export { TsgradError } from './core/errors.js';
@@ -45,13 +40,14 @@ export {
   type Backend, type BackendStats, type View,
 } from './core/backend.js';
 export type { BackendInfo, BackendInfos, InfoOf } from './core/backend.js';
-export type { CpuInfo } from './backends/cpu/options.js';
-export type { ArgReduceOp, BackendFactory, BinaryOp, FusedKernels, ReduceOp, UnaryOp } from './core/backend.js';
+export type { CpuInfo, CpuOptions } from './backends/cpu/options.js';
+export type { ArgReduceOp, BackendFactory, BackendOptions, BackendPlugin, BinaryOp, FusedKernels, OptionsOf, ReduceOp, UnaryOp } from './core/backend.js';
 export type { BackwardFn } from './core/autograd.js';
 export type { HasStateTensors } from './nn/memory.js';
 export * as nn from './nn/index.js';
 export type { WebGPUInfo, WebGPUOptions } from './backends/webgpu/options.js';
-export type { GpuJsBackend, GpuJsInfo, GpuJsOptions } from './backends/gpujs/index.js';
+export type { GpuJsBackend } from './backends/gpujs/index.js';
+export type { GpuJsInfo, GpuJsOptions } from './backends/gpujs/options.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export { memoryReport, type MemoryReport } from './nn/memory.js';

@@ -1,28 +1,23 @@
-import type { CpuInfo, CpuOptions } from '../backends/cpu/options.js';
-import type { GpuJsInfo, GpuJsOptions } from '../backends/gpujs/index.js';
-import type { WebGPUInfo, WebGPUOptions } from '../backends/webgpu/options.js';
 import type { DType, TypedArray } from './dtype.js';
-import { TsgradError } from './errors.js';
+import { TsgradError, check } from './errors.js';
 
-/** The options each built-in backend takes, so `setBackend('webgpu', { … })` is type-checked. */
-export interface BackendOptions {
-  cpu: CpuOptions;
-  webgpu: WebGPUOptions;
-  gpujs: GpuJsOptions;
-}
+/**
+ * The options each backend takes, by name, so `setBackend('webgpu', { … })` is type-checked.
+ * Core names no backend: each adds its entry by declaration merging, the built-in ones beside
+ * their options, a backend of your own with
+ * `declare module 'tsgrad' { interface BackendOptions { mine: MineOptions } }`.
+ */
+export interface BackendOptions {}
 
-/** Options of backend `N`: its own type for a built-in backend, any object otherwise. */
+/** Options of backend `N`: its own type for a declared backend, any object otherwise. */
 export type OptionsOf<N extends string> = N extends keyof BackendOptions ? BackendOptions[N] : Record<string, unknown>;
 
 /**
- * What `getBackendInfo(name)` reports for each backend, by name. A backend of your own adds its
- * entry by declaration merging: `declare module 'tsgrad' { interface BackendInfos { mine: MineInfo } }`.
+ * What `getBackendInfo(name)` reports for each backend, by name. Each backend adds its entry by
+ * declaration merging, as for `BackendOptions`:
+ * `declare module 'tsgrad' { interface BackendInfos { mine: MineInfo } }`.
  */
-export interface BackendInfos {
-  cpu: CpuInfo;
-  webgpu: WebGPUInfo;
-  gpujs: GpuJsInfo;
-}
+export interface BackendInfos {}
 
 /** The info of backend `N`, with its name: its own type for a known backend, any object otherwise. */
 export type InfoOf<N extends string> = { name: N } & (N extends keyof BackendInfos ? BackendInfos[N] : Record<string, unknown>);
@@ -153,7 +148,23 @@ export interface BackendStats {
 /** Creates a backend (maybe asynchronously) from its options. */
 export type BackendFactory = (options?: Record<string, unknown>) => Backend | Promise<Backend>;
 
-const factories = new Map<string, BackendFactory>();
+/**
+ * A backend as core registers it, the one shape every backend (built-in or your own) uses:
+ * its name, a check of its options, and its factory. Core calls `checkOptions` before creating or
+ * reconfiguring anything, so bad options change nothing.
+ *
+ * @example
+ * registerBackend({ name: 'mine', checkOptions: () => {}, create: (o) => new MineBackend(o) });
+ */
+export interface BackendPlugin<N extends string = string> {
+  readonly name: N;
+  /** Throws a TsgradError naming each unknown option or bad value (never called with undefined). */
+  checkOptions(options: unknown): void;
+  /** Creates the backend from options that passed `checkOptions`. */
+  create(options?: OptionsOf<N>): Backend | Promise<Backend>;
+}
+
+const plugins = new Map<string, BackendPlugin>();
 const instances = new Map<string, Backend>();
 /** The options each backend was created with, so a later call asking for others is refused. */
 const createdWith = new Map<string, Record<string, unknown>>();
@@ -204,14 +215,27 @@ function showOptions(o: Record<string, unknown>): string {
   return entries.length ? `{ ${entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? `'${v}'` : typeof v === 'object' ? 'an object' : String(v)}`).join(', ')} }` : '{}';
 }
 
-/** Makes a backend available under `name`. Backends register themselves when imported. */
-export function registerBackend(name: string, factory: BackendFactory): void {
-  factories.set(name, factory);
+/**
+ * Makes a backend available under its name, to create with `setBackend`/`initBackend`. The
+ * two-argument form registers a bare factory whose options go unchecked.
+ *
+ * @example
+ * registerBackend({ name: 'mine', checkOptions: () => {}, create: () => new MineBackend() });
+ * registerBackend('mine', () => new MineBackend());
+ */
+export function registerBackend<N extends string>(plugin: BackendPlugin<N>): void;
+export function registerBackend(name: string, factory: BackendFactory): void;
+export function registerBackend(what: BackendPlugin | string, factory?: BackendFactory): void {
+  const plugin: BackendPlugin = typeof what === 'string' ? { name: what, checkOptions: () => {}, create: factory! } : what;
+  check(typeof plugin?.name === 'string' && plugin.name !== '', 'registerBackend', () => 'give a backend { name, checkOptions, create } or a name and a factory');
+  check(typeof plugin.create === 'function' && typeof plugin.checkOptions === 'function', 'registerBackend', () =>
+    `backend '${plugin.name}' needs ${typeof what === 'string' ? 'a create function (the second argument)' : 'create and checkOptions functions'}`);
+  plugins.set(plugin.name, plugin);
 }
 
 /** Names of the registered backends. */
 export function listBackends(): string[] {
-  return [...factories.keys()];
+  return [...plugins.keys()];
 }
 
 /**
@@ -222,6 +246,8 @@ export function listBackends(): string[] {
  */
 export async function initBackend<N extends string>(name: N, opts?: OptionsOf<N>): Promise<Backend> {
   const options = opts as Record<string, unknown> | undefined;
+  const plugin = plugins.get(name);
+  if (options !== undefined) plugin?.checkOptions(options);
   const existing = instances.get(name);
   if (existing) {
     // A backend that can change its settings in place (cpu: wasm on or off) takes new options;
@@ -237,11 +263,10 @@ export async function initBackend<N extends string>(name: N, opts?: OptionsOf<N>
     }
     return existing;
   }
-  const factory = factories.get(name);
-  if (!factory) {
+  if (!plugin) {
     throw new TsgradError('setBackend', `unknown backend '${name}'; registered: ${listBackends().join(', ')}`);
   }
-  const backend = counted(await factory(options));
+  const backend = counted(await plugin.create(options));
   instances.set(name, backend);
   createdWith.set(name, { ...options });
   return backend;
@@ -273,7 +298,7 @@ export function backendByName(name: string): Backend {
   if (!b) {
     throw new TsgradError(
       'backend',
-      factories.has(name)
+      plugins.has(name)
         ? `backend '${name}' is not initialized; await setBackend('${name}') or await initBackend('${name}') first`
         : `unknown backend '${name}'; registered: ${listBackends().join(', ')}`,
     );

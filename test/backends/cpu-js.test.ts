@@ -17,7 +17,7 @@ describe('cpu backend options', () => {
     // The options are typed; untyped callers (plain JS) can still pass anything, so cast here.
     await setBackend('cpu', { wasm: false });
     expect(getBackendInfo('cpu')).toMatchObject({ name: 'cpu', path: 'js', simd: null });
-    await expect(setBackend('cpu', { wasm: 'yes' } as never)).rejects.toThrow(/cpu option 'wasm' must be true or false, got yes/);
+    await expect(setBackend('cpu', { wasm: 'yes' } as never)).rejects.toThrow(/cpu option 'wasm' must be true or false, got string 'yes'/);
     await expect(setBackend('cpu', { wasm: true, threads: 2 } as never)).rejects.toThrow(/unknown cpu option 'threads'/);
     expect(getBackendInfo('cpu')['path']).toBe('js');
   });

@@ -2,7 +2,6 @@
 // its options. Skipped loudly without a driver; a failure under CI.
 import { describe, expect, it } from 'vitest';
 import { TsgradError, getBackendInfo, initBackend, nn, tensor, zeros } from '../../src/index.js';
-import { createWebGPUBackend } from '../../src/backends/webgpu/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 
 const REQUIREMENT = 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).';
@@ -55,9 +54,9 @@ describe('webgpu inputs', () => {
   });
 
   test('unknown options and values are refused, as is a second setBackend asking for others', async () => {
-    expect((await rejection(() => createWebGPUBackend({ powerPref: 'low-power' } as never))).message).toBe("setBackend: unknown webgpu option 'powerPref'; known: device, powerPreference, dawnBackend, checkIndices");
-    expect((await rejection(() => createWebGPUBackend({ dawnBackend: 'metal' } as never))).message).toMatch(/^setBackend: webgpu option 'dawnBackend' must be 'auto' or 'native' or 'opengles', got string 'metal'/);
-    expect((await rejection(() => createWebGPUBackend({ device: {} }))).message).toMatch(/^setBackend: webgpu option 'device' must be a GPUDevice/);
+    expect((await rejection(() => initBackend('webgpu', { powerPref: 'low-power' } as never))).message).toBe("setBackend: unknown webgpu option 'powerPref'; known: device, powerPreference, dawnBackend, checkIndices");
+    expect((await rejection(() => initBackend('webgpu', { dawnBackend: 'metal' } as never))).message).toMatch(/^setBackend: webgpu option 'dawnBackend' must be 'auto' or 'native' or 'opengles', got string 'metal'/);
+    expect((await rejection(() => initBackend('webgpu', { device: {} }))).message).toMatch(/^setBackend: webgpu option 'device' must be a GPUDevice/);
     expect((await rejection(() => initBackend('webgpu', { powerPreference: 'low-power' }))).message)
       .toBe("setBackend: backend 'webgpu' is already initialized with options {}, not { powerPreference: 'low-power' }; call removeBackend('webgpu') first to create it again");
     await initBackend('webgpu', {});

@@ -57,11 +57,14 @@ it("the README's browser snippets compile in a strict page", () => {
   expect(compile(sources, PAGE)).toEqual([]);
 }, 60_000);
 
-it('a backend of its own declares its info, and getBackendInfo types it by name', () => {
+it('a backend of its own declares its info and options, and getBackendInfo and setBackend type them by name', () => {
   expect(compile({
     'mine.ts': [
-      "import { getBackendInfo } from 'tsgrad';",
-      "declare module 'tsgrad' { interface BackendInfos { mine: { lanes: number } } }",
+      "import { getBackend, getBackendInfo, registerBackend, setBackend } from 'tsgrad';",
+      "declare module 'tsgrad' { interface BackendInfos { mine: { lanes: number } } interface BackendOptions { mine: { lanes?: number } } }",
+      "registerBackend({ name: 'mine', checkOptions: () => {}, create: (o) => (o?.lanes === 1 ? getBackend() : getBackend()) });",
+      "export const ready: Promise<void> = setBackend('mine', { lanes: 4 });",
+      "export const cpuReady: Promise<void> = setBackend('cpu', { wasm: false });",
       "export const lanes: number = getBackendInfo('mine').lanes;",
       "export const simd: 'wasm' | 'js' = getBackendInfo('cpu').path;",
       "export const kernel: string = getBackendInfo('gpujs').kernelType;",

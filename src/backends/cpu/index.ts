@@ -1,19 +1,17 @@
 import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
-import { installBackend, registerBackend } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../shared/opTable.js';
-import { TsgradError } from '../../core/errors.js';
+import { type Operand, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
-import { type Operand, runMap } from '../shared/strided.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { WasmReductions } from './wasm/reductions.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
-import type { CpuInfo, CpuOptions } from './options.js';
+import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
 export type { CpuInfo, CpuOptions };
 
@@ -78,16 +76,6 @@ function wasmWanted(options: CpuOptions): boolean {
   return env !== '0' && env !== 'false';
 }
 
-function checkOptions(options: Record<string, unknown>): CpuOptions {
-  for (const key of Object.keys(options)) {
-    if (key !== 'wasm') throw new TsgradError('setBackend', `unknown cpu option '${key}'; the cpu backend takes { wasm?: boolean }`);
-  }
-  if (options['wasm'] !== undefined && typeof options['wasm'] !== 'boolean') {
-    throw new TsgradError('setBackend', `cpu option 'wasm' must be true or false, got ${String(options['wasm'])}`);
-  }
-  return options as CpuOptions;
-}
-
 /**
  * The CPU backend: typed-array storages (float32 ones inside the WebAssembly module's memory
  * where it is shared), with float32 matmuls, large float32 elementwise ops, reductions, softmax
@@ -127,8 +115,8 @@ export class CpuBackend implements Backend<TypedArray> {
    * existing tensors stay valid. Invalid options change nothing.
    */
   configure(options: Record<string, unknown>): void {
-    const opts = checkOptions(options);
-    this.kernels = wasmWanted(opts) ? wasm() : null;
+    checkCpuOptions(options);
+    this.kernels = wasmWanted(options) ? wasm() : null;
   }
 
   get info(): CpuInfo {
@@ -314,18 +302,3 @@ export class CpuBackend implements Backend<TypedArray> {
     runMap('v0', src.shape, operand(dst), [operand(src)]);
   }
 }
-
-let installed = false;
-
-/**
- * Registers the CPU backend and makes it current: it is ready without awaiting, so plain
- * scripts can start computing at once. Runs when this module loads; calling it again does nothing.
- */
-export function installCpuBackend(): void {
-  if (installed) return;
-  installed = true;
-  registerBackend('cpu', (options) => new CpuBackend(options && checkOptions(options)));
-  installBackend('cpu', new CpuBackend());
-}
-
-installCpuBackend();

@@ -1,5 +1,11 @@
 // The CPU backend's public option and info types, in a file of their own, so the .d.ts files that
 // name them (setBackend's options, getBackendInfo) do not pull in the kernels' WebAssembly declarations.
+import { checkOptionChoices } from '../shared/options.js';
+
+declare module '../../core/backend.js' {
+  interface BackendOptions { cpu: CpuOptions }
+  interface BackendInfos { cpu: CpuInfo }
+}
 
 /** Options of `setBackend('cpu', …)`. */
 export interface CpuOptions {
@@ -26,4 +32,9 @@ export interface CpuInfo {
    * storage of their size, and the kernels' scratch. It never shrinks; 0 on the JavaScript path.
    */
   wasmBytes: number;
+}
+
+/** Refuses unknown option names and values, so a misspelt option is never silently ignored. */
+export function checkCpuOptions(options: unknown): asserts options is CpuOptions {
+  checkOptionChoices('cpu', options, { wasm: [true, false] }, '{ wasm: false }');
 }

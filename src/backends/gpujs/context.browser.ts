@@ -2,7 +2,8 @@
 // Swapped in for context.ts by the browser build.
 import * as gpujs from 'gpu.js';
 import { TsgradError } from '../../core/errors.js';
-import type { GlContext, GpuJsLibrary, GpuJsMode, OpenedGpu } from './runtime.js';
+import type { GpuJsMode } from './options.js';
+import type { GlContext, GpuJsLibrary, OpenedGpu } from './runtime.js';
 
 export const GPU_REQUIREMENTS =
   'use a browser with WebGL2, or WebGL1 with OES_texture_float, enabled (check chrome://gpu); ' +

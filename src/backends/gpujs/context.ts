@@ -1,7 +1,8 @@
 // Node's gpu.js: the package's Node build on a headless-gl context. The browser build swaps in context.browser.ts.
 import { createRequire } from 'node:module';
 import { TsgradError } from '../../core/errors.js';
-import type { GlContext, GpuJsLibrary, GpuJsMode, OpenedGpu } from './runtime.js';
+import type { GpuJsMode } from './options.js';
+import type { GlContext, GpuJsLibrary, OpenedGpu } from './runtime.js';
 import { describeXDisplay } from './xDisplay.js';
 
 export const GPU_REQUIREMENTS =

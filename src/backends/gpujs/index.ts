@@ -7,7 +7,10 @@ import { BINARY, UNARY } from '../shared/opTable.js';
 import {
   UPLOAD_SOURCE, FILL_SOURCE, argReduceSource, copySource, gatherSource, mapSource, matmulSource, reduceSource, scatterAddSource,
 } from './codegen.js';
-import { type GpuData, type GpuJsMode, GpuRuntime, type GpuTexture } from './runtime.js';
+import { type GpuData, GpuRuntime, type GpuTexture } from './runtime.js';
+import type { GpuJsInfo, GpuJsOptions } from './options.js';
+
+export type { GpuJsInfo, GpuJsMode, GpuJsOptions } from './options.js';
 
 /**
  * One storage: a mutable holder, so `copy` can swap in a new texture and every view sharing
@@ -17,26 +20,6 @@ export interface GpuStorage {
   data: GpuData | null;
   readonly size: number;
   freed: boolean;
-}
-
-/** Options of `setBackend('gpujs', ...)`. */
-export interface GpuJsOptions {
-  /**
-   * 'gpu' (default): WebGL through headless-gl in Node (needs an X display) or the browser's
-   * WebGL; an error if unavailable. 'cpu' and 'webasm' are gpu.js's CPU paths, opt-in only.
-   */
-  mode?: GpuJsMode;
-}
-
-/** What the backend runs on, for logs and tests. */
-export interface GpuJsInfo {
-  mode: GpuJsMode;
-  /** The gpu.js kernel class that runs: HeadlessGLKernel, WebGL2Kernel, WebGLKernel, CPUKernel, WebAssemblyKernel. */
-  kernelType: string;
-  renderer: string;
-  maxTextureSize: number;
-  /** Largest element count a storage may hold (float index arithmetic in GLSL). */
-  maxElements: number;
 }
 
 /** Float32 holds every integer up to 2^24 exactly; GLSL index math is exact up to there. */
@@ -339,14 +322,13 @@ function release(d: GpuData): void {
 }
 
 /**
- * Creates the gpu.js backend. The default mode needs a WebGL context (headless-gl under an X
+ * Creates the gpu.js backend (what `setBackend('gpujs', options)` calls, once its plugin has
+ * checked the options). The default mode needs a WebGL context (headless-gl under an X
  * display in Node) and fails with instructions otherwise; CPU modes are opt-in.
  *
  * @example
  * await setBackend('gpujs'); // or setBackend('gpujs', { mode: 'cpu' })
  */
 export async function createGpuJsBackend(options: GpuJsOptions = {}): Promise<GpuJsBackend> {
-  const mode = options.mode ?? 'gpu';
-  check(['gpu', 'cpu', 'webasm'].includes(mode), 'setBackend', () => `gpujs: unknown mode '${mode}'; use 'gpu', 'cpu' or 'webasm'`);
-  return new GpuJsBackend(await GpuRuntime.create(mode));
+  return new GpuJsBackend(await GpuRuntime.create(options.mode ?? 'gpu'));
 }

@@ -1,4 +1,5 @@
 import { TsgradError } from '../../core/errors.js';
+import type { GpuJsMode } from './options.js';
 import { FILL_SOURCE, HELPERS } from './codegen.js';
 import { GPU_REQUIREMENTS, openGpu } from './context.js';
 
@@ -44,8 +45,6 @@ export interface GlContext {
   VERSION: number;
   RENDERER: number;
 }
-
-export type GpuJsMode = 'gpu' | 'cpu' | 'webasm';
 
 /** gpu.js's kernel classes by their exported names. */
 const KERNEL_TYPES = ['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel', 'WebGPUKernel', 'WebAssemblyKernel', 'CPUKernel'] as const;

@@ -3,20 +3,20 @@ import { backendByName } from '../../core/backend.js';
 import { TsgradError } from '../../core/errors.js';
 import { WebGPUBackend } from './backend.js';
 import { type WebGPUOptions as DeviceOptions, acquireDevice } from './device.js';
-import { type WebGPUInfo, type WebGPUOptions, checkWebGPUOptions } from './options.js';
+import type { WebGPUInfo, WebGPUOptions } from './options.js';
 
 export { WebGPUBackend } from './backend.js';
 export type { WebGPUInfo, WebGPUOptions } from './options.js';
 
 /**
- * Creates the WebGPU backend (what `setBackend('webgpu', options)` calls): a real GPU when one
- * is found, else Mesa llvmpipe through Dawn's OpenGL ES backend, or the device you pass.
+ * Creates the WebGPU backend (what `setBackend('webgpu', options)` calls, once its plugin has
+ * checked the options): a real GPU when one is found, else Mesa llvmpipe through Dawn's OpenGL
+ * ES backend, or the device you pass.
  *
  * @example
  * await setBackend('webgpu', { powerPreference: 'high-performance' });
  */
 export async function createWebGPUBackend(options: WebGPUOptions = {}): Promise<Backend> {
-  checkWebGPUOptions(options);
   const { device, info, owned } = await acquireDevice(options as DeviceOptions);
   return new WebGPUBackend(device, info, owned, options.checkIndices ?? developmentMode());
 }

@@ -1,9 +1,13 @@
-import { TsgradError } from '../../core/errors.js';
-import { describeValue, isPlainObject } from '../../core/validate.js';
+import { checkOptionChoices } from '../shared/options.js';
 
 // The public types of the WebGPU backend, written without the WebGPU type declarations, so the
 // .d.ts files a CPU-only user compiles never name GPUDevice (they would need a DOM lib and
 // @webgpu/types to check them).
+
+declare module '../../core/backend.js' {
+  interface BackendOptions { webgpu: WebGPUOptions }
+  interface BackendInfos { webgpu: WebGPUInfo }
+}
 
 /** Options of `setBackend('webgpu', options)`. */
 export interface WebGPUOptions {
@@ -39,23 +43,13 @@ export interface WebGPUInfo {
   limits: Record<string, number>;
 }
 
-const CHOICES: Record<string, readonly unknown[]> = {
-  powerPreference: ['low-power', 'high-performance'],
-  dawnBackend: ['auto', 'native', 'opengles'],
-  checkIndices: [true, false],
-};
-
 /** Refuses unknown option names and values, so a misspelt option is never silently ignored. */
 export function checkWebGPUOptions(options: unknown): asserts options is WebGPUOptions {
-  if (!isPlainObject(options)) throw new TsgradError('setBackend', `webgpu options must be an object such as { powerPreference: 'high-performance' }, got ${describeValue(options)}`);
-  for (const [k, v] of Object.entries(options)) {
-    if (v === undefined) continue;
-    if (k === 'device') {
-      if (typeof v !== 'object' || v === null || !('queue' in v)) throw new TsgradError('setBackend', `webgpu option 'device' must be a GPUDevice, got ${describeValue(v)}`);
-      continue;
-    }
-    const choices = CHOICES[k];
-    if (!choices) throw new TsgradError('setBackend', `unknown webgpu option '${k}'; known: device, ${Object.keys(CHOICES).join(', ')}`);
-    if (!choices.includes(v)) throw new TsgradError('setBackend', `webgpu option '${k}' must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${describeValue(v)}`);
-  }
+  checkOptionChoices('webgpu', options, {
+    powerPreference: ['low-power', 'high-performance'],
+    dawnBackend: ['auto', 'native', 'opengles'],
+    checkIndices: [true, false],
+  }, "{ powerPreference: 'high-performance' }", {
+    device: (v) => (typeof v === 'object' && v !== null && 'queue' in v ? null : 'must be a GPUDevice'),
+  });
 }
