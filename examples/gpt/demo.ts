@@ -1,6 +1,7 @@
 // The GPT demo: pretrain a small GPT-2 on Moby Dick, adapt it to State of the Union addresses
-// with LoRA on c_attn at ranks 1, 4 and 8, by full fine-tuning and from scratch, and compare
-// them on held-out addresses; save the model and the rank-4 adapter as transformers and PEFT do.
+// with LoRA (on c_attn unless told otherwise) at ranks 1, 4 and 8, by full fine-tuning and from
+// scratch, and compare them on held-out addresses; save the model and the rank-4 adapter as
+// transformers and PEFT do.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, getBackend, io, manualSeed, models, nn, noGrad, scope, setBackend } from '../../src/index.js';
@@ -15,6 +16,8 @@ export interface DemoOptions {
   backend: string;
   /** A few steps of everything (CI's check that the demo runs and its files open), instead of the full story. */
   quick: boolean;
+  /** The layers LoRA adapts, as PEFT's target_modules (default ['c_attn'], the attention's q, k and v). */
+  loraTargets?: string[];
   out: string;
   /** Where progress and the table go (default: stdout, with a progress bar on terminals). */
   log?: (line: string) => void;
@@ -47,6 +50,7 @@ export interface DemoResults {
   seed: number;
   backend: string;
   quick: boolean;
+  loraTargets: string[];
   settings: Settings;
   config: typeof CONFIG;
   data: { mobyDickCharacters: number; trainAddresses: number; trainCharacters: number; heldOutAddresses: number; heldOutCharacters: number };
@@ -68,6 +72,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   const began = performance.now();
   const say = opts.log ?? ((line: string) => console.log(line));
   const s = opts.quick ? QUICK : FULL;
+  const targets = opts.loraTargets ?? ['c_attn'];
   await setBackend(opts.backend);
   const context = CONFIG.nPositions;
   const moby = mobyDick();
@@ -75,7 +80,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   const heldOut = evenBatches(sotu.heldOut, s.heldOutWindows, s.batch, context);
   say(`${moby.length.toLocaleString('en-US')} characters of Moby Dick; ${sotu.trainCount} State of the Union addresses to adapt on ` +
     `(${sotu.train.length.toLocaleString('en-US')} characters), ${sotu.heldOutCount} held out (every ${HELD_OUT_EVERY}th); ` +
-    `${SYMBOLS.length} symbols; backend ${getBackend().name}, seed ${opts.seed}${opts.quick ? ', quick mode' : ''}`);
+    `${SYMBOLS.length} symbols; LoRA on ${targets.join(', ')}; backend ${getBackend().name}, seed ${opts.seed}${opts.quick ? ', quick mode' : ''}`);
   const common = { warmup: s.warmup, batch: s.batch, context, log: opts.log };
 
   manualSeed(opts.seed);
@@ -99,7 +104,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   for (const rank of LORA_RANKS) {
     manualSeed(opts.seed + rank);
     const model = copyOf(base);
-    nn.applyLoRA(model, { targets: ['c_attn'], rank, alpha: rank });
+    nn.applyLoRA(model, { targets, rank, alpha: rank });
     await finish(`lora-r${rank}`, model, await train(model, sotu.train, { ...common, label: `lora r${rank}`, steps: s.adaptSteps, lr: s.lr.lora, seed: opts.seed + rank }));
     adapted.set(rank, model);
   }
@@ -121,7 +126,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   const probe = heldOut[0]!.inputs;
   const logits = (m: models.GPT2LMHeadModel) => noGrad(() => scope(() => m.forward(probe).data()));
   const pretrainedReloadMaxDiff = maxAbsDiff(await logits(base), await logits(reloaded));
-  nn.applyLoRA(reloaded, { targets: ['c_attn'], rank: 4, alpha: 4 });
+  nn.applyLoRA(reloaded, { targets, rank: 4, alpha: 4 });
   io.loadAdapterDir(reloaded, adapterDir);
   const adapterReloadMaxDiff = maxAbsDiff(await logits(r4), await logits(reloaded));
   const unmergedHeldOutLoss = runs.find((r) => r.name === 'lora-r4')!.heldOutLoss;
@@ -134,7 +139,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   if (Math.abs(mergedHeldOutLoss - unmergedHeldOutLoss) > 1e-4) throw new Error(`merging changed the held-out loss from ${unmergedHeldOutLoss} to ${mergedHeldOutLoss}`);
 
   const results: DemoResults = {
-    seed: opts.seed, backend: getBackend().name, quick: opts.quick, settings: s, config: CONFIG,
+    seed: opts.seed, backend: getBackend().name, quick: opts.quick, loraTargets: targets, settings: s, config: CONFIG,
     data: { mobyDickCharacters: moby.length, trainAddresses: sotu.trainCount, trainCharacters: sotu.train.length, heldOutAddresses: sotu.heldOutCount, heldOutCharacters: sotu.heldOut.length },
     runs, checks: { pretrainedReloadMaxDiff, adapterReloadMaxDiff, mergedHeldOutLoss, unmergedHeldOutLoss }, prompt: PROMPT,
     seconds: (performance.now() - began) / 1000,

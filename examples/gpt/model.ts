@@ -16,9 +16,9 @@ export function newModel(): models.GPT2LMHeadModel {
   return new models.GPT2LMHeadModel(CONFIG);
 }
 
-/** A new model holding a copy of `model`'s weights. */
+/** A new model of `model`'s config holding a copy of its weights. */
 export function copyOf(model: models.GPT2LMHeadModel): models.GPT2LMHeadModel {
-  const copy = newModel();
+  const copy = new models.GPT2LMHeadModel(model.config);
   copy.loadStateDict(model.stateDict());
   return copy;
 }
@@ -26,7 +26,7 @@ export function copyOf(model: models.GPT2LMHeadModel): models.GPT2LMHeadModel {
 /** What the model writes after `prompt`, up to its context, sampled at temperature 0.8 from the 20 likeliest characters. */
 export async function sample(model: models.GPT2LMHeadModel, prompt: string, generator: Generator): Promise<string> {
   const ids = Array.from(encode(prompt));
-  const out = await model.generate([ids], { maxNewTokens: CONFIG.nPositions - ids.length, temperature: 0.8, topK: 20, generator });
+  const out = await model.generate([ids], { maxNewTokens: model.config.nPositions - ids.length, temperature: 0.8, topK: 20, generator });
   try {
     return decode((await out.data()).slice(ids.length));
   } finally {

@@ -26,6 +26,8 @@ export interface TrainOptions {
   /** Seeds the batches' generator. */
   seed: number;
   log?: (line: string) => void;
+  /** Called after each step (1-based) with its loss; training waits for it (a page redraws its chart here). */
+  onStep?: (step: number, loss: number) => void | Promise<void>;
 }
 
 export interface Trained {
@@ -64,6 +66,7 @@ export async function train(model: LanguageModel, ids: Int32Array, opts: TrainOp
     });
     losses.push(loss);
     bar.update(step, loss);
+    await opts.onStep?.(step, loss);
     await yieldToEventLoop();
   }
   model.eval();
@@ -75,7 +78,9 @@ export async function heldOutLoss(model: LanguageModel, batches: Batch[]): Promi
   model.eval();
   let total = 0, count = 0;
   for (const { inputs, targets } of batches) {
-    total += targets.size * await noGrad(() => scope(() => lossOf(model.forward(inputs), targets))).item();
+    const loss = noGrad(() => scope(() => lossOf(model.forward(inputs), targets)));
+    total += targets.size * await loss.item();
+    loss.dispose();
     count += targets.size;
     await yieldToEventLoop();
   }

@@ -1,6 +1,6 @@
 import { TsgradError } from './errors.js';
 import type { Tensor } from './tensor.js';
-import { describeValue } from './validate.js';
+import { describeValue, isTensor } from './validate.js';
 
 /** Tensors created inside each open scope, innermost last. */
 const stack: Set<Tensor>[] = [];
@@ -22,7 +22,7 @@ export function keep<T extends Tensor>(t: T): T {
 function collect(value: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
-  if ((value as { _isTensor?: boolean })._isTensor) out.add(value as Tensor);
+  if (isTensor(value)) out.add(value);
   else if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
   else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
 }

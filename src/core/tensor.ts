@@ -37,7 +37,7 @@ export type NestedArray = number | NestedArray[];
  * x.mul(x).sum().backward(); // x.grad = 2x
  */
 export class Tensor {
-  /** Lets scopes recognise tensors without importing this class. */
+  /** @internal Lets `isTensor` recognise tensors without importing this class. */
   readonly _isTensor = true;
   readonly shape: readonly number[];
   readonly strides: readonly number[];
@@ -65,7 +65,7 @@ export class Tensor {
     track(this);
   }
 
-  /** @internal A new contiguous tensor owning a fresh backend storage. */
+  /** @internal A new contiguous tensor owning a fresh backend storage (outside core: `wrapStorage` of seams.ts). */
   static _wrap(backend: Backend, storage: unknown, shape: readonly number[], dtype: DType): Tensor {
     return new Tensor(new StorageRef(backend, storage), shape, dtype);
   }
@@ -75,7 +75,7 @@ export class Tensor {
     return new Tensor(this._storageRef('view'), shape, this.dtype, strides, offset);
   }
 
-  /** @internal */
+  /** @internal The storage this tensor reads; throws, naming `op`, once disposed (outside core: `storageOf`). */
   _storageRef(op: string): StorageRef {
     if (!this._ref) throw new TsgradError(op, `tensor of shape ${fmt(this.shape)} was disposed and cannot be used`);
     return this._ref;
@@ -108,7 +108,7 @@ export class Tensor {
     this._requiresGrad = true;
   }
 
-  /** @internal The backend object computing this tensor. */
+  /** @internal The backend object computing this tensor (outside core: `backendOf`). */
   get _backend(): Backend {
     return this._storageRef('backend').backend;
   }
@@ -231,8 +231,8 @@ export class Tensor {
     return this._readSync('dataSync');
   }
 
-  /** @internal A synchronous read, refused under `op`'s name on asynchronous backends. */
-  _readSync(op: string): TypedArray {
+  /** A synchronous read, refused under `op`'s name on asynchronous backends. */
+  private _readSync(op: string): TypedArray {
     const b = this._backend;
     check(b.readSync, op, () => `backend '${b.name}' is asynchronous; use await t.${op.replace('Sync', '')}()`);
     return b.readSync(this._view(op));
@@ -484,7 +484,7 @@ export class Tensor {
 
   /**
    * @internal Moves this leaf's storage to `backend` in place, keeping its identity (so modules
-   * and optimizers holding it see the move); the data becomes contiguous.
+   * and optimizers holding it see the move); the data becomes contiguous. Outside core: `moveStorage_`.
    */
   _replaceStorage(backend: Backend, data: TypedArray): void {
     const old = this._storageRef('to');

@@ -8,13 +8,20 @@ import type { Tensor } from './tensor.js';
 /** The most elements one tensor may hold (typed arrays and GPU indices are 32-bit). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
-function isTensorLike(v: unknown): v is Tensor {
+/**
+ * Whether `v` is a tensor, recognised by its marker rather than by class, so a tensor from
+ * another copy of the package counts too.
+ *
+ * @example
+ * if (isTensor(v)) v.dispose();
+ */
+export function isTensor(v: unknown): v is Tensor {
   return typeof v === 'object' && v !== null && (v as { _isTensor?: unknown })._isTensor === true;
 }
 
 /** What `v` is, for an error message: `a [2,3] float32 tensor`, `null`, `an array`, `string 'x'`. */
 export function describeValue(v: unknown): string {
-  if (isTensorLike(v)) return v.isDisposed ? `a disposed tensor of shape ${fmt(v.shape)}` : `a ${fmt(v.shape)} ${v.dtype} tensor`;
+  if (isTensor(v)) return v.isDisposed ? `a disposed tensor of shape ${fmt(v.shape)}` : `a ${fmt(v.shape)} ${v.dtype} tensor`;
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `string '${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
@@ -31,7 +38,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Errors unless `v` is a live tensor. */
 export function assertTensor(op: string, v: unknown, name?: string): asserts v is Tensor {
-  if (!isTensorLike(v)) {
+  if (!isTensor(v)) {
     throw new TsgradError(op, `expected a Tensor, got ${describeValue(v)}${name ? ` (${name})` : ''}${Array.isArray(v) ? '; wrap it with tensor()' : ''}`);
   }
   if (v.isDisposed) throw new TsgradError(op, `${name ?? 'a tensor'} of shape ${fmt(v.shape)} was disposed and cannot be used`);
@@ -119,9 +126,9 @@ const isNumberList = (v: unknown) => Array.isArray(v) && v.every((d) => typeof d
 
 function fits(kind: string, v: unknown): boolean {
   switch (kind) {
-    case 'tensor': return isTensorLike(v);
-    case 'tensors': return Array.isArray(v) && v.length > 0 && v.every(isTensorLike);
-    case 'operand': return isTensorLike(v) || typeof v === 'number';
+    case 'tensor': return isTensor(v);
+    case 'tensors': return Array.isArray(v) && v.length > 0 && v.every(isTensor);
+    case 'operand': return isTensor(v) || typeof v === 'number';
     case 'number': return typeof v === 'number';
     case 'int': return Number.isInteger(v);
     case 'axes': return typeof v === 'number' || isNumberList(v);
@@ -151,7 +158,7 @@ export function checkArgs(op: string, args: readonly unknown[], specs: readonly 
         ? `expected a Tensor${optional ? ' or nothing' : ''}, got ${describeValue(v)} (${name}${kind === 'operand' ? '; a number also works' : ''})${Array.isArray(v) ? '; wrap it with tensor()' : ''}`
         : `${name} must be ${KIND_TEXT[kind]}, got ${describeValue(v)}`);
     }
-    if (kind === 'tensor' || (kind === 'operand' && isTensorLike(v))) assertTensor(op, v, name);
+    if (kind === 'tensor' || (kind === 'operand' && isTensor(v))) assertTensor(op, v, name);
     if (kind === 'tensors') (v as unknown[]).forEach((t, j) => assertTensor(op, t, `${name}[${j}]`));
   });
 }

@@ -2,6 +2,7 @@ import { check, fmt } from '../core/errors.js';
 import { intConstant } from '../core/ops/constants.js';
 import { stack } from '../core/ops/join.js';
 import { type Generator, defaultGenerator } from '../core/random.js';
+import { backendOf } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
 
 /**
@@ -50,7 +51,7 @@ export class TensorDataset implements Dataset {
   /** Gathers the rows at `indices` of every tensor, one indexSelect each. */
   rows(indices: readonly number[]): Tensor[] {
     for (const i of indices) checkIndex('TensorDataset.rows', i, this.length);
-    return this.tensors.map((t) => t.indexSelect(0, intConstant(t._backend, [indices.length], (k) => indices[k]!)));
+    return this.tensors.map((t) => t.indexSelect(0, intConstant(backendOf(t), [indices.length], (k) => indices[k]!)));
   }
 }
 

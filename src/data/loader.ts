@@ -2,7 +2,8 @@ import { type Backend, backendByName, getBackend } from '../core/backend.js';
 import type { TypedArray } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Generator } from '../core/random.js';
-import { Tensor } from '../core/tensor.js';
+import { backendOf, wrapStorage } from '../core/seams.js';
+import type { Tensor } from '../core/tensor.js';
 import { type Dataset, collate, permutation } from './dataset.js';
 
 /** How a DataLoader batches: size, shuffling, the last short batch and the backend it delivers on. */
@@ -76,8 +77,8 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
     for (const indices of this.batches()) {
       const target = this.target();
       yield this.fetch(indices).map((t) => {
-        if (t._backend === target) return t;
-        check(t._backend.readSync, 'DataLoader', () =>
+        if (backendOf(t) === target) return t;
+        check(backendOf(t).readSync, 'DataLoader', () =>
           `the dataset is on '${t.backend}', which is asynchronous, so batches for '${target.name}' need for await (const batch of loader)`);
         return moved(t, target, t.dataSync());
       });
@@ -89,14 +90,14 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
     for (const indices of this.batches()) {
       const target = this.target();
       const batch = this.fetch(indices);
-      yield await Promise.all(batch.map(async (t) => (t._backend === target ? t : moved(t, target, await t.data()))));
+      yield await Promise.all(batch.map(async (t) => (backendOf(t) === target ? t : moved(t, target, await t.data()))));
     }
   }
 }
 
 /** `values` (t's data) uploaded to `target` as a new tensor; t is disposed. */
 function moved(t: Tensor, target: Backend, values: TypedArray): Tensor {
-  const out = Tensor._wrap(target, target.upload(values), t.shape, t.dtype);
+  const out = wrapStorage(target, target.upload(values), t.shape, t.dtype);
   t.dispose();
   return out;
 }

@@ -10,7 +10,8 @@ import { noGrad } from '../core/autograd.js';
 import { isFloat, toTypedArray } from '../core/dtype.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { nextNormal, nextUniform } from '../core/random.js';
-import { Tensor } from '../core/tensor.js';
+import { backendOf, wrapStorage } from '../core/seams.js';
+import type { Tensor } from '../core/tensor.js';
 
 
 /** The nonlinearities `calculateGain` knows, by PyTorch's names. */
@@ -48,8 +49,8 @@ export function initEnabled(): boolean {
 function write<T extends Tensor>(op: string, t: T, draw: () => number): T {
   check(isFloat(t.dtype), op, () => `needs a float tensor, got ${t.dtype}`);
   if (!initEnabled()) return t;
-  const b = t._backend;
-  const values = Tensor._wrap(b, b.upload(toTypedArray(Array.from({ length: t.size }, draw), t.dtype)), t.shape, t.dtype);
+  const b = backendOf(t);
+  const values = wrapStorage(b, b.upload(toTypedArray(Array.from({ length: t.size }, draw), t.dtype)), t.shape, t.dtype);
   noGrad(() => t.copy_(values));
   values.dispose();
   return t;

@@ -2,6 +2,7 @@ import { isGradEnabled, noGrad, record } from '../core/autograd.js';
 import { randn, uniform, zeros } from '../core/creation.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
+import { backendOf } from '../core/seams.js';
 import { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
 import { Conv1D } from './conv1d.js';
@@ -189,7 +190,7 @@ export class LoRALinear<B extends LoRABase = Linear> extends Module {
     if (!m) return { maxDrift: 0 };
     const w = this.base.weight;
     noGrad(() => scope(() => w.copy_(w.sub(this.#delta(m.a, m.b)))));
-    const maxDrift = m.drift._backend.readSync ? m.drift.itemSync() : null;
+    const maxDrift = backendOf(m.drift).readSync ? m.drift.itemSync() : null;
     m.a.dispose();
     m.b.dispose();
     m.drift.dispose();

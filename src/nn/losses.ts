@@ -1,5 +1,6 @@
 import { check, fmt } from '../core/errors.js';
 import { where } from '../core/ops/elementwise.js';
+import { backendOf } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertSameBackend } from '../core/validate.js';
 import { type TensorLike, asTensor } from './inputs.js';
@@ -37,7 +38,7 @@ function classesLast(op: string, input: Tensor, target: Tensor, ignoreIndex: num
   check(target.ndim === expected.length && target.shape.every((d, i) => d === expected[i]), op, () =>
     `targets of shape ${fmt(target.shape)} must be [N] for ${named} ${fmt(input.shape)} ([N, C, d1, ...] takes [N, d1, ...] targets, here ${fmt(expected)}; [C] takes a 0-d target)`);
   const c = input.shape[batched ? 1 : 0]!;
-  if (target._backend.readSync) {
+  if (backendOf(target).readSync) {
     const bad = target.dataSync().find((v) => v !== ignoreIndex && (v < 0 || v >= c));
     check(bad === undefined, op, () => `target ${bad} is out of range for ${c} classes (${named} ${fmt(input.shape)}; valid: 0..${c - 1} or ignoreIndex ${ignoreIndex})`);
   }

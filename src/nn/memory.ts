@@ -1,3 +1,4 @@
+import { storageOf } from '../core/seams.js';
 import type { StorageRef } from '../core/storage.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Module } from './module.js';
@@ -40,7 +41,7 @@ class Tally {
     const c: MemoryCategory = { bytes: 0, buffers: 0, elements: 0 };
     for (const t of tensors) {
       if (t.isDisposed) continue;
-      const ref = t._storageRef('memoryReport');
+      const ref = storageOf(t, 'memoryReport');
       if (this.seen.has(ref)) continue;
       this.seen.add(ref);
       c.bytes += ref.bytes;

@@ -1,6 +1,7 @@
 import { noGrad } from '../core/autograd.js';
 import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
+import { backendOf, isTensor, moveStorage_, wrapStorage } from '../core/seams.js';
 import { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
 import { Parameter } from './parameter.js';
@@ -220,10 +221,10 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
     try {
       for (const [name, src] of Object.entries(state)) {
         const p = params.get(name);
-        const tensorLike = typeof src === 'object' && src !== null && (src as { _isTensor?: unknown })._isTensor === true && !src.isDisposed;
-        if (p && tensorLike && src._backend !== p._backend) {
-          const b = p._backend;
-          const copy = Tensor._wrap(b, b.upload(await src.data()), src.shape, src.dtype);
+        const tensorLike = isTensor(src) && !src.isDisposed;
+        if (p && tensorLike && backendOf(src) !== backendOf(p)) {
+          const b = backendOf(p);
+          const copy = wrapStorage(b, b.upload(await src.data()), src.shape, src.dtype);
           made.push(copy);
           moved[name] = copy;
         } else {
@@ -280,13 +281,13 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
     for (const [name, b] of buffers) {
       check(b.isLeaf && !b.isDisposed, 'to', () => `buffer '${name}' ${b.isDisposed ? 'was disposed' : 'is the result of a recorded op'}; create buffers under noGrad or detach() them`);
     }
-    const moving = [...this.parameters(), ...buffers.map(([, b]) => b)].filter((p) => p._backend !== target);
+    const moving = [...this.parameters(), ...buffers.map(([, b]) => b)].filter((p) => backendOf(p) !== target);
     const values = await Promise.all(moving.map((p) => p.data()));
     const grads = await Promise.all(moving.map((p) => p.grad?.data() ?? null));
     moving.forEach((p, i) => {
-      p._replaceStorage(target, values[i]!);
+      moveStorage_(p, target, values[i]!);
       const g = grads[i];
-      if (g && p.grad) p.grad._replaceStorage(target, g);
+      if (g && p.grad) moveStorage_(p.grad, target, g);
     });
     return this;
   }
@@ -297,15 +298,15 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
 
 /** A state-dict tensor from another backend can be copied in only if it can be read at once. */
 function checkCopyable(name: string, src: Tensor, p: Tensor): void {
-  check(src._backend === p._backend || src._backend.readSync, 'loadStateDict', () =>
+  check(backendOf(src) === backendOf(p) || backendOf(src).readSync, 'loadStateDict', () =>
     `'${name}' is on '${src.backend}', which is asynchronous, but the model is on '${p.backend}'; use await model.loadStateDictAsync(state), which moves it, or load it on '${src.backend}' and then await model.to('${p.backend}')`);
 }
 
 /** Copies `src` into `p`, uploading it first when it lives on another (synchronous) backend. */
 function copyAcross(p: Tensor, src: Tensor): void {
-  if (src._backend === p._backend) return void p.copy_(src);
-  const b = p._backend;
-  const moved = Tensor._wrap(b, b.upload(src.dataSync()), src.shape, src.dtype);
+  if (backendOf(src) === backendOf(p)) return void p.copy_(src);
+  const b = backendOf(p);
+  const moved = wrapStorage(b, b.upload(src.dataSync()), src.shape, src.dtype);
   p.copy_(moved);
   moved.dispose();
 }
@@ -316,8 +317,7 @@ function join(prefix: string, name: string): string {
 
 /** Errors unless `src` can be copied into parameter `p` (named `name`) without failing midway. */
 function checkEntry(name: string, src: unknown, p: Parameter): asserts src is Tensor {
-  const tensorLike = typeof src === 'object' && src !== null && (src as { _isTensor?: unknown })._isTensor === true;
-  check(tensorLike && !(src as Tensor).isDisposed, 'loadStateDict', () => `'${name}' must be a live tensor, got ${describeValue(src)}`);
+  check(isTensor(src) && !src.isDisposed, 'loadStateDict', () => `'${name}' must be a live tensor, got ${describeValue(src)}`);
   const t = src as Tensor;
   if (!sameShape(t.shape, p.shape)) {
     throw new TsgradError('loadStateDict', `'${name}': shape ${fmt(t.shape)} in the state dict but ${fmt(p.shape)} in the model`);

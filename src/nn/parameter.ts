@@ -2,6 +2,7 @@ import { keep } from '../core/scope.js';
 import { Tensor } from '../core/tensor.js';
 import { isFloat } from '../core/dtype.js';
 import { check } from '../core/errors.js';
+import { storageOf } from '../core/seams.js';
 import { assertTensor, describeValue } from '../core/validate.js';
 
 /**
@@ -17,7 +18,7 @@ export class Parameter extends Tensor {
     assertTensor('Parameter', data, 'data');
     check(typeof requiresGrad === 'boolean', 'Parameter', () => `requiresGrad must be a boolean, got ${describeValue(requiresGrad)}`);
     check(!requiresGrad || isFloat(data.dtype), 'Parameter', () => `a ${data.dtype} tensor cannot require gradients; cast it first (t.cast('float32')) or pass requiresGrad false`);
-    super(data._storageRef('Parameter'), data.shape, data.dtype, data.strides, data.offset);
+    super(storageOf(data, 'Parameter'), data.shape, data.dtype, data.strides, data.offset);
     this.requiresGrad = requiresGrad;
     keep(this);
   }

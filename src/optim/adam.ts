@@ -1,4 +1,5 @@
 import { check } from '../core/errors.js';
+import { fusedAdam_ } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
 import { Optimizer, type ParamState, type ParamsInput, checkRange } from './optimizer.js';
 
@@ -52,15 +53,8 @@ export class Adam extends Optimizer<AdamOptions> {
     const l2 = this.decoupled ? 0 : g.weightDecay;
     const decoupledDecay = this.decoupled ? g.lr * g.weightDecay : 0;
 
-    const fused = p._backend.fused?.adam;
-    if (fused && p.isContiguous && p.offset === 0) {
-      fused({
-        param: p._view('Adam').storage, grad: grad._view('Adam'), m: m._view('Adam').storage, v: v._view('Adam').storage, size: p.size,
-        lr: g.lr, beta1: b1, beta2: b2, eps: g.eps, biasCorrection1: bc1, biasCorrection2: bc2, l2, decoupledDecay,
-      });
-      p._markModified();
-      return;
-    }
+    const step = { lr: g.lr, beta1: b1, beta2: b2, eps: g.eps, biasCorrection1: bc1, biasCorrection2: bc2, l2, decoupledDecay };
+    if (fusedAdam_(p, grad, m, v, step)) return;
     if (decoupledDecay) p.copy_(p.mul(1 - decoupledDecay));
     const d = l2 ? grad.add(p.mul(l2)) : grad;
     m.copy_(m.mul(b1).add(d.mul(1 - b1)));

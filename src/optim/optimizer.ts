@@ -2,6 +2,7 @@ import { noGrad } from '../core/autograd.js';
 import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
+import { backendOf, isTensor, moveStorage_ } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 
@@ -129,16 +130,16 @@ export abstract class Optimizer<H extends object> {
    */
   async to(backend: string): Promise<this> {
     const target = backendByName(backend);
-    const moving = this.stateTensors().filter((t) => t._backend !== target);
+    const moving = this.stateTensors().filter((t) => backendOf(t) !== target);
     const values = await Promise.all(moving.map((t) => t.data()));
-    moving.forEach((t, i) => t._replaceStorage(target, values[i]!));
+    moving.forEach((t, i) => moveStorage_(t, target, values[i]!));
     return this;
   }
 
   /** Refuses a step whose parameters moved backend without their state (see `to`). */
   private assertStateBeside(): void {
     for (const [p, s] of this.state) {
-      const away = Object.values(s.tensors).find((t) => t._backend !== p._backend);
+      const away = Object.values(s.tensors).find((t) => backendOf(t) !== backendOf(p));
       check(!away, this.constructor.name, () =>
         `a parameter of shape ${fmt(p.shape)} is on '${p.backend}' but its optimizer state is on '${away!.backend}'; after await model.to('${p.backend}'), call await optimizer.to('${p.backend}')`);
     }
@@ -256,10 +257,6 @@ function paramsOf<H>(op: string, input: ParamsInput<H>): Iterable<Tensor | ({ pa
 
 function isIterable(x: unknown): x is Iterable<unknown> {
   return typeof x === 'object' && x !== null && typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
-}
-
-function isTensor(x: unknown): x is Tensor {
-  return typeof x === 'object' && x !== null && (x as { _isTensor?: boolean })._isTensor === true;
 }
 
 /** Throws unless `value` is a finite number ≥ `min` (and < `below` when given). */

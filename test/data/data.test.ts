@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
+import { backendOf } from '../../src/core/seams.js';
 import { Generator, type Tensor, arange, data, manualSeed, setBackend, tensor } from '../../src/index.js';
 
 installBackend('cpu-data', new CpuBackend());
@@ -83,17 +84,17 @@ describe('DataLoader', () => {
 
   it('delivers batches on the current backend (or the one asked for)', async () => {
     const ds = new data.TensorDataset(x(), y());
-    const home = ds.tensors[0]!._backend;
+    const home = backendOf(ds.tensors[0]!);
     await setBackend('cpu-data');
     try {
       const [xb] = [...new data.DataLoader(ds, { batchSize: 5 })][0]!;
-      expect(xb!._backend).not.toBe(home);
+      expect(backendOf(xb!)).not.toBe(home);
       expect(firstCol(xb!)).toEqual([0, 1, 2, 3, 4]);
     } finally {
       await setBackend('cpu');
     }
     const [yb] = [...new data.DataLoader(new data.TensorDataset(y()), { batchSize: 2, backend: 'cpu-data' })][0]!;
-    expect(yb!._backend).not.toBe(home);
+    expect(backendOf(yb!)).not.toBe(home);
     expect(yb!.dtype).toBe('int32');
     expect(() => new data.DataLoader(ds, { batchSize: 0 })).toThrow(/DataLoader: batchSize must be a positive integer, got 0/);
   });

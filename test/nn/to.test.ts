@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { installBackend } from '../../src/core/backend.js';
+import { backendOf } from '../../src/core/seams.js';
 import { type Tensor, TsgradError, manualSeed, nn, noGrad, optim, tensor } from '../../src/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 
@@ -30,9 +31,9 @@ describe('Module.to', () => {
     const optHere = new optim.Adam(here, { lr: 0.1 }), optThere = new optim.Adam(there, { lr: 0.1 });
     expect(await there.to('cpu-other')).toBe(there);
     expect(there.parameters()).toEqual(params);
-    const other = params[0]!._backend;
-    expect(params.every((p) => p._backend === other && p.requiresGrad)).toBe(true);
-    expect(other).not.toBe(here.parameters()[0]!._backend);
+    const other = backendOf(params[0]!);
+    expect(params.every((p) => backendOf(p) === other && p.requiresGrad)).toBe(true);
+    expect(other).not.toBe(backendOf(here.parameters()[0]!));
     for (let i = 0; i < 3; i++) expect(await trainStep(there, optThere, 'cpu-other')).toEqual(await trainStep(here, optHere));
   });
 
@@ -41,12 +42,12 @@ describe('Module.to', () => {
     const opt = new optim.Adam(m, { lr: 0.1 });
     await trainStep(m, opt);
     await m.to('cpu-other');
-    expect(m.parameters()[0]!.grad!._backend).toBe(m.parameters()[0]!._backend);
+    expect(backendOf(m.parameters()[0]!.grad!)).toBe(backendOf(m.parameters()[0]!));
     const before = Array.from(m.parameters()[0]!.dataSync());
     expect(() => opt.step()).toThrow(/is on 'cpu' but its optimizer state is on 'cpu'.*await optimizer.to/);
     expect(Array.from(m.parameters()[0]!.dataSync())).toEqual(before);
     await opt.to('cpu-other');
-    expect(opt.stateTensors().every((t) => t._backend === m.parameters()[0]!._backend)).toBe(true);
+    expect(opt.stateTensors().every((t) => backendOf(t) === backendOf(m.parameters()[0]!))).toBe(true);
     expect(() => opt.step()).not.toThrow();
   });
 
@@ -68,18 +69,18 @@ describe('Module.to', () => {
     const mask = m.mask;
     await m.to('cpu-other');
     expect(m.mask).toBe(mask);
-    expect(mask._backend).toBe(m.fc.weight._backend);
+    expect(backendOf(mask)).toBe(backendOf(m.fc.weight));
     expect(mask.arraySync()).toEqual([[1, 0], [1, 1]]);
     m.mask = m.fc.weight.mul(2) as never;
     await expect(m.to('cpu')).rejects.toThrow(/to: buffer 'mask' is the result of a recorded op/);
-    expect(m.fc.weight._backend).toBe(mask._backend);
+    expect(backendOf(m.fc.weight)).toBe(backendOf(mask));
   });
 
   it('refuses unknown backends before moving anything', async () => {
     const m = model();
-    const b = m.parameters()[0]!._backend;
+    const b = backendOf(m.parameters()[0]!);
     await expect(m.to('nowhere')).rejects.toThrow(TsgradError);
-    expect(m.parameters().every((p) => p._backend === b)).toBe(true);
+    expect(m.parameters().every((p) => backendOf(p) === b)).toBe(true);
   });
 });
 

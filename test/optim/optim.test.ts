@@ -244,6 +244,35 @@ describe('fused Adam', () => {
   });
 });
 
+describe("the CPU backend's fused Adam", () => {
+  it('runs one fused kernel per parameter and step for Adam and AdamW, composing nothing', () => {
+    for (const decoupled of [false, true]) {
+      const p = tensor(P0, { dtype: 'float64', requiresGrad: true });
+      const opt = decoupled ? new optim.AdamW([p], { lr: 0.01, weightDecay: 0.1 }) : new optim.Adam([p], { lr: 0.01, weightDecay: 0.1 });
+      resetStats('cpu');
+      for (let t = 0; t < 3; t++) {
+        p.grad = tensor(GRADS[t]!, { dtype: 'float64' });
+        opt.step();
+      }
+      expect(backendStats('cpu').byOp.get('fused:adam')).toBe(3);
+      expect(backendStats('cpu').byOp.get('binary:mul') ?? 0).toBe(0);
+      expectClose(arr(p), refAdam({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decoupled }));
+    }
+  });
+
+  it('reads a strided gradient and marks the parameter written, so a graph that saved it refuses backward', () => {
+    const p = tensor(P0, { dtype: 'float64', requiresGrad: true });
+    const saved = p.mul(p).sum();
+    const opt = new optim.Adam([p], { lr: 0.01 });
+    p.grad = tensor(GRADS[0]!.flatMap((g) => [9, g]), { dtype: 'float64' }).slice([[1, 6, 2]]);
+    resetStats('cpu');
+    opt.step();
+    expect(backendStats('cpu').byOp.get('fused:adam')).toBe(1);
+    expectClose(arr(p), refAdam({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false }, 1));
+    expect(() => saved.backward()).toThrow(TsgradError);
+  });
+});
+
 describe('optimizer state dicts are snapshots', () => {
   it('do not share hyperparameter arrays with the live optimizer, and are validated on load', () => {
     const p = tensor([1, 2], { requiresGrad: true });

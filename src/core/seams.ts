@@ -1,0 +1,87 @@
+import type { Backend } from './backend.js';
+import type { DType, TypedArray } from './dtype.js';
+import type { StorageRef } from './storage.js';
+import { Tensor } from './tensor.js';
+
+// What nn, optim, data, io and models may know of a tensor's insides, and nothing more: its
+// backend object, its storage (for sharing and counting), a tensor wrapped around a fresh
+// storage, an in-place move between backends, and the fused parameter updates. Outside core,
+// these functions are the only way in; Tensor's underscore members stay core's own (a test
+// checks that no file above core uses them).
+
+export { isTensor } from './validate.js';
+
+/**
+ * The backend object computing `t`: compare two tensors' backends, or read `readSync` to learn
+ * whether `t` can be read at once.
+ *
+ * @example
+ * if (backendOf(t).readSync) console.log(t.itemSync());
+ */
+export function backendOf(t: Tensor): Backend {
+  return t._backend;
+}
+
+/**
+ * The storage `t` reads, shared by every view of it: a new Parameter shares it, and memory
+ * reports count each one once. Throws, naming `op`, when `t` was disposed.
+ *
+ * @example
+ * const bytes = storageOf(t, 'memoryReport').bytes;
+ */
+export function storageOf(t: Tensor, op: string): StorageRef {
+  return t._storageRef(op);
+}
+
+/**
+ * A new contiguous tensor owning `storage`, a fresh storage of `backend` (from `upload`, `fill`
+ * or a kernel).
+ *
+ * @example
+ * const copy = wrapStorage(b, b.upload(await src.data()), src.shape, src.dtype);
+ */
+export function wrapStorage(backend: Backend, storage: unknown, shape: readonly number[], dtype: DType): Tensor {
+  return Tensor._wrap(backend, storage, shape, dtype);
+}
+
+/**
+ * Moves leaf `t`'s storage to `backend` in place, given its values (`await t.data()`): modules
+ * and optimizers holding `t` see the move, as `Module.to` and `Optimizer.to` need.
+ *
+ * @example
+ * moveStorage_(p, target, await p.data());
+ */
+export function moveStorage_(t: Tensor, backend: Backend, values: TypedArray): void {
+  t._replaceStorage(backend, values);
+}
+
+/** The hyperparameters of one Adam/AdamW step, as the backend's fused kernel takes them. */
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  biasCorrection1: number;
+  biasCorrection2: number;
+  /** Adam's coupled weight decay (added to the gradient). */
+  l2: number;
+  /** AdamW's `lr·wd` (the parameter shrinks by it first). */
+  decoupledDecay: number;
+}
+
+/**
+ * One Adam/AdamW update of `param` and its moments `m`, `v` in place by the backend's fused
+ * kernel, recording the write. Returns false, changing nothing, when the backend has no such
+ * kernel or `param`, `m` or `v` is not a whole contiguous storage: the caller composes the step from ops.
+ *
+ * @example
+ * if (!fusedAdam_(p, grad, m, v, step)) composedStep();
+ */
+export function fusedAdam_(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: AdamStep): boolean {
+  const adam = param._backend.fused?.adam;
+  if (!adam || ![param, m, v].every((t) => t.isContiguous && t.offset === 0)) return false;
+  const op = 'Adam';
+  adam({ param: param._view(op).storage, grad: grad._view(op), m: m._view(op).storage, v: v._view(op).storage, size: param.size, ...step });
+  param._markModified();
+  return true;
+}
