@@ -86,5 +86,5 @@ describe.skipIf(skip)('npm run demo -- --quick', () => {
     const vocab = JSON.parse(readFileSync(join(out, 'base', 'vocab.json'), 'utf8')) as Record<string, number>;
     expect(Object.keys(vocab)).toHaveLength(SYMBOLS.length);
     expect([...SYMBOLS].map((ch) => vocab[ch])).toEqual(Array.from(SYMBOLS, (_, i) => i));
-  }, 300_000);
+  }, 180_000);
 });
