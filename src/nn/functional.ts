@@ -10,7 +10,7 @@ import { check, fmt } from '../core/errors.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertIndexRange, assertSameBackend, assertTensor, checkArgs, describeValue } from '../core/validate.js';
-import { type TensorLike, asTensor } from './inputs.js';
+import { type TensorLike, asTensor, checkIndexValues } from './inputs.js';
 
 export { scaledDotProductAttention, type AttentionOptions } from '../core/ops/attention.js';
 export { maskedFill } from '../core/ops/maskedFill.js';
@@ -108,12 +108,14 @@ export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tens
  */
 export function embedding(ids: TensorLike, weight: Tensor): Tensor {
   assertTensor('embedding', weight, 'weight');
-  const indices = asTensor('embedding', ids, 'int32', weight);
   check(weight.ndim === 2, 'embedding', () => `weight must be [V, D], got ${fmt(weight.shape)}`);
+  const rows = weight.shape[0]!;
+  const outOfRange = (bad: number) => `index ${bad} is out of range for a table of ${rows} rows (weight ${fmt(weight.shape)}; valid: 0..${rows - 1})`;
+  checkIndexValues('embedding', ids, (i) => !Number.isInteger(i) || (i >= 0 && i < rows), outOfRange);
+  const indices = asTensor('embedding', ids, 'int32', weight);
   check(indices.dtype === 'int32', 'embedding', () => `indices must be int32, got ${indices.dtype}`);
   assertSameBackend('embedding', indices, weight);
-  const rows = weight.shape[0]!;
-  assertIndexRange('embedding', indices, rows, (bad) => `index ${bad} is out of range for a table of ${rows} rows (weight ${fmt(weight.shape)}; valid: 0..${rows - 1})`);
+  assertIndexRange('embedding', indices, rows, outOfRange);
   const picked = weight.indexSelect(0, indices.reshape([-1]));
   return picked.reshape([...indices.shape, weight.shape[1]!]);
 }

@@ -36,6 +36,28 @@ export function asTensor(op: string, v: TensorLike, dtype: DType, like?: Tensor 
   throw new TsgradError(op, `expected a Tensor or nested arrays of numbers, got ${v === null ? 'null' : typeof v}`);
 }
 
+/**
+ * Checks nested arrays of indices while their values are at hand, before they become a tensor:
+ * an asynchronous backend can check a tensor's values only when a result is read, too late to
+ * name the call. Tensors are checked by the op itself.
+ */
+export function checkIndexValues(op: string, v: TensorLike, ok: (i: number) => boolean, message: (bad: number) => string): void {
+  if (v instanceof Tensor) return;
+  const bad = firstFailing(v, ok);
+  if (bad !== undefined) throw new TsgradError(op, message(bad));
+}
+
+function firstFailing(v: unknown, ok: (i: number) => boolean): number | undefined {
+  if (typeof v === 'number') return ok(v) ? undefined : v;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const bad = firstFailing(x, ok);
+      if (bad !== undefined) return bad;
+    }
+  }
+  return undefined;
+}
+
 /** The first number in nested arrays that is not an integer (NaN included), if any. */
 function firstNonInteger(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isInteger(v) ? undefined : v;

@@ -3,7 +3,7 @@ import { where } from '../core/ops/elementwise.js';
 import { backendOf } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertSameBackend } from '../core/validate.js';
-import { type TensorLike, asTensor } from './inputs.js';
+import { type TensorLike, asTensor, checkIndexValues } from './inputs.js';
 
 /** How a loss combines its per-element values: their mean (default), their sum, or none. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -62,6 +62,15 @@ function picked(logp: Tensor, target: Tensor, ignoreIndex: number): { nll: Tenso
   return { nll, kept };
 }
 
+/** Plain-array class targets checked against the classes of `x` [N, C, ...] (or [C]) before upload. */
+function checkTargetValues(op: string, x: Tensor, targets: TensorLike, opts: { ignoreIndex?: number } | null | undefined): void {
+  if (x.ndim === 0) return;
+  const c = x.shape[x.ndim >= 2 ? 1 : 0]!;
+  const ignoreIndex = opts?.ignoreIndex ?? -100;
+  checkIndexValues(op, targets, (i) => !Number.isInteger(i) || i === ignoreIndex || (i >= 0 && i < c), (bad) =>
+    `target ${bad} is out of range for ${c} classes (${op === 'crossEntropy' ? 'logits' : 'input'} ${fmt(x.shape)}; valid: 0..${c - 1} or ignoreIndex ${ignoreIndex})`);
+}
+
 /**
  * Negative log-likelihood of log-probabilities [N, C, ...] (or [C]) against int32 class indices
  * [N, ...], with PyTorch's `ignoreIndex` and `reduction`; the mean is over targets not ignored.
@@ -71,6 +80,7 @@ function picked(logp: Tensor, target: Tensor, ignoreIndex: number): { nll: Tenso
  */
 export function nllLoss(input: TensorLike, target: TensorLike, opts: NllLossOptions = {}): Tensor {
   const x = asTensor('nllLoss', input, 'float32');
+  checkTargetValues('nllLoss', x, target, opts);
   const t = asTensor('nllLoss', target, 'int32', x);
   const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
   checkReduction('nllLoss', reduction);
@@ -89,6 +99,7 @@ export function nllLoss(input: TensorLike, target: TensorLike, opts: NllLossOpti
  */
 export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: CrossEntropyOptions = {}): Tensor {
   const x = asTensor('crossEntropy', logits, 'float32');
+  checkTargetValues('crossEntropy', x, targets, opts);
   const t = asTensor('crossEntropy', targets, 'int32', x);
   assertSameBackend('crossEntropy', x, t);
   check(x.dtype !== 'int32', 'crossEntropy', () => `logits must be float, got int32; cast first with t.cast('float32')`);

@@ -34,6 +34,15 @@ describe('webgpu inputs', () => {
     }
   });
 
+  test('plain-array indices and class targets out of range are refused by the call, before the device runs', async () => {
+    const table = zeros([3, 2], { backend: 'webgpu' });
+    expect(() => nn.functional.embedding([1, 3], table)).toThrow(/^embedding: index 3 is out of range for a table of 3 rows/);
+    const logits = zeros([2, 4], { backend: 'webgpu' });
+    expect(() => nn.functional.crossEntropy(logits, [0, 4])).toThrow(/^crossEntropy: target 4 is out of range for 4 classes/);
+    expect(() => nn.functional.nllLoss(logits, [-1, 0])).toThrow(/^nllLoss: target -1 is out of range/);
+    expect(Array.from(await nn.functional.crossEntropy(logits, [-100, 1], { ignoreIndex: -100 }).data())).toHaveLength(1);
+  });
+
   test('a tensor larger than the largest buffer is refused when created, not when read', async () => {
     const limits = getBackendInfo('webgpu')['limits'] as Record<string, number>;
     const maxBytes = Math.min(limits['maxBufferSize']!, limits['maxStorageBufferBindingSize']!);
