@@ -11,7 +11,8 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import torch, transformer
 fi
 rm -rf "$venv"
 /usr/bin/python3 -m venv "$venv"
-pip_config() { /usr/bin/python3 -m pip config get "$1" 2>/dev/null || true; }
+# The venv's own pip reads the machine's pip configuration files; no system pip is needed.
+pip_config() { "$venv/bin/pip" config get "$1" 2>/dev/null || true; }
 links=$(pip_config global.find-links)
 indexes=$(pip_config global.extra-index-url)
 wheel=$(ls "${links:-/nonexistent}"/torch-*+cpu*.whl 2>/dev/null | sort -V | tail -n1 || true)
