@@ -185,7 +185,7 @@ export class CpuBackend implements Backend<TypedArray> {
   unary(op: UnaryOp, x: View<TypedArray>): TypedArray {
     const fast = this.kernels && isWasmUnary(op) ? this.kernels.elementwise.unary(op, x) : null;
     if (fast) return this.track(fast);
-    return this.map(UNARY[op].js.replace(/\bx\b/g, 'v0'), x.dtype, x.shape, [x]);
+    return this.map(UNARY[op].js('v0'), x.dtype, x.shape, [x]);
   }
 
   cast(x: View<TypedArray>, dtype: DType): TypedArray {
@@ -196,8 +196,7 @@ export class CpuBackend implements Backend<TypedArray> {
     const fast = this.kernels && isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b) : null;
     if (fast) return this.track(fast);
     const def = BINARY[op];
-    const expr = def.js.replace(/\ba\b/g, 'v0').replace(/\bb\b/g, 'v1');
-    return this.map(expr, def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
+    return this.map(def.js('v0', 'v1'), def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
   }
 
   where(cond: View<TypedArray>, a: View<TypedArray>, b: View<TypedArray>): TypedArray {

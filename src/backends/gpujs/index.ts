@@ -177,7 +177,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   /** An elementwise op of the shared op table. */
   unary(op: UnaryOp, x: View<GpuStorage>): GpuStorage {
     const def = UNARY[op];
-    return this.elementwise(op, def.gpujs ?? def.js, ['x'], x.dtype, x.shape, [x]);
+    return this.elementwise(op, (def.gpujs ?? def.js)('x'), ['x'], x.dtype, x.shape, [x]);
   }
 
   /** Converts to `dtype`. */
@@ -188,7 +188,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
 
   binary(op: BinaryOp, a: View<GpuStorage>, b: View<GpuStorage>): GpuStorage {
     const def = BINARY[op];
-    return this.elementwise(op, def.gpujs ?? def.js, ['a', 'b'], def.compare ? 'float32' : a.dtype, a.shape, [a, b]);
+    return this.elementwise(op, (def.gpujs ?? def.js)('a', 'b'), ['a', 'b'], def.compare ? 'float32' : a.dtype, a.shape, [a, b]);
   }
 
   where(cond: View<GpuStorage>, a: View<GpuStorage>, b: View<GpuStorage>): GpuStorage {

@@ -1,49 +1,71 @@
 import type { BinaryOp, UnaryOp } from '../../core/backend.js';
 
 /**
+ * Writes an op in one target language from its operands' expressions. Operands are names (`v0`,
+ * `x`) or parenthesised, since a form may use one more than once.
+ */
+export type Emit<Operands extends string[]> = (...operands: Operands) => string;
+
+/**
  * One table defines every elementwise primitive for every backend, so they cannot disagree:
- * `js` is a JavaScript expression (in `x`, or `a` and `b`) used by the CPU and gpu.js backends,
- * `wgsl` the same expression in WGSL over f32, and `wgslInt` its form over i32 where that differs
- * (float-only math runs in f32 and converts back, as storing into an Int32Array does).
+ * `js` writes the op in JavaScript, used by the CPU and gpu.js backends, `wgsl` the same in WGSL
+ * over f32, and `wgslInt` its form over i32 where that differs (float-only math runs in f32 and
+ * converts back, as storing into an Int32Array does). Each backend calls the entry with its own
+ * operand names.
  * WGSL compilers may turn a compare-and-select into min/max, which drop NaN, so forms that must
  * keep the js column's NaN behaviour test `is_nan` (a bit test the WebGPU prelude defines).
+ *
+ * @example
+ * BINARY.add.js('v0', 'v1'); // 'v0 + v1'
  */
-export interface OpDef {
-  js: string;
-  wgsl: string;
-  wgslInt?: string;
+export interface OpDef<Operands extends string[]> {
+  js: Emit<Operands>;
+  wgsl: Emit<Operands>;
+  wgslInt?: Emit<Operands>;
   /** gpu.js's form of `js` where GLSL needs other text (helpers defined in backends/gpujs/codegen.ts). */
-  gpujs?: string;
+  gpujs?: Emit<Operands>;
 }
 
-export const UNARY: Record<UnaryOp, OpDef> = {
-  neg: { js: '-x', wgsl: '-x' },
-  exp: { js: 'Math.exp(x)', wgsl: 'exp(x)', wgslInt: 'i32(exp(f32(x)))' },
-  log: { js: 'Math.log(x)', wgsl: 'log(x)', wgslInt: 'i32(log(f32(x)))' },
-  sqrt: { js: 'Math.sqrt(x)', wgsl: 'sqrt(x)', wgslInt: 'i32(sqrt(f32(x)))' },
-  abs: { js: 'Math.abs(x)', wgsl: 'abs(x)' },
-  sigmoid: { js: '1 / (1 + Math.exp(-x))', wgsl: '1.0 / (1.0 + exp(-x))', wgslInt: 'i32(1.0 / (1.0 + exp(-f32(x))))' },
-  tanh: { js: 'Math.tanh(x)', gpujs: 'tanh32(x)', wgsl: 'tanh_safe(x)', wgslInt: 'i32(tanh_safe(f32(x)))' },
-  erf: { js: 'erf(x)', gpujs: 'erf32(x)', wgsl: 'erf_f32(x)', wgslInt: 'i32(erf_f32(f32(x)))' },
-  relu: { js: 'x > 0 || x !== x ? x : 0', wgsl: 'select(0.0, x, x > 0.0 || is_nan(x))', wgslInt: 'select(0, x, x > 0)' },
-  sign: { js: 'x > 0 ? 1 : x < 0 ? -1 : 0', wgsl: 'select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)', wgslInt: 'sign(x)' },
+type X = [x: string];
+type AB = [a: string, b: string];
+
+export const UNARY: Record<UnaryOp, OpDef<X>> = {
+  neg: { js: (x) => `-${x}`, wgsl: (x) => `-${x}` },
+  exp: { js: (x) => `Math.exp(${x})`, wgsl: (x) => `exp(${x})`, wgslInt: (x) => `i32(exp(f32(${x})))` },
+  log: { js: (x) => `Math.log(${x})`, wgsl: (x) => `log(${x})`, wgslInt: (x) => `i32(log(f32(${x})))` },
+  sqrt: { js: (x) => `Math.sqrt(${x})`, wgsl: (x) => `sqrt(${x})`, wgslInt: (x) => `i32(sqrt(f32(${x})))` },
+  abs: { js: (x) => `Math.abs(${x})`, wgsl: (x) => `abs(${x})` },
+  sigmoid: { js: (x) => `1 / (1 + Math.exp(-${x}))`, wgsl: (x) => `1.0 / (1.0 + exp(-${x}))`, wgslInt: (x) => `i32(1.0 / (1.0 + exp(-f32(${x}))))` },
+  tanh: { js: (x) => `Math.tanh(${x})`, gpujs: (x) => `tanh32(${x})`, wgsl: (x) => `tanh_safe(${x})`, wgslInt: (x) => `i32(tanh_safe(f32(${x})))` },
+  erf: { js: (x) => `erf(${x})`, gpujs: (x) => `erf32(${x})`, wgsl: (x) => `erf_f32(${x})`, wgslInt: (x) => `i32(erf_f32(f32(${x})))` },
+  relu: { js: (x) => `${x} > 0 || ${x} !== ${x} ? ${x} : 0`, wgsl: (x) => `select(0.0, ${x}, ${x} > 0.0 || is_nan(${x}))`, wgslInt: (x) => `select(0, ${x}, ${x} > 0)` },
+  sign: { js: (x) => `${x} > 0 ? 1 : ${x} < 0 ? -1 : 0`, wgsl: (x) => `select(select(0.0, -1.0, ${x} < 0.0), 1.0, ${x} > 0.0)`, wgslInt: (x) => `sign(${x})` },
 };
 
-export const BINARY: Record<BinaryOp, OpDef & { compare?: true }> = {
-  add: { js: 'a + b', wgsl: 'a + b' },
-  sub: { js: 'a - b', wgsl: 'a - b' },
-  mul: { js: 'a * b', wgsl: 'a * b' },
-  div: { js: 'a / b', wgsl: 'a / b', wgslInt: 'select(a / b, 0, b == 0)' },
-  pow: { js: 'Math.pow(a, b)', gpujs: 'powSigned(a, b, nan)', wgsl: 'pow_signed(a, b)', wgslInt: 'i32(pow_signed(f32(a), f32(b)))' },
+export const BINARY: Record<BinaryOp, OpDef<AB> & { compare?: true }> = {
+  add: { js: (a, b) => `${a} + ${b}`, wgsl: (a, b) => `${a} + ${b}` },
+  sub: { js: (a, b) => `${a} - ${b}`, wgsl: (a, b) => `${a} - ${b}` },
+  mul: { js: (a, b) => `${a} * ${b}`, wgsl: (a, b) => `${a} * ${b}` },
+  div: { js: (a, b) => `${a} / ${b}`, wgsl: (a, b) => `${a} / ${b}`, wgslInt: (a, b) => `select(${a} / ${b}, 0, ${b} == 0)` },
+  pow: {
+    js: (a, b) => `Math.pow(${a}, ${b})`, gpujs: (a, b) => `powSigned(${a}, ${b}, nan)`,
+    wgsl: (a, b) => `pow_signed(${a}, ${b})`, wgslInt: (a, b) => `i32(pow_signed(f32(${a}), f32(${b})))`,
+  },
   // A NaN on either side propagates, as in PyTorch (`a + b` is NaN then).
-  maximum: { js: 'a > b || a !== a ? a : b', wgsl: 'select(select(b, a, a > b), a + b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a > b)' },
-  minimum: { js: 'a < b || a !== a ? a : b', wgsl: 'select(select(b, a, a < b), a + b, is_nan(a) || is_nan(b))', wgslInt: 'select(b, a, a < b)' },
-  eq: { js: 'a === b ? 1 : 0', wgsl: 'select(0, 1, a == b)', compare: true },
-  ne: { js: 'a !== b ? 1 : 0', wgsl: 'select(0, 1, a != b)', compare: true },
-  lt: { js: 'a < b ? 1 : 0', wgsl: 'select(0, 1, a < b)', compare: true },
-  le: { js: 'a <= b ? 1 : 0', wgsl: 'select(0, 1, a <= b)', compare: true },
-  gt: { js: 'a > b ? 1 : 0', wgsl: 'select(0, 1, a > b)', compare: true },
-  ge: { js: 'a >= b ? 1 : 0', wgsl: 'select(0, 1, a >= b)', compare: true },
+  maximum: {
+    js: (a, b) => `${a} > ${b} || ${a} !== ${a} ? ${a} : ${b}`,
+    wgsl: (a, b) => `select(select(${b}, ${a}, ${a} > ${b}), ${a} + ${b}, is_nan(${a}) || is_nan(${b}))`, wgslInt: (a, b) => `select(${b}, ${a}, ${a} > ${b})`,
+  },
+  minimum: {
+    js: (a, b) => `${a} < ${b} || ${a} !== ${a} ? ${a} : ${b}`,
+    wgsl: (a, b) => `select(select(${b}, ${a}, ${a} < ${b}), ${a} + ${b}, is_nan(${a}) || is_nan(${b}))`, wgslInt: (a, b) => `select(${b}, ${a}, ${a} < ${b})`,
+  },
+  eq: { js: (a, b) => `${a} === ${b} ? 1 : 0`, wgsl: (a, b) => `select(0, 1, ${a} == ${b})`, compare: true },
+  ne: { js: (a, b) => `${a} !== ${b} ? 1 : 0`, wgsl: (a, b) => `select(0, 1, ${a} != ${b})`, compare: true },
+  lt: { js: (a, b) => `${a} < ${b} ? 1 : 0`, wgsl: (a, b) => `select(0, 1, ${a} < ${b})`, compare: true },
+  le: { js: (a, b) => `${a} <= ${b} ? 1 : 0`, wgsl: (a, b) => `select(0, 1, ${a} <= ${b})`, compare: true },
+  gt: { js: (a, b) => `${a} > ${b} ? 1 : 0`, wgsl: (a, b) => `select(0, 1, ${a} > ${b})`, compare: true },
+  ge: { js: (a, b) => `${a} >= ${b} ? 1 : 0`, wgsl: (a, b) => `select(0, 1, ${a} >= ${b})`, compare: true },
 };
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;

@@ -8,7 +8,7 @@ import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './options.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
-import { elementwiseKernel, elementwiseMeta, fillKernel } from './wgsl/elementwise.js';
+import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
 import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
@@ -30,14 +30,6 @@ function f32Bits(x: number): number {
   bitsF[0] = x;
   return bitsU[0]!;
 }
-
-function opExpr(def: { wgsl: string; wgslInt?: string }, dtype: DType, names: [RegExp, string][]): string {
-  let e = dtype === 'int32' ? def.wgslInt ?? def.wgsl : def.wgsl;
-  for (const [re, v] of names) e = e.replace(re, v);
-  return e;
-}
-const X: [RegExp, string][] = [[/\bx\b/g, 'v0']];
-const AB: [RegExp, string][] = [[/\ba\b/g, 'v0'], [/\bb\b/g, 'v1']];
 
 // Large tiles give each thread an 8×8 block (16 shared vec4 loads per 64 multiply-adds).
 const TILE_LARGE: MatmulTile = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 };
@@ -322,7 +314,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   }
 
   unary(op: UnaryOp, x: GView): GPUStorage {
-    return this.elementwise(opExpr(UNARY[op], x.dtype, X), [x], x.dtype);
+    return this.elementwise(opWgsl(UNARY[op], x.dtype)('v0'), [x], x.dtype);
   }
 
   cast(x: GView, dtype: DType): GPUStorage {
@@ -336,7 +328,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
 
   binary(op: BinaryOp, a: GView, b: GView): GPUStorage {
     const def = BINARY[op];
-    return this.elementwise(opExpr(def, a.dtype, AB), [a, b], def.compare ? 'int32' : a.dtype);
+    return this.elementwise(opWgsl(def, a.dtype)('v0', 'v1'), [a, b], def.compare ? 'int32' : a.dtype);
   }
 
   where(cond: GView, a: GView, b: GView): GPUStorage {

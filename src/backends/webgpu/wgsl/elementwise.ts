@@ -1,4 +1,5 @@
 import type { DType } from '../../../core/dtype.js';
+import type { Emit, OpDef } from '../../shared/opTable.js';
 import { type KernelSource, LINEAR_ID, metaSize, prelude, unflatten, wgslType } from './common.js';
 
 /**
@@ -34,6 +35,17 @@ ${srcTypes.map((_, j) => `  let v${j} = src${j}[o${j + 1}];`).join('\n')}
   dst[o0] = ${expr};
 }`,
   };
+}
+
+/**
+ * The WGSL form of an op of the shared table for operands of `dtype`: its i32 form where it has
+ * one, else its f32 one.
+ *
+ * @example
+ * opWgsl(BINARY.div, 'int32')('v0', 'v1'); // 'select(v0 / v1, 0, v1 == 0)'
+ */
+export function opWgsl<Operands extends string[]>(def: OpDef<Operands>, dtype: DType): Emit<Operands> {
+  return (dtype === 'int32' && def.wgslInt) || def.wgsl;
 }
 
 /** Writes one value (its 32 bits in word 1) into the first `n` elements. */
