@@ -37,7 +37,7 @@ export type { Nested } from './core/creation.js';
 export { where, maximum, minimum } from './core/ops/elementwise.js';
 export {
   setBackend, getBackend, getBackendInfo, initBackend, listBackends, registerBackend, backendStats, resetStats, removeBackend,
-  type Backend, type BackendStats, type View,
+  type Backend, type BackendImplementation, type BackendStats, type View,
 } from './core/backend.js';
 export type { BackendInfo, BackendInfos, InfoOf } from './core/backend.js';
 export type { CpuInfo, CpuOptions } from './backends/cpu/options.js';

@@ -125,7 +125,7 @@ export interface Backend<S = unknown> {
 
   /** Resolves when all queued work has finished (asynchronous backends). */
   sync?(): Promise<void>;
-  /** Live storages and bytes held right now. */
+  /** Live storages and bytes held right now (counted by core: a backend leaves this out). */
   memory(): { buffers: number; bytes: number };
   /** Optional fused kernels. */
   readonly fused?: FusedKernels<S>;
@@ -145,8 +145,17 @@ export interface BackendStats {
   byOp: Map<string, number>;
 }
 
+/**
+ * A backend as written: every member of `Backend` but `memory`, which core answers itself by
+ * counting the storages the backend's primitives return and the ones it frees.
+ *
+ * @example
+ * class MineBackend implements BackendImplementation<Float32Array> { ... }
+ */
+export type BackendImplementation<S = unknown> = Omit<Backend<S>, 'memory'>;
+
 /** Creates a backend (maybe asynchronously) from its options. */
-export type BackendFactory = (options?: Record<string, unknown>) => Backend | Promise<Backend>;
+export type BackendFactory = (options?: Record<string, unknown>) => BackendImplementation | Promise<BackendImplementation>;
 
 /**
  * A backend as core registers it, the one shape every backend (built-in or your own) uses:
@@ -161,7 +170,7 @@ export interface BackendPlugin<N extends string = string> {
   /** Throws a TsgradError naming each unknown option or bad value (never called with undefined). */
   checkOptions(options: unknown): void;
   /** Creates the backend from options that passed `checkOptions`. */
-  create(options?: OptionsOf<N>): Backend | Promise<Backend>;
+  create(options?: OptionsOf<N>): BackendImplementation | Promise<BackendImplementation>;
 }
 
 const plugins = new Map<string, BackendPlugin>();
@@ -172,6 +181,58 @@ const stats = new WeakMap<Backend, BackendStats>();
 let current: Backend | null = null;
 
 const COMPUTE = new Set(['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy']);
+
+/**
+ * Wraps a backend so core counts its live storages and their bytes, what `memory()` reports:
+ * a storage counts from the primitive that returns it (upload, fill, a compute primitive other
+ * than `copy`, a fused kernel with a result) until `free`, and none is left after `destroy`.
+ * Every member the backend has passes through, bound to the backend itself.
+ */
+function accounted(b: BackendImplementation): Backend {
+  let buffers = 0;
+  let bytes = 0;
+  let destroyed = false;
+  const made = (storage: unknown) => {
+    if (storage !== undefined && !destroyed) {
+      buffers++;
+      bytes += b.bytes(storage);
+    }
+    return storage;
+  };
+  const makesStorage = (prop: PropertyKey) => prop === 'upload' || prop === 'fill' || (prop !== 'copy' && COMPUTE.has(prop as string));
+  const own = new Map<PropertyKey, unknown>([
+    ['memory', () => ({ buffers, bytes })],
+    ['free', (storage: unknown) => {
+      if (!destroyed) {
+        buffers--;
+        bytes -= b.bytes(storage);
+      }
+      b.free(storage);
+    }],
+    ['destroy', b.destroy && (() => {
+      b.destroy!();
+      destroyed = true;
+      buffers = bytes = 0;
+    })],
+  ]);
+  let fused: FusedKernels<unknown> | undefined;
+  return new Proxy(b as Backend, {
+    get(target, prop) {
+      if (own.has(prop)) return own.get(prop);
+      if (prop === 'fused' && target.fused) {
+        fused ??= Object.fromEntries(
+          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => made((f as (...a: unknown[]) => unknown).apply(target.fused, args))]),
+        );
+        return fused;
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = (value as (...args: unknown[]) => unknown).bind(target);
+      own.set(prop, makesStorage(prop) ? (...args: unknown[]) => made(fn(...args)) : fn);
+      return own.get(prop);
+    },
+  });
+}
 
 /**
  * Wraps a backend so every compute primitive (and fused kernel) bumps its counters. Other
@@ -266,7 +327,7 @@ export async function initBackend<N extends string>(name: N, opts?: OptionsOf<N>
   if (!plugin) {
     throw new TsgradError('setBackend', `unknown backend '${name}'; registered: ${listBackends().join(', ')}`);
   }
-  const backend = counted(await plugin.create(options));
+  const backend = counted(accounted(await plugin.create(options)));
   instances.set(name, backend);
   createdWith.set(name, { ...options });
   return backend;
@@ -307,8 +368,8 @@ export function backendByName(name: string): Backend {
 }
 
 /** Registers an already-created backend instance (used for the synchronous CPU backend). */
-export function installBackend(name: string, backend: Backend): Backend {
-  const wrapped = counted(backend);
+export function installBackend(name: string, backend: BackendImplementation): Backend {
+  const wrapped = counted(accounted(backend));
   instances.set(name, wrapped);
   return wrapped;
 }

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Tensor, TsgradError, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
+  type Backend, type Tensor, TsgradError, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
 } from '../../src/index.js';
 import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
 import { defineConformance } from '../conformance/suite.js';
@@ -17,8 +17,9 @@ const REQUIREMENT =
 const GL_KERNELS = ['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel'];
 
 /** Creates the backend and refuses anything but a GL kernel (gpu.js falls back silently). */
-async function initGpuJs(): Promise<GpuJsBackend> {
-  const b = (await initBackend('gpujs')) as unknown as GpuJsBackend;
+/** The backend as core hands it out (its storages counted by core), with the gpujs members. */
+async function initGpuJs(): Promise<GpuJsBackend & Backend> {
+  const b = (await initBackend('gpujs')) as unknown as GpuJsBackend & Backend;
   if (!GL_KERNELS.includes(b.info.kernelType)) throw new Error(`gpujs runs ${b.info.kernelType}, not a GL kernel`);
   return b;
 }
@@ -46,7 +47,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('gpujs backend', () => {
-  let b: GpuJsBackend | null = null;
+  let b: (GpuJsBackend & Backend) | null = null;
   beforeAll(async () => {
     try {
       b = await initGpuJs();
@@ -55,7 +56,7 @@ describe('gpujs backend', () => {
       console.warn(`\n*** SKIPPING the gpujs backend tests: ${(e as Error).message}\n*** ${REQUIREMENT}\n`);
     }
   });
-  const gl = (name: string, fn: (b: GpuJsBackend) => Promise<void> | void, timeout?: number) =>
+  const gl = (name: string, fn: (b: GpuJsBackend & Backend) => Promise<void> | void, timeout?: number) =>
     it(name, async (ctx) => {
       if (!b) return ctx.skip();
       await fn(b);

@@ -98,9 +98,9 @@ describe('webgpu backend', () => {
   test('reuses freed buffers from the pool and compiles one pipeline per rank, not per shape', async () => {
     await gpu.sync();
     const x = zeros([1000], { backend: 'webgpu' });
-    const live = gpu.memory().buffers;
+    const live = be.memory().buffers;
     x.dispose();
-    expect(gpu.memory().buffers).toBe(live - 1);
+    expect(be.memory().buffers).toBe(live - 1);
     const pooled = gpu.poolMemory().buffers;
     expect(pooled).toBeGreaterThan(0);
     const y = zeros([1000], { backend: 'webgpu' });
@@ -354,12 +354,12 @@ describe('webgpu backend', () => {
       // Earlier tests' garbage is collected first, so only this loop's buffers are counted.
       if (step === 10) {
         await collectGarbage();
-        afterWarmup = gpu.memory().buffers;
+        afterWarmup = be.memory().buffers;
       }
     }
     await gpu.sync();
     await collectGarbage();
-    expect(gpu.memory().buffers).toBe(afterWarmup);
+    expect(be.memory().buffers).toBe(afterWarmup);
     const last = loraStep(t, 0.02);
     expect(await last.item()).toBeLessThan(first);
     last.dispose();

@@ -3,7 +3,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import {
-  type Backend, type BackendPlugin, TsgradError, getBackendInfo, initBackend, listBackends, registerBackend, removeBackend, setBackend,
+  type BackendPlugin, TsgradError, getBackendInfo, initBackend, listBackends, registerBackend, removeBackend, setBackend,
 } from '../../src/index.js';
 import { errorOf } from '../errorOf.js';
 
@@ -52,7 +52,7 @@ describe('backend registry', () => {
       },
       create(options) {
         created.push(options);
-        return new CpuBackend() as Backend;
+        return new CpuBackend();
       },
     };
     registerBackend(plugin);

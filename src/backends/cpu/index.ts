@@ -1,8 +1,8 @@
-import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../shared/opTable.js';
-import { type Operand, runMap } from '../shared/strided.js';
+import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
 import { matmulThreads } from './threads.js';
@@ -85,12 +85,10 @@ function wasmWanted(options: CpuOptions): boolean {
  * @example
  * const cpu = new CpuBackend({ wasm: false }); // cpu.info.path === 'js'
  */
-export class CpuBackend implements Backend<TypedArray> {
+export class CpuBackend implements BackendImplementation<TypedArray> {
   readonly name = 'cpu';
   readonly synchronous = true;
   readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32'];
-  private live = 0;
-  private liveBytes = 0;
   private kernels: WasmKernels | null = null;
   readonly fused: FusedKernels<TypedArray> = {
     adam: (args) => {
@@ -99,10 +97,10 @@ export class CpuBackend implements Backend<TypedArray> {
     },
     softmax: (x, axis, log) => {
       const fast = this.kernels?.reductions.softmax(x, axis, log);
-      if (fast) return this.track(fast);
+      if (fast) return fast;
       const out = this.allocate(x.dtype, sizeOf(x.shape));
       softmaxJs(x, axis, log, out);
-      return this.track(out);
+      return out;
     },
   };
 
@@ -123,12 +121,6 @@ export class CpuBackend implements Backend<TypedArray> {
     return { path: this.kernels ? 'wasm' : 'js', simd: this.kernels?.rt.simd ?? null, threads: matmulThreads(), wasmBytes: this.kernels?.arena.usedBytes ?? 0 };
   }
 
-  private track(a: TypedArray): TypedArray {
-    this.live++;
-    this.liveBytes += a.byteLength;
-    return a;
-  }
-
   /**
    * A new storage, its contents undefined: on the WebAssembly path a float32 one lives in the
    * module's memory where it can, so the kernels use it in place.
@@ -139,13 +131,13 @@ export class CpuBackend implements Backend<TypedArray> {
 
   upload(data: TypedArray): TypedArray {
     const inMemory = data instanceof Float32Array && this.kernels?.arena.float32(data.length);
-    if (!inMemory) return this.track(data.slice());
+    if (!inMemory) return data.slice();
     inMemory.set(data);
-    return this.track(inMemory);
+    return inMemory;
   }
 
   fill(size: number, dtype: DType, value: number): TypedArray {
-    return this.track(this.allocate(dtype, size).fill(value));
+    return this.allocate(dtype, size).fill(value);
   }
 
   readSync(x: View<TypedArray>): TypedArray {
@@ -164,27 +156,21 @@ export class CpuBackend implements Backend<TypedArray> {
   free(storage: TypedArray): void {
     // Whichever path is on now: a storage made on the WebAssembly path goes back to its arena.
     wasmRuntime?.arena.release(storage);
-    this.live--;
-    this.liveBytes -= storage.byteLength;
   }
 
   bytes(storage: TypedArray): number {
     return storage.byteLength;
   }
 
-  memory(): { buffers: number; bytes: number } {
-    return { buffers: this.live, bytes: this.liveBytes };
-  }
-
   private map(expr: string, dtype: DType, shape: readonly number[], ins: View<TypedArray>[]): TypedArray {
     const out = contiguous(this.allocate(dtype, sizeOf(shape)), shape);
     runMap(expr, shape, out, ins.map(operand), helpers);
-    return this.track(out.data);
+    return out.data;
   }
 
   unary(op: UnaryOp, x: View<TypedArray>): TypedArray {
     const fast = this.kernels && isWasmUnary(op) ? this.kernels.elementwise.unary(op, x) : null;
-    if (fast) return this.track(fast);
+    if (fast) return fast;
     return this.map(UNARY[op].js('v0'), x.dtype, x.shape, [x]);
   }
 
@@ -194,7 +180,7 @@ export class CpuBackend implements Backend<TypedArray> {
 
   binary(op: BinaryOp, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
     const fast = this.kernels && isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b) : null;
-    if (fast) return this.track(fast);
+    if (fast) return fast;
     const def = BINARY[op];
     return this.map(def.js('v0', 'v1'), def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
   }
@@ -205,19 +191,15 @@ export class CpuBackend implements Backend<TypedArray> {
 
   reduce(op: ReduceOp, x: View<TypedArray>, axes: readonly number[]): TypedArray {
     const fast = this.kernels?.reductions.reduce(op, x, axes);
-    if (fast) return this.track(fast);
+    if (fast) return fast;
     const { expr, init } = REDUCE_STEP[op];
-    const keep = x.shape.filter((_, d) => !axes.includes(d));
     // Walk x in its own order and accumulate into an output that has stride 0 along the reduced
     // axes. The accumulator is Float64 so float32 sums (and int32 ±Infinity starts) stay exact.
-    const acc = new Float64Array(sizeOf(keep)).fill(init);
-    const keptStrides = contiguousStrides(keep);
-    let kept = 0;
-    const accStrides = x.shape.map((_, d) => (axes.includes(d) ? 0 : keptStrides[kept++]!));
-    runMap(expr, x.shape, { data: acc, offset: 0, strides: accStrides }, [operand(x)]);
+    const acc = new Float64Array(sizeOf(x.shape.filter((_, d) => !axes.includes(d)))).fill(init);
+    runMap(expr, x.shape, { data: acc, offset: 0, strides: reducedStrides(x.shape, axes) }, [operand(x)]);
     const out = this.allocate(x.dtype, acc.length);
     out.set(acc);
-    return this.track(out);
+    return out;
   }
 
   argReduce(op: ArgReduceOp, x: View<TypedArray>, axis: number): TypedArray {
@@ -238,7 +220,7 @@ export class CpuBackend implements Backend<TypedArray> {
         }
         out[o] = bestI;
       });
-    return this.track(out);
+    return out;
   }
 
   matmul(a: View<TypedArray>, b: View<TypedArray>): TypedArray {
@@ -252,7 +234,7 @@ export class CpuBackend implements Backend<TypedArray> {
       const done = a.dtype === 'float32' && this.kernels !== null && this.kernels.matmul.run(ao, bo, out as Float32Array);
       if (!done) batchedMatmul(ao, bo, out);
     }
-    return this.track(out);
+    return out;
   }
 
   gather(x: View<TypedArray>, axis: number, index: View<TypedArray>): TypedArray {
@@ -271,7 +253,7 @@ export class CpuBackend implements Backend<TypedArray> {
         idx[d] = 0;
       }
     }
-    return this.track(out);
+    return out;
   }
 
   scatterAdd(src: View<TypedArray>, axis: number, index: View<TypedArray>, outShape: readonly number[]): TypedArray {
@@ -294,7 +276,7 @@ export class CpuBackend implements Backend<TypedArray> {
         idx[d] = 0;
       }
     }
-    return this.track(out);
+    return out;
   }
 
   copy(src: View<TypedArray>, dst: View<TypedArray>): void {

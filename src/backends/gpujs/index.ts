@@ -1,8 +1,8 @@
-import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import type { ArgReduceOp, BackendImplementation, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { type DType, type TypedArray } from '../../core/dtype.js';
 import { TsgradError, check, fmt } from '../../core/errors.js';
 import { contiguousStrides, sizeOf } from '../../core/shape.js';
-import { coalesce, runMap } from '../shared/strided.js';
+import { coalesce, runMap, splitReduced } from '../shared/strided.js';
 import { BINARY, UNARY } from '../shared/opTable.js';
 import {
   UPLOAD_SOURCE, FILL_SOURCE, argReduceSource, copySource, gatherSource, mapSource, matmulSource, reduceSource, scatterAddSource,
@@ -40,13 +40,11 @@ interface Strided {
  * tsgrad on gpu.js: every primitive is a gpu.js kernel writing a fresh float32 texture
  * (`pipeline`, `immutable`), so results stay on the GPU until `read`. int32 is stored as float.
  */
-export class GpuJsBackend implements Backend<GpuStorage> {
+export class GpuJsBackend implements BackendImplementation<GpuStorage> {
   readonly name = 'gpujs';
   /** No readSync: core would read index tensors back to check them, stalling the pipeline. */
   readonly synchronous = false;
   readonly dtypes: readonly DType[] = ['float32', 'int32'];
-  private live = 0;
-  private liveBytes = 0;
   private destroyed = false;
 
   constructor(private readonly rt: GpuRuntime) {}
@@ -74,9 +72,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     check(side <= this.rt.maxTextureSize, op, () => `gpujs: ${size} elements need a ${side}×${side} texture, over this GL context's MAX_TEXTURE_SIZE ${this.rt.maxTextureSize}`);
   }
 
-  private track(data: GpuData | null, size: number): GpuStorage {
-    this.live++;
-    this.liveBytes += size * 4;
+  private storage(data: GpuData | null, size: number): GpuStorage {
     return { data, size, freed: false };
   }
 
@@ -94,9 +90,9 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   /** Runs a kernel producing `size` elements into a new storage; empty outputs dispatch nothing. */
   private produce(op: string, size: number, shape: readonly number[], source: string, types: readonly ('Texture' | 'Float' | 'Array')[], args: () => unknown[]): GpuStorage {
     this.alive(op);
-    if (size === 0) return this.track(null, 0);
+    if (size === 0) return this.storage(null, 0);
     this.checkSize(op, size, shape);
-    return this.track(this.rt.run(source, types, size, args()), size);
+    return this.storage(this.rt.run(source, types, size, args()), size);
   }
 
   /** Uploads host data into a texture. */
@@ -140,16 +136,10 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     if (this.destroyed) return;
     if (storage.data) release(storage.data);
     storage.data = null;
-    this.live--;
-    this.liveBytes -= storage.size * 4;
   }
 
   bytes(storage: GpuStorage): number {
     return storage.size * 4;
-  }
-
-  memory(): { buffers: number; bytes: number } {
-    return { buffers: this.live, bytes: this.liveBytes };
   }
 
   /** Coalesces the loop over `shape` for strided views; returns the loop shape and operands. */
@@ -169,9 +159,9 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   private elementwise(op: string, expr: string, names: string[], dtype: DType, shape: readonly number[], views: View<GpuStorage>[]): GpuStorage {
     const size = sizeOf(shape);
     this.alive(op);
-    if (size === 0) return this.track(null, 0);
+    if (size === 0) return this.storage(null, 0);
     this.checkSize(op, size, shape);
-    return this.track(this.map(op, dtype === 'int32' ? `toInt32(${expr})` : expr, names, shape, views), size);
+    return this.storage(this.map(op, dtype === 'int32' ? `toInt32(${expr})` : expr, names, shape, views), size);
   }
 
   /** An elementwise op of the shared op table. */
@@ -195,18 +185,8 @@ export class GpuJsBackend implements Backend<GpuStorage> {
     return this.elementwise('where', 'c != 0 ? a : b', ['c', 'a', 'b'], 'float32', a.shape, [cond, a, b]);
   }
 
-  /** Splits a view into kept and reduced dims, each coalesced on its own. */
-  private split(x: View<GpuStorage>, axes: readonly number[]) {
-    const keepAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const keepShape = keepAxes.map((i) => x.shape[i]!);
-    const [ks, [, kst]] = coalesce(keepShape, [contiguousStrides(keepShape), keepAxes.map((i) => x.strides[i]!)]);
-    const redShape = axes.map((i) => x.shape[i]!);
-    const [rs, [, rst]] = coalesce(redShape, [contiguousStrides(redShape), axes.map((i) => x.strides[i]!)]);
-    return { keepShape, ks, kst: kst!, rs, rst: rst! };
-  }
-
   reduce(op: ReduceOp, x: View<GpuStorage>, axes: readonly number[]): GpuStorage {
-    const { keepShape, ks, kst, rs, rst } = this.split(x, axes);
+    const { keptShape: keepShape, kept: { shape: ks, strides: kst }, reduced: { shape: rs, strides: rst } } = splitReduced(x.shape, x.strides, axes);
     const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
     if (sizeOf(x.shape) === 0) return this.fill(sizeOf(keepShape), x.dtype, init);
     const types = [TEX, ...floats(1 + 2 * ks.length + 1 + 2 * rs.length)];
@@ -216,7 +196,7 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   }
 
   argReduce(op: ArgReduceOp, x: View<GpuStorage>, axis: number): GpuStorage {
-    const { keepShape, ks, kst } = this.split(x, [axis]);
+    const { keptShape: keepShape, kept: { shape: ks, strides: kst } } = splitReduced(x.shape, x.strides, [axis]);
     const types = [TEX, ...floats(2 * ks.length + 3)];
     return this.produce(op, sizeOf(keepShape), keepShape, argReduceSource(op, ks.length), types, () => [
       this.data(op, x.storage), ...ks, x.offset, ...kst, x.shape[axis]!, x.strides[axis]!,
@@ -298,8 +278,6 @@ export class GpuJsBackend implements Backend<GpuStorage> {
   destroy(): void {
     this.destroyed = true;
     this.rt.destroy();
-    this.live = 0;
-    this.liveBytes = 0;
   }
 }
 

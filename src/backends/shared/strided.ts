@@ -30,6 +30,48 @@ export function coalesce(shape: readonly number[], strides: (readonly number[])[
   return [outShape, outStrides];
 }
 
+/** The loop over some dims of a view: their coalesced shape and the view's strides along them. */
+export interface Walk {
+  shape: number[];
+  strides: number[];
+}
+
+/**
+ * Splits a view's dims into the kept ones and the reduced `axes` (sorted), each coalesced on its
+ * own: a reduction walks `kept` once per output element (in the output's row-major order) and
+ * `reduced` within it. `keptShape` is the output's shape.
+ *
+ * @example
+ * splitReduced([2, 3, 4], [12, 4, 1], [1]); // kept: { shape: [2, 4], strides: [12, 1] }, reduced: { shape: [3], strides: [4] }
+ */
+export function splitReduced(shape: readonly number[], strides: readonly number[], axes: readonly number[]): { keptShape: number[]; kept: Walk; reduced: Walk } {
+  const keep = shape.map((_, d) => d).filter((d) => !axes.includes(d));
+  const keptShape = keep.map((d) => shape[d]!);
+  const [ks, [kst]] = coalesce(keptShape, [keep.map((d) => strides[d]!)]);
+  const [rs, [rst]] = coalesce(axes.map((d) => shape[d]!), [axes.map((d) => strides[d]!)]);
+  return { keptShape, kept: { shape: ks, strides: kst! }, reduced: { shape: rs, strides: rst! } };
+}
+
+/**
+ * The strides, over all of `shape`, of the contiguous result of reducing its `axes`: 0 along
+ * those, so a map into it accumulates each reduced block into one element.
+ *
+ * @example
+ * reducedStrides([2, 3, 4], [1]); // [4, 0, 1]
+ */
+export function reducedStrides(shape: readonly number[], axes: readonly number[]): number[] {
+  let stride = 1;
+  const out = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (axes.includes(d)) out[d] = 0;
+    else {
+      out[d] = stride;
+      stride *= shape[d]!;
+    }
+  }
+  return out;
+}
+
 type MapKernel = (out: Operand, ins: Operand[], shape: number[]) => void;
 const cache = new Map<string, MapKernel>();
 

@@ -1,8 +1,8 @@
-import type { ArgReduceOp, Backend, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { TsgradError } from '../../core/errors.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
-import { coalesce } from '../shared/strided.js';
+import { coalesce, splitReduced } from '../shared/strided.js';
 import { BINARY, UNARY } from '../shared/opTable.js';
 import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './options.js';
@@ -44,7 +44,7 @@ const TILE_SMALL: MatmulTile = { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
  * dispatch that has not run yet, and `queue.writeBuffer` (used by upload/fill) runs before any
  * unsubmitted command. So such buffers return to the pool only after their batch is submitted.
  */
-export class WebGPUBackend implements Backend<GPUStorage> {
+export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   readonly name = 'webgpu';
   readonly synchronous = false;
   readonly dtypes: readonly DType[] = ['float32', 'int32'];
@@ -56,8 +56,6 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   private pass: GPUComputePassEncoder | null = null;
   private batched = 0;
   private releaseAfterSubmit: GPUBuffer[] = [];
-  private live = 0;
-  private liveBytes = 0;
   private lostMessage: string | null = null;
   private errorMessage: string | null = null;
   private readonly lost: Promise<never>;
@@ -120,10 +118,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     if (bytes > this.maxBytes) {
       throw new TsgradError('webgpu', `a tensor of ${size} elements needs a ${bytes}-byte buffer, more than this device's largest (${this.maxBytes} bytes); use smaller tensors (split the batch) or the cpu backend`);
     }
-    const buffer = this.pool.acquire(Math.max(size * 4, 4), STORAGE_USAGE);
-    this.live++;
-    this.liveBytes += buffer.size;
-    return new GPUStorage(buffer, size);
+    return new GPUStorage(this.pool.acquire(Math.max(size * 4, 4), STORAGE_USAGE), size);
   }
 
   upload(data: TypedArray): GPUStorage {
@@ -188,8 +183,6 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   }
 
   free(storage: GPUStorage): void {
-    this.live--;
-    this.liveBytes -= storage.buffer.size;
     if (this.encoder) this.releaseAfterSubmit.push(storage.buffer);
     else this.pool.release(storage.buffer);
   }
@@ -198,12 +191,7 @@ export class WebGPUBackend implements Backend<GPUStorage> {
     return storage.buffer.size;
   }
 
-  /** Storages alive now and their bytes (buffers resting in the pool are not counted; see `poolMemory`). */
-  memory(): { buffers: number; bytes: number } {
-    return { buffers: this.live, bytes: this.liveBytes };
-  }
-
-  /** Free buffers the pool keeps for reuse. */
+  /** Free buffers the pool keeps for reuse (core's `memory()` counts the storages alive). */
   poolMemory(): { buffers: number; bytes: number } {
     return { buffers: this.pool.buffers, bytes: this.pool.bytes };
   }
@@ -336,8 +324,8 @@ export class WebGPUBackend implements Backend<GPUStorage> {
   }
 
   reduce(op: ReduceOp, x: GView, axes: readonly number[]): GPUStorage {
-    const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const outN = sizeOf(keep.map((i) => x.shape[i]!));
+    const { keptShape, kept, reduced } = splitReduced(x.shape, x.strides, axes);
+    const outN = sizeOf(keptShape);
     const block = sizeOf(axes.map((i) => x.shape[i]!));
     const out = this.alloc(outN);
     if (outN === 0) return out;
@@ -346,23 +334,20 @@ export class WebGPUBackend implements Backend<GPUStorage> {
       this.run(fillKernel(x.dtype), [outN, x.dtype === 'int32' ? 0 : f32Bits(empty)], [out.buffer], Math.ceil(outN / WG));
       return out;
     }
-    const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!)]);
-    const [rs, rst] = coalesce(axes.map((i) => x.shape[i]!), [axes.map((i) => x.strides[i]!)]);
     // Small blocks: a loop per output; large ones: a workgroup per output element.
     const perThread = block <= 32 || (outN >= 8192 && block <= 512);
-    const kernel = reduceKernel(op, x.dtype, ks.length, rs.length, perThread);
-    this.run(kernel, reduceMeta(outN, block, x.offset, [ks, kst[0]!], [rs, rst[0]!]), [x.storage.buffer, out.buffer], perThread ? Math.ceil(outN / WG) : outN);
+    const kernel = reduceKernel(op, x.dtype, kept.shape.length, reduced.shape.length, perThread);
+    this.run(kernel, reduceMeta(outN, block, x.offset, [kept.shape, kept.strides], [reduced.shape, reduced.strides]), [x.storage.buffer, out.buffer], perThread ? Math.ceil(outN / WG) : outN);
     return out;
   }
 
   argReduce(op: ArgReduceOp, x: GView, axis: number): GPUStorage {
-    const keep = x.shape.map((_, i) => i).filter((i) => i !== axis);
-    const outN = sizeOf(keep.map((i) => x.shape[i]!));
+    const { keptShape, kept } = splitReduced(x.shape, x.strides, [axis]);
+    const outN = sizeOf(keptShape);
     const out = this.alloc(outN);
     if (outN === 0) return out;
-    const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!)]);
-    const words = [outN, x.shape[axis]!, x.offset, ...ks, ...kst[0]!, x.strides[axis]!];
-    this.run(argReduceKernel(op, x.dtype, ks.length), words, [x.storage.buffer, out.buffer], Math.ceil(outN / WG));
+    const words = [outN, x.shape[axis]!, x.offset, ...kept.shape, ...kept.strides, x.strides[axis]!];
+    this.run(argReduceKernel(op, x.dtype, kept.shape.length), words, [x.storage.buffer, out.buffer], Math.ceil(outN / WG));
     return out;
   }
 

@@ -1,4 +1,4 @@
-import type { Backend } from '../../core/backend.js';
+import type { BackendImplementation } from '../../core/backend.js';
 import { backendByName } from '../../core/backend.js';
 import { TsgradError } from '../../core/errors.js';
 import { WebGPUBackend } from './backend.js';
@@ -16,7 +16,7 @@ export type { WebGPUInfo, WebGPUOptions } from './options.js';
  * @example
  * await setBackend('webgpu', { powerPreference: 'high-performance' });
  */
-export async function createWebGPUBackend(options: WebGPUOptions = {}): Promise<Backend> {
+export async function createWebGPUBackend(options: WebGPUOptions = {}): Promise<BackendImplementation> {
   const { device, info, owned } = await acquireDevice(options as DeviceOptions);
   return new WebGPUBackend(device, info, owned, options.checkIndices ?? developmentMode());
 }

@@ -1,7 +1,7 @@
 import type { ReduceOp, View } from '../../../core/backend.js';
 import type { TypedArray } from '../../../core/dtype.js';
-import { contiguousStrides, sizeOf } from '../../../core/shape.js';
-import { coalesce } from '../../shared/strided.js';
+import { sizeOf } from '../../../core/shape.js';
+import { coalesce, reducedStrides } from '../../shared/strided.js';
 import type { Arena } from './arena.js';
 import { span, worthWasm } from './kernels.js';
 
@@ -22,10 +22,7 @@ export class WasmReductions {
     const n = sizeOf(x.shape);
     if (x.dtype !== 'float32' || !worthWasm(this.arena, n, [x.storage])) return null;
     const keep = x.shape.filter((_, d) => !axes.includes(d));
-    const keptStrides = contiguousStrides(keep);
-    let kept = 0;
-    const outStrides = x.shape.map((_, d) => (axes.includes(d) ? 0 : keptStrides[kept++]!));
-    const [shape, [xs, os]] = coalesce(x.shape, [x.strides, outStrides]);
+    const [shape, [xs, os]] = coalesce(x.shape, [x.strides, reducedStrides(x.shape, axes)]);
     const sp = span(x.offset, shape, xs!);
     if (!sp || shape.length > 2) return null;
     const last = shape.length - 1, len = shape[last]!, rows = shape.length === 2 ? shape[0]! : 1;
