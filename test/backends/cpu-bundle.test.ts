@@ -1,5 +1,6 @@
-// The threaded CPU matmul survives minification: the package bundled by esbuild with --minify
-// (for the browser platform, so a static Node import would not even resolve) and run in Node.
+// The threaded CPU matmul survives minification: the package bundled by esbuild with --minify and
+// --keep-names (for the browser platform, so a static Node import would not even resolve) and run
+// in Node.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,9 @@ describe('cpu backend in a minified bundle', () => {
     const result = await build({
       entryPoints: { bundle: join(import.meta.dirname, 'support/bundleEntry.ts') },
       bundle: true, minify: true, format: 'esm', platform: 'browser', splitting: true, outdir, outExtension: { '.js': '.mjs' },
+      // As the browser build: keeping names wraps named functions in a bundle helper, which the
+      // kernel and worker code serialised into the workers must not contain.
+      keepNames: true,
       metafile: true,
       // The GPU backends load lazily, in chunks of their own; they are not what this bundle tests.
       external: ['webgpu', 'gpu.js', 'gl', 'node:*'],

@@ -5,7 +5,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type PoolProgram, WorkerPool, availableThreads, sharedFloat64 } from '../../src/backends/cpu/workerPool.js';
 
 /** out[part] += args[0] · (part + 1): shows which parts ran, and how often. */
-const recordPart: PoolProgram = { source: '() => (buffers, args, part) => { buffers[0][part] += args[0] * (part + 1); }' };
+const recordPart: PoolProgram = {
+  kernel: () => (buffers, args, part) => {
+    buffers[0]![part] += args[0]! * (part + 1);
+  },
+};
 
 const pools: WorkerPool[] = [];
 /** A pool whose claimed parts fail after half a second, so a broken worker cannot stall the suite. */
@@ -64,7 +68,11 @@ describe('WorkerPool', () => {
   });
 
   it("turns a kernel's exception into an error with its message, and stays closed", () => {
-    const p = pool({ source: '() => (buffers, args, part) => { if (part === 1) throw new Error("kernel blew up"); }' }, 2);
+    const p = pool({
+      kernel: () => (_buffers, _args, part) => {
+        if (part === 1) throw new Error('kernel blew up');
+      },
+    }, 2);
     expect(() => p.run([sharedFloat64(1)], [])).toThrow(/kernel blew up/);
     expect(() => p.run([sharedFloat64(1)], [])).toThrow(/closed after: .*kernel blew up/s);
   });
@@ -72,14 +80,14 @@ describe('WorkerPool', () => {
   it('times out on a worker stuck in its part instead of hanging, and stops it', () => {
     // Part 0 (claimed first, here) waits until a worker has claimed part 1, where it spins forever.
     const spinInWorker: PoolProgram = {
-      source: `() => (buffers, args, part) => {
-        if (process.getBuiltinModule('node:worker_threads').isMainThread) {
-          for (const end = Date.now() + 5000; buffers[0][0] === 0 && Date.now() < end; );
+      kernel: () => (buffers) => {
+        if ((process.getBuiltinModule('node:worker_threads') as { isMainThread: boolean }).isMainThread) {
+          for (const end = Date.now() + 5000; buffers[0]![0] === 0 && Date.now() < end; );
         } else {
-          buffers[0][0] = 1;
+          buffers[0]![0] = 1;
           for (;;);
         }
-      }`,
+      },
     };
     const p = pool(spinInWorker, 2);
     expect(() => p.run([sharedFloat64(1)], [])).toThrow(/1 of 1 workers did not finish within \d+ ms/);
@@ -87,10 +95,12 @@ describe('WorkerPool', () => {
 
   it('finishes every job on the calling thread when its workers cannot even start', () => {
     const program: PoolProgram = {
-      source: `() => {
-        if (!process.getBuiltinModule('node:worker_threads').isMainThread) throw new Error('no worker today');
-        return (buffers, args, part) => { buffers[0][part] += args[0] * (part + 1); };
-      }`,
+      kernel: () => {
+        if (!(process.getBuiltinModule('node:worker_threads') as { isMainThread: boolean }).isMainThread) throw new Error('no worker today');
+        return (buffers, args, part) => {
+          buffers[0]![part] += args[0]! * (part + 1);
+        };
+      },
     };
     const p = pool(program, 3);
     const out = sharedFloat64(3);
@@ -100,8 +110,32 @@ describe('WorkerPool', () => {
     expect(Array.from(out)).toEqual([11, 22, 33]);
   });
 
-  it('refuses a program that does not compile, before starting any worker', () => {
-    expect(() => WorkerPool.create({ source: '() => {' }, { threads: 2 })).toThrow(SyntaxError);
+  it('refuses a kernel written as a method, whose text is no expression, before starting any worker', () => {
+    const method: PoolProgram = {
+      kernel() {
+        return () => undefined;
+      },
+    };
+    expect(() => WorkerPool.create(method, { threads: 2 })).toThrow(SyntaxError);
+  });
+
+  it('runs the kernel from its text on this thread too, so one that uses a name from outside fails on its first run', () => {
+    const outside = 7;
+    const p = pool({ kernel: () => (buffers) => void (buffers[0]![0] = outside) }, 2);
+    expect(() => p.run([sharedFloat64(1)], [])).toThrow(/outside is not defined/);
+  });
+
+  it('passes its helpers to the kernel on every thread', () => {
+    const triple = (x: number) => 3 * x;
+    const p = pool({
+      kernel: (_setup: unknown, f: typeof triple) => (buffers, args, part) => {
+        buffers[0]![part] = f(args[0]! + part);
+      },
+      helpers: [triple],
+    }, 3);
+    const out = sharedFloat64(6);
+    p.run([out], [10], 6);
+    expect(Array.from(out)).toEqual([30, 33, 36, 39, 42, 45]);
   });
 
   it('is unavailable without process.getBuiltinModule (browsers, Node < 20.16), so matmuls stay on one thread', () => {

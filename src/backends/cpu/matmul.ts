@@ -1,6 +1,6 @@
 import type { TypedArray } from '../../core/dtype.js';
 import { matmulPool, runThreaded } from './threads.js';
-import { type PoolKernel, type PoolProgram, sharedFloat64 } from './workerPool.js';
+import { type PoolKernel, type PoolProgram, compileKernel, sharedFloat64 } from './workerPool.js';
 
 export { configureMatmulThreads } from './threads.js';
 
@@ -21,7 +21,7 @@ export { configureMatmulThreads } from './threads.js';
  * the instructions V8 emits per load (bounds and map checks), not by memory.
  */
 
-/** Rows and columns of the register tile (see GEMM_SOURCE). */
+/** Rows and columns of the register tile (see microKernel). */
 const MR = 4;
 const NR = 3;
 
@@ -45,78 +45,88 @@ function packPanels(
   }
 }
 
+/*
+ * The kernel: three self-contained functions, which every thread compiles from their text (see
+ * workerPool.ts), so they refer to nothing outside themselves; `gemmKernel` gets the other two
+ * as parameters.
+ */
+
 /**
- * The kernel, as source text so that every thread compiles the same code and a minifier cannot
- * rename what it refers to (see workerPool.ts): `(setup) => gemmPart`.
- *
- * microKernel: c[ci.., MR rows × NR cols, row stride ldc] += A panel · B panel over `kLen` steps.
+ * c[ci.., MR rows × NR cols, row stride ldc] += A panel · B panel over `kLen` steps.
  * 4×3 is the largest tile whose 12 accumulators plus the 7 values loaded per step fit in x64's
  * 16 float registers; 4×4 spills to the stack and runs slower. Both panels live in one array:
  * V8 re-checks a typed array's map on every loop iteration, so one array means half the checks
  * (5–10% of matmul time).
- *
- * gemm: c[rows i0..i1, columns j0..j1] += packed A · packed B, where c is mp × np (the padded
- * sizes), packed A (mp × k) starts `panels`, packed B (k × np) starts at `bStart`. KC = 256 keeps
- * one A panel (KC·MR doubles, 8 KiB) in L1; NC = 96 columns keep KC·NC doubles of B (192 KiB) in L2.
- *
- * gemmPart: `part` of `parts` of one matmul, a block of whole row panels of C, or of column
- * panels when C has more of those. buffers = [panels, c]; args = [bStart, mp, np, k]. Every C tile
- * is summed by the same micro-kernel calls in the same k order whichever thread runs it, so the
- * threaded result equals the single-threaded one bit for bit.
  */
-const GEMM_SOURCE = `() => {
-  const MR = ${MR}, NR = ${NR}, KC = 256, NC = 96;
-  function microKernel(panels, pa, pb, kLen, c, ci, ldc) {
-    let c00 = 0, c01 = 0, c02 = 0;
-    let c10 = 0, c11 = 0, c12 = 0;
-    let c20 = 0, c21 = 0, c22 = 0;
-    let c30 = 0, c31 = 0, c32 = 0;
-    const end = pa + kLen * MR;
-    for (; pa < end; pa += MR, pb += NR) {
-      const y0 = panels[pb], y1 = panels[pb + 1], y2 = panels[pb + 2];
-      const x0 = panels[pa];
-      c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2;
-      const x1 = panels[pa + 1];
-      c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2;
-      const x2 = panels[pa + 2];
-      c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2;
-      const x3 = panels[pa + 3];
-      c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2;
-    }
-    c[ci] += c00; c[ci + 1] += c01; c[ci + 2] += c02; ci += ldc;
-    c[ci] += c10; c[ci + 1] += c11; c[ci + 2] += c12; ci += ldc;
-    c[ci] += c20; c[ci + 1] += c21; c[ci + 2] += c22; ci += ldc;
-    c[ci] += c30; c[ci + 1] += c31; c[ci + 2] += c32;
+function microKernel(panels: Float64Array, pa: number, pb: number, kLen: number, c: Float64Array, ci: number, ldc: number): void {
+  let c00 = 0, c01 = 0, c02 = 0;
+  let c10 = 0, c11 = 0, c12 = 0;
+  let c20 = 0, c21 = 0, c22 = 0;
+  let c30 = 0, c31 = 0, c32 = 0;
+  const end = pa + kLen * 4;
+  for (; pa < end; pa += 4, pb += 3) {
+    const y0 = panels[pb]!, y1 = panels[pb + 1]!, y2 = panels[pb + 2]!;
+    const x0 = panels[pa]!;
+    c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2;
+    const x1 = panels[pa + 1]!;
+    c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2;
+    const x2 = panels[pa + 2]!;
+    c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2;
+    const x3 = panels[pa + 3]!;
+    c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2;
   }
-  function gemm(panels, bStart, c, np, k, i0, i1, j0, j1) {
-    for (let k0 = 0; k0 < k; k0 += KC) {
-      const kLen = Math.min(KC, k - k0);
-      for (let jb = j0; jb < j1; jb += NC) {
-        const jbEnd = Math.min(j1, jb + NC);
-        for (let i = i0; i < i1; i += MR) {
-          const pa = i * k + k0 * MR;
-          for (let j = jb; j < jbEnd; j += NR) microKernel(panels, pa, bStart + j * k + k0 * NR, kLen, c, i * np + j, np);
-        }
+  c[ci] += c00; c[ci + 1] += c01; c[ci + 2] += c02; ci += ldc;
+  c[ci] += c10; c[ci + 1] += c11; c[ci + 2] += c12; ci += ldc;
+  c[ci] += c20; c[ci + 1] += c21; c[ci + 2] += c22; ci += ldc;
+  c[ci] += c30; c[ci + 1] += c31; c[ci + 2] += c32;
+}
+
+/**
+ * c[rows i0..i1, columns j0..j1] += packed A · packed B, where c is mp × np (the padded sizes),
+ * packed A (mp × k) starts the panels, packed B (k × np) starts at `bStart`. KC = 256 keeps one
+ * A panel (KC·MR doubles, 8 KiB) in L1; NC = 96 columns keep KC·NC doubles of B (192 KiB) in L2.
+ */
+function gemmBlock(
+  micro: typeof microKernel, panels: Float64Array, bStart: number, c: Float64Array, np: number, k: number, i0: number, i1: number, j0: number, j1: number,
+): void {
+  const MR = 4, NR = 3, KC = 256, NC = 96;
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kLen = Math.min(KC, k - k0);
+    for (let jb = j0; jb < j1; jb += NC) {
+      const jbEnd = Math.min(j1, jb + NC);
+      for (let i = i0; i < i1; i += MR) {
+        const pa = i * k + k0 * MR;
+        for (let j = jb; j < jbEnd; j += NR) micro(panels, pa, bStart + j * k + k0 * NR, kLen, c, i * np + j, np);
       }
     }
   }
-  return function gemmPart(buffers, args, part, parts) {
-    const panels = buffers[0], c = buffers[1];
-    const bStart = args[0], mp = args[1], np = args[2], k = args[3];
+}
+
+/**
+ * `part` of `parts` of one matmul: a block of whole row panels of C, or of column panels when C
+ * has more of those. buffers = [panels, c]; args = [bStart, mp, np, k]. Every C tile is summed by
+ * the same micro-kernel calls in the same k order whichever thread runs it, so the threaded
+ * result equals the single-threaded one bit for bit. Its MR×NR (4×3) is the tile of microKernel.
+ */
+function gemmKernel(_setup: unknown, micro: typeof microKernel, block: typeof gemmBlock): PoolKernel {
+  return (buffers, args, part, parts) => {
+    const MR = 4, NR = 3;
+    const panels = buffers[0]!, c = buffers[1]!;
+    const bStart = args[0]!, mp = args[1]!, np = args[2]!, k = args[3]!;
     const rowPanels = mp / MR, colPanels = np / NR;
     if (rowPanels >= colPanels) {
       const i0 = Math.floor((part * rowPanels) / parts) * MR, i1 = Math.floor(((part + 1) * rowPanels) / parts) * MR;
-      gemm(panels, bStart, c, np, k, i0, i1, 0, np);
+      block(micro, panels, bStart, c, np, k, i0, i1, 0, np);
     } else {
       const j0 = Math.floor((part * colPanels) / parts) * NR, j1 = Math.floor(((part + 1) * colPanels) / parts) * NR;
-      gemm(panels, bStart, c, np, k, 0, mp, j0, j1);
+      block(micro, panels, bStart, c, np, k, 0, mp, j0, j1);
     }
   };
-}`;
+}
 
-const program: PoolProgram = { source: GEMM_SOURCE };
+const program: PoolProgram = { kernel: gemmKernel, helpers: [microKernel, gemmBlock] };
 /** The same kernel on this thread, for matmuls too small to split. */
-const gemmPart = (new Function(`return (${GEMM_SOURCE});`)() as () => PoolKernel)();
+const gemmPart = compileKernel(program);
 const args = new Int32Array(4);
 
 /**

@@ -12,9 +12,14 @@
  * second time, it ran the same job again, and the count went to -1, which the caller then waited
  * on until its timeout. test/backends/cpu-workerPool.test.ts reproduces that late notify.)
  *
- * The kernel is source text (`PoolProgram.source`), compiled the same way on every thread, the
- * calling one included, so every thread runs the same code, and a minifier, which never looks
- * inside strings, cannot rename what it refers to.
+ * The claim protocol (`claimParts`), each worker's main loop and the kernel are TypeScript
+ * functions, type-checked where they are written. A pool serialises them once, with `toString()`,
+ * into its workers' program and compiles the kernel from that same text on the calling thread,
+ * so every thread runs the same code, and a kernel that refers to anything outside itself fails
+ * on its first run instead of only in the workers. A minifier keeps such functions whole, but its
+ * keep-names mode wraps a named function defined inside another in a helper of the bundle, which
+ * the workers do not have: so these functions define no named functions inside them (a kernel
+ * takes the functions it calls as parameters, see `PoolProgram.helpers`).
  *
  * Node's worker_threads are reached through `process.getBuiltinModule` (Node ≥ 20.16) and browsers'
  * Web Workers only when `crossOriginIsolated` allows SharedArrayBuffer; nothing is imported, so a
@@ -29,14 +34,16 @@
  */
 export type PoolKernel = (buffers: Float64Array[], args: Int32Array, part: number, parts: number) => void;
 
-/** A kernel for every thread of a pool. */
+/**
+ * A kernel for every thread of a pool. `kernel(setup, ...helpers)` builds one thread's kernel;
+ * it and each helper must be self-contained function expressions or declarations (not methods),
+ * referring to nothing outside themselves but globals and their parameters.
+ */
 export interface PoolProgram {
-  /**
-   * Source text of a JavaScript function `(setup) => kernel` returning a `PoolKernel`; it is
-   * evaluated once per thread and may refer to nothing outside itself.
-   */
-  source: string;
-  /** A structured-cloneable value passed to `source` on every thread (a WebAssembly.Module, a shared WebAssembly.Memory). */
+  kernel: (setup: never, ...helpers: never[]) => PoolKernel;
+  /** Functions passed to `kernel` after `setup`, serialised beside it. */
+  helpers?: readonly ((...args: never[]) => unknown)[];
+  /** A structured-cloneable value passed to `kernel` on every thread (a WebAssembly.Module, a shared WebAssembly.Memory). */
   setup?: unknown;
 }
 
@@ -51,101 +58,122 @@ export interface PoolOptions {
   timeoutMs?: number;
 }
 
-/** Slots of the shared control array. */
-const GEN = 0; // the job's number; workers sleep on it
-const CLAIM = 1; // (job number mod 2^23) · 128 + next unclaimed part
-const DONE = 2; // parts finished in the current job; the caller sleeps on it
-const FAILED = 3; // set by a worker whose kernel threw
-const BUFFERS = 4; // generation of the buffer list the job uses (browsers post it asynchronously)
-const MAX_ARGS = 16;
+/** Slots of the shared control array, and where the args array keeps the job's part count. */
+const SLOTS = {
+  gen: 0, // the job's number; workers sleep on it
+  claim: 1, // (job number mod 2^23) · 128 + next unclaimed part
+  done: 2, // parts finished in the current job; the caller sleeps on it
+  failed: 3, // set by a worker whose kernel threw
+  buffers: 4, // generation of the buffer list the job uses (browsers post it asynchronously)
+  parts: 16, // in args: args[0..parts) are the job's args, args[parts] its number of parts
+} as const;
+type Slots = typeof SLOTS;
+const MAX_ARGS = SLOTS.parts;
 /** Parts a job may have: the claim word keeps the next part in 7 bits. */
 export const MAX_PARTS = 127;
 
 /**
- * The claim protocol as source text, shared by the worker programs: claims and runs parts of job
- * `job` until none is left. `run(part)` runs one part.
+ * The claim protocol, run by every thread of a pool: claims and runs parts of job `job` until
+ * none is left. `run(part)` runs one part.
  */
-const CLAIM_LOOP = `function claimParts(ctrl, job, parts, run) {
+export function claimParts(ctrl: Int32Array, slots: Slots, job: number, parts: number, run: (part: number) => void): void {
   const tag = (job & 0x7fffff) * 128;
   for (;;) {
-    const word = Atomics.load(ctrl, ${CLAIM});
+    const word = Atomics.load(ctrl, slots.claim);
     if (word - (word & 127) !== tag || (word & 127) >= parts) return;
-    if (Atomics.compareExchange(ctrl, ${CLAIM}, word, word + 1) !== word) continue;
+    if (Atomics.compareExchange(ctrl, slots.claim, word, word + 1) !== word) continue;
     run(word & 127);
-    Atomics.add(ctrl, ${DONE}, 1);
-    Atomics.notify(ctrl, ${DONE});
+    Atomics.add(ctrl, slots.done, 1);
+    Atomics.notify(ctrl, slots.done);
   }
-}`;
+}
+
+type Claim = typeof claimParts;
+type MakeKernel = (setup: unknown, ...helpers: unknown[]) => PoolKernel;
+
+/** What a Node worker reads from `node:worker_threads`. */
+interface NodeWorkerSide {
+  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; setup: unknown };
+  receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
+}
 
 /** The Node worker's whole program: wait for a job, pick up new buffers, claim parts, report errors. */
-function nodeWorkerSource(source: string): string {
-  return `'use strict';
-const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-${CLAIM_LOOP}
-const { control, args, port, setup } = workerData;
-const kernel = (${source})(setup);
-const ctrl = new Int32Array(control), argv = new Int32Array(args);
-let buffers = [], seen = 0;
-for (;;) {
-  // Loop, not one wait: a wake-up is only a hint to look, the job number is the truth.
-  while (Atomics.load(ctrl, ${GEN}) === seen) Atomics.wait(ctrl, ${GEN}, seen);
-  seen = Atomics.load(ctrl, ${GEN});
-  // The caller posts replaced buffers before it starts a job, so they are already queued here.
-  for (let m; (m = receiveMessageOnPort(port)) !== undefined; ) buffers = m.message.map((b) => new Float64Array(b));
-  claimParts(ctrl, seen, argv[${MAX_ARGS}], (part) => {
-    try {
-      kernel(buffers, argv, part, argv[${MAX_ARGS}]);
-    } catch (e) {
-      port.postMessage(String((e && e.stack) || e));
-      Atomics.store(ctrl, ${FAILED}, 1);
-    }
-  });
-}`;
+function nodeWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], slots: Slots): void {
+  const proc = (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process;
+  const wt = proc.getBuiltinModule('node:worker_threads') as NodeWorkerSide;
+  const { control, args, port, setup } = wt.workerData;
+  const kernel = makeKernel(setup, ...helpers);
+  const ctrl = new Int32Array(control), argv = new Int32Array(args);
+  let buffers: Float64Array[] = [], seen = 0;
+  for (;;) {
+    // Loop, not one wait: a wake-up is only a hint to look, the job number is the truth.
+    while (Atomics.load(ctrl, slots.gen) === seen) Atomics.wait(ctrl, slots.gen, seen);
+    seen = Atomics.load(ctrl, slots.gen);
+    // The caller posts replaced buffers before it starts a job, so they are already queued here.
+    for (let m; (m = wt.receiveMessageOnPort(port)) !== undefined; ) buffers = (m.message as ArrayBufferLike[]).map((b) => new Float64Array(b));
+    claim(ctrl, slots, seen, argv[slots.parts]!, (part) => {
+      try {
+        kernel(buffers, argv, part, argv[slots.parts]!);
+      } catch (e) {
+        port.postMessage(String((e as Error)?.stack ?? e));
+        Atomics.store(ctrl, slots.failed, 1);
+      }
+    });
+  }
 }
+
+/** The browser's `Atomics.waitAsync` (ES2024). */
+type WaitAsync = (ctrl: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
 
 /**
  * The Web Worker's program. It returns to its event loop between jobs (Atomics.waitAsync), so
  * buffer lists posted by the page arrive; a job whose buffers have not arrived yet is left to
  * the other threads.
  */
-function browserWorkerSource(source: string): string {
-  return `'use strict';
-${CLAIM_LOOP}
-let kernel, ctrl, argv, buffers = [], buffersGen = 0, seen = 0;
-function next() {
-  while (Atomics.load(ctrl, ${GEN}) !== seen) {
-    seen = Atomics.load(ctrl, ${GEN});
-    if (Atomics.load(ctrl, ${BUFFERS}) !== buffersGen) continue;
-    claimParts(ctrl, seen, argv[${MAX_ARGS}], (part) => {
-      try {
-        kernel(buffers, argv, part, argv[${MAX_ARGS}]);
-      } catch (e) {
-        console.error(e);
-        Atomics.store(ctrl, ${FAILED}, 1);
+function browserWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], slots: Slots): void {
+  const scope = globalThis as unknown as { onmessage: ((e: { data: Record<string, unknown> }) => void) | null };
+  const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+  let buffers: Float64Array[] = [], buffersGen = 0;
+  scope.onmessage = (e) => {
+    const m = e.data;
+    if (!m['control']) {
+      buffers = (m['buffers'] as ArrayBufferLike[]).map((b) => new Float64Array(b));
+      buffersGen = m['generation'] as number;
+      return;
+    }
+    const ctrl = new Int32Array(m['control'] as SharedArrayBuffer), argv = new Int32Array(m['args'] as SharedArrayBuffer);
+    const kernel = makeKernel(m['setup'], ...helpers);
+    void (async () => {
+      for (let seen = 0; ; ) {
+        while (Atomics.load(ctrl, slots.gen) !== seen) {
+          seen = Atomics.load(ctrl, slots.gen);
+          if (Atomics.load(ctrl, slots.buffers) !== buffersGen) continue;
+          claim(ctrl, slots, seen, argv[slots.parts]!, (part) => {
+            try {
+              kernel(buffers, argv, part, argv[slots.parts]!);
+            } catch (err) {
+              console.error(err);
+              Atomics.store(ctrl, slots.failed, 1);
+            }
+          });
+        }
+        const wait = waitAsync(ctrl, slots.gen, seen);
+        if (wait.async) await wait.value;
       }
-    });
-  }
-  const wait = Atomics.waitAsync(ctrl, ${GEN}, seen);
-  if (wait.async) wait.value.then(next);
-  else next();
+    })();
+  };
 }
-onmessage = (e) => {
-  const m = e.data;
-  if (m.control) {
-    ctrl = new Int32Array(m.control);
-    argv = new Int32Array(m.args);
-    kernel = (${source})(m.setup);
-    next();
-  } else {
-    buffers = m.buffers.map((b) => new Float64Array(b));
-    buffersGen = m.generation;
-  }
-};`;
+
+/** A worker's program: its main loop, called with the claim protocol, the kernel and its helpers. */
+function workerSource(main: typeof nodeWorker, program: PoolProgram): string {
+  return `'use strict';\n(${main})(${claimParts}, ${program.kernel}, [${(program.helpers ?? []).join(', ')}], ${JSON.stringify(SLOTS)});\n`;
 }
 
 /** What a pool needs from its host: how to start a worker, and how to wait. */
 interface Host {
   threads: number;
+  /** The worker's main loop (see `workerSource`). */
+  main: typeof nodeWorker;
   /** Starts a worker on the pool's shared state; returns how to post buffer lists and stop it. */
   start(source: string, init: { control: SharedArrayBuffer; args: SharedArrayBuffer; setup: unknown }, onFailure: (why: string) => void): HostWorker;
   /** True where this thread may block in Atomics.wait. */
@@ -180,10 +208,11 @@ function nodeHost(): Host | null {
   if (!wt?.Worker || typeof os?.availableParallelism !== 'function') return null;
   return {
     threads: os.availableParallelism(),
+    main: nodeWorker,
     canBlock: true,
     start(source, init, onFailure) {
       const { port1, port2 } = new wt.MessageChannel();
-      const worker = new wt.Worker(nodeWorkerSource(source), { eval: true, workerData: { ...init, port: port2 }, transferList: [port2] });
+      const worker = new wt.Worker(source, { eval: true, workerData: { ...init, port: port2 }, transferList: [port2] });
       // Idle workers sleep in Atomics.wait forever; unref'd, they never keep the process alive.
       worker.unref();
       port1.unref();
@@ -218,9 +247,10 @@ function browserHost(): Host | null {
   const { Worker, Blob, URL } = g;
   return {
     threads: g.navigator?.hardwareConcurrency ?? 1,
+    main: browserWorker,
     canBlock: g.document === undefined,
     start(source, init, onFailure) {
-      const url = URL.createObjectURL(new Blob([browserWorkerSource(source)], { type: 'text/javascript' }));
+      const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
       const worker = new Worker(url);
       worker.onerror = (e) => onFailure(`failed: ${e.message ?? 'error'}`);
       worker.postMessage(init);
@@ -248,16 +278,21 @@ export function sharedFloat64(length: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));
 }
 
-/** Compiles a program's source on this thread, as the workers do. */
-function compile(program: PoolProgram): PoolKernel {
-  return (new Function(`return (${program.source});`)() as (setup: unknown) => PoolKernel)(program.setup);
+/**
+ * Compiles the kernel on this thread from the text the workers get, so every thread runs the
+ * same code. Throws a SyntaxError for a kernel whose text is no expression (a method).
+ */
+export function compileKernel(program: PoolProgram): PoolKernel {
+  const make = new Function(`return (${program.kernel});`)() as MakeKernel;
+  const helpers = (program.helpers ?? []).map((h) => new Function(`return (${h});`)() as unknown);
+  return make(program.setup, ...helpers);
 }
 
 /**
  * Runs a kernel on `threads` threads at once, synchronously.
  *
  * @example
- * const pool = WorkerPool.create({ source: '() => (buffers, args, part) => { buffers[0][part] = args[0]; }' }, { threads: 2 });
+ * const pool = WorkerPool.create({ kernel: () => (buffers, args, part) => { buffers[0]![part] = args[0]!; } }, { threads: 2 });
  * pool?.run([sharedFloat64(2)], [7]); // both parts ran, on this thread or a worker: [7, 7]
  */
 export class WorkerPool {
@@ -278,20 +313,21 @@ export class WorkerPool {
     program: PoolProgram,
   ) {
     const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup };
+    const source = workerSource(host.main, program);
     for (let w = 1; w < threads; w++) {
       // A worker that dies only stops claiming parts; the threads left do its share.
-      this.workers.push(host.start(program.source, init, () => undefined));
+      this.workers.push(host.start(source, init, () => undefined));
     }
   }
 
   /**
    * A pool, or null where worker threads are unavailable (a browser page that is not
-   * cross-origin isolated, Node < 20.16) or `threads` < 2. Throws if the program does not compile.
+   * cross-origin isolated, Node < 20.16) or `threads` < 2. Throws if the kernel does not compile.
    */
   static create(program: PoolProgram, options: PoolOptions): WorkerPool | null {
     const h = host();
     if (!h || options.threads < 2) return null;
-    return new WorkerPool(compile(program), Math.min(options.threads, MAX_PARTS), options.timeoutMs ?? Infinity, h, program);
+    return new WorkerPool(compileKernel(program), Math.min(options.threads, MAX_PARTS), options.timeoutMs ?? Infinity, h, program);
   }
 
   /** Threads in all, the calling one included. */
@@ -312,43 +348,38 @@ export class WorkerPool {
     const ctrl = this.control;
     const sabs = buffers.map((b) => b.buffer);
     if (sabs.length !== this.sent.length || sabs.some((b, i) => b !== this.sent[i])) {
-      const generation = Atomics.add(ctrl, BUFFERS, 1) + 1;
+      const generation = Atomics.add(ctrl, SLOTS.buffers, 1) + 1;
       for (const w of this.workers) w.postBuffers(sabs, generation);
       this.sent = sabs;
     }
     this.args.set(args);
     this.args[MAX_ARGS] = parts;
-    Atomics.store(ctrl, FAILED, 0);
-    Atomics.store(ctrl, DONE, 0);
-    const job = (Atomics.load(ctrl, GEN) + 1) | 0;
-    Atomics.store(ctrl, CLAIM, (job & 0x7fffff) * 128);
-    Atomics.store(ctrl, GEN, job);
-    Atomics.notify(ctrl, GEN);
+    Atomics.store(ctrl, SLOTS.failed, 0);
+    Atomics.store(ctrl, SLOTS.done, 0);
+    const job = (Atomics.load(ctrl, SLOTS.gen) + 1) | 0;
+    Atomics.store(ctrl, SLOTS.claim, (job & 0x7fffff) * 128);
+    Atomics.store(ctrl, SLOTS.gen, job);
+    Atomics.notify(ctrl, SLOTS.gen);
 
     // This thread claims parts like any worker. If its kernel throws, the workers' parts are
     // still waited for, since they write into the same buffers.
-    const tag = (job & 0x7fffff) * 128;
-    let error: string | null = null;
-    for (;;) {
-      const word = Atomics.load(ctrl, CLAIM);
-      if (word - (word & 127) !== tag || (word & 127) >= parts) break;
-      if (Atomics.compareExchange(ctrl, CLAIM, word, word + 1) !== word) continue;
+    const errors: string[] = [];
+    claimParts(ctrl, SLOTS, job, parts, (part) => {
       try {
-        this.kernel(buffers, this.args, word & 127, parts);
+        this.kernel(buffers, this.args, part, parts);
       } catch (e) {
-        error ??= String((e as Error).stack ?? e);
+        errors.push(String((e as Error).stack ?? e));
       }
-      Atomics.add(ctrl, DONE, 1);
-    }
+    });
     // Every part is claimed now; wait for those the workers hold.
     const start = performance.now();
-    for (let done; (done = Atomics.load(ctrl, DONE)) < parts; ) {
+    for (let done; (done = Atomics.load(ctrl, SLOTS.done)) < parts; ) {
       const wait = start + this.timeoutMs - performance.now();
       if (wait <= 0) this.fail(`${parts - done} of ${this.workers.length} workers did not finish within ${Math.round(performance.now() - start)} ms`);
-      if (this.host.canBlock) Atomics.wait(ctrl, DONE, done, Math.min(wait, 1000));
+      if (this.host.canBlock) Atomics.wait(ctrl, SLOTS.done, done, Math.min(wait, 1000));
     }
-    if (Atomics.load(ctrl, FAILED) !== 0 || error !== null) {
-      this.fail([...(error === null ? [] : [error]), ...this.workers.flatMap((w) => w.takeErrors())].join('\n') || 'a worker failed');
+    if (Atomics.load(ctrl, SLOTS.failed) !== 0 || errors.length > 0) {
+      this.fail([...errors, ...this.workers.flatMap((w) => w.takeErrors())].join('\n') || 'a worker failed');
     }
   }
 

@@ -1,6 +1,6 @@
 import type { MatOperand } from '../matmul.js';
 import { matmulPool, runThreaded } from '../threads.js';
-import type { PoolKernel, PoolProgram } from '../workerPool.js';
+import { type PoolKernel, type PoolProgram, compileKernel } from '../workerPool.js';
 import { MR, NR } from './gemm.js';
 import type { Arena } from './arena.js';
 
@@ -14,22 +14,34 @@ import type { Arena } from './arena.js';
  * results are bit-identical for every thread count.
  */
 
-/** `(setup) => kernel` on every thread: an instance of the module on the shared memory. args = [a, b, c, mp, np, k]. */
-const GEMM_PART_SOURCE = `(setup) => {
-  const MR = ${MR}, NR = ${NR};
-  const gemm = new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports.gemm;
-  return function gemmPart(buffers, args, part, parts) {
-    const a = args[0], b = args[1], c = args[2], mp = args[3], np = args[4], k = args[5];
-    const rowPanels = mp / MR, colPanels = np / NR;
+/** What every thread's matmul kernel is built from: the module, its shared memory, and the tile. */
+interface GemmSetup {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  mr: number;
+  nr: number;
+}
+
+/**
+ * One thread's kernel (see workerPool.ts: compiled from its text, so self-contained): an instance
+ * of the module on the shared memory, which computes `part` of `parts` of C in whole panels.
+ * args = [a, b, c, mp, np, k].
+ */
+function gemmPartKernel(setup: GemmSetup): PoolKernel {
+  const { mr, nr } = setup;
+  const gemm = (new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as { gemm: (...args: number[]) => void }).gemm;
+  return (_buffers, args, part, parts) => {
+    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!;
+    const rowPanels = mp / mr, colPanels = np / nr;
     if (rowPanels >= colPanels) {
-      const i0 = Math.floor((part * rowPanels) / parts) * MR, i1 = Math.floor(((part + 1) * rowPanels) / parts) * MR;
+      const i0 = Math.floor((part * rowPanels) / parts) * mr, i1 = Math.floor(((part + 1) * rowPanels) / parts) * mr;
       if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np);
     } else {
-      const j0 = Math.floor((part * colPanels) / parts) * NR, j1 = Math.floor(((part + 1) * colPanels) / parts) * NR;
+      const j0 = Math.floor((part * colPanels) / parts) * nr, j1 = Math.floor(((part + 1) * colPanels) / parts) * nr;
       if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1);
     }
   };
-}`;
+}
 
 /** Elements of storage one matrix of a batched operand spans from its offset, or -1 with a negative stride. */
 function spanOf(x: MatOperand): number {
@@ -47,8 +59,9 @@ export class WasmMatmul {
 
   constructor(private readonly arena: Arena) {
     const { rt } = arena;
-    this.program = { source: GEMM_PART_SOURCE, setup: { module: rt.module, memory: rt.memory } };
-    this.kernel = (new Function(`return (${GEMM_PART_SOURCE});`)() as (setup: unknown) => PoolKernel)(this.program.setup);
+    const setup: GemmSetup = { module: rt.module, memory: rt.memory, mr: MR, nr: NR };
+    this.program = { kernel: gemmPartKernel, setup };
+    this.kernel = compileKernel(this.program);
   }
 
   /**
