@@ -76,9 +76,9 @@ export const MATRIX: readonly MatrixEntry[] = [
     },
   },
   // The CPU backend's float64 kernels, which float32 tensors never reach.
-  { name: 'cpu-float64', backend: 'cpu', dtype: 'float64', tol: FLOAT64, conformance: { numRuns: 20 }, differential: { numRuns: 100 } },
+  { name: 'cpu-float64', backend: 'cpu', dtype: 'float64', tol: FLOAT64, conformance: { numRuns: 8 }, differential: { numRuns: 50 } },
   // The oracle itself, against conformance's independent reference loops.
-  { name: 'reference', backend: 'reference', dtype: 'float64', tol: FLOAT64, init: initOracle, conformance: { numRuns: 10 } },
+  { name: 'reference', backend: 'reference', dtype: 'float64', tol: FLOAT64, init: initOracle, conformance: { numRuns: 5 } },
   // WebGPU through Dawn (Mesa's llvmpipe without a GPU): fewer runs, each call is a dispatch and a readback.
   {
     name: 'webgpu', backend: 'webgpu', dtype: 'float32', tol: FLOAT32, requirement: WEBGPU_REQUIREMENT,

@@ -69,6 +69,11 @@ function offsetOf(x: View<Storage>, index: readonly number[]): number {
   return offset;
 }
 
+/** Where every element of a view lives in its storage, row-major. */
+function offsets(x: View<Storage>): number[] {
+  return Array.from({ length: sizeOf(x.shape) }, (_, i) => offsetOf(x, unravel(i, x.shape)));
+}
+
 /**
  * The float64 reference backend. Storages are typed arrays of their dtype; a view's element at
  * `index` is `storage[offset + Σ index[d]·strides[d]]`, the one formula every primitive uses.
@@ -90,20 +95,28 @@ export class ReferenceBackend implements Backend<Storage> {
     this.info = { checkViews: options.checkViews ?? true };
   }
 
-  /** The storage offsets of every element of `x`, row-major; checks they lie inside its storage. */
-  private offsets(primitive: string, x: View<Storage>): number[] {
-    const offsets = Array.from({ length: sizeOf(x.shape) }, (_, i) => offsetOf(x, unravel(i, x.shape)));
-    if (this.info.checkViews) {
-      const outside = offsets.find((o) => !Number.isInteger(o) || o < 0 || o >= x.storage.length);
-      check(outside === undefined, `reference.${primitive}`, () =>
+  /** With `checkViews`, throws unless every element of each view lies inside its storage. */
+  private checkViews(primitive: string, ...views: View<Storage>[]): void {
+    if (!this.info.checkViews) return;
+    for (const x of views) {
+      if (sizeOf(x.shape) === 0) continue;
+      // The lowest and highest offsets: each dim at 0 or at its last index, whichever is further.
+      let low = x.offset, high = x.offset;
+      x.shape.forEach((n, d) => {
+        const reach = (n - 1) * x.strides[d]!;
+        if (reach < 0) low += reach;
+        else high += reach;
+      });
+      const outside = low < 0 ? low : high;
+      check(Number.isInteger(low) && Number.isInteger(high) && low >= 0 && high < x.storage.length, `reference.${primitive}`, () =>
         `the view of shape ${fmt(x.shape)}, strides ${fmt(x.strides)} and offset ${x.offset} reads element ${outside} of a storage of ${x.storage.length}`);
     }
-    return offsets;
   }
 
   /** Every value of `x`, row-major. */
   private values(primitive: string, x: View<Storage>): number[] {
-    return this.offsets(primitive, x).map((o) => x.storage[o]!);
+    this.checkViews(primitive, x);
+    return offsets(x).map((o) => x.storage[o]!);
   }
 
   /** A new storage of `dtype` holding `values` (int32 storage truncates as an Int32Array does). */
@@ -178,7 +191,7 @@ export class ReferenceBackend implements Backend<Storage> {
   }
 
   argReduce(op: ArgReduceOp, x: View<Storage>, axis: number): Storage {
-    this.offsets(op, x);
+    this.checkViews(op, x);
     const n = x.shape[axis]!;
     const outShape = x.shape.filter((_, d) => d !== axis);
     const better = op === 'argmax' ? (v: number, best: number) => v > best : (v: number, best: number) => v < best;
@@ -194,8 +207,7 @@ export class ReferenceBackend implements Backend<Storage> {
   }
 
   matmul(a: View<Storage>, b: View<Storage>): Storage {
-    this.offsets('matmul', a);
-    this.offsets('matmul', b);
+    this.checkViews('matmul', a, b);
     const r = a.shape.length;
     const k = a.shape[r - 1]!;
     const outShape = [...a.shape.slice(0, r - 1), b.shape[r - 1]!];
@@ -210,7 +222,7 @@ export class ReferenceBackend implements Backend<Storage> {
   }
 
   gather(x: View<Storage>, axis: number, index: View<Storage>): Storage {
-    this.offsets('gather', x);
+    this.checkViews('gather', x);
     const picks = this.values('gather', index);
     const result = picks.map((j, i) => {
       const at = unravel(i, index.shape);
@@ -235,6 +247,7 @@ export class ReferenceBackend implements Backend<Storage> {
   copy(src: View<Storage>, dst: View<Storage>): void {
     // Read everything first: src and dst may be views of one storage.
     const values = this.values('copy', src);
-    this.offsets('copy', dst).forEach((o, i) => (dst.storage[o] = values[i]!));
+    this.checkViews('copy', dst);
+    offsets(dst).forEach((o, i) => (dst.storage[o] = values[i]!));
   }
 }
