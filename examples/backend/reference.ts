@@ -81,7 +81,8 @@ function offsets(x: View<Storage>): number[] {
  *
  * @example
  * registerBackend(referencePlugin);
- * const x = tensor([1, 2, 3], { backend: (await initBackend('reference')).name, dtype: 'float64' });
+ * await initBackend('reference');
+ * tensor([1, 2, 3], { backend: 'reference', dtype: 'float64' }).exp();
  */
 export class ReferenceBackend implements Backend<Storage> {
   readonly name = 'reference';
