@@ -8,16 +8,13 @@
 //   attention is composed: q·kᵀ, a causal `where`, softmax, ·v;
 // - the gradient of `take` is a scatter that its jit cannot compile yet, so the embedding and the
 //   loss's target pick are one-hot products.
-import { type Array as JaxArray, defaultDevice, init, jit, nn, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
+import { type Array as JaxArray, jit, nn, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
+import { adam } from './coreJax.js';
+
+export { initJax } from './coreJax.js';
 
 export interface GptShape { vocab: number; context: number; width: number; layers: number; heads: number; batch: number }
 type Tree = Record<string, JaxArray>;
-
-/** Starts jax-js's WebAssembly device (the only one it offers in Node). */
-export async function initJax(): Promise<void> {
-  await init('wasm');
-  defaultDevice('wasm');
-}
 
 function normal(shape: number[], std: number, seed: number): JaxArray {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -92,22 +89,6 @@ function loss(g: GptShape, scale: number, causal: JaxArray, p: Tree, lora: Tree 
   return nn.logSoftmax(logits, -1).mul(nn.oneHot(targets, V)).sum().mul(-1 / (B * T));
 }
 
-/** AdamW as torch.optim.AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01); c1, c2 are 1/(1-β1ᵗ), 1/(1-β2ᵗ). */
-function adamW(params: Tree, grads: Tree, m: Tree, v: Tree, c1: JaxArray, c2: JaxArray): [Tree, Tree, Tree] {
-  const lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01;
-  const p2: Tree = {}, m2: Tree = {}, v2: Tree = {};
-  for (const k of Object.keys(params)) {
-    const g = grads[k]!;
-    m2[k] = m[k]!.mul(b1).add(g.ref.mul(1 - b1));
-    v2[k] = v[k]!.mul(b2).add(g.ref.mul(g).mul(1 - b2));
-    const update = m2[k]!.ref.mul(c1.ref).div(np.sqrt(v2[k]!.ref.mul(c2.ref)).add(eps));
-    p2[k] = params[k]!.mul(1 - lr * wd).sub(update.mul(lr));
-  }
-  c1.dispose();
-  c2.dispose();
-  return [p2, m2, v2];
-}
-
 type StepFn = (trained: Tree, frozen: Tree, m: Tree, v: Tree, c1: JaxArray, c2: JaxArray, causal: JaxArray, ids: JaxArray, targets: JaxArray) => [JaxArray, Tree, Tree, Tree];
 
 /** A jit-compiled training step of the GPT (full fine-tuning, or LoRA of `rank` on the q/k/v projection), with its state. */
@@ -125,7 +106,7 @@ export function jaxGptStep(g: GptShape, mode: 'full' | 'lora', rank = 4, alpha =
   const step = jit(((tr, fr, mm, vv, c1, c2, c, x, y) => {
     const [l, grads] = valueAndGrad((lo: Tree, f: Tree, cc: JaxArray, xx: JaxArray, yy: JaxArray) =>
       mode === 'lora' ? loss(g, scale, cc, f, lo, xx, yy) : (tree.dispose(f), loss(g, scale, cc, lo, null, xx, yy)))(tree.ref(tr), fr, c, x, y);
-    return [l, ...adamW(tr, grads as Tree, mm, vv, c1, c2)];
+    return [l, ...adam(tr, grads as Tree, mm, vv, c1, c2, 1e-3, 0.01)];
   }) as StepFn) as unknown as StepFn;
   return {
     step: () => {
