@@ -3,7 +3,7 @@
 // oracle the other backends are compared with (test/matrix.ts), and docs/backends.md walks
 // through it. It is laid out as a backend in src/backends/<name>/ would be: it imports core and
 // backends/shared/ only (checked by `npm run deps`).
-import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp, View } from '../../src/core/backend.js';
+import type { ArgReduceOp, BackendImplementation, BinaryOp, ReduceOp, UnaryOp, View } from '../../src/core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
 import { check, fmt } from '../../src/core/errors.js';
 import { contiguousStrides, sizeOf } from '../../src/core/shape.js';
@@ -84,13 +84,11 @@ function offsets(x: View<Storage>): number[] {
  * await initBackend('reference');
  * tensor([1, 2, 3], { backend: 'reference', dtype: 'float64' }).exp();
  */
-export class ReferenceBackend implements Backend<Storage> {
+export class ReferenceBackend implements BackendImplementation<Storage> {
   readonly name = 'reference';
   readonly synchronous = true;
   readonly dtypes: readonly DType[] = ['float64', 'int32'];
   readonly info: ReferenceInfo;
-  /** The storages not yet freed, for `memory()`. */
-  private readonly live = new Set<Storage>();
 
   constructor(options: ReferenceOptions = {}) {
     this.info = { checkViews: options.checkViews ?? true };
@@ -124,7 +122,6 @@ export class ReferenceBackend implements Backend<Storage> {
   private output(dtype: DType, values: ArrayLike<number>): Storage {
     const out = typedArrayFor(dtype, values.length);
     out.set(values);
-    this.live.add(out);
     return out;
   }
 
@@ -146,18 +143,11 @@ export class ReferenceBackend implements Backend<Storage> {
     return Promise.resolve(this.readSync(x));
   }
 
-  free(storage: Storage): void {
-    this.live.delete(storage);
-  }
+  /** Nothing to release: a typed array goes to the garbage collector once nothing uses it. */
+  free(): void {}
 
   bytes(storage: Storage): number {
     return storage.byteLength;
-  }
-
-  memory(): { buffers: number; bytes: number } {
-    let bytes = 0;
-    for (const s of this.live) bytes += s.byteLength;
-    return { buffers: this.live.size, bytes };
   }
 
   unary(op: UnaryOp, x: View<Storage>): Storage {
