@@ -182,13 +182,22 @@ let current: Backend | null = null;
 
 const COMPUTE = new Set(['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy']);
 
+/** One backend's live storages and their bytes, as core's wrapper sees them made and freed. */
+interface StorageAccount {
+  /** What `memory()` reports. */
+  memory(): { buffers: number; bytes: number };
+  /** Counts the storage a primitive returned (nothing for `copy` or an in-place fused kernel); returns it. */
+  made(storage: unknown): unknown;
+  /** The backend's member `prop` (bound to it), counting what `upload` and `fill` make, `free` and `destroy`. */
+  member(prop: PropertyKey, fn: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown;
+}
+
 /**
- * Wraps a backend so core counts its live storages and their bytes, what `memory()` reports:
- * a storage counts from the primitive that returns it (upload, fill, a compute primitive other
- * than `copy`, a fused kernel with a result) until `free`, and none is left after `destroy`.
- * Every member the backend has passes through, bound to the backend itself.
+ * Core counts every backend's storages, so no backend does: a storage counts, by the bytes the
+ * backend reports for it, from the primitive that returns it (upload, fill, a compute primitive
+ * other than `copy`, a fused kernel with a result) until `free`; none is left after `destroy`.
  */
-function accounted(b: BackendImplementation): Backend {
+function storageAccount(b: BackendImplementation): StorageAccount {
   let buffers = 0;
   let bytes = 0;
   let destroyed = false;
@@ -199,58 +208,51 @@ function accounted(b: BackendImplementation): Backend {
     }
     return storage;
   };
-  const makesStorage = (prop: PropertyKey) => prop === 'upload' || prop === 'fill' || (prop !== 'copy' && COMPUTE.has(prop as string));
-  const own = new Map<PropertyKey, unknown>([
-    ['memory', () => ({ buffers, bytes })],
-    ['free', (storage: unknown) => {
-      if (!destroyed) {
-        buffers--;
-        bytes -= b.bytes(storage);
+  return {
+    memory: () => ({ buffers, bytes }),
+    made,
+    member(prop, fn) {
+      if (prop === 'upload' || prop === 'fill') return (...args) => made(fn(...args));
+      if (prop === 'free') {
+        return (storage) => {
+          if (!destroyed) {
+            buffers--;
+            bytes -= b.bytes(storage);
+          }
+          return fn(storage);
+        };
       }
-      b.free(storage);
-    }],
-    ['destroy', b.destroy && (() => {
-      b.destroy!();
-      destroyed = true;
-      buffers = bytes = 0;
-    })],
-  ]);
-  let fused: FusedKernels<unknown> | undefined;
-  return new Proxy(b as Backend, {
-    get(target, prop) {
-      if (own.has(prop)) return own.get(prop);
-      if (prop === 'fused' && target.fused) {
-        fused ??= Object.fromEntries(
-          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => made((f as (...a: unknown[]) => unknown).apply(target.fused, args))]),
-        );
-        return fused;
+      if (prop === 'destroy') {
+        return () => {
+          fn();
+          destroyed = true;
+          buffers = bytes = 0;
+        };
       }
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const fn = (value as (...args: unknown[]) => unknown).bind(target);
-      own.set(prop, makesStorage(prop) ? (...args: unknown[]) => made(fn(...args)) : fn);
-      return own.get(prop);
+      return fn;
     },
-  });
+  };
 }
 
 /**
- * Wraps a backend so every compute primitive (and fused kernel) bumps its counters. Other
- * members pass through, bound to the backend itself.
+ * Wraps a backend so every compute primitive (and fused kernel) bumps its counters, and its
+ * storages are counted (`storageAccount`). Other members pass through, bound to the backend itself.
  */
-function counted(b: Backend): Backend {
+function counted(b: BackendImplementation): Backend {
   const s: BackendStats = { kernels: 0, byOp: new Map() };
+  const account = storageAccount(b);
   const bump = (key: string) => {
     s.kernels++;
     s.byOp.set(key, (s.byOp.get(key) ?? 0) + 1);
   };
   const methods = new Map<PropertyKey, unknown>();
   let fused: FusedKernels<unknown> | undefined;
-  const wrapped = new Proxy(b, {
+  const wrapped = new Proxy(b as Backend, {
     get(target, prop) {
+      if (prop === 'memory') return account.memory;
       if (prop === 'fused' && target.fused) {
         fused ??= Object.fromEntries(
-          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`), (f as (...a: unknown[]) => unknown).apply(target.fused, args))]),
+          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`), account.made((f as (...a: unknown[]) => unknown).apply(target.fused, args)))]),
         );
         return fused;
       }
@@ -260,8 +262,8 @@ function counted(b: Backend): Backend {
       if (!m) {
         const fn = (value as (...args: unknown[]) => unknown).bind(target);
         m = COMPUTE.has(prop as string)
-          ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop)), fn(...args))
-          : fn;
+          ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop)), account.made(fn(...args)))
+          : account.member(prop, fn);
         methods.set(prop, m);
       }
       return m;
@@ -327,7 +329,7 @@ export async function initBackend<N extends string>(name: N, opts?: OptionsOf<N>
   if (!plugin) {
     throw new TsgradError('setBackend', `unknown backend '${name}'; registered: ${listBackends().join(', ')}`);
   }
-  const backend = counted(accounted(await plugin.create(options)));
+  const backend = counted(await plugin.create(options));
   instances.set(name, backend);
   createdWith.set(name, { ...options });
   return backend;
@@ -369,7 +371,7 @@ export function backendByName(name: string): Backend {
 
 /** Registers an already-created backend instance (used for the synchronous CPU backend). */
 export function installBackend(name: string, backend: BackendImplementation): Backend {
-  const wrapped = counted(accounted(backend));
+  const wrapped = counted(backend);
   instances.set(name, wrapped);
   return wrapped;
 }
