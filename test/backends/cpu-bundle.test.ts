@@ -43,9 +43,11 @@ describe('cpu backend in a minified bundle', () => {
     }
     expect(staticNode).toEqual([]);
     const run = await promisify(execFile)(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, TSGRAD_CPU_THREADS: '2' }, timeout: 60_000 });
-    const report = JSON.parse(run.stdout) as Record<string, { path: string; threads: number; exact: boolean }>;
+    const report = JSON.parse(run.stdout) as Record<string, object>;
     // Still two threads after the matmul: a failing worker would have dropped the count to one.
     expect(report['wasm']).toMatchObject({ path: 'wasm', threads: 2, exact: true });
     expect(report['js']).toMatchObject({ path: 'js', threads: 2, exact: true });
+    // The workers ran parts: their program, serialised from the minified functions, works.
+    expect(report['pool']).toEqual({ calling: true, worker: true });
   });
 });
