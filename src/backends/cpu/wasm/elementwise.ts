@@ -1,3 +1,4 @@
+import type { BinaryOp, UnaryOp } from '../../../core/backend.js';
 import { type Code, Fn, f32, f32x4, forLoop, i32, i32x4, v128 } from './emitter.js';
 
 /*
@@ -5,8 +6,11 @@ import { type Code, Fn, f32, f32x4, forLoop, i32, i32x4, v128 } from './emitter.
  * are padded to whole vectors by the caller, so no kernel has a scalar tail.
  */
 
-/** Binary ops with a SIMD instruction whose result matches the JavaScript definition exactly. */
-export const WASM_BINARY = { add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div } as const;
+/**
+ * Binary ops with a SIMD instruction whose result matches the JavaScript definition (the shared
+ * op table's `js` form) exactly; keyed by the op table's names.
+ */
+export const WASM_BINARY = { add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div } as const satisfies Partial<Record<BinaryOp, Code>>;
 export type WasmBinaryOp = keyof typeof WASM_BINARY;
 
 /** How the second operand is read: a vector per step, or one value splatted to every lane. */
@@ -101,7 +105,10 @@ export function expInto(f: Fn, k: Splats, { n, r, p }: ExpLocals): Code {
   ];
 }
 
-/** Unary ops in SIMD, of the f32x4 on the stack: each the JavaScript definition exactly, except exp and sigmoid (about 2 ulp). */
+/**
+ * Unary ops in SIMD, of the f32x4 on the stack, keyed by the shared op table's names: each its
+ * JavaScript definition exactly, except exp and sigmoid (about 2 ulp).
+ */
 const UNARY_BODY = {
   neg: () => f32x4.neg,
   abs: () => f32x4.abs,
@@ -111,7 +118,7 @@ const UNARY_BODY = {
   exp: (f: Fn, k: Splats, e: ExpLocals) => expInto(f, k, e),
   // 1 / (1 + e^-x)
   sigmoid: (f: Fn, k: Splats, e: ExpLocals) => [...f32x4.neg, ...expInto(f, k, e), ...k.of(1), ...f32x4.add, ...f.set(e.r), ...k.of(1), ...f.get(e.r), ...f32x4.div],
-} as const satisfies Record<string, (f: Fn, k: Splats, e: ExpLocals) => Code>;
+} as const satisfies Partial<Record<UnaryOp, (f: Fn, k: Splats, e: ExpLocals) => Code>>;
 export type WasmUnaryOp = keyof typeof UNARY_BODY;
 export const WASM_UNARY: readonly WasmUnaryOp[] = Object.keys(UNARY_BODY) as WasmUnaryOp[];
 /** The unary ops built on exp, which (four times unrolled) fill a module of their own (see runtime.ts). */
