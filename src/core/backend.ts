@@ -79,6 +79,18 @@ export interface FusedKernels<S> {
 }
 
 /**
+ * The compute primitives of `Backend`, the methods that run a kernel: core counts every call of
+ * each (`backendStats`). A new primitive joins the interface and this list: `satisfies` refuses a
+ * name the interface lacks, and test/core/backend-primitives.test.ts a method missing here.
+ */
+export const PRIMITIVES = ['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy'] as const satisfies readonly (keyof Backend)[];
+
+/** The name of a compute primitive. */
+export type Primitive = (typeof PRIMITIVES)[number];
+
+const COUNTED: ReadonlySet<PropertyKey> = new Set(PRIMITIVES);
+
+/**
  * The primitives a backend implements. Every compute primitive returns a new contiguous storage
  * holding `sizeOf(outShape)` elements, except `copy`, which writes into an existing view.
  * Gradients never live here: core composes them from these primitives.
@@ -171,7 +183,6 @@ const createdWith = new Map<string, Record<string, unknown>>();
 const stats = new WeakMap<Backend, BackendStats>();
 let current: Backend | null = null;
 
-const COMPUTE = new Set(['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy']);
 
 /**
  * Wraps a backend so every compute primitive (and fused kernel) bumps its counters. Other
@@ -198,7 +209,7 @@ function counted(b: Backend): Backend {
       let m = methods.get(prop);
       if (!m) {
         const fn = (value as (...args: unknown[]) => unknown).bind(target);
-        m = COMPUTE.has(prop as string)
+        m = COUNTED.has(prop)
           ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop)), fn(...args))
           : fn;
         methods.set(prop, m);
