@@ -43,6 +43,26 @@ function alive(t: Tensor, op: string): void {
 
 type Method = (this: Tensor, ...args: unknown[]) => unknown;
 
+/** Method calls under way; only the outermost one renames errors. */
+let depth = 0;
+
+/**
+ * Runs the method `op`. An op composed of others (clamp of where, var of mean) would otherwise
+ * report a bad input under the inner op's name; the outermost method's name is the one the
+ * caller wrote, so its errors carry that name.
+ */
+function invoke(op: string, impl: Method, self: Tensor, args: readonly unknown[] | null, a?: unknown, b?: unknown, c?: unknown): unknown {
+  if (depth > 0) return args ? impl.apply(self, args as unknown[]) : impl.call(self, a, b, c);
+  depth++;
+  try {
+    return args ? impl.apply(self, args as unknown[]) : impl.call(self, a, b, c);
+  } catch (e) {
+    throw e instanceof TsgradError && e.op !== op ? new TsgradError(op, e.message.slice(e.op.length + 2)) : e;
+  } finally {
+    depth--;
+  }
+}
+
 /**
  * The checked method. Wrappers of fixed arity for the common cases keep a call as cheap as a
  * direct one (no rest array); 'dims' takes the rest of the arguments, so it gets the general one.
@@ -53,27 +73,27 @@ function guarded(op: string, parsed: readonly ParsedArg[], impl: Method): Method
     return function (this: Tensor, ...args: unknown[]) {
       alive(this, op);
       checkParsedArgs(op, args, parsed);
-      return impl.apply(this, args);
+      return invoke(op, impl, this, args);
     };
   }
   switch (parsed.length) {
     case 0:
       return function (this: Tensor) {
         alive(this, op);
-        return impl.call(this);
+        return invoke(op, impl, this, null);
       };
     case 1:
       return function (this: Tensor, a?: unknown) {
         alive(this, op);
         checkArg(op, p0!, a);
-        return impl.call(this, a);
+        return invoke(op, impl, this, null, a);
       };
     case 2:
       return function (this: Tensor, a?: unknown, b?: unknown) {
         alive(this, op);
         checkArg(op, p0!, a);
         checkArg(op, p1!, b);
-        return impl.call(this, a, b);
+        return invoke(op, impl, this, null, a, b);
       };
     default:
       return function (this: Tensor, a?: unknown, b?: unknown, c?: unknown) {
@@ -81,7 +101,7 @@ function guarded(op: string, parsed: readonly ParsedArg[], impl: Method): Method
         checkArg(op, p0!, a);
         checkArg(op, p1!, b);
         checkArg(op, p2!, c);
-        return impl.call(this, a, b, c);
+        return invoke(op, impl, this, null, a, b, c);
       };
   }
 }
