@@ -250,15 +250,15 @@ declare module '../tensor.js' {
     gt(other: Tensor | number): Tensor;
     /** int32 1 where greater or equal. @example x.ge(0) */
     ge(other: Tensor | number): Tensor;
-    /** −x. @example x.neg() */
+    /** Negation, −x. @example x.neg() */
     neg(): Tensor;
-    /** eˣ. @example x.exp() */
+    /** The exponential, eˣ. @example x.exp() */
     exp(): Tensor;
     /** Natural logarithm. @example x.log() */
     log(): Tensor;
     /** Square root. @example x.sqrt() */
     sqrt(): Tensor;
-    /** |x|. @example x.abs() */
+    /** Absolute value, |x|. @example x.abs() */
     abs(): Tensor;
     /** −1, 0 or 1 by sign; zero gradient. @example x.sign() */
     sign(): Tensor;
