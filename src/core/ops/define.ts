@@ -13,16 +13,22 @@ type MethodName = { [K in keyof Tensor]: Tensor[K] extends (...args: never[]) =>
 /** The implementation of method `K`, with the receiver as `this`. */
 type Impl<K extends MethodName> = Tensor[K] extends (...args: infer A) => infer R ? (this: Tensor, ...args: A) => R : never;
 
+/** How many parameters method `K` declares, optional ones included (`number` for a rest parameter). */
+type Arity<K extends MethodName> = Tensor[K] extends (...args: infer A) => unknown ? Required<A>['length'] : never;
+
 const specs = new Map<string, readonly ArgSpec[]>();
 
 /**
- * Installs `impl` as Tensor method `name`, behind the check of `args`: a disposed receiver or a
- * bad argument is refused under the method's own name before anything runs.
+ * Installs `impl` as Tensor method `name`, behind the check of `args` (one spec per parameter,
+ * which the types enforce): a disposed receiver or a bad argument is refused under the method's
+ * own name before anything runs.
  *
  * @example
  * defineMethod('neg', [], function () { return neg(this); });
  */
-export function defineMethod<K extends MethodName>(name: K, args: readonly ArgSpec[], impl: Impl<K>): void {
+export function defineMethod<K extends MethodName, const A extends readonly ArgSpec[]>(
+  name: K, args: A & { readonly length: Arity<K> }, impl: Impl<K>,
+): void {
   if (specs.has(name) || name in Tensor.prototype) throw new TsgradError('defineMethod', `Tensor.${name} is defined twice`);
   specs.set(name, args);
   Object.defineProperty(Tensor.prototype, name, {
