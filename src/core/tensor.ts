@@ -13,7 +13,9 @@ export type NestedArray = number | NestedArray[];
 
 /**
  * An n-dimensional array on one backend, with an optional place in the autograd graph.
- * Create tensors with `tensor`, `zeros`, `randn`...; every op returns a new tensor.
+ * Create tensors with `tensor`, `zeros`, `randn`...; every op returns a new tensor. This class
+ * holds the core (storage, shape, gradient, reading); each op's method is declared in its own
+ * file of `ops/` (see `ops/define.ts`).
  *
  * @example
  * const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
