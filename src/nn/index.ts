@@ -22,6 +22,7 @@ export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAtten
 export type { TensorLike } from './inputs.js';
 export type { CrossEntropyOptions, NllLossOptions, Reduction } from './losses.js';
 export * as init from './init.js';
-export { LoRALinear, type LoRABase, type LoRAOptions, type UnmergeReport } from './lora.js';
+export { LoRALayer, LoRALinear, type LoRABase, type LoRATarget, type LoRAOptions, type UnmergeReport } from './lora.js';
+export { LoRAConv2d } from './loraConv2d.js';
 export { applyLoRA, mergeAndUnload, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';

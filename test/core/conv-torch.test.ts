@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Tensor, grad, manualSeed, nn, randn } from '../../src/index.js';
+import type { AvgPool2dOptions, Conv2dOptions, InterpolateOptions, MaxPool2dOptions, Size2d } from '../../src/nn/functional.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
 const F = nn.functional;
@@ -33,7 +34,7 @@ for (const stride of [1, 2]) {
         cases.push({
           label: `conv2d stride ${stride} padding ${JSON.stringify(padding)} dilation ${dilation} groups ${groups} bias ${bias}`,
           shapes: [[2, 4, 7, 6], [6, 4 / groups, 3, 2], bias ? [6] : null],
-          run: (x, w, b) => F.conv2d(x!, w!, b, { stride, padding: padding as F.Conv2dOptions['padding'], dilation, groups }),
+          run: (x, w, b) => F.conv2d(x!, w!, b, { stride, padding: padding as Conv2dOptions['padding'], dilation, groups }),
           op: 'conv2d',
           kwargs: { stride, padding, dilation, groups },
         });
@@ -69,17 +70,17 @@ for (const [k, opts] of [[2, {}], [3, { stride: 2, padding: 1 }], [[3, 2], { str
   cases.push({
     label: `maxPool2d kernel ${JSON.stringify(k)} ${JSON.stringify(opts)}`,
     shapes: [[2, 3, 7, 6]],
-    run: (x) => F.maxPool2d(x!, k as F.Size2d, opts as F.MaxPool2dOptions),
+    run: (x) => F.maxPool2d(x!, k as Size2d, opts as MaxPool2dOptions),
     op: 'max_pool2d',
     kwargs: { kernel_size: k, ...opts },
   });
 }
 for (const [k, opts] of [[2, {}], [3, { stride: 2, padding: 1 }], [3, { stride: 1, padding: 1, countIncludePad: false }], [[2, 3], { padding: [1, 1], divisorOverride: 4 }]] as const) {
-  const { countIncludePad, divisorOverride, ...rest } = opts as F.AvgPool2dOptions;
+  const { countIncludePad, divisorOverride, ...rest } = opts as AvgPool2dOptions;
   cases.push({
     label: `avgPool2d kernel ${JSON.stringify(k)} ${JSON.stringify(opts)}`,
     shapes: [[2, 3, 7, 6]],
-    run: (x) => F.avgPool2d(x!, k as F.Size2d, opts as F.AvgPool2dOptions),
+    run: (x) => F.avgPool2d(x!, k as Size2d, opts as AvgPool2dOptions),
     op: 'avg_pool2d',
     kwargs: { kernel_size: k, ...rest, ...(countIncludePad !== undefined ? { count_include_pad: countIncludePad } : {}), ...(divisorOverride ? { divisor_override: divisorOverride } : {}) },
   });
@@ -88,7 +89,7 @@ for (const opts of [
   { scaleFactor: 2 }, { size: [7, 4] }, { scaleFactor: [1.5, 0.7] }, { size: [3, 9] },
   { scaleFactor: 2, mode: 'bilinear' }, { size: [7, 4], mode: 'bilinear' }, { scaleFactor: [1.5, 0.7], mode: 'bilinear' },
   { size: [9, 3], mode: 'bilinear', alignCorners: true }, { scaleFactor: 2, mode: 'bilinear', alignCorners: true },
-] as F.InterpolateOptions[]) {
+] as InterpolateOptions[]) {
   cases.push({
     label: `interpolate ${JSON.stringify(opts)}`,
     shapes: [[2, 2, 5, 6]],
@@ -145,6 +146,6 @@ describe.skipIf(skip)('convolution and friends against PyTorch 2.13 (float64)', 
     expect(maxErr(out.dataSync(), ref.out), `${label}: output`).toBeLessThan(1e-12);
     const present = inputs.filter((t): t is Tensor => t !== null);
     const grads = grad(out.mul(w).sum(), present);
-    grads.forEach((g, j) => expect(maxErr(g.dataSync(), ref.grads[j]!), `${label}: gradient of input ${j}`).toBeLessThan(1e-12));
+    grads.forEach((g, j) => expect(maxErr(g!.dataSync(), ref.grads[j]!), `${label}: gradient of input ${j}`).toBeLessThan(1e-12));
   });
 });

@@ -100,7 +100,9 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts
       `input ${fmt(x.shape)} padded by ${fmt(pads)} (left, right, top, bottom) is smaller than the kernel ${kh}×${kw} with dilation ${fmt(dilation)}`);
     const padded = pads.some((p) => p > 0) ? pad(x, pads) : x;
     const window: Window2d = { kernel: [kh, kw], dilation, stride, out: [oh, ow] };
-    const cols = im2col(padded, window).reshape([n, groups, cg * kh * kw, oh * ow]);
+    // A 1×1 kernel at stride 1 sees each pixel once: the input is its own im2col.
+    const pointwise = kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1;
+    const cols = (pointwise ? padded : im2col(padded, window)).reshape([n, groups, cg * kh * kw, oh * ow]);
     const out = weight.reshape([groups, o / groups, cg * kh * kw]).matmul(cols).reshape([n, o, oh, ow]);
     return bias ? out.add(bias.reshape([o, 1, 1])) : out;
   });
