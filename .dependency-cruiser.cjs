@@ -10,6 +10,7 @@
 //   core                    imports nothing above it; knows the Backend interface, never a backend
 //   core/inspect/           tools that look at the engine (graph printers, trace, gradcheck); the rest
 //                           of core (the engine) never imports them
+//   examples/backend/       the example backend of docs/backends.md, held to a backend's rule
 //
 // Type-only imports count: core naming a backend's option type is as much a dependency as a call.
 const ABOVE_CORE = 'backends|nn|optim|io|data|models';
@@ -44,6 +45,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/backends/([^/]+)/' },
       to: { path: '^src/', pathNot: '^src/(core/|backends/shared/|backends/$1/)' },
+    },
+    {
+      name: 'example-backend-like-a-backend',
+      comment: 'the example backend (docs/backends.md) imports core and backends/shared/ only, as a backend in src/backends/<name>/ would',
+      severity: 'error',
+      from: { path: '^examples/backend/' },
+      to: { path: '^src/', pathNot: '^src/(core/|backends/shared/)' },
     },
     {
       name: 'backends-registered-through-plugins',

@@ -1,5 +1,5 @@
 // tsgrad's CPU backend against TensorFlow.js's WebAssembly backend (XNNPACK, SIMD) and its pure-JS
-// CPU backend, side by side in one run: matmuls, the matmul shapes of a training step, a Linear
+// CPU backend, and jax-js (jit-compiled, WebAssembly) where it has the case, side by side in one run: matmuls, the matmul shapes of a training step, a Linear
 // forward, LoRA and full fine-tuning steps, an MLP step and elementwise ops, all float32.
 // tsgrad runs on its WebAssembly path with matmuls split between threads, on that path held to
 // one thread, and (for elementwise work) on its plain-JavaScript path, which was the whole
@@ -11,7 +11,11 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
 import { type Tensor, getBackend, getBackendInfo, manualSeed, nn, noGrad, optim, randn, scope, setBackend, tensor } from '../src/index.js';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+import { type JaxCase, initJax, jaxCoreCases } from './peers/coreJax.js';
 
 const { linear, crossEntropy, mseLoss } = nn.functional;
 const threads = configureMatmulThreads({}).threads;
@@ -36,6 +40,20 @@ const TFJS_BACKEND: Record<string, string> = { [TFJS_WASM]: 'wasm', [TFJS_CPU]: 
 await tf.setBackend('wasm');
 const tfjsWasmThreads = getThreadsCount();
 const tfjsWasmSimd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+
+/** jax-js on its WebAssembly device, in this process (without relaxed SIMD), and in a child process with it. */
+const JAX = 'jax-js/wasm';
+const JAX_RELAXED = 'jax-js/wasm relaxed-simd';
+await initJax();
+const jaxCases = jaxCoreCases();
+
+/** The jax-js task of a case, if jax-js has it. */
+function jaxTask(name: string, flops?: number): BenchTask[] {
+  const make = jaxCases[name];
+  if (!make) return [];
+  let c: JaxCase | null = null;
+  return [{ case: name, impl: JAX, flops, setup: () => void (c = make()), run: () => c!.run(), teardown: () => c!.dispose() }];
+}
 
 /**
  * One case for several tsgrad variants and tfjs backends. `ours()` and `theirs()` build inputs
@@ -119,7 +137,7 @@ function matmulCase(name: string, m: number, k: number, n: number, opts: { bT?: 
       const a = tf.randomNormal([m, k]), b = tf.randomNormal([k, n]);
       return { run: () => readTf(tf.matMul(a, b)), dispose: () => tf.dispose([a, b]) };
     },
-  );
+  ).concat(jaxTask(name, 2 * m * k * n));
 }
 
 function matmulTasks(): BenchTask[] {
@@ -195,7 +213,7 @@ function trainTasks(mode: 'LoRA r4' | 'full fine-tuning'): BenchTask[] {
         },
       };
     },
-  );
+  ).concat(jaxTask(`${mode} train step, x [64,768], W 768×768, Adam`));
 }
 
 /** 784 → 256 → 10 with ReLU, batch 64, softmax cross-entropy, one SGD step. */
@@ -232,7 +250,7 @@ function mlpTasks(): BenchTask[] {
         },
       };
     },
-  );
+  ).concat(jaxTask('MLP 784-256-10 step, batch 64, SGD'));
 }
 
 /** Elementwise ops, a sum and a softmax on 8,192 elements (and 1M, and 1 element), on both tsgrad paths. */
@@ -298,6 +316,13 @@ for (const section of [matmulTasks, trainingShapeTasks, linearForwardTasks, () =
   if (leaks.tfjs !== 0) throw new Error(`benchmark runs leaked tfjs tensors (${JSON.stringify(leaks)}); the comparison would be unfair`);
 }
 
+// jax-js's fused multiply-add path needs Node's relaxed SIMD, which would change tsgrad's kernels
+// too if this process had it: so jax-js runs once more, alone, in a child process with the flag.
+const relaxed = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.execArgv, join(dirname(fileURLToPath(import.meta.url)), 'peers', 'coreJax.ts')], { encoding: 'utf8' });
+if (relaxed.status !== 0) throw new Error(`jax-js with relaxed SIMD failed:\n${relaxed.stderr}`);
+const relaxedMs = JSON.parse(relaxed.stdout.trim().split('\n').pop()!) as Record<string, number>;
+for (const [name, ms] of Object.entries(relaxedMs)) rows.push({ suite: 'core', case: name, impl: JAX_RELAXED, meanMs: ms, medianMs: ms, rmePercent: 0, samples: name === 'matmul 1024' ? 10 : 30 });
+
 /** impl's speed over `other`'s in a case (>1: impl is faster), from the per-round medians. */
 function speed(r: BenchRow, other: BenchRow | undefined): string {
   if (!other) return '';
@@ -307,14 +332,15 @@ function speed(r: BenchRow, other: BenchRow | undefined): string {
 
 function ratioTable(rs: BenchRow[]): string {
   const lines = [
-    '| case | tsgrad impl | median ms | speed vs tfjs/wasm | vs tfjs/cpu | vs tsgrad js path | GFLOP/s |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| case | tsgrad impl | median ms | speed vs tfjs/wasm | vs tfjs/cpu | vs jax-js/wasm | vs jax-js relaxed-simd | vs tsgrad js path | GFLOP/s |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rs) {
     if (!r.impl.startsWith('tsgrad/')) continue;
     const find = (impl: string) => rs.find((o) => o.case === r.case && o.impl === impl);
     lines.push(
       `| ${r.case} | ${r.impl.replace('tsgrad/cpu', '') || 'wasm'} | ${r.medianMs!.toFixed(3)} | ${speed(r, find(TFJS_WASM))} | ${speed(r, find(TFJS_CPU))} | ` +
+        `${speed(r, find(JAX))} | ${find(JAX_RELAXED) ? `${(find(JAX_RELAXED)!.medianMs! / r.medianMs!).toFixed(2)}×` : ''} | ` +
         `${r.impl === OURS_JS ? '' : speed(r, find(OURS_JS))} | ${r.gflops ? r.gflops.toFixed(2) : ''} |`,
     );
   }
@@ -331,7 +357,10 @@ const notes = [
     "WASM_HAS_MULTITHREAD_SUPPORT makes its init fail (Node's worker_threads refuses the blob: worker URL). So the " +
     `like-for-like matmul rows are "1 thread"; the default rows use ${threads} threads against its one. ` +
     '"js path" is tsgrad\'s plain-JavaScript path (`setBackend(\'cpu\', { wasm: false })`): the whole CPU backend before the WebAssembly one, ' +
-    'with its fused softmax kernel. On the wasm path, float32 tensors live in the WebAssembly memory, so kernels neither copy in nor out.',
+    'with its fused softmax kernel. On the wasm path, float32 tensors live in the WebAssembly memory, so kernels neither copy in nor out. ' +
+    'jax-js (@jax-js/jax 0.1.25) runs on its WebAssembly device with each training step one jit-compiled function (loss, gradient, update; ' +
+    'bench/peers/coreJax.ts): "vs jax-js/wasm" is measured in the rounds beside tsgrad, without relaxed SIMD; "vs jax-js relaxed-simd" is a ' +
+    'separate child process under --experimental-wasm-relaxed-simd after the rounds (its median over ours, not paired by round).',
   ratioTable(rows),
 ];
 console.log(notes[2]);

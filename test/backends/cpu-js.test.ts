@@ -1,16 +1,8 @@
-// The CPU backend's plain-JavaScript path (`setBackend('cpu', { wasm: false })`) through the
-// same conformance suite as every backend; test/backends/cpu.test.ts runs the WebAssembly path.
+// The CPU backend's options: the plain-JavaScript path (`setBackend('cpu', { wasm: false })`).
+// The conformance suite runs on it from test/matrix.ts (its 'cpu-js' entry).
 import { describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { getBackendInfo, setBackend } from '../../src/index.js';
-import { defineConformance } from '../conformance/suite.js';
-
-defineConformance('cpu', {
-  init: async () => {
-    await setBackend('cpu', { wasm: false });
-    if (getBackendInfo('cpu')['path'] !== 'js') throw new Error('the cpu backend did not switch to its JavaScript path');
-  },
-});
 
 describe('cpu backend options', () => {
   it('reports the JavaScript path, and refuses bad options without changing it', async () => {

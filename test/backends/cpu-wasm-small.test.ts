@@ -1,19 +1,12 @@
-// The conformance suite with the WebAssembly elementwise, reduction and softmax kernels taking
-// every float32 op they cover, however small (they normally start at 2,048 elements), so forward
-// results and gradients through them are checked like any backend's.
+// The WebAssembly elementwise, reduction and softmax kernels taking every float32 op they cover,
+// however small (they normally start at 2,048 elements). The conformance suite runs so from
+// test/matrix.ts (its 'cpu-wasm-small' entry).
 import { describe, expect, it, vi } from 'vitest';
 import { WasmElementwise, configureWasmElementwise } from '../../src/backends/cpu/wasm/kernels.js';
 import { WasmReductions } from '../../src/backends/cpu/wasm/reductions.js';
-import { backendStats, getBackendInfo, randn, resetStats } from '../../src/index.js';
-import { defineConformance } from '../conformance/suite.js';
+import { backendStats, randn, resetStats } from '../../src/index.js';
 
 configureWasmElementwise({ minElements: 1, minInMemory: 1, minRow: 1 });
-
-defineConformance('cpu', {
-  init: async () => {
-    if (getBackendInfo('cpu')['path'] !== 'wasm') throw new Error('the cpu backend is not on its WebAssembly path');
-  },
-});
 
 describe('small tensors through the wasm kernels', () => {
   it('run there, and give the results of the plain definitions for odd lengths and row broadcasts', () => {

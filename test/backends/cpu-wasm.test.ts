@@ -48,7 +48,7 @@ describe('wasm runtime', () => {
     // so this test's worker keeps answering vitest while the child runs.
     const run = await promisify(execFile)(
       process.execPath,
-      [RELAXED_FLAG, 'node_modules/vitest/vitest.mjs', 'run', 'test/backends/cpu.test.ts', 'test/backends/cpu-matmul.test.ts', '--pool=threads', '--reporter=dot'],
+      [RELAXED_FLAG, 'node_modules/vitest/vitest.mjs', 'run', 'test/conformance/cpu.test.ts', 'test/backends/cpu.test.ts', 'test/backends/cpu-matmul.test.ts', '--pool=threads', '--reporter=dot'],
       { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: undefined, NO_COLOR: '1', TSGRAD_EXPECT_RELAXED: '1' }, timeout: 280_000 },
     ).catch((e: { stdout?: string; stderr?: string; message: string }) => {
       throw new Error(`the relaxed-SIMD run failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);

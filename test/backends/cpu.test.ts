@@ -1,15 +1,8 @@
-// The CPU backend in float32 against CPU float64: the same suite every backend runs, here on
-// its default WebAssembly path (test/backends/cpu-js.test.ts runs the JavaScript one).
+// The CPU backend's info on its default WebAssembly path. The shared suites run from
+// test/matrix.ts (its 'cpu' entry; 'cpu-js' is the JavaScript path).
 import { describe, expect, it } from 'vitest';
 import { getBackendInfo } from '../../src/index.js';
-import { defineConformance } from '../conformance/suite.js';
 import { SIMD_PROBE, expectedSimd } from './support/wasmProbes.js';
-
-defineConformance('cpu', {
-  init: async () => {
-    if (getBackendInfo('cpu')['path'] !== 'wasm') throw new Error(`the cpu backend is not on its WebAssembly path: ${JSON.stringify(getBackendInfo('cpu'))}`);
-  },
-});
 
 describe('cpu backend info', () => {
   it('says which path and which SIMD flavour is in use', () => {

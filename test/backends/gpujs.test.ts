@@ -1,5 +1,5 @@
-// The gpu.js backend on a real GL context (headless-gl under an X display): the shared
-// conformance suite, plus what is particular to gpu.js (kernel type, textures, limits).
+// The gpu.js backend on a real GL context (headless-gl under an X display): what is particular
+// to gpu.js (kernel type, textures, limits). The shared suites run from test/matrix.ts.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,13 +7,10 @@ import {
   type Tensor, TsgradError, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
 } from '../../src/index.js';
 import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
-import { defineConformance } from '../conformance/suite.js';
 import { expectTimersRunDuringReads } from '../eventLoop.js';
+import { GPUJS_REQUIREMENT } from '../matrix.js';
 import { collectGarbage } from '../gc.js';
 
-const REQUIREMENT =
-  "the gpujs tests need a GL context: start `Xvfb :99 -noreset -screen 0 1024x768x24 &`, export DISPLAY=:99, and build the 'gl' addon " +
-  '(apt-get install libxi-dev libx11-dev libxext-dev pkg-config python3 g++ make; npm rebuild gl)';
 const GL_KERNELS = ['HeadlessGLKernel', 'WebGL2Kernel', 'WebGLKernel'];
 
 /** Creates the backend and refuses anything but a GL kernel (gpu.js falls back silently). */
@@ -22,16 +19,6 @@ async function initGpuJs(): Promise<GpuJsBackend> {
   if (!GL_KERNELS.includes(b.info.kernelType)) throw new Error(`gpujs runs ${b.info.kernelType}, not a GL kernel`);
   return b;
 }
-
-defineConformance('gpujs', {
-  init: async () => void (await initGpuJs()),
-  requirement: REQUIREMENT,
-  numRuns: 12,
-});
-
-// gpu.js's own CPU kernels (opt-in, no display needed) run the same kernel sources in JS.
-registerBackend('gpujs-cpu', () => createGpuJsBackend({ mode: 'cpu' }));
-defineConformance('gpujs-cpu', { numRuns: 4 });
 
 /** Max |a − b| over two float arrays, NaN-aware (matching NaNs count as equal). */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -52,7 +39,7 @@ describe('gpujs backend', () => {
       b = await initGpuJs();
     } catch (e) {
       if (process.env.CI) throw new Error(`gpujs is unavailable in CI: ${(e as Error).message}`);
-      console.warn(`\n*** SKIPPING the gpujs backend tests: ${(e as Error).message}\n*** ${REQUIREMENT}\n`);
+      console.warn(`\n*** SKIPPING the gpujs backend tests: ${(e as Error).message}\n*** ${GPUJS_REQUIREMENT}\n`);
     }
   });
   const gl = (name: string, fn: (b: GpuJsBackend) => Promise<void> | void, timeout?: number) =>

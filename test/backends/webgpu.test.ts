@@ -1,20 +1,13 @@
-// The WebGPU backend: the shared conformance suite, then what is specific to a GPU backend
-// (device discovery, buffer pooling and its hazards, dispatch limits, memory over a training loop).
+// The WebGPU backend: what is specific to a GPU backend (device discovery, buffer pooling and its
+// hazards, dispatch limits, memory over a training loop). The shared suites run from test/matrix.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type Backend, type Tensor, backendStats, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, optim, randn, resetStats, scope, tensor, zeros,
 } from '../../src/index.js';
 import { WebGPUBackend, createWebGPUBackend, webgpuInfo } from '../../src/backends/webgpu/index.js';
-import { defineConformance } from '../conformance/suite.js';
 import { expectTimersRunDuringReads } from '../eventLoop.js';
 import { collectGarbage } from '../gc.js';
-
-const REQUIREMENT = 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).';
-
-defineConformance('webgpu', {
-  init: async () => void (await initBackend('webgpu')),
-  requirement: REQUIREMENT,
-});
+import { WEBGPU_REQUIREMENT } from '../matrix.js';
 
 
 /** Largest |a − b| allowed relative to the magnitude of b, for float32 against float32/64. */
@@ -37,7 +30,7 @@ describe('webgpu backend', () => {
       available = true;
     } catch (e) {
       if (process.env.CI) throw new Error(`the webgpu backend is unavailable in CI: ${(e as Error).message}`);
-      console.warn(`\n*** SKIPPING the webgpu backend tests: ${(e as Error).message}\n*** ${REQUIREMENT}\n`);
+      console.warn(`\n*** SKIPPING the webgpu backend tests: ${(e as Error).message}\n*** ${WEBGPU_REQUIREMENT}\n`);
     }
   });
   const test = (name: string, fn: () => Promise<void>, timeout?: number) =>

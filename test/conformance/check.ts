@@ -1,29 +1,30 @@
 // One conformance case on one backend, free of the test runner, so the browser tests run it in a page too.
 import fc from 'fast-check';
-import { type Tensor, fromTypedArray, grad, scope } from '../../src/index.js';
+import { type DType, type Tensor, fromTypedArray, grad, scope } from '../../src/index.js';
+import { ORACLE, initOracle } from '../oracle.js';
 import type { OpCase } from './cases.js';
 import { closeTo, drawArb, lossWeights, prepare, tensorsFor } from './prepare.js';
 
 export const DEFAULT_TOL = { atol: 1e-4, rtol: 1e-3 };
 
 /**
- * Runs `c` on `backend` in float32 for `numRuns` drawn inputs: forward results against CPU
- * float64 and the reference loops, gradients against CPU float64 gradients; throws on a mismatch.
+ * Runs `c` on `backend` in `dtype` for `numRuns` drawn inputs: forward results against the
+ * oracle (float64 reference backend) and the reference loops, gradients against the oracle's
+ * gradients; throws on a mismatch.
  */
-export async function checkCase(c: OpCase, backend: string, tol: { atol: number; rtol: number }, numRuns: number): Promise<void> {
+export async function checkCase(c: OpCase, backend: string, tol: { atol: number; rtol: number }, numRuns: number, dtype: DType = 'float32'): Promise<void> {
+  await initOracle();
   await fc.assert(
     fc.asyncProperty(c.spec, drawArb, async (spec, draw) => {
       const p = prepare(spec, draw);
-      // Reference: CPU float64.
       const ref = scope(() => {
-        const xs = tensorsFor(p, 'float64', 'cpu', c.differentiable !== false);
+        const xs = tensorsFor(p, ORACLE.dtype, ORACLE.backend, c.differentiable !== false);
         const out = p.fn(...xs);
-        const grads = gradsOf(out, xs, 'cpu');
+        const grads = gradsOf(out, xs, ORACLE.backend);
         return { out: out.dataSync(), grads: grads.map((g) => g?.dataSync() ?? null) };
       });
-      // Backend under test: float32.
       await scope(async () => {
-        const xs = tensorsFor(p, 'float32', backend, c.differentiable !== false);
+        const xs = tensorsFor(p, dtype, backend, c.differentiable !== false);
         const out = p.fn(...xs);
         const got = await out.data();
         const err = closeTo(got, ref.out, tol);

@@ -1,4 +1,4 @@
-// CPU float32 against CPU float64 over random programs.
-import { defineDifferential } from './suite.js';
+// The differential suite on the 'cpu' entry of the backend matrix (test/matrix.ts).
+import { runSuite } from '../suites.js';
 
-defineDifferential('cpu', { numRuns: 300 });
+runSuite('differential', 'cpu');

@@ -3,16 +3,8 @@ import { describe, it } from 'vitest';
 import { scope } from '../../src/index.js';
 import { type Program, programArb, programCode, runProgram } from './programs.js';
 import { backendBeforeAll } from '../backendAvailable.js';
-
-export interface DifferentialOptions {
-  /** Initializes the backend; throwing means its driver is missing. */
-  init?: () => Promise<void>;
-  requirement?: string;
-  numRuns?: number;
-  /** Agreement with CPU float64 allowed for this backend's float32: |got − want| ≤ atol + rtol·|want|. */
-  atol?: number;
-  rtol?: number;
-}
+import type { MatrixEntry } from '../matrix.js';
+import { ORACLE, initOracle } from '../oracle.js';
 
 /** Fixed, so every run checks the same programs; set DIFF_SEED to explore others. */
 const SEED = Number(process.env.DIFF_SEED ?? 7);
@@ -27,31 +19,33 @@ function mismatch(got: number[], want: number[], atol: number, rtol: number): st
 }
 
 /**
- * Random programs run forward and backward on `backend` in float32 must agree with CPU float64
- * within the stated tolerance; a failure shrinks to a short program, printed as code.
+ * Random programs run forward and backward on `entry`'s backend in its dtype must agree with the
+ * oracle (the float64 reference backend) within the entry's tolerance; a failure shrinks to a
+ * short program, printed as code.
  */
-export function defineDifferential(backend: string, opts: DifferentialOptions = {}): void {
-  const atol = opts.atol ?? 1e-4, rtol = opts.rtol ?? 1e-3;
-  describe(`differential: ${backend} float32 against cpu float64`, () => {
-    const available = backendBeforeAll(backend, 'differential suite', { init: opts.init, requirement: opts.requirement });
+export function defineDifferential(entry: MatrixEntry, numRuns: number): void {
+  const { backend, dtype, tol: { atol, rtol } } = entry;
+  describe(`differential: ${entry.name} ${dtype} against ${ORACLE.backend} ${ORACLE.dtype}`, () => {
+    const available = backendBeforeAll(backend, 'differential suite', entry);
 
     it(`outputs and gradients agree within atol ${atol}, rtol ${rtol}`, async (ctx) => {
       if (!available()) return ctx.skip();
+      await initOracle();
       await fc.assert(
         fc.asyncProperty(programArb, async (p: Program) => {
           await scope(async () => {
-            const want = await runProgram(p, 'cpu', 'float64');
-            const got = await runProgram(p, backend, 'float32');
+            const want = await runProgram(p, ORACLE.backend, ORACLE.dtype);
+            const got = await runProgram(p, backend, dtype);
             const problems = [mismatch(got.out, want.out, atol, rtol) && `output: ${mismatch(got.out, want.out, atol, rtol)}`];
             got.grads.forEach((g, i) => {
               const m = mismatch(g, want.grads[i]!, atol, rtol);
               if (m) problems.push(`gradient of leaf${i}: ${m}`);
             });
             const found = problems.filter(Boolean);
-            if (found.length) throw new Error(`${backend} disagrees with cpu float64 (${found.join('; ')}) on\n${programCode(p)}`);
+            if (found.length) throw new Error(`${entry.name} disagrees with ${ORACLE.backend} ${ORACLE.dtype} (${found.join('; ')}) on\n${programCode(p)}`);
           });
         }),
-        { numRuns: opts.numRuns ?? 200, seed: SEED },
+        { numRuns, seed: SEED },
       );
     });
   });

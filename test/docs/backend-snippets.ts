@@ -5,7 +5,8 @@ import { afterAll, describe, it } from 'vitest';
 import { DOCS, blocksOf, kindOf, removeDir, root, runBlock } from './snippets.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 
-export function defineBackendSnippets(backend: string, requirement: string): void {
+/** Runs the docs' blocks tagged `ts <backend>` on that backend (its driver requirement is test/matrix.ts's). */
+export function defineBackendSnippets(backend: string): void {
   const dir = join(root, 'test', '.snippets', backend);
   afterAll(() => removeDir(dir));
   const blocks = DOCS.flatMap(blocksOf).filter((b) => {
@@ -13,7 +14,7 @@ export function defineBackendSnippets(backend: string, requirement: string): voi
     return k.kind === 'run' && k.backend === backend;
   });
   describe(`docs on ${backend}`, () => {
-    const available = backendBeforeAll(backend, 'doc snippets', { requirement });
+    const available = backendBeforeAll(backend, 'doc snippets');
     for (const b of blocks) {
       it(`${b.doc}:${b.line} runs`, async (ctx) => {
         if (!available()) return ctx.skip();

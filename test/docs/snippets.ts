@@ -1,5 +1,6 @@
 // Reads the fenced blocks of the README and the docs, and runs or checks them by their tag:
-//   ```ts                   runs on the CPU (test/docs/snippets.test.ts)
+//   ```ts                   runs on the CPU (test/docs/snippets.test.ts); it may import the
+//                           repository's examples as './examples/…', from the root
 //   ```ts webgpu / gpujs    runs on that backend, in that backend's docs test
 //   ```ts no-run <file>     an excerpt: must appear verbatim in <file>
 //   ```ts browser           page code: compiled under strict TypeScript with the DOM, not run
@@ -49,12 +50,12 @@ export function kindOf(b: Block): { kind: 'run'; backend: string } | { kind: 'ex
   };
 }
 
-/** Writes a block next to the tests, pointing 'tsgrad' at the source, and imports it. */
+/** Writes a block next to the tests, pointing 'tsgrad' at the source and './examples/' at the examples, and imports it. */
 export async function runBlock(b: Block, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${b.doc.replace(/\W/g, '_')}_${b.line}.ts`);
-  const src = relative(dirname(file), join(root, 'src', 'index.js')).replaceAll('\\', '/');
-  writeFileSync(file, b.code.replace(/from 'tsgrad'/g, `from '${src}'`));
+  const fromFile = (path: string) => relative(dirname(file), join(root, path)).replaceAll('\\', '/');
+  writeFileSync(file, b.code.replace(/from 'tsgrad'/g, `from '${fromFile('src/index.js')}'`).replace(/from '\.\/(examples\/[^']+)'/g, (_, path: string) => `from '${fromFile(path)}'`));
   await import(pathToFileURL(file).href);
 }
 

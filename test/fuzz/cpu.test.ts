@@ -1,4 +1,4 @@
-// The fuzz suite on the CPU backend (every run, every machine).
-import { defineFuzz } from './suite.js';
+// The fuzz suite on the 'cpu' entry of the backend matrix (test/matrix.ts).
+import { runSuite } from '../suites.js';
 
-defineFuzz('cpu', { numRuns: 4000 });
+runSuite('fuzz', 'cpu');

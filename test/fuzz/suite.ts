@@ -3,15 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type Tensor, TsgradError, nn, optim, scope, tensor, zeros } from '../../src/index.js';
 import { ENTRIES, type ArgDesc, argArb, describeCall, materialize, tensorDescArb, tensorsIn } from './calls.js';
 import { backendBeforeAll } from '../backendAvailable.js';
-
-export interface FuzzOptions {
-  /** Initializes the backend; throwing means its driver is missing. */
-  init?: () => Promise<void>;
-  /** What to install when the driver is missing (shown in the skip notice). */
-  requirement?: string;
-  /** Random calls per property (the GPU backends get fewer: each call is a dispatch). */
-  numRuns?: number;
-}
+import type { MatrixEntry } from '../matrix.js';
 
 /** Fixed, so every run checks the same calls; set FUZZ_SEED to explore others. */
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
@@ -43,15 +35,15 @@ async function outcome(what: string, ops: string[], call: () => unknown): Promis
 }
 
 /**
- * The fuzz suite for one backend: random calls across the public API (ops, creation, nn, optim)
+ * The fuzz suite for one matrix entry: random calls across the public API (ops, creation, nn, optim)
  * must return or throw a TsgradError under the called op's name, and a refused call must leave
  * every tensor, model and optimizer it was given as it was. A missing driver fails under CI and
  * is skipped loudly elsewhere.
  */
-export function defineFuzz(backend: string, opts: FuzzOptions = {}): void {
-  const numRuns = opts.numRuns ?? 1000;
-  describe(`fuzz: ${backend}`, () => {
-    const available = backendBeforeAll(backend, 'fuzz suite', { init: opts.init, requirement: opts.requirement });
+export function defineFuzz(entry: MatrixEntry, numRuns: number): void {
+  const backend = entry.backend;
+  describe(`fuzz: ${entry.name}`, () => {
+    const available = backendBeforeAll(backend, 'fuzz suite', entry);
     const test = (name: string, fn: () => Promise<void>) =>
       it(name, async (ctx) => {
         if (!available()) return ctx.skip();

@@ -1,4 +1,4 @@
-// The CI soak on the CPU backend.
-import { defineSoak } from './suite.js';
+// The soak suite on the 'cpu' entry of the backend matrix (test/matrix.ts).
+import { runSuite } from '../suites.js';
 
-defineSoak('cpu');
+runSuite('soak', 'cpu');

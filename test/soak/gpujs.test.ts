@@ -1,4 +1,4 @@
-// The CI soak on the gpu.js backend.
-import { defineSoak } from './suite.js';
+// The soak suite on the 'gpujs' entry of the backend matrix (test/matrix.ts).
+import { runSuite } from '../suites.js';
 
-defineSoak('gpujs', 'The gpu.js backend needs the `gl` package built (headless-gl) and an X display or EGL: run under xvfb-run or set DISPLAY.');
+runSuite('soak', 'gpujs');

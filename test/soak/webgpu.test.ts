@@ -1,4 +1,4 @@
-// The CI soak on the WebGPU backend.
-import { defineSoak } from './suite.js';
+// The soak suite on the 'webgpu' entry of the backend matrix (test/matrix.ts).
+import { runSuite } from '../suites.js';
 
-defineSoak('webgpu', 'Install the Debian/Ubuntu packages libegl-mesa0 libgles2 mesa-vulkan-drivers and set EGL_PLATFORM=surfaceless (or run on a machine with a GPU).');
+runSuite('soak', 'webgpu');

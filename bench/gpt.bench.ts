@@ -1,0 +1,138 @@
+// A small GPT's training step and generation, the same model in every library, measured in one
+// run: tsgrad's CPU backend (matmuls on 2 threads, and held to 1), PyTorch (transformers'
+// GPT2LMHeadModel and PEFT, on 1 and 2 threads) and jax-js (jit-compiled, WebAssembly).
+// The model is the issue's: GPT-2 blocks, 2 layers of width 64 with 4 heads, context 64, a
+// 96-symbol vocabulary, batch 32, AdamW; LoRA is rank 4, alpha 8 on c_attn (q, k and v).
+// Rounds interleave the libraries, and ratios are taken within a round, so load hits all alike.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
+import { getBackendInfo, manualSeed, models, nn, optim, scope, setBackend, tensor } from '../src/index.js';
+import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+import { initJax, jaxGptStep } from './peers/gptJax.js';
+
+const SHAPE = { vocab: 96, context: 64, width: 64, layers: 2, heads: 4, batch: 32 };
+const GEN_TOKENS = 56, PROMPT_LEN = 8, ROUNDS = 3;
+const here = dirname(fileURLToPath(import.meta.url));
+const loadAtStart = loadavg()[0]!;
+await setBackend('cpu');
+const threads = configureMatmulThreads({}).threads;
+manualSeed(0);
+
+const CONFIG = {
+  vocabSize: SHAPE.vocab, nPositions: SHAPE.context, nEmbd: SHAPE.width, nLayer: SHAPE.layers, nHead: SHAPE.heads,
+  residPdrop: 0, embdPdrop: 0, attnPdrop: 0, bosTokenId: null, eosTokenId: null,
+};
+const tokens = (n: number, shift: number) => Array.from({ length: n }, (_, i) => (i * 7919 + shift) % SHAPE.vocab);
+const ids = tensor(tokens(SHAPE.batch * SHAPE.context, 0), { dtype: 'int32' }).reshape([SHAPE.batch, SHAPE.context]);
+const targets = tensor(tokens(SHAPE.batch * SHAPE.context, 1), { dtype: 'int32' }).reshape([-1]);
+
+function trainer(mode: 'full' | 'lora'): () => void {
+  const model = new models.GPT2LMHeadModel(CONFIG);
+  if (mode === 'lora') nn.applyLoRA(model, { targets: ['c_attn'], rank: 4, alpha: 8 });
+  const opt = new optim.AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3, weightDecay: 0.01 });
+  return () => scope(() => {
+    const logits = model.forward(ids);
+    const loss = nn.functional.crossEntropy(logits.reshape([-1, SHAPE.vocab]), targets);
+    loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    loss.itemSync();
+  });
+}
+
+const generator = new models.GPT2LMHeadModel(CONFIG);
+const prompt = [tokens(PROMPT_LEN, 0)];
+const generate = async () => (await generator.generate(prompt, { maxNewTokens: GEN_TOKENS })).dispose();
+
+const OURS = `tsgrad/cpu ${threads} threads`, OURS_1T = 'tsgrad/cpu 1 thread', JAX = 'jax-js/wasm (jit)';
+const CASES = { full: 'GPT train step, full fine-tuning', lora: 'GPT train step, LoRA r4 on c_attn', generate: `generate ${GEN_TOKENS} tokens, greedy, batch 1` };
+const steps = { full: trainer('full'), lora: trainer('lora') };
+
+function oursTasks(impl: string): BenchTask[] {
+  const use = () => void configureMatmulThreads({ threads: impl === OURS ? threads : 1 });
+  return [
+    { case: CASES.full, impl, setup: use, run: steps.full },
+    { case: CASES.lora, impl, setup: use, run: steps.lora },
+    { case: CASES.generate, impl, setup: use, run: generate },
+  ];
+}
+
+await initJax();
+const jax = { full: jaxGptStep(SHAPE, 'full'), lora: jaxGptStep(SHAPE, 'lora') };
+const jaxTasks: BenchTask[] = [
+  { case: CASES.full, impl: JAX, run: () => jax.full.step() },
+  { case: CASES.lora, impl: JAX, run: () => jax.lora.step() },
+];
+
+/** The Python that has torch, transformers and peft: TSGRAD_BENCH_PYTHON, else the project's .venv-hf. */
+const python = process.env['TSGRAD_BENCH_PYTHON'] ?? join(here, '..', '.venv-hf', 'bin', 'python');
+if (!existsSync(python)) throw new Error(`no Python with torch, transformers and peft at ${python}: run scripts/hf-venv.sh or set TSGRAD_BENCH_PYTHON`);
+let torchVersions = '';
+function pytorchRound(): BenchRow[] {
+  const args = JSON.stringify({ shape: SHAPE, steps: 15, genTokens: GEN_TOKENS, promptLen: PROMPT_LEN, threads: [1, threads] });
+  const run = spawnSync(python, [join(here, 'peers', 'gpt_torch.py'), args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`the PyTorch peer failed:\n${run.stderr}`);
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; transformers: string; rows: Record<string, Record<keyof typeof CASES, number>> };
+  torchVersions = `torch ${out.torch}, transformers ${out.transformers}`;
+  return Object.entries(out.rows).flatMap(([n, r]) => (Object.keys(CASES) as (keyof typeof CASES)[]).map((k) => ({
+    suite: 'gpt', case: CASES[k], impl: `pytorch ${n} thread${n === '1' ? '' : 's'}`, meanMs: r[k], medianMs: r[k], rmePercent: 0, samples: 15, roundMediansMs: [r[k]],
+  })));
+}
+
+const perRound: BenchRow[][] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  console.log(`\n## round ${round + 1}/${ROUNDS}`);
+  const rows = [
+    ...(await measure('gpt', oursTasks(OURS), { time: 3000, iterations: 8 })),
+    ...(await measure('gpt', oursTasks(OURS_1T), { time: 3000, iterations: 8 })),
+    ...(await measure('gpt', jaxTasks, { time: 3000, iterations: 8 })),
+    ...pytorchRound(),
+  ];
+  configureMatmulThreads({ threads });
+  perRound.push(rows);
+}
+jax.full.dispose();
+jax.lora.dispose();
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const key = (r: BenchRow) => `${r.case}|${r.impl}`;
+const rows: BenchRow[] = perRound[0]!.map((first) => {
+  const same = perRound.map((rs) => rs.find((r) => key(r) === key(first))!);
+  const medians = same.map((r) => r.medianMs!);
+  return { ...first, meanMs: median(same.map((r) => r.meanMs)), medianMs: median(medians), roundMediansMs: medians, samples: same.reduce((a, r) => a + r.samples, 0) };
+});
+
+/** How many times slower `impl` is than `peer` in a case: the median over rounds of the per-round ratio. */
+function slower(c: string, impl: string, peer: string): string {
+  const a = rows.find((r) => r.case === c && r.impl === impl), b = rows.find((r) => r.case === c && r.impl === peer);
+  if (!a || !b) return '';
+  return `${median(a.roundMediansMs!.map((ms, i) => ms / b.roundMediansMs![i]!)).toFixed(2)}×`;
+}
+
+const table = [
+  `| case | impl | median ms | tokens/s | vs pytorch 1 thread | vs pytorch ${threads} threads |`,
+  '|---|---|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.case} | ${r.impl} | ${r.medianMs!.toFixed(1)} | ${r.case === CASES.generate ? (GEN_TOKENS / (r.medianMs! / 1000)).toFixed(0) : ''} | ` +
+    `${r.impl.startsWith('pytorch') ? '' : slower(r.case, r.impl, 'pytorch 1 thread')} | ${r.impl.startsWith('pytorch') ? '' : slower(r.case, r.impl, `pytorch ${threads} threads`)} |`),
+].join('\n');
+const info = getBackendInfo('cpu');
+const notes = [
+  `# gpt: a small GPT's training step and generation, tsgrad/cpu (${info.path} path, ${String(info.simd)}) vs PyTorch and jax-js, float32`,
+  `Node ${process.versions.node}, ${torchVersions}, @jax-js/jax 0.1.25, \`npm run bench -- gpt\`, ${cpus().length} cores, 1-minute load average ` +
+    `${loadAtStart.toFixed(1)} at start and ${loadavg()[0]!.toFixed(1)} at end. ${ROUNDS} interleaved rounds; the ratios are medians over rounds of ` +
+    '(time / PyTorch\'s time in the same round); above 1× means slower than PyTorch. The model: GPT-2 blocks (transformers\' GPT2LMHeadModel in ' +
+    'tsgrad and PyTorch), 2 layers, width 64, 4 heads, context 64, 96 symbols, batch 32, AdamW (lr 1e-3, weight decay 0.01); LoRA r4, alpha 8 ' +
+    'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s matmuls to one thread (its other kernels are single-threaded ' +
+    'anyway); PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
+    'jax-js runs one jit-compiled function per step (loss, gradient and AdamW) on its WebAssembly device, the only one it has in Node. In Node 20 ' +
+    'its dotProductAttention fails (its einsum parser needs iterator helpers, Node 22+) and its jit cannot compile the scatter that is the gradient ' +
+    'of `take`, so there attention is composed (q·kᵀ, a causal where, softmax, ·v) and the embedding and the loss pick are one-hot products ' +
+    '(bench/peers/gptJax.ts). Generation is not measured for jax-js: it has no GPT generate, and a hand-written key/value cache was not written for this bench.',
+  table,
+];
+console.log(`\n${table}`);
+save('gpt', rows, notes);
