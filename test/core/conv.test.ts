@@ -1,6 +1,6 @@
 // The convolution family by finite differences (float64, first and second order), the gradient
 // routing PyTorch documents (maxPool2d to one arg max), kernel counts that show im2col is one
-// copy and col2im one scatterAdd, and the errors for bad calls.
+// copy and col2im one add per kernel tap, and the errors for bad calls.
 import { describe, expect, it } from 'vitest';
 import { type Tensor, TsgradError, backendStats, gradcheck, gradgradcheck, manualSeed, nn, randn, resetStats, tensor, zeros } from '../../src/index.js';
 import { errorOf } from '../errorOf.js';
@@ -33,16 +33,23 @@ describe('the convolution family by finite differences (float64)', () => {
 });
 
 describe('conv2d', () => {
-  it('is one strided copy (im2col) and one matmul, and its backward one scatterAdd for the input', () => {
-    const x = randn([2, 3, 8, 8], { requiresGrad: true }), w = randn([4, 3, 3, 3], { requiresGrad: true });
-    resetStats();
-    const y = F.conv2d(x, w, null, { stride: 2 });
-    const forward = new Map(backendStats().byOp);
-    expect(forward.get('copy')).toBe(1);
-    expect(forward.get('matmul')).toBe(1);
-    resetStats();
-    y.sum().backward();
-    expect(backendStats().byOp.get('scatterAdd')).toBe(1);
+  it('is one strided copy (im2col) and one matmul; the input\'s gradient costs one add and one copy per kernel tap (col2im)', () => {
+    const w = randn([4, 3, 3, 3], { requiresGrad: true });
+    const backwardKernels = (inputGrad: boolean) => {
+      const x = randn([2, 3, 8, 8], { requiresGrad: inputGrad });
+      w.grad = null;
+      resetStats();
+      const y = F.conv2d(x, w, null, { stride: 2 });
+      const forward = new Map(backendStats().byOp);
+      expect(forward.get('copy')).toBe(1);
+      expect(forward.get('matmul')).toBe(1);
+      resetStats();
+      y.sum().backward();
+      const count = (k: string) => backendStats().byOp.get(k) ?? 0;
+      return { add: count('binary:add'), copy: count('copy'), matmul: count('matmul'), scatterAdd: count('scatterAdd') };
+    };
+    const without = backwardKernels(false), withInput = backwardKernels(true);
+    expect(withInput).toEqual({ add: without.add + 9, copy: without.copy + 9, matmul: without.matmul + 1, scatterAdd: 0 });
   });
 
   it('routes maxPool2d\'s gradient to the first maximum of a window, as PyTorch', () => {

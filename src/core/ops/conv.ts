@@ -112,7 +112,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts
  * The transpose of `conv2d` (its gradient with respect to its input; "deconvolution"):
  * `input` [N, Cin, H, W], `weight` [Cin, Cout/groups, kh, kw], optional `bias` [Cout] →
  * [N, Cout, (H−1)·stride − 2·padding + dilation·(kh−1) + outputPadding + 1, ...]. One batched
- * matmul makes every window's contribution, col2im (one scatterAdd) sums the overlaps.
+ * matmul makes every window's contribution, col2im (one add per kernel tap) sums the overlaps.
  *
  * @example
  * convTranspose2d(x, w, null, { stride: 2, padding: 1, outputPadding: 1 }); // doubles H and W

@@ -1,4 +1,5 @@
 import { record } from '../autograd.js';
+import type { View } from '../backend.js';
 import { sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './operands.js';
@@ -35,31 +36,27 @@ export function im2col(x: Tensor, w: Window2d): Tensor {
 
 /**
  * col2im: the windows `cols` [N, C, kh, kw, OH, OW] summed into an [N, C, H, W] image (where
- * windows overlap, their values add): one scatterAdd along the flattened H·W with an index
- * computed once on the host. Its backward is `im2col`.
+ * windows overlap, their values add). One pass per kernel tap (kh·kw of them, never per pixel):
+ * the tap's [N, C, OH, OW] slice is added into a strided view of the image, which holds each of
+ * its windows once, so the cost is linear in `cols` on every backend. Its backward is `im2col`.
  */
 export function col2im(cols: Tensor, size: readonly [number, number], w: Window2d): Tensor {
   const [n, c] = cols.shape as [number, number];
   const [h, wd] = size;
   const [kh, kw] = w.kernel, [oh, ow] = w.out;
-  const k = kh * kw * oh * ow;
-  const positions = new Int32Array(k);
-  let p = 0;
-  for (let i = 0; i < kh; i++) {
+  const b = cols._backend;
+  const out = wrap(b, b.fill(n * c * h * wd, cols.dtype, 0), [n, c, h, wd], cols.dtype);
+  const [sn, sc, sh, sw] = out.strides as [number, number, number, number];
+  const [cn, cc, ci, cj, cy, cx] = cols.strides as [number, number, number, number, number, number];
+  for (let i = 0; i < kh && cols.size > 0; i++) {
     for (let j = 0; j < kw; j++) {
-      for (let y = 0; y < oh; y++) {
-        const row = (i * w.dilation[0] + y * w.stride[0]) * wd + j * w.dilation[1];
-        for (let x = 0; x < ow; x++) positions[p++] = row + x * w.stride[1];
-      }
+      const offset = i * w.dilation[0] * sh + j * w.dilation[1] * sw;
+      const window: View = { ...out._view('col2im'), shape: [n, c, oh, ow], strides: [sn, sc, w.stride[0] * sh, w.stride[1] * sw], offset };
+      const tap: View = { ...cols._view('col2im'), shape: [n, c, oh, ow], strides: [cn, cc, cy, cx], offset: cols.offset + i * ci + j * cj };
+      const sum = wrap(b, b.binary('add', window, tap), window.shape, cols.dtype);
+      b.copy(sum._view('col2im'), window);
+      sum.dispose();
     }
   }
-  const b = cols._backend;
-  const flat = cols.reshape([n, c, k]);
-  const index = wrap(b, b.upload(positions), [k], 'int32');
-  const spread = index._viewAs([n, c, k], [0, 0, 1], 0);
-  const out = wrap(b, b.scatterAdd(flat._view('col2im'), 2, spread._view('col2im'), [n, c, h * wd]), [n, c, h, wd], cols.dtype);
-  spread.dispose();
-  index.dispose();
-  if (flat !== cols) flat.dispose();
   return record('col2im', [cols], out, [], (g) => [im2col(g, w)]);
 }
