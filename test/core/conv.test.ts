@@ -58,6 +58,16 @@ describe('conv2d', () => {
     expect(x.grad!.arraySync()).toEqual([[[[0, 1, 1, 0], [0, 0, 0, 0]]]]);
   });
 
+  it('gives empty outputs and gradients for an empty batch, as PyTorch', () => {
+    const x = zeros([0, 2, 5, 5], { requiresGrad: true }), w = randn([3, 2, 3, 3], { requiresGrad: true });
+    const y = F.conv2d(F.groupNorm(x, 2), w, null, { padding: 1 });
+    expect(y.shape).toEqual([0, 3, 5, 5]);
+    y.sum().backward();
+    expect(Array.from(w.grad!.dataSync())).toEqual(new Array(54).fill(0));
+    expect(F.convTranspose2d(x, randn([2, 3, 3, 3]), null, { stride: 2 }).shape).toEqual([0, 3, 11, 11]);
+    expect(F.maxPool2d(x, 2).shape).toEqual([0, 2, 2, 2]);
+  });
+
   it('takes an unbatched [C, H, W] input', () => {
     const x = randn([3, 5, 5]), w = randn([2, 3, 3, 3]);
     const batched = F.conv2d(x.unsqueeze(0), w).squeeze(0);
@@ -87,6 +97,8 @@ describe('errors name the op and what to change', () => {
     [() => F.interpolate(x, { size: [2, 2], scaleFactor: 2 }), /give exactly one of size and scaleFactor/],
     [() => F.interpolate(x, { size: [2, 2], alignCorners: true }), /alignCorners applies to 'bilinear' only/],
     [() => F.groupNorm(x, 3), /numGroups must be a positive integer dividing the 4 channels/],
+    [() => F.groupNorm(zeros([2, 4, 0]), 2), /input \[2,4,0\] has no elements to normalize in a group/],
+    [() => F.interpolate(x, { size: [0, 2] }), /size must be a positive integer or a pair of them, got \[0,2\]/],
     [() => F.pad(x, [1]), /pad must list non-negative integer \(before, after\) pairs/],
   ])('%#', (fn, pattern) => {
     expect(message(fn)).toMatch(pattern);

@@ -26,8 +26,9 @@ export function groupNorm(input: Tensor, numGroups: number, weight?: Tensor | nu
   }
   assertSameBackend(op, input, ...[weight, bias].filter((t): t is Tensor => !!t));
   check(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0, op, () => `eps must be a finite number ≥ 0, got ${describeValue(eps)}`);
-  check(input.size / (n * numGroups) > 0, op, () => `input ${fmt(input.shape)} has no elements to normalize in a group`);
-  const grouped = input.reshape([n, numGroups, -1]);
+  const perGroup = (c / numGroups) * input.shape.slice(2).reduce((p, d) => p * d, 1);
+  check(perGroup > 0, op, () => `input ${fmt(input.shape)} has no elements to normalize in a group`);
+  const grouped = input.reshape([n, numGroups, perGroup]);
   const centered = grouped.sub(grouped.mean(-1, true));
   const variance = centered.mul(centered).mean(-1, true);
   let y = centered.div(variance.add(eps).sqrt()).reshape(input.shape);

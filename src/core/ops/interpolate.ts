@@ -60,11 +60,11 @@ export function interpolate(input: Tensor, opts: InterpolateOptions): Tensor {
   let factors: readonly [number | undefined, number | undefined] = [undefined, undefined];
   if (opts.size !== undefined) {
     out = both(opts.size);
-    check(out.length === 2 && out.every((d) => Number.isInteger(d) && d > 0), op, () => `size must be a positive integer or a pair of them, got ${describeValue(opts.size)}`);
+    check(out.length === 2 && out.every((d) => Number.isInteger(d) && d > 0), op, () => `size must be a positive integer or a pair of them, got ${Array.isArray(opts.size) ? fmt(opts.size) : describeValue(opts.size)}`);
   } else {
     factors = both(opts.scaleFactor!);
     check(factors.length === 2 && factors.every((f) => typeof f === 'number' && Number.isFinite(f) && f > 0), op, () =>
-      `scaleFactor must be a positive number or a pair of them, got ${describeValue(opts.scaleFactor)}`);
+      `scaleFactor must be a positive number or a pair of them, got ${Array.isArray(opts.scaleFactor) ? fmt(opts.scaleFactor) : describeValue(opts.scaleFactor)}`);
     out = [Math.floor(h * factors[0]!), Math.floor(w * factors[1]!)];
     check(out[0] > 0 && out[1] > 0, op, () => `scaleFactor ${fmt(factors as readonly number[])} makes input ${fmt(input.shape)} empty (${out[0]}×${out[1]})`);
   }
