@@ -80,7 +80,7 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
     this.loraB = Parameter.from(zeros(shapes.b, on));
   }
 
-  /** The frozen base weight (PEFT's `layer.weight`). */
+  /** The frozen base weight (PEFT's `layer.weight`): [out, in] for a Linear, [in, out] for a Conv1D, [out, in, kh, kw] for a Conv2d. */
   get weight(): Parameter {
     return this.base.weight;
   }
@@ -111,11 +111,6 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
     return record(`${name}(merged)`, watched, y, [], () => {
       throw new TsgradError('backward', `this ${name} is merged (B·A is folded into base.weight), so it cannot train; call unmerge() before training`);
     });
-  }
-
-  /** True while merged: forward runs the base layer alone. */
-  protected get merged(): boolean {
-    return this.#merged !== null;
   }
 
   /**
@@ -240,11 +235,6 @@ export class LoRALinear<B extends LoRABase = Linear> extends LoRALayer<B> {
     return this.base.outFeatures;
   }
 
-  /** The frozen base weight: [out, in] for a Linear, [in, out] for a Conv1D (PEFT's `layer.weight`). */
-  override get weight(): Parameter {
-    return this.base.weight;
-  }
-
   /** True when the base stores its weight [in, out] (a Conv1D): PEFT's `fan_in_fan_out`. */
   override get fanInFanOut(): boolean {
     return this.base instanceof Conv1D;
@@ -258,7 +248,7 @@ export class LoRALinear<B extends LoRABase = Linear> extends LoRALayer<B> {
       `input ${fmt(x.shape)} must end in the ${this.inFeatures} input features of the ${this.base.constructor.name} it wraps (weight ${fmt(weight.shape)})`);
     // F.linear takes [out, in]; a Conv1D's [in, out] weight enters as a transposed view, no copy.
     const w = this.fanInFanOut ? weight.transpose(0, 1) : weight;
-    if (!this.merged) {
+    if (!this.isMerged) {
       return F.loraLinear(x, w, bias, this.loraA, this.loraB, this.scaling, { dropout: this.dropout, training: this.training });
     }
     return this.mergedOutput(x, noGrad(() => F.linear(x, w, bias)));

@@ -39,7 +39,7 @@ export class LoRAConv2d extends LoRALayer<Conv2d> {
     const { weight, bias, stride, padding } = this.base;
     check(!(x instanceof Tensor) || ((x.ndim === 3 || x.ndim === 4) && x.shape[x.ndim - 3] === this.inChannels), 'LoRAConv2d', () =>
       `input ${fmt(x.shape)} must be [N, ${this.inChannels}, H, W] for the Conv2d it wraps (weight ${fmt(weight.shape)})`);
-    if (this.merged) return this.mergedOutput(x, noGrad(() => this.base.forward(x)));
+    if (this.isMerged) return this.mergedOutput(x, noGrad(() => this.base.forward(x)));
     const y = this.base.forward(x);
     const h = F.dropout(x, this.dropout, this.training);
     // Scaling the rank-channel intermediate is the cheapest place for it.
