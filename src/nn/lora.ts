@@ -48,6 +48,9 @@ export type LoRATarget = LoRABase | Conv2d;
  * What every LoRA layer shares (PEFT's `LoraLayer`): a frozen base layer, trainable `loraA` and
  * `loraB`, the scaling, and merging the update into the base weight and back. Subclasses say how
  * the update is applied (`forward`) and what it is in the base weight's layout (`delta`).
+ *
+ * @example
+ * const adapters = model.modules().filter((m) => m instanceof nn.LoRALayer); // LoRALinear and LoRAConv2d
  */
 export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Module {
   readonly base: B;

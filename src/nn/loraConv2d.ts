@@ -57,6 +57,9 @@ export class LoRAConv2d extends LoRALayer<Conv2d> {
  * Errors unless `opts` make a valid LoRAConv2d around `conv`: PEFT's A has the base's kernel,
  * stride and padding but not its dilation or groups, so those must be 1 for A's output to line
  * up with the base's (and for merge to be exact).
+ *
+ * @example
+ * checkLoRAConv2d(new nn.Conv2d(4, 4, 3, { dilation: 2 }), { rank: 2 }); // throws, naming the dilation
  */
 export function checkLoRAConv2d(conv: Conv2d, opts: LoRAOptions): void {
   check(conv instanceof Conv2d, 'LoRAConv2d', () => `expects an nn.Conv2d, got ${describeValue(conv)}`);
