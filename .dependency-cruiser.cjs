@@ -81,6 +81,16 @@ module.exports = {
       from: { path: '^src/([^/]+)/' },
       to: { circular: true, via: { pathNot: '^src/$1/' } },
     },
+    {
+      name: 'no-circular',
+      comment:
+        'no cycle of value imports anywhere: modules load in one order, and each op file depends on Tensor, never the reverse. ' +
+        'Allowed: cycles that pass through a type-only import (Tensor and its graph node, scope or formatter name each ' +
+        'other\'s types), since such an import is erased when compiled and orders nothing',
+      severity: 'error',
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -12,6 +12,10 @@ import { registerBuiltinBackends } from './backends/index.js';
 // which would hand every consumer's type check the CPU kernels' WebAssembly declarations.
 registerBuiltinBackends();
 
+// Each op file defines its Tensor methods; a side-effect import on purpose, so the declaration
+// files carry the methods' types (declared beside each op) to consumers too.
+import './core/ops/index.js';
+
 export { Tensor, type NestedArray } from './core/tensor.js';
 export { TsgradError } from './core/errors.js';
 export type { DType, TypedArray } from './core/dtype.js';

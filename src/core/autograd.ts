@@ -3,7 +3,6 @@ import { TsgradError, check, fmt } from './errors.js';
 import { assertTensorList, describeValue, isPlainObject } from './validate.js';
 import { keep, scope } from './scope.js';
 import { backendStats } from './backend.js';
-import { sumTo } from './ops/operands.js';
 import { shapesEqual } from './shape.js';
 import type { Tensor } from './tensor.js';
 
@@ -294,4 +293,16 @@ export function defaultGrad(op: string, out: Tensor): Tensor {
     throw new TsgradError(op, `output of shape ${fmt(out.shape)} is not a scalar; pass a gradient of the same shape (e.g. backward(ones(shape)))`);
   }
   return out.onesLike();
+}
+
+/** Sums a broadcast gradient back down to `shape` (the backward of broadcasting). */
+function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  const summed = axes.length ? g.sum(axes, true) : g;
+  return summed.reshape(shape);
 }

@@ -79,6 +79,18 @@ export interface FusedKernels<S> {
 }
 
 /**
+ * The compute primitives of `Backend`, the methods that run a kernel: core counts every call of
+ * each (`backendStats`). A new primitive joins the interface and this list: `satisfies` refuses a
+ * name the interface lacks, and test/core/backend-primitives.test.ts a method missing here.
+ */
+export const PRIMITIVES = ['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy'] as const satisfies readonly (keyof Backend)[];
+
+/** The name of a compute primitive. */
+export type Primitive = (typeof PRIMITIVES)[number];
+
+const COUNTED: ReadonlySet<PropertyKey> = new Set(PRIMITIVES);
+
+/**
  * The primitives a backend implements. Every compute primitive returns a new contiguous storage
  * holding `sizeOf(outShape)` elements, except `copy`, which writes into an existing view.
  * Gradients never live here: core composes them from these primitives.
@@ -180,13 +192,11 @@ const createdWith = new Map<string, Record<string, unknown>>();
 const stats = new WeakMap<Backend, BackendStats>();
 let current: Backend | null = null;
 
-const COMPUTE = new Set(['unary', 'cast', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'copy']);
-
 /** One backend's live storages and their bytes, as core's wrapper sees them made and freed. */
 interface StorageAccount {
   /** What `memory()` reports. */
   memory(): { buffers: number; bytes: number };
-  /** Counts the storage a primitive returned (nothing for `copy` or an in-place fused kernel); returns it. */
+  /** Counts the storage a primitive returned (none from `copy` or an in-place fused kernel); returns it. */
   made(storage: unknown): unknown;
   /** The backend's member `prop` (bound to it), counting what `upload` and `fill` make, `free` and `destroy`. */
   member(prop: PropertyKey, fn: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown;
@@ -201,8 +211,9 @@ function storageAccount(b: BackendImplementation): StorageAccount {
   let buffers = 0;
   let bytes = 0;
   let destroyed = false;
+  // null or undefined is no storage: what `copy` and in-place fused kernels return.
   const made = (storage: unknown) => {
-    if (storage !== undefined && !destroyed) {
+    if (storage != null && !destroyed) {
       buffers++;
       bytes += b.bytes(storage);
     }
@@ -215,7 +226,7 @@ function storageAccount(b: BackendImplementation): StorageAccount {
       if (prop === 'upload' || prop === 'fill') return (...args) => made(fn(...args));
       if (prop === 'free') {
         return (storage) => {
-          if (!destroyed) {
+          if (storage != null && !destroyed) {
             buffers--;
             bytes -= b.bytes(storage);
           }
@@ -261,7 +272,7 @@ function counted(b: BackendImplementation): Backend {
       let m = methods.get(prop);
       if (!m) {
         const fn = (value as (...args: unknown[]) => unknown).bind(target);
-        m = COMPUTE.has(prop as string)
+        m = COUNTED.has(prop)
           ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop)), account.made(fn(...args)))
           : account.member(prop, fn);
         methods.set(prop, m);

@@ -1,36 +1,21 @@
-import { type BackwardOptions, type GradNode, defaultGrad, isGradEnabled, noGrad, runBackward } from './autograd.js';
+import { type BackwardOptions, type GradNode, defaultGrad, runBackward } from './autograd.js';
 import { type Backend, type View, backendByName } from './backend.js';
 import { type DType, type TypedArray, isFloat } from './dtype.js';
 import { TsgradError, check, fmt } from './errors.js';
 import { formatTensor } from './format.js';
-import { clamp } from './ops/clamp.js';
-import { cumsum } from './ops/cumsum.js';
-import * as ew from './ops/elementwise.js';
-import { flatten, unflatten } from './ops/flatten.js';
-import { isfinite, isinf, isnan } from './ops/predicates.js';
-import { ceil, floor, round } from './ops/rounding.js';
-import { type ValuesIndices, argsort, sort, topk } from './ops/sort.js';
-import { chunk, split } from './ops/split.js';
-import { type VarOptions, logsumexp, std, variance } from './ops/stats.js';
-import { tril, triu } from './ops/triangular.js';
-import { maskedFill } from './ops/maskedFill.js';
-import { matmul } from './ops/matmul.js';
-import * as red from './ops/reduce.js';
-import { logSoftmax, softmax } from './ops/softmax.js';
-import * as idx from './ops/indexing.js';
-import * as vw from './ops/view.js';
 import { track } from './scope.js';
-import { broadcastShapes, contiguousStrides, isContiguous, shapesEqual, sizeOf } from './shape.js';
+import { contiguousStrides, isContiguous, sizeOf } from './shape.js';
 import { StorageRef, adopt, unadopt } from './storage.js';
 import { yieldToEventLoop } from './yieldToEventLoop.js';
-import { guardTensorMethods } from './validate.js';
 
 /** Nested number arrays, as `toArray()` returns them. */
 export type NestedArray = number | NestedArray[];
 
 /**
  * An n-dimensional array on one backend, with an optional place in the autograd graph.
- * Create tensors with `tensor`, `zeros`, `randn`...; every op returns a new tensor.
+ * Create tensors with `tensor`, `zeros`, `randn`...; every op returns a new tensor. This class
+ * holds the core (storage, shape, gradient, reading); each op's method is declared in its own
+ * file of `ops/` (see `ops/define.ts`).
  *
  * @example
  * const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
@@ -203,11 +188,6 @@ export class Tensor {
     return new Tensor(this._storageRef('detach'), this.shape, this.dtype, this.strides, this.offset);
   }
 
-  /** A copy with its own storage; differentiable. */
-  clone(): Tensor {
-    return vw.clone(this);
-  }
-
   /** The elements in row-major order as a typed array; settles on a later event-loop turn. */
   async data(): Promise<TypedArray> {
     const values = await this._backend.read(this._view('data'));
@@ -233,7 +213,7 @@ export class Tensor {
 
   /** A synchronous read, refused under `op`'s name on asynchronous backends. */
   private _readSync(op: string): TypedArray {
-    const b = this._backend;
+    const b = this._storageRef(op).backend;
     check(b.readSync, op, () => `backend '${b.name}' is asynchronous; use await t.${op.replace('Sync', '')}()`);
     return b.readSync(this._view(op));
   }
@@ -245,6 +225,7 @@ export class Tensor {
 
   /** Synchronous `item()`, for synchronous backends (cpu). */
   itemSync(): number {
+    this._storageRef('itemSync');
     check(this.size === 1, 'itemSync', () => `only one-element tensors have an item, got shape ${fmt(this.shape)}`);
     return this._readSync('itemSync')[0]!;
   }
@@ -274,214 +255,6 @@ export class Tensor {
     return this.toString();
   }
 
-  // Elementwise
-  /** Elementwise `this + other`, broadcasting. @example x.add(1) */
-  add(other: Tensor | number): Tensor { return ew.add(this, other); }
-  /** Elementwise `this − other`, broadcasting. @example x.sub(y) */
-  sub(other: Tensor | number): Tensor { return ew.sub(this, other); }
-  /** Elementwise `this · other`, broadcasting. @example x.mul(2) */
-  mul(other: Tensor | number): Tensor { return ew.mul(this, other); }
-  /** Elementwise `this / other`, broadcasting (int ÷ int gives float32). @example x.div(y) */
-  div(other: Tensor | number): Tensor { return ew.div(this, other); }
-  /** Elementwise power; a tensor exponent gets a gradient too. @example x.pow(2) */
-  pow(exponent: Tensor | number): Tensor { return ew.pow(this, exponent); }
-  /** Elementwise maximum (ties share the gradient). @example x.maximum(0) */
-  maximum(other: Tensor | number): Tensor { return ew.maximum(this, other); }
-  /** Elementwise minimum (ties share the gradient). @example x.minimum(y) */
-  minimum(other: Tensor | number): Tensor { return ew.minimum(this, other); }
-  /** −x. @example x.neg() */
-  neg(): Tensor { return ew.neg(this); }
-  /** eˣ. @example x.exp() */
-  exp(): Tensor { return ew.exp(this); }
-  /** Natural logarithm. @example x.log() */
-  log(): Tensor { return ew.log(this); }
-  /** Square root. @example x.sqrt() */
-  sqrt(): Tensor { return ew.sqrt(this); }
-  /** |x|. @example x.abs() */
-  abs(): Tensor { return ew.abs(this); }
-  /** −1, 0 or 1 by sign; zero gradient. @example x.sign() */
-  sign(): Tensor { return ew.sign(this); }
-  /** max(x, 0). @example x.relu() */
-  relu(): Tensor { return ew.relu(this); }
-  /** 1 / (1 + e⁻ˣ). @example x.sigmoid() */
-  sigmoid(): Tensor { return ew.sigmoid(this); }
-  /** Hyperbolic tangent. @example x.tanh() */
-  tanh(): Tensor { return ew.tanh(this); }
-  /** The error function. @example x.erf() */
-  erf(): Tensor { return ew.erf(this); }
-  /** GELU: exact erf form by default, `{ approximate: 'tanh' }` as in PyTorch. */
-  gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor { return ew.gelu(this, opts); }
-  /** int32 1 where equal. @example x.eq(0) */
-  eq(other: Tensor | number): Tensor { return ew.compare('eq', this, other); }
-  /** int32 1 where not equal. @example x.ne(0) */
-  ne(other: Tensor | number): Tensor { return ew.compare('ne', this, other); }
-  /** int32 1 where less. @example x.lt(y) */
-  lt(other: Tensor | number): Tensor { return ew.compare('lt', this, other); }
-  /** int32 1 where less or equal. @example x.le(y) */
-  le(other: Tensor | number): Tensor { return ew.compare('le', this, other); }
-  /** int32 1 where greater. @example x.gt(0) */
-  gt(other: Tensor | number): Tensor { return ew.compare('gt', this, other); }
-  /** int32 1 where greater or equal. @example x.ge(0) */
-  ge(other: Tensor | number): Tensor { return ew.compare('ge', this, other); }
-  /** `value` where the int32 `mask` is non-zero, this elsewhere. @example x.maskedFill(x.lt(0), 0) */
-  maskedFill(mask: Tensor, value: number): Tensor { return maskedFill(this, mask, value); }
-  /** Converts to another dtype; differentiable between float dtypes. */
-  cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
-  /** A tensor of ones with this tensor's shape, dtype and backend. */
-  onesLike(): Tensor { return ew.fullLike(this, 1); }
-  /** A tensor of zeros with this tensor's shape, dtype and backend. @example x.zerosLike() */
-  zerosLike(): Tensor { return ew.fullLike(this, 0); }
-
-  // Linear algebra
-  /** Matrix product, batched and broadcast over leading dims (1-D operands as vectors). @example a.matmul(b) */
-  matmul(other: Tensor): Tensor { return matmul(this, other); }
-
-  // Reductions
-  /** Sum over `axis` (one, several, or all when omitted). @example x.sum(0, true) */
-  sum(axis?: number | number[], keepdim = false): Tensor { return red.sum(this, axis, keepdim); }
-  /** Mean over `axis` (one, several, or all when omitted). @example x.mean(-1) */
-  mean(axis?: number | number[], keepdim = false): Tensor { return red.mean(this, axis, keepdim); }
-  /** Maximum over `axis` (all when omitted); ties share the gradient. @example x.max(1) */
-  max(axis?: number | number[], keepdim = false): Tensor { return red.max(this, axis, keepdim); }
-  /** Minimum over `axis` (all when omitted); ties share the gradient. @example x.min(1) */
-  min(axis?: number | number[], keepdim = false): Tensor { return red.min(this, axis, keepdim); }
-  /** int32 index of the first maximum along `axis`. @example logits.argmax(-1) */
-  argmax(axis: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
-  /** int32 index of the first minimum along `axis`. @example x.argmin(0) */
-  argmin(axis: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
-  /** Softmax along `axis`, stable for large values. @example logits.softmax(-1) */
-  softmax(axis: number): Tensor { return softmax(this, axis); }
-  /** log(softmax) along `axis`, computed stably. @example logits.logSoftmax(-1) */
-  logSoftmax(axis: number): Tensor { return logSoftmax(this, axis); }
-
-  // Shape and views
-  /** New shape (one dim may be -1), as a list or as arguments: `reshape([2, 3])` or `reshape(2, 3)`. */
-  reshape(...shape: number[] | [readonly number[]]): Tensor { return vw.reshape(this, dimsArg('reshape', shape)); }
-  /** Merges dims `startDim..endDim` into one (all by default). @example randn([2, 3, 4]).flatten(1) // [2, 12] */
-  flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
-  /** Reorders dims, as a list or as arguments: `permute([1, 0])` or `permute(1, 0)`. */
-  permute(...dims: number[] | [readonly number[]]): Tensor { return vw.permute(this, dimsArg('permute', dims)); }
-  /** Swaps two dims (a view). @example x.transpose(0, 1) */
-  transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
-  /** Broadcasts size-1 dims to `shape` without copying (-1 keeps a dim). @example x.expand([4, 3]) */
-  expand(shape: readonly number[]): Tensor { return vw.expand(this, shape); }
-  /** Per-dim `[start, end)` or `[start, end, step]` ranges (negative indices count from the end); missing dims are kept whole. */
-  slice(ranges: readonly vw.SliceRange[]): Tensor { return vw.slice(this, ranges); }
-  /** Drops size-1 dims (only `axis` when given). @example x.squeeze(0) */
-  squeeze(axis?: number): Tensor { return vw.squeeze(this, axis); }
-  /** Inserts a size-1 dim at `axis`. @example x.unsqueeze(0) */
-  unsqueeze(axis: number): Tensor { return vw.unsqueeze(this, axis); }
-  /** This tensor if contiguous, else a contiguous copy. @example x.transpose(0, 1).contiguous() */
-  contiguous(): Tensor { return vw.contiguous(this); }
-
-  // Indexing
-  /** torch.gather: picks elements along `axis` named by an int32 `index` of the same rank. @example logits.gather(1, y.unsqueeze(1)) */
-  gather(axis: number, index: Tensor): Tensor { return idx.gather(this, axis, index); }
-  /** Whole slices along `axis` at a 1-D int32 index. @example table.indexSelect(0, ids) */
-  indexSelect(axis: number, index: Tensor): Tensor { return idx.indexSelect(this, axis, index); }
-
-  /**
-   * Overwrites this tensor's elements with `src` (broadcast to this shape), in place, outside the
-   * graph. For optimizer updates and weight merging; not allowed on tensors in a graph.
-   */
-  copy_(src: Tensor): this {
-    vw.copyInto(this, src);
-    return this;
-  }
-
-  // Ops added for PyTorch users: rounding, statistics, scans, sorting, splitting, masks,
-  // predicates, views, in-place updates and moving storage between backends.
-  /** Limits elements to `[min, max]`; either bound may be omitted (pass null). @example x.clamp(0, 1) */
-  clamp(min?: Tensor | number | null, max?: Tensor | number | null): Tensor { return clamp(this, min, max); }
-  /** Alias of `clamp`, as in PyTorch. @example x.clip(-1, 1) */
-  clip(min?: Tensor | number | null, max?: Tensor | number | null): Tensor { return clamp(this, min, max); }
-  /** Largest integer ≤ x; zero gradient. @example tensor([1.5]).floor() // [1] */
-  floor(): Tensor { return floor(this); }
-  /** Smallest integer ≥ x; zero gradient. @example tensor([1.5]).ceil() // [2] */
-  ceil(): Tensor { return ceil(this); }
-  /** Nearest integer, halves to even; zero gradient. @example tensor([2.5]).round() // [2] */
-  round(): Tensor { return round(this); }
-  /** Variance (unbiased by default) over `axis`, or all. @example x.var(0, { unbiased: false }) */
-  var(axis?: number | number[], opts: VarOptions = {}): Tensor { return variance(this, axis, opts); }
-  /** Standard deviation (unbiased by default) over `axis`, or all. @example x.std(-1, { keepdim: true }) */
-  std(axis?: number | number[], opts: VarOptions = {}): Tensor { return std(this, axis, opts); }
-  /** log Σ exp over `axis`, stable for large values. @example logits.logsumexp(-1) */
-  logsumexp(axis: number | number[], keepdim = false): Tensor { return logsumexp(this, axis, keepdim); }
-  /** Running sums along `axis`. @example tensor([1, 2, 3]).cumsum(0) // [1, 3, 6] */
-  cumsum(axis: number): Tensor { return cumsum(this, axis); }
-  /** Stable sort along `axis`: `[values, indices]` (also `.values`, `.indices`). @example const [v, i] = x.sort(-1, true) */
-  sort(axis = -1, descending = false): ValuesIndices { return sort(this, axis, descending); }
-  /** Indices (int32) that sort along `axis`. @example x.argsort() */
-  argsort(axis = -1, descending = false): Tensor { return argsort(this, axis, descending); }
-  /** The k largest (or smallest) along `axis`: `[values, indices]`. @example const [v, i] = logits.topk(3) */
-  topk(k: number, axis = -1, largest = true): ValuesIndices { return topk(this, k, axis, largest); }
-  /** Views of pieces of `size` (or of listed sizes) along `axis`. @example x.split(2) */
-  split(sizes: number | readonly number[], axis = 0): Tensor[] { return split(this, sizes, axis); }
-  /** `chunks` near-equal views along `axis`. @example x.chunk(4, -1) */
-  chunk(chunks: number, axis = 0): Tensor[] { return chunk(this, chunks, axis); }
-  /** Lower triangle of the last two dims. @example ones([3, 3]).tril() */
-  tril(diagonal = 0): Tensor { return tril(this, diagonal); }
-  /** Upper triangle of the last two dims. @example ones([3, 3]).triu(1) */
-  triu(diagonal = 0): Tensor { return triu(this, diagonal); }
-  /** int32 1 where NaN. @example x.isnan().sum() */
-  isnan(): Tensor { return isnan(this); }
-  /** int32 1 where ±∞. @example x.isinf() */
-  isinf(): Tensor { return isinf(this); }
-  /** int32 1 where finite. @example x.isfinite() */
-  isfinite(): Tensor { return isfinite(this); }
-  /** Splits dim `axis` into `sizes`. @example randn([2, 12]).unflatten(1, [3, 4]) */
-  unflatten(axis: number, sizes: readonly number[]): Tensor { return unflatten(this, axis, sizes); }
-
-  /**
-   * A view with a new shape, refused (as in PyTorch) when the data is not contiguous; `reshape`
-   * copies instead.
-   *
-   * @example
-   * randn([2, 6]).view(3, 4);
-   */
-  view(...shape: number[] | [readonly number[]]): Tensor {
-    check(this.isContiguous, 'view', () => `tensor of shape ${fmt(this.shape)} is not contiguous, so it has no view of another shape; use reshape() (which copies) or contiguous().view(...)`);
-    return vw.reshape(this, dimsArg('view', shape));
-  }
-
-  /** Sets every element to 0, in place (see `add_`). @example noGrad(() => w.zero_()) */
-  zero_(): this { return this.fill_(0); }
-  /** Sets every element to `value`, in place (see `add_`). @example noGrad(() => w.fill_(0.5)) */
-  fill_(value: number): this { return this._inPlace('fill_', [], () => ew.fullLike(this, value)); }
-  /**
-   * Adds `other` (broadcast to this shape) in place. In-place ops bump the version counter, so
-   * a graph that saved this tensor refuses to run backward; on a tensor that requires grad they
-   * are allowed only inside `noGrad`.
-   *
-   * @example
-   * noGrad(() => w.add_(w.grad!.mul(-0.1)));
-   */
-  add_(other: Tensor | number): this { return this._inPlace('add_', [other], () => this.add(other)); }
-  /** Multiplies by `other` in place (see `add_`). @example noGrad(() => w.mul_(0.9)) */
-  mul_(other: Tensor | number): this { return this._inPlace('mul_', [other], () => this.mul(other)); }
-  /** Clamps in place (see `add_`). @example noGrad(() => w.clamp_(-1, 1)) */
-  clamp_(min?: Tensor | number | null, max?: Tensor | number | null): this {
-    return this._inPlace('clamp_', [min, max], () => clamp(this, min, max));
-  }
-
-  /** Validates an in-place update of this tensor, computes it without a graph, then writes it. */
-  private _inPlace(op: string, operands: (Tensor | number | null | undefined)[], compute: () => Tensor): this {
-    this._storageRef(op);
-    check(!this._gradFn, op, () => 'cannot change a tensor produced by a recorded op in place; detach() it first');
-    check(!(this._requiresGrad && isGradEnabled()), op, () =>
-      `tensor of shape ${fmt(this.shape)} requires grad, so it may change in place only inside noGrad(() => ...)`);
-    for (const operand of operands) {
-      if (!(operand instanceof Tensor)) continue;
-      check(operand._backend === this._backend, op, () => `operand is on '${operand.backend}' but this tensor is on '${this.backend}'; move it with await t.to('${this.backend}')`);
-      check(shapesEqual(broadcastShapes(op, this.shape, operand.shape), this.shape), op, () =>
-        `operand of shape ${fmt(operand.shape)} does not broadcast to this tensor's shape ${fmt(this.shape)}`);
-    }
-    const value = noGrad(compute);
-    this.copy_(value);
-    value.dispose();
-    return this;
-  }
-
   /**
    * @internal Moves this leaf's storage to `backend` in place, keeping its identity (so modules
    * and optimizers holding it see the move); the data becomes contiguous. Outside core: `moveStorage_`.
@@ -498,15 +271,6 @@ export class Tensor {
     self.offset = 0;
   }
 }
-
-/** Dims given as one list or as separate numbers (`reshape([2, 3])`, `reshape(2, 3)`). */
-function dimsArg(op: string, args: number[] | [readonly number[]]): readonly number[] {
-  if (args.length === 1 && Array.isArray(args[0])) return args[0];
-  check(args.every((d) => typeof d === 'number'), op, () => `pass the dims as numbers or one list of numbers, e.g. ${op}(2, 3) or ${op}([2, 3])`);
-  return args as number[];
-}
-
-guardTensorMethods(Tensor.prototype);
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {
   if (shape.length === 0) return data[0]!;

@@ -104,7 +104,8 @@ export function assertIntSumFits(op: string, x: Tensor, axes: readonly number[])
 
 /** The kinds of argument a public entry point takes; `?` marks an optional one. */
 export type ArgKind =
-  | 'tensor' | 'tensor?' | 'tensors' | 'operand' | 'number' | 'int' | 'int?' | 'axes?' | 'bool?' | 'numbers' | 'dims' | 'ranges' | 'dtype' | 'object?';
+  | 'tensor' | 'tensor?' | 'tensors' | 'operand' | 'number' | 'int' | 'int?' | 'axes' | 'axes?' | 'bool?' | 'numbers' | 'dims'
+  | 'ranges' | 'dtype' | 'object?' | 'bound?';
 
 /** An argument's name and kind, as `'other:operand'`. */
 export type ArgSpec = `${string}:${ArgKind}`;
@@ -120,6 +121,7 @@ const KIND_TEXT: Record<string, string> = {
   ranges: 'a list of [start, end] or [start, end, step] integer ranges',
   dtype: `one of ${DTYPES.join(', ')}`,
   object: 'an options object',
+  bound: 'a Tensor, a number or null',
 };
 
 const isNumberList = (v: unknown) => Array.isArray(v) && v.every((d) => typeof d === 'number');
@@ -138,72 +140,55 @@ function fits(kind: string, v: unknown): boolean {
     case 'ranges': return Array.isArray(v) && v.every((r) => Array.isArray(r) && (r.length === 2 || r.length === 3) && r.every((d) => Number.isInteger(d)));
     case 'dtype': return (DTYPES as readonly unknown[]).includes(v);
     case 'object': return isPlainObject(v);
+    case 'bound': return v === null || typeof v === 'number' || isTensor(v);
     default: return false;
+  }
+}
+
+/** An `ArgSpec` taken apart once, so a check on every call splits no strings. */
+export interface ParsedArg {
+  readonly name: string;
+  readonly kind: string;
+  readonly optional: boolean;
+}
+
+/** Parses `specs` for `checkArg`. */
+export function parseArgSpecs(specs: readonly ArgSpec[]): ParsedArg[] {
+  return specs.map((spec) => {
+    const [name, k] = spec.split(':') as [string, string];
+    const optional = k.endsWith('?');
+    return { name, kind: optional ? k.slice(0, -1) : k, optional };
+  });
+}
+
+/** Checks one argument `v` against its parsed spec, naming it and what it was when it does not fit. */
+export function checkArg(op: string, arg: ParsedArg, v: unknown): void {
+  const { name, kind, optional } = arg;
+  if (optional && v === undefined) return;
+  if (!fits(kind, v)) {
+    const tensorKind = kind === 'tensor' || kind === 'operand';
+    throw new TsgradError(op, tensorKind
+      ? `expected a Tensor${optional ? ' or nothing' : ''}, got ${describeValue(v)} (${name}${kind === 'operand' ? '; a number also works' : ''})${Array.isArray(v) ? '; wrap it with tensor()' : ''}`
+      : `${name} must be ${KIND_TEXT[kind]}, got ${describeValue(v)}`);
+  }
+  if (kind === 'tensors') (v as unknown[]).forEach((t, j) => assertTensor(op, t, `${name}[${j}]`));
+  else if (isTensor(v)) assertTensor(op, v, name);
+}
+
+/** Checks `args` against parsed specs; a 'dims' argument takes the rest, as one list or one by one (PyTorch allows both). */
+export function checkParsedArgs(op: string, args: readonly unknown[], parsed: readonly ParsedArg[]): void {
+  for (let i = 0; i < parsed.length; i++) {
+    const arg = parsed[i]!;
+    if (arg.kind === 'dims') {
+      const rest = args.slice(i);
+      checkArg(op, arg, rest.length === 1 && Array.isArray(rest[0]) ? rest[0] : rest);
+    } else {
+      checkArg(op, arg, args[i]);
+    }
   }
 }
 
 /** Checks `args` against `specs`, naming the first bad argument and what it was. */
 export function checkArgs(op: string, args: readonly unknown[], specs: readonly ArgSpec[]): void {
-  specs.forEach((spec, i) => {
-    const [name, k] = spec.split(':') as [string, string];
-    const optional = k.endsWith('?');
-    const kind = optional ? k.slice(0, -1) : k;
-    // 'dims' takes the rest of the arguments, given as one list or one by one (PyTorch allows both).
-    const rest = args.slice(i);
-    const v = kind === 'dims' && !(rest.length === 1 && Array.isArray(rest[0])) ? rest : args[i];
-    if (optional && v === undefined) return;
-    if (!fits(kind, v)) {
-      const tensorKind = kind === 'tensor' || kind === 'operand';
-      throw new TsgradError(op, tensorKind
-        ? `expected a Tensor${optional ? ' or nothing' : ''}, got ${describeValue(v)} (${name}${kind === 'operand' ? '; a number also works' : ''})${Array.isArray(v) ? '; wrap it with tensor()' : ''}`
-        : `${name} must be ${KIND_TEXT[kind]}, got ${describeValue(v)}`);
-    }
-    if (kind === 'tensor' || (kind === 'operand' && isTensor(v))) assertTensor(op, v, name);
-    if (kind === 'tensors') (v as unknown[]).forEach((t, j) => assertTensor(op, t, `${name}[${j}]`));
-  });
-}
-
-const each = (names: string[], specs: ArgSpec[]) => Object.fromEntries(names.map((m) => [m, specs]));
-
-/**
- * The public synchronous Tensor methods and their arguments: each call is checked here before it
- * runs. (The async readers `data`, `toArray`, `item` and `to` reject with the same errors.)
- */
-export const TENSOR_METHODS: Readonly<Record<string, readonly ArgSpec[]>> = {
-  ...each(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'], ['other:operand']),
-  pow: ['exponent:operand'],
-  ...each(['neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'erf', 'onesLike', 'zerosLike',
-    'flatten', 'contiguous', 'clone', 'detach', 'dataSync', 'arraySync', 'itemSync'], []),
-  gelu: ['opts:object?'],
-  cast: ['dtype:dtype'],
-  matmul: ['other:tensor'],
-  ...each(['sum', 'mean', 'max', 'min'], ['axis:axes?', 'keepdim:bool?']),
-  ...each(['argmax', 'argmin'], ['axis:int', 'keepdim:bool?']),
-  ...each(['softmax', 'logSoftmax'], ['axis:int']),
-  ...each(['reshape', 'view'], ['shape:dims']),
-  permute: ['dims:dims'],
-  transpose: ['dim0:int', 'dim1:int'],
-  expand: ['shape:numbers'],
-  slice: ['ranges:ranges'],
-  squeeze: ['axis:int?'],
-  unsqueeze: ['axis:int'],
-  ...each(['gather', 'indexSelect'], ['axis:int', 'index:tensor']),
-  copy_: ['src:tensor'],
-  maskedFill: ['mask:tensor', 'value:number'],
-};
-
-/**
- * Puts the argument check of `TENSOR_METHODS` in front of each method of `proto`: a disposed
- * receiver or a bad argument is refused under the method's own name.
- */
-export function guardTensorMethods(proto: object): void {
-  const methods = proto as Record<string, (...args: unknown[]) => unknown>;
-  for (const [name, specs] of Object.entries(TENSOR_METHODS)) {
-    const method = methods[name]!;
-    methods[name] = function (this: Tensor, ...args: unknown[]) {
-      if (this.isDisposed) throw new TsgradError(name, `tensor of shape ${fmt(this.shape)} was disposed and cannot be used`);
-      checkArgs(name, args, specs);
-      return method.apply(this, args);
-    };
-  }
+  checkParsedArgs(op, args, parseArgSpecs(specs));
 }

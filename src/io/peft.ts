@@ -2,10 +2,9 @@ import { noGrad } from '../core/autograd.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
-import { applyLoRA, matchesTargetName, recordTargetName, targetNameOf } from '../nn/adapt.js';
-import { Conv1D } from '../nn/conv1d.js';
-import { Linear } from '../nn/layers.js';
-import { type LoRABase, LoRALinear } from '../nn/lora.js';
+import { applyLoRA, isLoRATarget, matchesTargetName, recordTargetName, targetNameOf } from '../nn/adapt.js';
+import { Conv2d } from '../nn/conv2d.js';
+import { LoRALayer, type LoRATarget } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
 import { PAIR_KEY, checkPair, pairRecord } from './adapterPair.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -65,8 +64,17 @@ export interface SaveAdapterOptions {
 
 const PREFIX = 'base_model.model.';
 
-function loraLayers(model: Module): [string, LoRALinear<LoRABase>][] {
-  return model.namedModules().filter((e): e is [string, LoRALinear<LoRABase>] => e[1] instanceof LoRALinear);
+function loraLayers(model: Module): [string, LoRALayer][] {
+  return model.namedModules().filter((e): e is [string, LoRALayer] => e[1] instanceof LoRALayer);
+}
+
+/** lora_A's and lora_B's shapes for `layer` at `rank` (PEFT's: a Conv2d's are convolution weights), and the largest rank it takes. */
+function adapterShapes(layer: LoRATarget, rank: number): { a: number[]; b: number[]; maxRank: number } {
+  if (layer instanceof Conv2d) {
+    const [kh, kw] = layer.kernelSize;
+    return { a: [rank, layer.inChannels, kh, kw], b: [layer.outChannels, rank, 1, 1], maxRank: Math.min(layer.inChannels * kh * kw, layer.outChannels) };
+  }
+  return { a: [rank, layer.inFeatures], b: [layer.outFeatures, rank], maxRank: Math.min(layer.inFeatures, layer.outFeatures) };
 }
 
 /**
@@ -75,7 +83,7 @@ function loraLayers(model: Module): [string, LoRALinear<LoRABase>][] {
  * lists that would reach further) a regular expression PEFT full-matches against exactly the
  * adapted paths.
  */
-function targetModules(model: Module, layers: [string, LoRALinear<LoRABase>][]): string[] | string {
+function targetModules(model: Module, layers: [string, LoRALayer][]): string[] | string {
   const paths = layers.map(([p]) => p);
   const exact = `^(?:${paths.map(escapeRegExp).join('|')})$`;
   const names = layers.map(([, l]) => targetNameOf(l));
@@ -133,7 +141,7 @@ export async function saveAdapter(model: Module, opts: SaveAdapterOptions = {}):
   check(isPlainObject(opts), 'saveAdapter', () => `options must be an object such as { taskType: 'CAUSAL_LM' }, got ${describeValue(opts)}`);
   checkNames('saveAdapter', opts.taskType, opts.baseModelNameOrPath, ['taskType', 'baseModelNameOrPath']);
   const layers = loraLayers(model);
-  check(layers.length > 0, 'saveAdapter', () => 'the model has no LoRALinear layers; call nn.applyLoRA first');
+  check(layers.length > 0, 'saveAdapter', () => 'the model has no LoRA layers (LoRALinear, LoRAConv2d); call nn.applyLoRA first');
   const info = model as Module & AdapterModelInfo;
   checkNames('saveAdapter', info.peftTaskType, info.nameOrPath, ["the model's peftTaskType", "the model's nameOrPath"]);
   const taskType = (opts.taskType !== undefined ? opts.taskType : info.peftTaskType ?? null) as PeftTaskType | null;
@@ -261,10 +269,10 @@ function parseConfig(text: string): ParsedConfig {
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
- * Loads a PEFT LoRA adapter into `model`. Layers named in the file that are still plain Linear or
- * Conv1D are wrapped (with the file's rank and alpha, per-layer patterns included; a Conv1D keeps
+ * Loads a PEFT LoRA adapter into `model`. Layers named in the file that are still plain Linear,
+ * Conv1D or Conv2d are wrapped (with the file's rank and alpha, per-layer patterns included; a Conv1D keeps
  * its [in, out] weight whatever `fan_in_fan_out` says, as PEFT does); every key must land
- * on a layer with matching shapes, every LoRALinear must get weights, and biases saved with the
+ * on a layer with matching shapes, every LoRA layer must get weights, and biases saved with the
  * adapter overwrite the model's. Everything is checked before the model changes, so a failed
  * load leaves it exactly as it was.
  *
@@ -311,24 +319,25 @@ export function loadAdapter(model: Module, files: AdapterFiles<ArrayBufferLike>)
     const existing = new Set(loraLayers(model).map(([p]) => p));
     for (const [path, { a, b }] of byPath) {
       const m = modules.get(path);
-      check(m instanceof Linear || m instanceof Conv1D || m instanceof LoRALinear, op, () =>
-        `the adapter has weights for '${path}', which is ${m ? `a ${m.constructor.name}` : 'not in the model'}; expected a Linear, Conv1D or LoRALinear`);
+      check(isLoRATarget(m) || m instanceof LoRALayer, op, () =>
+        `the adapter has weights for '${path}', which is ${m ? `a ${m.constructor.name}` : 'not in the model'}; expected a Linear, Conv1D, Conv2d or LoRA layer`);
       check(a && b, op, () => `the adapter for '${path}' lacks lora_${a ? 'B' : 'A'}.weight`);
       const want = settings(path);
-      check(Number.isInteger(want.rank) && want.rank >= 1 && want.rank <= Math.min(m.inFeatures, m.outFeatures), op, () =>
-        `'${path}' would get rank ${want.rank}, outside [1, ${Math.min(m.inFeatures, m.outFeatures)}] for a ${m.inFeatures}→${m.outFeatures} layer`);
-      const [needA, needB] = m instanceof LoRALinear ? [m.loraA.shape, m.loraB.shape] : [[want.rank, m.inFeatures], [m.outFeatures, want.rank]];
+      const shapes = adapterShapes(m instanceof LoRALayer ? m.base : m, want.rank);
+      check(Number.isInteger(want.rank) && want.rank >= 1 && want.rank <= shapes.maxRank, op, () =>
+        `'${path}' would get rank ${want.rank}, outside [1, ${shapes.maxRank}] for its ${m.constructor.name} (weight ${fmt((m as LoRATarget).weight.shape)})`);
+      const [needA, needB] = m instanceof LoRALayer ? [m.loraA.shape, m.loraB.shape] : [shapes.a, shapes.b];
       for (const [name, src, need] of [['lora_A', a, needA], ['lora_B', b, needB]] as const) {
         check(sameShape(src.shape, need), op, () => `'${path}.${name}.weight' has shape ${fmt(src.shape)} but the layer needs ${fmt(need)}`);
       }
-      if (m instanceof LoRALinear) {
-        check(!m.isMerged, op, () => `LoRALinear '${path}' is merged; call unmerge() first`);
+      if (m instanceof LoRALayer) {
+        check(!m.isMerged, op, () => `${m.constructor.name} '${path}' is merged; call unmerge() first`);
         // A layer adapted before loading must agree with the file, or the weights would be scaled wrongly.
         check(m.rank === want.rank && Math.abs(m.scaling - want.scaling) <= 1e-12 * want.scaling, op, () =>
-          `LoRALinear '${path}' has rank ${m.rank} and scaling ${m.scaling}, but the adapter was trained with rank ${want.rank} and scaling ${want.scaling} (lora_alpha ${want.alpha}${want.rs ? ', rsLoRA' : ''}); load into a model without that adapter, or build it with the adapter's settings`);
+          `${m.constructor.name} '${path}' has rank ${m.rank} and scaling ${m.scaling}, but the adapter was trained with rank ${want.rank} and scaling ${want.scaling} (lora_alpha ${want.alpha}${want.rs ? ', rsLoRA' : ''}); load into a model without that adapter, or build it with the adapter's settings`);
       }
     }
-    for (const path of existing) check(byPath.has(path), op, () => `the adapter has no weights for LoRALinear '${path}'`);
+    for (const path of existing) check(byPath.has(path), op, () => `the adapter has no weights for ${modules.get(path)!.constructor.name} '${path}'`);
     if (targets) checkTargets(op, targets, modules, existing, byPath);
 
     // Each bias resolves to a parameter of the model as it is now (LoRA-wrapped or not).
@@ -337,7 +346,7 @@ export function loadAdapter(model: Module, files: AdapterFiles<ArrayBufferLike>)
       const [path, base] = name.endsWith('|base') ? [name.slice(0, -5), true] : [name.slice(0, -'.bias'.length), false];
       check(!base || byPath.has(path), op, () => `the adapter has '${path}.base_layer.bias' but no lora_A / lora_B for '${path}'`);
       const m = modules.get(path);
-      const dst = m instanceof LoRALinear ? m.base.bias : base && (m instanceof Linear || m instanceof Conv1D) ? m.bias : params.get(name);
+      const dst = m instanceof LoRALayer ? m.base.bias : base && isLoRATarget(m) ? m.bias : params.get(name);
       check(dst, op, () => `the adapter has a bias for '${path}', which has no bias parameter in the model`);
       check(sameShape(src.shape, dst.shape), op, () => `the adapter's bias for '${path}' has shape ${fmt(src.shape)} but the model's has ${fmt(dst.shape)}`);
       check(!biasKeys.has(dst), op, () => `'${key}' and '${biasKeys.get(dst)}' are both the bias of '${path}'; which one counts is ambiguous`);
@@ -384,7 +393,7 @@ function checkTargets(op: string, { selects, shown }: NonNullable<ParsedConfig['
   check(selected.size > 0, op, () => `adapter_config.json: target_modules ${shown} matches no module of the model; PEFT refuses it too ("not found in the base model")`);
   for (const p of selected) {
     const m = modules.get(p)!;
-    check(m instanceof Linear || m instanceof Conv1D || m instanceof LoRALinear, op, () =>
+    check(isLoRATarget(m) || m instanceof LoRALayer, op, () =>
       `adapter_config.json: target_modules ${shown} selects '${p}', a ${m.constructor.name}, which LoRA cannot adapt; PEFT refuses it too`);
   }
   for (const p of byPath.keys()) {

@@ -14,6 +14,12 @@ import { type TensorLike, asTensor, checkIndexValues } from './inputs.js';
 
 export { scaledDotProductAttention, type AttentionOptions } from '../core/ops/attention.js';
 export { maskedFill } from '../core/ops/maskedFill.js';
+export { conv2d, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions, type Size2d } from '../core/ops/conv.js';
+export { avgPool2d, maxPool2d, type AvgPool2dOptions, type MaxPool2dOptions } from '../core/ops/pool.js';
+export { interpolate, type InterpolateOptions } from '../core/ops/interpolate.js';
+export { groupNorm } from '../core/ops/groupNorm.js';
+export { silu } from '../core/ops/silu.js';
+export { pad } from '../core/ops/pad.js';
 
 export {
   crossEntropy, nllLoss, binaryCrossEntropyWithLogits,

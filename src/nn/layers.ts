@@ -175,6 +175,13 @@ export class GELU extends Module {
   }
 }
 
+/** SiLU (swish), x·σ(x), as PyTorch's `nn.SiLU`. @example new nn.SiLU().forward(x) */
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor {
+    return F.silu(x);
+  }
+}
+
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
     assertTensor('Tanh', x, 'input');

@@ -6,6 +6,7 @@ import { backendOf } from '../core/seams.js';
 import { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
 import { Conv1D } from './conv1d.js';
+import type { Conv2d } from './conv2d.js';
 import * as F from './functional.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
@@ -40,6 +41,141 @@ export interface UnmergeReport {
   maxDrift: number | null;
 }
 
+/** Every layer LoRA wraps: LoRALinear's bases and `nn.Conv2d` (LoRAConv2d). */
+export type LoRATarget = LoRABase | Conv2d;
+
+/**
+ * What every LoRA layer shares (PEFT's `LoraLayer`): a frozen base layer, trainable `loraA` and
+ * `loraB`, the scaling, and merging the update into the base weight and back. Subclasses say how
+ * the update is applied (`forward`) and what it is in the base weight's layout (`delta`).
+ *
+ * @example
+ * const adapters = model.modules().filter((m) => m instanceof nn.LoRALayer); // LoRALinear and LoRAConv2d
+ */
+export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Module {
+  readonly base: B;
+  loraA: Parameter;
+  loraB: Parameter;
+  readonly rank: number;
+  readonly alpha: number;
+  readonly scaling: number;
+  readonly dropout: number;
+  // Private fields are invisible to parameter discovery: the snapshot is not a parameter.
+  #merged: { a: Tensor; b: Tensor; drift: Tensor } | null = null;
+
+  /** Freezes `base` and makes A (kaiming U(±1/√fanIn) or gaussian N(0, 1/r²)) and B (zeros) of the given shapes beside its weight. */
+  protected constructor(base: B, opts: LoRAOptions, shapes: { a: number[]; b: number[]; fanIn: number }) {
+    super();
+    const rank = opts.rank ?? 8;
+    this.training = base.training;
+    this.base = base.freeze() as B;
+    this.rank = rank;
+    this.alpha = opts.alpha ?? rank;
+    this.scaling = opts.useRsLoRA ? this.alpha / Math.sqrt(rank) : this.alpha / rank;
+    this.dropout = opts.dropout ?? 0;
+    const w = base.weight;
+    const on = { dtype: w.dtype, backend: w.backend };
+    const bound = 1 / Math.sqrt(shapes.fanIn);
+    const a = (opts.init ?? 'kaiming') === 'gaussian'
+      ? noGrad(() => scope(() => randn(shapes.a, on).mul(1 / rank)))
+      : uniform(shapes.a, -bound, bound, on);
+    this.loraA = Parameter.from(a);
+    this.loraB = Parameter.from(zeros(shapes.b, on));
+  }
+
+  /** The frozen base weight (PEFT's `layer.weight`): [out, in] for a Linear, [in, out] for a Conv1D, [out, in, kh, kw] for a Conv2d. */
+  get weight(): Parameter {
+    return this.base.weight;
+  }
+
+  /** The frozen base bias (PEFT's `layer.bias`). */
+  get bias(): B['bias'] {
+    return this.base.bias;
+  }
+
+  /** True when the base stores its weight [in, out] (a Conv1D): PEFT's `fan_in_fan_out`. */
+  get fanInFanOut(): boolean {
+    return false;
+  }
+
+  /** True between `merge()` and `unmerge()`: the update lives inside base.weight. */
+  get isMerged(): boolean {
+    return this.#merged !== null;
+  }
+
+  /** ΔW = scaling·B·A in the base weight's layout. */
+  protected abstract delta(a: Tensor, b: Tensor): Tensor;
+
+  /** The merged layer's output `y` of `x`: usable for inference, refused by backward (it cannot train merged). */
+  protected mergedOutput(x: Tensor, y: Tensor): Tensor {
+    const watched = [x, this.base.weight, this.base.bias, this.loraA, this.loraB].filter((t): t is Tensor => !!t && t.requiresGrad);
+    if (!isGradEnabled() || watched.length === 0) return y;
+    const name = this.constructor.name;
+    return record(`${name}(merged)`, watched, y, [], () => {
+      throw new TsgradError('backward', `this ${name} is merged (B·A is folded into base.weight), so it cannot train; call unmerge() before training`);
+    });
+  }
+
+  /**
+   * Folds scaling·B·A into base.weight (its transpose into a Conv1D's [in, out] weight, as PEFT
+   * does with fan_in_fan_out) so inference costs the base layer alone. Merging a merged layer
+   * does nothing (it never adds twice). The A and B used are snapshotted, so `unmerge()`
+   * subtracts exactly what was added even if the adapters change meanwhile.
+   */
+  merge(): this {
+    if (this.#merged) return this;
+    const w = this.base.weight;
+    this.#merged = noGrad(() =>
+      scope(() => {
+        const a = keep(this.loraA.clone());
+        const b = keep(this.loraB.clone());
+        const delta = this.delta(a, b);
+        const merged = w.add(delta);
+        // The float drift unmerge will leave, computed now while the original W0 is at hand.
+        const drift = keep(merged.sub(delta).sub(w).abs().max());
+        w.copy_(merged);
+        return { a, b, drift };
+      }),
+    );
+    return this;
+  }
+
+  /** Restores base.weight to W0 (up to float rounding, reported as maxDrift). No-op when not merged. */
+  unmerge(): UnmergeReport {
+    const m = this.#merged;
+    if (!m) return { maxDrift: 0 };
+    const w = this.base.weight;
+    noGrad(() => scope(() => w.copy_(w.sub(this.delta(m.a, m.b)))));
+    const maxDrift = backendOf(m.drift).readSync ? m.drift.itemSync() : null;
+    m.a.dispose();
+    m.b.dispose();
+    m.drift.dispose();
+    this.#merged = null;
+    return { maxDrift };
+  }
+
+  /**
+   * Merges for good and returns the base layer with W0 + ΔW in its weight (PEFT's
+   * `merge_and_unload` for one layer; `nn.mergeAndUnload` does it for a model). A and B are
+   * disposed, so this wrapper cannot be used afterwards; put the returned layer in its place.
+   *
+   * @example
+   * model.fc = (model.fc as nn.LoRALinear).mergeAndUnload(); // an nn.Linear again
+   */
+  mergeAndUnload(): B {
+    this.merge();
+    const m = this.#merged!;
+    for (const t of [m.a, m.b, m.drift, this.loraA, this.loraB]) t.dispose();
+    this.#merged = null;
+    return this.base;
+  }
+
+  protected override assertUnmerged(op: string, path: string): void {
+    check(!this.#merged, op, () =>
+      `${this.constructor.name} '${path || '(root)'}' is merged (base.weight holds W0 + scaling·B·A); call unmerge() first so the update is never applied twice`);
+  }
+}
+
 /**
  * A frozen linear layer plus a trainable low-rank update (LoRA, Hu et al. 2021):
  * `y = base(x) + scaling · (dropout(x) Aᵀ) Bᵀ`. The base is an `nn.Linear` or an `nn.Conv1D`
@@ -56,31 +192,12 @@ export interface UnmergeReport {
  * const attn = nn.LoRALinear.wrap(new nn.Conv1D(2304, 768), { rank: 4 }); // LoRALinear<nn.Conv1D>
  * attn.weight.shape;            // [768, 2304]: the frozen Conv1D weight
  */
-export class LoRALinear<B extends LoRABase = Linear> extends Module {
-  readonly base: B;
-  loraA: Parameter;
-  loraB: Parameter;
-  readonly rank: number;
-  readonly alpha: number;
-  readonly scaling: number;
-  readonly dropout: number;
-  // Private fields are invisible to parameter discovery: the snapshot is not a parameter.
-  #merged: { a: Tensor; b: Tensor; drift: Tensor } | null = null;
-
+export class LoRALinear<B extends LoRABase = Linear> extends LoRALayer<B> {
   /** A new `nn.Linear(inFeatures, outFeatures)` with an adapter; `LoRALinear.wrap` adapts an existing layer. */
   constructor(inFeatures: number, outFeatures: number, opts: LoRAOptions & { bias?: boolean } = {}) {
-    super();
-    validate(inFeatures, outFeatures, opts);
+    const base = baseOf(inFeatures, outFeatures, opts);
     const rank = opts.rank ?? 8;
-    const base = wrapping ?? new Linear(inFeatures, outFeatures, { bias: opts.bias ?? true });
-    wrapping = null;
-    this.training = base.training;
-    this.base = base.freeze() as B;
-    this.rank = rank;
-    this.alpha = opts.alpha ?? rank;
-    this.scaling = opts.useRsLoRA ? this.alpha / Math.sqrt(rank) : this.alpha / rank;
-    this.dropout = opts.dropout ?? 0;
-    [this.loraA, this.loraB] = adapters(base, rank, opts.init ?? 'kaiming');
+    super(base as B, opts, { a: [rank, base.inFeatures], b: [base.outFeatures, rank], fanIn: base.inFeatures });
   }
 
   /**
@@ -121,24 +238,9 @@ export class LoRALinear<B extends LoRABase = Linear> extends Module {
     return this.base.outFeatures;
   }
 
-  /** The frozen base weight: [out, in] for a Linear, [in, out] for a Conv1D (PEFT's `layer.weight`). */
-  get weight(): Parameter {
-    return this.base.weight;
-  }
-
-  /** The frozen base bias (PEFT's `layer.bias`). */
-  get bias(): B['bias'] {
-    return this.base.bias;
-  }
-
   /** True when the base stores its weight [in, out] (a Conv1D): PEFT's `fan_in_fan_out`. */
-  get fanInFanOut(): boolean {
+  override get fanInFanOut(): boolean {
     return this.base instanceof Conv1D;
-  }
-
-  /** True between `merge()` and `unmerge()`: the update lives inside base.weight. */
-  get isMerged(): boolean {
-    return this.#merged !== null;
   }
 
   /** The base layer's output plus the scaled low-rank update. */
@@ -149,115 +251,48 @@ export class LoRALinear<B extends LoRABase = Linear> extends Module {
       `input ${fmt(x.shape)} must end in the ${this.inFeatures} input features of the ${this.base.constructor.name} it wraps (weight ${fmt(weight.shape)})`);
     // F.linear takes [out, in]; a Conv1D's [in, out] weight enters as a transposed view, no copy.
     const w = this.fanInFanOut ? weight.transpose(0, 1) : weight;
-    if (!this.#merged) {
+    if (!this.isMerged) {
       return F.loraLinear(x, w, bias, this.loraA, this.loraB, this.scaling, { dropout: this.dropout, training: this.training });
     }
-    const y = noGrad(() => F.linear(x, w, bias));
-    const watched = [x, weight, bias, this.loraA, this.loraB].filter((t): t is Tensor => !!t && t.requiresGrad);
-    if (!isGradEnabled() || watched.length === 0) return y;
-    return record('LoRALinear(merged)', watched, y, [], () => {
-      throw new TsgradError('backward', 'this LoRALinear is merged (B·A is folded into base.weight), so it cannot train; call unmerge() before training');
-    });
-  }
-
-  /**
-   * Folds scaling·B·A into base.weight (its transpose into a Conv1D's [in, out] weight, as PEFT
-   * does with fan_in_fan_out) so inference costs one matmul. Merging a merged layer
-   * does nothing (it never adds twice). The A and B used are snapshotted, so `unmerge()`
-   * subtracts exactly what was added even if the adapters change meanwhile.
-   */
-  merge(): this {
-    if (this.#merged) return this;
-    const w = this.base.weight;
-    this.#merged = noGrad(() =>
-      scope(() => {
-        const a = keep(this.loraA.clone());
-        const b = keep(this.loraB.clone());
-        const delta = this.#delta(a, b);
-        const merged = w.add(delta);
-        // The float drift unmerge will leave, computed now while the original W0 is at hand.
-        const drift = keep(merged.sub(delta).sub(w).abs().max());
-        w.copy_(merged);
-        return { a, b, drift };
-      }),
-    );
-    return this;
-  }
-
-  /** Restores base.weight to W0 (up to float rounding, reported as maxDrift). No-op when not merged. */
-  unmerge(): UnmergeReport {
-    const m = this.#merged;
-    if (!m) return { maxDrift: 0 };
-    const w = this.base.weight;
-    noGrad(() => scope(() => w.copy_(w.sub(this.#delta(m.a, m.b)))));
-    const maxDrift = backendOf(m.drift).readSync ? m.drift.itemSync() : null;
-    m.a.dispose();
-    m.b.dispose();
-    m.drift.dispose();
-    this.#merged = null;
-    return { maxDrift };
-  }
-
-  /**
-   * Merges for good and returns the base layer with W0 + ΔW in its weight (PEFT's
-   * `merge_and_unload` for one layer; `nn.mergeAndUnload` does it for a model). A and B are
-   * disposed, so this wrapper cannot be used afterwards; put the returned layer in its place.
-   *
-   * @example
-   * model.fc = (model.fc as nn.LoRALinear).mergeAndUnload(); // an nn.Linear again
-   */
-  mergeAndUnload(): B {
-    this.merge();
-    const m = this.#merged!;
-    for (const t of [m.a, m.b, m.drift, this.loraA, this.loraB]) t.dispose();
-    this.#merged = null;
-    return this.base;
+    return this.mergedOutput(x, noGrad(() => F.linear(x, w, bias)));
   }
 
   /** ΔW in the base weight's layout: scaling·B·A, transposed for a Conv1D. */
-  #delta(a: Tensor, b: Tensor): Tensor {
+  protected delta(a: Tensor, b: Tensor): Tensor {
     const delta = b.matmul(a).mul(this.scaling);
     return this.fanInFanOut ? delta.transpose(0, 1) : delta;
   }
+}
 
-  protected override assertUnmerged(op: string, path: string): void {
-    check(!this.#merged, op, () =>
-      `LoRALinear '${path || '(root)'}' is merged (base.weight holds W0 + scaling·B·A); call unmerge() first so the update is never applied twice`);
-  }
+/** Checks the options, then the layer `wrap` hands over or a new Linear. */
+function baseOf(inFeatures: number, outFeatures: number, opts: LoRAOptions & { bias?: boolean }): LoRABase {
+  validate(inFeatures, outFeatures, opts);
+  const base = wrapping ?? new Linear(inFeatures, outFeatures, { bias: opts.bias ?? true });
+  wrapping = null;
+  return base;
 }
 
 /** The layer `wrap` hands to the constructor (the constructor's public signature takes sizes). */
 let wrapping: LoRABase | null = null;
 
 /** Errors unless `opts` make a valid LoRALinear of this size (`rank` defaults to 8, as in the constructor). */
-export function checkLoRAOptions(inFeatures: number, outFeatures: number, opts: LoRAOptions): void {
-  validate(inFeatures, outFeatures, opts);
+export function checkLoRAOptions(inFeatures: number, outFeatures: number, opts: LoRAOptions, op = 'LoRALinear'): void {
+  validate(inFeatures, outFeatures, opts, op);
 }
 
-function validate(inFeatures: number, outFeatures: number, opts: LoRAOptions): void {
-  check(isPlainObject(opts), 'LoRALinear', () => `options must be an object such as { rank: 8, alpha: 16 }, got ${describeValue(opts)}`);
+function validate(inFeatures: number, outFeatures: number, opts: LoRAOptions, op = 'LoRALinear'): void {
+  check(isPlainObject(opts), op, () => `options must be an object such as { rank: 8, alpha: 16 }, got ${describeValue(opts)}`);
   // Numbers print bare, anything else says what it is (a string '0.1' is not the number 0.1).
   const show = (v: unknown) => (typeof v === 'number' ? String(v) : describeValue(v));
   const rank = opts.rank ?? 8;
-  check(typeof rank === 'number' && Number.isInteger(rank) && rank >= 1 && rank <= Math.min(inFeatures, outFeatures), 'LoRALinear', () =>
+  check(typeof rank === 'number' && Number.isInteger(rank) && rank >= 1 && rank <= Math.min(inFeatures, outFeatures), op, () =>
     `rank must be an integer in [1, min(in, out) = ${Math.min(inFeatures, outFeatures)}], got ${show(rank)}`);
   const alpha = opts.alpha ?? rank;
-  check(typeof alpha === 'number' && Number.isFinite(alpha) && alpha > 0, 'LoRALinear', () => `alpha must be a number > 0, got ${show(alpha)}`);
+  check(typeof alpha === 'number' && Number.isFinite(alpha) && alpha > 0, op, () => `alpha must be a number > 0, got ${show(alpha)}`);
   const p = opts.dropout ?? 0;
-  check(typeof p === 'number' && p >= 0 && p < 1, 'LoRALinear', () => `dropout must be a number in [0, 1), got ${show(p)}`);
+  check(typeof p === 'number' && p >= 0 && p < 1, op, () => `dropout must be a number in [0, 1), got ${show(p)}`);
   const rs = opts.useRsLoRA ?? false;
-  check(typeof rs === 'boolean', 'LoRALinear', () => `useRsLoRA must be true or false, got ${describeValue(rs)}`);
+  check(typeof rs === 'boolean', op, () => `useRsLoRA must be true or false, got ${describeValue(rs)}`);
   const init = opts.init ?? 'kaiming';
-  check(init === 'kaiming' || init === 'gaussian', 'LoRALinear', () => `init must be 'kaiming' or 'gaussian', got '${init}'`);
-}
-
-/** A [rank, in] and B [out, rank] beside the base weight (same dtype and backend). */
-function adapters(base: LoRABase, rank: number, init: 'kaiming' | 'gaussian'): [Parameter, Parameter] {
-  const w = base.weight;
-  const opts = { dtype: w.dtype, backend: w.backend };
-  const bound = 1 / Math.sqrt(base.inFeatures);
-  const a = init === 'gaussian'
-    ? noGrad(() => scope(() => randn([rank, base.inFeatures], opts).mul(1 / rank)))
-    : uniform([rank, base.inFeatures], -bound, bound, opts);
-  return [Parameter.from(a), Parameter.from(zeros([base.outFeatures, rank], opts))];
+  check(init === 'kaiming' || init === 'gaussian', op, () => `init must be 'kaiming' or 'gaussian', got '${init}'`);
 }

@@ -3,6 +3,7 @@
 // conformance run use this table.
 import fc from 'fast-check';
 import { type Tensor, cat, maximum, minimum, nn, oneHot, stack, where } from '../../src/index.js';
+import { CONV_CASES } from './convCases.js';
 import * as R from './reference.js';
 
 export type Domain = 'real' | 'positive' | { index: number };
@@ -577,3 +578,5 @@ CASES.push(
     })),
   },
 );
+
+CASES.push(...CONV_CASES);

@@ -1,7 +1,8 @@
 // Regressions of the reliability issue, one per kind: raw errors, silent wrong results and
 // valid input refused. Expected values are PyTorch 1.13's (checked by hand), not this code's.
 import { describe, expect, it } from 'vitest';
-import { TsgradError, arange, cat, fromTypedArray, nn, ones, randn, stack, tensor, where, zeros } from '../../src/index.js';
+import { Tensor, TsgradError, arange, cat, fromTypedArray, nn, ones, randn, stack, tensor, where, zeros } from '../../src/index.js';
+import { tensorMethodSpecs } from '../../src/core/ops/define.js';
 import { errorOf } from '../errorOf.js';
 
 const F = nn.functional;
@@ -20,6 +21,15 @@ describe('bad arguments get a TsgradError naming the call', () => {
     ['sum keepdim as a string', () => randn([2]).sum(0, anyV('yes')), /^sum: keepdim must be a boolean, got string 'yes'/],
     ['slice with a step of 0', () => randn([4]).slice([[0, 4, 0]]), /^slice: range \[0,4,0\] on dim 0 has step 0; steps must be positive/],
     ['gelu with an unknown approximation', () => randn([2]).gelu(anyV({ approximate: 'fast' })), /^gelu: approximate must be 'none' or 'tanh', got fast/],
+    ['clamp with a string bound', () => randn([2]).clamp(anyV('0')), /^clamp: min must be a Tensor, a number or null, got string '0'/],
+    ['clamp_ with an array bound', () => randn([2]).clamp_(null, anyV([1])), /^clamp_: max must be a Tensor, a number or null, got an array/],
+    ['cumsum along a fractional axis', () => randn([3]).cumsum(0.5), /^cumsum: axis must be an integer, got number 0.5/],
+    ['sort with a string order', () => randn([3]).sort(0, anyV('desc')), /^sort: descending must be a boolean, got string 'desc'/],
+    ['topk without k', () => randn([3]).topk(anyV(undefined)), /^topk: k must be an integer, got undefined/],
+    ['split by a string', () => randn([4]).split(anyV('2')), /^split: sizes must be a number or a list of numbers, got string '2'/],
+    ['logsumexp without an axis', () => randn([2]).logsumexp(anyV(undefined)), /^logsumexp: axis must be a number or a list of numbers, got undefined/],
+    ['fill_ with null', () => zeros([2]).fill_(anyV(null)), /^fill_: value must be a number, got null/],
+    ['flatten from a string dim', () => randn([2, 2]).flatten(anyV('1')), /^flatten: startDim must be an integer, got string '1'/],
   ])('%s', (_, fn, message) => {
     expect(errorOf(fn).message).toMatch(message);
   });
@@ -30,6 +40,24 @@ describe('bad arguments get a TsgradError naming the call', () => {
     expect(errorOf(() => t.reshape([2, 2])).message).toBe('reshape: tensor of shape [2,2] was disposed and cannot be used');
     expect(errorOf(() => t.contiguous()).message).toMatch(/^contiguous: tensor of shape \[2,2\] was disposed/);
     expect(errorOf(() => randn([2]).add(t)).message).toMatch(/^add: other of shape \[2,2\] was disposed/);
+    expect(errorOf(() => t.cumsum(0)).message).toBe('cumsum: tensor of shape [2,2] was disposed and cannot be used');
+    expect(errorOf(() => t.dataSync()).message).toBe('dataSync: tensor of shape [2,2] was disposed and cannot be used');
+    expect(errorOf(() => t.itemSync()).message).toBe('itemSync: tensor of shape [2,2] was disposed and cannot be used');
+  });
+
+  it('every public Tensor method is an op with an argument specification, or one of the class core', () => {
+    const core = ['constructor', 'requiresGrad_', 'retainGrad', 'dispose', 'backward', 'detach', 'data', 'toArray', 'item', 'dataSync', 'arraySync', 'itemSync', 'to', 'toString'];
+    const methods = Object.getOwnPropertyNames(Tensor.prototype)
+      .filter((n) => !n.startsWith('_') && typeof Object.getOwnPropertyDescriptor(Tensor.prototype, n)!.value === 'function');
+    expect(methods.filter((n) => !core.includes(n) && !tensorMethodSpecs().has(n))).toEqual([]);
+    expect(methods.length).toBeGreaterThan(80);
+  });
+
+  it('a method composed of other ops reports under its own name, not theirs', () => {
+    // clip runs lt/gt and where; var runs sub and mean; the caller wrote clip and var.
+    expect(errorOf(() => randn([2]).clip(randn([3]))).message).toBe('clip: shapes [2] and [3] cannot be broadcast (dim -1: 2 vs 3)');
+    expect(errorOf(() => randn([2]).var(3)).message).toMatch(/^var: axis 3 is out of range/);
+    expect(errorOf(() => zeros([2]).add_(tensor([1, 2, 3]))).message).toMatch(/^add_: /);
   });
 
   it('composite ops report themselves, with the shapes given', () => {

@@ -7,6 +7,7 @@ import {
   type DType, type Tensor, arange, cat, fromTypedArray, full, grad, gradcheck, gradgradcheck, io, maximum, minimum, nn, noGrad, ones, optim, printGraph,
   rand, randn, scope, stack, tensor, toDot, uniform, where, zeros,
 } from '../../src/index.js';
+import { tensorMethodSpecs } from '../../src/core/ops/define.js';
 
 /** A tensor to create on the backend under test. */
 export interface TensorDesc {
@@ -92,16 +93,12 @@ const onBackend = (name: string, arity: number, f: (...a: unknown[]) => unknown,
 const F = nn.functional;
 
 export const ENTRIES: Entry[] = [
-  ...['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'lt', 'ge'].map((m) => method(m, 1)),
-  ...['neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'erf', 'onesLike', 'zerosLike', 'flatten', 'contiguous', 'clone', 'detach']
-    .map((m) => method(m, 0)),
-  method('gelu', 1), method('cast', 1), method('matmul', 1),
-  ...['sum', 'mean', 'max', 'min'].map((m) => method(m, 2)),
-  method('argmax', 2), method('argmin', 2), method('softmax', 1), method('logSoftmax', 1),
-  method('reshape', 1), method('permute', 1), method('transpose', 2), method('expand', 1), method('slice', 1),
-  method('squeeze', 1), method('unsqueeze', 1), method('gather', 2), method('indexSelect', 2), method('copy_', 1),
-  method('itemSync', 0), method('requiresGrad_', 1, ['requiresGrad', 'requiresGrad_']),
-  method('maskedFill', 2),
+  // Every op's Tensor method, from the one argument specification the ops declare: a new op is
+  // fuzzed without an edit here.
+  ...[...tensorMethodSpecs()].map(([name, args]) => method(name, args.length)),
+  // The Tensor class's own methods.
+  ...['detach', 'dataSync', 'arraySync', 'itemSync', 'retainGrad'].map((m) => method(m, 0)),
+  method('requiresGrad_', 1, ['requiresGrad', 'requiresGrad_']), method('backward', 2),
   onBackend('tensor', 2, (d, o) => tensor(d as never, o as never)),
   onBackend('zeros', 2, (s, o) => zeros(s as never, o as never), ['full']),
   onBackend('ones', 2, (s, o) => ones(s as never, o as never), ['full']),
@@ -127,6 +124,20 @@ export const ENTRIES: Entry[] = [
   fn('MultiheadAttention', 3, (e, h, o) => new nn.MultiheadAttention(e as never, h as never, o as never)),
   fn('MultiheadAttention.forward', 4, (q, k, v, o) => new nn.MultiheadAttention(2, 1).forward(q as never, k as never, v as never, o as never), ['MultiheadAttention']),
   fn('loraLinear', 6, (x, w, b, a, bb, s) => F.loraLinear(x as never, w as never, b as never, a as never, bb as never, s as never)),
+  fn('conv2d', 4, (x, w, b, o) => F.conv2d(x as never, w as never, b as never, o as never)),
+  fn('convTranspose2d', 4, (x, w, b, o) => F.convTranspose2d(x as never, w as never, b as never, o as never)),
+  fn('avgPool2d', 3, (x, k, o) => F.avgPool2d(x as never, k as never, o as never)),
+  fn('maxPool2d', 3, (x, k, o) => F.maxPool2d(x as never, k as never, o as never)),
+  fn('interpolate', 2, (x, o) => F.interpolate(x as never, o as never)),
+  fn('groupNorm', 5, (x, g, w, b, e) => F.groupNorm(x as never, g as never, w as never, b as never, e as never)),
+  fn('silu', 1, (x) => F.silu(x as never)),
+  fn('pad', 3, (x, p, v) => F.pad(x as never, p as never, v as never)),
+  fn('Conv2d', 4, (i, o, k, opts) => new nn.Conv2d(i as never, o as never, k as never, opts as never)),
+  fn('Conv2d(1, 2, 1).forward', 1, (x) => new nn.Conv2d(1, 2, 1).forward(x as never), ['conv2d']),
+  fn('ConvTranspose2d', 4, (i, o, k, opts) => new nn.ConvTranspose2d(i as never, o as never, k as never, opts as never)),
+  fn('GroupNorm', 3, (g, c, opts) => new nn.GroupNorm(g as never, c as never, opts as never)),
+  fn('LoRAConv2d', 2, (c, opts) => new nn.LoRAConv2d(c as never, opts as never)),
+  fn('LoRAConv2d(Conv2d(2, 2, 1))', 1, (opts) => new nn.LoRAConv2d(new nn.Conv2d(2, 2, 1), opts as never), ['LoRAConv2d']),
   fn('Linear', 3, (i, o, opts) => new nn.Linear(i as never, o as never, opts as never)),
   fn('Embedding', 3, (n, d, opts) => new nn.Embedding(n as never, d as never, opts as never)),
   fn('LayerNorm', 2, (d, opts) => new nn.LayerNorm(d as never, opts as never)),

@@ -100,7 +100,7 @@ describe('PEFT adapter files', () => {
     const wrong = new Net();
     nn.applyLoRA(wrong, { targets: ['0'], rank: 3 });
     expect(() => io.loadAdapter(wrong, files)).toThrow("'layers.0.lora_A.weight' has shape [2,6] but the layer needs [3,6]");
-    await expect(io.saveAdapter(new Net())).rejects.toThrow(/no LoRALinear layers/);
+    await expect(io.saveAdapter(new Net())).rejects.toThrow(/no LoRA layers/);
   });
 
   it("refuses to load into a layer adapted with another alpha instead of scaling the weights wrongly", async () => {

@@ -2,6 +2,7 @@ import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cat } from './join.js';
 import { wrap } from './operands.js';
+import { defineMethod } from './define.js';
 
 /**
  * Running sums along `axis`, composed as a Hillis–Steele scan: ⌈log₂ n⌉ shifted adds, so it runs
@@ -27,3 +28,12 @@ export function cumsum(x: Tensor, axis: number): Tensor {
   }
   return y === x ? x.clone() : y;
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Running sums along `axis`. @example tensor([1, 2, 3]).cumsum(0) // [1, 3, 6] */
+    cumsum(axis: number): Tensor;
+  }
+}
+
+defineMethod('cumsum', ['axis:int'], function (axis) { return cumsum(this, axis); });

@@ -5,6 +5,7 @@ import { check } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
 import { checkArgs } from '../validate.js';
+import { defineMethod } from './define.js';
 import { binaryOperands, broadcastTo, describe, sameBackend, scalarLike, scalarOn, wrap } from './operands.js';
 
 // Each op: the forward primitive named `out`, then `record` with its backward written in
@@ -220,3 +221,90 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
   }
   return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Elementwise `this + other`, broadcasting. @example x.add(1) */
+    add(other: Tensor | number): Tensor;
+    /** Elementwise `this − other`, broadcasting. @example x.sub(y) */
+    sub(other: Tensor | number): Tensor;
+    /** Elementwise `this · other`, broadcasting. @example x.mul(2) */
+    mul(other: Tensor | number): Tensor;
+    /** Elementwise `this / other`, broadcasting (int ÷ int gives float32). @example x.div(y) */
+    div(other: Tensor | number): Tensor;
+    /** Elementwise power; a tensor exponent gets a gradient too. @example x.pow(2) */
+    pow(exponent: Tensor | number): Tensor;
+    /** Elementwise maximum (ties share the gradient). @example x.maximum(0) */
+    maximum(other: Tensor | number): Tensor;
+    /** Elementwise minimum (ties share the gradient). @example x.minimum(y) */
+    minimum(other: Tensor | number): Tensor;
+    /** int32 1 where equal. @example x.eq(0) */
+    eq(other: Tensor | number): Tensor;
+    /** int32 1 where not equal. @example x.ne(0) */
+    ne(other: Tensor | number): Tensor;
+    /** int32 1 where less. @example x.lt(y) */
+    lt(other: Tensor | number): Tensor;
+    /** int32 1 where less or equal. @example x.le(y) */
+    le(other: Tensor | number): Tensor;
+    /** int32 1 where greater. @example x.gt(0) */
+    gt(other: Tensor | number): Tensor;
+    /** int32 1 where greater or equal. @example x.ge(0) */
+    ge(other: Tensor | number): Tensor;
+    /** Negation, −x. @example x.neg() */
+    neg(): Tensor;
+    /** The exponential, eˣ. @example x.exp() */
+    exp(): Tensor;
+    /** Natural logarithm. @example x.log() */
+    log(): Tensor;
+    /** Square root. @example x.sqrt() */
+    sqrt(): Tensor;
+    /** Absolute value, |x|. @example x.abs() */
+    abs(): Tensor;
+    /** −1, 0 or 1 by sign; zero gradient. @example x.sign() */
+    sign(): Tensor;
+    /** max(x, 0). @example x.relu() */
+    relu(): Tensor;
+    /** 1 / (1 + e⁻ˣ). @example x.sigmoid() */
+    sigmoid(): Tensor;
+    /** Hyperbolic tangent. @example x.tanh() */
+    tanh(): Tensor;
+    /** The error function. @example x.erf() */
+    erf(): Tensor;
+    /** GELU: exact erf form by default, `{ approximate: 'tanh' }` as in PyTorch. @example x.gelu({ approximate: 'tanh' }) */
+    gelu(opts?: { approximate?: 'none' | 'tanh' }): Tensor;
+    /** Converts to another dtype; differentiable between float dtypes. @example x.cast('float64') */
+    cast(dtype: DType): Tensor;
+    /** A tensor of ones with this tensor's shape, dtype and backend. @example x.onesLike() */
+    onesLike(): Tensor;
+    /** A tensor of zeros with this tensor's shape, dtype and backend. @example x.zerosLike() */
+    zerosLike(): Tensor;
+  }
+}
+
+defineMethod('add', ['other:operand'], function (other) { return add(this, other); });
+defineMethod('sub', ['other:operand'], function (other) { return sub(this, other); });
+defineMethod('mul', ['other:operand'], function (other) { return mul(this, other); });
+defineMethod('div', ['other:operand'], function (other) { return div(this, other); });
+defineMethod('pow', ['exponent:operand'], function (exponent) { return pow(this, exponent); });
+defineMethod('maximum', ['other:operand'], function (other) { return maximum(this, other); });
+defineMethod('minimum', ['other:operand'], function (other) { return minimum(this, other); });
+defineMethod('eq', ['other:operand'], function (other) { return compare('eq', this, other); });
+defineMethod('ne', ['other:operand'], function (other) { return compare('ne', this, other); });
+defineMethod('lt', ['other:operand'], function (other) { return compare('lt', this, other); });
+defineMethod('le', ['other:operand'], function (other) { return compare('le', this, other); });
+defineMethod('gt', ['other:operand'], function (other) { return compare('gt', this, other); });
+defineMethod('ge', ['other:operand'], function (other) { return compare('ge', this, other); });
+defineMethod('neg', [], function () { return neg(this); });
+defineMethod('exp', [], function () { return exp(this); });
+defineMethod('log', [], function () { return log(this); });
+defineMethod('sqrt', [], function () { return sqrt(this); });
+defineMethod('abs', [], function () { return abs(this); });
+defineMethod('sign', [], function () { return sign(this); });
+defineMethod('relu', [], function () { return relu(this); });
+defineMethod('sigmoid', [], function () { return sigmoid(this); });
+defineMethod('tanh', [], function () { return tanh(this); });
+defineMethod('erf', [], function () { return erf(this); });
+defineMethod('gelu', ['opts:object?'], function (opts) { return gelu(this, opts); });
+defineMethod('cast', ['dtype:dtype'], function (dtype) { return cast(this, dtype); });
+defineMethod('onesLike', [], function () { return fullLike(this, 1); });
+defineMethod('zerosLike', [], function () { return fullLike(this, 0); });

@@ -1,6 +1,7 @@
 import { check, fmt } from '../errors.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { defineMethod } from './define.js';
 
 /**
  * Merges dims `startDim..endDim` (inclusive) into one; all dims by default.
@@ -31,3 +32,15 @@ export function unflatten(x: Tensor, axis: number, sizes: readonly number[]): Te
     `sizes ${fmt(sizes)} do not multiply to ${n}, the size of axis ${axis} of shape ${fmt(x.shape)}`);
   return x.reshape([...x.shape.slice(0, a), ...filled, ...x.shape.slice(a + 1)]);
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Merges dims `startDim..endDim` into one (all by default). @example randn([2, 3, 4]).flatten(1) // [2, 12] */
+    flatten(startDim?: number, endDim?: number): Tensor;
+    /** Splits dim `axis` into `sizes`. @example randn([2, 12]).unflatten(1, [3, 4]) */
+    unflatten(axis: number, sizes: readonly number[]): Tensor;
+  }
+}
+
+defineMethod('flatten', ['startDim:int?', 'endDim:int?'], function (startDim, endDim) { return flatten(this, startDim, endDim); });
+defineMethod('unflatten', ['axis:int', 'sizes:numbers'], function (axis, sizes) { return unflatten(this, axis, sizes); });

@@ -4,6 +4,7 @@ import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertIndexRange, assertTensor } from '../validate.js';
 import { broadcastTo, sameBackend, wrap } from './operands.js';
+import { defineMethod } from './define.js';
 
 function checkIndex(op: string, x: Tensor, axis: number, index: Tensor): void {
   assertTensor(op, index, 'index');
@@ -54,3 +55,15 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const lifted = index.reshape(x.shape.map((_, i) => (i === a ? index.shape[0]! : 1)));
   return gather(x, a, broadcastTo(lifted, shape));
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** torch.gather: picks elements along `axis` named by an int32 `index` of the same rank. @example logits.gather(1, y.unsqueeze(1)) */
+    gather(axis: number, index: Tensor): Tensor;
+    /** Whole slices along `axis` at a 1-D int32 index. @example table.indexSelect(0, ids) */
+    indexSelect(axis: number, index: Tensor): Tensor;
+  }
+}
+
+defineMethod('gather', ['axis:int', 'index:tensor'], function (axis, index) { return gather(this, axis, index); });
+defineMethod('indexSelect', ['axis:int', 'index:tensor'], function (axis, index) { return indexSelect(this, axis, index); });

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor.js';
 import { checkArgs } from '../validate.js';
 import { where } from './elementwise.js';
 import { broadcastTo, sameBackend, scalarOn, wrap } from './operands.js';
+import { defineMethod } from './define.js';
 
 /**
  * `value` where the int32 `mask` is non-zero (true), `x` elsewhere (PyTorch's `masked_fill`). The
@@ -30,3 +31,12 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   fill.dispose();
   return record('maskedFill', [x], out, [mask], (g) => [where(mask, 0, g)]);
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** `value` where the int32 `mask` is non-zero, this elsewhere. @example x.maskedFill(x.lt(0), 0) */
+    maskedFill(mask: Tensor, value: number): Tensor;
+  }
+}
+
+defineMethod('maskedFill', ['mask:tensor', 'value:number'], function (mask, value) { return maskedFill(this, mask, value); });

@@ -3,6 +3,7 @@ import { check, fmt } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertTensor, broadcastTo, sameBackend, wrap } from './operands.js';
+import { defineMethod } from './define.js';
 
 /**
  * Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, batch dims
@@ -36,3 +37,12 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   if (y.ndim === 1) product = product.squeeze(-1);
   return product;
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Matrix product, batched and broadcast over leading dims (1-D operands as vectors). @example a.matmul(b) */
+    matmul(other: Tensor): Tensor;
+  }
+}
+
+defineMethod('matmul', ['other:tensor'], function (other) { return matmul(this, other); });

@@ -69,18 +69,6 @@ export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: 
   return { a, b: bt, shape, dtype };
 }
 
-/** Sums a broadcast gradient back down to `shape` (the backward of broadcasting). */
-export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.shape.length - shape.length;
-  const axes: number[] = [];
-  g.shape.forEach((d, i) => {
-    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
-  });
-  const summed = axes.length ? g.sum(axes, true) : g;
-  return summed.reshape(shape);
-}
-
 export function describe(...ts: Tensor[]): string {
   return ts.map((t) => `${fmt(t.shape)} ${t.dtype}`).join(' and ');
 }

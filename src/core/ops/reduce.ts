@@ -5,6 +5,7 @@ import { normalizeAxes, normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertIntSumFits } from '../validate.js';
 import { wrap } from './operands.js';
+import { defineMethod } from './define.js';
 
 function reducePrim(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
   const b = x._storageRef(op).backend;
@@ -71,3 +72,27 @@ export function argReduce(op: ArgReduceOp, x: Tensor, axis: number, keepdim = fa
   const out = wrap(b, b.argReduce(op, x._view(op), a), x.shape.filter((_, i) => i !== a), 'int32');
   return keepdim ? out.unsqueeze(a) : out;
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Sum over `axis` (one, several, or all when omitted). @example x.sum(0, true) */
+    sum(axis?: number | number[], keepdim?: boolean): Tensor;
+    /** Mean over `axis` (one, several, or all when omitted). @example x.mean(-1) */
+    mean(axis?: number | number[], keepdim?: boolean): Tensor;
+    /** Maximum over `axis` (all when omitted); ties share the gradient. @example x.max(1) */
+    max(axis?: number | number[], keepdim?: boolean): Tensor;
+    /** Minimum over `axis` (all when omitted); ties share the gradient. @example x.min(1) */
+    min(axis?: number | number[], keepdim?: boolean): Tensor;
+    /** int32 index of the first maximum along `axis`. @example logits.argmax(-1) */
+    argmax(axis: number, keepdim?: boolean): Tensor;
+    /** int32 index of the first minimum along `axis`. @example x.argmin(0) */
+    argmin(axis: number, keepdim?: boolean): Tensor;
+  }
+}
+
+defineMethod('sum', ['axis:axes?', 'keepdim:bool?'], function (axis, keepdim) { return sum(this, axis, keepdim); });
+defineMethod('mean', ['axis:axes?', 'keepdim:bool?'], function (axis, keepdim) { return mean(this, axis, keepdim); });
+defineMethod('max', ['axis:axes?', 'keepdim:bool?'], function (axis, keepdim) { return max(this, axis, keepdim); });
+defineMethod('min', ['axis:axes?', 'keepdim:bool?'], function (axis, keepdim) { return min(this, axis, keepdim); });
+defineMethod('argmax', ['axis:int', 'keepdim:bool?'], function (axis, keepdim) { return argReduce('argmax', this, axis, keepdim); });
+defineMethod('argmin', ['axis:int', 'keepdim:bool?'], function (axis, keepdim) { return argReduce('argmin', this, axis, keepdim); });

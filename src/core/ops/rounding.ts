@@ -2,6 +2,7 @@ import { record, noGrad } from '../autograd.js';
 import { isFloat } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
+import { defineMethod } from './define.js';
 
 // Rounding composed from add/sub: adding 2^p (p = mantissa bits) to |x| < 2^p leaves no bits
 // below the units, so the stored sum is |x| rounded half-to-even (PyTorch's rule) on every
@@ -42,3 +43,18 @@ export function ceil(x: Tensor): Tensor {
     return r.add(r.lt(v).cast(v.dtype));
   });
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Largest integer ≤ x; zero gradient. @example tensor([1.5]).floor() // [1] */
+    floor(): Tensor;
+    /** Smallest integer ≥ x; zero gradient. @example tensor([1.5]).ceil() // [2] */
+    ceil(): Tensor;
+    /** Nearest integer, halves to even; zero gradient. @example tensor([2.5]).round() // [2] */
+    round(): Tensor;
+  }
+}
+
+defineMethod('floor', [], function () { return floor(this); });
+defineMethod('ceil', [], function () { return ceil(this); });
+defineMethod('round', [], function () { return round(this); });

@@ -4,6 +4,7 @@ import { check } from '../errors.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { describe, wrap } from './operands.js';
+import { defineMethod } from './define.js';
 
 // Two paths. Composed from primitives (max, sub, exp, sum, div/log), softmax runs on every
 // backend and its gradients come from theirs; the max is detached, since subtracting any
@@ -55,3 +56,15 @@ function fusedSoftmax(op: string, x: Tensor, axis: number, log: boolean): Tensor
     log ? g.sub(out.exp().mul(g.sum(axis, true))) : out.mul(g.sub(g.mul(out).sum(axis, true))),
   ]);
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Softmax along `axis`, stable for large values. @example logits.softmax(-1) */
+    softmax(axis: number): Tensor;
+    /** log(softmax) along `axis`, computed stably. @example logits.logSoftmax(-1) */
+    logSoftmax(axis: number): Tensor;
+  }
+}
+
+defineMethod('softmax', ['axis:int'], function (axis) { return softmax(this, axis); });
+defineMethod('logSoftmax', ['axis:int'], function (axis) { return logSoftmax(this, axis); });

@@ -2,6 +2,7 @@ import { check, fmt } from '../errors.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { intConstant } from './constants.js';
+import { defineMethod } from './define.js';
 
 /** Values and their int32 indices; destructures like PyTorch's `(values, indices)` tuple too. */
 export type ValuesIndices = [Tensor, Tensor] & { values: Tensor; indices: Tensor };
@@ -67,3 +68,18 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): ValuesInd
   const ranges = x.shape.map((d, i) => (i === a ? [0, k] : [0, d]) as [number, number]);
   return pair(values.slice(ranges), indices.slice(ranges));
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Stable sort along `axis`: `[values, indices]` (also `.values`, `.indices`). @example const [v, i] = x.sort(-1, true) */
+    sort(axis?: number, descending?: boolean): ValuesIndices;
+    /** Indices (int32) that sort along `axis`. @example x.argsort() */
+    argsort(axis?: number, descending?: boolean): Tensor;
+    /** The k largest (or smallest) along `axis`: `[values, indices]`. @example const [v, i] = logits.topk(3) */
+    topk(k: number, axis?: number, largest?: boolean): ValuesIndices;
+  }
+}
+
+defineMethod('sort', ['axis:int?', 'descending:bool?'], function (axis, descending) { return sort(this, axis, descending); });
+defineMethod('argsort', ['axis:int?', 'descending:bool?'], function (axis, descending) { return argsort(this, axis, descending); });
+defineMethod('topk', ['k:int', 'axis:int?', 'largest:bool?'], function (k, axis, largest) { return topk(this, k, axis, largest); });

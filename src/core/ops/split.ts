@@ -1,6 +1,7 @@
 import { check, fmt } from '../errors.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { defineMethod } from './define.js';
 
 /**
  * Views of consecutive pieces along `axis`: pieces of `size` (the last may be shorter), or of
@@ -45,3 +46,15 @@ export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
   const n = x.shape[normalizeAxis('chunk', axis, x.ndim)]!;
   return split(x, Math.max(1, Math.ceil(n / chunks)), axis);
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Views of pieces of `size` (or of listed sizes) along `axis`. @example x.split(2) */
+    split(sizes: number | readonly number[], axis?: number): Tensor[];
+    /** `chunks` near-equal views along `axis`. @example x.chunk(4, -1) */
+    chunk(chunks: number, axis?: number): Tensor[];
+  }
+}
+
+defineMethod('split', ['sizes:axes', 'axis:int?'], function (sizes, axis) { return split(this, sizes, axis); });
+defineMethod('chunk', ['chunks:int', 'axis:int?'], function (chunks, axis) { return chunk(this, chunks, axis); });

@@ -3,6 +3,7 @@ import { check, fmt } from '../errors.js';
 import { normalizeAxes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
+import { defineMethod } from './define.js';
 
 /** Options of `var`/`std`: Bessel's correction and keeping reduced dims. */
 export interface VarOptions {
@@ -48,3 +49,18 @@ export function logsumexp(x: Tensor, axis: number | number[], keepdim = false): 
   const out = x.sub(m).exp().sum(axes, true).log().add(m);
   return keepdim ? out : out.reshape(x.shape.filter((_, i) => !axes.includes(i)));
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Variance (unbiased by default) over `axis`, or all. @example x.var(0, { unbiased: false }) */
+    var(axis?: number | number[], opts?: VarOptions): Tensor;
+    /** Standard deviation (unbiased by default) over `axis`, or all. @example x.std(-1, { keepdim: true }) */
+    std(axis?: number | number[], opts?: VarOptions): Tensor;
+    /** log Σ exp over `axis`, stable for large values. @example logits.logsumexp(-1) */
+    logsumexp(axis: number | number[], keepdim?: boolean): Tensor;
+  }
+}
+
+defineMethod('var', ['axis:axes?', 'opts:object?'], function (axis, opts) { return variance(this, axis, opts); });
+defineMethod('std', ['axis:axes?', 'opts:object?'], function (axis, opts) { return std(this, axis, opts); });
+defineMethod('logsumexp', ['axis:axes', 'keepdim:bool?'], function (axis, keepdim) { return logsumexp(this, axis, keepdim); });

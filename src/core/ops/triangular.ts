@@ -3,6 +3,7 @@ import { scope } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { intConstant } from './constants.js';
 import { where } from './elementwise.js';
+import { defineMethod } from './define.js';
 
 function triangle(op: 'tril' | 'triu', x: Tensor, diagonal: number): Tensor {
   check(x.ndim >= 2, op, () => `needs a tensor of at least 2 dims, got shape ${fmt(x.shape)}`);
@@ -32,3 +33,15 @@ export function tril(x: Tensor, diagonal = 0): Tensor {
 export function triu(x: Tensor, diagonal = 0): Tensor {
   return triangle('triu', x, diagonal);
 }
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** Lower triangle of the last two dims. @example ones([3, 3]).tril() */
+    tril(diagonal?: number): Tensor;
+    /** Upper triangle of the last two dims. @example ones([3, 3]).triu(1) */
+    triu(diagonal?: number): Tensor;
+  }
+}
+
+defineMethod('tril', ['diagonal:int?'], function (diagonal) { return tril(this, diagonal); });
+defineMethod('triu', ['diagonal:int?'], function (diagonal) { return triu(this, diagonal); });

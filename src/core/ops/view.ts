@@ -2,6 +2,7 @@ import { record } from '../autograd.js';
 import { check, fmt } from '../errors.js';
 import { broadcastShapes, contiguousStrides, isContiguous, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { defineMethod } from './define.js';
 import { assertTensor, broadcastTo, sameBackend, wrap } from './operands.js';
 
 /** A contiguous copy of `x` (or `x` itself when already contiguous). */
@@ -151,3 +152,65 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   if (s !== src) s.dispose();
   dst._markModified();
 }
+
+/** Dims given as one list or as separate numbers (`reshape([2, 3])`, `reshape(2, 3)`). */
+function dimsArg(args: number[] | [readonly number[]]): readonly number[] {
+  return args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
+}
+
+declare module '../tensor.js' {
+  interface Tensor {
+    /** New shape (one dim may be -1), as a list or as arguments: `reshape([2, 3])` or `reshape(2, 3)`. @example x.reshape(-1, 4) */
+    reshape(...shape: number[] | [readonly number[]]): Tensor;
+    /**
+     * A view with a new shape, refused (as in PyTorch) when the data is not contiguous; `reshape`
+     * copies instead.
+     *
+     * @example
+     * randn([2, 6]).view(3, 4);
+     */
+    view(...shape: number[] | [readonly number[]]): Tensor;
+    /** Reorders dims, as a list or as arguments: `permute([1, 0])` or `permute(1, 0)`. @example x.permute(1, 0) */
+    permute(...dims: number[] | [readonly number[]]): Tensor;
+    /** Swaps two dims (a view). @example x.transpose(0, 1) */
+    transpose(dim0: number, dim1: number): Tensor;
+    /** Broadcasts size-1 dims to `shape` without copying (-1 keeps a dim). @example x.expand([4, 3]) */
+    expand(shape: readonly number[]): Tensor;
+    /** Per-dim `[start, end)` or `[start, end, step]` ranges (negative indices count from the end); missing dims are kept whole. @example x.slice([[0, 2]]) */
+    slice(ranges: readonly SliceRange[]): Tensor;
+    /** Drops size-1 dims (only `axis` when given). @example x.squeeze(0) */
+    squeeze(axis?: number): Tensor;
+    /** Inserts a size-1 dim at `axis`. @example x.unsqueeze(0) */
+    unsqueeze(axis: number): Tensor;
+    /** This tensor if contiguous, else a contiguous copy. @example x.transpose(0, 1).contiguous() */
+    contiguous(): Tensor;
+    /** A copy with its own storage; differentiable. @example const y = x.clone() */
+    clone(): Tensor;
+    /**
+     * Overwrites this tensor's elements with `src` (broadcast to this shape), in place, outside the
+     * graph. For optimizer updates and weight merging; not allowed on tensors in a graph.
+     *
+     * @example
+     * noGrad(() => w.copy_(w0));
+     */
+    copy_(src: Tensor): this;
+  }
+}
+
+defineMethod('reshape', ['shape:dims'], function (...shape) { return reshape(this, dimsArg(shape)); });
+defineMethod('view', ['shape:dims'], function (...shape) {
+  check(this.isContiguous, 'view', () => `tensor of shape ${fmt(this.shape)} is not contiguous, so it has no view of another shape; use reshape() (which copies) or contiguous().view(...)`);
+  return reshape(this, dimsArg(shape));
+});
+defineMethod('permute', ['dims:dims'], function (...dims) { return permute(this, dimsArg(dims)); });
+defineMethod('transpose', ['dim0:int', 'dim1:int'], function (dim0, dim1) { return transpose(this, dim0, dim1); });
+defineMethod('expand', ['shape:numbers'], function (shape) { return expand(this, shape); });
+defineMethod('slice', ['ranges:ranges'], function (ranges) { return slice(this, ranges); });
+defineMethod('squeeze', ['axis:int?'], function (axis) { return squeeze(this, axis); });
+defineMethod('unsqueeze', ['axis:int'], function (axis) { return unsqueeze(this, axis); });
+defineMethod('contiguous', [], function () { return contiguous(this); });
+defineMethod('clone', [], function () { return clone(this); });
+defineMethod('copy_', ['src:tensor'], function (src) {
+  copyInto(this, src);
+  return this;
+});
