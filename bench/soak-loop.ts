@@ -1,6 +1,7 @@
 // The soak loop: trains the benchmark's LoRA layer for many steps on one backend and samples
 // what a leak would grow (live backend storages and bytes, process RSS) every `every` steps.
-import { initBackend, manualSeed, nn, optim, randn, scope, setBackend, type Tensor } from '../src/index.js';
+import { getBackend, initBackend, manualSeed, nn, optim, randn, scope, setBackend, type Tensor } from '../src/index.js';
+import { collectGarbage } from './gc.js';
 
 export interface SoakSample {
   step: number;
@@ -35,7 +36,7 @@ export async function soak(o: SoakOptions): Promise<SoakSample[]> {
   const layer = new nn.LoRALinear(o.dim, o.dim, { rank: o.rank, alpha: 2 * o.rank });
   const opt = o.optimizer === 'sgd' ? new optim.SGD(layer.parameters(), { lr: 1e-2, momentum: 0.9 }) : new optim.AdamW(layer.parameters(), { lr: 1e-3 });
   const x = randn([o.batch, o.dim]), target = randn([o.batch, o.dim]);
-  const be = layer.parameters()[0]!._backend;
+  const be = getBackend();
   const samples: SoakSample[] = [];
   for (let step = 1; step <= o.steps; step++) {
     const loss: Tensor = scope(() => {
@@ -51,6 +52,9 @@ export async function soak(o: SoakOptions): Promise<SoakSample[]> {
     // Backends that read back at once would otherwise never let the event loop run.
     if (step % 50 === 0) await new Promise((r) => setTimeout(r, 0));
     if (step % o.every === 0) {
+      // RSS counts garbage not yet collected, and how much of it there is depends on when the
+      // collector ran (later on a loaded machine): a leak is what survives a full collection.
+      await collectGarbage();
       const m = be.memory();
       samples.push({ step, buffers: m.buffers, bytes: m.bytes, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20), loss: value });
     }

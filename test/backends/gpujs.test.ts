@@ -73,9 +73,12 @@ describe('gpujs backend', () => {
     expect(typeof (stored as { toArray?: unknown }).toArray).toBe('function');
     const c = tensor(rows, { backend: 'cpu' }).transpose(0, 1).mul(2).add(1).sum(0);
     expect(await y.toArray()).toEqual(c.arraySync());
+    for (const t of [x, y, c]) t.dispose();
   });
 
   gl('frees textures on dispose() and at the end of scope()', async (b) => {
+    // Storages earlier tests left to the garbage collector must not be freed midway through the count.
+    await collectGarbage();
     const before = b.memory();
     const texBefore = b.glTextures!;
     const x = randn([33, 17], { backend: 'gpujs' });
