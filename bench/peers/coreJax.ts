@@ -9,7 +9,8 @@ type Tree = Record<string, JaxArray>;
 export interface JaxCase { run: () => number; dispose: () => void }
 
 let seed = 0;
-const randn = (shape: number[], scale = 1) => random.normal(random.key(++seed), shape).mul(scale);
+/** N(0, scale²) from jax-js's own generator, a fresh key each call. */
+export const randn = (shape: number[], scale = 1): JaxArray => random.normal(random.key(++seed), shape).mul(scale);
 
 /** Starts jax-js's WebAssembly device, the only one it offers in Node. */
 export async function initJax(): Promise<void> {

@@ -9,41 +9,24 @@
 // - the gradient of `take` is a scatter that its jit cannot compile yet, so the embedding and the
 //   loss's target pick are one-hot products.
 import { type Array as JaxArray, jit, nn, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
-import { adam } from './coreJax.js';
+import { adam, randn } from './coreJax.js';
 
 export { initJax } from './coreJax.js';
 
 export interface GptShape { vocab: number; context: number; width: number; layers: number; heads: number; batch: number }
 type Tree = Record<string, JaxArray>;
 
-function normal(shape: number[], std: number, seed: number): JaxArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i += 2) {
-    // Box–Muller over a xorshift stream: GPT-2's N(0, 0.02) init without jax's key plumbing.
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    const u = ((s >>> 0) + 1) / 4294967297;
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    const v = (s >>> 0) / 4294967296;
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return np.array(out).reshape(shape);
-}
-
 function gptParams(g: GptShape): Tree {
   const C = g.width;
-  const p: Tree = { wte: normal([g.vocab, C], 0.02, 1), wpe: normal([g.context, C], 0.01, 2), lnfG: np.ones([C]), lnfB: np.zeros([C]) };
+  const p: Tree = { wte: randn([g.vocab, C], 0.02), wpe: randn([g.context, C], 0.01), lnfG: np.ones([C]), lnfB: np.zeros([C]) };
   for (let l = 0; l < g.layers; l++) {
     Object.assign(p, {
       [`h${l}.ln1G`]: np.ones([C]), [`h${l}.ln1B`]: np.zeros([C]),
-      [`h${l}.attnW`]: normal([C, 3 * C], 0.02, 10 + l), [`h${l}.attnB`]: np.zeros([3 * C]),
-      [`h${l}.attnProjW`]: normal([C, C], 0.02, 20 + l), [`h${l}.attnProjB`]: np.zeros([C]),
+      [`h${l}.attnW`]: randn([C, 3 * C], 0.02), [`h${l}.attnB`]: np.zeros([3 * C]),
+      [`h${l}.attnProjW`]: randn([C, C], 0.02), [`h${l}.attnProjB`]: np.zeros([C]),
       [`h${l}.ln2G`]: np.ones([C]), [`h${l}.ln2B`]: np.zeros([C]),
-      [`h${l}.fcW`]: normal([C, 4 * C], 0.02, 30 + l), [`h${l}.fcB`]: np.zeros([4 * C]),
-      [`h${l}.mlpProjW`]: normal([4 * C, C], 0.02, 40 + l), [`h${l}.mlpProjB`]: np.zeros([C]),
+      [`h${l}.fcW`]: randn([C, 4 * C], 0.02), [`h${l}.fcB`]: np.zeros([4 * C]),
+      [`h${l}.mlpProjW`]: randn([4 * C, C], 0.02), [`h${l}.mlpProjB`]: np.zeros([C]),
     });
   }
   return p;
@@ -52,7 +35,7 @@ function gptParams(g: GptShape): Tree {
 function loraParams(g: GptShape, rank: number): Tree {
   const p: Tree = {};
   for (let l = 0; l < g.layers; l++) {
-    p[`h${l}.loraA`] = normal([g.width, rank], 1 / Math.sqrt(g.width), 50 + l);
+    p[`h${l}.loraA`] = randn([g.width, rank], 1 / Math.sqrt(g.width));
     p[`h${l}.loraB`] = np.zeros([rank, 3 * g.width]);
   }
   return p;
