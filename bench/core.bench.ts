@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+import { type StepMode, oursLinearStep, tfLinearStep } from './cases/linear.js';
 import { type JaxCase, initJax, jaxCoreCases } from './peers/coreJax.js';
 
 const { linear, crossEntropy, mseLoss } = nn.functional;
@@ -159,7 +160,7 @@ function trainingShapeTasks(): BenchTask[] {
   ];
 }
 
-const D = 768, BATCH = 64, RANK = 4, ALPHA = 8;
+const D = 768, BATCH = 64;
 
 function linearForwardTasks(): BenchTask[] {
   return compare(
@@ -176,44 +177,10 @@ function linearForwardTasks(): BenchTask[] {
   );
 }
 
-/** A training step: MSE on y = x·W0ᵀ + b0 (+ LoRA's scaled x·Aᵀ·Bᵀ), Adam on the trained tensors. */
-function trainTasks(mode: 'LoRA r4' | 'full fine-tuning'): BenchTask[] {
-  return compare(
-    `${mode} train step, x [64,768], W 768×768, Adam`, { ours: ALL_OURS, theirs: ALL_THEIRS },
-    () => {
-      const x = randn([BATCH, D]), target = randn([BATCH, D]);
-      const model = mode === 'LoRA r4' ? new nn.LoRALinear(D, D, { rank: RANK, alpha: ALPHA }) : new nn.Linear(D, D);
-      const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
-      return () =>
-        scope(() => {
-          const loss = mseLoss(model.forward(x), target);
-          loss.backward();
-          opt.step();
-          opt.zeroGrad();
-          return loss.itemSync();
-        });
-    },
-    () => {
-      const x = tf.randomNormal([BATCH, D]), target = tf.randomNormal([BATCH, D]);
-      // Weights stored [in, out] as in tfjs's dense layers: W0 [768, 768], A [768, r], B [r, 768].
-      const w = mode === 'LoRA r4' ? tfRandn([D, D], 0.03) : tfParam(tfRandn([D, D], 0.03));
-      const b = mode === 'LoRA r4' ? tf.zeros([D]) : tfParam(tf.zeros([D]));
-      const a = tfParam(tfRandn([D, RANK], 0.03)), bl = tfParam(tf.zeros([RANK, D]));
-      const opt = tf.train.adam(1e-3);
-      const vars = mode === 'LoRA r4' ? [a, bl] : [w as tf.Variable, b as tf.Variable];
-      const forward = () => {
-        const base = tf.add(tf.matMul(x, w), b);
-        return mode === 'LoRA r4' ? tf.add(base, tf.mul(tf.matMul(tf.matMul(x, a), bl), ALPHA / RANK)) : base;
-      };
-      return {
-        run: () => readTf(opt.minimize(() => tf.losses.meanSquaredError(target, forward()) as tf.Scalar, true, vars)!),
-        dispose: () => {
-          opt.dispose();
-          tf.dispose([x, target, w, b, a, bl]);
-        },
-      };
-    },
-  ).concat(jaxTask(`${mode} train step, x [64,768], W 768×768, Adam`));
+/** A training step: MSE on y = x·W0ᵀ + b0 (+ LoRA's scaled x·Aᵀ·Bᵀ), Adam on the trained tensors (bench/cases/linear.ts). */
+function trainTasks(mode: StepMode): BenchTask[] {
+  const name = `${mode} train step, x [64,768], W 768×768, Adam`;
+  return compare(name, { ours: ALL_OURS, theirs: ALL_THEIRS }, () => oursLinearStep(mode).run, () => tfLinearStep(tf, mode)).concat(jaxTask(name));
 }
 
 /** 784 → 256 → 10 with ReLU, batch 64, softmax cross-entropy, one SGD step. */

@@ -10,11 +10,12 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
-import { getBackendInfo, manualSeed, models, nn, optim, scope, setBackend, tensor } from '../src/index.js';
+import { getBackendInfo, manualSeed, models, setBackend } from '../src/index.js';
+import { GPT_CONFIG, GPT_SHAPE, gptStep, gptTokens } from './cases/gpt.js';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 import { initJax, jaxGptStep } from './peers/gptJax.js';
 
-const SHAPE = { vocab: 96, context: 64, width: 64, layers: 2, heads: 4, batch: 32 };
+const SHAPE = GPT_SHAPE;
 const GEN_TOKENS = 56, PROMPT_LEN = 8, ROUNDS = 3;
 const here = dirname(fileURLToPath(import.meta.url));
 const loadAtStart = loadavg()[0]!;
@@ -22,41 +23,19 @@ await setBackend('cpu');
 const threads = configureMatmulThreads({}).threads;
 manualSeed(0);
 
-const CONFIG = {
-  vocabSize: SHAPE.vocab, nPositions: SHAPE.context, nEmbd: SHAPE.width, nLayer: SHAPE.layers, nHead: SHAPE.heads,
-  residPdrop: 0, embdPdrop: 0, attnPdrop: 0, bosTokenId: null, eosTokenId: null,
-};
-const tokens = (n: number, shift: number) => Array.from({ length: n }, (_, i) => (i * 7919 + shift) % SHAPE.vocab);
-const ids = tensor(tokens(SHAPE.batch * SHAPE.context, 0), { dtype: 'int32' }).reshape([SHAPE.batch, SHAPE.context]);
-const targets = tensor(tokens(SHAPE.batch * SHAPE.context, 1), { dtype: 'int32' }).reshape([-1]);
-
-function trainer(mode: 'full' | 'lora'): () => void {
-  const model = new models.GPT2LMHeadModel(CONFIG);
-  if (mode === 'lora') nn.applyLoRA(model, { targets: ['c_attn'], rank: 4, alpha: 8 });
-  const opt = new optim.AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3, weightDecay: 0.01 });
-  return () => scope(() => {
-    const logits = model.forward(ids);
-    const loss = nn.functional.crossEntropy(logits.reshape([-1, SHAPE.vocab]), targets);
-    loss.backward();
-    opt.step();
-    opt.zeroGrad();
-    loss.itemSync();
-  });
-}
-
-const generator = new models.GPT2LMHeadModel(CONFIG);
-const prompt = [tokens(PROMPT_LEN, 0)];
+const generator = new models.GPT2LMHeadModel(GPT_CONFIG);
+const prompt = [gptTokens(PROMPT_LEN, 0)];
 const generate = async () => (await generator.generate(prompt, { maxNewTokens: GEN_TOKENS })).dispose();
 
 const OURS = `tsgrad/cpu ${threads} threads`, OURS_1T = 'tsgrad/cpu 1 thread', JAX = 'jax-js/wasm (jit)';
 const CASES = { full: 'GPT train step, full fine-tuning', lora: 'GPT train step, LoRA r4 on c_attn', generate: `generate ${GEN_TOKENS} tokens, greedy, batch 1` };
-const steps = { full: trainer('full'), lora: trainer('lora') };
+const steps = { full: gptStep('full'), lora: gptStep('lora') };
 
 function oursTasks(impl: string): BenchTask[] {
   const use = () => void configureMatmulThreads({ threads: impl === OURS ? threads : 1 });
   return [
-    { case: CASES.full, impl, setup: use, run: steps.full },
-    { case: CASES.lora, impl, setup: use, run: steps.lora },
+    { case: CASES.full, impl, setup: use, run: () => steps.full.run() },
+    { case: CASES.lora, impl, setup: use, run: () => steps.lora.run() },
     { case: CASES.generate, impl, setup: use, run: generate },
   ];
 }

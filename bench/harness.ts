@@ -1,105 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Bench } from 'tinybench';
+import type { BenchRow } from './measure.js';
 
-/** One measured row: what ran, on what, and how fast. */
-export interface BenchRow {
-  suite: string;
-  case: string;
-  /** 'tsgrad/cpu', 'tfjs/cpu', 'tsgrad/webgpu', 'pytorch'... */
-  impl: string;
-  meanMs: number;
-  /** Median latency: robust to the odd slow sample on a shared machine. */
-  medianMs?: number;
-  /** Relative margin of error of the mean, in percent (tinybench's rme). */
-  rmePercent: number;
-  samples: number;
-  /** With `rounds` > 1: the median of each round, in order. */
-  roundMediansMs?: number[];
-  /** Work-derived throughput where it applies (matmul: GFLOP/s). */
-  gflops?: number;
-}
-
-export interface BenchTask {
-  case: string;
-  impl: string;
-  /** Floating-point operations of one run, for GFLOP/s. */
-  flops?: number;
-  setup?: () => void | Promise<void>;
-  run: () => unknown | Promise<unknown>;
-  teardown?: () => void | Promise<void>;
-}
+export { type BenchRow, type BenchTask, measure } from './measure.js';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-
-interface LatencyStats {
-  mean: number;
-  p50: number;
-  rme: number;
-  samples?: ArrayLike<number>;
-  samplesCount?: number;
-}
-
-/** Runs one task once with tinybench (with its own warm-up) and returns its latency statistics. */
-async function runOnce(suite: string, t: BenchTask, opts: { time?: number; iterations?: number }): Promise<LatencyStats> {
-  await t.setup?.();
-  const bench = new Bench({ time: opts.time ?? 1000, iterations: opts.iterations ?? 5, warmup: true, warmupIterations: 2, retainSamples: true });
-  bench.add(`${t.case} ${t.impl}`, t.run);
-  await bench.run();
-  const result = bench.tasks[0]!.result as unknown as { state?: string; error?: Error; latency?: LatencyStats };
-  // tinybench records a throwing task as 'errored' and carries on; a benchmark must not.
-  if (result.state === 'errored' || !result.latency) {
-    throw new Error(`${suite} | ${t.case} | ${t.impl} failed: ${result.error?.message ?? result.state}`, { cause: result.error });
-  }
-  await t.teardown?.();
-  return result.latency;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
-/**
- * Runs the tasks with tinybench and returns one row per task. With `rounds` > 1 the whole list
- * runs that many times, interleaved, so a change in machine load hits every task alike; each row
- * then pools its samples and keeps the per-round medians (compare tasks round by round).
- */
-export async function measure(
-  suite: string, tasks: BenchTask[], opts: { time?: number; iterations?: number; rounds?: number } = {},
-): Promise<BenchRow[]> {
-  const rounds = opts.rounds ?? 1;
-  const stats: LatencyStats[][] = tasks.map(() => []);
-  for (let round = 0; round < rounds; round++) {
-    for (const [i, t] of tasks.entries()) {
-      const s = await runOnce(suite, t, opts);
-      stats[i]!.push(s);
-      console.log(`  ${t.case} | ${t.impl} | round ${round + 1}/${rounds}: median ${s.p50.toFixed(3)} ms`);
-    }
-  }
-  return tasks.map((t, i) => {
-    const ss = stats[i]!;
-    let row: BenchRow;
-    if (ss.length === 1) {
-      const s = ss[0]!;
-      row = { suite, case: t.case, impl: t.impl, meanMs: s.mean, medianMs: s.p50, rmePercent: s.rme, samples: s.samplesCount ?? s.samples?.length ?? 0 };
-    } else {
-      const all = ss.flatMap((s) => Array.from(s.samples ?? []));
-      const mean = all.reduce((a, b) => a + b, 0) / all.length;
-      const sd = Math.sqrt(all.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, all.length - 1));
-      row = {
-        suite, case: t.case, impl: t.impl, meanMs: mean, medianMs: median(all),
-        rmePercent: ((1.96 * sd) / Math.sqrt(all.length) / mean) * 100, // normal approximation over pooled samples
-        samples: all.length, roundMediansMs: ss.map((s) => s.p50),
-      };
-    }
-    if (t.flops) row.gflops = t.flops / (row.meanMs * 1e6);
-    console.log(`${suite} | ${t.case} | ${t.impl} | ${row.meanMs.toFixed(3)} ms${row.gflops ? ` | ${row.gflops.toFixed(2)} GFLOP/s` : ''}`);
-    return row;
-  });
-}
 
 /** Writes `results/<name>.json` (rows plus machine facts) and `results/<name>.md` (a table). */
 export function save(name: string, rows: BenchRow[], notes: string[] = []): void {

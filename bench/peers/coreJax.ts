@@ -6,23 +6,31 @@
 import { type Array as JaxArray, defaultDevice, init, jit, nn, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
 
 type Tree = Record<string, JaxArray>;
-export interface JaxCase { run: () => number; dispose: () => void }
+export interface JaxCase { run: () => number | Promise<number>; dispose: () => void }
 
 let seed = 0;
 /** N(0, scale²) from jax-js's own generator, a fresh key each call. */
 export const randn = (shape: number[], scale = 1): JaxArray => random.normal(random.key(++seed), shape).mul(scale);
 
-/** Starts jax-js's WebAssembly device, the only one it offers in Node. */
-export async function initJax(): Promise<void> {
-  await init('wasm');
-  defaultDevice('wasm');
+/**
+ * Reads a result's first value back: synchronously on WebAssembly, and through `data()` on WebGPU,
+ * where `dataSync()` read zeros without waiting for the GPU (jax-js 0.1.25 in Chromium).
+ */
+export let readBack: (a: JaxArray) => number | Promise<number> = (a) => a.dataSync()[0]!;
+
+/** Starts a jax-js device and makes it the default: WebAssembly, the only one it offers in Node, or WebGPU in a browser. */
+export async function initJax(device: 'wasm' | 'webgpu' = 'wasm'): Promise<void> {
+  const ready = await init(device);
+  if (!ready.includes(device)) throw new Error(`jax-js could not start its ${device} device`);
+  defaultDevice(device);
+  readBack = device === 'webgpu' ? async (a) => (await a.data())[0]! : (a) => a.dataSync()[0]!;
 }
 
 /** An m×k by k×n matmul, jit-compiled, read back. */
 export function jaxMatmul(m: number, k: number, n: number): JaxCase {
   const a = randn([m, k]), b = randn([k, n]);
   const f = jit((x: JaxArray, y: JaxArray) => np.matmul(x, y));
-  return { run: () => f(a.ref, b.ref).dataSync()[0]!, dispose: () => (a.dispose(), b.dispose()) };
+  return { run: () => readBack(f(a.ref, b.ref)), dispose: () => (a.dispose(), b.dispose()) };
 }
 
 /**
@@ -72,7 +80,7 @@ export function jaxLinearStep(mode: 'LoRA r4' | 'full fine-tuning', d = 768, bat
       const [l, next, m2, v2] = step(tree.ref(trained), tree.ref(frozen), m, v, np.array(1 / (1 - 0.9 ** t)), np.array(1 / (1 - 0.999 ** t)), x.ref, target.ref);
       tree.dispose(trained);
       trained = next; m = m2; v = v2;
-      return l.dataSync()[0]!;
+      return readBack(l);
     },
     dispose: () => {
       for (const tr of [trained, m, v, frozen]) tree.dispose(tr);
@@ -99,7 +107,7 @@ export function jaxMlpStep(batch = 64, inF = 784, hidden = 256, classes = 10): J
     run: () => {
       const [l, next] = step(params, x.ref, y.ref) as [JaxArray, Tree];
       params = next;
-      return l.dataSync()[0]!;
+      return readBack(l);
     },
     dispose: () => (tree.dispose(params), x.dispose(), y.dispose()),
   };
@@ -119,23 +127,23 @@ export function jaxCoreCases(): Record<string, () => JaxCase> {
 }
 
 /** Median milliseconds of `c.run` over `n` runs after three warm-up runs. */
-export function timeCase(c: JaxCase, n: number): number {
-  for (let i = 0; i < 3; i++) c.run();
+export async function timeCase(c: JaxCase, n: number): Promise<number> {
+  for (let i = 0; i < 3; i++) await c.run();
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    c.run();
+    await c.run();
     ms.push(performance.now() - t0);
   }
   return ms.sort((a, b) => a - b)[n >> 1]!;
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+if (typeof process !== 'undefined' && process.argv?.[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   await initJax();
   const out: Record<string, number> = {};
   for (const [name, make] of Object.entries(jaxCoreCases())) {
     const c = make();
-    out[name] = timeCase(c, name.startsWith('matmul 1024') ? 10 : 30);
+    out[name] = await timeCase(c, name.startsWith('matmul 1024') ? 10 : 30);
     c.dispose();
   }
   console.log(JSON.stringify(out));

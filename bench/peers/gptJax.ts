@@ -9,7 +9,7 @@
 // - the gradient of `take` is a scatter that its jit cannot compile yet, so the embedding and the
 //   loss's target pick are one-hot products.
 import { type Array as JaxArray, jit, nn, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
-import { adam, randn } from './coreJax.js';
+import { adam, randn, readBack } from './coreJax.js';
 
 export { initJax } from './coreJax.js';
 
@@ -75,7 +75,7 @@ function loss(g: GptShape, scale: number, causal: JaxArray, p: Tree, lora: Tree 
 type StepFn = (trained: Tree, frozen: Tree, m: Tree, v: Tree, c1: JaxArray, c2: JaxArray, causal: JaxArray, ids: JaxArray, targets: JaxArray) => [JaxArray, Tree, Tree, Tree];
 
 /** A jit-compiled training step of the GPT (full fine-tuning, or LoRA of `rank` on the q/k/v projection), with its state. */
-export function jaxGptStep(g: GptShape, mode: 'full' | 'lora', rank = 4, alpha = 8): { step: () => number; dispose: () => void } {
+export function jaxGptStep(g: GptShape, mode: 'full' | 'lora', rank = 4, alpha = 8): { step: () => number | Promise<number>; dispose: () => void } {
   const tokens = (shift: number) => np.array(Int32Array.from({ length: g.batch * g.context }, (_, i) => (i * 7919 + shift) % g.vocab), { dtype: np.int32 }).reshape([g.batch, g.context]);
   const causal = np.tril(np.ones([g.context, g.context])).greater(0.5);
   const ids = tokens(0), targets = tokens(1);
@@ -97,7 +97,7 @@ export function jaxGptStep(g: GptShape, mode: 'full' | 'lora', rank = 4, alpha =
       const [l, next, m2, v2] = step(tree.ref(trained), tree.ref(frozen), m, v, np.array(1 / (1 - 0.9 ** t)), np.array(1 / (1 - 0.999 ** t)), causal.ref, ids.ref, targets.ref);
       tree.dispose(trained);
       trained = next; m = m2; v = v2;
-      return l.dataSync()[0]!;
+      return readBack(l);
     },
     dispose: () => {
       for (const tr of [trained, m, v, frozen]) tree.dispose(tr);
