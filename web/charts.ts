@@ -98,3 +98,35 @@ export function memoryChart(svg: SVGSVGElement, bars: Bar[], width = 480): void 
 export function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
+
+export interface GroupedBars {
+  label: string;
+  bars: { name: string; color: string; value: number }[];
+}
+
+/**
+ * Redraws `svg` as one group of horizontal bars per entry (a case, its libraries), each group on
+ * its own scale (cases differ by orders of magnitude), every bar labelled with its value.
+ */
+export function groupedBarChart(svg: SVGSVGElement, groups: GroupedBars[], caption: string, width = 640): void {
+  const barH = 14, labelW = 120, gap = 22, top = 16;
+  svg.replaceChildren();
+  let y = top;
+  svg.append(el('text', { x: 0, y: 11, 'font-size': 11 }, caption));
+  for (const g of groups) {
+    svg.append(el('text', { x: 0, y: y + 12, 'font-size': 11, 'font-weight': 'bold' }, g.label));
+    y += 16;
+    const max = Math.max(...g.bars.map((b) => b.value).filter(Number.isFinite), Number.MIN_VALUE);
+    for (const b of g.bars) {
+      const w = Number.isFinite(b.value) ? (b.value / max) * (width - labelW - 90) : 0;
+      svg.append(el('text', { x: 0, y: y + 11, 'font-size': 10 }, b.name));
+      const r = el('rect', { x: labelW, y, width: Math.max(1, w), height: barH - 2, fill: b.color });
+      r.append(el('title', {}, `${b.name}: ${b.value.toFixed(2)} ms`));
+      svg.append(r);
+      svg.append(el('text', { x: labelW + w + 4, y: y + 11, 'font-size': 10 }, `${b.value.toFixed(2)} ms`));
+      y += barH;
+    }
+    y += gap - barH;
+  }
+  svg.setAttribute('viewBox', `0 0 ${width} ${y + 4}`);
+}

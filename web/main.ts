@@ -7,6 +7,7 @@ import {
 import { type Examples, examples, femaleSplit, maleNames } from '../examples/names/data.js';
 import { CharMLP, LINEARS, copyOf, sampleNames } from '../examples/names/model.js';
 import { type Bar, type Series, kib, lineChart, memoryChart } from './charts.js';
+import { setUpBenchmark } from './bench.js';
 import { setUpGptStory } from './gpt.js';
 import { zip } from './zip.js';
 
@@ -267,3 +268,4 @@ $('controls').addEventListener('submit', (e) => {
 });
 if (params.has('auto')) void start();
 setUpGptStory({ choice: () => $<HTMLSelectElement>('backend').value, pickBackend, describe: () => describeBackend(getBackendInfo()) });
+setUpBenchmark(params);
