@@ -13,33 +13,35 @@ async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
 describe('the quantized matmul on webgpu', () => {
   const available = backendBeforeAll('webgpu', 'quantized matmul tests');
 
-  it.each([['nf4', false], ['nf4', true], ['int8', false], ['int8', true]] as const)('%s (double quantization %s) gives the CPU\'s weights, outputs and input gradients', async (format, doubleQuant, ctx) => {
-    if (!available()) return ctx.skip();
-    manualSeed(8);
-    const make = () => {
-      const m = new nn.Sequential(new nn.Linear(70, 45), new nn.ReLU(), new nn.Conv1D(30, 45));
-      nn.quantize(m, { format, targets: ['0', '2'], doubleQuant, blockSize: 32 });
-      return m;
-    };
-    const cpu = make();
-    manualSeed(8);
-    const gpu = await make().to('webgpu');
-    const x = randn([4, 70]);
-    for (const i of [0, 2]) {
-      const [c, g] = [cpu.at(i), gpu.at(i)] as nn.QuantizedLinear[];
-      const d = await maxDiff(g!.dequantize(), c!.dequantize());
-      if (doubleQuant) expect(d).toBeLessThan(1e-6);
-      else expect(d).toBe(0);
-    }
-    resetStats('webgpu');
-    const xg = (await x.to('webgpu')).requiresGrad_();
-    const yg = gpu.forward(xg);
-    expect(backendStats('webgpu').byOp.get('fused:quantizedMatmul')).toBe(2);
-    const xc = x.clone().requiresGrad_();
-    const yc = cpu.forward(xc);
-    expect(await maxDiff(yg, yc)).toBeLessThan(1e-5);
-    yg.sum().backward();
-    yc.sum().backward();
-    expect(await maxDiff(xg.grad!, xc.grad!)).toBeLessThan(1e-5);
-  });
+  for (const [format, doubleQuant] of [['nf4', false], ['nf4', true], ['int8', false], ['int8', true]] as const) {
+    it(`${format} (double quantization ${doubleQuant}) gives the CPU's weights, outputs and input gradients`, async (ctx) => {
+      if (!available()) return ctx.skip();
+      manualSeed(8);
+      const make = () => {
+        const m = new nn.Sequential(new nn.Linear(70, 45), new nn.ReLU(), new nn.Conv1D(30, 45));
+        nn.quantize(m, { format, targets: ['0', '2'], doubleQuant, blockSize: 32 });
+        return m;
+      };
+      const cpu = make();
+      manualSeed(8);
+      const gpu = await make().to('webgpu');
+      const x = randn([4, 70]);
+      for (const i of [0, 2]) {
+        const [c, g] = [cpu.at(i), gpu.at(i)] as nn.QuantizedLinear[];
+        const d = await maxDiff(g!.dequantize(), c!.dequantize());
+        if (doubleQuant) expect(d).toBeLessThan(1e-6);
+        else expect(d).toBe(0);
+      }
+      resetStats('webgpu');
+      const xg = (await x.to('webgpu')).requiresGrad_();
+      const yg = gpu.forward(xg);
+      expect(backendStats('webgpu').byOp.get('fused:quantizedMatmul')).toBe(2);
+      const xc = x.clone().requiresGrad_();
+      const yc = cpu.forward(xc);
+      expect(await maxDiff(yg, yc)).toBeLessThan(1e-5);
+      yg.sum().backward();
+      yc.sum().backward();
+      expect(await maxDiff(xg.grad!, xc.grad!)).toBeLessThan(1e-5);
+    });
+  }
 });
