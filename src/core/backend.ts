@@ -77,7 +77,7 @@ export interface FusedKernels<S> {
     isCausal: boolean; scale: number; dropout: View<S> | null;
   }): S;
   /**
-   * `x · Wᵀ` (`transposed`) or `x · W` for float32 `x` [m, k] (contiguous, offset 0) and a
+   * `x · Wᵀ` (`transposed`) or `x · W` for float32 `x` [m, k] (contiguous from its offset) and a
    * block-quantized W (see core/quant.ts), dequantizing W on the fly: a new [m, n] float32
    * storage. Core records the gradient.
    */

@@ -61,7 +61,8 @@ export function quantize(model: Module, opts: QuantizeOptions): QuantizeReport {
     : (p: string) => targets.some((t) => matchesTargetName(p, t));
 
   const found: { path: string; slot: { replace(m: Module): void }; layer: Linear | Conv1D }[] = [];
-  const candidates = model.namedModules().filter(([, m]) => m instanceof Linear || m instanceof Conv1D).map(([p]) => p);
+  // The model itself cannot be replaced in place: it shows as '(root)', to be wrapped in a container.
+  const candidates = model.namedModules().filter(([, m]) => m instanceof Linear || m instanceof Conv1D).map(([p]) => p || '(root)');
   for (const [path, parent] of model.namedModules()) {
     if (parent instanceof LoRALayer) continue; // reported below, at the LoRA layer itself
     for (const slot of parent.childSlots()) {

@@ -66,7 +66,7 @@ function storageOf(w: QuantizedWeight, op: string): QuantizedStorage<unknown> {
 }
 
 /** The weight's storages read back to the host (packed: a fraction of the float weight's bytes). */
-export function hostQuantized(w: QuantizedWeight, op: string): HostQuantized {
+function hostQuantized(w: QuantizedWeight, op: string): HostQuantized {
   const read = (t: Tensor) => {
     const b = t._backend;
     if (!b.readSync) {
