@@ -57,6 +57,13 @@ describe.skipIf(skip)(`an adapter trained over an NF4 base, in PEFT (${hfVersion
     await dense.savePretrained(join(out, 'base'));
     writeFileSync(join(out, 'ids.json'), JSON.stringify(ids));
 
+    // The adapter loads onto the same base quantized again, for QLoRA inference.
+    const again = new models.GPT2LMHeadModel(config).eval();
+    again.loadStateDict(floatState);
+    nn.quantize(again, { format: 'nf4', targets: ['c_attn', 'c_proj', 'c_fc'], doubleQuant: true });
+    io.loadAdapterDir(again, join(out, 'adapter'));
+    expect(maxDiff(noGrad(() => again.forward(ids)), logits.arraySync() as number[][][])).toBe(0);
+
     io.loadAdapterDir(dense, join(out, 'adapter'));
     expect(maxDiff(noGrad(() => dense.forward(ids)), logits.arraySync() as number[][][])).toBeLessThan(1e-5);
 
