@@ -51,6 +51,7 @@ export class QuantizedLinear extends Module {
 
   constructor(parts: QuantizedLinearParts) {
     super();
+    checkParts(parts);
     this.format = parts.format;
     this.blockSize = parts.blockSize;
     this.inFeatures = parts.inFeatures;
@@ -112,3 +113,21 @@ export class QuantizedLinear extends Module {
   }
 }
 
+
+/** The parts must fit together: packed words for every code, and a scale (or scale code) for every block. */
+function checkParts(p: QuantizedLinearParts): void {
+  const op = 'QuantizedLinear';
+  const n = p.inFeatures * p.outFeatures, blocks = Math.ceil(n / p.blockSize);
+  const words = (bytes: number) => Math.ceil(bytes / 4);
+  const codeBytes = p.format === 'nf4' ? Math.ceil(n / 2) : n;
+  check(p.qweight.dtype === 'int32' && p.qweight.size === words(codeBytes), op, () =>
+    `qweight must be ${words(codeBytes)} int32 words of packed ${p.format} codes for [${p.outFeatures}, ${p.inFeatures}], got ${p.qweight.dtype} ${fmt(p.qweight.shape)}`);
+  const [absDtype, absSize] = p.nested ? ['int32', words(blocks)] : ['float32', blocks];
+  check(p.absmax.dtype === absDtype && p.absmax.size === absSize, op, () =>
+    `absmax must be ${absSize} ${absDtype} values for ${blocks} blocks of ${p.blockSize}${p.nested ? ' (8-bit codes, four a word)' : ''}, got ${p.absmax.dtype} ${fmt(p.absmax.shape)}`);
+  if (p.nested) {
+    const need = Math.ceil(blocks / p.nested.blockSize);
+    check(p.nested.absmax.dtype === 'float32' && p.nested.absmax.size === need, op, () =>
+      `nested absmax must be ${need} float32 values, got ${p.nested!.absmax.dtype} ${fmt(p.nested!.absmax.shape)}`);
+  }
+}

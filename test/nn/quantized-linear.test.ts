@@ -116,6 +116,16 @@ describe('LoRA over a quantized layer', () => {
   });
 });
 
+describe('QuantizedLinear', () => {
+  it('refuses parts that do not fit together', () => {
+    const q = quantized(10, 7); // 70 values: 35 bytes of codes in 9 words, 2 blocks
+    const parts = { format: 'nf4' as const, blockSize: 64, inFeatures: 10, outFeatures: 7, fanInFanOut: false, qweight: q.qweight, absmax: q.absmax, nested: null, bias: null };
+    expect(new nn.QuantizedLinear(parts).forward(randn([1, 10])).shape).toEqual([1, 7]);
+    expect(errorOf(() => new nn.QuantizedLinear({ ...parts, inFeatures: 12 })).message).toMatch(/qweight must be 11 int32 words of packed nf4 codes for \[7, 12\], got int32 \[9\]/);
+    expect(errorOf(() => new nn.QuantizedLinear({ ...parts, blockSize: 32 })).message).toMatch(/absmax must be 3 float32 values for 3 blocks of 32, got float32 \[2\]/);
+  });
+});
+
 describe('nn.quantize refuses, changing nothing', () => {
   const fresh = () => {
     const inner = new nn.Sequential(new nn.Linear(8, 8), new nn.ReLU());
