@@ -76,6 +76,27 @@ export interface FusedKernels<S> {
     query: View<S>; key: View<S>; value: View<S>; mask: View<S> | null;
     isCausal: boolean; scale: number; dropout: View<S> | null;
   }): S;
+  /**
+   * `x · Wᵀ` (`transposed`) or `x · W` for float32 `x` [m, k] (contiguous from its offset) and a
+   * block-quantized W (see core/quant.ts), dequantizing W on the fly: a new [m, n] float32
+   * storage. Core records the gradient.
+   */
+  quantizedMatmul?(args: { x: View<S>; weight: QuantizedStorage<S>; transposed: boolean }): S;
+}
+
+/**
+ * A block-quantized [rows, cols] matrix as a kernel sees it: int32 words of packed codes (NF4 two
+ * per byte, high nibble first; int8 one per byte), and per block a float32 absmax, or (`nested`)
+ * int32 words of 8-bit dynamic codes of absmax − offset with a float32 scale per `blockSize` of them.
+ */
+export interface QuantizedStorage<S> {
+  format: 'int8' | 'nf4';
+  rows: number;
+  cols: number;
+  blockSize: number;
+  codes: S;
+  absmax: S;
+  nested: { absmax2: S; offset: number; blockSize: number } | null;
 }
 
 /**

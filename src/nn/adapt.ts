@@ -6,10 +6,11 @@ import { Linear } from './layers.js';
 import { LoRALayer, LoRALinear, type LoRAOptions, type LoRATarget, checkLoRAOptions } from './lora.js';
 import { LoRAConv2d, checkLoRAConv2d } from './loraConv2d.js';
 import type { ChildSlot, Module } from './module.js';
+import { QuantizedLinear } from './quantizedLinear.js';
 
-/** True for the layers LoRA can wrap: nn.Linear, nn.Conv1D and nn.Conv2d. @example isLoRATarget(new nn.Conv2d(3, 8, 3)) // true */
+/** True for the layers LoRA can wrap: nn.Linear, nn.Conv1D, nn.Conv2d and nn.QuantizedLinear. @example isLoRATarget(new nn.Conv2d(3, 8, 3)) // true */
 export function isLoRATarget(m: unknown): m is LoRATarget {
-  return m instanceof Linear || m instanceof Conv1D || m instanceof Conv2d;
+  return m instanceof Linear || m instanceof Conv1D || m instanceof Conv2d || m instanceof QuantizedLinear;
 }
 
 /**

@@ -26,3 +26,5 @@ export { LoRALayer, LoRALinear, type LoRABase, type LoRATarget, type LoRAOptions
 export { LoRAConv2d } from './loraConv2d.js';
 export { applyLoRA, mergeAndUnload, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';
+export { QuantizedLinear, type QuantizedLinearParts } from './quantizedLinear.js';
+export { quantize, type QuantizeOptions, type QuantizeReport } from './quantize.js';

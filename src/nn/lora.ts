@@ -11,6 +11,7 @@ import * as F from './functional.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
+import { QuantizedLinear } from './quantizedLinear.js';
 
 /** LoRA settings: rank, alpha, dropout and scaling. */
 export interface LoRAOptions {
@@ -30,10 +31,10 @@ export interface LoRAOptions {
 }
 
 /**
- * The layers LoRA wraps: `nn.Linear` (weight [out, in]) and `nn.Conv1D` (Hugging Face's transposed
- * linear, weight [in, out]: PEFT's `fan_in_fan_out`).
+ * The layers LoRA wraps: `nn.Linear` (weight [out, in]), `nn.Conv1D` (Hugging Face's transposed
+ * linear, weight [in, out]: PEFT's `fan_in_fan_out`) and either quantized by `nn.quantize`.
  */
-export type LoRABase = Linear | Conv1D;
+export type LoRABase = Linear | Conv1D | QuantizedLinear;
 
 /** What `unmerge()` did: the largest |W_after − W_before_merge| float rounding left behind. */
 export interface UnmergeReport {
@@ -73,8 +74,8 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
     this.alpha = opts.alpha ?? rank;
     this.scaling = opts.useRsLoRA ? this.alpha / Math.sqrt(rank) : this.alpha / rank;
     this.dropout = opts.dropout ?? 0;
-    const w = base.weight;
-    const on = { dtype: w.dtype, backend: w.backend };
+    // A quantized base keeps no float weight: its adapters are float32 beside its scales.
+    const on = base instanceof QuantizedLinear ? { dtype: 'float32' as const, backend: base.absmax.backend } : { dtype: base.weight.dtype, backend: base.weight.backend };
     const bound = 1 / Math.sqrt(shapes.fanIn);
     const a = (opts.init ?? 'kaiming') === 'gaussian'
       ? noGrad(() => scope(() => randn(shapes.a, on).mul(1 / rank)))
@@ -124,6 +125,8 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
    */
   merge(): this {
     if (this.#merged) return this;
+    check(!(this.base instanceof QuantizedLinear), 'merge', () =>
+      `the base is quantized (${(this.base as QuantizedLinear).format}); B·A cannot be folded into it without requantizing, so keep the adapter unmerged`);
     const w = this.base.weight;
     this.#merged = noGrad(() =>
       scope(() => {
@@ -209,8 +212,8 @@ export class LoRALinear<B extends LoRABase = Linear> extends LoRALayer<B> {
    * cAttn.base.nf; // 3 · nEmbd, typed: the base is a Conv1D
    */
   static wrap<L extends LoRABase>(layer: L, opts: LoRAOptions = {}): LoRALinear<L> {
-    check(layer instanceof Linear || layer instanceof Conv1D, 'LoRALinear.wrap', () =>
-      `expects an nn.Linear or nn.Conv1D, got ${(layer as object)?.constructor?.name}`);
+    check(layer instanceof Linear || layer instanceof Conv1D || layer instanceof QuantizedLinear, 'LoRALinear.wrap', () =>
+      `expects an nn.Linear, nn.Conv1D or nn.QuantizedLinear, got ${(layer as object)?.constructor?.name}`);
     wrapping = layer;
     try {
       return new LoRALinear(layer.inFeatures, layer.outFeatures, opts) as unknown as LoRALinear<L>;
@@ -240,11 +243,12 @@ export class LoRALinear<B extends LoRABase = Linear> extends LoRALayer<B> {
 
   /** True when the base stores its weight [in, out] (a Conv1D): PEFT's `fan_in_fan_out`. */
   override get fanInFanOut(): boolean {
-    return this.base instanceof Conv1D;
+    return this.base instanceof Conv1D || (this.base instanceof QuantizedLinear && this.base.fanInFanOut);
   }
 
   /** The base layer's output plus the scaled low-rank update. */
   forward(x: Tensor): Tensor {
+    if (this.base instanceof QuantizedLinear) return this.quantizedForward(x, this.base);
     const { weight, bias } = this.base;
     // Non-tensors are left to F.loraLinear, which names what it got.
     check(!(x instanceof Tensor) || (x.ndim >= 1 && x.shape[x.ndim - 1] === this.inFeatures), 'LoRALinear', () =>
@@ -255,6 +259,15 @@ export class LoRALinear<B extends LoRABase = Linear> extends LoRALayer<B> {
       return F.loraLinear(x, w, bias, this.loraA, this.loraB, this.scaling, { dropout: this.dropout, training: this.training });
     }
     return this.mergedOutput(x, noGrad(() => F.linear(x, w, bias)));
+  }
+
+  /** The quantized base's output (gradient to x only) plus the update, as F.loraLinear adds it. */
+  private quantizedForward(x: Tensor, base: QuantizedLinear): Tensor {
+    check(x instanceof Tensor && x.ndim >= 1 && x.shape[x.ndim - 1] === this.inFeatures, 'LoRALinear', () =>
+      `input ${x instanceof Tensor ? fmt(x.shape) : describeValue(x)} must end in the ${this.inFeatures} input features of the ${base.format} QuantizedLinear it wraps`);
+    const h = F.dropout(x, this.dropout, this.training);
+    const update = h.matmul(this.loraA.transpose(0, 1)).mul(this.scaling).matmul(this.loraB.transpose(0, 1));
+    return base.forward(x).add(update);
   }
 
   /** ΔW in the base weight's layout: scaling·B·A, transposed for a Conv1D. */

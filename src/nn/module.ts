@@ -155,8 +155,14 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
 
   /** Lets every parameter train again; returns this. */
   unfreeze(): this {
-    for (const p of this.parameters()) p.requiresGrad = true;
+    const fixed = new Set(this.modules().flatMap((m) => m.fixedParameters()));
+    for (const p of this.parameters()) if (!fixed.has(p)) p.requiresGrad = true;
     return this;
+  }
+
+  /** Parameters that never train, which `unfreeze()` leaves alone (a quantized layer's packed weight and scales). */
+  protected fixedParameters(): readonly Parameter[] {
+    return [];
   }
 
   /**

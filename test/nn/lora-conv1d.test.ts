@@ -70,7 +70,7 @@ describe('LoRALinear over a Conv1D', () => {
     expect(lin.fanInFanOut).toBe(false);
     expect(lin.weight).toBe(lin.base.weight);
     expect(lin.bias).toBeNull();
-    expect(() => nn.LoRALinear.wrap(new nn.ReLU() as unknown as nn.Linear)).toThrow(/expects an nn.Linear or nn.Conv1D, got ReLU/);
+    expect(() => nn.LoRALinear.wrap(new nn.ReLU() as unknown as nn.Linear)).toThrow(/expects an nn.Linear, nn.Conv1D or nn.QuantizedLinear, got ReLU/);
     expect(() => nn.LoRALinear.wrap(conv, { rank: 5 })).toThrow(/rank must be an integer in \[1, min\(in, out\) = 4\], got 5/);
   });
 

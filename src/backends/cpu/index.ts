@@ -5,6 +5,7 @@ import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
+import { quantizedMatmulCpu } from './quantized.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
@@ -102,6 +103,8 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       softmaxJs(x, axis, log, out);
       return out;
     },
+    quantizedMatmul: (args) =>
+      quantizedMatmulCpu(args, this.kernels?.arena ?? null, (a, b) => this.matmul(a, b), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
   };
 
   constructor(options: CpuOptions = {}) {

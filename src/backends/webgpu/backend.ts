@@ -13,6 +13,7 @@ import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
 import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
+import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMatmulKernel, quantizedMatmulMeta } from './wgsl/quantized.js';
 
 type GView = View<GPUStorage>;
 
@@ -91,6 +92,7 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       this.errorMessage ??= (e as GPUUncapturedErrorEvent).error.message;
     };
     this.fused = { adam: (args) => this.adam(args), softmax: (x, axis, log) => this.softmax(x, axis, log) };
+    this.fused.quantizedMatmul = (args) => this.quantizedMatmul(args);
   }
 
   private lostError(op: string): TsgradError {
@@ -413,6 +415,24 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const hyper = [args.lr, args.beta1, args.beta2, args.eps, args.biasCorrection1, args.biasCorrection2, args.l2, args.decoupledDecay].map(f32Bits);
     const words = [size, grad.offset, ...hyper, ...shape, ...strides[0]!];
     this.run(adamKernel(shape.length), words, [args.param.buffer, grad.storage.buffer, args.m.buffer, args.v.buffer], Math.ceil(size / WG));
+  }
+
+  /** x·Wᵀ or x·W for a block-quantized W, dequantized as the kernel reads it (wgsl/quantized.ts). */
+  private quantizedMatmul(args: Parameters<NonNullable<FusedKernels<GPUStorage>['quantizedMatmul']>>[0]): GPUStorage {
+    const { x, weight: w, transposed } = args;
+    const m = x.shape[0]!, k = x.shape[1]!, n = transposed ? w.rows : w.cols;
+    const out = this.alloc(m * n);
+    if (m * n === 0) return out;
+    const blocks = Math.ceil((w.rows * w.cols) / w.blockSize);
+    let absmax = w.absmax;
+    if (w.nested) {
+      absmax = this.alloc(blocks);
+      this.run(nestedAbsmaxKernel(), nestedAbsmaxMeta(blocks, w.nested.blockSize, w.nested.offset, f32Bits), [w.absmax.buffer, w.nested.absmax2.buffer, absmax.buffer], groupsFor(blocks));
+    }
+    const words = quantizedMatmulMeta(m, k, n, w.cols, w.blockSize, transposed, w.format, x.offset, f32Bits);
+    this.run(quantizedMatmulKernel(w.format), words, [x.storage.buffer, w.codes.buffer, absmax.buffer, out.buffer], groupsFor(m * n));
+    if (w.nested) this.free(absmax);
+    return out;
   }
 
   /** Softmax along `axis` in one dispatch; the output is contiguous with x's shape. */

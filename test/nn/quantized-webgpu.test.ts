@@ -1,0 +1,47 @@
+// The WGSL quantized matmul (Dawn; llvmpipe here) against the CPU backend: a quantized model moved
+// to webgpu dequantizes exactly (plain absmaxes) or within float32 rounding (double-quantized:
+// the absmax arithmetic may fuse), and its forward and input gradient match the CPU's.
+import { describe, expect, it } from 'vitest';
+import { type Tensor, backendStats, manualSeed, nn, randn, resetStats } from '../../src/index.js';
+import { backendBeforeAll } from '../backendAvailable.js';
+
+async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
+  const [x, y] = [await a.data(), await b.data()];
+  return Array.from(x).reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+}
+
+describe('the quantized matmul on webgpu', () => {
+  const available = backendBeforeAll('webgpu', 'quantized matmul tests');
+
+  for (const [format, doubleQuant] of [['nf4', false], ['nf4', true], ['int8', false], ['int8', true]] as const) {
+    it(`${format} (double quantization ${doubleQuant}) gives the CPU's weights, outputs and input gradients`, async (ctx) => {
+      if (!available()) return ctx.skip();
+      manualSeed(8);
+      const make = () => {
+        const m = new nn.Sequential(new nn.Linear(70, 45), new nn.ReLU(), new nn.Conv1D(30, 45));
+        nn.quantize(m, { format, targets: ['0', '2'], doubleQuant, blockSize: 32 });
+        return m;
+      };
+      const cpu = make();
+      manualSeed(8);
+      const gpu = await make().to('webgpu');
+      const x = randn([4, 70]);
+      for (const i of [0, 2]) {
+        const [c, g] = [cpu.at(i), gpu.at(i)] as nn.QuantizedLinear[];
+        const d = await maxDiff(g!.dequantize(), c!.dequantize());
+        if (doubleQuant) expect(d).toBeLessThan(1e-6);
+        else expect(d).toBe(0);
+      }
+      resetStats('webgpu');
+      const xg = (await x.to('webgpu')).requiresGrad_();
+      const yg = gpu.forward(xg);
+      expect(backendStats('webgpu').byOp.get('fused:quantizedMatmul')).toBe(2);
+      const xc = x.clone().requiresGrad_();
+      const yc = cpu.forward(xc);
+      expect(await maxDiff(yg, yc)).toBeLessThan(1e-5);
+      yg.sum().backward();
+      yc.sum().backward();
+      expect(await maxDiff(xg.grad!, xc.grad!)).toBeLessThan(1e-5);
+    });
+  }
+});
