@@ -88,7 +88,7 @@ export function applyLoRA(model: Module, opts: ApplyLoRAOptions): ApplyLoRARepor
       if (!matches(childPath, slot.module)) continue;
       if (slot.module instanceof LoRALayer) throw new TsgradError('applyLoRA', `'${childPath}' is already a ${slot.module.constructor.name}`);
       if (!isLoRATarget(slot.module)) {
-        throw new TsgradError('applyLoRA', `target matched '${childPath}', a ${slot.module.constructor.name}; only nn.Linear, nn.Conv1D and nn.Conv2d layers can be adapted`);
+        throw new TsgradError('applyLoRA', `target matched '${childPath}', a ${slot.module.constructor.name}; only nn.Linear, nn.Conv1D, nn.Conv2d and nn.QuantizedLinear layers can be adapted`);
       }
       found.push({ path: childPath, parent, name: slot.name, layer: slot.module });
     }
