@@ -4,6 +4,7 @@ import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
+import { attentionBackwardJs, attentionJs } from './attention.js';
 import { batchedMatmul } from './matmul.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
@@ -102,6 +103,8 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       softmaxJs(x, axis, log, out);
       return out;
     },
+    attention: (args) => attentionJs(args),
+    attentionBackward: (args) => attentionBackwardJs(args),
   };
 
   constructor(options: CpuOptions = {}) {
