@@ -10,6 +10,7 @@ import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
+import { wasmAttention } from './wasm/attentionKernels.js';
 import { WasmReductions } from './wasm/reductions.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
@@ -103,8 +104,8 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       softmaxJs(x, axis, log, out);
       return out;
     },
-    attention: (args) => attentionJs(args),
-    attentionBackward: (args) => attentionBackwardJs(args),
+    attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
+    attentionBackward: (args) => (this.kernels && wasmAttention(this.kernels.arena).backward(args)) || attentionBackwardJs(args),
   };
 
   constructor(options: CpuOptions = {}) {
