@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
+import { configureMatmulThreads } from '../../src/backends/cpu/threads.js';
 import { attentionBackward, attentionForward } from '../../src/backends/cpu/wasm/attention.js';
 import { WasmAttention } from '../../src/backends/cpu/wasm/attentionKernels.js';
 import { encodeModule } from '../../src/backends/cpu/wasm/emitter.js';
@@ -180,5 +181,17 @@ describe('cpu fused attention', () => {
 
   it('compiles as one module under the 4 KiB a browser compiles synchronously on its main thread', () => {
     expect(encodeModule([attentionForward(), attentionBackward()], { minPages: 1, maxPages: 1, shared: false }).length).toBeLessThan(4096);
+  });
+
+  it('splits the batch entries between worker threads, with the same bits as one thread', () => {
+    const c = cases[0]!, x = built[0]!;
+    const before = configureMatmulThreads({ threads: 1 });
+    try {
+      const alone = fused(c, x, 0.25);
+      configureMatmulThreads({ threads: 2, minWork: 1, minK: 1 });
+      expect(fused(c, x, 0.25)).toEqual(alone);
+    } finally {
+      configureMatmulThreads(before);
+    }
   });
 });

@@ -5,13 +5,48 @@ import type { AttentionArgs, View } from '../../../core/backend.js';
 import { TILE, attentionBackward, attentionForward } from './attention.js';
 import { encodeModule } from './emitter.js';
 import { span } from './kernels.js';
+import { matmulPool, matmulThreads, runThreaded } from '../threads.js';
+import { type PoolKernel, type PoolProgram, type WorkerPool, compileKernel } from '../workerPool.js';
 import type { Arena, Span } from './arena.js';
 
 type Args = AttentionArgs<TypedArray>;
 
-interface AttentionExports {
-  attn_fwd(...args: number[]): void;
-  attn_bwd(...args: number[]): void;
+/** What every thread's attention kernel is built from: the module and the shared memory. */
+interface AttentionSetup {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+}
+
+/** The kernels' own parameters before the shared ones (see attention.ts). */
+const OWN = { forward: 5, backward: 11 };
+/** Positions of the f32 scale and of the tile buffer among the shared parameters. */
+const SCALE = 15, BUF = 16;
+/** The shared parameters (see attention.ts). */
+const SHARED = 17;
+
+/**
+ * One thread's kernel (see workerPool.ts: compiled from its text, so self-contained): an instance
+ * of the module on the shared memory, which runs its share of the batch entries. Each entry's
+ * call arguments lie in a table in the memory, `width` words each (the scale as f32 bits), and
+ * each part gets its own tile buffer. args = [backward, table, count, width, scaleAt, bufAt,
+ * buf0, bufBytes].
+ */
+function attentionPartKernel(setup: AttentionSetup): PoolKernel {
+  const ex = new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as Record<string, (...a: number[]) => void>;
+  return (_buffers, args, part, parts) => {
+    const backward = args[0]!, table = args[1]!, count = args[2]!, width = args[3]!, scaleAt = args[4]!, bufAt = args[5]!;
+    // The memory may have grown since the last call: views of its current buffer.
+    const words = new Int32Array(setup.memory.buffer), floats = new Float32Array(setup.memory.buffer);
+    const run = backward ? ex['attn_bwd']! : ex['attn_fwd']!;
+    const end = Math.floor(((part + 1) * count) / parts);
+    for (let t = Math.floor((part * count) / parts); t < end; t++) {
+      const at = table / 4 + t * width;
+      const a = Array.from(words.subarray(at, at + width));
+      a[scaleAt] = floats[at + scaleAt]!;
+      a[bufAt] = args[6]! + part * args[7]!;
+      run(...a);
+    }
+  };
 }
 
 /** A staged operand: its byte address in the memory for each batch entry, and its row and column strides in bytes. */
@@ -33,17 +68,53 @@ const rowsContiguous = (v: View<TypedArray>) => v.dtype === 'float32' && (v.stri
  * strided rows, no room) is left to the JavaScript kernels: the methods return null.
  */
 export class WasmAttention {
-  private exports: AttentionExports | null = null;
+  private program: PoolProgram | null = null;
+  private kernel: PoolKernel | null = null;
 
   constructor(private readonly arena: Arena) {}
 
-  private kernels(): AttentionExports {
-    if (!this.exports) {
+  /** The thread program and this thread's kernel, built on first use. */
+  private engine(): { program: PoolProgram; kernel: PoolKernel } {
+    if (!this.program || !this.kernel) {
       const { rt } = this.arena;
       const bytes = encodeModule([attentionForward(), attentionBackward()], { minPages: 1, maxPages: rt.maxBytes / 65536, shared: rt.shared });
-      this.exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: rt.memory } }).exports as unknown as AttentionExports;
+      const setup: AttentionSetup = { module: new WebAssembly.Module(bytes), memory: rt.memory };
+      this.program = { kernel: attentionPartKernel, setup };
+      this.kernel = compileKernel(this.program);
     }
-    return this.exports;
+    return { program: this.program, kernel: this.kernel };
+  }
+
+  /** The pool that splits the batch entries between threads, or null where one thread is better. */
+  private pool(batches: number, L: number, S: number, width: number): WorkerPool | null {
+    if (!this.arena.rt.shared || batches < 2) return null;
+    return matmulPool(this.engine().program, L * batches, S, width);
+  }
+
+  /** Into how many parts a pool splits `batches` entries (a part per thread, at most one per entry). */
+  private partsOf(pool: WorkerPool | null, batches: number): number {
+    return pool ? Math.min(matmulThreads(), batches) : 1;
+  }
+
+  /**
+   * Runs one kernel over the batch entries, each with its call arguments `calls[t]`, from a
+   * table at byte `table` of the scratch, with a tile buffer of `bufBytes` per part after it.
+   */
+  private dispatch(backward: boolean, calls: number[][], table: number, pool: WorkerPool | null, bufBytes: number): void {
+    const width = calls[0]!.length, own = backward ? OWN.backward : OWN.forward;
+    const mem = this.arena.rt.f32(), words = new Int32Array(mem.buffer);
+    calls.forEach((c, t) => {
+      words.set(c, table / 4 + t * width);
+      mem[table / 4 + t * width + own + SCALE] = c[own + SCALE]!;
+    });
+    const args = [backward ? 1 : 0, table, calls.length, width, own + SCALE, own + BUF, table + calls.length * width * 4, bufBytes];
+    if (!pool) return this.engine().kernel([], Int32Array.from(args), 0, 1);
+    try {
+      runThreaded(pool, [], args, this.partsOf(pool, calls.length));
+    } catch (e) {
+      this.arena.abandonScratch();
+      throw e;
+    }
   }
 
   /** Whether the kernels take these operands. */
@@ -91,7 +162,7 @@ export class WasmAttention {
     return out;
   }
 
-  /** The parameters both kernels share, for batch entry t. */
+  /** The parameters both kernels share, for batch entry t (`buf`, the tile buffer, is set per part). */
   private shared(x: Args, m: Placed | null, d: Placed | null, t: number, buf: number): number[] {
     const [L, E] = x.query.shape.slice(-2) as [number, number];
     const r = x.query.shape.length;
@@ -113,19 +184,19 @@ export class WasmAttention {
     const outs = this.outputs([batches * L * Ev, batches * L]);
     if (!outs) return null;
     const [out, lse] = outs as [Float32Array, Float32Array];
-    // The scratch: the row stats (max, sum) of every row, then the tile's scores and the row's accumulator.
-    const statsBytes = batches * L * 8;
-    const s = this.stage([x.query, x.key, x.value, x.mask, x.dropout], statsBytes + (TILE + Ev) * 4);
+    // The scratch: every row's stats (max, sum), the table of calls, then each part's tile scores and row accumulator.
+    const statsBytes = batches * L * 8, tableBytes = batches * (OWN.forward + SHARED) * 4, bufBytes = (TILE + Ev) * 4;
+    const pool = this.pool(batches, L, x.key.shape.at(-2)!, x.query.shape.at(-1)! + Ev);
+    const s = this.stage([x.query, x.key, x.value, x.mask, x.dropout], statsBytes + tableBytes + this.partsOf(pool, batches) * bufBytes);
     if (!s) {
       outs.forEach((o) => this.arena.release(o));
       return null;
     }
     const [q, k, v, m, d] = s.placed as [Placed, Placed, Placed, Placed | null, Placed | null];
-    const { attn_fwd } = this.kernels();
     const outAt = this.arena.addressOf(out);
-    for (let t = 0; t < batches; t++) {
-      attn_fwd(q.at[t]!, k.at[t]!, v.at[t]!, outAt + t * L * Ev * 4, s.extraAt + t * L * 8, ...this.shared(x, m, d, t, s.extraAt + statsBytes));
-    }
+    const calls = Array.from({ length: batches }, (_, t) =>
+      [q.at[t]!, k.at[t]!, v.at[t]!, outAt + t * L * Ev * 4, s.extraAt + t * L * 8, ...this.shared(x, m, d, t, 0)]);
+    this.dispatch(false, calls, s.extraAt + statsBytes, pool, bufBytes);
     // lse = max + log(sum); +∞ where the row attends nowhere (sum 0).
     const mem = this.arena.rt.f32(), stats = s.extraAt / 4;
     for (let i = 0; i < batches * L; i++) {
@@ -145,21 +216,21 @@ export class WasmAttention {
     if (!outs) return null;
     const [dq, dk, dv] = outs as [Float32Array, Float32Array, Float32Array];
     const lseView = { ...x.logsumexp, shape: [...x.logsumexp.shape, 1], strides: [...x.logsumexp.strides, 1] };
-    const s = this.stage([x.query, x.key, x.value, x.out, x.grad, lseView, x.mask, x.dropout], TILE * 4);
+    const tableBytes = batches * (OWN.backward + SHARED) * 4, bufBytes = TILE * 4;
+    const pool = this.pool(batches, L, S, 2 * (E + Ev));
+    const s = this.stage([x.query, x.key, x.value, x.out, x.grad, lseView, x.mask, x.dropout], tableBytes + this.partsOf(pool, batches) * bufBytes);
     if (!s) {
       outs.forEach((o) => this.arena.release(o));
       return null;
     }
     const [q, k, v, o, g, lse, m, d] = s.placed as [Placed, Placed, Placed, Placed, Placed, Placed, Placed | null, Placed | null];
-    const { attn_bwd } = this.kernels();
     const [dqAt, dkAt, dvAt] = outs.map((a) => this.arena.addressOf(a)) as [number, number, number];
-    for (let t = 0; t < batches; t++) {
-      attn_bwd(
-        q.at[t]!, k.at[t]!, v.at[t]!, o.at[t]!, g.at[t]!, lse.at[t]!,
-        dqAt + t * L * E * 4, dkAt + t * S * E * 4, dvAt + t * S * Ev * 4, o.row, g.row,
-        ...this.shared(x, m, d, t, s.extraAt),
-      );
-    }
+    const calls = Array.from({ length: batches }, (_, t) => [
+      q.at[t]!, k.at[t]!, v.at[t]!, o.at[t]!, g.at[t]!, lse.at[t]!,
+      dqAt + t * L * E * 4, dkAt + t * S * E * 4, dvAt + t * S * Ev * 4, o.row, g.row,
+      ...this.shared(x, m, d, t, 0),
+    ]);
+    this.dispatch(true, calls, s.extraAt, pool, bufBytes);
     return { query: dq, key: dk, value: dv };
   }
 }
