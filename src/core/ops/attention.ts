@@ -15,7 +15,10 @@ import { broadcastTo, sameBackend, wrap } from './operands.js';
 // (`fused.attention`, FlashAttention's tiles and online softmax) while the gradient stays
 // written once, here. The forward keeps nothing of size L·S for the backward except a dropout
 // mask: the backward recomputes the probabilities from q and k (as FlashAttention does), in
-// tensor ops, so second-order gradients flow through them.
+// tensor ops, so second-order gradients flow through them. A backend's `attentionBackward`
+// computes the same first-order gradients per tile from the forward's row logsumexp; the
+// composed backward stays the reference and serves second order and a float mask's gradient
+// (see docs/attention.md).
 
 const OP = 'scaledDotProductAttention';
 
