@@ -46,6 +46,7 @@ export {
 export type { BackendInfo, BackendInfos, InfoOf } from './core/backend.js';
 export type { CpuInfo, CpuOptions } from './backends/cpu/options.js';
 export type { ArgReduceOp, BackendFactory, BackendOptions, BackendPlugin, BinaryOp, FusedKernels, OptionsOf, ReduceOp, UnaryOp } from './core/backend.js';
+export type { AttentionArgs } from './core/backend.js';
 export type { BackwardFn } from './core/autograd.js';
 export type { HasStateTensors } from './nn/memory.js';
 export * as nn from './nn/index.js';

@@ -48,6 +48,18 @@ export type ReduceOp = 'sum' | 'max' | 'min';
 /** The index reductions along one axis. */
 export type ArgReduceOp = 'argmax' | 'argmin';
 
+/**
+ * The operands of the fused attention kernels: query [...B, L, E], key [...B, S, E] and value
+ * [...B, S, Ev] share the batch shape B (broadcast with stride 0). `mask`, null or of shape
+ * [...B, L, S], is int32 (non-zero: may attend) or float (added to the scores); `isCausal` masks
+ * key j > query i; `dropout`, null or [...B, L, S], multiplies the weights after the softmax. A
+ * row that may attend nowhere gives zeros.
+ */
+export interface AttentionArgs<S> {
+  query: View<S>; key: View<S>; value: View<S>; mask: View<S> | null;
+  isCausal: boolean; scale: number; dropout: View<S> | null;
+}
+
 /** Optional fused kernels a backend may provide; core falls back to composed primitives. */
 export interface FusedKernels<S> {
   /**
@@ -65,17 +77,20 @@ export interface FusedKernels<S> {
    */
   softmax?(x: View<S>, axis: number, log: boolean): S;
   /**
-   * Scaled dot-product attention's forward, softmax(q·kᵀ·scale + mask)·v: query [...B, L, E],
-   * key [...B, S, E] and value [...B, S, Ev] share the batch shape B. `mask`, null or of shape
-   * [...B, L, S], is int32 (non-zero: may attend) or float (added to the scores); `isCausal`
-   * masks key j > query i; `dropout`, null or [...B, L, S], multiplies the weights after the
-   * softmax. A row that may attend nowhere gives zeros. A new contiguous [...B, L, Ev] storage;
-   * core records the gradient.
+   * Scaled dot-product attention's forward, softmax(q·kᵀ·scale + mask)·v (see `AttentionArgs`):
+   * `out`, a new contiguous [...B, L, Ev] storage, and `logsumexp`, a new contiguous [...B, L]
+   * storage of each row's log Σ exp(score) (+Infinity for a row that may attend nowhere), which
+   * core saves for `attentionBackward`. Core records the gradient.
    */
-  attention?(args: {
-    query: View<S>; key: View<S>; value: View<S>; mask: View<S> | null;
-    isCausal: boolean; scale: number; dropout: View<S> | null;
-  }): S;
+  attention?(args: AttentionArgs<S>): { out: S; logsumexp: S };
+  /**
+   * Attention's first-order backward from the forward's `out` and `logsumexp` and the output's
+   * gradient `grad` (all three contiguous): the gradients of query, key and value, new
+   * contiguous storages of their [...B, …] shapes, recomputing the weights per tile (as
+   * FlashAttention-2) instead of storing them. Core uses it only when the backward needs no
+   * graph and the mask wants no gradient; its composed backward is the reference.
+   */
+  attentionBackward?(args: AttentionArgs<S> & { out: View<S>; logsumexp: View<S>; grad: View<S> }): { query: S; key: S; value: S };
   /**
    * `x · Wᵀ` (`transposed`) or `x · W` for float32 `x` [m, k] (contiguous from its offset) and a
    * block-quantized W (see core/quant.ts), dequantizing W on the fly: a new [m, n] float32
@@ -266,6 +281,16 @@ function storageAccount(b: BackendImplementation): StorageAccount {
   };
 }
 
+/** The fused kernels that return a record of named storages rather than one. */
+const RECORD_RESULTS: ReadonlySet<string> = new Set(['attention', 'attentionBackward']);
+
+/** Counts what fused kernel `k` returned: one storage, none, or each storage of its record. */
+function madeBy(account: StorageAccount, k: string, result: unknown): unknown {
+  if (!RECORD_RESULTS.has(k)) return account.made(result);
+  for (const storage of Object.values(result as Record<string, unknown>)) account.made(storage);
+  return result;
+}
+
 /**
  * Wraps a backend so every compute primitive (and fused kernel) bumps its counters, and its
  * storages are counted (`storageAccount`). Other members pass through, bound to the backend itself.
@@ -284,7 +309,7 @@ function counted(b: BackendImplementation): Backend {
       if (prop === 'memory') return account.memory;
       if (prop === 'fused' && target.fused) {
         fused ??= Object.fromEntries(
-          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`), account.made((f as (...a: unknown[]) => unknown).apply(target.fused, args)))]),
+          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`), madeBy(account, k, (f as (...a: unknown[]) => unknown).apply(target.fused, args)))]),
         );
         return fused;
       }

@@ -14,13 +14,13 @@ type AttentionArgs = Parameters<NonNullable<FusedKernels<TypedArray>['attention'
 const at = (v: View<TypedArray>, idx: number[]) => v.storage[v.offset + idx.reduce((o, i, d) => o + i * v.strides[d]!, 0)]!;
 
 /** softmax(q·kᵀ·scale + mask)·v with dropout, in plain loops over the (already broadcast) views. */
-function attentionLoops(backend: CpuBackend, a: AttentionArgs): TypedArray {
+function attentionLoops(backend: CpuBackend, a: AttentionArgs): { out: TypedArray; logsumexp: TypedArray } {
   const { query: q, key: k, value: v } = a;
   const batch = q.shape.slice(0, -2);
   const [L, E] = q.shape.slice(-2) as [number, number];
   const S = k.shape.at(-2)!, Ev = v.shape.at(-1)!;
   const nb = batch.reduce((p, d) => p * d, 1);
-  const out = new Float64Array(nb * L * Ev);
+  const out = new Float64Array(nb * L * Ev), lse = new Float64Array(nb * L).fill(Infinity);
   for (let b = 0; b < nb; b++) {
     const bi = batch.map((_, d) => Math.floor(b / batch.slice(d + 1).reduce((p, x) => p * x, 1)) % batch[d]!);
     for (let i = 0; i < L; i++) {
@@ -35,6 +35,7 @@ function attentionLoops(backend: CpuBackend, a: AttentionArgs): TypedArray {
       if (top === -Infinity) continue;
       const w = s.map((x) => Math.exp(x - top));
       const z = w.reduce((p, x) => p + x, 0);
+      lse[b * L + i] = top + Math.log(z);
       for (let c = 0; c < Ev; c++) {
         let o = 0;
         for (let j = 0; j < S; j++) o += (w[j]! / z) * (a.dropout ? at(a.dropout, [...bi, i, j]) : 1) * at(v, [...bi, j, c]);
@@ -42,7 +43,8 @@ function attentionLoops(backend: CpuBackend, a: AttentionArgs): TypedArray {
       }
     }
   }
-  return backend.upload(q.dtype === 'float64' ? out : Float32Array.from(out));
+  const typed = (x: Float64Array) => backend.upload(q.dtype === 'float64' ? x : Float32Array.from(x));
+  return { out: typed(out), logsumexp: typed(lse) };
 }
 
 /** The CPU backend with an attention kernel and no other fused kernels. */

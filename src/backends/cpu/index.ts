@@ -4,12 +4,14 @@ import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
+import { attentionBackwardJs, attentionJs } from './attention.js';
 import { batchedMatmul } from './matmul.js';
 import { quantizedMatmulCpu } from './quantized.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
+import { wasmAttention } from './wasm/attentionKernels.js';
 import { WasmReductions } from './wasm/reductions.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
@@ -105,6 +107,8 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
     },
     quantizedMatmul: (args) =>
       quantizedMatmulCpu(args, this.kernels?.arena ?? null, (a, b) => this.matmul(a, b), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
+    attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
+    attentionBackward: (args) => (this.kernels && wasmAttention(this.kernels.arena).backward(args)) || attentionBackwardJs(args),
   };
 
   constructor(options: CpuOptions = {}) {

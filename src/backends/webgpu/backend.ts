@@ -1,4 +1,5 @@
 import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
+import type { AttentionArgs } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { TsgradError } from '../../core/errors.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
@@ -14,6 +15,7 @@ import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMatmulKernel, quantizedMatmulMeta } from './wgsl/quantized.js';
+import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings } from './wgsl/attention.js';
 
 type GView = View<GPUStorage>;
 
@@ -93,6 +95,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     };
     this.fused = { adam: (args) => this.adam(args), softmax: (x, axis, log) => this.softmax(x, axis, log) };
     this.fused.quantizedMatmul = (args) => this.quantizedMatmul(args);
+    this.fused.attention = (args) => this.attention(args);
+    this.fused.attentionBackward = (args) => this.attentionBackward(args);
   }
 
   private lostError(op: string): TsgradError {
@@ -450,5 +454,44 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const perThread = len <= 32 || (rows >= 8192 && len <= 512);
     this.run(softmaxKernel(x.dtype, ks.length, log, perThread), words, [x.storage.buffer, out.buffer], perThread ? Math.ceil(rows / WG) : rows);
     return out;
+  }
+
+  /** Fused attention's forward (wgsl/attention.ts) in one dispatch, one invocation per query row. */
+  private attention(a: AttentionArgs<GPUStorage>): { out: GPUStorage; logsumexp: GPUStorage } {
+    const rows = attentionRows(a);
+    const out = this.alloc(rows * a.value.shape.at(-1)!), logsumexp = this.alloc(rows);
+    if (rows === 0) return { out, logsumexp };
+    const mask = !a.mask ? 'none' : a.mask.dtype === 'int32' ? 'int' : 'float';
+    const kernel = attentionForwardKernel(a.query.shape.length - 2, mask, a.dropout !== null);
+    const operands = [a.query, a.key, a.value, a.mask, a.dropout].flatMap((v) => (v ? [v.storage.buffer] : []));
+    this.run(kernel, attentionMeta(a, rows, f32Bits), [...operands, out.buffer, logsumexp.buffer], Math.ceil(rows / WG));
+    return { out, logsumexp };
+  }
+
+  /**
+   * Fused attention's backward (wgsl/attention.ts) in four dispatches: each query row's lse and
+   * D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row.
+   */
+  private attentionBackward(a: AttentionArgs<GPUStorage> & { out: GView; logsumexp: GView; grad: GView }): { query: GPUStorage; key: GPUStorage; value: GPUStorage } {
+    const batches = sizeOf(a.query.shape.slice(0, -2));
+    const [L, E] = a.query.shape.slice(-2) as [number, number];
+    const S = a.key.shape.at(-2)!, Ev = a.value.shape.at(-1)!;
+    const dq = this.alloc(batches * L * E), dk = this.alloc(batches * S * E), dv = this.alloc(batches * S * Ev);
+    const st = this.alloc(2 * batches * L);
+    const mask = !a.mask ? 'none' : a.mask.dtype === 'int32' ? 'int' : 'float';
+    const buffers: Record<string, GPUBuffer | undefined> = {
+      q: a.query.storage.buffer, k: a.key.storage.buffer, v: a.value.storage.buffer, mask: a.mask?.storage.buffer, z: a.dropout?.storage.buffer,
+      o: a.out.storage.buffer, g: a.grad.storage.buffer, lse: a.logsumexp.storage.buffer, st: st.buffer, dq: dq.buffer, dk: dk.buffer, dv: dv.buffer,
+    };
+    for (const kind of ['stats', 'dq', 'dk', 'dv'] as const) {
+      // Every invocation zeroes its output row first, so with no rows there is nothing to write.
+      const rows = batches * (kind === 'stats' || kind === 'dq' ? L : S);
+      if (rows === 0) continue;
+      const kernel = attentionBackwardKernel(kind, a.query.shape.length - 2, mask, a.dropout !== null);
+      const bound = backwardBindings(kind, mask, a.dropout !== null).map((n) => buffers[n]!);
+      this.run(kernel, attentionBackwardMeta(a, rows, f32Bits), bound, Math.ceil(rows / WG));
+    }
+    this.free(st);
+    return { query: dq, key: dk, value: dv };
   }
 }

@@ -1,5 +1,5 @@
-import { noGrad, record } from '../autograd.js';
-import type { Backend } from '../backend.js';
+import { isGradEnabled, noGrad, record } from '../autograd.js';
+import type { AttentionArgs, Backend, View } from '../backend.js';
 import { isFloat, typedArrayFor } from '../dtype.js';
 import { check, fmt } from '../errors.js';
 import { Generator, defaultGenerator } from '../random.js';
@@ -15,7 +15,10 @@ import { broadcastTo, sameBackend, wrap } from './operands.js';
 // (`fused.attention`, FlashAttention's tiles and online softmax) while the gradient stays
 // written once, here. The forward keeps nothing of size L·S for the backward except a dropout
 // mask: the backward recomputes the probabilities from q and k (as FlashAttention does), in
-// tensor ops, so second-order gradients flow through them.
+// tensor ops, so second-order gradients flow through them. A backend's `attentionBackward`
+// computes the same first-order gradients per tile from the forward's row logsumexp; the
+// composed backward stays the reference and serves second order and a float mask's gradient
+// (see docs/attention.md).
 
 const OP = 'scaledDotProductAttention';
 
@@ -109,23 +112,58 @@ function dropoutMask(like: Tensor, shape: readonly number[], p: number, g: Gener
   return wrap(b, b.upload(m), shape, like.dtype);
 }
 
+/** What the forward leaves for the backward: the fused kernel's output and row logsumexp, if it ran. */
+interface Forward {
+  out: Tensor;
+  /** [...batch, L], from the fused forward only. */
+  logsumexp: Tensor | null;
+}
+
+/** Lifts an operand to the full batch shape of the fused kernels (stride 0 where it broadcasts). */
+function lifted(a: Attention, v: Tensor): { batch: number[]; lift: (t: Tensor, last: readonly number[]) => View } {
+  const batch = broadcastShapes(OP, a.scores.slice(0, -2), v.shape.slice(0, -2));
+  return { batch, lift: (t, last) => broadcastTo(t, [...batch, ...last])._view(OP) };
+}
+
+/** The operands of the fused kernels, lifted to one batch shape. */
+function kernelArgs(q: Tensor, k: Tensor, v: Tensor, a: Attention, drop: Tensor | null): AttentionArgs<unknown> {
+  const { lift } = lifted(a, v);
+  const [L, S] = a.scores.slice(-2) as [number, number];
+  return {
+    query: lift(q, q.shape.slice(-2)), key: lift(k, k.shape.slice(-2)), value: lift(v, v.shape.slice(-2)),
+    mask: a.mask && lift(a.mask, [L, S]), isCausal: a.isCausal, scale: a.scale, dropout: drop && lift(drop, [L, S]),
+  };
+}
+
 /** The forward: the backend's fused kernel if it has one, else composed ops; no graph. */
-function forward(q: Tensor, k: Tensor, v: Tensor, a: Attention, drop: Tensor | null): Tensor {
+function forward(q: Tensor, k: Tensor, v: Tensor, a: Attention, drop: Tensor | null): Forward {
   const b = q._backend;
   const kernel = b.fused?.attention;
   if (!kernel) {
     const w = weights(q, k, a);
-    return (drop ? w.mul(drop) : w).matmul(v);
+    return { out: (drop ? w.mul(drop) : w).matmul(v), logsumexp: null };
   }
-  const batch = broadcastShapes(OP, a.scores.slice(0, -2), v.shape.slice(0, -2));
-  const lift = (t: Tensor, last: readonly number[]) => broadcastTo(t, [...batch, ...last])._view(OP);
+  const { batch } = lifted(a, v);
+  const L = a.scores.at(-2)!;
+  const { out, logsumexp } = kernel(kernelArgs(q, k, v, a, drop));
+  return { out: wrap(b, out, [...batch, L, v.shape.at(-1)!], q.dtype), logsumexp: wrap(b, logsumexp, [...batch, L], q.dtype) };
+}
+
+/**
+ * The gradients of query, key and value from the backend's fused backward, or null where it has
+ * none, the backward builds a graph (second order goes through the composed form) or the float
+ * mask wants a gradient.
+ */
+function fusedBackward(q: Tensor, k: Tensor, v: Tensor, a: Attention, drop: Tensor | null, f: Forward, g: Tensor, maskNeeded: boolean): Tensor[] | null {
+  const b = q._backend;
+  const kernel = b.fused?.attentionBackward;
+  if (!kernel || !f.logsumexp || isGradEnabled() || maskNeeded) return null;
+  const { batch } = lifted(a, v);
+  const grads = kernel({ ...kernelArgs(q, k, v, a, drop), out: f.out._view(OP), logsumexp: f.logsumexp._view(OP), grad: g.contiguous()._view(OP) });
   const [L, S] = a.scores.slice(-2) as [number, number];
-  const Ev = v.shape.at(-1)!;
-  const out = kernel({
-    query: lift(q, q.shape.slice(-2)), key: lift(k, k.shape.slice(-2)), value: lift(v, v.shape.slice(-2)),
-    mask: a.mask && lift(a.mask, [L, S]), isCausal: a.isCausal, scale: a.scale, dropout: drop && lift(drop, [L, S]),
-  });
-  return wrap(b, out, [...batch, L, Ev], q.dtype);
+  const [E, Ev] = [q.shape.at(-1)!, v.shape.at(-1)!];
+  // Gradients of the lifted shapes: backward sums each over the dims its input broadcast.
+  return [wrap(b, grads.query, [...batch, L, E], q.dtype), wrap(b, grads.key, [...batch, S, E], q.dtype), wrap(b, grads.value, [...batch, S, Ev], q.dtype)];
 }
 
 /**
@@ -143,11 +181,15 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const p = opts.dropoutP ?? 0;
   return scope(() => {
     const drop = p > 0 ? dropoutMask(query, a.scores, p, opts.generator ?? defaultGenerator) : null;
-    const out = noGrad(() => scope(() => forward(query, key, value, a, drop)));
+    const f = noGrad(() => scope(() => forward(query, key, value, a, drop)));
     const floatMask = a.mask && a.mask.dtype !== 'int32' ? [a.mask] : [];
-    const saved = [query, key, value, ...(a.mask ? [a.mask] : []), ...(drop ? [drop] : [])];
-    return record(OP, [query, key, value, ...floatMask], out, saved, (g, needs) => {
+    // The fused backward reads the forward's output and row logsumexp: both O(L), not O(L·S).
+    const fromForward = f.logsumexp && query._backend.fused?.attentionBackward ? [f.out, f.logsumexp] : [];
+    const saved = [query, key, value, ...(a.mask ? [a.mask] : []), ...(drop ? [drop] : []), ...fromForward];
+    return record(OP, [query, key, value, ...floatMask], f.out, saved, (g, needs) => {
       const [nq, nk, nv, nm] = needs;
+      const fused = fromForward.length ? fusedBackward(query, key, value, a, drop, f, g, nm ?? false) : null;
+      if (fused) return [nq ? fused[0]! : null, nk ? fused[1]! : null, nv ? fused[2]! : null];
       const w = weights(query, key, a);
       const wd = drop ? w.mul(drop) : w;
       const dv = nv ? wd.transpose(-2, -1).matmul(g) : null;

@@ -1,0 +1,108 @@
+// The webgpu backend's fused attention (WGSL forward and backward) against core's composed path
+// on the cpu backend, on the same float32 inputs and dropout masks: outputs and first-order
+// gradients with masks, isCausal, dropout, broadcast and strided operands, rows that attend
+// nowhere and rows longer than a key tile; second order goes through the composed backward.
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../../src/backends/cpu/index.js';
+import { installBackend } from '../../src/core/backend.js';
+import { type FusedKernels, Generator, type Tensor, type TypedArray, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
+import { backendBeforeAll } from '../backendAvailable.js';
+
+const sdpa = nn.functional.scaledDotProductAttention;
+
+/** The cpu backend with no fused kernel: core's composed attention, the reference. */
+class ComposedCpu extends CpuBackend {
+  override readonly fused: FusedKernels<TypedArray> = {};
+}
+installBackend('cpu-composed-reference', new ComposedCpu());
+
+interface Case {
+  name: string;
+  q: number[]; k: number[]; v: number[];
+  mask?: { shape: number[]; kind: 'bool' | 'float' };
+  isCausal?: boolean;
+  scale?: number;
+  /** Query, key and value are transposed views of one [B, T, 3, H, E] projection. */
+  strided?: boolean;
+}
+
+const cases: Case[] = [
+  { name: 'GPT-like: causal, T = 40 (two key tiles)', q: [2, 2, 40, 8], k: [2, 2, 40, 8], v: [2, 2, 40, 8], isCausal: true },
+  { name: 'strided views of one qkv projection, causal', q: [2, 3, 9, 4], k: [2, 3, 9, 4], v: [2, 3, 9, 4], isCausal: true, strided: true },
+  { name: 'boolean mask [L, S] with rows that attend nowhere', q: [2, 5, 3], k: [2, 37, 3], v: [2, 37, 5], mask: { shape: [5, 37], kind: 'bool' } },
+  { name: 'float mask [B, 1, L, S] with -inf entries and a -inf row', q: [2, 3, 4, 5], k: [2, 3, 6, 5], v: [2, 3, 6, 2], mask: { shape: [2, 1, 4, 6], kind: 'float' } },
+  { name: 'padding mask [B, 1, 1, S] (row stride 0)', q: [2, 2, 3, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 1, 1, 5], kind: 'bool' } },
+  { name: 'broadcast batch dims, explicit scale', q: [2, 1, 4, 5], k: [1, 3, 6, 5], v: [3, 6, 7], scale: 0.3 },
+  { name: 'isCausal with L > S', q: [2, 6, 4], k: [2, 3, 4], v: [2, 3, 5], isCausal: true },
+];
+
+/** Row 1 hides every key; the rest follow a fixed pattern (floats with some -inf). */
+function maskData(shape: number[], kind: 'bool' | 'float'): number[] {
+  const [L, S] = shape.slice(-2) as [number, number];
+  return Array.from({ length: shape.reduce((p, d) => p * d, 1) }, (_, i) => {
+    const row = Math.floor(i / S) % L, h = Math.sin(i * 12.9898) * 43758.5453, r = h - Math.floor(h);
+    if (kind === 'bool') return L > 1 && row === 1 ? 0 : Number(r > 0.3);
+    return (L > 1 && row === 1) || r < 0.2 ? -Infinity : (r - 0.5) * 3;
+  });
+}
+
+/** Output and gradients of sum(out · w) for q, k and v on `backend`, with dropout p. */
+async function run(c: Case, backend: string, p: number, data: number[][]): Promise<number[][]> {
+  const leaf = (d: number[], shape: number[]) => tensor(d.slice(0, shape.reduce((a, b) => a * b, 1)), { backend, requiresGrad: true }).reshape(shape).detach().requiresGrad_();
+  let q: Tensor, k: Tensor, v: Tensor;
+  if (c.strided) {
+    const [B, H, T, E] = c.q as [number, number, number, number];
+    [q, k, v] = leaf(data[0]!, [B, T, 3, H, E]).chunk(3, 2).map((t) => t.squeeze(2).transpose(1, 2)) as [Tensor, Tensor, Tensor];
+  } else {
+    [q, k, v] = [leaf(data[0]!, c.q), leaf(data[1]!, c.k), leaf(data[2]!, c.v)];
+  }
+  const mask = c.mask ? tensor(maskData(c.mask.shape, c.mask.kind), { backend, dtype: c.mask.kind === 'bool' ? 'int32' : 'float32' }).reshape(c.mask.shape) : null;
+  const out = sdpa(q, k, v, { attnMask: mask, isCausal: c.isCausal, scale: c.scale, dropoutP: p, generator: new Generator().manualSeed(9) });
+  const gs = grad(out.mul(tensor(data[3]!.slice(0, out.size), { backend }).reshape(out.shape)).sum(), [q, k, v]);
+  return Promise.all([out, ...gs].map(async (t) => Array.from(await t!.data())));
+}
+
+function expectClose(got: number[], want: number[], what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= 1e-4 * Math.max(1, Math.abs(want[i]!)))) expect.fail(`${what}[${i}]: webgpu ${got[i]}, composed ${want[i]}`);
+  }
+}
+
+describe('webgpu fused attention', () => {
+  const available = backendBeforeAll('webgpu', 'fused attention tests');
+
+  for (const [n, c] of cases.entries()) {
+    // Dropout on the first cases only: each combination compiles its own pipelines.
+    for (const p of n < 4 ? [0, 0.25] : [0]) {
+      it(`${c.name}${p ? ', with dropout' : ''}`, async (t) => {
+        if (!available()) return t.skip();
+        manualSeed(7);
+        const n = Math.max(...[c.q, c.k, c.v].map((s) => s.reduce((a, b) => a * b, 1))) * 3;
+        const data = [0, 1, 2, 3].map(() => Array.from(randn([n]).dataSync()));
+        resetStats('webgpu');
+        const got = await run(c, 'webgpu', p, data);
+        expect(backendStats('webgpu').byOp.get('fused:attention')).toBe(1);
+        expect(backendStats('webgpu').byOp.get('fused:attentionBackward')).toBe(1);
+        const want = await run(c, 'cpu-composed-reference', p, data);
+        got.forEach((g, i) => expectClose(g, want[i]!, ['output', 'dQ', 'dK', 'dV'][i]!));
+      });
+    }
+  }
+
+  it('leaves second-order gradients to the composed backward', async (t) => {
+    if (!available()) return t.skip();
+    manualSeed(8);
+    const data = [0, 1, 2, 3].map(() => Array.from(randn([2 * 6 * 4]).dataSync()));
+    const second = async (backend: string) => {
+      const [q, k, v, w] = data.map((d) => tensor(d, { backend, requiresGrad: true }).reshape([2, 6, 4]).detach().requiresGrad_()) as [Tensor, Tensor, Tensor, Tensor];
+      // The output's gradient w does not depend on the output, so no first-order backward of attention is left.
+      const [dq] = grad(sdpa(q, k, v, { isCausal: true }).mul(w.detach()).sum(), [q], { createGraph: true });
+      return Array.from(await grad(dq!.pow(2).sum(), [k])[0]!.data());
+    };
+    resetStats('webgpu');
+    const got = await second('webgpu');
+    expect(backendStats('webgpu').byOp.get('fused:attentionBackward')).toBeUndefined();
+    expectClose(got, await second('cpu-composed-reference'), 'd²');
+  });
+});
