@@ -37,8 +37,12 @@ export interface View<S = unknown> {
   readonly dtype: DType;
 }
 
-/** The elementwise unary primitives. */
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'erf' | 'relu' | 'sign';
+/**
+ * The elementwise unary primitives. The GELUs and their derivatives (`geluGrad` is gelu'(x)) are
+ * primitives so that each is one pass over memory; their higher derivatives are composed in core.
+ */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'erf' | 'relu' | 'sign'
+  | 'gelu' | 'geluTanh' | 'geluGrad' | 'geluTanhGrad';
 /** The elementwise binary primitives (comparisons return int32). */
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'

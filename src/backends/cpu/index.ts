@@ -1,7 +1,7 @@
 import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
-import { BINARY, UNARY, erf } from '../shared/opTable.js';
+import { BINARY, UNARY, erf, gelu, geluGrad, geluTanh, geluTanhGrad } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { batchedMatmul } from './matmul.js';
@@ -15,7 +15,7 @@ import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
 export type { CpuInfo, CpuOptions };
 
-const helpers = { erf };
+const helpers = { erf, gelu, geluGrad, geluTanh, geluTanhGrad };
 
 function operand(v: View<TypedArray>): Operand {
   return { data: v.storage, offset: v.offset, strides: v.strides };
