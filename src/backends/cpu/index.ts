@@ -10,6 +10,7 @@ import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { WasmReductions } from './wasm/reductions.js';
+import { WasmSelect, isWasmCompare } from './wasm/select.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
@@ -57,6 +58,7 @@ interface WasmKernels {
   matmul: WasmMatmul;
   elementwise: WasmElementwise;
   reductions: WasmReductions;
+  select: WasmSelect;
 }
 
 /** The module is built once per process and shared by every CpuBackend. */
@@ -65,7 +67,7 @@ function wasm(): WasmKernels | null {
   if (wasmRuntime === undefined) {
     const rt = startWasm();
     const arena = rt ? new Arena(rt) : null;
-    wasmRuntime = rt && arena && { rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena) };
+    wasmRuntime = rt && arena && { rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena), select: new WasmSelect(arena) };
   }
   return wasmRuntime;
 }
@@ -179,13 +181,17 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   }
 
   binary(op: BinaryOp, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
-    const fast = this.kernels && isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b) : null;
+    const fast = !this.kernels ? null
+      : isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b)
+      : isWasmCompare(op) ? this.kernels.select.compare(op, a, b) : null;
     if (fast) return fast;
     const def = BINARY[op];
     return this.map(def.js('v0', 'v1'), def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
   }
 
   where(cond: View<TypedArray>, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    const fast = this.kernels?.select.where(cond, a, b);
+    if (fast) return fast;
     return this.map('v0 !== 0 ? v1 : v2', a.dtype, a.shape, [cond, a, b]);
   }
 

@@ -100,7 +100,7 @@ export const f64x2 = {
 
 export const i32x4 = {
   splat: simd(0x11),
-  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac), lt_s: simd(0x39),
+  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac), lt_s: simd(0x39), ne: simd(0x38),
   /** Round toward zero, saturating; NaN becomes 0. */
   trunc_sat_f32x4_s: simd(0xf8),
 } as const;

@@ -41,6 +41,11 @@ export function configureWasmElementwise(next: Partial<ElementwiseThresholds>): 
   return prev;
 }
 
+/** The settings `configureWasmElementwise` made. */
+export function elementwiseThresholds(): ElementwiseThresholds {
+  return thresholds;
+}
+
 /** True when an op of n float32 elements on these storages is worth a WebAssembly call. */
 export function worthWasm(arena: Arena, n: number, storages: readonly TypedArray[]): boolean {
   const inMemory = storages.every((s) => arena.addressOf(s) >= 0);

@@ -3,6 +3,7 @@ import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFuncti
 import { gemmFunctions } from './gemm.js';
 import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js';
 import { type WasmSpecialOp, specialFunctions } from './special.js';
+import { type WasmCompareOp, type WhereForm, selectFunctions } from './select.js';
 import type { SimdFlavour } from '../options.js';
 
 /*
@@ -36,6 +37,8 @@ export type WasmExports = {
   adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
 } & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
   & Record<`${WasmUnaryOp | WasmSpecialOp}_v`, (src: number, out: number, bytes: number) => void>
+  & Record<`${WasmCompareOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
+  & Record<`where_${WhereForm}`, (cond: number, a: number, b: number, out: number, bytes: number) => void>
   & Record<`${WasmReduceOp}_${ReduceForm}` | 'softmax_stats' | 'softmax_div' | 'logsoftmax_sub', (src: number, rows: number, len: number, stride: number, dst: number, stats: number) => void>;
 
 const PAGE = 65536;
@@ -48,10 +51,10 @@ const MAX_PAGES = 32768;
  * page's main thread, and the backend starts synchronously: each stays under that (a test checks
  * it). The first holds what worker threads need: matmul, with the cheap elementwise kernels; the
  * second exp and sigmoid; the third reductions and softmax; then one for each special function
- * (erf, tanh, the GELUs).
+ * (erf, tanh, the GELUs); and the comparisons with `where`.
  */
 function modules(relaxed: boolean): { fn: Fn; body: Code }[][] {
-  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f])];
+  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f]), selectFunctions()];
 }
 
 /** The modules' bytes; only the first has a relaxed-SIMD flavour. */
