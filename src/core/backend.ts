@@ -69,6 +69,11 @@ export interface FusedKernels<S> {
    */
   softmax?(x: View<S>, axis: number, log: boolean): S;
   /**
+   * Softmax's backward, y·(g − Σ g·y) along `axis`, for the softmax output `y` and the gradient
+   * `g` (same shape): a new contiguous storage, or null to leave it to core's composed form.
+   */
+  softmaxBackward?(y: View<S>, g: View<S>, axis: number): S | null;
+  /**
    * Scaled dot-product attention's forward, softmax(q·kᵀ·scale + mask)·v: query [...B, L, E],
    * key [...B, S, E] and value [...B, S, Ev] share the batch shape B. `mask`, null or of shape
    * [...B, L, S], is int32 (non-zero: may attend) or float (added to the scores); `isCausal`

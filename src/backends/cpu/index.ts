@@ -11,6 +11,7 @@ import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { WasmReductions } from './wasm/reductions.js';
 import { WasmSelect, isWasmCompare } from './wasm/select.js';
+import { softmaxBackwardWasm } from './wasm/softmaxBackward.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
@@ -104,6 +105,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       softmaxJs(x, axis, log, out);
       return out;
     },
+    softmaxBackward: (y, g, axis) => (this.kernels ? softmaxBackwardWasm(this.kernels.arena, y, g, axis) : null),
   };
 
   constructor(options: CpuOptions = {}) {

@@ -4,6 +4,7 @@ import { gemmFunctions } from './gemm.js';
 import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js';
 import { type WasmSpecialOp, specialFunctions } from './special.js';
 import { type WasmCompareOp, type WhereForm, selectFunctions } from './select.js';
+import { softmaxBackwardFunction } from './softmaxBackward.js';
 import type { SimdFlavour } from '../options.js';
 
 /*
@@ -39,6 +40,7 @@ export type WasmExports = {
   & Record<`${WasmUnaryOp | WasmSpecialOp}_v`, (src: number, out: number, bytes: number) => void>
   & Record<`${WasmCompareOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
   & Record<`where_${WhereForm}`, (cond: number, a: number, b: number, out: number, bytes: number) => void>
+  & { softmax_bwd(y: number, g: number, rows: number, len: number, ystride: number, gstride: number, dst: number): void }
   & Record<`${WasmReduceOp}_${ReduceForm}` | 'softmax_stats' | 'softmax_div' | 'logsoftmax_sub', (src: number, rows: number, len: number, stride: number, dst: number, stats: number) => void>;
 
 const PAGE = 65536;
@@ -51,10 +53,10 @@ const MAX_PAGES = 32768;
  * page's main thread, and the backend starts synchronously: each stays under that (a test checks
  * it). The first holds what worker threads need: matmul, with the cheap elementwise kernels; the
  * second exp and sigmoid; the third reductions and softmax; then one for each special function
- * (erf, tanh, the GELUs); and the comparisons with `where`.
+ * (erf, tanh, the GELUs); the comparisons with `where`; softmax's backward.
  */
 function modules(relaxed: boolean): { fn: Fn; body: Code }[][] {
-  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f]), selectFunctions()];
+  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f]), selectFunctions(), [softmaxBackwardFunction()]];
 }
 
 /** The modules' bytes; only the first has a relaxed-SIMD flavour. */
