@@ -1,4 +1,4 @@
-// The WebAssembly SIMD erf and tanh kernels against float64 references over the whole float32
+// The WebAssembly SIMD log, erf and tanh kernels against float64 references over the whole float32
 // range (dense near 0 and ±4, log-spaced out to 1e38 and down to the subnormals), and every
 // special-function kernel against the JavaScript path at ±0, ±∞ and NaN.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,11 @@ describe('WebAssembly special functions', () => {
   it('computes tanh to 2 ulp (Math.tanh), tiny |x| included', () => {
     const x = points();
     expect(maxUlps(apply(wasm, 'tanh', x), x, Math.tanh).ulps).toBeLessThanOrEqual(2);
+  });
+
+  it('computes log to 2 ulp (Math.log), subnormals included', () => {
+    const x = points().map(Math.abs).filter((v) => v > 0);
+    expect(maxUlps(apply(wasm, 'log', x), x, Math.log).ulps).toBeLessThanOrEqual(2);
   });
 
   it.each(WASM_SPECIAL)('%s agrees with the JavaScript path at ±0, ±∞, NaN and past the clamps', (op) => {

@@ -87,6 +87,8 @@ export const f32x4 = {
   /** Relaxed SIMD: a·b + c, fused or not as the hardware prefers. */
   relaxed_madd: simd(0x105),
   extract_lane: (lane: number): Code => [...simd(0x1f), lane],
+  /** The four i32 lanes converted to f32. */
+  convert_i32x4_s: simd(0xfa),
   /** Comparisons: all ones in a lane where true, zeros where false (NaN compares false but in ne). */
   eq: simd(0x41), ne: simd(0x42), lt: simd(0x43), gt: simd(0x44), le: simd(0x45), ge: simd(0x46),
 } as const;

@@ -1,8 +1,8 @@
-import { type Code, type Fn, f32x4, v128 } from './emitter.js';
+import { type Code, type Fn, f32x4, i32, i32x4, v128 } from './emitter.js';
 import { type ExpLocals, type Splats, type UnaryBody, expInto, unaryKernel } from './elementwise.js';
 
 /*
- * erf, tanh and the GELUs in SIMD on float32, to a few ulp (test/backends/cpu-wasm-special.test.ts
+ * log, erf, tanh and the GELUs in SIMD on float32, to a few ulp (test/backends/cpu-wasm-special.test.ts
  * measures them against float64 over the whole range). Each computes every branch and picks
  * lanes with a mask, so NaN, ±0 and ±Infinity need no branches: NaN survives every step (pmin
  * and pmax keep their first operand), and the clamps bound what reaches exp.
@@ -153,8 +153,42 @@ const geluTanhGrad: UnaryBody = (f, k, e) => {
   ];
 };
 
+/** Cephes' logf polynomial: log(1 + f) = f − f²/2 + f³·P(f) for f in [√½ − 1, √2 − 1], highest degree first. */
+const LOG_P = [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1];
+
+/**
+ * log: x = m·2^e with m in [√½, √2) from the float's bits (subnormals scaled by 2²³ first),
+ * f = m − 1, then Cephes' logf: log x = f − f²/2 + f³·P(f) + e·ln 2, ln 2 in two parts. Negative
+ * x gives NaN, ±0 −Infinity, and +Infinity and NaN themselves, as Math.log.
+ */
+const log: UnaryBody = (f, k, e) => {
+  const [x, m, z, ex] = ['x', 'm', 'z', 'e'].map((n) => local(f, e, n)) as [string, string, string, string];
+  const tiny = [...f.get(x), ...k.of(2 ** -126), ...f32x4.lt];
+  const big = [...f.get(m), ...k.of(Math.SQRT2), ...f32x4.ge];
+  return [
+    ...f.set(x),
+    // m = x's bits, subnormals scaled up; e = the exponent field − 127 (− 23 for those scaled)
+    ...f.set(m, f.get(x), k.of(2 ** 23), f32x4.mul, f.get(x), tiny, v128.bitselect),
+    ...f.set(ex, f.get(m), i32.const(23), i32x4.shr_s, k.ofI32(127 + 23), k.ofI32(127), tiny, v128.bitselect, i32x4.sub, f32x4.convert_i32x4_s),
+    ...f.set(m, f.get(m), k.ofI32(0x7fffff), v128.and, k.ofI32(0x3f800000), v128.or),
+    // m ≥ √2: halve it and count one more in e
+    ...f.set(ex, f.get(ex), k.of(1), k.of(0), big, v128.bitselect, f32x4.add),
+    ...f.set(m, f.get(m), k.of(0.5), f32x4.mul, f.get(m), big, v128.bitselect, k.of(1), f32x4.sub),
+    ...f.set(z, f.get(m), f.get(m), f32x4.mul),
+    ...f.set(z,
+      horner(f, k, LOG_P, m), f.get(m), f32x4.mul, f.get(z), f32x4.mul,
+      f.get(ex), k.of(-2.12194440e-4), f32x4.mul, f32x4.add,
+      f.get(z), k.of(-0.5), f32x4.mul, f32x4.add,
+      f.get(m), f32x4.add,
+      f.get(ex), k.of(0.693359375), f32x4.mul, f32x4.add),
+    ...f.set(z, k.of(NaN), f.get(z), f.get(x), k.of(0), f32x4.lt, v128.bitselect),
+    ...f.set(z, k.of(-Infinity), f.get(z), f.get(x), k.of(0), f32x4.eq, v128.bitselect),
+    ...f.get(x), ...f.get(z), ...f.get(x), ...f.get(x), ...f32x4.ne, ...f.get(x), ...k.of(Infinity), ...f32x4.eq, ...v128.or, ...v128.bitselect,
+  ];
+};
+
 /** The special functions by the shared op table's names. */
-const SPECIAL_BODY = { erf, tanh, gelu, geluGrad, geluTanh, geluTanhGrad } as const;
+const SPECIAL_BODY = { log, erf, tanh, gelu, geluGrad, geluTanh, geluTanhGrad } as const;
 export type WasmSpecialOp = keyof typeof SPECIAL_BODY;
 export const WASM_SPECIAL: readonly WasmSpecialOp[] = Object.keys(SPECIAL_BODY) as WasmSpecialOp[];
 
