@@ -51,6 +51,8 @@ describe('wasm comparison and where kernels', () => {
         const got = kernels.compare(op, x, y);
         expect(got).toBeInstanceOf(Int32Array);
         expect(Array.from(got!)).toEqual(Array.from(js.binary(op, x, y)));
+        // A storage of the memory, which the arena takes back.
+        expect(arena.release(got!)).toBe(true);
       }),
       { numRuns: 60 },
     );

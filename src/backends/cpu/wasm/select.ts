@@ -113,12 +113,19 @@ export class WasmSelect {
     if (a.dtype !== 'float32') return null;
     const p = plan(this.arena, [a, b], [true, true], elementwiseThresholds().minRow);
     if (!p || (p.splat[0] && p.splat[1])) return null;
-    // The int32 result goes to the scratch (int32 storages live outside the memory) and is copied out.
-    const s = this.arena.stage(p.spans, 0, p.n * 4);
-    if (!s) return null;
+    // The int32 result takes a block of the memory where storages live there (release() frees
+    // it by its bytes like any other), else the scratch, copied out.
+    const block = this.arena.float32(p.n);
+    const s = this.arena.stage(p.spans, 0, block ? 0 : p.n * 4);
+    if (!s) {
+      if (block) this.arena.release(block);
+      return null;
+    }
+    const outAt = block ? block.byteOffset : s.extraAt;
     const kernel = this.arena.rt.exports[`${op}_${p.splat[0] ? 'sv' : p.splat[1] ? 'vs' : 'vv'}`];
-    this.rows(p, s.at, s.extraAt, (at, out, bytes) => kernel(at[0]!, at[1]!, out, bytes));
-    return new Int32Array(this.arena.rt.memory.buffer, s.extraAt, p.n).slice();
+    this.rows(p, s.at, outAt, (at, out, bytes) => kernel(at[0]!, at[1]!, out, bytes));
+    // Over the block's own buffer, which the arena recognises when the storage is freed.
+    return block ? new Int32Array(block.buffer, block.byteOffset, p.n) : new Int32Array(this.arena.rt.memory.buffer, outAt, p.n).slice();
   }
 
   /** cond !== 0 ? a : b for an int32 condition and float32 values, all of one shape. */
