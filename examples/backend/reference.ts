@@ -7,7 +7,7 @@ import type { ArgReduceOp, BackendImplementation, BinaryOp, ReduceOp, UnaryOp, V
 import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
 import { check, fmt } from '../../src/core/errors.js';
 import { contiguousStrides, sizeOf } from '../../src/core/shape.js';
-import { erf } from '../../src/backends/shared/opTable.js';
+import { erf, gelu, geluGrad, geluTanh, geluTanhGrad } from '../../src/backends/shared/opTable.js';
 import type { ReferenceInfo, ReferenceOptions } from './options.js';
 
 /** A storage is a typed array of its dtype: Float64Array or Int32Array. */
@@ -25,6 +25,10 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
   erf,
   relu: (x) => (x > 0 || Number.isNaN(x) ? x : 0),
   sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  gelu,
+  geluGrad,
+  geluTanh,
+  geluTanhGrad,
 };
 
 const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {

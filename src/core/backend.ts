@@ -37,8 +37,12 @@ export interface View<S = unknown> {
   readonly dtype: DType;
 }
 
-/** The elementwise unary primitives. */
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'erf' | 'relu' | 'sign';
+/**
+ * The elementwise unary primitives. The GELUs and their derivatives (`geluGrad` is gelu'(x)) are
+ * primitives so that each is one pass over memory; their higher derivatives are composed in core.
+ */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'erf' | 'relu' | 'sign'
+  | 'gelu' | 'geluTanh' | 'geluGrad' | 'geluTanhGrad';
 /** The elementwise binary primitives (comparisons return int32). */
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
@@ -76,6 +80,11 @@ export interface FusedKernels<S> {
    * large logits stay finite: a new contiguous storage with x's shape. Core records the gradient.
    */
   softmax?(x: View<S>, axis: number, log: boolean): S;
+  /**
+   * Softmax's backward, y·(g − Σ g·y) along `axis`, for the softmax output `y` and the gradient
+   * `g` (same shape): a new contiguous storage, or null to leave it to core's composed form.
+   */
+  softmaxBackward?(y: View<S>, g: View<S>, axis: number): S | null;
   /**
    * Scaled dot-product attention's forward, softmax(q·kᵀ·scale + mask)·v (see `AttentionArgs`):
    * `out`, a new contiguous [...B, L, Ev] storage, and `logsumexp`, a new contiguous [...B, L]

@@ -1,7 +1,7 @@
 import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
-import { BINARY, UNARY, erf } from '../shared/opTable.js';
+import { BINARY, UNARY, erf, gelu, geluGrad, geluTanh, geluTanhGrad } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { attentionBackwardJs, attentionJs } from './attention.js';
@@ -13,12 +13,14 @@ import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import { wasmAttention } from './wasm/attentionKernels.js';
 import { WasmReductions } from './wasm/reductions.js';
+import { WasmSelect, isWasmCompare } from './wasm/select.js';
+import { softmaxBackwardWasm } from './wasm/softmaxBackward.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
 export type { CpuInfo, CpuOptions };
 
-const helpers = { erf };
+const helpers = { erf, gelu, geluGrad, geluTanh, geluTanhGrad };
 
 function operand(v: View<TypedArray>): Operand {
   return { data: v.storage, offset: v.offset, strides: v.strides };
@@ -60,6 +62,7 @@ interface WasmKernels {
   matmul: WasmMatmul;
   elementwise: WasmElementwise;
   reductions: WasmReductions;
+  select: WasmSelect;
 }
 
 /** The module is built once per process and shared by every CpuBackend. */
@@ -68,7 +71,7 @@ function wasm(): WasmKernels | null {
   if (wasmRuntime === undefined) {
     const rt = startWasm();
     const arena = rt ? new Arena(rt) : null;
-    wasmRuntime = rt && arena && { rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena) };
+    wasmRuntime = rt && arena && { rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena), select: new WasmSelect(arena) };
   }
   return wasmRuntime;
 }
@@ -109,6 +112,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       quantizedMatmulCpu(args, this.kernels?.arena ?? null, (a, b) => this.matmul(a, b), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
     attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
     attentionBackward: (args) => (this.kernels && wasmAttention(this.kernels.arena).backward(args)) || attentionBackwardJs(args),
+    softmaxBackward: (y, g, axis) => (this.kernels ? softmaxBackwardWasm(this.kernels.arena, y, g, axis) : null),
   };
 
   constructor(options: CpuOptions = {}) {
@@ -186,13 +190,17 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   }
 
   binary(op: BinaryOp, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
-    const fast = this.kernels && isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b) : null;
+    const fast = !this.kernels ? null
+      : isWasmBinary(op) ? this.kernels.elementwise.binary(op, a, b)
+      : isWasmCompare(op) ? this.kernels.select.compare(op, a, b) : null;
     if (fast) return fast;
     const def = BINARY[op];
     return this.map(def.js('v0', 'v1'), def.compare ? 'int32' : a.dtype, a.shape, [a, b]);
   }
 
   where(cond: View<TypedArray>, a: View<TypedArray>, b: View<TypedArray>): TypedArray {
+    const fast = this.kernels?.select.where(cond, a, b);
+    if (fast) return fast;
     return this.map('v0 !== 0 ? v1 : v2', a.dtype, a.shape, [cond, a, b]);
   }
 

@@ -27,6 +27,12 @@ export interface OpDef<Operands extends string[]> {
 }
 
 type X = [x: string];
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+/** The tanh GELU's constants: gelu(x) ≈ ½x(1 + tanh(K(x + κx³))). */
+export const GELU_K = Math.sqrt(2 / Math.PI);
+export const GELU_KAPPA = 0.044715;
 type AB = [a: string, b: string];
 
 export const UNARY: Record<UnaryOp, OpDef<X>> = {
@@ -40,6 +46,20 @@ export const UNARY: Record<UnaryOp, OpDef<X>> = {
   erf: { js: (x) => `erf(${x})`, gpujs: (x) => `erf32(${x})`, wgsl: (x) => `erf_f32(${x})`, wgslInt: (x) => `i32(erf_f32(f32(${x})))` },
   relu: { js: (x) => `${x} > 0 || ${x} !== ${x} ? ${x} : 0`, wgsl: (x) => `select(0.0, ${x}, ${x} > 0.0 || is_nan(${x}))`, wgslInt: (x) => `select(0, ${x}, ${x} > 0)` },
   sign: { js: (x) => `${x} > 0 ? 1 : ${x} < 0 ? -1 : 0`, wgsl: (x) => `select(select(0.0, -1.0, ${x} < 0.0), 1.0, ${x} > 0.0)`, wgslInt: (x) => `sign(${x})` },
+  // The GELUs (float only), helpers below and in the WGSL prelude; gpu.js composes erf32/tanh32.
+  gelu: { js: (x) => `gelu(${x})`, gpujs: (x) => `0.5 * ${x} * (1.0 + erf32(${x} * ${SQRT1_2}))`, wgsl: (x) => `gelu_f32(${x})` },
+  geluGrad: {
+    js: (x) => `geluGrad(${x})`, wgsl: (x) => `gelu_grad_f32(${x})`,
+    gpujs: (x) => `0.5 * (1.0 + erf32(${x} * ${SQRT1_2})) + Math.max(-40.0, Math.min(${x}, 40.0)) * Math.exp(-0.5 * ${x} * ${x}) * ${INV_SQRT_2PI}`,
+  },
+  geluTanh: { js: (x) => `geluTanh(${x})`, gpujs: (x) => `0.5 * ${x} * (1.0 + tanh32(${GELU_K} * (${x} + ${GELU_KAPPA} * ${x} * ${x} * ${x})))`, wgsl: (x) => `gelu_tanh_f32(${x})` },
+  geluTanhGrad: {
+    js: (x) => `geluTanhGrad(${x})`, wgsl: (x) => `gelu_tanh_grad_f32(${x})`,
+    gpujs: (x) => {
+      const t = `tanh32(${GELU_K} * (${x} + ${GELU_KAPPA} * ${x} * ${x} * ${x}))`;
+      return `0.5 * (1.0 + ${t}) + 0.5 * ${x} * (1.0 - ${t} * ${t}) * ${GELU_K} * (1.0 + ${3 * GELU_KAPPA} * ${x} * ${x})`;
+    },
+  },
 };
 
 export const BINARY: Record<BinaryOp, OpDef<AB> & { compare?: true }> = {
@@ -75,7 +95,8 @@ const TWO_OVER_SQRT_PI = 1.1283791670955126;
  * cancellation), the continued fraction for erfc above. Exact enough for float64 gradchecks.
  */
 export function erf(x: number): number {
-  if (Number.isNaN(x)) return NaN;
+  // NaN, and ±0 keeping its sign.
+  if (x === 0 || Number.isNaN(x)) return x;
   const ax = Math.abs(x);
   if (ax >= 6) return Math.sign(x);
   let r: number;
@@ -91,10 +112,47 @@ export function erf(x: number): number {
     }
     r = TWO_OVER_SQRT_PI * Math.exp(-x2) * sum;
   } else {
-    // erfc(x) = e^{-x^2}/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), evaluated bottom-up.
-    let f = ax;
-    for (let k = 60; k >= 1; k--) f = ax + k / 2 / f;
-    r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+    r = 1 - erfc(ax);
   }
   return x < 0 ? -r : r;
+}
+
+/** The complementary error function 1 − erf(x), without cancellation for large x. */
+export function erfc(x: number): number {
+  if (!(x >= 3)) return 1 - erf(x);
+  // erfc(x) = e^{-x^2}/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), evaluated bottom-up.
+  let f = x;
+  for (let k = 60; k >= 1; k--) f = x + k / 2 / f;
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+
+/*
+ * The GELUs and their derivatives in float64, as the CPU backend's JavaScript path and the
+ * reference backend run them. Φ(x) = ½·erfc(−x/√2) keeps the negative tail's relative accuracy
+ * (½(1 + erf) cancels to 0 there); the tanh form is written x·σ(2u), the same function without
+ * the cancellation of 1 + tanh(u). At ±∞ the forward passes are NaN as in PyTorch (−∞·0), and the
+ * derivatives take their limits, 0 and 1 (PyTorch's are NaN there, ∞·0 again).
+ */
+
+/** x·Φ(x). */
+export function gelu(x: number): number {
+  return x * 0.5 * erfc(-x * SQRT1_2);
+}
+
+/** gelu'(x) = Φ(x) + x·φ(x). */
+export function geluGrad(x: number): number {
+  const c = Math.max(-40, Math.min(x, 40));
+  return 0.5 * erfc(-x * SQRT1_2) + c * Math.exp(-0.5 * c * c) * INV_SQRT_2PI;
+}
+
+/** ½x(1 + tanh(u)), u = K(x + κx³), as x·σ(2u). */
+export function geluTanh(x: number): number {
+  return x / (1 + Math.exp(-2 * GELU_K * x * (1 + GELU_KAPPA * x * x)));
+}
+
+/** The tanh form's derivative, σ + x·σ(1 − σ)·2u′, with σ(1 − σ) = 1/(2 + e + 1/e), e = e^{−2u}. */
+export function geluTanhGrad(x: number): number {
+  const c = Math.max(-40, Math.min(x, 40));
+  const e = Math.exp(-2 * GELU_K * c * (1 + GELU_KAPPA * c * c));
+  return 1 / (1 + e) + (2 * GELU_K * c * (1 + 3 * GELU_KAPPA * c * c)) / (2 + e + 1 / e);
 }

@@ -209,17 +209,44 @@ export function erf(x: Tensor): Tensor {
 }
 
 /**
- * GELU composed from primitives (so its gradient, and its second derivative, come from theirs):
- * exact `x·Φ(x)` with erf, or PyTorch's tanh approximation.
+ * GELU, `x·Φ(x)` (erf form), or PyTorch's tanh approximation: one primitive each way, whose
+ * derivative is another primitive (one pass over memory each) with its own gradient composed
+ * below, so second-order gradients flow.
  */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   floatOnly('gelu', x);
   check([undefined, 'none', 'tanh'].includes(opts.approximate), 'gelu', () => `approximate must be 'none' or 'tanh', got ${String(opts.approximate)}`);
-  if (opts.approximate === 'tanh') {
-    const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-    return x.mul(0.5).mul(inner.tanh().add(1));
-  }
-  return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+  const tanhForm = opts.approximate === 'tanh';
+  const out = unaryPrim(tanhForm ? 'geluTanh' : 'gelu', x);
+  return record('gelu', [x], out, [x], (g) => [g.mul(geluGrad(x, tanhForm))]);
+}
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const GELU_K = Math.sqrt(2 / Math.PI);
+const GELU_KAPPA = 0.044715;
+
+/** gelu'(x) as one primitive; its gradient is gelu''(x), composed. */
+function geluGrad(x: Tensor, tanhForm: boolean): Tensor {
+  const out = unaryPrim(tanhForm ? 'geluTanhGrad' : 'geluGrad', x);
+  return record('geluGrad', [x], out, [x], (g) => [g.mul(tanhForm ? geluTanhSecond(x) : geluSecond(x))]);
+}
+
+/** gelu''(x) = φ(x)·(2 − x²). */
+function geluSecond(x: Tensor): Tensor {
+  const x2 = x.mul(x);
+  return x2.mul(-0.5).exp().mul(INV_SQRT_2PI).mul(x2.neg().add(2));
+}
+
+/**
+ * The tanh form's second derivative: with f = x·σ(v), v = 2K(x + κx³), v′ = 2K(1 + 3κx²) and
+ * v″ = 12Kκx, f″ = σ(1 − σ)·(2v′ + x·v′²·(1 − 2σ) + x·v″).
+ */
+function geluTanhSecond(x: Tensor): Tensor {
+  const x2 = x.mul(x);
+  const s = x.mul(x2.mul(GELU_KAPPA).add(1)).mul(2 * GELU_K).sigmoid();
+  const v1 = x2.mul(3 * GELU_KAPPA).add(1).mul(2 * GELU_K);
+  const inner = v1.mul(2).add(x.mul(v1.mul(v1)).mul(s.mul(-2).add(1))).add(x2.mul(12 * GELU_K * GELU_KAPPA));
+  return s.mul(s.neg().add(1)).mul(inner);
 }
 
 declare module '../tensor.js' {

@@ -52,8 +52,25 @@ function fusedSoftmax(op: string, x: Tensor, axis: number, log: boolean): Tensor
   // Ints and empty axes take the composed path, which reports them.
   if (!kernel || !isFloat(x.dtype) || !(x.shape[axis]! > 0)) return null;
   const out = wrap(b, kernel(x._view(op), axis, log), x.shape, x.dtype);
-  return record(op, [x], out, [out], (g) => [
-    log ? g.sub(out.exp().mul(g.sum(axis, true))) : out.mul(g.sub(g.mul(out).sum(axis, true))),
+  return record(op, [x], out, [out], (g) => [log ? g.sub(out.exp().mul(g.sum(axis, true))) : softmaxBackward(out, g, axis)]);
+}
+
+/**
+ * Softmax's backward for its output y and gradient g, y·(g − Σ g·y) along `axis`: the backend's
+ * fused kernel where it takes these views, recorded with its own gradient so second-order
+ * gradients flow, else composed (the reference the kernel is tested against).
+ */
+export function softmaxBackward(y: Tensor, g: Tensor, axisIn: number): Tensor {
+  const axis = normalizeAxis('softmax', axisIn, Math.max(y.ndim, 1));
+  const b = y._storageRef('softmax').backend;
+  const storage = b.fused?.softmaxBackward?.(y._view('softmax'), g._view('softmax'), axis) ?? null;
+  if (!storage) return y.mul(g.sub(g.mul(y).sum(axis, true)));
+  const out = wrap(b, storage, y.shape, y.dtype);
+  // With s = Σ g·y, ∂out_i/∂y_j = δ_ij·(g_i − s) − y_i·g_j and ∂out/∂g is symmetric, so the
+  // gradient for g is this same backward of h.
+  return record('softmaxBackward', [y, g], out, [y, g], (h, [ny, ng]) => [
+    ny ? h.mul(g.sub(g.mul(y).sum(axis, true))).sub(g.mul(h.mul(y).sum(axis, true))) : null,
+    ng ? softmaxBackward(y, h, axis) : null,
   ]);
 }
 

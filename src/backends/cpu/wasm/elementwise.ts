@@ -84,8 +84,10 @@ export interface ExpLocals {
  * instructions). r = x − n·ln 2 (in two parts, Cody and Waite) lies in ±0.35, where a degree-7
  * Taylor polynomial is exact to float32; and 2ⁿ is applied as two factors 2^(n>>1)·2^(n−(n>>1)),
  * each a normal float32, so results overflow to Infinity and underflow to 0 as they should.
+ * With `lo` (a local's value) the argument is x + lo, where x is exact and large and lo small:
+ * x − n·ln 2's high part is exact, so lo joins r without being rounded into x first.
  */
-export function expInto(f: Fn, k: Splats, { n, r, p }: ExpLocals): Code {
+export function expInto(f: Fn, k: Splats, { n, r, p }: ExpLocals, lo?: Code): Code {
   const c = (v: number): Code => k.of(v);
   const magic = 1.5 * 2 ** 23;
   const pow2 = (e: Code): Code => [...e, ...k.ofI32(127), ...i32x4.add, ...i32.const(23), ...i32x4.shl];
@@ -94,9 +96,9 @@ export function expInto(f: Fn, k: Splats, { n, r, p }: ExpLocals): Code {
   return [
     ...f.set(r, c(-175), f32x4.pmax, c(176), f32x4.pmin),
     // p = x·log2 e + 1.5·2²³ (its low bits hold n), n = p − 1.5·2²³
-    ...f.set(p, f.get(r), c(Math.LOG2E), f32x4.mul, c(magic), f32x4.add),
+    ...f.set(p, f.get(r), ...(lo ? [lo, f32x4.add] : []), c(Math.LOG2E), f32x4.mul, c(magic), f32x4.add),
     ...f.set(n, f.get(p), c(magic), f32x4.sub),
-    ...f.set(r, f.get(r), f.get(n), c(0.693359375), f32x4.mul, f32x4.sub, f.get(n), c(-2.12194440e-4), f32x4.mul, f32x4.sub),
+    ...f.set(r, f.get(r), f.get(n), c(0.693359375), f32x4.mul, f32x4.sub, ...(lo ? [lo, f32x4.add] : []), f.get(n), c(-2.12194440e-4), f32x4.mul, f32x4.sub),
     ...f.set(n, f.get(p), c(magic), i32x4.sub),
     ...f.set(p, f.get(n), i32.const(1), i32x4.shr_s),
     ...poly,
@@ -127,23 +129,28 @@ const TRANSCENDENTAL: readonly WasmUnaryOp[] = ['exp', 'sigmoid'];
 /** Vectors a unary kernel does per step: four independent ones let exp's long chain overlap (2× faster). */
 const UNROLL = 4;
 
+/** A unary op's SIMD code: takes the f32x4 on the stack, leaves the result there. */
+export type UnaryBody = (f: Fn, k: Splats, e: ExpLocals) => Code;
+
 /**
- * `<op>_v(src, out, bytes)`: out[i] = op(src[i]) over `bytes` rounded up to 64, which the
+ * `<name>_v(src, out, bytes)`: out[i] = op(src[i]) over `bytes` rounded up to 64, which the
  * arena's slack allows (see arena.ts).
  */
-function unary(op: WasmUnaryOp): { fn: Fn; body: Code } {
-  const f = new Fn(`${op}_v`, ['src', 'out', 'bytes']).locals('i32', 'i', 'a');
+export function unaryKernel(name: string, body: UnaryBody, unroll = UNROLL): { fn: Fn; body: Code } {
+  const f = new Fn(`${name}_v`, ['src', 'out', 'bytes']).locals('i32', 'i', 'a');
   const k = new Splats(f);
   const step: number[] = [];
-  for (let u = 0; u < UNROLL; u++) {
+  for (let u = 0; u < unroll; u++) {
     const e = { n: `n${u}`, r: `r${u}`, p: `p${u}` };
     f.locals('v128', `x${u}`, e.n, e.r, e.p);
-    step.push(...f.set(`x${u}`, f.get('a'), v128.load(16 * u), UNARY_BODY[op](f, k, e)));
+    step.push(...f.set(`x${u}`, f.get('a'), v128.load(16 * u), body(f, k, e)));
   }
-  for (let u = 0; u < UNROLL; u++) step.push(...f.get('out'), ...f.get('i'), ...i32.add, ...f.get(`x${u}`), ...v128.store(16 * u));
-  const loop = forLoop(f, 'i', i32.const(0), f.get('bytes'), 16 * UNROLL, [...f.set('a', f.get('src'), f.get('i'), i32.add), ...step]);
+  for (let u = 0; u < unroll; u++) step.push(...f.get('out'), ...f.get('i'), ...i32.add, ...f.get(`x${u}`), ...v128.store(16 * u));
+  const loop = forLoop(f, 'i', i32.const(0), f.get('bytes'), 16 * unroll, [...f.set('a', f.get('src'), f.get('i'), i32.add), ...step]);
   return { fn: f, body: [...k.prologue, ...loop] };
 }
+
+const unary = (op: WasmUnaryOp) => unaryKernel(op, UNARY_BODY[op]);
 
 /**
  * adam(param, grad, m, v, bytes, lr, beta1, beta2, eps, bc1, bc2, l2, decay): one Adam/AdamW

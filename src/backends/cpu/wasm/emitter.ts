@@ -67,6 +67,7 @@ export const v128 = {
   load64_zero: (offset = 0): Code => [...simd(0x5d), ...memarg(3, offset)],
   /** Lanes of a where the mask's bits are set, of b elsewhere: (a, b, mask). */
   bitselect: simd(0x52),
+  and: simd(0x4e), or: simd(0x50),
   const_i32x4: (lanes: readonly [number, number, number, number]): Code => [...simd(0x0c), ...lanes.flatMap((l) => [l & 0xff, (l >> 8) & 0xff, (l >> 16) & 0xff, (l >>> 24) & 0xff])],
 } as const;
 
@@ -86,6 +87,10 @@ export const f32x4 = {
   /** Relaxed SIMD: a·b + c, fused or not as the hardware prefers. */
   relaxed_madd: simd(0x105),
   extract_lane: (lane: number): Code => [...simd(0x1f), lane],
+  /** The four i32 lanes converted to f32. */
+  convert_i32x4_s: simd(0xfa),
+  /** Comparisons: all ones in a lane where true, zeros where false (NaN compares false but in ne). */
+  eq: simd(0x41), ne: simd(0x42), lt: simd(0x43), gt: simd(0x44), le: simd(0x45), ge: simd(0x46),
 } as const;
 
 export const f64x2 = {
@@ -97,7 +102,7 @@ export const f64x2 = {
 
 export const i32x4 = {
   splat: simd(0x11),
-  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac), lt_s: simd(0x39),
+  add: simd(0xae), sub: simd(0xb1), shl: simd(0xab), shr_s: simd(0xac), lt_s: simd(0x39), ne: simd(0x38),
   /** Round toward zero, saturating; NaN becomes 0. */
   trunc_sat_f32x4_s: simd(0xf8),
 } as const;
@@ -125,6 +130,11 @@ export class Fn {
   ) {
     params.forEach((p, i) => this.names.set(typeof p === 'string' ? p : p[0], i));
     this.paramTypes = params.map((p) => (typeof p === 'string' ? 'i32' : p[1]));
+  }
+
+  /** Whether a parameter or local of this name exists. */
+  has(name: string): boolean {
+    return this.names.has(name);
   }
 
   /** Declares locals of one type. */

@@ -4,6 +4,7 @@ import { isContiguous } from '../../../core/shape.js';
 import { coalesce } from '../../shared/strided.js';
 import { WASM_BINARY, WASM_UNARY, type WasmBinaryOp, type WasmUnaryOp } from './elementwise.js';
 import type { Arena, Span } from './arena.js';
+import { WASM_SPECIAL, type WasmSpecialOp } from './special.js';
 
 /*
  * Runs the module's elementwise kernels on float32 storages, four lanes at a time. A storage in
@@ -40,6 +41,11 @@ export function configureWasmElementwise(next: Partial<ElementwiseThresholds>): 
   return prev;
 }
 
+/** The settings `configureWasmElementwise` made. */
+export function elementwiseThresholds(): ElementwiseThresholds {
+  return thresholds;
+}
+
 /** True when an op of n float32 elements on these storages is worth a WebAssembly call. */
 export function worthWasm(arena: Arena, n: number, storages: readonly TypedArray[]): boolean {
   const inMemory = storages.every((s) => arena.addressOf(s) >= 0);
@@ -54,8 +60,8 @@ export function isWasmBinary(op: string): op is WasmBinaryOp {
   return op in WASM_BINARY;
 }
 
-export function isWasmUnary(op: string): op is WasmUnaryOp {
-  return (WASM_UNARY as readonly string[]).includes(op);
+export function isWasmUnary(op: string): op is WasmUnaryOp | WasmSpecialOp {
+  return (WASM_UNARY as readonly string[]).includes(op) || (WASM_SPECIAL as readonly string[]).includes(op);
 }
 
 /** The storage elements a strided view touches: [first, last + 1), or null with negative strides. */
@@ -102,7 +108,7 @@ export class WasmElementwise {
   }
 
   /** op(x) for a float32 view that coalesces to one dim of stride 1, or null to leave it to JavaScript. */
-  unary(op: WasmUnaryOp, x: View<TypedArray>): Float32Array | null {
+  unary(op: WasmUnaryOp | WasmSpecialOp, x: View<TypedArray>): Float32Array | null {
     let n = 1;
     for (const d of x.shape) n *= d;
     if (x.dtype !== 'float32' || !worthWasm(this.arena, n, [x.storage])) return null;

@@ -20,17 +20,17 @@ const NEUTRAL: Record<WasmReduceOp, number> = { sum: 0, max: -Infinity, min: Inf
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /** The locals and prologue every row kernel shares: lane numbers and the mask of a vector. */
-function rowFn(name: string, params: string[]): { f: Fn; k: Splats; mask: (len: string, j: string) => Code } {
+export function rowFn(name: string, params: string[]): { f: Fn; k: Splats; mask: (len: string, j: string) => Code } {
   const f = new Fn(name, params).locals('i32', 'r', 'j', 'row').locals('v128', 'lanes');
   const k = new Splats(f);
   // lanes < len − j: the vector's lanes that lie inside the row
   const mask = (len: string, j: string): Code => [...f.get('lanes'), ...f.get(len), ...f.get(j), ...i32.sub, ...i32x4.splat, ...i32x4.lt_s];
   return { f, k, mask };
 }
-const lanesInit = (f: Fn): Code => f.set('lanes', v128.const_i32x4([0, 1, 2, 3]));
+export const lanesInit = (f: Fn): Code => f.set('lanes', v128.const_i32x4([0, 1, 2, 3]));
 
 /** acc (f64x2 low) and acc2 (high) += the f32x4 local `x`, widened. */
-function addWidened(f: Fn, x: string, acc: string, acc2: string): Code {
+export function addWidened(f: Fn, x: string, acc: string, acc2: string): Code {
   return [
     ...f.set(acc, f.get(acc), f.get(x), f64x2.promote_low_f32x4, f64x2.add),
     ...f.set(acc2, f.get(acc2), f.get(x), f.get(x), i8x16.shuffle(HIGH_HALF), f64x2.promote_low_f32x4, f64x2.add),
@@ -38,7 +38,7 @@ function addWidened(f: Fn, x: string, acc: string, acc2: string): Code {
 }
 
 /** The sum of the four f64 lanes of acc and acc2, as an f32. */
-function sumLanes(f: Fn, acc: string, acc2: string): Code {
+export function sumLanes(f: Fn, acc: string, acc2: string): Code {
   return [
     ...f.get(acc), ...f64x2.extract_lane(0), ...f.get(acc), ...f64x2.extract_lane(1), ...f64.add,
     ...f.get(acc2), ...f64x2.extract_lane(0), ...f64.add, ...f.get(acc2), ...f64x2.extract_lane(1), ...f64.add,

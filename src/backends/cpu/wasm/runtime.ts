@@ -2,6 +2,9 @@ import { type Code, type Fn, encodeModule } from './emitter.js';
 import { type BinaryForm, type WasmBinaryOp, type WasmUnaryOp, elementwiseFunctions, transcendentalFunctions } from './elementwise.js';
 import { gemmFunctions } from './gemm.js';
 import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js';
+import { type WasmSpecialOp, specialFunctions } from './special.js';
+import { type WasmCompareOp, type WhereForm, selectFunctions } from './select.js';
+import { softmaxBackwardFunction } from './softmaxBackward.js';
 import type { SimdFlavour } from '../options.js';
 
 /*
@@ -34,7 +37,10 @@ export type WasmExports = {
   pack_cols(src: number, lineStride: number, panels: number, k4: number, width: number, dst: number, k: number): void;
   adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
 } & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
-  & Record<`${WasmUnaryOp}_v`, (src: number, out: number, bytes: number) => void>
+  & Record<`${WasmUnaryOp | WasmSpecialOp}_v`, (src: number, out: number, bytes: number) => void>
+  & Record<`${WasmCompareOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
+  & Record<`where_${WhereForm}`, (cond: number, a: number, b: number, out: number, bytes: number) => void>
+  & { softmax_bwd(y: number, g: number, rows: number, len: number, ystride: number, gstride: number, dst: number): void }
   & Record<`${WasmReduceOp}_${ReduceForm}` | 'softmax_stats' | 'softmax_div' | 'logsoftmax_sub', (src: number, rows: number, len: number, stride: number, dst: number, stats: number) => void>;
 
 const PAGE = 65536;
@@ -46,10 +52,11 @@ const MAX_PAGES = 32768;
  * module). There are three modules because browsers compile at most 4 KiB synchronously on a
  * page's main thread, and the backend starts synchronously: each stays under that (a test checks
  * it). The first holds what worker threads need: matmul, with the cheap elementwise kernels; the
- * second exp and sigmoid; the third reductions and softmax.
+ * second exp and sigmoid; the third reductions and softmax; then one for each special function
+ * (erf, tanh, the GELUs); the comparisons with `where`; softmax's backward.
  */
 function modules(relaxed: boolean): { fn: Fn; body: Code }[][] {
-  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions()];
+  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f]), selectFunctions(), [softmaxBackwardFunction()]];
 }
 
 /** The modules' bytes; only the first has a relaxed-SIMD flavour. */

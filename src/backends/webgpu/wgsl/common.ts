@@ -68,6 +68,18 @@ fn erf_f32(x: f32) -> f32 {
   }
   return select(r, -r, x < 0.0);
 }
+fn gelu_f32(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678)); }
+fn gelu_grad_f32(x: f32) -> f32 {
+  let c = clamp(x, -15.0, 15.0);
+  return 0.5 * (1.0 + erf_f32(x * 0.70710678)) + c * exp(-0.5 * c * c) * 0.39894228;
+}
+fn gelu_tanh_f32(x: f32) -> f32 { return 0.5 * x * (1.0 + tanh_safe(0.79788456 * (x + 0.044715 * x * x * x))); }
+fn gelu_tanh_grad_f32(x: f32) -> f32 {
+  if (is_nan(x)) { return x; }
+  let c = clamp(x, -15.0, 15.0);
+  let t = tanh_safe(0.79788456 * (c + 0.044715 * c * c * c));
+  return 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * 0.79788456 * (1.0 + 0.134145 * c * c);
+}
 fn pow_signed(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
   if (is_nan(a) || is_nan(b)) { return nan_f32(); }
