@@ -76,6 +76,18 @@ export interface FusedKernels<S> {
     query: View<S>; key: View<S>; value: View<S>; mask: View<S> | null;
     isCausal: boolean; scale: number; dropout: View<S> | null;
   }): S;
+  /**
+   * LayerNorm over the last dim of float `x` [..., D]: y = (x − mean)·rstd·weight + bias with
+   * rstd = 1/√(var + eps), the variance biased; `weight` and `bias` are [D] or null. New
+   * contiguous storages: y (x's shape), and each row's mean and rstd (x's shape with D → 1).
+   */
+  layerNorm?(x: View<S>, weight: View<S> | null, bias: View<S> | null, eps: number): [y: S, mean: S, rstd: S];
+  /**
+   * LayerNorm's gradients given `g` (x's shape) and the forward's `mean` and `rstd`: with
+   * x̂ = (x − mean)·rstd and ĝ = g·weight, dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), dweight = Σ g·x̂
+   * and dbias = Σ g over the rows. New contiguous storages: dx (x's shape), dweight and dbias [D].
+   */
+  layerNormBackward?(g: View<S>, x: View<S>, mean: View<S>, rstd: View<S>, weight: View<S> | null): [dx: S, dweight: S, dbias: S];
 }
 
 /**
@@ -212,7 +224,9 @@ function storageAccount(b: BackendImplementation): StorageAccount {
   let bytes = 0;
   let destroyed = false;
   // null or undefined is no storage: what `copy` and in-place fused kernels return.
-  const made = (storage: unknown) => {
+  const made = (storage: unknown): unknown => {
+    // A fused kernel with several results returns them as a list.
+    if (Array.isArray(storage)) return storage.map(made);
     if (storage != null && !destroyed) {
       buffers++;
       bytes += b.bytes(storage);

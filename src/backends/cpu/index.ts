@@ -4,6 +4,7 @@ import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
+import { layerNormBackward, layerNormForward } from './layerNorm.js';
 import { batchedMatmul } from './matmul.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
@@ -23,6 +24,15 @@ function operand(v: View<TypedArray>): Operand {
 
 function contiguous(data: TypedArray, shape: readonly number[]): Operand {
   return { data, offset: 0, strides: contiguousStrides(shape) };
+}
+
+/** A view's elements in row-major order: the storage itself when contiguous, else a copy. */
+function dense(v: View<TypedArray>): TypedArray {
+  const n = sizeOf(v.shape);
+  if (isContiguous(v.shape, v.strides)) return v.offset === 0 && v.storage.length === n ? v.storage : v.storage.subarray(v.offset, v.offset + n);
+  const out = contiguous(typedArrayFor(v.dtype, n), v.shape);
+  runMap('v0', v.shape, out, [operand(v)]);
+  return out.data;
 }
 
 /** Visits the offsets of a strided view in row-major order. */
@@ -101,6 +111,18 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       const out = this.allocate(x.dtype, sizeOf(x.shape));
       softmaxJs(x, axis, log, out);
       return out;
+    },
+    layerNorm: (x, w, b, eps) => {
+      const d = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape), rows = n / d;
+      const [y, mean, rstd] = [this.allocate(x.dtype, n), this.allocate(x.dtype, rows), this.allocate(x.dtype, rows)];
+      layerNormForward(dense(x), w && dense(w), b && dense(b), rows, d, eps, y, mean, rstd);
+      return [y, mean, rstd];
+    },
+    layerNormBackward: (g, x, mean, rstd, w) => {
+      const d = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape), rows = n / d;
+      const [dx, dw, db] = [this.allocate(x.dtype, n), this.allocate(x.dtype, d), this.allocate(x.dtype, d)];
+      layerNormBackward(dense(g), dense(x), dense(mean), dense(rstd), w && dense(w), rows, d, dx, dw, db);
+      return [dx, dw, db];
     },
   };
 
