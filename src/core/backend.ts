@@ -88,6 +88,18 @@ export interface FusedKernels<S> {
    * and dbias = Σ g over the rows. New contiguous storages: dx (x's shape), dweight and dbias [D].
    */
   layerNormBackward?(g: View<S>, x: View<S>, mean: View<S>, rstd: View<S>, weight: View<S> | null): [dx: S, dweight: S, dbias: S];
+  /**
+   * Cross-entropy of each row of float `logits` [..., C] against int32 `target` [...]:
+   * lse − (1 − ε)·x[t] − (ε/C)·Σ x with lse = log Σ exp(x) and ε = `labelSmoothing`, 0 where
+   * the target is `ignoreIndex`. New contiguous storages of target's shape: the losses and lse.
+   */
+  crossEntropy?(logits: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): [loss: S, lse: S];
+  /**
+   * Cross-entropy's gradient with respect to the logits given `g` (target's shape) and the
+   * forward's `lse`: g·(exp(x − lse) − (1 − ε)·onehot(t) − ε/C), 0 on ignored rows. A new
+   * contiguous storage of the logits' shape.
+   */
+  crossEntropyBackward?(g: View<S>, logits: View<S>, target: View<S>, lse: View<S>, ignoreIndex: number, labelSmoothing: number): S;
 }
 
 /**

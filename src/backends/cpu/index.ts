@@ -5,6 +5,7 @@ import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { layerNormBackward, layerNormForward } from './layerNorm.js';
+import { crossEntropyBackward, crossEntropyForward } from './crossEntropy.js';
 import { batchedMatmul } from './matmul.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
@@ -123,6 +124,18 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       const [dx, dw, db] = [this.allocate(x.dtype, n), this.allocate(x.dtype, d), this.allocate(x.dtype, d)];
       layerNormBackward(dense(g), dense(x), dense(mean), dense(rstd), w && dense(w), rows, d, dx, dw, db);
       return [dx, dw, db];
+    },
+    crossEntropy: (x, target, ignoreIndex, smoothing) => {
+      const c = x.shape[x.shape.length - 1]!, rows = sizeOf(x.shape) / c;
+      const [loss, lse] = [this.allocate(x.dtype, rows), this.allocate(x.dtype, rows)];
+      crossEntropyForward(dense(x), dense(target), rows, c, ignoreIndex, smoothing, loss, lse);
+      return [loss, lse];
+    },
+    crossEntropyBackward: (g, x, target, lse, ignoreIndex, smoothing) => {
+      const c = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape);
+      const dx = this.allocate(x.dtype, n);
+      crossEntropyBackward(dense(g), dense(x), dense(target), dense(lse), n / c, c, ignoreIndex, smoothing, dx);
+      return dx;
     },
   };
 
