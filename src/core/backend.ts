@@ -90,16 +90,16 @@ export interface FusedKernels<S> {
   layerNormBackward?(g: View<S>, x: View<S>, mean: View<S>, rstd: View<S>, weight: View<S> | null): [dx: S, dweight: S, dbias: S];
   /**
    * Cross-entropy of each row of float `logits` [..., C] against int32 `target` [...]:
-   * lse − (1 − ε)·x[t] − (ε/C)·Σ x with lse = log Σ exp(x) and ε = `labelSmoothing`, 0 where
-   * the target is `ignoreIndex`. New contiguous storages of target's shape: the losses and lse.
+   * −(1 − ε)·logp[t] − (ε/C)·Σ logp with logp the log-softmax of the row and ε = `labelSmoothing`,
+   * 0 where the target is `ignoreIndex`. New contiguous storages: the losses (target's shape) and logp.
    */
-  crossEntropy?(logits: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): [loss: S, lse: S];
+  crossEntropy?(logits: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): [loss: S, logp: S];
   /**
    * Cross-entropy's gradient with respect to the logits given `g` (target's shape) and the
-   * forward's `lse`: g·(exp(x − lse) − (1 − ε)·onehot(t) − ε/C), 0 on ignored rows. A new
-   * contiguous storage of the logits' shape.
+   * forward's `logp`: g·(exp(logp) − (1 − ε)·onehot(t) − ε/C), 0 on ignored rows. A new
+   * contiguous storage of logp's shape.
    */
-  crossEntropyBackward?(g: View<S>, logits: View<S>, target: View<S>, lse: View<S>, ignoreIndex: number, labelSmoothing: number): S;
+  crossEntropyBackward?(g: View<S>, logp: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): S;
 }
 
 /**

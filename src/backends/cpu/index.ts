@@ -5,7 +5,7 @@ import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { layerNormBackward, layerNormForward } from './layerNorm.js';
-import { crossEntropyBackward, crossEntropyForward } from './crossEntropy.js';
+import { crossEntropyGradient, crossEntropyLoss } from './crossEntropy.js';
 import { batchedMatmul } from './matmul.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
@@ -127,15 +127,16 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
     },
     crossEntropy: (x, target, ignoreIndex, smoothing) => {
       const c = x.shape[x.shape.length - 1]!, rows = sizeOf(x.shape) / c;
-      const [loss, lse] = [this.allocate(x.dtype, rows), this.allocate(x.dtype, rows)];
-      crossEntropyForward(dense(x), dense(target), rows, c, ignoreIndex, smoothing, loss, lse);
-      return [loss, lse];
+      const logp = this.fused.softmax!(x, x.shape.length - 1, true);
+      const loss = this.allocate(x.dtype, rows);
+      crossEntropyLoss(logp, dense(target), rows, c, ignoreIndex, smoothing, loss);
+      return [loss, logp];
     },
-    crossEntropyBackward: (g, x, target, lse, ignoreIndex, smoothing) => {
-      const c = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape);
-      const dx = this.allocate(x.dtype, n);
-      crossEntropyBackward(dense(g), dense(x), dense(target), dense(lse), n / c, c, ignoreIndex, smoothing, dx);
-      return dx;
+    crossEntropyBackward: (g, logp, target, ignoreIndex, smoothing) => {
+      const c = logp.shape[logp.shape.length - 1]!, n = sizeOf(logp.shape);
+      const p = this.unary('exp', logp);
+      crossEntropyGradient(p, dense(g), dense(target), n / c, c, ignoreIndex, smoothing);
+      return p;
     },
   };
 

@@ -6,8 +6,8 @@ import { wrap } from './operands.js';
 
 // Two paths, as LayerNorm (see layerNorm.ts). Composed, the loss is log-softmax, a gather of each
 // target and (with label smoothing) a sum, and its gradient is theirs. A backend may instead
-// offer fused kernels: one pass per row for the loss (keeping log Σ exp), one for the gradient
-// of the logits. The gradient is also written here in tensor ops: it runs when a graph of the
+// offer fused kernels: one for the loss (keeping the log-softmax), one for the gradient of the
+// logits. The gradient is also written here in tensor ops: it runs when a graph of the
 // gradient is wanted (createGraph) or the backend has no backward kernel, and it is the
 // reference the kernels are tested against.
 
@@ -24,11 +24,11 @@ export function crossEntropyRows(scores: Tensor, target: Tensor, ignoreIndex: nu
   const b = scores._storageRef(op).backend;
   const kernel = b.fused?.crossEntropy;
   if (!kernel || scores.size === 0 || scores.dtype === 'int32') return composedCrossEntropy(scores, target, ignoreIndex, labelSmoothing);
-  const [loss, lse] = kernel(scores._view(op), target._view(op), ignoreIndex, labelSmoothing);
+  const [loss, logp] = kernel(scores._view(op), target._view(op), ignoreIndex, labelSmoothing);
   const out = wrap(b, loss, target.shape, scores.dtype);
-  const logSumExp = wrap(b, lse, target.shape, scores.dtype);
-  record(op, [scores], out, [scores, target, logSumExp], (g) => [crossEntropyBackward(g, scores, target, ignoreIndex, labelSmoothing, logSumExp)]);
-  if (!out.gradFn) logSumExp.dispose();
+  const logProbs = wrap(b, logp, scores.shape, scores.dtype);
+  record(op, [scores], out, [scores, target, logProbs], (g) => [crossEntropyBackward(g, scores, target, ignoreIndex, labelSmoothing, logProbs)]);
+  if (!out.gradFn) logProbs.dispose();
   return out;
 }
 
@@ -46,14 +46,14 @@ export function composedCrossEntropy(scores: Tensor, target: Tensor, ignoreIndex
 /**
  * The gradient of the rows' losses, given `g` [...], with respect to the scores:
  * g·(softmax(x) − (1 − ε)·onehot(t) − ε/C), 0 on ignored rows. The backend's kernel computes it
- * from the forward's log Σ exp when no graph of the gradient is wanted; otherwise tensor ops do.
+ * from the forward's log-softmax when no graph of the gradient is wanted; otherwise tensor ops do.
  */
-export function crossEntropyBackward(g: Tensor, scores: Tensor, target: Tensor, ignoreIndex: number, labelSmoothing: number, lse?: Tensor): Tensor {
+export function crossEntropyBackward(g: Tensor, scores: Tensor, target: Tensor, ignoreIndex: number, labelSmoothing: number, logp?: Tensor): Tensor {
   const op = 'crossEntropy';
   const b = scores._storageRef(op).backend;
   const kernel = b.fused?.crossEntropyBackward;
-  if (kernel && lse && !isGradEnabled()) {
-    return wrap(b, kernel(g._view(op), scores._view(op), target._view(op), lse._view(op), ignoreIndex, labelSmoothing), scores.shape, scores.dtype);
+  if (kernel && logp && !isGradEnabled()) {
+    return wrap(b, kernel(g._view(op), logp._view(op), target._view(op), ignoreIndex, labelSmoothing), scores.shape, scores.dtype);
   }
   const c = scores.shape[scores.ndim - 1]!;
   const keep = target.ne(ignoreIndex);
