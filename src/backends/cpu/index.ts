@@ -5,6 +5,7 @@ import { BINARY, UNARY, erf } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { layerNormBackward, layerNormForward } from './layerNorm.js';
+import { gatherRows, scatterAddRows } from './gatherRows.js';
 import { crossEntropyGradient, crossEntropyLoss } from './crossEntropy.js';
 import { batchedMatmul } from './matmul.js';
 import { matmulThreads } from './threads.js';
@@ -275,6 +276,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
 
   gather(x: View<TypedArray>, axis: number, index: View<TypedArray>): TypedArray {
     const out = this.allocate(x.dtype, sizeOf(index.shape));
+    if (gatherRows(x, axis, index, out)) return out;
     const rank = index.shape.length;
     const idx = new Array<number>(rank).fill(0);
     const n = out.length;
@@ -295,6 +297,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   scatterAdd(src: View<TypedArray>, axis: number, index: View<TypedArray>, outShape: readonly number[]): TypedArray {
     const out = this.allocate(src.dtype, sizeOf(outShape)).fill(0);
     const os = contiguousStrides(outShape);
+    if (scatterAddRows(src, axis, index, out, os)) return out;
     const rank = index.shape.length;
     const idx = new Array<number>(rank).fill(0);
     const n = sizeOf(index.shape);
