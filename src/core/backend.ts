@@ -106,6 +106,30 @@ export interface FusedKernels<S> {
    * storage. Core records the gradient.
    */
   quantizedMatmul?(args: { x: View<S>; weight: QuantizedStorage<S>; transposed: boolean }): S;
+  /**
+   * LayerNorm over the last dim of float `x` [..., D]: y = (x − mean)·rstd·weight + bias with
+   * rstd = 1/√(var + eps), the variance biased; `weight` and `bias` are [D] or null. New
+   * contiguous storages: y (x's shape), and each row's mean and rstd (x's shape with D → 1).
+   */
+  layerNorm?(x: View<S>, weight: View<S> | null, bias: View<S> | null, eps: number): [y: S, mean: S, rstd: S];
+  /**
+   * LayerNorm's gradients given `g` (x's shape) and the forward's `mean` and `rstd`: with
+   * x̂ = (x − mean)·rstd and ĝ = g·weight, dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), dweight = Σ g·x̂
+   * and dbias = Σ g over the rows. New contiguous storages: dx (x's shape), dweight and dbias [D].
+   */
+  layerNormBackward?(g: View<S>, x: View<S>, mean: View<S>, rstd: View<S>, weight: View<S> | null): [dx: S, dweight: S, dbias: S];
+  /**
+   * Cross-entropy of each row of float `logits` [..., C] against int32 `target` [...]:
+   * −(1 − ε)·logp[t] − (ε/C)·Σ logp with logp the log-softmax of the row and ε = `labelSmoothing`,
+   * 0 where the target is `ignoreIndex`. New contiguous storages: the losses (target's shape) and logp.
+   */
+  crossEntropy?(logits: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): [loss: S, logp: S];
+  /**
+   * Cross-entropy's gradient with respect to the logits given `g` (target's shape) and the
+   * forward's `logp`: g·(exp(logp) − (1 − ε)·onehot(t) − ε/C), 0 on ignored rows. A new
+   * contiguous storage of logp's shape.
+   */
+  crossEntropyBackward?(g: View<S>, logp: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): S;
 }
 
 /**
@@ -257,7 +281,9 @@ function storageAccount(b: BackendImplementation): StorageAccount {
   let bytes = 0;
   let destroyed = false;
   // null or undefined is no storage: what `copy` and in-place fused kernels return.
-  const made = (storage: unknown) => {
+  const made = (storage: unknown): unknown => {
+    // A fused kernel with several results returns them as a list.
+    if (Array.isArray(storage)) return storage.map(made);
     if (storage != null && !destroyed) {
       buffers++;
       bytes += b.bytes(storage);

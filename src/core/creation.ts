@@ -1,7 +1,7 @@
 import { type Backend, backendByName, getBackend } from './backend.js';
 import { type DType, type TypedArray, assertDType, isFloat, typedArrayFor } from './dtype.js';
 import { TsgradError, check, fmt } from './errors.js';
-import { nextNormal, nextUniform } from './random.js';
+import { defaultGenerator } from './random.js';
 import { sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
 import { assertNewShape, describeValue, isPlainObject } from './validate.js';
@@ -163,7 +163,7 @@ export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor
   return full(shape, 1, opts);
 }
 
-function sample(op: string, shape: readonly number[], opts: TensorOptions, draw: () => number): Tensor {
+function sample(op: string, shape: readonly number[], opts: TensorOptions, fill: (data: TypedArray) => void): Tensor {
   assertNewShape(op, shape);
   checkOptions(op, opts);
   const dtype = opts.dtype ?? 'float32';
@@ -171,24 +171,29 @@ function sample(op: string, shape: readonly number[], opts: TensorOptions, draw:
   const b = resolveBackend(op, opts);
   check(b.dtypes.includes(dtype), op, () => `backend '${b.name}' does not support ${dtype}; supported: ${b.dtypes.join(', ')}`);
   const data = typedArrayFor(dtype, sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = draw();
+  fill(data);
   return fromTypedArray(data, shape, { ...opts, dtype });
 }
 
 /** Standard normal samples (seeded by `manualSeed`). @example randn([3, 4]) */
 export function randn(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return sample('randn', shape, opts, nextNormal);
+  return sample('randn', shape, opts, (data) => defaultGenerator.fillNormal(data));
 }
 
 /** Uniform samples in [0, 1) (seeded by `manualSeed`). @example rand([3]) */
 export function rand(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return sample('rand', shape, opts, nextUniform);
+  return sample('rand', shape, opts, (data) => defaultGenerator.fillUniform(data));
 }
 
 /** Uniform samples in [low, high). @example uniform([3], -1, 1) */
 export function uniform(shape: readonly number[], low: number, high: number, opts: TensorOptions = {}): Tensor {
   check(Number.isFinite(low) && Number.isFinite(high) && low <= high, 'uniform', () => `needs finite low ≤ high, got ${describeValue(low)} and ${describeValue(high)}`);
-  return sample('uniform', shape, opts, () => low + (high - low) * nextUniform());
+  return sample('uniform', shape, opts, (data) => {
+    // Scaled before rounding to the dtype, as one draw at a time would be.
+    const u = new Float64Array(data.length);
+    defaultGenerator.fillUniform(u);
+    for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * u[i]!;
+  });
 }
 
 /**

@@ -39,10 +39,7 @@ export class Generator {
   /** Uniform in [0, 1). */
   nextUniform(): number {
     this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return mix(this.#state);
   }
 
   /** Standard normal (Box–Muller). */
@@ -51,6 +48,42 @@ export class Generator {
     while (u === 0) u = this.nextUniform();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.nextUniform());
   }
+
+  /**
+   * Fills `out` with uniform draws in [0, 1): the values `nextUniform` gives one by one, from a
+   * loop on a local copy of the state (a call and a private-field write per value cost more
+   * than the draw).
+   */
+  fillUniform(out: { length: number; [i: number]: number }): void {
+    let state = this.#state;
+    for (let i = 0; i < out.length; i++) {
+      state = (state + 0x6d2b79f5) >>> 0;
+      out[i] = mix(state);
+    }
+    this.#state = state;
+  }
+
+  /** Fills `out` with standard normal draws: the values `nextNormal` gives one by one, from one loop. */
+  fillNormal(out: { length: number; [i: number]: number }): void {
+    let state = this.#state;
+    for (let i = 0; i < out.length; i++) {
+      let u = 0;
+      while (u === 0) {
+        state = (state + 0x6d2b79f5) >>> 0;
+        u = mix(state);
+      }
+      state = (state + 0x6d2b79f5) >>> 0;
+      out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * mix(state));
+    }
+    this.#state = state;
+  }
+}
+
+/** mulberry32's output for one state, in [0, 1). */
+function mix(state: number): number {
+  let t = Math.imul(state ^ (state >>> 15), state | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
 /**

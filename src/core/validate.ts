@@ -82,8 +82,12 @@ export function assertNewShape(op: string, shape: unknown): asserts shape is num
  */
 export function assertIndexRange(op: string, index: Tensor, size: number, message: (bad: number) => string): void {
   if (!index._backend.readSync) return;
-  const bad = index.dataSync().find((v) => v < 0 || v >= size);
-  check(bad === undefined, op, () => message(bad!));
+  // A plain loop: this runs on every embedding lookup, and TypedArray.find's callback costs more than the test.
+  const values = index.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < 0 || v >= size) check(false, op, () => message(v));
+  }
 }
 
 /**

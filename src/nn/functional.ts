@@ -7,6 +7,7 @@
  */
 import { fromTypedArray } from '../core/creation.js';
 import { check, fmt } from '../core/errors.js';
+import { layerNorm as fusedLayerNorm } from '../core/ops/layerNorm.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertIndexRange, assertSameBackend, assertTensor, checkArgs, describeValue } from '../core/validate.js';
@@ -95,13 +96,7 @@ export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tens
   }
   assertSameBackend('layerNorm', x, ...[weight, bias].filter((t): t is Tensor => !!t));
   check(Number.isFinite(eps) && eps >= 0, 'layerNorm', () => `eps must be a finite number ≥ 0, got ${describeValue(eps)}`);
-  const mu = x.mean(-1, true);
-  const centered = x.sub(mu);
-  const variance = centered.mul(centered).mean(-1, true);
-  let y = centered.div(variance.add(eps).sqrt());
-  if (weight) y = y.mul(weight);
-  if (bias) y = y.add(bias);
-  return y;
+  return fusedLayerNorm(x, weight ?? null, bias ?? null, eps);
 }
 
 /**

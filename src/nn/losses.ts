@@ -1,4 +1,5 @@
 import { check, fmt } from '../core/errors.js';
+import { crossEntropyRows } from '../core/ops/crossEntropy.js';
 import { where } from '../core/ops/elementwise.js';
 import { backendOf } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
@@ -108,11 +109,8 @@ export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: Cros
   checkReduction('crossEntropy', reduction);
   check(Number.isFinite(eps) && eps >= 0 && eps <= 1, 'crossEntropy', () => `labelSmoothing must be in [0, 1], got ${eps}`);
   const { scores, target: tt } = classesLast('crossEntropy', x, t, ignoreIndex);
-  const logp = scores.logSoftmax(-1);
-  const { nll, kept } = picked(logp, tt, ignoreIndex);
-  const c = scores.shape[scores.ndim - 1]!;
-  const perItem = eps === 0 ? nll : nll.mul(1 - eps).add(logp.sum(-1).mul(-eps / c).mul(kept));
-  return reduce(perItem, kept, reduction, t.shape);
+  const perItem = crossEntropyRows(scores, tt, ignoreIndex, eps);
+  return reduce(perItem, tt.ne(ignoreIndex).cast(perItem.dtype), reduction, t.shape);
 }
 
 /**

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { configureMatmulThreads } from '../../src/backends/cpu/matmul.js';
+import { WasmMatmul } from '../../src/backends/cpu/wasm/matmul.js';
 import type { View } from '../../src/core/backend.js';
 import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
 import { tensor } from '../../src/index.js';
@@ -213,6 +214,37 @@ describe('wasm matmul into a result in the module memory', () => {
         expect(Array.from(got), `${batch} × ${m}×${k}·${k}×${n}`).toEqual(naiveMatmul(a, b));
       }
     }
+    configureMatmulThreads(defaults);
+  });
+});
+
+describe('wasm matmul of a batch of small matrices on threads', () => {
+  // Each matrix is below the threshold for splitting it, but the batch is not: whole matrices
+  // go to the threads (attention's [B·H, T, T] products), each summed by the same kernel calls.
+  it('spreads the batch over the threads, exactly and bit for bit as on one thread', () => {
+    const backend = paths.wasm;
+    const batchPath = vi.spyOn(WasmMatmul.prototype as unknown as { runBatch: () => boolean }, 'runBatch');
+    const layout = (rank: number, transposed: boolean) => ({
+      order: transposed ? [...Array(rank - 2).keys(), rank - 1, rank - 2] : [...Array(rank).keys()],
+      pad: new Array<number>(rank).fill(0), offset: 0, broadcast: new Array<boolean>(rank).fill(false),
+    });
+    for (const [batch, m, k, n, inMemory] of [[[8, 4], 64, 16, 64, true], [[32, 8], 12, 24, 20, false], [[40], 24, 64, 16, false]] as const) {
+      const a = makeView([...batch, m, k], layout(batch.length + 2, false), 'float32', smallInt);
+      const b = makeView([...batch, k, n], layout(batch.length + 2, true), 'float32', smallInt);
+      const place = (v: View<TypedArray>) => (inMemory ? { ...v, storage: backend.upload(v.storage) } : v);
+      configureMatmulThreads({ threads: 1 });
+      const single = Array.from(backend.matmul(place(a), place(b)));
+      expect(single, `${batch} × ${m}×${k}·${k}×${n}`).toEqual(naiveMatmul(a, b));
+      for (const threads of [2, 3]) {
+        configureMatmulThreads({ threads });
+        batchPath.mockClear();
+        const threaded = Array.from(backend.matmul(place(a), place(b)));
+        expect(batchPath).toHaveReturnedWith(true);
+        expect(configureMatmulThreads({}).threads).toBe(threads);
+        expect(threaded).toEqual(single);
+      }
+    }
+    batchPath.mockRestore();
     configureMatmulThreads(defaults);
   });
 });

@@ -309,6 +309,22 @@ export const CASES: OpCase[] = [
     }),
   },
   {
+    name: 'layerNorm without weight and bias, over a transposed input',
+    tol: { atol: 1e-3, rtol: 1e-3 },
+    spec: fc.tuple(dim(2, 6), dim(1, 4)).map(([d, n]) => ({
+      inputs: [real([d, n])],
+      fn: (x) => nn.functional.layerNorm(x.transpose(0, 1), null, null, 1e-5),
+      ref: (x) => {
+        const t = R.permute(x, [1, 0]);
+        const mu = R.map((v) => v / d, R.reduce(t, [1], true, 0, (p, v) => p + v));
+        const c = R.map((v, m) => v - m, t, mu);
+        const vr = R.map((v) => v / d, R.reduce(R.map((v) => v * v, c), [1], true, 0, (p, v) => p + v));
+        return R.map((cv, vv) => cv / Math.sqrt(vv + 1e-5), c, vr);
+      },
+      label: `x [${d},${n}] transposed`,
+    })),
+  },
+  {
     name: 'embedding',
     spec: fc.tuple(dim(1, 6), dim(1, 4), shapeArb(1, 2, 1, 3)).map(([v, d, is]) => ({
       inputs: [{ shape: is, domain: { index: v } }, real([v, d])],

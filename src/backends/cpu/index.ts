@@ -5,6 +5,9 @@ import { BINARY, UNARY, erf, gelu, geluGrad, geluTanh, geluTanhGrad } from '../s
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
 import { adamJs, softmaxJs } from './fused.js';
 import { attentionBackwardJs, attentionJs } from './attention.js';
+import { layerNormBackward, layerNormForward } from './layerNorm.js';
+import { gatherRows, scatterAddRows } from './gatherRows.js';
+import { crossEntropyGradient, crossEntropyLoss } from './crossEntropy.js';
 import { batchedMatmul } from './matmul.js';
 import { quantizedMatmulCpu } from './quantized.js';
 import { matmulThreads } from './threads.js';
@@ -28,6 +31,15 @@ function operand(v: View<TypedArray>): Operand {
 
 function contiguous(data: TypedArray, shape: readonly number[]): Operand {
   return { data, offset: 0, strides: contiguousStrides(shape) };
+}
+
+/** A view's elements in row-major order: the storage itself when contiguous, else a copy. */
+function dense(v: View<TypedArray>): TypedArray {
+  const n = sizeOf(v.shape);
+  if (isContiguous(v.shape, v.strides)) return v.offset === 0 && v.storage.length === n ? v.storage : v.storage.subarray(v.offset, v.offset + n);
+  const out = contiguous(typedArrayFor(v.dtype, n), v.shape);
+  runMap('v0', v.shape, out, [operand(v)]);
+  return out.data;
 }
 
 /** Visits the offsets of a strided view in row-major order. */
@@ -113,6 +125,31 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
     attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
     attentionBackward: (args) => (this.kernels && wasmAttention(this.kernels.arena).backward(args)) || attentionBackwardJs(args),
     softmaxBackward: (y, g, axis) => (this.kernels ? softmaxBackwardWasm(this.kernels.arena, y, g, axis) : null),
+    layerNorm: (x, w, b, eps) => {
+      const d = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape), rows = n / d;
+      const [y, mean, rstd] = [this.allocate(x.dtype, n), this.allocate(x.dtype, rows), this.allocate(x.dtype, rows)];
+      layerNormForward(dense(x), w && dense(w), b && dense(b), rows, d, eps, y, mean, rstd);
+      return [y, mean, rstd];
+    },
+    layerNormBackward: (g, x, mean, rstd, w) => {
+      const d = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape), rows = n / d;
+      const [dx, dw, db] = [this.allocate(x.dtype, n), this.allocate(x.dtype, d), this.allocate(x.dtype, d)];
+      layerNormBackward(dense(g), dense(x), dense(mean), dense(rstd), w && dense(w), rows, d, dx, dw, db);
+      return [dx, dw, db];
+    },
+    crossEntropy: (x, target, ignoreIndex, smoothing) => {
+      const c = x.shape[x.shape.length - 1]!, rows = sizeOf(x.shape) / c;
+      const logp = this.fused.softmax!(x, x.shape.length - 1, true);
+      const loss = this.allocate(x.dtype, rows);
+      crossEntropyLoss(logp, dense(target), rows, c, ignoreIndex, smoothing, loss);
+      return [loss, logp];
+    },
+    crossEntropyBackward: (g, logp, target, ignoreIndex, smoothing) => {
+      const c = logp.shape[logp.shape.length - 1]!, n = sizeOf(logp.shape);
+      const p = this.unary('exp', logp);
+      crossEntropyGradient(p, dense(g), dense(target), n / c, c, ignoreIndex, smoothing);
+      return p;
+    },
   };
 
   constructor(options: CpuOptions = {}) {
@@ -254,6 +291,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
 
   gather(x: View<TypedArray>, axis: number, index: View<TypedArray>): TypedArray {
     const out = this.allocate(x.dtype, sizeOf(index.shape));
+    if (gatherRows(x, axis, index, out)) return out;
     const rank = index.shape.length;
     const idx = new Array<number>(rank).fill(0);
     const n = out.length;
@@ -274,6 +312,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   scatterAdd(src: View<TypedArray>, axis: number, index: View<TypedArray>, outShape: readonly number[]): TypedArray {
     const out = this.allocate(src.dtype, sizeOf(outShape)).fill(0);
     const os = contiguousStrides(outShape);
+    if (scatterAddRows(src, axis, index, out, os)) return out;
     const rank = index.shape.length;
     const idx = new Array<number>(rank).fill(0);
     const n = sizeOf(index.shape);

@@ -29,10 +29,41 @@ function inferShape(x: Tensor, shape: readonly number[]): number[] {
   return out;
 }
 
-/** Same data, new shape; a view when `x` is contiguous, otherwise a copy. */
+/**
+ * The strides that view `shape`'s elements, in row-major order, in a tensor of `oldShape` and
+ * `oldStrides`, or null when no strides can (PyTorch's `computeStride`): each run of old dims
+ * that are contiguous with one another may be split or merged, so heads split off a strided
+ * slice, or a transposed matrix reshaped in its untouched leading dims, stay views.
+ */
+function viewStrides(oldShape: readonly number[], oldStrides: readonly number[], shape: readonly number[]): number[] | null {
+  if (sizeOf(oldShape) === 0 || oldShape.length === 0) return contiguousStrides(shape);
+  const strides = new Array<number>(shape.length);
+  let viewD = shape.length - 1, chunkStride = oldStrides[oldStrides.length - 1]!, oldNumel = 1, viewNumel = 1;
+  for (let d = oldShape.length - 1; d >= 0; d--) {
+    oldNumel *= oldShape[d]!;
+    // A chunk ends where the next dim out is not laid out right after this run.
+    if (d === 0 || (oldShape[d - 1] !== 1 && oldStrides[d - 1] !== oldNumel * chunkStride)) {
+      while (viewD >= 0 && (viewNumel < oldNumel || shape[viewD] === 1)) {
+        strides[viewD] = viewNumel * chunkStride;
+        viewNumel *= shape[viewD]!;
+        viewD--;
+      }
+      if (viewNumel !== oldNumel) return null;
+      if (d > 0) {
+        chunkStride = oldStrides[d - 1]!;
+        oldNumel = viewNumel = 1;
+      }
+    }
+  }
+  return viewD === -1 ? strides : null;
+}
+
+/** Same data, new shape; a view when the elements can be viewed in the new shape (always when `x` is contiguous), otherwise a copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferShape(x, shape);
   if (shapesEqual(target, x.shape)) return x;
+  const strides = isContiguous(x.shape, x.strides) ? null : viewStrides(x.shape, x.strides, target);
+  if (strides) return record('reshape', [x], x._viewAs(target, strides, x.offset), [], (g) => [g.reshape(x.shape)]);
   const src = contiguous(x);
   const out = src._viewAs(target, contiguousStrides(target), src.offset);
   return record('reshape', [src], out, [], (g) => [g.reshape(src.shape)]);

@@ -24,14 +24,20 @@ interface GemmSetup {
 
 /**
  * One thread's kernel (see workerPool.ts: compiled from its text, so self-contained): an instance
- * of the module on the shared memory, which computes `part` of `parts` of C in whole panels.
- * args = [a, b, c, mp, np, k].
+ * of the module on the shared memory, which computes `part` of `parts` of C in whole panels, or,
+ * for a batch of small matrices packed side by side, whole matrices of the batch.
+ * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep] (a batch of 1 splits one C).
  */
 function gemmPartKernel(setup: GemmSetup): PoolKernel {
   const { mr, nr } = setup;
   const gemm = (new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as { gemm: (...args: number[]) => void }).gemm;
   return (_buffers, args, part, parts) => {
-    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!;
+    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!, batches = args[6]!;
+    if (batches > 1) {
+      const t0 = Math.floor((part * batches) / parts), t1 = Math.floor(((part + 1) * batches) / parts);
+      for (let t = t0; t < t1; t++) gemm(a + t * args[7]!, b + t * args[8]!, c + t * args[9]!, np, k, 0, mp, 0, np);
+      return;
+    }
     const rowPanels = mp / mr, colPanels = np / nr;
     if (rowPanels >= colPanels) {
       const i0 = Math.floor((part * rowPanels) / parts) * mr, i1 = Math.floor(((part + 1) * rowPanels) / parts) * mr;
@@ -55,7 +61,7 @@ function spanOf(x: MatOperand): number {
 export class WasmMatmul {
   private readonly program: PoolProgram;
   private readonly kernel: PoolKernel;
-  private readonly args = new Int32Array(6);
+  private readonly args = new Int32Array(10);
 
   constructor(private readonly arena: Arena) {
     const { rt } = arena;
@@ -115,12 +121,13 @@ export class WasmMatmul {
     const pool = rt.shared ? matmulPool(this.program, m, k, n) : null;
     const batchShape = a.shape.slice(0, r - 2);
     const batches = batchShape.reduce((x, y) => x * y, 1);
+    if (!pool && !swap && batches > 1 && rt.shared && this.runBatch(a, b, out, batchShape, { m, k, n, mp, np, aSpan, bSpan, direct, outAt })) return true;
     const idx = new Array<number>(batchShape.length).fill(0);
     // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
     let packedA = -1, packedB = -1;
     for (let t = 0; t < batches; t++) {
       const cAt = direct ? outAt + t * m * n * 4 : cScratch;
-      const args = [aAt, bAt, cAt, mp, np, k];
+      const args = [aAt, bAt, cAt, mp, np, k, 1, 0, 0, 0];
       let ao = a.offset, bo = b.offset;
       for (let d = 0; d < batchShape.length; d++) {
         ao += idx[d]! * a.strides[d]!;
@@ -157,6 +164,63 @@ export class WasmMatmul {
       for (let d = batchShape.length - 1; d >= 0; d--) {
         if (++idx[d]! < batchShape[d]!) break;
         idx[d] = 0;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A batch of matrices each too small to split (attention's [B·H, T, T] products) spread over
+   * the threads whole matrices at a time: every matrix's panels are packed side by side first,
+   * then each thread runs the kernel on its share of the batch. Each C is summed by the same
+   * kernel calls as on one thread, so the bits are the same. False, having done nothing, when a
+   * batch dim is broadcast (stride 0), the batch is too little work for threads, or the scratch
+   * cannot hold it; the loop over the batch then runs.
+   */
+  private runBatch(a: MatOperand, b: MatOperand, out: Float32Array, batchShape: readonly number[], dims: {
+    m: number; k: number; n: number; mp: number; np: number; aSpan: number; bSpan: number; direct: boolean; outAt: number;
+  }): boolean {
+    const { m, k, n, mp, np, aSpan, bSpan, direct, outAt } = dims;
+    const batches = out.length / (m * n);
+    if (batchShape.some((d, i) => d > 1 && (a.strides[i] === 0 || b.strides[i] === 0))) return false;
+    const pool = matmulPool(this.program, batches * m, k, n);
+    if (!pool) return false;
+    const { arena } = this, r = a.shape.length;
+    const aIn = arena.addressOf(a.data), bIn = arena.addressOf(b.data);
+    const aStep = mp * k * 4, bStep = np * k * 4, cStep = (direct ? m * n : mp * np) * 4;
+    const cBytes = direct ? 0 : batches * cStep;
+    const aCopy = aIn < 0 ? aSpan * 4 : 0, bCopy = bIn < 0 ? bSpan * 4 : 0;
+    const base = arena.scratch(batches * (aStep + bStep) + cBytes + aCopy + bCopy);
+    if (base < 0) return false;
+    const aAt = base, bAt = aAt + batches * aStep, cScratch = bAt + batches * bStep;
+    const aSrc = cScratch + cBytes, bSrc = aSrc + aCopy;
+    const mem = arena.rt.f32();
+    const idx = new Array<number>(batchShape.length).fill(0);
+    for (let t = 0; t < batches; t++) {
+      let ao = a.offset, bo = b.offset;
+      for (let d = 0; d < batchShape.length; d++) {
+        ao += idx[d]! * a.strides[d]!;
+        bo += idx[d]! * b.strides[d]!;
+      }
+      if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
+      this.pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, MR, aAt + t * aStep);
+      if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
+      this.pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, NR, bAt + t * bStep);
+      for (let d = batchShape.length - 1; d >= 0; d--) {
+        if (++idx[d]! < batchShape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    try {
+      runThreaded(pool, [], [aAt, bAt, direct ? outAt : cScratch, mp, np, k, batches, aStep, bStep, cStep]);
+    } catch (e) {
+      arena.abandonScratch();
+      throw e;
+    }
+    if (!direct) {
+      for (let t = 0; t < batches; t++) {
+        const c = (cScratch + t * cStep) / 4, o = t * m * n;
+        for (let i = 0; i < m; i++) out.set(mem.subarray(c + i * np, c + i * np + n), o + i * n);
       }
     }
     return true;
