@@ -19,6 +19,8 @@ export interface DemoOptions {
   /** A few steps of everything (CI's check that the demo runs and its files open), instead of the full story. */
   quick: boolean;
   out: string;
+  /** Overrides of the settings' step counts and learning rates (for trying other budgets). */
+  overrides?: Partial<Settings>;
   /** Where progress and the table go (default: stdout, with a progress bar on terminals). */
   log?: (line: string) => void;
 }
@@ -38,8 +40,8 @@ export interface Settings {
 }
 
 export const FULL: Settings = {
-  classifierSteps: 300, pretrainSteps: 800, adaptSteps: 150, batch: 32, warmup: 20, samples: 64, samplingSteps: 25,
-  lr: { classifier: 2e-3, pretrain: 2e-3, lora: 5e-3, full: 1e-3, scratch: 2e-3 },
+  classifierSteps: 150, pretrainSteps: 700, adaptSteps: 150, batch: 16, warmup: 20, samples: 48, samplingSteps: 20,
+  lr: { classifier: 2e-3, pretrain: 2e-3, lora: 1e-2, full: 1e-3, scratch: 2e-3 },
 };
 
 export const QUICK: Settings = { ...FULL, classifierSteps: 10, pretrainSteps: 3, adaptSteps: 2, batch: 4, warmup: 1, samples: 8, samplingSteps: 3 };
@@ -94,7 +96,7 @@ function result(name: RunName, labels: Labels, model: UNet2DModel, t: Trained | 
 export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   const began = performance.now();
   const say = opts.log ?? ((line: string) => console.log(line));
-  const s = opts.quick ? QUICK : FULL;
+  const s: Settings = { ...(opts.quick ? QUICK : FULL), ...opts.overrides };
   await setBackend(opts.backend);
   const pretrainData = digits(PRETRAIN_DIGITS, 'train'), adaptData = digits(NEW_DIGITS, 'train');
   const classifierTrain = digits([...PRETRAIN_DIGITS, ...NEW_DIGITS], 'train'), classifierHeldOut = digits([...PRETRAIN_DIGITS, ...NEW_DIGITS], 'heldOut');
