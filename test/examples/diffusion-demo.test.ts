@@ -1,15 +1,20 @@
 // The diffusion demo in its quick mode: every row of the report, well-formed PNG grids (read by
-// zlib), and a PEFT-layout adapter that loads onto the saved base weights.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+// zlib), and a PEFT-layout adapter that loads onto the saved base weights, in tsgrad and in real
+// PEFT on a PyTorch twin of the UNet (diffusion_demo_peft.py, run from .venv-hf).
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { crc32 as zlibCrc32, inflateSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
-import { LORA_TARGETS, QUICK, runDemo } from '../../examples/diffusion/demo.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DemoResults, LORA_TARGETS, QUICK, runDemo } from '../../examples/diffusion/demo.js';
 import { NoiseSchedule } from '../../examples/diffusion/ddpm.js';
 import { PNG_SIGNATURE, crc32 } from '../../examples/diffusion/png.js';
 import { makeUNet } from '../../examples/diffusion/unet.js';
 import { Generator, io, nn, noGrad, scope } from '../../src/index.js';
+import { hfUnavailable, runHfPython } from '../huggingface.js';
+
+const skipHf = hfUnavailable('the diffusion demo\'s adapter in PEFT');
+const script = resolve(import.meta.dirname, 'diffusion_demo_peft.py');
 
 interface Png {
   width: number;
@@ -58,11 +63,27 @@ describe('npm run demo:diffusion -- --quick', () => {
     expect(variance).toBeLessThan(1.05);
   });
 
-  it('reports every run, writes grids and a table, and saves a rank-4 adapter that loads onto the saved base', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'tsgrad-diffusion-demo-'));
-    const lines: string[] = [];
-    const results = await runDemo({ seed: 0, backend: 'cpu', quick: true, out, log: (l) => lines.push(l) });
+  const out = mkdtempSync(join(tmpdir(), 'tsgrad-diffusion-demo-'));
+  let results: DemoResults;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    results = await runDemo({ seed: 0, backend: 'cpu', quick: true, out, log: (l) => lines.push(l) });
+  }, 120_000);
 
+  /** A base model from the saved weights with the saved adapter, and its predicted noise for a fixed batch. */
+  async function reloaded() {
+    const model = makeUNet();
+    model.loadStateDict(io.loadSafetensors(join(out, 'base', 'model.safetensors')).tensors);
+    const probe = new NoiseSchedule(1000).trainingBatch(new Float32Array(2 * 784).fill(-1), new Generator().manualSeed(3));
+    const predict = () => scope(async () => noGrad(() => model.forward(probe.sample, probe.timesteps)).data());
+    const before = await predict();
+    nn.applyLoRA(model, { targets: LORA_TARGETS, rank: 4, alpha: 4 });
+    io.loadAdapterDir(model, adapterDir);
+    return { model, probe, predict, before, adapted: await predict() };
+  }
+  const adapterDir = join(out, 'adapter');
+
+  it('reports every run, writes grids and a table, and saves a rank-4 adapter that loads onto the saved base', async () => {
     expect(results.runs.map((r) => r.name)).toEqual(['base', 'lora-r4', 'full', 'scratch']);
     const run = (name: string) => results.runs.find((r) => r.name === name)!;
     const total = makeUNet().numParameters();
@@ -90,6 +111,7 @@ describe('npm run demo:diffusion -- --quick', () => {
       expect(r.eights).toBe(r.histogram[8]);
       expect(r.nines).toBe(r.histogram[9]);
     }
+    expect(lines.some((l) => l.startsWith('classifier: '))).toBe(true);
     expect(results.classifierHeldOutAccuracy).toBeGreaterThanOrEqual(0);
     expect(results.classifierHeldOutAccuracy).toBeLessThanOrEqual(1);
 
@@ -111,22 +133,26 @@ describe('npm run demo:diffusion -- --quick', () => {
     expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs).toHaveLength(4);
 
     // The adapter folder holds PEFT's two files; on the saved base weights it changes the model, and merging it is exact.
-    const adapterDir = join(out, 'adapter');
     expect(existsSync(join(adapterDir, 'adapter_model.safetensors'))).toBe(true);
     const config = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 4 });
     expect([...config.target_modules].sort()).toEqual([...LORA_TARGETS].sort());
-    const model = makeUNet();
-    model.loadStateDict(io.loadSafetensors(join(out, 'base', 'model.safetensors')).tensors);
-    const probe = new NoiseSchedule(1000).trainingBatch(new Float32Array(2 * 784).fill(-1), new Generator().manualSeed(3));
-    const predict = () => scope(async () => noGrad(() => model.forward(probe.sample, probe.timesteps)).data());
-    const before = await predict();
-    nn.applyLoRA(model, { targets: LORA_TARGETS, rank: 4, alpha: 4 });
-    io.loadAdapterDir(model, adapterDir);
-    const adapted = await predict();
+    const { model, predict, before, adapted } = await reloaded();
     expect(adapted.some((v, i) => Math.abs(v - before[i]!) > 1e-6)).toBe(true);
     for (const m of model.modules()) if (m instanceof nn.LoRALayer) m.merge();
     const merged = await predict();
     for (let i = 0; i < merged.length; i++) expect(Math.abs(merged[i]! - adapted[i]!)).toBeLessThan(1e-4);
-  }, 120_000);
+  });
+
+  it.skipIf(skipHf)('PEFT opens the adapter on a PyTorch twin of the base and predicts tsgrad\'s noise, merged or not', async () => {
+    const { probe, adapted } = await reloaded();
+    const inputs = join(out, 'peft-inputs.json');
+    writeFileSync(inputs, JSON.stringify({ sample: [...await probe.sample.data()], timesteps: probe.timesteps }));
+    const peft = await runHfPython<{ adapted: number[]; merged: number[] }>(script, [out, inputs]);
+    expect(peft.adapted).toHaveLength(adapted.length);
+    for (let i = 0; i < adapted.length; i++) {
+      expect(Math.abs(peft.adapted[i]! - adapted[i]!)).toBeLessThan(1e-4);
+      expect(Math.abs(peft.merged[i]! - adapted[i]!)).toBeLessThan(1e-4);
+    }
+  });
 });
