@@ -16,7 +16,7 @@ export interface UNetConfig {
   heads: number;
 }
 
-/** 16, 32 and 64 channels at 28, 14 and 7 pixels: 305,281 parameters. */
+/** 16, 32 and 64 channels at 28, 14 and 7 pixels: 270,577 parameters. */
 export const UNET_CONFIG: UNetConfig = { channels: [16, 32, 64], timeEmbedDim: 64, groups: 8, heads: 4 };
 
 /** The sinusoidal embedding of Ho et al. (the Transformer's positions), [N, dim], for timesteps as numbers. */
