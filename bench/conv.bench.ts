@@ -58,6 +58,16 @@ function ours(i: Inputs, backward: boolean): Tensor[] {
   return grads;
 }
 
+/** Runs `ours` in a scope, reads each result with `read`, then disposes the results (gradients outlive a scope). */
+function runOurs<T>(i: Inputs, backward: boolean, read: (t: Tensor) => Promise<T>): Promise<T[]> {
+  return scope(async () => {
+    const outs = ours(i, backward);
+    const values = await Promise.all(outs.map(read));
+    for (const t of outs) t.dispose();
+    return values;
+  });
+}
+
 function leaves(t: Tensor[]): Tensor[] {
   for (const l of t.slice(0, 3)) l.requiresGrad = true;
   return t;
@@ -106,14 +116,14 @@ for (const size of SIZES) {
     const onGpu = GPU_SIZES.includes(size);
     if (onGpu) {
       console.log(`checking ${OURS_GPU} on ${c}`);
-      recordErrors(OURS_GPU, key, pass, await scope(() => Promise.all(ours({ x: gx, w: gw, b: gb, g: gg }, backward).map((t) => t.data()))), refData[pass]);
-      tasks[OURS_GPU]!.push({ case: c, impl: OURS_GPU, flops, run: () => scope(() => Promise.all(ours({ x: gx, w: gw, b: gb, g: gg }, backward).map(first))) });
+      recordErrors(OURS_GPU, key, pass, await runOurs({ x: gx, w: gw, b: gb, g: gg }, backward, (t) => t.data()), refData[pass]);
+      tasks[OURS_GPU]!.push({ case: c, impl: OURS_GPU, flops, run: () => runOurs({ x: gx, w: gw, b: gb, g: gg }, backward, first) });
     }
     for (const impl of [OURS, OURS_1T]) {
       tasks[impl]!.push({
         case: c, impl, flops,
         setup: () => void configureMatmulThreads({ threads: impl === OURS ? threads : 1 }),
-        run: () => scope(() => Promise.all(ours({ x, w, b, g }, backward).map(first))),
+        run: () => runOurs({ x, w, b, g }, backward, first),
       });
     }
     // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter kernel, so it cannot take a weight gradient.
