@@ -15,6 +15,9 @@ manualSeed(0);
 const initial = makeUNet();
 const batch = exampleBatch(UNET_BATCH, 1000, new Generator().manualSeed(0));
 
+/** The batch on each backend, uploaded once for every trainer. */
+const uploaded = new Map<string, Tensor[]>();
+
 /** Writes the initial weights and the batch for the PyTorch peer; returns what it needs besides the folder. */
 export async function saveUNetInputs(dir: string): Promise<{ config: typeof UNET_CONFIG; batch: number; lr: number; timesteps: number[] }> {
   await io.saveSafetensors(join(dir, 'unet.safetensors'), initial.stateDict());
@@ -31,10 +34,9 @@ export async function unetTrainer(backend: 'cpu' | 'webgpu'): Promise<() => Prom
   await setBackend(backend); // the copy creates its parameters on the current backend
   const model: UNet2DModel = makeUNet(initial.config);
   await setBackend('cpu');
-  const state: Record<string, Tensor> = {};
-  for (const [k, v] of Object.entries(initial.stateDict())) state[k] = backend === 'cpu' ? v : await v.to(backend);
-  model.loadStateDict(state);
-  const [sample, target] = backend === 'cpu' ? [batch.sample, batch.target] : await Promise.all([batch.sample.to(backend), batch.target.to(backend)]);
+  await model.loadStateDictAsync(initial.stateDict()); // uploads across backends
+  if (!uploaded.has(backend)) uploaded.set(backend, backend === 'cpu' ? [batch.sample, batch.target] : await Promise.all([batch.sample.to(backend), batch.target.to(backend)]));
+  const [sample, target] = uploaded.get(backend)!;
   const opt = new optim.Adam(model.parameters(), { lr: UNET_LR });
   model.train();
   return async () => {
