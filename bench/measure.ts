@@ -40,9 +40,9 @@ interface LatencyStats {
 }
 
 /** Runs one task once with tinybench (with its own warm-up) and returns its latency statistics. */
-async function runOnce(suite: string, t: BenchTask, opts: { time?: number; iterations?: number }): Promise<LatencyStats> {
+async function runOnce(suite: string, t: BenchTask, opts: { time?: number; iterations?: number; warmupIterations?: number }): Promise<LatencyStats> {
   await t.setup?.();
-  const bench = new Bench({ time: opts.time ?? 1000, iterations: opts.iterations ?? 5, warmup: true, warmupIterations: 2, retainSamples: true });
+  const bench = new Bench({ time: opts.time ?? 1000, iterations: opts.iterations ?? 5, warmup: true, warmupIterations: opts.warmupIterations ?? 2, retainSamples: true });
   bench.add(`${t.case} ${t.impl}`, t.run);
   await bench.run();
   const result = bench.tasks[0]!.result as unknown as { state?: string; error?: Error; latency?: LatencyStats };
@@ -66,7 +66,7 @@ function median(xs: number[]): number {
  * then pools its samples and keeps the per-round medians (compare tasks round by round).
  */
 export async function measure(
-  suite: string, tasks: BenchTask[], opts: { time?: number; iterations?: number; rounds?: number; log?: (line: string) => void } = {},
+  suite: string, tasks: BenchTask[], opts: { time?: number; iterations?: number; warmupIterations?: number; rounds?: number; log?: (line: string) => void } = {},
 ): Promise<BenchRow[]> {
   const log = opts.log ?? console.log;
   const rounds = opts.rounds ?? 1;
