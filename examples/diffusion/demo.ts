@@ -45,7 +45,7 @@ export interface Settings {
 }
 
 export const FULL: Settings = {
-  classifierSteps: 300, pretrainSteps: 2000, adaptSteps: 300, batch: 16, warmup: 50, samples: 64, samplingSteps: 20,
+  classifierSteps: 300, pretrainSteps: 1800, adaptSteps: 300, batch: 16, warmup: 50, samples: 64, samplingSteps: 20,
   emaDecay: { pretrain: 0.995, adapt: 0.99 },
   lr: { classifier: 2e-3, pretrain: 2e-3, lora: 1e-2, full: 1e-3, scratch: 2e-3 },
 };
