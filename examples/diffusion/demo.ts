@@ -84,17 +84,18 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function result(name: RunName, labels: Labels, model: UNet2DModel, t: Trained | null): RunResult {
-  const histogram = new Array<number>(10).fill(0);
-  let confidence = 0, hits = 0, confident8or9 = 0, confidentDigits = 0;
+  const histogram = new Array<number>(10).fill(0), confidentHistogram = new Array<number>(10).fill(0);
+  let confidence = 0, hits = 0;
   labels.digits.forEach((d, i) => {
     const p = labels.confidence[i]!;
     histogram[d]!++;
     if (d >= 8) (confidence += p), hits++;
-    if (p >= CONFIDENT) confidentDigits++, d >= 8 && confident8or9++;
+    if (p >= CONFIDENT) confidentHistogram[d]!++;
   });
+  const confidentDigits = confidentHistogram.reduce((a, b) => a + b, 0), confident8or9 = confidentHistogram[8]! + confidentHistogram[9]!;
   const tail = t ? t.losses.slice(-Math.max(1, Math.floor(t.losses.length / 10))) : [];
   return {
-    name, samples: labels.digits.length, confident8or9, confidentDigits, eights: histogram[8]!, nines: histogram[9]!, confidence: hits ? confidence / hits : NaN, histogram,
+    name, samples: labels.digits.length, confident8or9, confidentDigits, confidentHistogram, eights: histogram[8]!, nines: histogram[9]!, confidence: hits ? confidence / hits : NaN, histogram,
     trainable: t ? model.numParameters({ trainableOnly: true }) : 0, gradOptimizerBytes: t?.gradOptimizerBytes ?? 0, emaBytes: t?.emaBytes ?? 0,
     msPerStep: t?.msPerStep ?? 0, steps: t?.losses.length ?? 0, finalLoss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN,
   };

@@ -16,12 +16,14 @@ export interface RunResult {
   confident8or9: number;
   /** Samples it labels any digit with probability ≥ CONFIDENT ("looks like a digit"). */
   confidentDigits: number;
+  /** How many samples it gives each digit, 0 to 9, with probability ≥ CONFIDENT. */
+  confidentHistogram: number[];
   /** Samples the classifier labels 8 and 9 (its argmax, however unsure). */
   eights: number;
   nines: number;
   /** The classifier's mean probability for its label, over the samples it labels 8 or 9 (NaN when none). */
   confidence: number;
-  /** How many samples it gives each digit, 0 to 9. */
+  /** How many samples it gives each digit, 0 to 9 (argmax). */
   histogram: number[];
   trainable: number;
   /** Gradients and Adam's two moments, in bytes. */
@@ -50,9 +52,9 @@ const percent = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 /** The runs as a Markdown table, one row per run, and a footnote on what its columns count. */
 export function table(runs: RunResult[], emaDecay: { pretrain: number; adapt: number }): string {
-  const head = ['run', `8 or 9 (p ≥ ${CONFIDENT})`, `any digit (p ≥ ${CONFIDENT})`, 'argmax 8 or 9', '8s / 9s', 'trainable parameters', 'gradient + Adam (bytes)', 'ms/step', 'steps', 'final loss'];
+  const head = ['run', `8 or 9 (p ≥ ${CONFIDENT})`, `8s / 9s (p ≥ ${CONFIDENT})`, `any digit (p ≥ ${CONFIDENT})`, 'argmax 8 or 9', 'trainable parameters', 'gradient + Adam (bytes)', 'ms/step', 'steps', 'final loss'];
   const rows = runs.map((r) => [
-    LABELS[r.name], percent(confidentShare8or9(r)), percent(r.confidentDigits / r.samples), percent(share8or9(r)), `${r.eights} / ${r.nines}`,
+    LABELS[r.name], percent(confidentShare8or9(r)), `${r.confidentHistogram[8]} / ${r.confidentHistogram[9]}`, percent(r.confidentDigits / r.samples), percent(share8or9(r)),
     count(r.trainable), count(r.gradOptimizerBytes), r.steps ? r.msPerStep.toFixed(0) : '–', r.steps ? String(r.steps) : '–',
     Number.isNaN(r.finalLoss) ? '–' : r.finalLoss.toFixed(4),
   ]);

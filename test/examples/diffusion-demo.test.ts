@@ -130,7 +130,9 @@ describe('npm run demo:diffusion -- --quick', () => {
       expect(r.histogram.reduce((a, b) => a + b, 0)).toBe(QUICK.samples);
       expect(r.eights).toBe(r.histogram[8]);
       expect(r.nines).toBe(r.histogram[9]);
-      expect(r.confident8or9).toBeLessThanOrEqual(r.eights + r.nines);
+      expect(r.confident8or9).toBe(r.confidentHistogram[8]! + r.confidentHistogram[9]!);
+      expect(r.confidentDigits).toBe(r.confidentHistogram.reduce((a, b) => a + b, 0));
+      r.confidentHistogram.forEach((n, d) => expect(n).toBeLessThanOrEqual(r.histogram[d]!));
       expect(r.confident8or9).toBeLessThanOrEqual(r.confidentDigits);
       expect(r.confidentDigits).toBeLessThanOrEqual(r.samples);
     }
