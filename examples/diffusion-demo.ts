@@ -1,4 +1,5 @@
-// npm run demo:diffusion [-- --seed 0 --backend cpu|webgpu|gpujs --quick --out out/demo-diffusion --pretrain-steps N --adapt-steps N]
+// npm run demo:diffusion [-- --seed 0 --backend cpu|webgpu|gpujs --quick --out out/demo-diffusion
+//   --classifier-steps N --pretrain-steps N --adapt-steps N --samples N --sampling-steps N]
 // A small DDPM pretrained on MNIST digits 0–7 and adapted to 8 and 9 four ways: see
 // examples/diffusion/demo.ts.
 import { parseArgs } from 'node:util';
@@ -12,17 +13,24 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'out/demo-diffusion' },
     'pretrain-steps': { type: 'string' },
     'adapt-steps': { type: 'string' },
+    'classifier-steps': { type: 'string' },
+    samples: { type: 'string' },
+    'sampling-steps': { type: 'string' },
   },
 });
 const seed = Number(values.seed);
 if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
 if (!['cpu', 'webgpu', 'gpujs'].includes(values.backend!)) throw new Error(`--backend must be cpu, webgpu or gpujs, got ${values.backend}`);
-const steps = (name: 'pretrain-steps' | 'adapt-steps'): number | undefined => {
+type Count = 'classifier-steps' | 'pretrain-steps' | 'adapt-steps' | 'samples' | 'sampling-steps';
+const count = (name: Count, least = 1): number | undefined => {
   if (values[name] === undefined) return undefined;
   const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${values[name]}`);
+  if (!Number.isInteger(n) || n < least) throw new Error(`--${name} must be an integer of at least ${least}, got ${values[name]}`);
   return n;
 };
-const overrides = Object.fromEntries(Object.entries({ pretrainSteps: steps('pretrain-steps'), adaptSteps: steps('adapt-steps') }).filter(([, v]) => v !== undefined));
+const overrides = Object.fromEntries(Object.entries({
+  classifierSteps: count('classifier-steps'), pretrainSteps: count('pretrain-steps'), adaptSteps: count('adapt-steps'),
+  samples: count('samples'), samplingSteps: count('sampling-steps', 2),
+}).filter(([, v]) => v !== undefined));
 await runDemo({ seed, backend: values.backend!, quick: values.quick!, out: values.out!, overrides });
 process.exit(0);

@@ -9,7 +9,7 @@ import { type Labels, classify, trainClassifier } from './classifier.js';
 import { digits } from './data.js';
 import { NoiseSchedule, sample } from './ddpm.js';
 import { sampleGrid } from './png.js';
-import { type RunName, type RunResult, share8or9, table } from './report.js';
+import { CONFIDENT, type RunName, type RunResult, confidentShare8or9, share8or9, table } from './report.js';
 import { type Trained, train } from './train.js';
 import { UNET_CONFIG, type UNet2DModel, copyOf, makeUNet } from './unet.js';
 
@@ -36,11 +36,17 @@ export interface Settings {
   samples: number;
   /** DDIM steps per sample. */
   samplingSteps: number;
+  /**
+   * Decays of the moving average of the weights that samples are drawn from (0: the raw weights):
+   * its window, about 1/(1 − decay) steps, is a fraction of each run's length.
+   */
+  emaDecay: { pretrain: number; adapt: number };
   lr: { classifier: number; pretrain: number; lora: number; full: number; scratch: number };
 }
 
 export const FULL: Settings = {
-  classifierSteps: 150, pretrainSteps: 700, adaptSteps: 150, batch: 16, warmup: 20, samples: 48, samplingSteps: 20,
+  classifierSteps: 300, pretrainSteps: 1800, adaptSteps: 300, batch: 16, warmup: 50, samples: 64, samplingSteps: 20,
+  emaDecay: { pretrain: 0.995, adapt: 0.99 },
   lr: { classifier: 2e-3, pretrain: 2e-3, lora: 1e-2, full: 1e-3, scratch: 2e-3 },
 };
 
@@ -78,16 +84,19 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function result(name: RunName, labels: Labels, model: UNet2DModel, t: Trained | null): RunResult {
-  const histogram = new Array<number>(10).fill(0);
+  const histogram = new Array<number>(10).fill(0), confidentHistogram = new Array<number>(10).fill(0);
   let confidence = 0, hits = 0;
   labels.digits.forEach((d, i) => {
+    const p = labels.confidence[i]!;
     histogram[d]!++;
-    if (d >= 8) (confidence += labels.confidence[i]!), hits++;
+    if (d >= 8) (confidence += p), hits++;
+    if (p >= CONFIDENT) confidentHistogram[d]!++;
   });
+  const confidentDigits = confidentHistogram.reduce((a, b) => a + b, 0), confident8or9 = confidentHistogram[8]! + confidentHistogram[9]!;
   const tail = t ? t.losses.slice(-Math.max(1, Math.floor(t.losses.length / 10))) : [];
   return {
-    name, samples: labels.digits.length, eights: histogram[8]!, nines: histogram[9]!, confidence: hits ? confidence / hits : NaN, histogram,
-    trainable: t ? model.numParameters({ trainableOnly: true }) : 0, gradOptimizerBytes: t?.gradOptimizerBytes ?? 0,
+    name, samples: labels.digits.length, confident8or9, confidentDigits, confidentHistogram, eights: histogram[8]!, nines: histogram[9]!, confidence: hits ? confidence / hits : NaN, histogram,
+    trainable: t ? model.numParameters({ trainableOnly: true }) : 0, gradOptimizerBytes: t?.gradOptimizerBytes ?? 0, emaBytes: t?.emaBytes ?? 0,
     msPerStep: t?.msPerStep ?? 0, steps: t?.losses.length ?? 0, finalLoss: tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN,
   };
 }
@@ -101,7 +110,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   const pretrainData = digits(PRETRAIN_DIGITS, 'train'), adaptData = digits(NEW_DIGITS, 'train');
   const classifierTrain = digits([...PRETRAIN_DIGITS, ...NEW_DIGITS], 'train'), classifierHeldOut = digits([...PRETRAIN_DIGITS, ...NEW_DIGITS], 'heldOut');
   const schedule = new NoiseSchedule(1000);
-  const sampler = `DDIM (eta 0), ${s.samplingSteps} of ${schedule.numTimesteps} steps`;
+  const sampler = `DDIM (eta 0), ${s.samplingSteps} of ${schedule.numTimesteps} steps, ${s.emaDecay.pretrain > 0 ? `from the weights' moving average (decay ${s.emaDecay.pretrain} pretraining, ${s.emaDecay.adapt} adapting)` : 'from the raw weights'}`;
   say(`MNIST: ${pretrainData.count} digits 0–7 to pretrain on, ${adaptData.count} 8s and 9s to adapt on, ` +
     `${classifierHeldOut.count} held out for the classifier; DDPM with ${schedule.numTimesteps} steps (linear betas), sampled by ${sampler}; ` +
     `LoRA r4 on ${LORA_TARGETS.join(', ')}; backend ${getBackend().name}, seed ${opts.seed}${opts.quick ? ', quick mode' : ''}`);
@@ -115,7 +124,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   manualSeed(opts.seed);
   const base = makeUNet();
   say(`UNet: ${base.numParameters().toLocaleString('en-US')} parameters`);
-  await train(base, schedule, pretrainData, { ...common, label: 'pretrain', steps: s.pretrainSteps, lr: s.lr.pretrain, seed: opts.seed });
+  await train(base, schedule, pretrainData, { ...common, label: 'pretrain', steps: s.pretrainSteps, lr: s.lr.pretrain, emaDecay: s.emaDecay.pretrain, seed: opts.seed });
   base.freeze();
 
   const runs: RunResult[] = [];
@@ -127,19 +136,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
     runs.push(r);
     grids[name] = join(opts.out, `samples-${name}.png`);
     writeFileSync(grids[name], sampleGrid(images, { columns: 8 }).png);
-    say(`${name}: ${(100 * share8or9(r)).toFixed(0)}% of ${r.samples} samples labelled 8 or 9; digits ${r.histogram.join(' ')}`);
+    say(`${name}: ${(100 * confidentShare8or9(r)).toFixed(0)}% of ${r.samples} samples labelled 8 or 9 with p ≥ ${CONFIDENT} ` +
+      `(${(100 * share8or9(r)).toFixed(0)}% by argmax), ${(100 * r.confidentDigits / r.samples).toFixed(0)}% any digit with p ≥ ${CONFIDENT}; argmax digits ${r.histogram.join(' ')}`);
   };
   await finish('base', base, null);
 
   manualSeed(opts.seed + 4);
   const lora = copyOf(base);
   nn.applyLoRA(lora, { targets: LORA_TARGETS, rank: 4, alpha: 4 });
-  await finish('lora-r4', lora, await train(lora, schedule, adaptData, { ...common, label: 'lora r4', steps: s.adaptSteps, lr: s.lr.lora, seed: opts.seed + 4 }));
+  await finish('lora-r4', lora, await train(lora, schedule, adaptData, { ...common, label: 'lora r4', steps: s.adaptSteps, emaDecay: s.emaDecay.adapt, lr: s.lr.lora, seed: opts.seed + 4 }));
   const full = copyOf(base).unfreeze();
-  await finish('full', full, await train(full, schedule, adaptData, { ...common, label: 'full', steps: s.adaptSteps, lr: s.lr.full, seed: opts.seed + 100 }));
+  await finish('full', full, await train(full, schedule, adaptData, { ...common, label: 'full', steps: s.adaptSteps, emaDecay: s.emaDecay.adapt, lr: s.lr.full, seed: opts.seed + 100 }));
   manualSeed(opts.seed + 200);
   const scratch = makeUNet();
-  await finish('scratch', scratch, await train(scratch, schedule, adaptData, { ...common, label: 'scratch', steps: s.adaptSteps, lr: s.lr.scratch, seed: opts.seed + 200 }));
+  await finish('scratch', scratch, await train(scratch, schedule, adaptData, { ...common, label: 'scratch', steps: s.adaptSteps, emaDecay: s.emaDecay.adapt, lr: s.lr.scratch, seed: opts.seed + 200 }));
 
   // The base weights and the rank-4 adapter as PEFT saves one; read back onto a fresh copy of the
   // base, the adapter must predict the same noise as the model that was trained.
@@ -156,7 +166,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   say(`saved the base weights to ${baseFile} and the rank-4 adapter to ${adapterDir}; read back: max |noise diff| ${adapterReloadMaxDiff.toExponential(1)}`);
   if (adapterReloadMaxDiff > 1e-5) throw new Error(`the reloaded adapter's predictions differ from the trained model's by ${adapterReloadMaxDiff}`);
 
-  const markdown = table(runs);
+  const markdown = table(runs, s.emaDecay);
   const tableFile = join(opts.out, 'table.md');
   writeFileSync(tableFile, `${markdown}\n`);
   const results: DemoResults = {

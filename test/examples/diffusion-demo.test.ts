@@ -8,9 +8,10 @@ import { crc32 as zlibCrc32, inflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type DemoResults, LORA_TARGETS, QUICK, runDemo } from '../../examples/diffusion/demo.js';
 import { NoiseSchedule } from '../../examples/diffusion/ddpm.js';
+import { EMAModel } from '../../examples/diffusion/ema.js';
 import { PNG_SIGNATURE, crc32 } from '../../examples/diffusion/png.js';
 import { makeUNet } from '../../examples/diffusion/unet.js';
-import { Generator, io, nn, noGrad, scope } from '../../src/index.js';
+import { Generator, fromTypedArray, io, nn, noGrad, scope } from '../../src/index.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
 const skipHf = hfUnavailable('the diffusion demo\'s adapter in PEFT');
@@ -63,6 +64,24 @@ describe('npm run demo:diffusion -- --quick', () => {
     expect(variance).toBeLessThan(1.05);
   });
 
+  it('the moving average follows diffusers\' EMAModel: s ← s − (1 − d)(s − p), d = min(decay, (1 + n)/(10 + n))', async () => {
+    const p = fromTypedArray(Float32Array.from([1, -2, 0.5]), [3]);
+    const ema = new EMAModel([p], 0.9);
+    const expected = [1, -2, 0.5];
+    for (let n = 0; n < 30; n++) {
+      const values = [Math.sin(n), Math.cos(3 * n), n / 10];
+      noGrad(() => p.copy_(fromTypedArray(Float32Array.from(values), [3])));
+      ema.step();
+      const d = Math.min(0.9, (1 + n) / (10 + n));
+      values.forEach((v, i) => (expected[i] = expected[i]! - (1 - d) * (expected[i]! - v)));
+    }
+    expect(ema.bytes()).toBe(12);
+    ema.copyTo();
+    const got = await p.data();
+    expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+    expect(() => new EMAModel([p], 1)).toThrow(/decay must be in \[0, 1\)/);
+  });
+
   const out = mkdtempSync(join(tmpdir(), 'tsgrad-diffusion-demo-'));
   let results: DemoResults;
   const lines: string[] = [];
@@ -102,6 +121,7 @@ describe('npm run demo:diffusion -- --quick', () => {
     for (const r of results.runs.slice(1)) {
       expect(r.steps).toBe(QUICK.adaptSteps);
       expect(r.gradOptimizerBytes).toBe(12 * r.trainable); // a gradient and two Adam moments, 4 bytes each
+      expect(r.emaBytes).toBe(4 * r.trainable); // the moving average: one more copy of the trainable weights
       expect(r.msPerStep).toBeGreaterThan(0);
       expect(Number.isFinite(r.finalLoss)).toBe(true);
     }
@@ -110,7 +130,13 @@ describe('npm run demo:diffusion -- --quick', () => {
       expect(r.histogram.reduce((a, b) => a + b, 0)).toBe(QUICK.samples);
       expect(r.eights).toBe(r.histogram[8]);
       expect(r.nines).toBe(r.histogram[9]);
+      expect(r.confident8or9).toBe(r.confidentHistogram[8]! + r.confidentHistogram[9]!);
+      expect(r.confidentDigits).toBe(r.confidentHistogram.reduce((a, b) => a + b, 0));
+      r.confidentHistogram.forEach((n, d) => expect(n).toBeLessThanOrEqual(r.histogram[d]!));
+      expect(r.confident8or9).toBeLessThanOrEqual(r.confidentDigits);
+      expect(r.confidentDigits).toBeLessThanOrEqual(r.samples);
     }
+    expect(run('base').emaBytes).toBe(0);
     expect(lines.some((l) => l.startsWith('classifier: '))).toBe(true);
     expect(results.classifierHeldOutAccuracy).toBeGreaterThanOrEqual(0);
     expect(results.classifierHeldOutAccuracy).toBeLessThanOrEqual(1);
@@ -124,7 +150,9 @@ describe('npm run demo:diffusion -- --quick', () => {
     }
 
     const table = readFileSync(join(out, 'table.md'), 'utf8').trim().split('\n');
-    expect(table).toHaveLength(2 + 4);
+    expect(table).toHaveLength(2 + 4 + 2); // head, rule, four runs, a blank line and the footnote
+    expect(table[0]).toMatch(/8 or 9 \(p ≥ 0\.9\)/);
+    expect(table[7]).toMatch(/moving average.*not counted in gradient \+ Adam bytes/);
     expect(table[1]).toMatch(/^\|[-:|]+\|$/);
     for (const [i, label] of ['base (no adaptation)', 'LoRA rank 4', 'full fine-tuning', 'from scratch'].entries()) {
       expect(table[2 + i]!.startsWith(`| ${label} `)).toBe(true);
