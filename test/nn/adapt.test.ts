@@ -68,7 +68,7 @@ describe('nn.applyLoRA', () => {
     expect(() => nn.applyLoRA(new Model(), { targets: ['query', 'qkv'], rank: 2 })).toThrow(TsgradError);
     expect(() => nn.applyLoRA(new Model(), { targets: ['qkv'], rank: 2 })).toThrow(/target 'qkv' matches no layer; Linear, Conv1D and Conv2d layers in the model: blocks\.0\.query/);
     expect(() => nn.applyLoRA(new Model(), { targets: /nothing/, rank: 2 })).toThrow(/match no layer/);
-    expect(() => nn.applyLoRA(new Model(), { targets: ['norm'], rank: 2 })).toThrow(/'blocks\.0\.norm', a LayerNorm; only nn\.Linear, nn\.Conv1D and nn\.Conv2d layers/);
+    expect(() => nn.applyLoRA(new Model(), { targets: ['norm'], rank: 2 })).toThrow(/'blocks\.0\.norm', a LayerNorm; only nn\.Linear, nn\.Conv1D, nn\.Conv2d and nn\.QuantizedLinear layers/);
     const m = new Model();
     nn.applyLoRA(m, { targets: ['head'], rank: 2 });
     expect(() => nn.applyLoRA(m, { targets: ['head'], rank: 2 })).toThrow(/'head' is already a LoRALinear/);
