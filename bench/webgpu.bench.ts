@@ -3,10 +3,10 @@
 // Every timed run ends with a scalar readback, so the GPU work is inside the measurement.
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { create } from 'webgpu';
 import { type Tensor, initBackend, manualSeed, nn, optim, randn, scope, setBackend } from '../src/index.js';
 import { webgpuInfo } from '../src/backends/webgpu/index.js';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+import { registerTfjsWebgpu } from './peers/tfjsDawn.js';
 
 // BENCH_QUICK=1: a short smoke run. BENCH_SIZES=1024,2048,4096 and BENCH_NAME=webgpu-h200: the
 // run on a real GPU (the CPU backend is measured only up to n = 1024 there).
@@ -17,18 +17,7 @@ const F = nn.functional;
 await initBackend('webgpu');
 const info = webgpuInfo();
 
-// tfjs finds WebGPU through navigator.gpu: give it a Dawn instance with the same backend flags.
-// It requests an adapter without a feature level, which Dawn's OpenGL ES backend refuses.
-const gpu = create(info.backendType === 'opengles' ? ['backend=opengles'] : []);
-const requestAdapter = gpu.requestAdapter.bind(gpu);
-const shim = {
-  requestAdapter: (o?: GPURequestAdapterOptions) =>
-    requestAdapter(info.featureLevel === 'compatibility' ? ({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions) : o),
-  getPreferredCanvasFormat: () => 'rgba8unorm',
-};
-Object.defineProperty(globalThis, 'navigator', { value: { gpu: shim }, configurable: true });
-// The package registers its backend at import only if navigator.gpu exists by then.
-await import('@tensorflow/tfjs-backend-webgpu');
+await registerTfjsWebgpu();
 if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its webgpu backend');
 await tf.ready();
 

@@ -1,18 +1,6 @@
 // A zip archive of a few files, stored uncompressed: enough to hand over the adapter's two files
 // as one download (a browser asks before letting a page start several).
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** CRC-32 (the zip and PNG one) of `bytes`. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+import { crc32 } from '../examples/shared/crc32.js';
 
 /** A zip archive holding `files` (name → bytes or UTF-8 text) in the order given, uncompressed. */
 export function zip<K extends string>(files: { readonly [name in K]: Uint8Array | string }): Uint8Array<ArrayBuffer> {

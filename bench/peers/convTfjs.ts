@@ -4,26 +4,14 @@
 // [kh, kw, in, out]; the bench hands it the same numbers transposed.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { create } from 'webgpu';
-import { webgpuInfo } from '../../src/backends/webgpu/index.js';
+import { registerTfjsWebgpu } from './tfjsDawn.js';
 
 export const TFJS_WASM = 'tfjs/wasm', TFJS_WEBGPU = 'tfjs/webgpu';
 const BACKEND: Record<string, string> = { [TFJS_WASM]: 'wasm', [TFJS_WEBGPU]: 'webgpu' };
 
-/** Registers tfjs's webgpu backend on a Dawn instance with the flags tsgrad's webgpu backend chose (call after tsgrad's webgpu init). */
+/** Starts tfjs's wasm backend and its webgpu backend on tsgrad's Dawn adapter (call after tsgrad's webgpu init). */
 export async function initTfjs(): Promise<void> {
-  const info = webgpuInfo();
-  const gpu = create(info.backendType === 'opengles' ? ['backend=opengles'] : []);
-  const requestAdapter = gpu.requestAdapter.bind(gpu);
-  // tfjs requests an adapter without a feature level, which Dawn's OpenGL ES backend refuses.
-  const shim = {
-    requestAdapter: (o?: GPURequestAdapterOptions) =>
-      requestAdapter(info.featureLevel === 'compatibility' ? ({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions) : o),
-    getPreferredCanvasFormat: () => 'rgba8unorm',
-  };
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu: shim }, configurable: true });
-  // The package registers its backend at import only if navigator.gpu exists by then.
-  await import('@tensorflow/tfjs-backend-webgpu');
+  await registerTfjsWebgpu();
   for (const name of ['wasm', 'webgpu']) if (!(await tf.setBackend(name))) throw new Error(`tfjs could not start its ${name} backend`);
 }
 

@@ -5,13 +5,12 @@ bench) and reports the largest difference relative to each tensor's largest magn
 Prints one JSON object: median milliseconds per case for each thread count."""
 import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from timing import timed
 
 args = json.loads(sys.argv[1])
 folder = args["dir"]
@@ -19,17 +18,6 @@ folder = args["dir"]
 
 def load(name, shape):
     return torch.from_numpy(np.fromfile(os.path.join(folder, name + ".f32"), dtype=np.float32).reshape(shape))
-
-
-def timed(fn, n):
-    for _ in range(2):
-        fn()
-    ms = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ms)
 
 
 def inputs(c):

@@ -2,13 +2,12 @@
 and PEFT LoRA (r 4, alpha 8, on c_attn) training steps with AdamW, and greedy generation with its
 key/value cache. Prints one JSON object: median milliseconds per case for each thread count."""
 import json
-import statistics
 import sys
-import time
 
 import torch
 import transformers
 from transformers import GPT2Config, GPT2LMHeadModel
+from timing import timed
 
 args = json.loads(sys.argv[1])
 g = args["shape"]
@@ -20,17 +19,6 @@ def model():
     cfg = GPT2Config(vocab_size=g["vocab"], n_positions=g["context"], n_embd=g["width"], n_layer=g["layers"], n_head=g["heads"],
                      resid_pdrop=0, embd_pdrop=0, attn_pdrop=0, activation_function="gelu_new", bos_token_id=None, eos_token_id=None)
     return GPT2LMHeadModel(cfg)
-
-
-def timed(fn, n):
-    for _ in range(3):
-        fn()
-    ms = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ms)
 
 
 def train_step_fn(mode):
@@ -68,8 +56,8 @@ out = {"torch": torch.__version__, "transformers": transformers.__version__, "ro
 for threads in args["threads"]:
     torch.set_num_threads(threads)
     out["rows"][str(threads)] = {
-        "full": timed(train_step_fn("full"), steps),
-        "lora": timed(train_step_fn("lora"), steps),
-        "generate": timed(generate_fn(), max(3, steps // 4)),
+        "full": timed(train_step_fn("full"), steps, warmup=3),
+        "lora": timed(train_step_fn("lora"), steps, warmup=3),
+        "generate": timed(generate_fn(), max(3, steps // 4), warmup=3),
     }
 print(json.dumps(out))

@@ -6,15 +6,14 @@ object: median milliseconds per step for each thread count."""
 import json
 import math
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
+from timing import timed
 
 args = json.loads(sys.argv[1])
 cfg, folder = args["config"], args["dir"]
@@ -135,17 +134,6 @@ def trainer():
         opt.zero_grad(set_to_none=True)
         return loss.item()
     return step
-
-
-def timed(fn, n):
-    for _ in range(2):
-        fn()
-    ms = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ms)
 
 
 out = {"torch": torch.__version__, "rows": {}}

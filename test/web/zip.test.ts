@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, expect, it } from 'vitest';
-import { crc32, zip } from '../../web/zip.js';
+import { crc32 } from '../../examples/shared/crc32.js';
+import { zip } from '../../web/zip.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgrad-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
