@@ -107,7 +107,7 @@ export interface FusedKernels<S> {
    */
   quantizedMatmul?(args: { x: View<S>; weight: QuantizedStorage<S>; transposed: boolean }): S;
   /**
-   * LayerNorm over the last dim of float `x` [..., D]: y = (x − mean)·rstd·weight + bias with
+   * LayerNorm over the last dim D of float `x`, y = (x − mean)·rstd·weight + bias with
    * rstd = 1/√(var + eps), the variance biased; `weight` and `bias` are [D] or null. New
    * contiguous storages: y (x's shape), and each row's mean and rstd (x's shape with D → 1).
    */
