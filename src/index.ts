@@ -18,9 +18,10 @@ import './core/ops/index.js';
 
 export { Tensor, type NestedArray } from './core/tensor.js';
 export { TsgradError } from './core/errors.js';
-export type { DType, TypedArray } from './core/dtype.js';
+export type { DType, HalfDType, StorageArray, TypedArray } from './core/dtype.js';
+export { float16Bits, float16Value, bfloat16Bits, bfloat16Value } from './core/half.js';
 export { tensor, zeros, ones, full, randn, rand, uniform, arange, fromTypedArray, type TensorOptions } from './core/creation.js';
-export { eye } from './core/creation.js';
+export { eye, fromHalfBits } from './core/creation.js';
 export { oneHot } from './core/ops/oneHot.js';
 export { clamp } from './core/ops/clamp.js';
 export type { ValuesIndices } from './core/ops/sort.js';

@@ -1,5 +1,6 @@
-import type { DType, TypedArray } from './dtype.js';
+import { type DType, type StorageArray, isHalf } from './dtype.js';
 import { TsgradError, check } from './errors.js';
+import { refuseHalf } from './halfGuard.js';
 
 /**
  * The options each backend takes, by name, so `setBackend('webgpu', { … })` is type-checked.
@@ -107,6 +108,12 @@ export interface FusedKernels<S> {
    */
   quantizedMatmul?(args: { x: View<S>; weight: QuantizedStorage<S>; transposed: boolean }): S;
   /**
+   * The matmul primitive's product when one operand is float16/bfloat16 and the other float32,
+   * reading the 16-bit one as float32 without widening it whole: a new float32 storage, or null
+   * to leave it to core (which widens the 16-bit operand for the product). Core records the gradient.
+   */
+  halfMatmul?(a: View<S>, b: View<S>): S | null;
+  /**
    * LayerNorm over the last dim D of float `x`, y = (x − mean)·rstd·weight + bias with
    * rstd = 1/√(var + eps), the variance biased; `weight` and `bias` are [D] or null. New
    * contiguous storages: y (x's shape), and each row's mean and rstd (x's shape with D → 1).
@@ -170,14 +177,14 @@ export interface Backend<S = unknown> {
   readonly synchronous: boolean;
   readonly dtypes: readonly DType[];
 
-  /** Copies host data into a new storage. */
-  upload(data: TypedArray): S;
+  /** Copies host data into a new storage (a 16-bit float dtype's as its bit patterns, a Uint16Array). */
+  upload(data: StorageArray): S;
   /** A new storage of `size` elements holding `value`. */
   fill(size: number, dtype: DType, value: number): S;
-  /** Reads a view's elements in row-major order. */
-  read(x: View<S>): Promise<TypedArray>;
+  /** Reads a view's elements in row-major order (a 16-bit float view's as its bit patterns). */
+  read(x: View<S>): Promise<StorageArray>;
   /** Synchronous `read`, for synchronous backends. */
-  readSync?(x: View<S>): TypedArray;
+  readSync?(x: View<S>): StorageArray;
   /** Releases a storage. */
   free(storage: S): void;
   /** Bytes the backend holds for one storage. */
@@ -333,7 +340,10 @@ function madeBy(account: StorageAccount, k: string, result: unknown): unknown {
 function counted(b: BackendImplementation): Backend {
   const s: BackendStats = { kernels: 0, byOp: new Map() };
   const account = storageAccount(b);
-  const bump = (key: string) => {
+  // A backend that stores 16-bit floats gets them only in the kernels that take them (halfGuard.ts).
+  const guardHalf = b.dtypes.some(isHalf);
+  const bump = (key: string, args: readonly unknown[]) => {
+    if (guardHalf) refuseHalf(key, args);
     s.kernels++;
     s.byOp.set(key, (s.byOp.get(key) ?? 0) + 1);
   };
@@ -344,7 +354,7 @@ function counted(b: BackendImplementation): Backend {
       if (prop === 'memory') return account.memory;
       if (prop === 'fused' && target.fused) {
         fused ??= Object.fromEntries(
-          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`), madeBy(account, k, (f as (...a: unknown[]) => unknown).apply(target.fused, args)))]),
+          Object.entries(target.fused).map(([k, f]) => [k, (...args: unknown[]) => (bump(`fused:${k}`, args), madeBy(account, k, (f as (...a: unknown[]) => unknown).apply(target.fused, args)))]),
         );
         return fused;
       }
@@ -354,7 +364,7 @@ function counted(b: BackendImplementation): Backend {
       if (!m) {
         const fn = (value as (...args: unknown[]) => unknown).bind(target);
         m = COUNTED.has(prop)
-          ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop)), account.made(fn(...args)))
+          ? (...args: unknown[]) => (bump(typeof args[0] === 'string' ? `${String(prop)}:${args[0]}` : String(prop), args), account.made(fn(...args)))
           : account.member(prop, fn);
         methods.set(prop, m);
       }

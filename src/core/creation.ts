@@ -1,6 +1,8 @@
 import { type Backend, backendByName, getBackend } from './backend.js';
-import { type DType, type TypedArray, assertDType, isFloat, typedArrayFor } from './dtype.js';
+import { type DType, type TypedArray, assertDType, isFloat, isHalf, typedArrayFor } from './dtype.js';
+import { type HalfDType, narrowToHalf } from './half.js';
 import { TsgradError, check, fmt } from './errors.js';
+import { halfFrozen } from './halfGuard.js';
 import { defaultGenerator } from './random.js';
 import { sizeOf } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -37,6 +39,7 @@ function checkOptions(op: string, opts: unknown): asserts opts is TensorOptions 
   check(o.backend === undefined || typeof o.backend === 'string', op, () => `backend must be a backend name such as 'cpu', got ${describeValue(o.backend)}`);
   check(o.requiresGrad === undefined || typeof o.requiresGrad === 'boolean', op, () => `requiresGrad must be a boolean, got ${describeValue(o.requiresGrad)}`);
   check(!o.requiresGrad || isFloat(o.dtype ?? 'float32'), op, () => `only float tensors can require gradients, got ${o.dtype}`);
+  check(!o.requiresGrad || !isHalf(o.dtype!), op, () => halfFrozen(o.dtype!));
 }
 
 /** The backend `opts` names (or the current one); its lookup errors carry the creating op's name. */
@@ -108,7 +111,26 @@ export function fromTypedArray(data: NumericArray, shape: readonly number[], opt
   // no backend ever holds 1- or 2-byte storage.
   const exact = own === dtype && (dtype !== 'int32' || data instanceof Int32Array);
   const typed = exact ? (data as TypedArray) : convert('tensor', data, dtype);
-  return finish(Tensor._wrap(b, b.upload(typed), shape, dtype), opts);
+  // The 16-bit floats are stored as their bit patterns, rounded once from the values given.
+  return finish(Tensor._wrap(b, b.upload(isHalf(dtype) ? narrowToHalf(typed, dtype) : typed), shape, dtype), opts);
+}
+
+/**
+ * A float16 or bfloat16 tensor holding `bits`, the 16-bit patterns as stored (PyTorch's
+ * `frombuffer(…, dtype=torch.float16)`), without rounding anything.
+ *
+ * @example
+ * fromHalfBits(Uint16Array.of(0x3c00, 0xc000), [2], { dtype: 'float16' }); // [1, -2]
+ */
+export function fromHalfBits(bits: Uint16Array, shape: readonly number[], opts: { dtype: HalfDType; backend?: string }): Tensor {
+  check(bits instanceof Uint16Array, 'fromHalfBits', () => `bits must be a Uint16Array, got ${describeValue(bits)}`);
+  assertNewShape('fromHalfBits', shape);
+  checkOptions('fromHalfBits', opts);
+  check(isHalf(opts.dtype), 'fromHalfBits', () => `dtype must be 'float16' or 'bfloat16', got ${describeValue(opts.dtype)}`);
+  check(sizeOf(shape) === bits.length, 'fromHalfBits', () => `bits has ${bits.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
+  const b = resolveBackend('fromHalfBits', opts);
+  check(b.dtypes.includes(opts.dtype), 'fromHalfBits', () => `backend '${b.name}' does not support ${opts.dtype}; supported: ${b.dtypes.join(', ')}`);
+  return Tensor._wrap(b, b.upload(bits), shape, opts.dtype);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import type { DType, TypedArray } from './dtype.js';
+import type { DType, StorageArray, TypedArray } from './dtype.js';
 import type { StorageRef } from './storage.js';
 import { Tensor } from './tensor.js';
 
@@ -53,6 +53,17 @@ export function wrapStorage(backend: Backend, storage: unknown, shape: readonly 
  */
 export function moveStorage_(t: Tensor, backend: Backend, values: TypedArray): void {
   t._replaceStorage(backend, values);
+}
+
+/**
+ * `t`'s elements as its backend stores them, in row-major order: `data()`'s values, except that a
+ * float16/bfloat16 tensor gives its bit patterns (a Uint16Array), to write or move without rounding.
+ *
+ * @example
+ * const bits = await storedData(w16); // Uint16Array
+ */
+export async function storedData(t: Tensor): Promise<StorageArray> {
+  return t._backend.read(t._view('storedData'));
 }
 
 /** The hyperparameters of one Adam/AdamW step, as the backend's fused kernel takes them. */

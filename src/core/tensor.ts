@@ -1,8 +1,10 @@
 import { type BackwardOptions, type GradNode, defaultGrad, runBackward } from './autograd.js';
 import { type Backend, type View, backendByName } from './backend.js';
-import { type DType, type TypedArray, isFloat } from './dtype.js';
+import { type DType, type StorageArray, type TypedArray, isFloat, isHalf } from './dtype.js';
 import { TsgradError, check, fmt } from './errors.js';
 import { formatTensor } from './format.js';
+import { narrowToHalf, widenHalf } from './half.js';
+import { halfFrozen } from './halfGuard.js';
 import { track } from './scope.js';
 import { contiguousStrides, isContiguous, sizeOf } from './shape.js';
 import { StorageRef, adopt, unadopt } from './storage.js';
@@ -136,6 +138,7 @@ export class Tensor {
   set requiresGrad(value: boolean) {
     check(this._gradFn === null, 'requiresGrad', () => 'only leaf tensors can change requiresGrad; use detach() for a new leaf');
     check(!value || isFloat(this.dtype), 'requiresGrad', () => `only float tensors can require gradients, got ${this.dtype}`);
+    check(!value || !isHalf(this.dtype), 'requiresGrad', () => halfFrozen(this.dtype));
     this._requiresGrad = value;
   }
 
@@ -188,11 +191,20 @@ export class Tensor {
     return new Tensor(this._storageRef('detach'), this.shape, this.dtype, this.strides, this.offset);
   }
 
-  /** The elements in row-major order as a typed array; settles on a later event-loop turn. */
+  /**
+   * The elements in row-major order as a typed array; settles on a later event-loop turn. A
+   * float16 or bfloat16 tensor reads as a Float32Array of its values (exact: every 16-bit float
+   * is a float32), as PyTorch's `tolist()` gives them.
+   */
   async data(): Promise<TypedArray> {
-    const values = await this._backend.read(this._view('data'));
+    const values = this._host(await this._backend.read(this._view('data')));
     await yieldToEventLoop();
     return values;
+  }
+
+  /** @internal A backend's read as values: 16-bit patterns widened to float32. */
+  _host(stored: StorageArray): TypedArray {
+    return isHalf(this.dtype) ? widenHalf(stored as Uint16Array, this.dtype) : (stored as TypedArray);
   }
 
   /** The elements as nested arrays. */
@@ -215,7 +227,7 @@ export class Tensor {
   private _readSync(op: string): TypedArray {
     const b = this._storageRef(op).backend;
     check(b.readSync, op, () => `backend '${b.name}' is asynchronous; use await t.${op.replace('Sync', '')}()`);
-    return b.readSync(this._view(op));
+    return this._host(b.readSync(this._view(op)));
   }
 
   /** Synchronous `toArray()`, for synchronous backends (cpu). */
@@ -230,10 +242,26 @@ export class Tensor {
     return this._readSync('itemSync')[0]!;
   }
 
-  /** Moves the data to another backend; the result is a new leaf. */
-  async to(backend: string): Promise<Tensor> {
+  /**
+   * Moves the data to another backend (the result is a new leaf), or with `{ dtype }` casts it
+   * as `cast` does (and `{ backend, dtype }` both).
+   *
+   * @example
+   * const w16 = await w.to({ dtype: 'float16' });
+   */
+  async to(target: string | { backend?: string; dtype?: DType }): Promise<Tensor> {
+    if (typeof target === 'object' && target !== null) {
+      const { backend, dtype } = target;
+      const moved = backend === undefined ? this : await this.to(backend);
+      return dtype === undefined ? moved : moved.cast(dtype);
+    }
+    return this._toBackend(target);
+  }
+
+  private async _toBackend(backend: string): Promise<Tensor> {
     const target = backendByName(backend);
-    const out = Tensor._wrap(target, target.upload(await this.data()), this.shape, this.dtype);
+    check(target.dtypes.includes(this.dtype), 'to', () => `backend '${target.name}' does not support ${this.dtype}; supported: ${target.dtypes.join(', ')}`);
+    const out = Tensor._wrap(target, target.upload(await this._backend.read(this._view('to'))), this.shape, this.dtype);
     out._requiresGrad = this._requiresGrad && this.isLeaf;
     return out;
   }
@@ -257,11 +285,13 @@ export class Tensor {
 
   /**
    * @internal Moves this leaf's storage to `backend` in place, keeping its identity (so modules
-   * and optimizers holding it see the move); the data becomes contiguous. Outside core: `moveStorage_`.
+   * and optimizers holding it see the move); the data (its values, as `data()` reads them) becomes
+   * contiguous. Outside core: `moveStorage_`.
    */
   _replaceStorage(backend: Backend, data: TypedArray): void {
     const old = this._storageRef('to');
-    const ref = new StorageRef(backend, backend.upload(data));
+    check(backend.dtypes.includes(this.dtype), 'to', () => `backend '${backend.name}' does not support ${this.dtype}; supported: ${backend.dtypes.join(', ')}`);
+    const ref = new StorageRef(backend, backend.upload(isHalf(this.dtype) ? narrowToHalf(data, this.dtype) : data));
     unadopt(this._token);
     old.release();
     this._ref = ref;

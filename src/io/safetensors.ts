@@ -1,23 +1,27 @@
-import { fromTypedArray } from '../core/creation.js';
-import type { DType, TypedArray } from '../core/dtype.js';
+import { fromHalfBits, fromTypedArray } from '../core/creation.js';
+import type { DType, StorageArray, TypedArray } from '../core/dtype.js';
+import { widenHalf } from '../core/half.js';
+import { storedData } from '../core/seams.js';
 import { TsgradError, check } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertTensor, describeValue, isPlainObject } from '../core/validate.js';
 
 /** safetensors dtype names tsgrad writes, and those it can read. */
-const WRITE: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
+const WRITE: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', float16: 'F16', bfloat16: 'BF16' };
 interface Reader {
   bytes: number;
   dtype: DType;
   decode: (b: Uint8Array, n: number, name: string) => TypedArray;
+  /** The 16-bit float dtype the file stores, for `keepHalf`. */
+  half?: 'float16' | 'bfloat16';
 }
 const READERS: Record<string, Reader> = {
   F32: { bytes: 4, dtype: 'float32', decode: (b, n) => new Float32Array(aligned(b), 0, n) },
   F64: { bytes: 8, dtype: 'float64', decode: (b, n) => new Float64Array(aligned(b), 0, n) },
   I32: { bytes: 4, dtype: 'int32', decode: (b, n) => new Int32Array(aligned(b), 0, n) },
-  // Half-precision files (common for published adapters) are widened to float32.
-  F16: { bytes: 2, dtype: 'float32', decode: (b, n) => Float32Array.from(new Uint16Array(aligned(b), 0, n), halfToFloat) },
-  BF16: { bytes: 2, dtype: 'float32', decode: (b, n) => new Float32Array(Uint32Array.from(new Uint16Array(aligned(b), 0, n), (h) => h << 16).buffer) },
+  // Half-precision files (common for published adapters) are widened to float32, unless `keepHalf`.
+  F16: { bytes: 2, dtype: 'float32', half: 'float16', decode: (b, n) => widenHalf(new Uint16Array(aligned(b), 0, n), 'float16') },
+  BF16: { bytes: 2, dtype: 'float32', half: 'bfloat16', decode: (b, n) => widenHalf(new Uint16Array(aligned(b), 0, n), 'bfloat16') },
   // PyTorch writes integer tensors as int64; tsgrad holds int32, so every value must fit.
   I64: { bytes: 8, dtype: 'int32', decode: (b, n, name) => int64ToInt32(new BigInt64Array(aligned(b), 0, n), name) },
 };
@@ -45,14 +49,6 @@ function aligned(b: Uint8Array): ArrayBuffer {
   return copy.buffer;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
-
 /**
  * Serializes named tensors in the safetensors format (8-byte header length, JSON header, raw
  * little-endian data). Async because GPU tensors are read back with `await t.data()`.
@@ -68,7 +64,8 @@ export async function encodeSafetensors(tensors: Record<string, Tensor>, metadat
     `metadata must be an object of strings such as { format: 'pt' }, got ${describeValue(metadata)}${isPlainObject(metadata) ? ' holding a value that is not a string' : ''}`);
   check(!Object.hasOwn(tensors, '__metadata__'), op, () => "a tensor is named '__metadata__', which the format reserves for the metadata; rename it");
   const names = Object.keys(tensors).sort();
-  const datas = await Promise.all(names.map((n) => tensors[n]!.data()));
+  // As stored: a float16/bfloat16 tensor's bit patterns are the file's bytes.
+  const datas: StorageArray[] = await Promise.all(names.map((n) => storedData(tensors[n]!)));
   // Null-prototype: a tensor named '__proto__' is written like any other.
   const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -270,7 +267,8 @@ export function safetensorsHeader(bytes: Uint8Array): { tensors: { name: string;
 
 /**
  * Reads a safetensors buffer into tensors on the current backend: F32, F64 and I32 as they are,
- * F16/BF16 widened to float32, I64 narrowed to int32 when every value fits. The whole header is
+ * F16/BF16 widened to float32 (kept as float16/bfloat16 with `keepHalf`), I64 narrowed to int32
+ * when every value fits. The whole header is
  * checked first (lengths, UTF-8 JSON, nesting depth, entry count, duplicate keys, dtypes, shapes,
  * offsets that tile the data exactly), so a malformed file is a TsgradError and no tensor is
  * created from it. `tensors` and `metadata` have no prototype, so any name in a file is a plain key.
@@ -278,12 +276,17 @@ export function safetensorsHeader(bytes: Uint8Array): { tensors: { name: string;
  * @example
  * const { tensors, metadata } = decodeSafetensors(readFileSync('adapter_model.safetensors'));
  */
-export function decodeSafetensors(bytes: Uint8Array, opts: { backend?: string } = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, opts: { backend?: string; keepHalf?: boolean } = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  check(isPlainObject(opts) && (opts.keepHalf === undefined || typeof opts.keepHalf === 'boolean'), 'decodeSafetensors', () =>
+    `options must be an object such as { backend: 'cpu', keepHalf: true }, got ${describeValue(opts)}`);
   const { entries, metadata, data } = readHeader(bytes);
-  const arrays = entries.map((e) => e.kind.decode(data.subarray(e.begin, e.end), e.count, e.name));
+  const keep = (e: Entry) => opts.keepHalf === true && e.kind.half !== undefined;
+  const arrays = entries.map((e) => keep(e) ? new Uint16Array(aligned(data.subarray(e.begin, e.end)), 0, e.count) : e.kind.decode(data.subarray(e.begin, e.end), e.count, e.name));
   const tensors: Record<string, Tensor> = Object.create(null);
   try {
-    entries.forEach((e, i) => (tensors[e.name] = fromTypedArray(arrays[i]!, e.shape, { dtype: e.kind.dtype, backend: opts.backend })));
+    entries.forEach((e, i) => (tensors[e.name] = keep(e)
+      ? fromHalfBits(arrays[i] as Uint16Array, e.shape, { dtype: e.kind.half!, backend: opts.backend })
+      : fromTypedArray(arrays[i] as TypedArray, e.shape, { dtype: e.kind.dtype, backend: opts.backend })));
   } catch (err) {
     for (const t of Object.values(tensors)) t.dispose();
     throw err;

@@ -1,5 +1,6 @@
 import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
-import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
+import { type DType, type StorageArray, type TypedArray, isHalf, storageArrayFor } from '../../core/dtype.js';
+import { bfloat16Bits, float16Bits } from '../../core/half.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { BINARY, UNARY, erf, gelu, geluGrad, geluTanh, geluTanhGrad } from '../shared/opTable.js';
 import { type Operand, reducedStrides, runMap } from '../shared/strided.js';
@@ -10,6 +11,7 @@ import { gatherRows, scatterAddRows } from './gatherRows.js';
 import { crossEntropyGradient, crossEntropyLoss } from './crossEntropy.js';
 import { batchedMatmul } from './matmul.js';
 import { quantizedMatmulCpu } from './quantized.js';
+import { castHalf, halfMatmulCpu } from './halfMatmul.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
 import { WasmElementwise, isWasmBinary, isWasmUnary } from './wasm/kernels.js';
@@ -33,11 +35,20 @@ function contiguous(data: TypedArray, shape: readonly number[]): Operand {
   return { data, offset: 0, strides: contiguousStrides(shape) };
 }
 
+/**
+ * A new storage of `dtype` on the JavaScript heap. A float16/bfloat16 storage is a Uint16Array of
+ * bit patterns typed as the others: core's half guard (core/halfGuard.ts) lets such a view reach
+ * only `cast`, `copy`, `gather` and the fused `halfMatmul`, which treat it as bits.
+ */
+function heapArray(dtype: DType, size: number): TypedArray {
+  return storageArrayFor(dtype, size) as TypedArray;
+}
+
 /** A view's elements in row-major order: the storage itself when contiguous, else a copy. */
 function dense(v: View<TypedArray>): TypedArray {
   const n = sizeOf(v.shape);
   if (isContiguous(v.shape, v.strides)) return v.offset === 0 && v.storage.length === n ? v.storage : v.storage.subarray(v.offset, v.offset + n);
-  const out = contiguous(typedArrayFor(v.dtype, n), v.shape);
+  const out = contiguous(heapArray(v.dtype, n), v.shape);
   runMap('v0', v.shape, out, [operand(v)]);
   return out.data;
 }
@@ -106,7 +117,7 @@ function wasmWanted(options: CpuOptions): boolean {
 export class CpuBackend implements BackendImplementation<TypedArray> {
   readonly name = 'cpu';
   readonly synchronous = true;
-  readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32'];
+  readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32', 'float16', 'bfloat16'];
   private kernels: WasmKernels | null = null;
   readonly fused: FusedKernels<TypedArray> = {
     adam: (args) => {
@@ -120,6 +131,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       softmaxJs(x, axis, log, out);
       return out;
     },
+    halfMatmul: (a, b) => halfMatmulCpu(a, b, (x, y) => this.matmul(x, y), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
     quantizedMatmul: (args) =>
       quantizedMatmulCpu(args, this.kernels?.arena ?? null, (a, b) => this.matmul(a, b), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
     attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
@@ -174,25 +186,26 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
    * module's memory where it can, so the kernels use it in place.
    */
   private allocate(dtype: DType, size: number): TypedArray {
-    return (dtype === 'float32' && this.kernels?.arena.float32(size)) || typedArrayFor(dtype, size);
+    return (dtype === 'float32' && this.kernels?.arena.float32(size)) || heapArray(dtype, size);
   }
 
-  upload(data: TypedArray): TypedArray {
+  upload(data: StorageArray): TypedArray {
     const inMemory = data instanceof Float32Array && this.kernels?.arena.float32(data.length);
-    if (!inMemory) return data.slice();
+    if (!inMemory) return data.slice() as TypedArray;
     inMemory.set(data);
     return inMemory;
   }
 
   fill(size: number, dtype: DType, value: number): TypedArray {
-    return this.allocate(dtype, size).fill(value);
+    const stored = dtype === 'float16' ? float16Bits(value) : dtype === 'bfloat16' ? bfloat16Bits(value) : value;
+    return this.allocate(dtype, size).fill(stored);
   }
 
   readSync(x: View<TypedArray>): TypedArray {
     // A contiguous view is one block: slice() is a memcpy, into an ordinary array even for a
     // storage in the module's memory.
     if (isContiguous(x.shape, x.strides)) return x.storage.slice(x.offset, x.offset + sizeOf(x.shape));
-    const out = contiguous(typedArrayFor(x.dtype, sizeOf(x.shape)), x.shape);
+    const out = contiguous(heapArray(x.dtype, sizeOf(x.shape)), x.shape);
     runMap('v0', x.shape, out, [operand(x)]);
     return out.data;
   }
@@ -223,6 +236,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   }
 
   cast(x: View<TypedArray>, dtype: DType): TypedArray {
+    if (isHalf(x.dtype) || isHalf(dtype)) return castHalf(dense(x), x.dtype, dtype, (n) => this.allocate('float32', n) as Float32Array) as TypedArray;
     return this.map(dtype === 'int32' ? 'Math.trunc(v0)' : 'v0', dtype, x.shape, [x]);
   }
 

@@ -1,6 +1,7 @@
 import { record } from '../autograd.js';
 import type { BinaryOp, UnaryOp } from '../backend.js';
-import { type DType, assertDType, isFloat } from '../dtype.js';
+import { type DType, assertDType, isFloat, isHalf } from '../dtype.js';
+import { halfFrozen } from '../halfGuard.js';
 import { check } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
@@ -138,9 +139,10 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   assertDType(dtype, 'cast');
   if (x.dtype === dtype) return x;
   const be = x._backend;
-  check(be.dtypes.includes(dtype), 'cast', () => `backend '${be.name}' does not support ${dtype}`);
+  check(be.dtypes.includes(dtype), 'cast', () => `backend '${be.name}' does not support ${dtype}; supported: ${be.dtypes.join(', ')}`);
+  check(!isHalf(dtype) || !x.requiresGrad, 'cast', () => `${halfFrozen(dtype)}; detach() first to store a frozen copy`);
   const out = wrap(be, be.cast(x._view('cast'), dtype), x.shape, dtype);
-  if (!isFloat(dtype)) return out;
+  if (!isFloat(dtype) || isHalf(dtype)) return out;
   return record('cast', [x], out, [], (g) => [g.cast(x.dtype)]);
 }
 
@@ -299,8 +301,18 @@ declare module '../tensor.js' {
     erf(): Tensor;
     /** GELU: exact erf form by default, `{ approximate: 'tanh' }` as in PyTorch. @example x.gelu({ approximate: 'tanh' }) */
     gelu(opts?: { approximate?: 'none' | 'tanh' }): Tensor;
-    /** Converts to another dtype; differentiable between float dtypes. @example x.cast('float64') */
+    /**
+     * Converts to another dtype; differentiable between float32 and float64. A cast to float16 or
+     * bfloat16 rounds to nearest-even and gives frozen storage (no gradient).
+     * @example x.cast('float64')
+     */
     cast(dtype: DType): Tensor;
+    /** `cast('float32')` (PyTorch's `float()`): how a float16/bfloat16 tensor reaches the other ops. @example w.float() */
+    float(): Tensor;
+    /** `cast('float16')`, IEEE half precision (PyTorch's `half()`). @example w.half() */
+    half(): Tensor;
+    /** `cast('bfloat16')` (PyTorch's `bfloat16()`). @example w.bfloat16() */
+    bfloat16(): Tensor;
     /** A tensor of ones with this tensor's shape, dtype and backend. @example x.onesLike() */
     onesLike(): Tensor;
     /** A tensor of zeros with this tensor's shape, dtype and backend. @example x.zerosLike() */
@@ -333,5 +345,8 @@ defineMethod('tanh', [], function () { return tanh(this); });
 defineMethod('erf', [], function () { return erf(this); });
 defineMethod('gelu', ['opts:object?'], function (opts) { return gelu(this, opts); });
 defineMethod('cast', ['dtype:dtype'], function (dtype) { return cast(this, dtype); });
+defineMethod('float', [], function () { return cast(this, 'float32'); });
+defineMethod('half', [], function () { return cast(this, 'float16'); });
+defineMethod('bfloat16', [], function () { return cast(this, 'bfloat16'); });
 defineMethod('onesLike', [], function () { return fullLike(this, 1); });
 defineMethod('zerosLike', [], function () { return fullLike(this, 0); });

@@ -1,5 +1,7 @@
 import { record } from '../autograd.js';
+import { isHalf } from '../dtype.js';
 import { check, fmt } from '../errors.js';
+import { halfProduct } from './halfMatmul.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertTensor, broadcastTo, sameBackend, wrap } from './operands.js';
@@ -15,7 +17,14 @@ import { defineMethod } from './define.js';
 export function matmul(x: Tensor, y: Tensor): Tensor {
   assertTensor('matmul', y);
   check(x.ndim >= 1 && y.ndim >= 1, 'matmul', () => `needs tensors of rank ≥ 1, got shapes ${fmt(x.shape)} and ${fmt(y.shape)}`);
-  check(x.dtype === y.dtype, 'matmul', () => `dtypes differ (${x.dtype} and ${y.dtype}); cast one first`);
+  // A 16-bit operand (a frozen weight) multiplies a float32 or float64 one, which gives the
+  // result's dtype: PyTorch refuses mixed dtypes, but widening the weight first would defeat
+  // storing it in 16 bits (see ops/halfMatmul.ts).
+  const half = isHalf(x.dtype) || isHalf(y.dtype);
+  const dtype = isHalf(x.dtype) ? y.dtype : x.dtype;
+  check(half ? !isHalf(dtype) && dtype !== 'int32' : x.dtype === y.dtype, 'matmul', () => half
+    ? `cannot multiply ${x.dtype} by ${y.dtype}: a float16/bfloat16 operand needs a float32 (or float64) one, as in a mixed-precision forward; cast with t.float()`
+    : `dtypes differ (${x.dtype} and ${y.dtype}); cast one first`);
   const be = sameBackend('matmul', x, y);
   const a = x.ndim === 1 ? x.unsqueeze(0) : x;
   const b = y.ndim === 1 ? y.unsqueeze(1) : y;
@@ -27,7 +36,8 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
     `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible: batch dims ${fmt(batchA)} and ${fmt(batchB)} cannot be broadcast`);
   const batch = broadcastShapes('matmul', batchA, batchB);
   const av = broadcastTo(a, [...batch, m, k]), bv = broadcastTo(b, [...batch, k, n]);
-  const out = wrap(be, be.matmul(av._view('matmul'), bv._view('matmul')), [...batch, m, n], x.dtype);
+  const storage = half ? halfProduct(be, av, bv, dtype) : be.matmul(av._view('matmul'), bv._view('matmul'));
+  const out = wrap(be, storage, [...batch, m, n], dtype);
   // Each product has the batch dims of the output; the engine sums them back to a's and b's.
   let product = record('matmul', [a, b], out, [a, b], (g, [na, nb]) => [
     na ? g.matmul(b.transpose(-1, -2)) : null,

@@ -1,6 +1,7 @@
 import type { Backend } from '../backend.js';
-import { type DType, promote } from '../dtype.js';
+import { type DType, isHalf, promote } from '../dtype.js';
 import { TsgradError, check, fmt } from '../errors.js';
+import { halfUnsupported } from '../halfGuard.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { assertTensor } from '../validate.js';
@@ -64,6 +65,8 @@ export function binaryOperands(op: string, a: Tensor, b: Tensor | number): { a: 
   sameBackend(op, a);
   const bt = typeof b === 'number' ? scalarLike(b, a, op) : b;
   sameBackend(op, a, bt);
+  // Promotion would cast a 16-bit operand to float32 here, a silent widening: refused instead.
+  for (const t of [a, bt]) check(!isHalf(t.dtype), op, () => halfUnsupported(op, t.dtype));
   const shape = broadcastShapes(op, a.shape, bt.shape);
   const dtype = promote(a.dtype, bt.dtype);
   return { a, b: bt, shape, dtype };
