@@ -1,7 +1,9 @@
 import type { Backend } from './backend.js';
 import type { DType, StorageArray, TypedArray } from './dtype.js';
 import type { StorageRef } from './storage.js';
-import { Tensor } from './tensor.js';
+import { noGrad } from './autograd.js';
+import { isHalf } from './dtype.js';
+import { Tensor, takeStorage } from './tensor.js';
 
 // What nn, optim, data, io and models may know of a tensor's insides, and nothing more: its
 // backend object, its storage (for sharing and counting), a tensor wrapped around a fresh
@@ -64,6 +66,28 @@ export function moveStorage_(t: Tensor, backend: Backend, values: TypedArray): v
  */
 export async function storedData(t: Tensor): Promise<StorageArray> {
   return t._backend.read(t._view('storedData'));
+}
+
+/**
+ * Casts leaf `t` to `dtype` in place, keeping its identity (so modules and optimizers holding it
+ * see the change), as `Module.to({ dtype })` needs; its gradient is cast too, or dropped for a
+ * 16-bit dtype, which is frozen (`t` stops requiring grad).
+ *
+ * @example
+ * castInPlace_(p, 'float16');
+ */
+export function castInPlace_(t: Tensor, dtype: DType): void {
+  if (t.dtype === dtype) return;
+  noGrad(() => {
+    if (isHalf(dtype)) {
+      t.requiresGrad = false;
+      t.grad?.dispose();
+      t.grad = null;
+    } else if (t.grad) {
+      castInPlace_(t.grad, dtype);
+    }
+    takeStorage(t, t.detach().cast(dtype));
+  });
 }
 
 /** The hyperparameters of one Adam/AdamW step, as the backend's fused kernel takes them. */

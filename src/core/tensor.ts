@@ -300,6 +300,25 @@ export class Tensor {
     self.strides = Object.freeze(contiguousStrides(this.shape));
     self.offset = 0;
   }
+
+  /** @internal See `takeStorage`. */
+  _takeStorage(src: Tensor): void {
+    const ref = src._storageRef('to'), old = this._storageRef('to');
+    unadopt(this._token);
+    this._token = adopt(this, ref);
+    old.release();
+    this._ref = ref;
+    const self = this as { dtype: DType; strides: readonly number[]; offset: number };
+    self.dtype = src.dtype;
+    self.strides = src.strides;
+    self.offset = src.offset;
+    src.dispose();
+  }
+}
+
+/** @internal A leaf taking over `src`'s storage, dtype and layout in place (`castInPlace_`); `src` is disposed. */
+export function takeStorage(t: Tensor, src: Tensor): void {
+  t._takeStorage(src);
 }
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {

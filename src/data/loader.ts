@@ -1,8 +1,8 @@
 import { type Backend, backendByName, getBackend } from '../core/backend.js';
-import type { TypedArray } from '../core/dtype.js';
+import type { StorageArray } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import type { Generator } from '../core/random.js';
-import { backendOf, wrapStorage } from '../core/seams.js';
+import { backendOf, storedData, wrapStorage } from '../core/seams.js';
 import type { Tensor } from '../core/tensor.js';
 import { type Dataset, collate, permutation } from './dataset.js';
 
@@ -90,13 +90,13 @@ export class DataLoader implements Iterable<Tensor[]>, AsyncIterable<Tensor[]> {
     for (const indices of this.batches()) {
       const target = this.target();
       const batch = this.fetch(indices);
-      yield await Promise.all(batch.map(async (t) => (backendOf(t) === target ? t : moved(t, target, await t.data()))));
+      yield await Promise.all(batch.map(async (t) => (backendOf(t) === target ? t : moved(t, target, await storedData(t)))));
     }
   }
 }
 
-/** `values` (t's data) uploaded to `target` as a new tensor; t is disposed. */
-function moved(t: Tensor, target: Backend, values: TypedArray): Tensor {
+/** `values` (t's data as stored) uploaded to `target` as a new tensor; t is disposed. */
+function moved(t: Tensor, target: Backend, values: StorageArray): Tensor {
   const out = wrapStorage(target, target.upload(values), t.shape, t.dtype);
   t.dispose();
   return out;

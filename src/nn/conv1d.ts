@@ -4,7 +4,7 @@ import { check, fmt } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertNewShape, describeValue, isPlainObject } from '../core/validate.js';
 import { initEnabled } from './init.js';
-import { type TensorLike, asTensor } from './inputs.js';
+import { type TensorLike, asTensor, castForCompute, computeDType } from './inputs.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
@@ -57,9 +57,10 @@ export class Conv1D extends Module {
 
   /** x·W + b over the last dim. */
   forward(input: TensorLike): Tensor {
-    const x = asTensor('Conv1D', input, this.weight.dtype, this.weight);
+    const x = asTensor('Conv1D', input, computeDType(this.weight.dtype), this.weight);
     check(x.ndim >= 1 && x.shape[x.ndim - 1] === this.nx, 'Conv1D', () =>
       `input ${fmt(x.shape)} must end in the ${this.nx} input features of weight ${fmt(this.weight.shape)} ([in, out])`);
-    return x.matmul(this.weight).add(this.bias);
+    const y = x.matmul(this.weight);
+    return y.add(castForCompute(this.bias, y.dtype));
   }
 }

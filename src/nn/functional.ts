@@ -6,12 +6,13 @@
  * @module
  */
 import { fromTypedArray } from '../core/creation.js';
+import { isHalf } from '../core/dtype.js';
 import { check, fmt } from '../core/errors.js';
 import { layerNorm as fusedLayerNorm } from '../core/ops/layerNorm.js';
 import { nextUniform } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { assertIndexRange, assertSameBackend, assertTensor, checkArgs, describeValue } from '../core/validate.js';
-import { type TensorLike, asTensor, checkIndexValues } from './inputs.js';
+import { type TensorLike, asTensor, castForCompute, checkIndexValues, computeDType } from './inputs.js';
 
 export { scaledDotProductAttention, type AttentionOptions } from '../core/ops/attention.js';
 export { maskedFill } from '../core/ops/maskedFill.js';
@@ -41,17 +42,19 @@ function optionalTensor(op: string, v: unknown, name: string): void {
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
   assertTensor('linear', weight, 'weight');
   optionalTensor('linear', bias, 'bias');
-  const x = asTensor('linear', input, weight.dtype, weight);
+  const x = asTensor('linear', input, computeDType(weight.dtype), weight);
   check(x.ndim >= 1, 'linear', () => `input must have a feature dim, got a 0-d tensor`);
   assertSameBackend('linear', x, weight, ...(bias ? [bias] : []));
-  check(x.dtype === weight.dtype, 'linear', () => `input is ${x.dtype} but weight is ${weight.dtype}; cast one first`);
+  // A float16/bfloat16 weight is read in place by a float32 (or float64) input: mixed precision.
+  check(x.dtype === weight.dtype || (isHalf(weight.dtype) && (x.dtype === 'float32' || x.dtype === 'float64')), 'linear', () =>
+    `input is ${x.dtype} but weight is ${weight.dtype}; cast one first${isHalf(x.dtype) ? ' (16-bit inputs: t.float())' : ''}`);
   check(weight.ndim === 2, 'linear', () => `weight must be [out, in], got ${fmt(weight.shape)}`);
   check(x.shape[x.ndim - 1] === weight.shape[1], 'linear', () =>
     `input ${fmt(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
   check(!bias || bias.ndim === 0 || (bias.ndim === 1 && bias.shape[0] === weight.shape[0]), 'linear', () =>
     `bias must be [${weight.shape[0]}] (one per output feature of weight ${fmt(weight.shape)}), got ${fmt(bias!.shape)}`);
   const y = x.matmul(weight.transpose(0, 1));
-  return bias ? y.add(bias) : y;
+  return bias ? y.add(castForCompute(bias, y.dtype)) : y;
 }
 
 /**
@@ -87,7 +90,7 @@ export function mseLoss(pred: TensorLike, expected: TensorLike): Tensor {
 export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   optionalTensor('layerNorm', weight, 'weight');
   optionalTensor('layerNorm', bias, 'bias');
-  const x = asTensor('layerNorm', input, weight?.dtype ?? 'float32', weight);
+  const x = asTensor('layerNorm', input, computeDType(weight?.dtype ?? 'float32'), weight);
   check(x.ndim >= 1 && x.shape[x.ndim - 1]! > 0, 'layerNorm', () => `input ${fmt(x.shape)} needs a non-empty last dim to normalize over`);
   check(x.dtype !== 'int32', 'layerNorm', () => `needs a float input, got int32; cast first with t.cast('float32')`);
   const d = x.shape[x.ndim - 1]!;
@@ -96,7 +99,7 @@ export function layerNorm(input: TensorLike, weight?: Tensor | null, bias?: Tens
   }
   assertSameBackend('layerNorm', x, ...[weight, bias].filter((t): t is Tensor => !!t));
   check(Number.isFinite(eps) && eps >= 0, 'layerNorm', () => `eps must be a finite number ≥ 0, got ${describeValue(eps)}`);
-  return fusedLayerNorm(x, weight ?? null, bias ?? null, eps);
+  return fusedLayerNorm(x, weight ? castForCompute(weight, x.dtype) : null, bias ? castForCompute(bias, x.dtype) : null, eps);
 }
 
 /**
@@ -118,7 +121,8 @@ export function embedding(ids: TensorLike, weight: Tensor): Tensor {
   assertSameBackend('embedding', indices, weight);
   assertIndexRange('embedding', indices, rows, outOfRange);
   const picked = weight.indexSelect(0, indices.reshape([-1]));
-  return picked.reshape([...indices.shape, weight.shape[1]!]);
+  // A 16-bit table's rows come out float32: the activations of a 16-bit model are float32.
+  return castForCompute(picked, 'float32').reshape([...indices.shape, weight.shape[1]!]);
 }
 
 /**
@@ -156,8 +160,9 @@ export function loraLinear(
   check(weight.ndim === 2 && x.ndim >= 1 && x.shape[x.ndim - 1] === weight.shape[1], 'loraLinear', () =>
     `input ${fmt(x.shape)} must end in the ${weight.shape[1]} features of weight ${fmt(weight.shape)} (weight must be [out, in])`);
   assertSameBackend('loraLinear', x, weight, loraA, loraB, ...(bias ? [bias] : []));
-  check([weight, loraA, loraB].every((t) => t.dtype === x.dtype), 'loraLinear', () =>
-    `input, weight, loraA and loraB must share a dtype, got ${[x, weight, loraA, loraB].map((t) => t.dtype).join(', ')}`);
+  // A float16/bfloat16 base weight is read by the float32 input (mixed precision, see linear).
+  check([computeDType(weight.dtype), loraA.dtype, loraB.dtype].every((d) => d === x.dtype), 'loraLinear', () =>
+    `input, weight, loraA and loraB must share a dtype (a float16/bfloat16 weight a float32 input and adapters), got ${[x, weight, loraA, loraB].map((t) => t.dtype).join(', ')}`);
   check(loraA.ndim === 2 && loraA.shape[1] === weight.shape[1], 'loraLinear', () =>
     `loraA must be [rank, ${weight.shape[1]}] for weight ${fmt(weight.shape)}, got ${fmt(loraA.shape)}`);
   check(loraB.ndim === 2 && loraB.shape[0] === weight.shape[0] && loraB.shape[1] === loraA.shape[0], 'loraLinear', () =>

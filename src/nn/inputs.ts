@@ -1,5 +1,5 @@
 import { tensor } from '../core/creation.js';
-import type { DType } from '../core/dtype.js';
+import { type DType, isHalf } from '../core/dtype.js';
 import { TsgradError } from '../core/errors.js';
 import { beside } from '../core/ops/constants.js';
 import { Tensor } from '../core/tensor.js';
@@ -7,6 +7,19 @@ import { assertTensor } from '../core/validate.js';
 
 /** A tensor, or what PyTorch would turn into one here: nested arrays of numbers, or a number. */
 export type TensorLike = Tensor | number | readonly TensorLike[];
+
+/**
+ * The dtype a layer with `dtype` weights computes in: float32 for float16/bfloat16 weights (a
+ * mixed-precision forward: the activations stay float32), else the weights' own.
+ */
+export function computeDType(dtype: DType): DType {
+  return isHalf(dtype) ? 'float32' : dtype;
+}
+
+/** A small 16-bit parameter (a bias, a norm's scale) cast to `dtype` for one forward; other tensors pass. */
+export function castForCompute(t: Tensor, dtype: DType): Tensor {
+  return isHalf(t.dtype) ? t.cast(dtype) : t;
+}
 
 /**
  * `v` as a tensor: tensors pass through; nested arrays and numbers become a tensor of `dtype`

@@ -1,5 +1,6 @@
 import { isGradEnabled, noGrad, record } from '../core/autograd.js';
 import { randn, uniform, zeros } from '../core/creation.js';
+import { isHalf } from '../core/dtype.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { keep, scope } from '../core/scope.js';
 import { backendOf } from '../core/seams.js';
@@ -8,6 +9,7 @@ import { describeValue, isPlainObject } from '../core/validate.js';
 import { Conv1D } from './conv1d.js';
 import type { Conv2d } from './conv2d.js';
 import * as F from './functional.js';
+import { castForCompute, computeDType } from './inputs.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
@@ -74,8 +76,9 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
     this.alpha = opts.alpha ?? rank;
     this.scaling = opts.useRsLoRA ? this.alpha / Math.sqrt(rank) : this.alpha / rank;
     this.dropout = opts.dropout ?? 0;
-    // A quantized base keeps no float weight: its adapters are float32 beside its scales.
-    const on = base instanceof QuantizedLinear ? { dtype: 'float32' as const, backend: base.absmax.backend } : { dtype: base.weight.dtype, backend: base.weight.backend };
+    // A quantized base keeps no float weight: its adapters are float32 beside its scales. A
+    // float16/bfloat16 base's are float32 too (what it computes in).
+    const on = base instanceof QuantizedLinear ? { dtype: 'float32' as const, backend: base.absmax.backend } : { dtype: computeDType(base.weight.dtype), backend: base.weight.backend };
     const bound = 1 / Math.sqrt(shapes.fanIn);
     const a = (opts.init ?? 'kaiming') === 'gaussian'
       ? noGrad(() => scope(() => randn(shapes.a, on).mul(1 / rank)))
@@ -133,9 +136,12 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
         const a = keep(this.loraA.clone());
         const b = keep(this.loraB.clone());
         const delta = this.delta(a, b);
-        const merged = w.add(delta);
+        // A 16-bit weight is added to in float32 and each result rounded to its dtype, as stored.
+        const stored = (t: Tensor) => (isHalf(w.dtype) ? t.cast(w.dtype).float() : t);
+        const w0 = castForCompute(w, delta.dtype);
+        const merged = stored(w0.add(delta));
         // The float drift unmerge will leave, computed now while the original W0 is at hand.
-        const drift = keep(merged.sub(delta).sub(w).abs().max());
+        const drift = keep(stored(merged.sub(delta)).sub(w0).abs().max());
         w.copy_(merged);
         return { a, b, drift };
       }),
@@ -148,7 +154,10 @@ export abstract class LoRALayer<B extends LoRATarget = LoRATarget> extends Modul
     const m = this.#merged;
     if (!m) return { maxDrift: 0 };
     const w = this.base.weight;
-    noGrad(() => scope(() => w.copy_(w.sub(this.delta(m.a, m.b)))));
+    noGrad(() => scope(() => {
+      const delta = this.delta(m.a, m.b);
+      w.copy_(castForCompute(w, delta.dtype).sub(delta));
+    }));
     const maxDrift = backendOf(m.drift).readSync ? m.drift.itemSync() : null;
     m.a.dispose();
     m.b.dispose();

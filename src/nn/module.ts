@@ -1,7 +1,8 @@
 import { noGrad } from '../core/autograd.js';
 import { backendByName } from '../core/backend.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
-import { backendOf, isTensor, moveStorage_, wrapStorage } from '../core/seams.js';
+import { type DType, isFloat, isHalf } from '../core/dtype.js';
+import { backendOf, castInPlace_, isTensor, moveStorage_, storedData, wrapStorage } from '../core/seams.js';
 import { Tensor } from '../core/tensor.js';
 import { describeValue, isPlainObject } from '../core/validate.js';
 import { Parameter } from './parameter.js';
@@ -153,14 +154,20 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
     return this;
   }
 
-  /** Lets every parameter train again; returns this. */
+  /**
+   * Lets every parameter train again; returns this. float16/bfloat16 parameters stay frozen (they
+   * cannot require grad): `await model.to({ dtype: 'float32' })` first to train them.
+   */
   unfreeze(): this {
     const fixed = new Set(this.modules().flatMap((m) => m.fixedParameters()));
-    for (const p of this.parameters()) if (!fixed.has(p)) p.requiresGrad = true;
+    for (const p of this.parameters()) if (!fixed.has(p) && !isHalf(p.dtype)) p.requiresGrad = true;
     return this;
   }
 
-  /** Parameters that never train, which `unfreeze()` leaves alone (a quantized layer's packed weight and scales). */
+  /**
+   * Parameters that never train, which `unfreeze()` leaves alone, stored in a format of their own
+   * that `to({ dtype })` leaves alone too (a quantized layer's packed weight and scales).
+   */
   protected fixedParameters(): readonly Parameter[] {
     return [];
   }
@@ -230,7 +237,7 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
         const tensorLike = isTensor(src) && !src.isDisposed;
         if (p && tensorLike && backendOf(src) !== backendOf(p)) {
           const b = backendOf(p);
-          const copy = wrapStorage(b, b.upload(await src.data()), src.shape, src.dtype);
+          const copy = wrapStorage(b, b.upload(await storedData(src)), src.shape, src.dtype);
           made.push(copy);
           moved[name] = copy;
         } else {
@@ -274,13 +281,46 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
    * Moves every parameter (with its gradient) and buffer to `backend` in place (PyTorch's
    * `model.to`): the objects stay the same, so references to them (an optimizer's) stay valid;
    * move an optimizer's state with `await optimizer.to(backend)`. Refused while a LoRA layer is
-   * merged, or when a buffer is the result of a recorded op.
+   * merged, or when a buffer is the result of a recorded op. `{ dtype }` casts the floating
+   * parameters and buffers instead (PyTorch's `model.to(torch.float16)`, see `castTo`), and
+   * `{ backend, dtype }` does both.
    *
    * @example
    * await initBackend('webgpu');
    * await model.to('webgpu');
+   * await model.to({ dtype: 'float16' }); // a frozen float16 base, about half the bytes
    */
-  async to(backend: string): Promise<this> {
+  async to(target: string | { backend?: string; dtype?: DType }): Promise<this> {
+    if (typeof target === 'object' && target !== null) {
+      const { backend, dtype } = target;
+      check(dtype === undefined || ['float32', 'float64', 'float16', 'bfloat16'].includes(dtype), 'to', () =>
+        `dtype must be 'float32', 'float64', 'float16' or 'bfloat16', got ${describeValue(dtype)}`);
+      if (backend !== undefined) await this.to(backend);
+      if (dtype !== undefined) this.castTo(dtype);
+      return this;
+    }
+    return this.moveTo(target);
+  }
+
+  /**
+   * PyTorch's `module.to(dtype)` (and `half()`): every floating parameter and buffer is cast in
+   * place; int32 ones, and the ones `fixedParameters` names, keep theirs. Cast to float16 or
+   * bfloat16, parameters become frozen storage (their gradients are dropped).
+   */
+  private castTo(dtype: DType): void {
+    for (const [path, m] of this.namedModules()) m.assertUnmerged('to', path);
+    const be = this.parameters()[0] ?? this.namedBuffers()[0]?.[1];
+    if (be) check(backendOf(be).dtypes.includes(dtype), 'to', () => `backend '${be.backend}' does not support ${dtype}; supported: ${backendOf(be).dtypes.join(', ')}`);
+    const buffers = this.namedBuffers();
+    for (const [name, b] of buffers) {
+      check(b.isLeaf && !b.isDisposed, 'to', () => `buffer '${name}' ${b.isDisposed ? 'was disposed' : 'is the result of a recorded op'}; create buffers under noGrad or detach() them`);
+    }
+    const fixed = new Set<Tensor>(this.modules().flatMap((m) => m.fixedParameters()));
+    const casting = [...this.parameters(), ...buffers.map(([, b]) => b)].filter((t) => !fixed.has(t) && isFloat(t.dtype));
+    for (const t of casting) castInPlace_(t, dtype);
+  }
+
+  private async moveTo(backend: string): Promise<this> {
     for (const [path, m] of this.namedModules()) m.assertUnmerged('to', path);
     const target = backendByName(backend);
     const buffers = this.namedBuffers();
@@ -312,7 +352,8 @@ function checkCopyable(name: string, src: Tensor, p: Tensor): void {
 function copyAcross(p: Tensor, src: Tensor): void {
   if (backendOf(src) === backendOf(p)) return void p.copy_(src);
   const b = backendOf(p);
-  const moved = wrapStorage(b, b.upload(src.dataSync()), src.shape, src.dtype);
+  // Uploaded as its values (a 16-bit tensor's widened exactly); copy_ casts them to p's dtype.
+  const moved = wrapStorage(b, b.upload(src.dataSync()), src.shape, isHalf(src.dtype) ? 'float32' : src.dtype);
   p.copy_(moved);
   moved.dispose();
 }

@@ -214,7 +214,10 @@ export class GPT2LMHeadModel extends Module implements AdapterModelInfo {
   static async fromPretrained(dir: string, opts: FromPretrainedOptions = {}): Promise<GPT2LMHeadModel> {
     const { config, state } = await readGPT2Checkpoint('GPT2LMHeadModel.fromPretrained', dir, opts);
     try {
-      const model = init.skipInit(() => new GPT2LMHeadModel(config, { dtype: opts.dtype }));
+      const half = opts.dtype === 'float16' || opts.dtype === 'bfloat16';
+      const model = init.skipInit(() => new GPT2LMHeadModel(config, { dtype: opts.dtype === 'float64' ? 'float64' : 'float32' }));
+      // Layers are built float32 (16-bit parameters cannot be trainable ones), then cast.
+      if (half) await model.to({ dtype: opts.dtype });
       model.loadStateDict(state);
       model.nameOrPath = dir;
       if (opts.backend) await model.to(opts.backend);

@@ -13,8 +13,12 @@ import { readModelFile, writeModelFiles } from './files.js';
 export interface FromPretrainedOptions {
   /** The backend the model lives on (the current one by default); initialised if it is not yet. */
   backend?: string;
-  /** The parameters' dtype: float32 (default; F16 and BF16 files widen to it) or float64. */
-  dtype?: 'float32' | 'float64';
+  /**
+   * The parameters' dtype: float32 (default; F16 and BF16 files widen to it) or float64; or
+   * float16/bfloat16, a frozen base for adapters (see docs/half-precision.md): a file of that
+   * dtype is kept as stored, others are rounded to it.
+   */
+  dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16';
 }
 
 const SINGLE = 'model.safetensors';
@@ -94,7 +98,8 @@ export async function readGPT2Checkpoint(op: string, dir: string, opts: FromPret
   check(typeof dir === 'string' && dir.length > 0, op, () => `expects the model's folder as a string, got ${describeValue(dir)}`);
   check(isPlainObject(opts as unknown), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
   check(opts.backend === undefined || typeof opts.backend === 'string', op, () => `backend must be a backend's name, got ${describeValue(opts.backend)}`);
-  check(opts.dtype === undefined || opts.dtype === 'float32' || opts.dtype === 'float64', op, () => `dtype must be 'float32' or 'float64', got ${describeValue(opts.dtype)}`);
+  check(opts.dtype === undefined || ['float32', 'float64', 'float16', 'bfloat16'].includes(opts.dtype), op, () =>
+    `dtype must be 'float32', 'float64', 'float16' or 'bfloat16', got ${describeValue(opts.dtype)}`);
   check(opts.backend === undefined || listBackends().includes(opts.backend), op, () => `unknown backend '${opts.backend}'; registered: ${listBackends().join(', ')}`);
   if (opts.backend) await initBackend(opts.backend);
   const configBytes = await readModelFile(op, dir, 'config.json');
@@ -139,7 +144,8 @@ export async function readGPT2Checkpoint(op: string, dir: string, opts: FromPret
   const state: Record<string, Tensor> = {};
   try {
     for (const { file, bytes } of files) {
-      const { tensors } = decodeSafetensors(bytes);
+      // A 16-bit model keeps 16-bit files as stored (copying them in rounds nothing).
+      const { tensors } = decodeSafetensors(bytes, { keepHalf: opts.dtype === 'float16' || opts.dtype === 'bfloat16' });
       for (const w of wanted.filter((x) => x.file === file)) {
         state[w.key] = tensors[w.name]!;
         delete tensors[w.name];
