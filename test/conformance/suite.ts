@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest';
 import { CASES } from './cases.js';
 import { checkCase } from './check.js';
+import { defineHalfConformance } from './half.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 import type { MatrixEntry } from '../matrix.js';
 
@@ -22,5 +23,6 @@ export function defineConformance(entry: MatrixEntry, numRuns: number): void {
         await checkCase(c, entry.backend, tol, numRuns, entry.dtype);
       });
     }
+    defineHalfConformance(entry, available);
   });
 }
