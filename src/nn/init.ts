@@ -7,7 +7,7 @@
  * @module
  */
 import { noGrad } from '../core/autograd.js';
-import { isFloat, toTypedArray } from '../core/dtype.js';
+import { isFloat, toStorageArray } from '../core/dtype.js';
 import { TsgradError, check, fmt } from '../core/errors.js';
 import { nextNormal, nextUniform } from '../core/random.js';
 import { backendOf, wrapStorage } from '../core/seams.js';
@@ -50,7 +50,7 @@ function write<T extends Tensor>(op: string, t: T, draw: () => number): T {
   check(isFloat(t.dtype), op, () => `needs a float tensor, got ${t.dtype}`);
   if (!initEnabled()) return t;
   const b = backendOf(t);
-  const values = wrapStorage(b, b.upload(toTypedArray(Array.from({ length: t.size }, draw), t.dtype)), t.shape, t.dtype);
+  const values = wrapStorage(b, b.upload(toStorageArray(Array.from({ length: t.size }, draw), t.dtype)), t.shape, t.dtype);
   noGrad(() => t.copy_(values));
   values.dispose();
   return t;

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Tensor, TsgradError, bfloat16Bits, bfloat16Value, float16Bits, float16Value, fromHalfBits, full, gradcheck, randn, setBackend, tensor, zeros,
+  Tensor, TsgradError, backendStats, bfloat16Bits, bfloat16Value, float16Bits, float16Value, fromHalfBits, full, gradcheck, nn, randn, resetStats, setBackend, tensor, zeros,
 } from '../../src/index.js';
 import { narrowToHalf, widenHalf } from '../../src/core/half.js';
 import { storageOf, storedData } from '../../src/core/seams.js';
@@ -119,6 +119,16 @@ describe('16-bit tensors', () => {
     expect([...(await storedData(h))]).toEqual(values.map(float16Bits));
   });
 
+  it('are initialised in place by nn.init, rounded once', () => {
+    const w = zeros([2000], { dtype: 'bfloat16' });
+    nn.init.normal_(w, 0, 1);
+    const v = [...w.dataSync()];
+    expect(v.every((x) => bfloat16Value(bfloat16Bits(x)) === x)).toBe(true);
+    const mean = v.reduce((a, b) => a + b) / v.length, variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+    expect(Math.abs(mean)).toBeLessThan(0.1);
+    expect(Math.abs(variance - 1)).toBeLessThan(0.15);
+  });
+
   it('are created with { dtype } and from bits', () => {
     expect([...zeros([3], { dtype: 'float16' }).dataSync()]).toEqual([0, 0, 0]);
     expect([...full([2], 1 / 3, { dtype: 'bfloat16' }).dataSync()]).toEqual([0.333984375, 0.333984375]);
@@ -177,6 +187,16 @@ describe('matmul with a 16-bit operand', () => {
       expect(z.dtype).toBe('float32');
     });
   }
+
+  it('runs the CPU\'s fused kernel on a weight, never widening it whole', () => {
+    const w = randn([300, 40]).half(), x = randn([2, 3, 40]);
+    resetStats('cpu');
+    const y = x.matmul(w.transpose(0, 1));
+    const ops = backendStats('cpu').byOp;
+    // The tiles' float32 products run inside the kernel; no cast and no matmul primitive ran.
+    expect([ops.get('fused:halfMatmul'), ops.get('cast'), ops.get('matmul')]).toEqual([1, undefined, undefined]);
+    expect(y.shape).toEqual([2, 3, 300]);
+  });
 
   it('has the gradient of finite differences (float64 input, float16 weight)', () => {
     const w = randn([6, 4]).half();
