@@ -160,9 +160,10 @@ export function loraLinear(
   check(weight.ndim === 2 && x.ndim >= 1 && x.shape[x.ndim - 1] === weight.shape[1], 'loraLinear', () =>
     `input ${fmt(x.shape)} must end in the ${weight.shape[1]} features of weight ${fmt(weight.shape)} (weight must be [out, in])`);
   assertSameBackend('loraLinear', x, weight, loraA, loraB, ...(bias ? [bias] : []));
-  // A float16/bfloat16 base weight is read by the float32 input (mixed precision, see linear).
-  check([computeDType(weight.dtype), loraA.dtype, loraB.dtype].every((d) => d === x.dtype), 'loraLinear', () =>
-    `input, weight, loraA and loraB must share a dtype (a float16/bfloat16 weight a float32 input and adapters), got ${[x, weight, loraA, loraB].map((t) => t.dtype).join(', ')}`);
+  // A float16/bfloat16 base weight is read by a float32 or float64 input (mixed precision, see linear).
+  const weightFits = isHalf(weight.dtype) ? x.dtype === 'float32' || x.dtype === 'float64' : weight.dtype === x.dtype;
+  check(weightFits && loraA.dtype === x.dtype && loraB.dtype === x.dtype, 'loraLinear', () =>
+    `input, weight, loraA and loraB must share a dtype (a float16/bfloat16 weight takes a float32 or float64 input and adapters), got ${[x, weight, loraA, loraB].map((t) => t.dtype).join(', ')}`);
   check(loraA.ndim === 2 && loraA.shape[1] === weight.shape[1], 'loraLinear', () =>
     `loraA must be [rank, ${weight.shape[1]}] for weight ${fmt(weight.shape)}, got ${fmt(loraA.shape)}`);
   check(loraB.ndim === 2 && loraB.shape[0] === weight.shape[0] && loraB.shape[1] === loraA.shape[0], 'loraLinear', () =>

@@ -202,4 +202,11 @@ describe('matmul with a 16-bit operand', () => {
     const w = randn([6, 4]).half();
     expect(gradcheck((x) => x.matmul(w.transpose(0, 1)).tanh(), [randn([3, 4], { dtype: 'float64', requiresGrad: true })]).ok).toBe(true);
   });
+
+  it('trains LoRA adapters over a bfloat16 base: gradients of x, A and B by finite differences', () => {
+    const w = randn([5, 4]).bfloat16(), bias = randn([5]).bfloat16();
+    const inputs = [randn([3, 4]), randn([2, 4]), randn([5, 2])].map((t) => t.cast('float64').requiresGrad_());
+    const lora = (x: Tensor, a: Tensor, b: Tensor) => nn.functional.loraLinear(x, w, bias, a, b, 2).tanh();
+    expect(gradcheck(lora, inputs).ok).toBe(true);
+  });
 });

@@ -76,7 +76,7 @@ describe.skipIf(skip)('GPT2LMHeadModel.fromPretrained', () => {
       expect(maxDiff(logitsOf(model, made.ids), made.logits[variant])).toBeLessThan(1e-4);
     }
     await expect(models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'), { backend: 'nope' })).rejects.toThrow(/unknown backend 'nope'/);
-    await expect(models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'), { dtype: 'float16' } as object)).rejects.toThrow(/dtype must be 'float32' or 'float64'/);
+    await expect(models.GPT2LMHeadModel.fromPretrained(join(dir, 'plain'), { dtype: 'int32' } as object)).rejects.toThrow(/dtype must be 'float32', 'float64', 'float16' or 'bfloat16'/);
   });
 
   it('refuses a key/value cache outside noGrad, where its tensors would be freed under a graph', async () => {
