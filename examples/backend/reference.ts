@@ -1,17 +1,29 @@
 // The reference backend: every primitive of the Backend interface as a plain loop over strided
-// float64 (and int32) arrays, written to be read, not to be fast. The test suite uses it as the
+// float64 (and int32) arrays, written to be read, not to be fast. float16 and bfloat16 storages
+// hold bit patterns (Uint16Array), read as their values and rounded when written. The test suite uses it as the
 // oracle the other backends are compared with (test/matrix.ts), and docs/backends.md walks
 // through it. It is laid out as a backend in src/backends/<name>/ would be: it imports core and
 // backends/shared/ only (checked by `npm run deps`).
 import type { ArgReduceOp, BackendImplementation, BinaryOp, ReduceOp, UnaryOp, View } from '../../src/core/backend.js';
-import { type DType, type TypedArray, typedArrayFor } from '../../src/core/dtype.js';
+import { type DType, type StorageArray, isHalf, storageArrayFor } from '../../src/core/dtype.js';
+import { bfloat16Bits, bfloat16Value, float16Bits, float16Value } from '../../src/core/half.js';
 import { check, fmt } from '../../src/core/errors.js';
 import { contiguousStrides, sizeOf } from '../../src/core/shape.js';
 import { erf, gelu, geluGrad, geluTanh, geluTanhGrad } from '../../src/backends/shared/opTable.js';
 import type { ReferenceInfo, ReferenceOptions } from './options.js';
 
-/** A storage is a typed array of its dtype: Float64Array or Int32Array. */
-type Storage = TypedArray;
+/** A storage is a typed array of its dtype: Float64Array, Int32Array, or Uint16Array of 16-bit float patterns. */
+type Storage = StorageArray;
+
+/** The value a stored element of `dtype` holds. */
+function valueOf(dtype: DType, stored: number): number {
+  return dtype === 'float16' ? float16Value(stored) : dtype === 'bfloat16' ? bfloat16Value(stored) : stored;
+}
+
+/** What an element of `dtype` stores for `value` (16-bit floats: rounded to nearest-even bits). */
+function storedOf(dtype: DType, value: number): number {
+  return dtype === 'float16' ? float16Bits(value) : dtype === 'bfloat16' ? bfloat16Bits(value) : value;
+}
 
 /** The elementwise ops as functions of numbers; comparisons give 1 or 0. */
 const UNARY: Record<UnaryOp, (x: number) => number> = {
@@ -91,7 +103,7 @@ function offsets(x: View<Storage>): number[] {
 export class ReferenceBackend implements BackendImplementation<Storage> {
   readonly name = 'reference';
   readonly synchronous = true;
-  readonly dtypes: readonly DType[] = ['float64', 'int32'];
+  readonly dtypes: readonly DType[] = ['float64', 'int32', 'float16', 'bfloat16'];
   readonly info: ReferenceInfo;
 
   constructor(options: ReferenceOptions = {}) {
@@ -119,17 +131,19 @@ export class ReferenceBackend implements BackendImplementation<Storage> {
   /** Every value of `x`, row-major. */
   private values(primitive: string, x: View<Storage>): number[] {
     this.checkViews(primitive, x);
-    return offsets(x).map((o) => x.storage[o]!);
+    return offsets(x).map((o) => valueOf(x.dtype, x.storage[o]!));
   }
 
-  /** A new storage of `dtype` holding `values` (int32 storage truncates as an Int32Array does). */
+  /** A new storage of `dtype` holding `values` (int32 storage truncates as an Int32Array does, 16-bit floats round). */
   private output(dtype: DType, values: ArrayLike<number>): Storage {
-    const out = typedArrayFor(dtype, values.length);
-    out.set(values);
+    const out = storageArrayFor(dtype, values.length);
+    for (let i = 0; i < values.length; i++) out[i] = storedOf(dtype, values[i]!);
     return out;
   }
 
-  upload(data: TypedArray): Storage {
+  upload(data: StorageArray): Storage {
+    // 16-bit float patterns are kept as they are; other data becomes float64 or int32.
+    if (data instanceof Uint16Array) return data.slice();
     return this.output(data instanceof Int32Array ? 'int32' : 'float64', data);
   }
 
@@ -137,13 +151,11 @@ export class ReferenceBackend implements BackendImplementation<Storage> {
     return this.output(dtype, new Array<number>(size).fill(value));
   }
 
-  readSync(x: View<Storage>): TypedArray {
-    const out = typedArrayFor(x.dtype, sizeOf(x.shape));
-    out.set(this.values('read', x));
-    return out;
+  readSync(x: View<Storage>): StorageArray {
+    return this.output(x.dtype, this.values('read', x));
   }
 
-  read(x: View<Storage>): Promise<TypedArray> {
+  read(x: View<Storage>): Promise<StorageArray> {
     return Promise.resolve(this.readSync(x));
   }
 
@@ -222,7 +234,7 @@ export class ReferenceBackend implements BackendImplementation<Storage> {
     const result = picks.map((j, i) => {
       const at = unravel(i, index.shape);
       at[axis] = j;
-      return x.storage[offsetOf(x, at)]!;
+      return valueOf(x.dtype, x.storage[offsetOf(x, at)]!);
     });
     return this.output(x.dtype, result);
   }
@@ -243,6 +255,6 @@ export class ReferenceBackend implements BackendImplementation<Storage> {
     // Read everything first: src and dst may be views of one storage.
     const values = this.values('copy', src);
     this.checkViews('copy', dst);
-    offsets(dst).forEach((o, i) => (dst.storage[o] = values[i]!));
+    offsets(dst).forEach((o, i) => (dst.storage[o] = storedOf(dst.dtype, values[i]!)));
   }
 }
