@@ -2,6 +2,8 @@ import type { View } from '../../core/backend.js';
 import { type DType, type StorageArray, type TypedArray, isHalf } from '../../core/dtype.js';
 import { type HalfDType, narrowToHalf, widenHalf } from '../../core/half.js';
 import { isContiguous, sizeOf } from '../../core/shape.js';
+import type { Arena } from './wasm/arena.js';
+import { widenInMemory } from './wasm/half.js';
 
 // The CPU's kernels for the 16-bit float storage dtypes. A float16/bfloat16 storage is a
 // Uint16Array of bit patterns; the values are widened to float32 (exactly) where a kernel reads
@@ -36,7 +38,9 @@ export function castHalf(values: TypedArray, from: DType, to: DType, allocate32:
  * rows whose products are summed. A new float32 storage, or null for any other layout (core then
  * widens b for the product).
  */
-export function halfMatmulCpu(a: View<TypedArray>, b: View<TypedArray>, matmul: MatmulFn, allocate: (n: number) => Float32Array, release: (t: TypedArray) => void): Float32Array | null {
+export function halfMatmulCpu(
+  a: View<TypedArray>, b: View<TypedArray>, arena: Arena | null, matmul: MatmulFn, allocate: (n: number) => Float32Array, release: (t: TypedArray) => void,
+): Float32Array | null {
   const r = b.shape.length;
   if (a.dtype !== 'float32' || !isHalf(b.dtype) || !isContiguous(a.shape, a.strides) || b.strides.slice(0, r - 2).some((s) => s !== 0)) return null;
   const [k, n] = b.shape.slice(-2) as [number, number];
@@ -47,10 +51,12 @@ export function halfMatmulCpu(a: View<TypedArray>, b: View<TypedArray>, matmul: 
   const out = allocate(m * n);
   if (m === 0) return out;
   const bits = b.storage as unknown as Uint16Array, dtype = b.dtype as HalfDType;
-  /** `count` rows or columns of b from `first`, widened into a float32 tile (the GEMM then reads it in place). */
+  const inJs = (from: Uint16Array, to: Float32Array) => widenHalf(from, dtype, to);
+  /** `length` values of b from `first`, widened into a float32 tile (in WebAssembly SIMD where it runs; the GEMM then reads it in place). */
   const widen = (first: number, length: number) => {
-    const tile = allocate(length);
-    return widenHalf(bits.subarray(b.offset + first, b.offset + first + length), dtype, tile);
+    const tile = allocate(length), from = bits.subarray(b.offset + first, b.offset + first + length);
+    if (!arena || !widenInMemory(arena, from, dtype, tile, inJs)) inJs(from, tile);
+    return tile;
   };
   const x: View<TypedArray> = { storage: a.storage, shape: [m, k], strides: [k, 1], offset: a.offset, dtype: 'float32' };
   if (transposed) {

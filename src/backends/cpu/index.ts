@@ -131,7 +131,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       softmaxJs(x, axis, log, out);
       return out;
     },
-    halfMatmul: (a, b) => halfMatmulCpu(a, b, (x, y) => this.matmul(x, y), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
+    halfMatmul: (a, b) => halfMatmulCpu(a, b, this.kernels?.arena ?? null, (x, y) => this.matmul(x, y), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
     quantizedMatmul: (args) =>
       quantizedMatmulCpu(args, this.kernels?.arena ?? null, (a, b) => this.matmul(a, b), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
     attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
