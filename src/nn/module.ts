@@ -328,6 +328,9 @@ export abstract class Module<Out extends ModuleOutput = Tensor> {
       check(b.isLeaf && !b.isDisposed, 'to', () => `buffer '${name}' ${b.isDisposed ? 'was disposed' : 'is the result of a recorded op'}; create buffers under noGrad or detach() them`);
     }
     const moving = [...this.parameters(), ...buffers.map(([, b]) => b)].filter((p) => backendOf(p) !== target);
+    const unsupported = moving.find((p) => !target.dtypes.includes(p.dtype));
+    check(!unsupported, 'to', () =>
+      `backend '${backend}' does not support ${unsupported!.dtype} (supported: ${target.dtypes.join(', ')}); cast first with await model.to({ dtype: 'float32' })`);
     const values = await Promise.all(moving.map((p) => p.data()));
     const grads = await Promise.all(moving.map((p) => p.grad?.data() ?? null));
     moving.forEach((p, i) => {

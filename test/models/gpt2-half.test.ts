@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Tensor, bfloat16Bits, bfloat16Value, io, manualSeed, models, nn, noGrad, optim, scope } from '../../src/index.js';
+import { type Tensor, bfloat16Bits, bfloat16Value, initBackend, io, manualSeed, models, nn, noGrad, optim, registerBackend, scope } from '../../src/index.js';
+import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { storedData } from '../../src/core/seams.js';
 import { hfUnavailable, hfVersions, runHfPython } from '../huggingface.js';
 
@@ -47,6 +48,11 @@ describe('a float16 GPT-2 on the CPU', () => {
     expect(() => model.transformer.ln_f.weight!.requiresGrad_()).toThrow(/bfloat16 tensors hold frozen weights/);
     expect(() => model.transformer.wte.weight.sum()).toThrow(/^sum: .*bfloat16.*t\.float\(\)/);
     await expect(model.to({ dtype: 'int32' as never })).rejects.toThrow(/dtype must be 'float32', 'float64', 'float16' or 'bfloat16'/);
+    // A backend without 16-bit storage refuses the whole move before anything moves.
+    registerBackend({ name: 'float32-only', checkOptions: () => {}, create: () => Object.assign(new CpuBackend(), { name: 'float32-only', dtypes: ['float32', 'int32'] }) });
+    await initBackend('float32-only');
+    await expect(model.to('float32-only')).rejects.toThrow(/backend 'float32-only' does not support bfloat16/);
+    expect(model.parameters().every((p) => p.backend === 'cpu')).toBe(true);
   });
 });
 
