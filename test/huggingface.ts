@@ -21,10 +21,15 @@ function run(args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
+// The installed versions come from the packages' metadata: importing torch, transformers and peft
+// costs seconds of CPU, and every parity test file would pay it again just to ask. A package that
+// is installed but does not import fails that file's scripts loudly instead.
+const VERSIONS = 'from importlib.metadata import version as v; print(f"torch {v(\'torch\')}, transformers {v(\'transformers\')}, peft {v(\'peft\')}")';
+
 async function probe(): Promise<string | null> {
   if (!existsSync(HF_PYTHON)) return null;
   try {
-    return (await run(['-c', 'import torch, transformers, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")'], 120_000)).trim();
+    return (await run(['-c', VERSIONS], 120_000)).trim();
   } catch {
     return null;
   }
