@@ -6,22 +6,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { configureMatmulThreads } from '../../src/backends/cpu/threads.js';
 import { attentionBackward, attentionForward } from '../../src/backends/cpu/wasm/attention.js';
 import { WasmAttention } from '../../src/backends/cpu/wasm/attentionKernels.js';
 import { encodeModule } from '../../src/backends/cpu/wasm/emitter.js';
-import { installBackend } from '../../src/core/backend.js';
-import { type FusedKernels, Generator, type Tensor, type TypedArray, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
+import { Generator, type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
+import { expectClose, installComposedCpu } from '../fused.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
 
 const sdpa = nn.functional.scaledDotProductAttention;
 const skip = hfUnavailable('the cpu fused attention against PyTorch');
-
-/** The cpu backend with no fused kernel at all: core's composed attention, the reference. */
-class ComposedCpu extends CpuBackend {
-  override readonly fused: FusedKernels<TypedArray> = {};
-}
+const COMPOSED = installComposedCpu();
 
 interface Case {
   name: string;
@@ -102,18 +97,10 @@ function run(c: Case, x: Inputs, backend: string, dropoutP = 0): number[][] {
   return [out, ...gs].map((t) => Array.from(t!.dataSync()));
 }
 
-function expectClose(got: number[], want: number[], what: string, tol: number): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= tol * Math.max(1, Math.abs(want[i]!)))) expect.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]}`);
-  }
-}
-
 const WHAT = ['output', 'dQ', 'dK', 'dV'];
 
 describe('cpu fused attention', () => {
   const built = cases.map(inputs);
-  beforeAll(() => installBackend('cpu-composed-attention', new ComposedCpu()));
   afterEach(() => vi.restoreAllMocks());
 
   /** Runs `c` on the cpu backend, checking which kernels ran: the fused forward and backward, SIMD where the case says. */
@@ -152,7 +139,7 @@ describe('cpu fused attention', () => {
         const got = fused(c, built[i]!);
         const ref = refs[i]!;
         const want = [ref.out, ref.dq, ref.dk, ref.dv];
-        got.forEach((g, j) => expectClose(g, want[j]!, WHAT[j]!, 2e-5));
+        got.forEach((g, j) => expectClose(g, want[j]!, 2e-5, WHAT[j]!));
       });
     });
   });
@@ -160,8 +147,8 @@ describe('cpu fused attention', () => {
   cases.forEach((c, i) => {
     it(`${c.name}, with dropout: the composed path's values and gradients`, () => {
       const got = fused(c, built[i]!, 0.25);
-      const want = run(c, built[i]!, 'cpu-composed-attention', 0.25);
-      got.forEach((g, j) => expectClose(g, want[j]!, WHAT[j]!, 2e-5));
+      const want = run(c, built[i]!, COMPOSED, 0.25);
+      got.forEach((g, j) => expectClose(g, want[j]!, 2e-5, WHAT[j]!));
     });
   });
 
@@ -176,7 +163,7 @@ describe('cpu fused attention', () => {
     resetStats('cpu');
     const got = second('cpu');
     expect(backendStats('cpu').byOp.get('fused:attentionBackward')).toBeUndefined();
-    expectClose(got, second('cpu-composed-attention'), 'd²', 1e-4);
+    expectClose(got, second(COMPOSED), 1e-4, 'd²');
   });
 
   it('compiles as one module under the 4 KiB a browser compiles synchronously on its main thread', () => {

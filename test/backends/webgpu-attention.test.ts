@@ -3,18 +3,13 @@
 // gradients with masks, isCausal, dropout, broadcast and strided operands, rows that attend
 // nowhere and rows longer than a key tile; second order goes through the composed backward.
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { installBackend } from '../../src/core/backend.js';
-import { type FusedKernels, Generator, type Tensor, type TypedArray, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
+import { Generator, type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';
+import { expectClose, installComposedCpu } from '../fused.js';
 
 const sdpa = nn.functional.scaledDotProductAttention;
 
-/** The cpu backend with no fused kernel: core's composed attention, the reference. */
-class ComposedCpu extends CpuBackend {
-  override readonly fused: FusedKernels<TypedArray> = {};
-}
-installBackend('cpu-composed-reference', new ComposedCpu());
+const COMPOSED = installComposedCpu();
 
 interface Case {
   name: string;
@@ -62,13 +57,6 @@ async function run(c: Case, backend: string, p: number, data: number[][]): Promi
   return Promise.all([out, ...gs].map(async (t) => Array.from(await t!.data())));
 }
 
-function expectClose(got: number[], want: number[], what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= 1e-4 * Math.max(1, Math.abs(want[i]!)))) expect.fail(`${what}[${i}]: webgpu ${got[i]}, composed ${want[i]}`);
-  }
-}
-
 describe('webgpu fused attention', () => {
   const available = backendBeforeAll('webgpu', 'fused attention tests');
 
@@ -84,8 +72,8 @@ describe('webgpu fused attention', () => {
         const got = await run(c, 'webgpu', p, data);
         expect(backendStats('webgpu').byOp.get('fused:attention')).toBe(1);
         expect(backendStats('webgpu').byOp.get('fused:attentionBackward')).toBe(1);
-        const want = await run(c, 'cpu-composed-reference', p, data);
-        got.forEach((g, i) => expectClose(g, want[i]!, ['output', 'dQ', 'dK', 'dV'][i]!));
+        const want = await run(c, COMPOSED, p, data);
+        got.forEach((g, i) => expectClose(g, want[i]!, 1e-4, ['output', 'dQ', 'dK', 'dV'][i]!));
       });
     }
   }
@@ -103,6 +91,6 @@ describe('webgpu fused attention', () => {
     resetStats('webgpu');
     const got = await second('webgpu');
     expect(backendStats('webgpu').byOp.get('fused:attentionBackward')).toBeUndefined();
-    expectClose(got, await second('cpu-composed-reference'), 'd²');
+    expectClose(got, await second(COMPOSED), 1e-4, 'd²');
   });
 });

@@ -3,14 +3,11 @@
 // against what the cases' initialisations give analytically, and tsgrad's three backends against
 // each other; the table, the chart and the JSON offered for download show what ran.
 // Chromium missing: fails under CI, skipped loudly elsewhere.
-import { fileURLToPath } from 'node:url';
-import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchPageResult } from '../../web/bench.js';
 import { type Browser, type StaticServer, launchChromium, serve } from './harness.js';
+import { playgroundBuild } from './playground.js';
 
-const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const OUT = root('dist/test-bench-web');
 const IMPLS = ['tsgrad/cpu', 'tsgrad/webgpu', 'tsgrad/gpujs', 'tfjs/webgpu', 'jax-js/webgpu'];
 const LORA = 'LoRA r4 train step, x [64,768], W 768×768, Adam';
 
@@ -38,8 +35,7 @@ describe('the playground\'s benchmark section (Chromium)', () => {
       console.warn(`\n*** SKIPPING the benchmark page's browser test: ${(e as Error).message}\n`);
       return;
     }
-    await viteBuild({ configFile: root('web/vite.config.ts'), logLevel: 'warn', build: { outDir: OUT, emptyOutDir: true } });
-    server = await serve({ '/web/': OUT });
+    server = await serve({ '/web/': await playgroundBuild() });
   }, 180_000);
   afterAll(async () => {
     await browser?.close();

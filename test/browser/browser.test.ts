@@ -6,23 +6,23 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
 import type { Download, Page } from 'playwright-core';
-import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.js';
 import { io } from '../../src/index.js';
 import type { PlaygroundResult } from '../../web/main.js';
 import type { PageConformance } from './conformance.page.js';
 import { type Browser, type StaticServer, launchChromium, serve } from './harness.js';
+import { PLAYGROUND, playgroundBuild } from './playground.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const DIST = { browser: root('dist/browser'), page: root('dist/test-browser'), web: root('dist/web') };
+const DIST = { browser: root('dist/browser'), page: root('dist/test-browser'), web: PLAYGROUND };
 /** One case per kind of kernel: elementwise, broadcasting binary, reduction, matmul, views, indexing, fused softmax, a loss. */
 const SLICE = ['exp', 'mul', 'matmul', 'transpose + contiguous', 'cat', 'gather', 'softmax', 'crossEntropy'];
 
 let browser: Browser | null = null;
 let server: StaticServer;
 
-/** Builds what the pages load: the library bundle, the conformance page and the playground. */
+/** Builds what the pages load: the library bundle, the conformance page and (shared with other files) the playground. */
 async function buildAll(): Promise<void> {
   await buildBrowser(DIST.browser);
   await esbuild({
@@ -39,7 +39,7 @@ async function buildAll(): Promise<void> {
   });
   mkdirSync(DIST.page, { recursive: true });
   writeFileSync(`${DIST.page}/index.html`, '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./conformance.js"></script>');
-  await viteBuild({ configFile: root('web/vite.config.ts'), logLevel: 'warn' });
+  await playgroundBuild();
 }
 
 /** A page that records console errors and uncaught exceptions. */

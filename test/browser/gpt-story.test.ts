@@ -3,10 +3,10 @@
 // falls, and the parameter and memory counts match GPT-2's architecture counted by hand.
 // Chromium missing: fails under CI, skipped loudly elsewhere.
 import { fileURLToPath } from 'node:url';
-import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GptStoryResult } from '../../web/gpt.js';
 import { type Browser, type StaticServer, launchChromium, serve } from './harness.js';
+import { playgroundBuild } from './playground.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const OUT = root('dist/test-gpt-web');
@@ -25,8 +25,7 @@ describe('the playground\'s GPT story (Chromium)', () => {
       console.warn(`\n*** SKIPPING the GPT story's browser test: ${(e as Error).message}\n`);
       return;
     }
-    await viteBuild({ configFile: root('web/vite.config.ts'), logLevel: 'warn', build: { outDir: OUT, emptyOutDir: true } });
-    server = await serve({ '/web/': OUT });
+    server = await serve({ '/web/': await playgroundBuild() });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

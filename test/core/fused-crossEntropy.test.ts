@@ -3,26 +3,13 @@
 // first-order gradients (the backward kernel), second-order ones (the tensor-op backward), every
 // option (ignoreIndex, labelSmoothing, reduction, classes on axis 1 of [N, C, d]), and finite differences.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { installBackend } from '../../src/core/backend.js';
 import {
   type Tensor, backendStats, getBackend, grad, gradcheck, gradgradcheck, manualSeed, nn, noGrad, randn, resetStats, scope, setBackend, tensor,
 } from '../../src/index.js';
 import type { CrossEntropyOptions } from '../../src/nn/losses.js';
-
-/** The CPU backend without fused kernels, so core composes cross-entropy from primitives. */
-class ComposedCpu extends CpuBackend {
-  override readonly fused = {};
-}
+import { expectClose, installComposedCpu } from '../fused.js';
 
 const F = nn.functional;
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)))) expect.fail(`element ${i}: got ${got[i]}, want ${want[i]}`);
-  }
-}
 
 /** Loss, first-order gradient (no graph) and second-order one of crossEntropy on `backend`. */
 function derivatives(x0: number[], shape: number[], t0: number[], tShape: number[], opts: CrossEntropyOptions, backend: string, dtype: 'float32' | 'float64') {
@@ -45,7 +32,7 @@ const cases: { name: string; shape: number[]; tShape: number[]; targets: number[
 
 describe('fused crossEntropy', () => {
   beforeAll(async () => {
-    installBackend('cpu-composed', new ComposedCpu());
+    installComposedCpu();
     await setBackend('cpu');
   });
 

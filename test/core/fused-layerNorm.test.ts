@@ -2,25 +2,12 @@
 // kernels ('cpu-composed'), on which core composes LayerNorm from primitives: values, first-order
 // gradients (the backward kernel), second-order ones (the tensor-op backward), and finite differences.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { installBackend } from '../../src/core/backend.js';
 import {
   type Tensor, backendStats, getBackend, grad, noGrad, scope, gradcheck, gradgradcheck, manualSeed, nn, randn, resetStats, setBackend, tensor,
 } from '../../src/index.js';
-
-/** The CPU backend without fused kernels, so core composes LayerNorm from primitives. */
-class ComposedCpu extends CpuBackend {
-  override readonly fused = {};
-}
+import { expectClose, installComposedCpu } from '../fused.js';
 
 const F = nn.functional;
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)))) expect.fail(`element ${i}: got ${got[i]}, want ${want[i]}`);
-  }
-}
 
 interface Inputs { x: number[]; w: number[]; b: number[]; shape: number[] }
 
@@ -42,7 +29,7 @@ function derivatives(v: Inputs, backend: string, dtype: 'float32' | 'float64', a
 
 describe('fused layerNorm', () => {
   beforeAll(async () => {
-    installBackend('cpu-composed', new ComposedCpu());
+    installComposedCpu();
     await setBackend('cpu');
   });
 

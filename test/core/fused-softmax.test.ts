@@ -2,16 +2,10 @@
 // kernel), against the same backend without fused kernels, installed as 'cpu-composed', on which
 // core composes softmax from primitives.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { installBackend } from '../../src/core/backend.js';
 import {
   type Tensor, backendStats, grad, gradcheck, gradgradcheck, manualSeed, randn, resetStats, setBackend, tensor, zeros,
 } from '../../src/index.js';
-
-/** The CPU backend without its fused softmax, so core composes softmax from primitives. */
-class ComposedCpu extends CpuBackend {
-  override readonly fused = {};
-}
+import { installComposedCpu } from '../fused.js';
 
 const ops = {
   softmax: (x: Tensor, axis: number) => x.softmax(axis),
@@ -38,7 +32,7 @@ function derivatives(op: (x: Tensor, axis: number) => Tensor, data: Float64Array
 
 describe('fused softmax', () => {
   beforeAll(async () => {
-    installBackend('cpu-composed', new ComposedCpu());
+    installComposedCpu();
     await setBackend('cpu');
   });
 
