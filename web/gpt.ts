@@ -6,7 +6,7 @@ import { Generator, manualSeed, models, nn } from 'tsgrad';
 import { evenBatches, mobyDick, stateOfTheUnion } from '../examples/gpt/data.js';
 import { CONFIG, copyOf, sample } from '../examples/gpt/model.js';
 import type { RunName, RunResult } from '../examples/gpt/report.js';
-import { type Trained, heldOutLoss, train } from '../examples/gpt/train.js';
+import { type Trained, heldOutLoss, train, weightBytes } from '../examples/gpt/train.js';
 import { type Series, kib, lineChart, memoryChart } from './charts.js';
 
 const $ = <T extends Element = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
@@ -130,8 +130,8 @@ async function run(hooks: GptStoryHooks, s: GptSettings): Promise<GptStoryResult
   const finish = async (name: RunName, model: models.GPT2LMHeadModel, t: Trained | null) => {
     runs.push({
       name, heldOutLoss: await heldOutLoss(model, heldOut), trainable: t ? model.numParameters({ trainableOnly: true }) : 0,
-      gradOptimizerBytes: t?.gradOptimizerBytes ?? 0, activationBytes: t?.activationBytes ?? 0, msPerStep: t?.msPerStep ?? 0,
-      steps: t?.losses.length ?? 0, sample: await sample(model, PROMPT, new Generator().manualSeed(SEED)),
+      weightBytes: weightBytes(model), gradOptimizerBytes: t?.gradOptimizerBytes ?? 0, activationBytes: t?.activationBytes ?? 0,
+      msPerStep: t?.msPerStep ?? 0, steps: t?.losses.length ?? 0, sample: await sample(model, PROMPT, new Generator().manualSeed(SEED)),
     });
     showTable(runs);
   };

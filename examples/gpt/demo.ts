@@ -1,7 +1,7 @@
 // The GPT demo: pretrain a small GPT-2 on Moby Dick, adapt it to State of the Union addresses
 // with LoRA (on c_attn unless told otherwise) at ranks 1, 4 and 8, by full fine-tuning and from
-// scratch, and compare them on held-out addresses; save the model and the rank-4 adapter as
-// transformers and PEFT do.
+// scratch, and compare them on held-out addresses; then rank 4 again over the base stored in
+// float16 and in NF4 (QLoRA); save the model and the rank-4 adapter as transformers and PEFT do.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, getBackend, io, manualSeed, models, nn, noGrad, scope, setBackend } from '../../src/index.js';
@@ -9,7 +9,7 @@ import { type Curve, lossPlot } from '../shared/plot.js';
 import { HELD_OUT_EVERY, SYMBOLS, evenBatches, mobyDick, stateOfTheUnion, vocabJson } from './data.js';
 import { CONFIG, copyOf, newModel, sample } from './model.js';
 import { type RunName, type RunResult, table } from './report.js';
-import { type Trained, heldOutLoss, train } from './train.js';
+import { type Trained, heldOutLoss, train, weightBytes } from './train.js';
 
 export interface DemoOptions {
   seed: number;
@@ -92,6 +92,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   const finish = async (name: RunName, model: models.GPT2LMHeadModel, t: Trained | null) => {
     const result: RunResult = {
       name, heldOutLoss: await heldOutLoss(model, heldOut), trainable: t ? model.numParameters({ trainableOnly: true }) : 0,
+      weightBytes: weightBytes(model),
       gradOptimizerBytes: t?.gradOptimizerBytes ?? 0, activationBytes: t?.activationBytes ?? 0, msPerStep: t?.msPerStep ?? 0,
       steps: t?.losses.length ?? 0, sample: await sample(model, PROMPT, new Generator().manualSeed(opts.seed)),
     };
@@ -107,6 +108,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
     nn.applyLoRA(model, { targets, rank, alpha: rank });
     await finish(`lora-r${rank}`, model, await train(model, sotu.train, { ...common, label: `lora r${rank}`, steps: s.adaptSteps, lr: s.lr.lora, seed: opts.seed + rank }));
     adapted.set(rank, model);
+  }
+  // Rank 4 again, with the same seed and steps, over the frozen base stored in 16 bits, and over
+  // its linear layers quantized to NF4 with double quantization as QLoRA does (the embeddings and
+  // LayerNorms stay float32; at this width they are a tenth of the weights).
+  const lowPrecision = [
+    ['lora-r4-float16', async (m: models.GPT2LMHeadModel) => { await m.to({ dtype: 'float16' }); }],
+    ['lora-r4-nf4', async (m: models.GPT2LMHeadModel) => { nn.quantize(m, { format: 'nf4', doubleQuant: true, targets: ['c_attn', 'c_proj', 'c_fc'] }); }],
+  ] as const;
+  for (const [name, store] of lowPrecision) {
+    manualSeed(opts.seed + 4);
+    const model = copyOf(base);
+    await store(model);
+    nn.applyLoRA(model, { targets, rank: 4, alpha: 4 });
+    await finish(name, model, await train(model, sotu.train, { ...common, label: name.replace('lora-r4-', 'lora r4 '), steps: s.adaptSteps, lr: s.lr.lora, seed: opts.seed + 4 }));
   }
   const full = copyOf(base).unfreeze();
   await finish('full', full, await train(full, sotu.train, { ...common, label: 'full', steps: s.adaptSteps, lr: s.lr.full, seed: opts.seed + 100 }));

@@ -1,11 +1,12 @@
 // The GPT demo's results: one row per run, and the Markdown table the demo prints.
 
-export type RunName = 'base' | 'lora-r1' | 'lora-r4' | 'lora-r8' | 'full' | 'scratch';
+export type RunName = 'base' | 'lora-r1' | 'lora-r4' | 'lora-r8' | 'lora-r4-float16' | 'lora-r4-nf4' | 'full' | 'scratch';
 
-export const RUN_NAMES: readonly RunName[] = ['base', 'lora-r1', 'lora-r4', 'lora-r8', 'full', 'scratch'];
+export const RUN_NAMES: readonly RunName[] = ['base', 'lora-r1', 'lora-r4', 'lora-r8', 'lora-r4-float16', 'lora-r4-nf4', 'full', 'scratch'];
 
 const LABELS: Record<RunName, string> = {
   base: 'base (no adaptation)', 'lora-r1': 'LoRA rank 1', 'lora-r4': 'LoRA rank 4', 'lora-r8': 'LoRA rank 8',
+  'lora-r4-float16': 'LoRA rank 4, float16 base', 'lora-r4-nf4': 'LoRA rank 4, NF4 base (QLoRA)',
   full: 'full fine-tuning', scratch: 'from scratch',
 };
 
@@ -14,6 +15,8 @@ export interface RunResult {
   /** Nats per character on the held-out addresses. */
   heldOutLoss: number;
   trainable: number;
+  /** Every parameter's bytes, frozen and trainable (memoryReport, from the storages): the base's dtype shows here. */
+  weightBytes: number;
   /** Gradients and Adam's two moments, in bytes. */
   gradOptimizerBytes: number;
   /** What one training step's graph saves for backward, in bytes. */
@@ -34,13 +37,13 @@ export function shareOfFullGain(run: RunResult, runs: RunResult[]): number {
 
 /** The runs as a Markdown table, one row per run; the prompt starts each sample. */
 export function table(runs: RunResult[], prompt: string): string {
-  const head = ['run', 'held-out loss (nats/char)', 'of full FT\'s gain', 'trainable parameters', 'gradient + Adam (bytes)', 'activations (bytes)', 'ms/step', 'sample'];
+  const head = ['run', 'held-out loss (nats/char)', 'of full FT\'s gain', 'trainable parameters', 'weights (bytes)', 'gradient + Adam (bytes)', 'activations (bytes)', 'ms/step', 'sample'];
   const rows = runs.map((r) => [
     LABELS[r.name], r.heldOutLoss.toFixed(3), `${Math.round(100 * shareOfFullGain(r, runs))}%`, count(r.trainable),
-    count(r.gradOptimizerBytes), r.steps ? count(r.activationBytes) : '–', r.steps ? r.msPerStep.toFixed(0) : '–',
+    count(r.weightBytes), count(r.gradOptimizerBytes), r.steps ? count(r.activationBytes) : '–', r.steps ? r.msPerStep.toFixed(0) : '–',
     `\`${JSON.stringify(prompt + r.sample).slice(1, -1).replaceAll('`', "'").replaceAll('|', '/')}\``,
   ]);
-  const right = [false, true, true, true, true, true, true, false];
+  const right = [false, true, true, true, true, true, true, true, false];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => `${'-'.repeat(right[i] ? w + 1 : w + 2)}${right[i] ? ':' : ''}`).join('|')}|`;

@@ -86,3 +86,9 @@ export async function heldOutLoss(model: LanguageModel, batches: Batch[]): Promi
   }
   return total / count;
 }
+
+/** Every parameter's bytes, frozen and trainable, counted from the storages (so a 16-bit or NF4 base shows as such). */
+export function weightBytes(model: nn.Module): number {
+  const m = memoryReport(model);
+  return m.frozenParams.bytes + m.trainableParams.bytes;
+}

@@ -45,6 +45,22 @@ describe.skipIf(skip)('npm run demo -- --quick', () => {
     // LoRA on c_attn: A [r, 64] and B [192, r] in each block.
     for (const r of [1, 4, 8]) expect(run(`lora-r${r}`).trainable).toBe(L * r * (C + 3 * C));
     expect(run('base').trainable).toBe(0);
+    // Rank 4 over a float16 base and over an NF4 base trains the same adapters as over float32.
+    const lora4 = L * 4 * (C + 3 * C);
+    for (const name of ['lora-r4-float16', 'lora-r4-nf4']) {
+      expect(run(name).trainable).toBe(lora4);
+      expect(run(name).gradOptimizerBytes).toBe(run('lora-r4').gradOptimizerBytes);
+    }
+    // Weights, counted from the storages: 4 bytes a value in float32, 2 in float16; NF4 packs the
+    // blocks' 12·C² weights per block at half a byte each, plus one 8-bit absmax per 64 values and
+    // a few float32 second-level scales (double quantization); everything else stays float32.
+    expect(run('lora-r4').weightBytes).toBe(4 * (total + lora4));
+    expect(run('full').weightBytes).toBe(4 * total);
+    expect(run('lora-r4-float16').weightBytes).toBe(2 * total + 4 * lora4);
+    const quantized = L * 12 * C * C;
+    const nf4Floor = 4 * (total - quantized) + quantized / 2 + quantized / 64 + 4 * lora4;
+    expect(run('lora-r4-nf4').weightBytes).toBeGreaterThanOrEqual(nf4Floor);
+    expect(run('lora-r4-nf4').weightBytes).toBeLessThan(nf4Floor + quantized / 64);
     for (const r of results.runs.slice(1)) {
       expect(r.steps).toBe(QUICK.adaptSteps);
       // A gradient and two Adam moments of 4 bytes per trainable number.
@@ -60,14 +76,14 @@ describe.skipIf(skip)('npm run demo -- --quick', () => {
     expect(results.checks.pretrainedReloadMaxDiff).toBeLessThanOrEqual(1e-5);
     expect(results.checks.adapterReloadMaxDiff).toBeLessThanOrEqual(1e-5);
     expect(Math.abs(results.checks.mergedHeldOutLoss - results.checks.unmergedHeldOutLoss)).toBeLessThan(1e-4);
-    for (const label of ['base (no adaptation)', 'LoRA rank 1', 'LoRA rank 4', 'LoRA rank 8', 'full fine-tuning', 'from scratch']) {
+    for (const label of ['base (no adaptation)', 'LoRA rank 1', 'LoRA rank 4', 'LoRA rank 8', 'LoRA rank 4, float16 base', 'LoRA rank 4, NF4 base (QLoRA)', 'full fine-tuning', 'from scratch']) {
       expect(lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith(`| ${label} `))).toHaveLength(1);
     }
     const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(saved.runs.map((r: { heldOutLoss: number }) => r.heldOutLoss)).toEqual(results.runs.map((r) => r.heldOutLoss));
     const svg = readFileSync(join(out, 'loss.svg'), 'utf8');
-    expect(svg.match(/<polyline/g)).toHaveLength(6);
-    expect(svg.match(/<circle/g)).toHaveLength(6);
+    expect(svg.match(/<polyline/g)).toHaveLength(8);
+    expect(svg.match(/<circle/g)).toHaveLength(8);
 
     // The same files in tsgrad and in transformers + PEFT.
     const text = 'Fellow-Citizens of the Senate and House of Representatives:';
