@@ -5,6 +5,8 @@
 //
 // npx tsx examples/diffusion/sweep.ts --base out/demo-diffusion/base/model.safetensors \
 //   --run lora --targets conv1,conv2,to_q,to_k,to_v,to_out --lr 1e-2 [--steps 300 --samples 64]
+// --adapter DIR judges a saved adapter (a run's out/…/adapter/) instead of training one, and
+// --sample-seed N draws the samples from another starting noise.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,10 +29,12 @@ const { values } = parseArgs({
     alpha: { type: 'string', default: '4' },
     steps: { type: 'string', default: String(FULL.adaptSteps) },
     samples: { type: 'string', default: '64' },
+    adapter: { type: 'string' },
+    'sample-seed': { type: 'string', default: '7000' },
   },
 });
 // Seeds apart from the demo's (batches seed + 4, samples seed + 1000 at seed 0).
-const BATCH_SEED = 40, SAMPLE_SEED = 7000, LOSS_SEED = 9000;
+const BATCH_SEED = 40, SAMPLE_SEED = Number(values['sample-seed']), LOSS_SEED = 9000;
 
 await setBackend('cpu');
 const schedule = new NoiseSchedule(1000);
@@ -56,6 +60,7 @@ if (values.run === 'lora') {
   model = copyOf(base);
   manualSeed(BATCH_SEED);
   nn.applyLoRA(model, { targets: values.targets!.split(','), rank: Number(values.rank), alpha: Number(values.alpha) });
+  if (values.adapter) io.loadAdapterDir(model, values.adapter);
 } else if (values.run === 'full') {
   model = copyOf(base).unfreeze();
 } else {
@@ -63,7 +68,7 @@ if (values.run === 'lora') {
 }
 const trainable = model.numParameters({ trainableOnly: true });
 const steps = Number(values.steps);
-const t = values.run === 'base' ? null : await train(model, schedule, digits(NEW_DIGITS, 'train'), {
+const t = values.run === 'base' || values.adapter ? null : await train(model, schedule, digits(NEW_DIGITS, 'train'), {
   label: values.run!, steps, lr, warmup: FULL.warmup, batch: FULL.batch, seed: BATCH_SEED, emaDecay: FULL.emaDecay.adapt,
 });
 
@@ -86,7 +91,7 @@ labels.digits.forEach((d, i) => {
 });
 const n = labels.digits.length, argmax89 = labels.digits.filter((d) => d >= 8).length;
 console.log(JSON.stringify({
-  run: values.run, targets: values.run === 'lora' ? values.targets : undefined, lr, rank: Number(values.rank), alpha: Number(values.alpha), steps, trainable,
+  run: values.run, adapter: values.adapter, sampleSeed: SAMPLE_SEED, targets: values.run === 'lora' ? values.targets : undefined, lr, rank: Number(values.rank), alpha: Number(values.alpha), steps, trainable,
   heldOutLoss: lossSum / batches, confident89: (histogram[8]! + histogram[9]!) / n, argmax89: argmax89 / n, confidentAny: histogram.reduce((a, b) => a + b, 0) / n,
   confidentHistogram: histogram, trainLoss: t ? t.losses.slice(-30).reduce((a, b) => a + b, 0) / 30 : null, msPerStep: t?.msPerStep,
 }));
