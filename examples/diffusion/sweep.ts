@@ -91,7 +91,7 @@ labels.digits.forEach((d, i) => {
 });
 const n = labels.digits.length, argmax89 = labels.digits.filter((d) => d >= 8).length;
 console.log(JSON.stringify({
-  run: values.run, adapter: values.adapter, sampleSeed: SAMPLE_SEED, targets: values.run === 'lora' ? values.targets : undefined, lr, rank: Number(values.rank), alpha: Number(values.alpha), steps, trainable,
+  run: values.run, adapter: values.adapter, sampleSeed: SAMPLE_SEED, targets: values.run === 'lora' ? values.targets : undefined, lr: t ? lr : undefined, rank: Number(values.rank), alpha: Number(values.alpha), steps: t ? steps : 0, trainable,
   heldOutLoss: lossSum / batches, confident89: (histogram[8]! + histogram[9]!) / n, argmax89: argmax89 / n, confidentAny: histogram.reduce((a, b) => a + b, 0) / n,
   confidentHistogram: histogram, trainLoss: t ? t.losses.slice(-30).reduce((a, b) => a + b, 0) / 30 : null, msPerStep: t?.msPerStep,
 }));
