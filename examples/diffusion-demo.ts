@@ -1,7 +1,9 @@
 // npm run demo:diffusion [-- --seed 0 --backend cpu|webgpu|gpujs --quick --out out/demo-diffusion
-//   --classifier-steps N --pretrain-steps N --adapt-steps N --samples N --sampling-steps N]
+//   --classifier-steps N --pretrain-steps N --adapt-steps N --samples N --sampling-steps N
+//   --base out/demo-diffusion/base/model.safetensors (adapt a saved pretrained base)]
 // A small DDPM pretrained on MNIST digits 0–7 and adapted to 8 and 9 four ways: see
 // examples/diffusion/demo.ts.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runDemo } from './diffusion/demo.js';
 
@@ -11,6 +13,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'cpu' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: 'out/demo-diffusion' },
+    base: { type: 'string' },
     'pretrain-steps': { type: 'string' },
     'adapt-steps': { type: 'string' },
     'classifier-steps': { type: 'string' },
@@ -32,5 +35,6 @@ const overrides = Object.fromEntries(Object.entries({
   classifierSteps: count('classifier-steps'), pretrainSteps: count('pretrain-steps'), adaptSteps: count('adapt-steps'),
   samples: count('samples'), samplingSteps: count('sampling-steps', 2),
 }).filter(([, v]) => v !== undefined));
-await runDemo({ seed, backend: values.backend!, quick: values.quick!, out: values.out!, overrides });
+if (values.base !== undefined && !existsSync(values.base)) throw new Error(`--base must name a pretrained base's model.safetensors (a run's out/…/base/), got ${values.base}, which does not exist`);
+await runDemo({ seed, backend: values.backend!, quick: values.quick!, out: values.out!, base: values.base, overrides });
 process.exit(0);

@@ -19,6 +19,11 @@ export interface DemoOptions {
   /** A few steps of everything (CI's check that the demo runs and its files open), instead of the full story. */
   quick: boolean;
   out: string;
+  /**
+   * A pretrained base (the `base/model.safetensors` a run wrote) to adapt instead of pretraining
+   * one: with the same seed and settings, the run goes on as the one that wrote it did.
+   */
+  base?: string;
   /** Overrides of the settings' step counts and learning rates (for trying other budgets). */
   overrides?: Partial<Settings>;
   /** Where progress and the table go (default: stdout, with a progress bar on terminals). */
@@ -47,7 +52,7 @@ export interface Settings {
 export const FULL: Settings = {
   classifierSteps: 300, pretrainSteps: 1800, adaptSteps: 300, batch: 16, warmup: 50, samples: 64, samplingSteps: 20,
   emaDecay: { pretrain: 0.995, adapt: 0.99 },
-  lr: { classifier: 2e-3, pretrain: 2e-3, lora: 1e-2, full: 1e-3, scratch: 2e-3 },
+  lr: { classifier: 2e-3, pretrain: 2e-3, lora: 3e-2, full: 1e-3, scratch: 2e-3 },
 };
 
 export const QUICK: Settings = { ...FULL, classifierSteps: 10, pretrainSteps: 3, adaptSteps: 2, batch: 4, warmup: 1, samples: 8, samplingSteps: 3 };
@@ -70,6 +75,8 @@ export interface DemoResults {
   loraTargets: string[];
   data: { pretrainImages: number; adaptImages: number; classifierTrainImages: number; classifierHeldOutImages: number };
   classifierHeldOutAccuracy: number;
+  /** The file the pretrained base was read from (`--base`), or null where this run pretrained it. */
+  baseLoadedFrom: string | null;
   runs: RunResult[];
   /** The largest |noise difference| between the trained rank-4 model and the base with the adapter read back. */
   adapterReloadMaxDiff: number;
@@ -124,7 +131,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
   manualSeed(opts.seed);
   const base = makeUNet();
   say(`UNet: ${base.numParameters().toLocaleString('en-US')} parameters`);
-  await train(base, schedule, pretrainData, { ...common, label: 'pretrain', steps: s.pretrainSteps, lr: s.lr.pretrain, emaDecay: s.emaDecay.pretrain, seed: opts.seed });
+  if (opts.base) {
+    base.loadStateDict(io.loadSafetensors(opts.base).tensors);
+    say(`pretrained base read from ${opts.base}`);
+  } else {
+    await train(base, schedule, pretrainData, { ...common, label: 'pretrain', steps: s.pretrainSteps, lr: s.lr.pretrain, emaDecay: s.emaDecay.pretrain, seed: opts.seed });
+  }
   base.freeze();
 
   const runs: RunResult[] = [];
@@ -173,7 +185,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResults> {
     seed: opts.seed, backend: getBackend().name, quick: opts.quick, settings: s, config: UNET_CONFIG, numTimesteps: schedule.numTimesteps, sampler,
     loraTargets: LORA_TARGETS,
     data: { pretrainImages: pretrainData.count, adaptImages: adaptData.count, classifierTrainImages: classifierTrain.count, classifierHeldOutImages: classifierHeldOut.count },
-    classifierHeldOutAccuracy: judge.heldOutAccuracy, runs, adapterReloadMaxDiff,
+    classifierHeldOutAccuracy: judge.heldOutAccuracy, baseLoadedFrom: opts.base ?? null, runs, adapterReloadMaxDiff,
     files: { table: tableFile, grids, adapter: adapterDir, base: baseFile }, seconds: (performance.now() - began) / 1000,
   };
   writeFileSync(join(opts.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -137,6 +137,26 @@ export interface FusedKernels<S> {
    * contiguous storage of logp's shape.
    */
   crossEntropyBackward?(g: View<S>, logp: View<S>, target: View<S>, ignoreIndex: number, labelSmoothing: number): S;
+  /**
+   * im2col: every window of `x` [N, C, H, W] (any strides) copied into a new contiguous
+   * [N, C, kh, kw, OH, OW] storage of x's dtype. Core records the gradient (col2im).
+   */
+  im2col?(x: View<S>, window: Window2d): S;
+  /**
+   * col2im: the windows `cols` [N, C, kh, kw, OH, OW] summed into a new contiguous [N, C, H, W]
+   * storage of `size` [H, W], each pixel's taps added in kernel order (i, then j) from zero, as
+   * core's composed form adds them. Core records the gradient (im2col).
+   */
+  col2im?(cols: View<S>, size: readonly [number, number], window: Window2d): S;
+}
+
+/** A sliding window over the last two dims: kernel size, dilation, stride, and the window count along each. */
+export interface Window2d {
+  kernel: readonly [number, number];
+  dilation: readonly [number, number];
+  stride: readonly [number, number];
+  /** Windows along H and W (the output's spatial size). */
+  out: readonly [number, number];
 }
 
 /**

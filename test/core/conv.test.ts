@@ -1,8 +1,11 @@
 // The convolution family by finite differences (float64, first and second order), the gradient
 // routing PyTorch documents (maxPool2d to one arg max), kernel counts that show im2col is one
-// copy and col2im one add per kernel tap, and the errors for bad calls.
+// copy and col2im one add per kernel tap where a backend has no fused kernels for them, and the
+// errors for bad calls.
 import { describe, expect, it } from 'vitest';
 import { type Tensor, TsgradError, backendStats, gradcheck, gradgradcheck, manualSeed, nn, randn, resetStats, tensor, zeros } from '../../src/index.js';
+import { CpuBackend } from '../../src/backends/cpu/index.js';
+import { installBackend } from '../../src/core/backend.js';
 import { errorOf } from '../errorOf.js';
 
 const F = nn.functional;
@@ -32,20 +35,27 @@ describe('the convolution family by finite differences (float64)', () => {
   });
 });
 
+/** The CPU backend without fused kernels, so core composes im2col and col2im from primitives. */
+class ComposedCpu extends CpuBackend {
+  override readonly fused = {};
+}
+
 describe('conv2d', () => {
-  it('is one strided copy (im2col) and one matmul; the input\'s gradient costs one add and one copy per kernel tap (col2im)', () => {
-    const w = randn([4, 3, 3, 3], { requiresGrad: true });
+  it('composed: one strided copy (im2col) and one matmul; the input\'s gradient costs one add and one copy per kernel tap (col2im)', () => {
+    installBackend('cpu-composed', new ComposedCpu());
+    const backend = 'cpu-composed';
+    const w = randn([4, 3, 3, 3], { requiresGrad: true, backend });
     const backwardKernels = (inputGrad: boolean) => {
-      const x = randn([2, 3, 8, 8], { requiresGrad: inputGrad });
+      const x = randn([2, 3, 8, 8], { requiresGrad: inputGrad, backend });
       w.grad = null;
-      resetStats();
+      resetStats(backend);
       const y = F.conv2d(x, w, null, { stride: 2 });
-      const forward = new Map(backendStats().byOp);
+      const forward = new Map(backendStats(backend).byOp);
       expect(forward.get('copy')).toBe(1);
       expect(forward.get('matmul')).toBe(1);
-      resetStats();
+      resetStats(backend);
       y.sum().backward();
-      const count = (k: string) => backendStats().byOp.get(k) ?? 0;
+      const count = (k: string) => backendStats(backend).byOp.get(k) ?? 0;
       return { add: count('binary:add'), copy: count('copy'), matmul: count('matmul'), scatterAdd: count('scatterAdd') };
     };
     const without = backwardKernels(false), withInput = backwardKernels(true);

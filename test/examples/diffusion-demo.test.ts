@@ -173,6 +173,18 @@ describe('npm run demo:diffusion -- --quick', () => {
     for (let i = 0; i < merged.length; i++) expect(Math.abs(merged[i]! - adapted[i]!)).toBeLessThan(1e-4);
   });
 
+  it('--base: a run that reads the saved base instead of pretraining goes on as the run that saved it', async () => {
+    const base = join(out, 'base', 'model.safetensors');
+    const again = await runDemo({ seed: 0, backend: 'cpu', quick: true, out: join(out, 'again'), base, log: () => {} });
+    expect(results.baseLoadedFrom).toBeNull();
+    expect(again.baseLoadedFrom).toBe(base);
+    const outcome = (r: DemoResults) => r.runs.map(({ name, histogram, confidentHistogram, finalLoss }) => ({ name, histogram, confidentHistogram, finalLoss }));
+    expect(outcome(again)).toEqual(outcome(results));
+    for (const name of ['base', 'lora-r4', 'full', 'scratch']) {
+      expect(readFileSync(join(out, 'again', `samples-${name}.png`)).equals(readFileSync(join(out, `samples-${name}.png`)))).toBe(true);
+    }
+  }, 60_000);
+
   it.skipIf(skipHf)('PEFT opens the adapter on a PyTorch twin of the base and predicts tsgrad\'s noise, merged or not', async () => {
     const { probe, adapted } = await reloaded();
     const inputs = join(out, 'peft-inputs.json');

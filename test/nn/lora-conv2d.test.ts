@@ -68,7 +68,7 @@ describe('nn.LoRAConv2d', () => {
     scope(() => l.forward(x));
     // base and A: pad, im2col, matmul each; B (1×1): a matmul on A's output as it is.
     expect(backendStats().byOp.get('matmul')).toBe(3);
-    expect(backendStats().byOp.get('copy')).toBe(4);
+    expect((backendStats().byOp.get('copy') ?? 0) + (backendStats().byOp.get('fused:im2col') ?? 0)).toBe(4); // im2col may be a backend's fused kernel
     expect(backwardKernels()).toEqual({ matmul: 3, scatterAdd: 0 }); // dB, d(A's output), dA
     expect(l.base.weight.grad).toBeNull();
     expect(l.base.bias!.grad).toBeNull();

@@ -9,6 +9,7 @@ import { attentionBackwardJs, attentionJs } from './attention.js';
 import { layerNormBackward, layerNormForward } from './layerNorm.js';
 import { gatherRows, scatterAddRows } from './gatherRows.js';
 import { crossEntropyGradient, crossEntropyLoss } from './crossEntropy.js';
+import { col2imJs, im2colJs } from './unfold.js';
 import { batchedMatmul } from './matmul.js';
 import { quantizedMatmulCpu } from './quantized.js';
 import { castHalf, halfMatmulCpu } from './halfMatmul.js';
@@ -161,6 +162,16 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       const p = this.unary('exp', logp);
       crossEntropyGradient(p, dense(g), dense(target), n / c, c, ignoreIndex, smoothing);
       return p;
+    },
+    im2col: (x, w) => {
+      const out = this.allocate(x.dtype, x.shape[0]! * x.shape[1]! * w.kernel[0] * w.kernel[1] * w.out[0] * w.out[1]);
+      im2colJs(x, w, out);
+      return out;
+    },
+    col2im: (cols, size, w) => {
+      const out = this.allocate(cols.dtype, cols.shape[0]! * cols.shape[1]! * size[0] * size[1]).fill(0);
+      col2imJs(cols, size, w, out);
+      return out;
     },
   };
 
