@@ -4,7 +4,7 @@ import { TsgradError, check, fmt } from '../core/errors.js';
 import { type QuantizedWeight, quantizedMatmul } from '../core/ops/quantizedMatmul.js';
 import type { QuantFormat } from '../core/quant.js';
 import type { Tensor } from '../core/tensor.js';
-import { type TensorLike, asTensor } from './inputs.js';
+import { type TensorLike, asTensor, castForCompute } from './inputs.js';
 import { Module } from './module.js';
 import type { Parameter } from './parameter.js';
 
@@ -85,7 +85,7 @@ export class QuantizedLinear extends Module {
     check(x.ndim >= 1 && x.shape[x.ndim - 1] === this.inFeatures, 'QuantizedLinear', () =>
       `input ${fmt(x.shape)} must end in the ${this.inFeatures} input features of this ${this.format} layer [${this.outFeatures}, ${this.inFeatures}]`);
     const y = quantizedMatmul(x, this.quantized, true);
-    return this.bias ? y.add(this.bias) : y;
+    return this.bias ? y.add(castForCompute(this.bias, y.dtype)) : y;
   }
 
   /**
