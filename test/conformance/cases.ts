@@ -540,10 +540,10 @@ CASES.push(
     name: 'scaledDotProductAttention with SIMD head dims, across key tiles',
     spec: fc.record({ L: dim(1, 3), S: fc.constantFrom(2, 5, 64, 67), E: fc.constantFrom(4, 8), Ev: fc.constantFrom(4, 8), mask: fc.constantFrom('none', 'bool', 'causal') })
       .map(({ L, S, E, Ev, mask }) => ({
-        inputs: [real([2, L, E]), real([2, S, E]), real([2, S, Ev]), ...(mask === 'bool' ? [{ shape: [L, S], domain: { index: 2 } }] : [])],
+        inputs: [real([1, L, E]), real([1, S, E]), real([1, S, Ev]), ...(mask === 'bool' ? [{ shape: [L, S], domain: { index: 2 } }] : [])],
         fn: (q: Tensor, k: Tensor, v: Tensor, m?: Tensor) => nn.functional.scaledDotProductAttention(q, k, v, { attnMask: m, isCausal: mask === 'causal' }),
         ref: (q: R.Ref, k: R.Ref, v: R.Ref, m?: R.Ref) => R.attentionRef(q, k, v, { mask: m, bool: mask === 'bool', causal: mask === 'causal' }),
-        label: `q [2,${L},${E}] k [2,${S},${E}] v [2,${S},${Ev}] ${mask}`,
+        label: `q [1,${L},${E}] k [1,${S},${E}] v [1,${S},${Ev}] ${mask}`,
       })),
   },
   // log of a real input is NaN below zero; x / (x > 0) is -Infinity there.
