@@ -7,10 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Tensor, bfloat16Bits, bfloat16Value, initBackend, io, manualSeed, models, nn, noGrad, optim, registerBackend, scope } from '../../src/index.js';
+import { type Tensor, bfloat16Bits, bfloat16Value, initBackend, io, manualSeed, models, nn, noGrad, registerBackend } from '../../src/index.js';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { storedData } from '../../src/core/seams.js';
 import { hfUnavailable, hfVersions, runHfPython } from '../huggingface.js';
+import { trainNextToken } from './trainSteps.js';
 
 const config = { nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: 101, nPositions: 32 };
 const ids = [[1, 5, 9, 2, 7, 3, 8, 4], [6, 2, 2, 9, 1, 4, 7, 5]];
@@ -85,15 +86,7 @@ describe.skipIf(skip)(`float16 checkpoints and LoRA over a float16 base, in tran
     nn.applyLoRA(model, { targets: ['c_attn', 'c_proj'], rank: 4, alpha: 8 });
     const trainable = model.parameters().filter((p) => p.requiresGrad);
     expect(new Set(trainable.map((p) => p.dtype))).toEqual(new Set(['float32']));
-    const opt = new optim.Adam(trainable, { lr: 1e-2 });
-    const targets = ids.flatMap((row) => [...row.slice(1), 0]);
-    for (let step = 0; step < 4; step++) {
-      scope(() => {
-        nn.functional.crossEntropy(model.forward(ids).reshape([-1, config.vocabSize]), targets).backward();
-        opt.step();
-        opt.zeroGrad();
-      });
-    }
+    trainNextToken(model, ids);
     const adapters = model.modules().filter((m): m is nn.LoRALinear<nn.Conv1D> => m instanceof nn.LoRALinear);
     expect(adapters.length).toBe(6);
     expect(adapters.every((l) => l.weight.dtype === 'float16' && l.loraB.abs().max().itemSync() > 0)).toBe(true);

@@ -6,8 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Tensor, io, manualSeed, models, nn, noGrad, optim, scope } from '../../src/index.js';
+import { type Tensor, io, manualSeed, models, nn, noGrad } from '../../src/index.js';
 import { hfUnavailable, hfVersions, runHfPython } from '../huggingface.js';
+import { trainNextToken } from './trainSteps.js';
 
 const skip = hfUnavailable('test/models/gpt2-qlora.test.ts');
 const out = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-qlora-'));
@@ -28,16 +29,8 @@ describe.skipIf(skip)(`an adapter trained over an NF4 base, in PEFT (${hfVersion
     const q = nn.quantize(model, { format: 'nf4', targets: ['c_attn', 'c_proj', 'c_fc'], doubleQuant: true });
     expect(q.replaced).toHaveLength(8);
     nn.applyLoRA(model, { targets: ['c_attn', 'c_proj'], rank: 4, alpha: 8 });
-    const opt = new optim.Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-2 });
     const ids = [[1, 5, 9, 2, 7, 3, 8, 4], [6, 2, 2, 9, 1, 4, 7, 5]];
-    const targets = ids.flatMap((row) => [...row.slice(1), 0]);
-    for (let step = 0; step < 4; step++) {
-      scope(() => {
-        nn.functional.crossEntropy(model.forward(ids).reshape([-1, config.vocabSize]), targets).backward();
-        opt.step();
-        opt.zeroGrad();
-      });
-    }
+    trainNextToken(model, ids);
     const adapters = model.modules().filter((m): m is nn.LoRALinear<nn.QuantizedLinear> => m instanceof nn.LoRALinear);
     expect(adapters.every((l) => l.base instanceof nn.QuantizedLinear && l.loraB.abs().max().itemSync() > 0)).toBe(true);
     const logits = noGrad(() => model.forward(ids));
