@@ -46,8 +46,10 @@ function halfOperand(args: readonly unknown[]): DType | null {
  * and a fused kernel.
  */
 export function refuseHalf(key: string, args: readonly unknown[]): void {
+  // Runs on every kernel call: the operands are looked at first, the key parsed only for a 16-bit one.
+  const dtype = halfOperand(args);
+  if (!dtype) return;
   const [kind, name] = key.split(':') as [string, string | undefined];
   if (kind === 'fused' ? HALF_FUSED.has(name!) : HALF_PRIMITIVES.has(kind)) return;
-  const dtype = halfOperand(args);
-  if (dtype) throw new TsgradError(name ?? kind, halfUnsupported(`the ${kind === 'fused' ? 'fused kernel' : 'primitive'} '${name ?? kind}'`, dtype));
+  throw new TsgradError(name ?? kind, halfUnsupported(`the ${kind === 'fused' ? 'fused kernel' : 'primitive'} '${name ?? kind}'`, dtype));
 }
