@@ -3,7 +3,7 @@
 // against a plain Linear and an unmerged LoRALinear. The rows report the ratios the README quotes.
 import { cpus, loadavg } from 'node:os';
 import { manualSeed, nn, noGrad, optim, randn, scope } from '../src/index.js';
-import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+import { type BenchRow, type BenchTask, measure, pairedRatios, save } from './harness.js';
 
 const F = nn.functional;
 const D = 768, BATCH = 64, RANK = 4;
@@ -50,26 +50,6 @@ const inferTasks = (round: number): BenchTask[] => {
 
 const rows: BenchRow[] = await measure('lora', train, { time: 3000, iterations: 20 });
 for (let round = 1; round <= 3; round++) rows.push(...(await measure('lora', inferTasks(round), { time: 1500, iterations: 20 })));
-
-/**
- * Median over `n` rounds of (time of each variant / time of the first), the variants run back to
- * back in a rotating order: other processes on a shared machine slow neighbours alike, so the
- * per-round ratio is far steadier than a ratio of separately measured means.
- */
-function pairedRatios(variants: (() => void)[], n: number): number[] {
-  const ratios: number[][] = variants.map(() => []);
-  for (let i = 0; i < n; i++) {
-    const ms = new Array<number>(variants.length);
-    for (let k = 0; k < variants.length; k++) {
-      const j = (i + k) % variants.length;
-      const t0 = performance.now();
-      variants[j]!();
-      ms[j] = performance.now() - t0;
-    }
-    ms.forEach((m, j) => ratios[j]!.push(m / ms[0]!));
-  }
-  return ratios.map((r) => r.sort((a, b) => a - b)[Math.floor(r.length / 2)]!);
-}
 
 const [, trainRatio] = pairedRatios([() => trainStep(full, fullOpt), () => trainStep(lora, loraOpt)], 60);
 const [, mergedRatio, unmergedRatio] = pairedRatios([() => infer(plain), () => infer(merged), () => infer(lora)], 300);

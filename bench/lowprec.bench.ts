@@ -4,7 +4,7 @@
 // back-to-back rounds in a rotating order, steadier on a shared machine than separate means.
 import { cpus, loadavg } from 'node:os';
 import { type Tensor, manualSeed, memoryReport, models, nn, noGrad, optim, randn, scope, tensor } from '../src/index.js';
-import { type BenchRow, type BenchTask, measure, save } from './harness.js';
+import { type BenchRow, type BenchTask, measure, pairedRatios, save } from './harness.js';
 
 type Base = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'nf4';
 const BASES: Base[] = ['float32', 'float16', 'bfloat16', 'int8', 'nf4'];
@@ -65,21 +65,6 @@ const tasks: BenchTask[] = [
   ...BASES.map((b) => ({ case: 'GPT LoRA r4 step (4×256, batch 8×64)', impl: `tsgrad/cpu ${b} base`, run: steps.get(b)! })),
 ];
 const rows: BenchRow[] = await measure('lowprec', tasks, { time: 2000, iterations: 10 });
-
-function pairedRatios(variants: (() => void)[], n: number): number[] {
-  const ratios: number[][] = variants.map(() => []);
-  for (let i = 0; i < n; i++) {
-    const ms = new Array<number>(variants.length);
-    for (let k = 0; k < variants.length; k++) {
-      const j = (i + k) % variants.length;
-      const t0 = performance.now();
-      variants[j]!();
-      ms[j] = performance.now() - t0;
-    }
-    ms.forEach((m, j) => ratios[j]!.push(m / ms[0]!));
-  }
-  return ratios.map((r) => r.sort((a, b) => a - b)[Math.floor(r.length / 2)]!);
-}
 
 const linearRatios = pairedRatios(BASES.map((b) => forward(linears.get(b)!)), 40);
 const stepRatios = pairedRatios(BASES.map((b) => steps.get(b)!), 20);

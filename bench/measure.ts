@@ -100,3 +100,22 @@ export async function measure(
   });
 }
 
+/**
+ * Median over `n` rounds of (time of each variant / time of the first), the variants run back to
+ * back in a rotating order: other processes on a shared machine slow neighbours alike, so the
+ * per-round ratio is far steadier than a ratio of separately measured means.
+ */
+export function pairedRatios(variants: (() => void)[], n: number): number[] {
+  const ratios: number[][] = variants.map(() => []);
+  for (let i = 0; i < n; i++) {
+    const ms = new Array<number>(variants.length);
+    for (let k = 0; k < variants.length; k++) {
+      const j = (i + k) % variants.length;
+      const t0 = performance.now();
+      variants[j]!();
+      ms[j] = performance.now() - t0;
+    }
+    ms.forEach((m, j) => ratios[j]!.push(m / ms[0]!));
+  }
+  return ratios.map((r) => r.sort((a, b) => a - b)[Math.floor(r.length / 2)]!);
+}
