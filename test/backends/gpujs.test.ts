@@ -4,8 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Backend, type Tensor, TsgradError, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
+  type Backend, type Tensor, TsgradError, fromHalfBits, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, randn, registerBackend, removeBackend, scope, tensor, zeros,
 } from '../../src/index.js';
+import { narrowToHalf, widenHalf } from '../../src/core/half.js';
+import { storedData } from '../../src/core/seams.js';
 import { type GpuJsBackend, type GpuStorage, createGpuJsBackend } from '../../src/backends/gpujs/index.js';
 import { expectTimersRunDuringReads } from '../eventLoop.js';
 import { GPUJS_REQUIREMENT } from '../matrix.js';
@@ -55,7 +57,7 @@ describe('gpujs backend', () => {
     expect(b.info.mode).toBe('gpu');
     expect(b.info.maxTextureSize).toBeGreaterThanOrEqual(2048);
     expect(b.info.maxElements).toBe(2 ** 24);
-    expect(b.dtypes).toEqual(['float32', 'int32']);
+    expect(b.dtypes).toEqual(['float32', 'int32', 'float16', 'bfloat16']);
   });
 
   gl('lets the event loop turn while a loop awaits reads', async () => {
@@ -121,6 +123,20 @@ describe('gpujs backend', () => {
     const ac = tensor([7, -7, 9, 1], { dtype: 'int32', backend: 'cpu' });
     const dc = tensor([2, 2, 0, 3], { dtype: 'int32', backend: 'cpu' });
     expect(Array.from(await a.div(d).data())).toEqual(Array.from(await ac.div(dc).data()));
+  });
+
+  gl('keeps the 16-bit floats\' patterns exactly in float texels and converts them on the host', async () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      const t = fromHalfBits(all, [256, 256], { dtype, backend: 'gpujs' });
+      // Patterns survive a strided copy and a gather, bit for bit, NaN payloads included.
+      const moved = t.transpose(0, 1).contiguous().transpose(0, 1).indexSelect(0, tensor([255, 0, 7], { dtype: 'int32', backend: 'gpujs' }));
+      expect(Array.from(await storedData(moved))).toEqual([255, 0, 7].flatMap((r) => Array.from(all.subarray(r * 256, r * 256 + 256))));
+      const wide = new Uint32Array((await t.float().data() as Float32Array).buffer);
+      expect(wide).toEqual(new Uint32Array(widenHalf(all, dtype).buffer));
+      const v = Float32Array.from({ length: 1000 }, (_, i) => Math.fround((i - 500) * 1.37e-3 * (i % 7 === 0 ? 1e5 : 1)));
+      expect(await storedData(tensor(v, { backend: 'gpujs' }).cast(dtype))).toEqual(narrowToHalf(v, dtype));
+    }
   });
 
   gl('propagates NaN through max, argmax and pow as the CPU backend does', async () => {

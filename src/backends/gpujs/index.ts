@@ -1,5 +1,6 @@
 import type { ArgReduceOp, BackendImplementation, BinaryOp, ReduceOp, UnaryOp, View } from '../../core/backend.js';
-import { type DType, type TypedArray } from '../../core/dtype.js';
+import { type DType, type StorageArray, isHalf } from '../../core/dtype.js';
+import { float16Bits, bfloat16Bits, narrowToHalf, widenHalf } from '../../core/half.js';
 import { TsgradError, check, fmt } from '../../core/errors.js';
 import { contiguousStrides, sizeOf } from '../../core/shape.js';
 import { coalesce, runMap, splitReduced } from '../shared/strided.js';
@@ -39,12 +40,16 @@ interface Strided {
 /**
  * tsgrad on gpu.js: every primitive is a gpu.js kernel writing a fresh float32 texture
  * (`pipeline`, `immutable`), so results stay on the GPU until `read`. int32 is stored as float.
+ * float16 and bfloat16 are widened to a float32 texel each, holding the 16-bit pattern as a
+ * number (exact up to 2^24): copies and gathers move patterns untouched, and casts to or from
+ * them convert on the host with core's conversions (GLSL ES 1.0 has no bit operations), so
+ * they save no memory here but round exactly as on every other backend.
  */
 export class GpuJsBackend implements BackendImplementation<GpuStorage> {
   readonly name = 'gpujs';
   /** No readSync: core would read index tensors back to check them, stalling the pipeline. */
   readonly synchronous = false;
-  readonly dtypes: readonly DType[] = ['float32', 'int32'];
+  readonly dtypes: readonly DType[] = ['float32', 'int32', 'float16', 'bfloat16'];
   private destroyed = false;
 
   constructor(private readonly rt: GpuRuntime) {}
@@ -96,19 +101,20 @@ export class GpuJsBackend implements BackendImplementation<GpuStorage> {
   }
 
   /** Uploads host data into a texture. */
-  upload(data: TypedArray): GpuStorage {
-    check(!(data instanceof Float64Array), 'upload', () => 'gpujs stores float32 and int32 only; cast float64 data first');
+  upload(data: StorageArray): GpuStorage {
+    check(!(data instanceof Float64Array), 'upload', () => 'gpujs stores float32, int32 and the 16-bit floats only; cast float64 data first');
     const f = data instanceof Float32Array ? data : Float32Array.from(data);
     return this.produce('upload', f.length, [f.length], UPLOAD_SOURCE, ['Array'], () => [f]);
   }
 
   /** A new texture of `size` elements holding `value`. */
-  fill(size: number, _dtype: DType, value: number): GpuStorage {
-    return this.produce('fill', size, [size], FILL_SOURCE, [F], () => [value]);
+  fill(size: number, dtype: DType, value: number): GpuStorage {
+    const stored = dtype === 'float16' ? float16Bits(value) : dtype === 'bfloat16' ? bfloat16Bits(value) : value;
+    return this.produce('fill', size, [size], FILL_SOURCE, [F], () => [stored]);
   }
 
   /** Reads synchronously (gl.readPixels); kept off the Backend surface, see `synchronous`. */
-  private readNow(x: View<GpuStorage>): TypedArray {
+  private readNow(x: View<GpuStorage>): StorageArray {
     const n = sizeOf(x.shape);
     let values: Float32Array;
     if (n === 0) values = new Float32Array(0);
@@ -122,10 +128,10 @@ export class GpuJsBackend implements BackendImplementation<GpuStorage> {
         release(tmp);
       }
     }
-    return x.dtype === 'int32' ? Int32Array.from(values) : values;
+    return x.dtype === 'int32' ? Int32Array.from(values) : isHalf(x.dtype) ? Uint16Array.from(values) : values;
   }
 
-  read(x: View<GpuStorage>): Promise<TypedArray> {
+  read(x: View<GpuStorage>): Promise<StorageArray> {
     return Promise.resolve(this.readNow(x));
   }
 
@@ -172,8 +178,19 @@ export class GpuJsBackend implements BackendImplementation<GpuStorage> {
 
   /** Converts to `dtype`. */
   cast(x: View<GpuStorage>, dtype: DType): GpuStorage {
-    check(dtype !== 'float64', 'cast', () => 'gpujs stores float32 and int32 only');
+    check(dtype !== 'float64', 'cast', () => 'gpujs stores float32, int32 and the 16-bit floats only');
+    if (isHalf(x.dtype) || isHalf(dtype)) return this.castOnHost(x, dtype);
     return this.elementwise('cast', 'x', ['x'], dtype, x.shape, [x]);
+  }
+
+  /** A cast to or from a 16-bit float, through the host: read, convert exactly, upload. */
+  private castOnHost(x: View<GpuStorage>, dtype: DType): GpuStorage {
+    const raw = this.readNow(x);
+    const values = isHalf(x.dtype) ? widenHalf(raw as Uint16Array, x.dtype) : raw;
+    // As storing into an Int32Array, the other backends' cast: truncate; NaN and out-of-range values become 0.
+    const out: StorageArray = isHalf(dtype) ? narrowToHalf(values, dtype)
+      : dtype === 'int32' ? Int32Array.from(values, (v) => (Math.abs(v) < 2 ** 31 ? Math.trunc(v) : 0)) : Float32Array.from(values);
+    return out.length ? this.upload(out) : this.storage(null, 0);
   }
 
   binary(op: BinaryOp, a: View<GpuStorage>, b: View<GpuStorage>): GpuStorage {

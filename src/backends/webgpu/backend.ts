@@ -1,6 +1,7 @@
 import type { ArgReduceOp, BackendImplementation, BinaryOp, FusedKernels, ReduceOp, UnaryOp, View } from '../../core/backend.js';
 import type { AttentionArgs } from '../../core/backend.js';
-import { type DType, type TypedArray, typedArrayFor } from '../../core/dtype.js';
+import { type DType, type StorageArray, isHalf, typedArrayFor } from '../../core/dtype.js';
+import { float16Bits, bfloat16Bits } from '../../core/half.js';
 import { TsgradError } from '../../core/errors.js';
 import { contiguousStrides, isContiguous, sizeOf } from '../../core/shape.js';
 import { coalesce, splitReduced } from '../shared/strided.js';
@@ -10,6 +11,7 @@ import type { WebGPUInfo } from './options.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
 import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
+import { storedBytes } from './wgsl/half.js';
 import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
 import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
@@ -50,7 +52,8 @@ const TILE_SMALL: MatmulTile = { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
 export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   readonly name = 'webgpu';
   readonly synchronous = false;
-  readonly dtypes: readonly DType[] = ['float32', 'int32'];
+  /** float16 and bfloat16 are stored two to a u32 word and computed on in f32 (wgsl/half.ts). */
+  readonly dtypes: readonly DType[] = ['float32', 'int32', 'float16', 'bfloat16'];
   readonly fused: FusedKernels<GPUStorage>;
   private readonly pool: BufferPool;
   private readonly arena: UniformArena;
@@ -97,6 +100,7 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     this.fused.quantizedMatmul = (args) => this.quantizedMatmul(args);
     this.fused.attention = (args) => this.attention(args);
     this.fused.attentionBackward = (args) => this.attentionBackward(args);
+    this.fused.halfMatmul = (a, b) => this.product(a, b);
   }
 
   private lostError(op: string): TsgradError {
@@ -117,49 +121,61 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
 
   // Storage
 
-  private alloc(size: number): GPUStorage {
+  /** A storage of `size` elements of `dtype`: whole u32 words, so 16-bit elements pair up. */
+  private alloc(size: number, dtype: DType = 'float32'): GPUStorage {
     this.checkAlive('webgpu');
+    const used = Math.max(Math.ceil((size * storedBytes(dtype)) / 4) * 4, 4);
     // Refused here, at creation, rather than by Dawn when the tensor is first read.
-    const bytes = sizeClass(Math.max(size * 4, 4));
+    const bytes = sizeClass(used);
     if (bytes > this.maxBytes) {
       throw new TsgradError('webgpu', `a tensor of ${size} elements needs a ${bytes}-byte buffer, more than this device's largest (${this.maxBytes} bytes); use smaller tensors (split the batch) or the cpu backend`);
     }
-    return new GPUStorage(this.pool.acquire(Math.max(size * 4, 4), STORAGE_USAGE), size);
+    return new GPUStorage(this.pool.acquire(used, STORAGE_USAGE), size);
   }
 
-  upload(data: TypedArray): GPUStorage {
+  upload(data: StorageArray): GPUStorage {
     if (data instanceof Float64Array) throw new TsgradError('upload', `the webgpu backend has no float64; cast to float32 first`);
-    const s = this.alloc(data.length);
-    if (data.length) this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    const s = this.alloc(data.length, data instanceof Uint16Array ? 'float16' : 'float32');
+    // writeBuffer copies whole words: an odd count of 16-bit patterns goes through a padded copy.
+    const bytes = data.byteLength % 4 ? Uint16Array.from({ length: data.length + 1 }, (_, i) => data[i] ?? 0) : data;
+    if (data.length) this.device.queue.writeBuffer(s.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return s;
   }
 
   fill(size: number, dtype: DType, value: number): GPUStorage {
-    const s = this.alloc(size);
+    const s = this.alloc(size, dtype);
     if (size === 0) return s;
-    if (size * 4 <= FILL_UPLOAD_BYTES) {
-      const data = typedArrayFor(dtype, size).fill(value);
+    // A 16-bit value is written as a word holding its pattern twice.
+    const half = dtype === 'float16' ? float16Bits(value) : dtype === 'bfloat16' ? bfloat16Bits(value) : null;
+    const words = half === null ? size : Math.ceil(size / 2);
+    if (words * 4 <= FILL_UPLOAD_BYTES) {
+      const data = half === null ? typedArrayFor(dtype, size).fill(value) : new Uint32Array(words).fill((half | (half << 16)) >>> 0);
       this.device.queue.writeBuffer(s.buffer, 0, data.buffer, 0, data.byteLength);
     } else {
-      this.run(fillKernel(dtype), [size, dtype === 'int32' ? value | 0 : f32Bits(value)], [s.buffer], Math.ceil(size / WG));
+      const word = half !== null ? half | (half << 16) : dtype === 'int32' ? value | 0 : f32Bits(value);
+      this.run(fillKernel(half === null ? dtype : 'int32'), [words, word], [s.buffer], Math.ceil(words / WG));
     }
     return s;
   }
 
-  async read(x: GView): Promise<TypedArray> {
+  async read(x: GView): Promise<StorageArray> {
     this.checkAlive('read');
     const n = sizeOf(x.shape);
-    const out = typedArrayFor(x.dtype, n);
+    const half = isHalf(x.dtype);
+    const out = half ? new Uint16Array(n) : typedArrayFor(x.dtype, n);
     if (n === 0) return out;
     let src = x.storage;
     let offset = x.offset;
     let temp: GPUStorage | null = null;
-    if (!isContiguous(x.shape, x.strides)) {
+    // Buffer copies move whole words: a 16-bit view starting mid-word is made contiguous first.
+    if (!isContiguous(x.shape, x.strides) || (half && offset % 2)) {
       temp = src = this.contiguous(x);
       offset = 0;
     }
-    const staging = this.pool.acquire(n * 4, READBACK_USAGE);
-    this.endPass().copyBufferToBuffer(src.buffer, offset * 4, staging, 0, n * 4);
+    const elem = storedBytes(x.dtype);
+    const bytes = Math.ceil((n * elem) / 4) * 4;
+    const staging = this.pool.acquire(bytes, READBACK_USAGE);
+    this.endPass().copyBufferToBuffer(src.buffer, offset * elem, staging, 0, bytes);
     const faultStaging = this.faultArmed ? this.pool.acquire(16, READBACK_USAGE) : null;
     if (faultStaging) this.endPass().copyBufferToBuffer(this.fault!, 0, faultStaging, 0, 16);
     this.faultArmed = false;
@@ -167,8 +183,9 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     this.flush();
     let fault: Int32Array | null = null;
     try {
-      await Promise.race([Promise.all([staging.mapAsync(1 /* GPUMapMode.READ */, 0, n * 4), faultStaging?.mapAsync(1, 0, 16)]), this.lost]);
-      out.set(new (x.dtype === 'int32' ? Int32Array : Float32Array)(staging.getMappedRange(0, n * 4)));
+      await Promise.race([Promise.all([staging.mapAsync(1 /* GPUMapMode.READ */, 0, bytes), faultStaging?.mapAsync(1, 0, 16)]), this.lost]);
+      const mapped = staging.getMappedRange(0, bytes);
+      out.set(half ? new Uint16Array(mapped, 0, n) : new (x.dtype === 'int32' ? Int32Array : Float32Array)(mapped));
       staging.unmap();
       if (faultStaging) {
         fault = new Int32Array(faultStaging.getMappedRange(0, 16)).slice();
@@ -298,7 +315,7 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   /** A new contiguous storage holding `expr` of `srcs`. */
   private elementwise(expr: string, srcs: GView[], dtype: DType): GPUStorage {
     const shape = srcs[0]!.shape;
-    const out = this.alloc(sizeOf(shape));
+    const out = this.alloc(sizeOf(shape), dtype);
     this.map(expr, srcs, { storage: out, shape, strides: contiguousStrides(shape), offset: 0, dtype });
     return out;
   }
@@ -314,9 +331,10 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   cast(x: GView, dtype: DType): GPUStorage {
     if (dtype === 'float64') throw new TsgradError('cast', 'the webgpu backend has no float64');
     let expr = 'v0';
-    // As storing into an Int32Array: truncate; NaN and out-of-range values become 0.
-    if (x.dtype === 'float32' && dtype === 'int32') expr = 'select(i32(v0), 0, is_nan(v0) || abs(v0) >= 2147483648.0)';
-    if (x.dtype === 'int32' && dtype === 'float32') expr = 'f32(v0)';
+    // As storing into an Int32Array: truncate; NaN and out-of-range values become 0. The 16-bit
+    // floats are read as f32 and rounded when written (elementwiseKernel).
+    if (x.dtype !== 'int32' && dtype === 'int32') expr = 'select(i32(v0), 0, is_nan(v0) || abs(v0) >= 2147483648.0)';
+    if (x.dtype === 'int32' && dtype !== 'int32') expr = 'f32(v0)';
     return this.elementwise(expr, [x], dtype);
   }
 
@@ -358,6 +376,14 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   }
 
   matmul(a: GView, b: GView): GPUStorage {
+    return this.product(a, b);
+  }
+
+  /**
+   * The matmul primitive, and the fused `halfMatmul` when one operand is float16/bfloat16: that
+   * one is widened as the kernel stages its tiles, and the product is float32.
+   */
+  private product(a: GView, b: GView): GPUStorage {
     const r = a.shape.length;
     const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!;
     const batchShape = a.shape.slice(0, r - 2);
@@ -368,16 +394,18 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const [bs, bst] = coalesce(batchShape, [outBatchStrides, a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
     const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
     const aligned = (...xs: number[]) => xs.every((v) => v % 4 === 0);
-    const vec4 = a.strides[r - 1] === 1 && b.strides[r - 1] === 1 && aligned(k, n, a.offset, b.offset, a.strides[r - 2]!, b.strides[r - 2]!, ...bst[1]!, ...bst[2]!);
+    const halves = { a: isHalf(a.dtype) ? a.dtype : undefined, b: isHalf(b.dtype) ? b.dtype : undefined };
+    const dtype = halves.a ? b.dtype : a.dtype;
+    const vec4 = !halves.a && !halves.b && a.strides[r - 1] === 1 && b.strides[r - 1] === 1 && aligned(k, n, a.offset, b.offset, a.strides[r - 2]!, b.strides[r - 2]!, ...bst[1]!, ...bst[2]!);
     const words = matmulMeta(m, n, k, tile, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
     const groups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batches;
-    this.run(matmulKernel(a.dtype, bs.length, tile, vec4), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
+    this.run(matmulKernel(dtype, bs.length, tile, vec4, halves), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
     return out;
   }
 
   gather(x: GView, axis: number, index: GView): GPUStorage {
     const n = sizeOf(index.shape);
-    const out = this.alloc(n);
+    const out = this.alloc(n, x.dtype);
     if (n === 0) return out;
     const rank = index.shape.length;
     const words = [n, x.offset, index.offset, x.shape[axis]!, ...index.shape, ...index.strides, ...x.strides];

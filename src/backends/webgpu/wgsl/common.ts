@@ -11,9 +11,10 @@ export interface KernelSource {
 /** Threads per workgroup of the 1-D kernels (WebGPU's default limit, also met by compat mode). */
 export const WG = 256;
 
+/** The WGSL type a kernel computes `dtype` in: f32 for the floats (the 16-bit ones are stored packed, see half.ts). */
 export function wgslType(dtype: DType): 'f32' | 'i32' {
   if (dtype === 'float64') throw new Error('float64 reached the WebGPU backend');
-  return dtype === 'float32' ? 'f32' : 'i32';
+  return dtype === 'int32' ? 'i32' : 'f32';
 }
 
 /** Words of metadata → uniform size, at least 16 vec4 (256 bytes, one offset-alignment slot). */

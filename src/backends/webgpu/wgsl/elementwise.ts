@@ -1,6 +1,7 @@
-import type { DType } from '../../../core/dtype.js';
+import { type DType, isHalf } from '../../../core/dtype.js';
 import type { Emit, OpDef } from '../../shared/opTable.js';
 import { type KernelSource, LINEAR_ID, metaSize, prelude, unflatten, wgslType } from './common.js';
+import { HALF_WGSL, arrayOf, halfBits, halfLoad, halfNarrow, halfStore } from './half.js';
 
 /**
  * Word layout of an elementwise kernel's uniform: `[n, dstOffset, srcOffset × k, shape × rank,
@@ -13,26 +14,35 @@ export function elementwiseMeta(n: number, shape: readonly number[], dst: { offs
 /**
  * `dst[...] = expr(v0, v1, ...)` over strided operands of one (coalesced) shape: one invocation
  * per element, which splits its linear index into coordinates and walks every operand's strides.
- * Compiled once per expression, dtypes and rank.
+ * Compiled once per expression, dtypes and rank. A 16-bit float operand is read as f32 and a
+ * 16-bit result rounded to its pattern (wgsl/half.ts); copying one 16-bit dtype to itself
+ * (`v0`) moves the patterns untouched.
  */
 export function elementwiseKernel(expr: string, srcTypes: readonly DType[], dstType: DType, rank: number): KernelSource {
   const k = srcTypes.length;
   const shapeAt = 2 + k;
   const metaVec4 = metaSize(shapeAt + rank * (k + 2));
+  const half = isHalf(dstType) || srcTypes.some(isHalf);
+  const load = (t: DType, j: number) => (isHalf(t) ? halfLoad(t, `src${j}`, `o${j + 1}`) : `src${j}[o${j + 1}]`);
+  let store = `dst[o0] = ${expr};`;
+  if (isHalf(dstType)) {
+    const bits = expr === 'v0' && srcTypes[0] === dstType ? halfBits('src0', 'o1') : halfNarrow(dstType, expr);
+    store = halfStore('dst', 'o0', bits);
+  }
   return {
     key: `ew|${expr}|${srcTypes.join(',')}|${dstType}|${rank}`,
     metaVec4,
-    code: () => `${prelude(metaVec4)}
-${srcTypes.map((t, j) => `@group(0) @binding(${j + 1}) var<storage, read> src${j}: array<${wgslType(t)}>;`).join('\n')}
-@group(0) @binding(${k + 1}) var<storage, read_write> dst: array<${wgslType(dstType)}>;
+    code: () => `${prelude(metaVec4)}${half ? HALF_WGSL : ''}
+${srcTypes.map((t, j) => `@group(0) @binding(${j + 1}) var<storage, read> src${j}: ${arrayOf(t, false)};`).join('\n')}
+@group(0) @binding(${k + 1}) var<storage, read_write> dst: ${arrayOf(dstType, true)};
 ${LINEAR_ID}
   if (i >= M(0u)) { return; }
   var rem = i;
   var o0 = S(1u);
 ${srcTypes.map((_, j) => `  var o${j + 1} = S(${2 + j}u);`).join('\n')}
 ${unflatten(rank, shapeAt, Array.from({ length: k + 1 }, (_, j) => [`o${j}`, shapeAt + rank * (j + 1)] as [string, number]))}
-${srcTypes.map((_, j) => `  let v${j} = src${j}[o${j + 1}];`).join('\n')}
-  dst[o0] = ${expr};
+${srcTypes.map((t, j) => `  let v${j} = ${load(t, j)};`).join('\n')}
+  ${store}
 }`,
   };
 }

@@ -1,12 +1,13 @@
-import type { DType } from '../../../core/dtype.js';
+import { type DType, isHalf } from '../../../core/dtype.js';
 import { type KernelSource, LINEAR_ID, metaSize, prelude, wgslType } from './common.js';
+import { arrayOf, halfBits, halfStore } from './half.js';
 
 /** Bindings shared by gather and scatterAdd (src, int32 index, dst) and the per-thread start. */
-function header(metaVec4: number, t: string): string {
+function header(metaVec4: number, dtype: DType): string {
   return `${prelude(metaVec4)}
-@group(0) @binding(1) var<storage, read> src: array<${t}>;
+@group(0) @binding(1) var<storage, read> src: ${arrayOf(dtype, false)};
 @group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> dst: ${arrayOf(dtype, true)};
 ${LINEAR_ID}
   if (i >= M(0u)) { return; }
   var rem = i;`;
@@ -15,7 +16,8 @@ ${LINEAR_ID}
 /**
  * torch.gather. Word layout: `[n, xOffset, indexOffset, axisSize, indexShape × r,
  * indexStrides × r, xStrides × r]`. An index outside `[0, axisSize)` yields NaN (0 for int32)
- * instead of reading another element; `checked` kernels also record it in a `fault` buffer
+ * instead of reading another element (a 16-bit float's quiet NaN pattern, as core/half.ts
+ * narrows NaN); the 16-bit floats' patterns move untouched. `checked` kernels also record it in a `fault` buffer
  * (`[1, index, axisSize]`) that the backend reports at the next read.
  */
 export function gatherKernel(dtype: DType, rank: number, axis: number, checked = false): KernelSource {
@@ -29,7 +31,7 @@ export function gatherKernel(dtype: DType, rank: number, axis: number, checked =
   return {
     key: `gather|${dtype}|${rank}|${axis}|${checked ? 'checked' : ''}`,
     metaVec4,
-    code: () => `${checked ? '@group(0) @binding(4) var<storage, read_write> fault: array<atomic<i32>, 4>;\n' : ''}${header(metaVec4, t)}
+    code: () => `${checked ? '@group(0) @binding(4) var<storage, read_write> fault: array<atomic<i32>, 4>;\n' : ''}${header(metaVec4, dtype)}
   var ox = S(1u);
   var oi = S(2u);
 ${dims.join('\n')}
@@ -38,10 +40,10 @@ ${dims.join('\n')}
     atomicStore(&fault[1], j);
     atomicStore(&fault[2], S(3u));
     atomicStore(&fault[0], 1);` : ''}
-    dst[i] = ${t === 'f32' ? 'nan_f32()' : '0'};
+    ${isHalf(dtype) ? halfStore('dst', 'i', dtype === 'float16' ? '0x7e00u' : '0x7fc0u') : `dst[i] = ${t === 'f32' ? 'nan_f32()' : '0'};`}
     return;
   }
-  dst[i] = src[ox + j * S(${xsAt + axis}u)];
+  ${isHalf(dtype) ? halfStore('dst', 'i', halfBits('src', `ox + j * S(${xsAt + axis}u)`)) : `dst[i] = src[ox + j * S(${xsAt + axis}u)];`}
 }`,
   };
 }
@@ -67,7 +69,7 @@ export function scatterAddKernel(dtype: DType, rank: number, axis: number): Kern
   return {
     key: `scatterAdd|${dtype}|${rank}|${axis}`,
     metaVec4,
-    code: () => `${header(metaVec4, t)}
+    code: () => `${header(metaVec4, dtype)}
   var os = S(1u);
   var oi = S(2u);
   var want = 0;

@@ -1,5 +1,6 @@
-import type { DType } from '../../../core/dtype.js';
+import type { DType, HalfDType } from '../../../core/dtype.js';
 import { type KernelSource, metaSize, prelude, unflatten, wgslType } from './common.js';
+import { HALF_WGSL, halfLoad } from './half.js';
 
 /**
  * Output tile of one workgroup: `bm × bn`, stepping `bk` along k; each thread owns a `tm × tn`
@@ -26,9 +27,11 @@ export function matmulMeta(m: number, n: number, k: number, tile: MatmulTile, ba
  * Batched C = A·B with workgroup shared memory: each workgroup stages a `bm × bk` panel of A
  * and a `bk × bn` panel of B (read through their strides, so transposed operands cost no copy),
  * then every thread accumulates a `tm × 4` block in registers. Edges are zero-padded on load and
- * masked on store, so no size needs to divide the tile.
+ * masked on store, so no size needs to divide the tile. A float16/bfloat16 operand (`halves`,
+ * with f32 `dtype` and scalar loads) is widened as its panel is staged: the f32 copy of a
+ * frozen 16-bit weight never exists outside a tile.
  */
-export function matmulKernel(dtype: DType, br: number, tile: MatmulTile, vec4: boolean): KernelSource {
+export function matmulKernel(dtype: DType, br: number, tile: MatmulTile, vec4: boolean, halves: { a?: HalfDType; b?: HalfDType } = {}): KernelSource {
   const { bm, bn, bk, tm, tn } = tile;
   const tx = bn / tn, ty = bm / tm, threads = tx * ty;
   const t = wgslType(dtype);
@@ -37,12 +40,17 @@ export function matmulKernel(dtype: DType, br: number, tile: MatmulTile, vec4: b
   const loadsA = (bm * bk) / threads, loadsB = (bk * bn) / threads;
   const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const acc = (i: number, j: number) => `acc${i}_${j}`;
+  const read = (name: 'A' | 'B', index: string) => {
+    const h = name === 'A' ? halves.a : halves.b;
+    return h ? halfLoad(h, name, index) : `${name}[${index}]`;
+  };
+  const binding = (name: 'A' | 'B') => ((name === 'A' ? halves.a : halves.b) ? 'array<u32>' : `array<${vec4 ? `vec4<${t}>` : t}>`);
   const scalarLoads = () => `${lines(loadsA, (r) => `    {
       let e = li + ${r * threads}u;
       let row = e / ${bk}u;
       let kk = e % ${bk}u;
       var v = ${t}(${zero});
-      if (row0 + row < m && k0 + kk < K) { v = A[oa + i32(row0 + row) * ars + i32(k0 + kk) * acs]; }
+      if (row0 + row < m && k0 + kk < K) { v = ${read('A', 'oa + i32(row0 + row) * ars + i32(k0 + kk) * acs')}; }
       As[kk * ${bm / 4}u + row / 4u][row % 4u] = v;
     }`)}
 ${lines(loadsB, (r) => `    {
@@ -50,7 +58,7 @@ ${lines(loadsB, (r) => `    {
       let kk = e / ${bn}u;
       let col = e % ${bn}u;
       var v = ${t}(${zero});
-      if (col0 + col < n && k0 + kk < K) { v = B[ob + i32(k0 + kk) * brs + i32(col0 + col) * bcs]; }
+      if (col0 + col < n && k0 + kk < K) { v = ${read('B', 'ob + i32(k0 + kk) * brs + i32(col0 + col) * bcs')}; }
       Bs[kk * ${bn / 4}u + col / 4u][col % 4u] = v;
     }`)}`;
   // Row-major operands with k and n multiples of 4: whole vec4s are in or out of bounds.
@@ -75,11 +83,11 @@ ${lines(loadsB / 4, (r) => `    {
       Bs[kk * ${bn / 4}u + c4 / 4u] = v;
     }`)}`;
   return {
-    key: `matmul|${dtype}|${br}|${bm}x${bn}x${bk}x${tm}x${tn}|${vec4}`,
+    key: `matmul|${dtype}|${br}|${bm}x${bn}x${bk}x${tm}x${tn}|${vec4}|${halves.a ?? ''}|${halves.b ?? ''}`,
     metaVec4,
-    code: () => `${prelude(metaVec4)}
-@group(0) @binding(1) var<storage, read> A: array<${vec4 ? `vec4<${t}>` : t}>;
-@group(0) @binding(2) var<storage, read> B: array<${vec4 ? `vec4<${t}>` : t}>;
+    code: () => `${prelude(metaVec4)}${halves.a || halves.b ? HALF_WGSL : ''}
+@group(0) @binding(1) var<storage, read> A: ${binding('A')};
+@group(0) @binding(2) var<storage, read> B: ${binding('B')};
 @group(0) @binding(3) var<storage, read_write> C: array<${t}>;
 // As[k][row / 4][row % 4] and Bs[k][col / 4][col % 4]: one vec4 load feeds four multiply-adds.
 var<workgroup> As: array<vec4<${t}>, ${(bm * bk) / 4}>;
