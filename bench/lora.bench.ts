@@ -51,8 +51,8 @@ const inferTasks = (round: number): BenchTask[] => {
 const rows: BenchRow[] = await measure('lora', train, { time: 3000, iterations: 20 });
 for (let round = 1; round <= 3; round++) rows.push(...(await measure('lora', inferTasks(round), { time: 1500, iterations: 20 })));
 
-const [, trainRatio] = pairedRatios([() => trainStep(full, fullOpt), () => trainStep(lora, loraOpt)], 60);
-const [, mergedRatio, unmergedRatio] = pairedRatios([() => infer(plain), () => infer(merged), () => infer(lora)], 300);
+const [, trainRatio] = await pairedRatios([() => trainStep(full, fullOpt), () => trainStep(lora, loraOpt)], 60);
+const [, mergedRatio, unmergedRatio] = await pairedRatios([() => infer(plain), () => infer(merged), () => infer(lora)], 300);
 const notes = [
   `LoRA r4 / full fine-tuning train-step time: ${trainRatio!.toFixed(2)} (PyTorch reference for this setup: 0.38)`,
   `merged LoRA / plain Linear inference time: ${mergedRatio!.toFixed(2)} (target 1.00 ± 0.03)`,
