@@ -12,8 +12,9 @@ import { type QuantizedWeight, storageOf } from './quantizedMatmul.js';
 // The rows of a block-quantized table picked by index and dequantized, as bitsandbytes'
 // Embedding4bit does when the row length is a multiple of the block: only the picked rows'
 // blocks are decoded, never the whole table. A backend's fused `quantizedEmbedding` decodes them
-// directly; the composed fallback below uses only primitives every backend has (gathers, int32
-// arithmetic and comparisons), so it runs where nothing can be read back synchronously.
+// directly; the composed fallback below uses only primitives (gathers, int32 arithmetic and
+// comparisons), so it runs where nothing can be read back synchronously (webgpu), given exact
+// int32 storage.
 
 /**
  * Rows `indices` (int32, any shape) of the block-quantized [rows, cols] table `w`, dequantized:
@@ -34,6 +35,9 @@ export function quantizedEmbedding(indices: Tensor, w: QuantizedWeight): Tensor 
   const be = sameBackend(op, indices, w.codes, w.absmax, ...(w.nested ? [w.nested.absmax2] : []));
   assertIndexRange(op, indices, w.rows, (bad) => `index ${bad} is out of range for a table of ${w.rows} rows (valid: 0..${w.rows - 1})`);
   const kernel = be.fused?.quantizedEmbedding;
+  // Packed codes need exact int32 storage; quantized weights run where quantizedMatmul does.
+  check(kernel || be.fused?.quantizedMatmul || be.readSync, op, () =>
+    `backend '${be.name}' has no fused quantizedMatmul and cannot be read synchronously, so it is not known to hold packed codes exactly; move the model to 'cpu' or 'webgpu'`);
   return noGrad(() => scope(() => {
     const flat = indices.reshape([-1]).contiguous();
     const rows = kernel
