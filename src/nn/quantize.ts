@@ -50,7 +50,7 @@ export interface QuantizeReport {
  *
  * @example
  * const report = nn.quantize(gpt, { format: 'nf4', targets: ['c_attn', 'c_proj', 'c_fc', 'wte'], doubleQuant: true });
- * report.replaced; // [..., 'transformer.wte', 'lm_head']
+ * report.replaced; // ['transformer.wte', 'lm_head', 'transformer.h.0.attn.c_attn', ...]
  * nn.applyLoRA(gpt, { targets: ['c_attn'], rank: 4 }); // QLoRA
  */
 export function quantize(model: Module, opts: QuantizeOptions): QuantizeReport {
