@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, TsgradError, initBackend, io, manualSeed, memoryReport, models, nn, noGrad, randn, registerBackend, tensor } from '../../src/index.js';
+import { type Tensor, TsgradError, fromTypedArray, initBackend, io, manualSeed, memoryReport, models, nn, noGrad, randn, registerBackend, tensor } from '../../src/index.js';
+import { NF4_CODE } from '../../src/core/quant.js';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import { errorOf } from '../errorOf.js';
 import { hfUnavailable, runHfPython } from '../huggingface.js';
@@ -62,6 +63,35 @@ describe.skipIf(skip)('a quantized embedding against bitsandbytes (transcribed)'
       await model.to('cpu-composed');
       expect([...(await q.forward(ids).data())], `${name} composed`).toEqual([...want.dataSync()]);
     }
+  });
+});
+
+describe('the composed lookup', () => {
+  it('unpacks words at the edges of int32 exactly as the fused kernel and a plain decoder', async () => {
+    await initBackend('cpu-composed');
+    // The signs' extremes, words whose float32 value rounds across a multiple of 65536 (0x4000ffff
+    // becomes 0x40010000), and pseudo-random ones.
+    const edges = [-(2 ** 31), 2 ** 31 - 1, -1, 0, 65535, 65536, -65536, -65537, 2 ** 24 - 1, 2 ** 24, -(2 ** 24), 0x7f7f7f7f, 0x80808080 | 0,
+      0x00ff00ff, 0xff00ff00 | 0, 0x12345678, 0x89abcdef | 0, 0x7fff0000, 0x7fffff80, 0x7fffffc0 | 0, -(2 ** 31) + 64, 0xffff0000 | 0, 0x0000ffff, 0x01000000,
+      0x4000ffff, 0xbfffffff | 0, 0x7ffeffff, 0xc000ffff | 0];
+    let seed = 12345;
+    const words = Int32Array.from({ length: 64 }, (_, i) => edges[i] ?? ((seed = (Math.imul(seed, 1103515245) + 12345) | 0), seed));
+    const rows = 16, cols = 32; // 4 words and one block of 32 a row
+    const parts = (on: string) => ({
+      format: 'nf4' as const, blockSize: 32, numEmbeddings: rows, embeddingDim: cols, nested: null,
+      qweight: nn.Parameter.from(fromTypedArray(words, [words.length], { backend: on }), false),
+      absmax: nn.Parameter.from(fromTypedArray(Float32Array.from({ length: rows }, (_, r) => 0.5 + r), [rows], { backend: on }), false),
+    });
+    const want = Float32Array.from({ length: rows * cols }, (_, i) => {
+      const byte = (words[i >> 3]! >>> (((i >> 1) & 3) * 8)) & 255;
+      return Math.fround(NF4_CODE[i & 1 ? byte & 15 : byte >> 4]! * (0.5 + Math.floor(i / cols)));
+    });
+    const ids = Array.from({ length: rows }, (_, r) => rows - 1 - r);
+    const order = (v: ArrayLike<number>) => ids.flatMap((r) => Array.from(want.subarray(r * cols, (r + 1) * cols))).map((x, i) => [x, v[i]]);
+    const fused = new nn.QuantizedEmbedding(parts('cpu')).forward([ids]);
+    const composed = await new nn.QuantizedEmbedding(parts('cpu-composed')).forward([ids]).data();
+    for (const [w, got] of order(fused.dataSync())) expect(got).toBe(w);
+    for (const [w, got] of order(composed)) expect(got).toBe(w);
   });
 });
 
@@ -121,6 +151,17 @@ describe("GPT-2's head tied to a quantized wte", () => {
     expect(nn.quantize(a, { format: 'nf4', targets: ['wte'] }).replaced).toEqual(nn.quantize(b, { format: 'nf4', targets: ['lm_head', 'wte'] }).replaced);
     expect((b.lm_head as unknown as nn.QuantizedLinear).qweight).toBe((b.transformer.wte as unknown as nn.QuantizedEmbedding).qweight);
     expect(maxDiff(noGrad(() => a.forward(ids)), noGrad(() => b.forward(ids)))).toBe(0);
+  });
+
+  it('generates as the float32 model holding the dequantized table', async () => {
+    manualSeed(4);
+    const model = new models.GPT2LMHeadModel(config).eval();
+    manualSeed(4);
+    const dense = new models.GPT2LMHeadModel(config).eval();
+    nn.quantize(model, { format: 'nf4', targets: ['wte'], doubleQuant: true });
+    noGrad(() => dense.transformer.wte.weight.copy_((model.transformer.wte as unknown as nn.QuantizedEmbedding).dequantize()));
+    const [got, want] = await Promise.all([model, dense].map((m) => m.generate([[1, 5, 9]], { maxNewTokens: 6 })));
+    expect(got!.arraySync()).toEqual(want!.arraySync());
   });
 });
 
