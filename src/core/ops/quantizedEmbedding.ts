@@ -30,14 +30,15 @@ export function quantizedEmbedding(indices: Tensor, w: QuantizedWeight): Tensor 
   check(indices instanceof Tensor && indices.dtype === 'int32', op, () => `indices must be an int32 tensor, got ${indices instanceof Tensor ? describe(indices) : typeof indices}`);
   check(w.cols % w.blockSize === 0, op, () =>
     `rows of ${w.cols} values are not whole blocks of ${w.blockSize}; quantize the table with a blockSize that divides ${w.cols}`);
-  // The composed path computes block numbers through float32, exact below 2^24.
-  check(w.rows * (w.cols / w.blockSize) < 2 ** 24, op, () => `a table of ${w.rows * (w.cols / w.blockSize)} blocks is too large (at most 2^24 blocks)`);
   const be = sameBackend(op, indices, w.codes, w.absmax, ...(w.nested ? [w.nested.absmax2] : []));
-  assertIndexRange(op, indices, w.rows, (bad) => `index ${bad} is out of range for a table of ${w.rows} rows (valid: 0..${w.rows - 1})`);
   const kernel = be.fused?.quantizedEmbedding;
   // Packed codes need exact int32 storage; quantized weights run where quantizedMatmul does.
   check(kernel || be.fused?.quantizedMatmul || be.readSync, op, () =>
     `backend '${be.name}' has no fused quantizedMatmul and cannot be read synchronously, so it is not known to hold packed codes exactly; move the model to 'cpu' or 'webgpu'`);
+  const blocks = w.rows * (w.cols / w.blockSize);
+  // The composed form computes block numbers through float32, exact below 2^24.
+  check(kernel || blocks < 2 ** 24, op, () => `a table of ${blocks} blocks is too large for the composed lookup on '${be.name}' (at most 2^24 blocks)`);
+  assertIndexRange(op, indices, w.rows, (bad) => `index ${bad} is out of range for a table of ${w.rows} rows (valid: 0..${w.rows - 1})`);
   return noGrad(() => scope(() => {
     const flat = indices.reshape([-1]).contiguous();
     const rows = kernel
