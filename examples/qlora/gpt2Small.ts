@@ -1,14 +1,17 @@
 // GPT-2 small's shape (12 blocks, width 768, 12 heads, 1,024 positions, 50,257 tokens: 124M
 // parameters, 497 MB in float32) with random weights, stored as QLoRA stores a base: the blocks'
-// linear layers in NF4 with double quantization, everything else in 16 bits. LoRA on c_attn
-// trains over it; what the weights hold and what a training step costs are measured, not computed.
+// linear layers and the token embedding (with lm_head, tied to it, reading the same NF4 table) in
+// NF4 with double quantization, everything else in 16 bits. LoRA on c_attn trains over it; what
+// the weights hold and what a training step costs are measured, not computed.
 import { Generator, type MemoryReport, fromTypedArray, manualSeed, memoryReport, models, nn, optim, scope } from '../../src/index.js';
 
 export interface QLoRAOptions {
   /** The model's shape (default: GPT-2 small's). */
   config?: Partial<models.GPT2ConfigFields>;
-  /** The 16-bit dtype of what NF4 leaves (embeddings, LayerNorms, biases); default 'bfloat16', as QLoRA's compute dtype. */
+  /** The 16-bit dtype of what NF4 leaves (positions, LayerNorms, biases); default 'bfloat16', as QLoRA's compute dtype. */
   dtype?: 'float16' | 'bfloat16';
+  /** Quantize the token embedding `wte` and its tied `lm_head` too (default true); false keeps the table in `dtype`. */
+  quantizeEmbedding?: boolean;
   rank?: number;
   batch?: number;
   /** Tokens per sequence. */
@@ -24,7 +27,7 @@ export interface QLoRAResult {
   parameters: number;
   /** Bytes the float32 model held before quantization (memoryReport). */
   float32Bytes: number;
-  /** What nn.quantize replaced: float32 bytes before, NF4 codes and scales after. */
+  /** What nn.quantize replaced (the tied head counted with its table): float32 bytes before, NF4 codes and scales after. */
   quantized: { layers: number; bytesBefore: number; bytesAfter: number };
   /** After training: frozen and trainable weights, gradients, Adam's state, the last step's activations. */
   memory: Pick<MemoryReport, 'frozenParams' | 'trainableParams' | 'gradients' | 'optimizerState' | 'activations' | 'total'>;
@@ -39,16 +42,17 @@ export const GPT2_SMALL: Partial<models.GPT2ConfigFields> = { vocabSize: 50257, 
 export async function runQLoRA(opts: QLoRAOptions = {}): Promise<QLoRAResult> {
   const began = performance.now();
   const say = opts.log ?? ((line: string) => console.log(line));
-  const { dtype = 'bfloat16', rank = 8, batch = 1, context = 128, steps = 3, seed = 0 } = opts;
+  const { dtype = 'bfloat16', quantizeEmbedding = true, rank = 8, batch = 1, context = 128, steps = 3, seed = 0 } = opts;
   manualSeed(seed);
   const model = new models.GPT2LMHeadModel({ ...GPT2_SMALL, ...opts.config });
   const parameters = model.numParameters();
   const float32Bytes = memoryReport(model).trainableParams.bytes;
   say(`built a ${model.config.nLayer}-block, ${model.config.nEmbd}-wide GPT-2 with ${parameters.toLocaleString('en-US')} parameters: ${mb(float32Bytes)} in float32`);
-  const q = nn.quantize(model, { format: 'nf4', doubleQuant: true, targets: ['c_attn', 'c_proj', 'c_fc'] });
+  // 'wte' takes lm_head along: the head reads the same packed table, so it is stored once.
+  const q = nn.quantize(model, { format: 'nf4', doubleQuant: true, targets: ['c_attn', 'c_proj', 'c_fc', ...(quantizeEmbedding ? ['wte'] : [])] });
   await model.to({ dtype });
-  say(`NF4 (double quantization) for ${q.replaced.length} linear layers: ${mb(q.bytesBefore)} → ${mb(q.bytesAfter)}; the rest in ${dtype}: ` +
-    `${mb(memoryReport(model).frozenParams.bytes)} of weights in all`);
+  say(`NF4 (double quantization) for ${q.replaced.length} layers${quantizeEmbedding ? ' (wte and its tied lm_head among them)' : ''}: ${mb(q.bytesBefore)} → ${mb(q.bytesAfter)}; ` +
+    `the rest in ${dtype}: ${mb(memoryReport(model).frozenParams.bytes)} of weights in all`);
   nn.applyLoRA(model, { targets: ['c_attn'], rank, alpha: 2 * rank });
   const opt = new optim.AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-4 });
   const g = new Generator().manualSeed(seed);

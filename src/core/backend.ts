@@ -108,6 +108,12 @@ export interface FusedKernels<S> {
    */
   quantizedMatmul?(args: { x: View<S>; weight: QuantizedStorage<S>; transposed: boolean }): S;
   /**
+   * Rows `indices` (int32, contiguous from its offset) of a block-quantized [rows, cols] table
+   * whose rows are whole blocks, dequantized as core/quant.ts's `dequantizeRows`: a new
+   * [indices, cols] float32 storage. Core records no gradient (the table is frozen).
+   */
+  quantizedEmbedding?(args: { indices: View<S>; weight: QuantizedStorage<S> }): S;
+  /**
    * The matmul primitive's product when one operand is float16/bfloat16 and the other float32,
    * reading the 16-bit one as float32 without widening it whole: a new float32 storage, or null
    * to leave it to core (which widens the 16-bit operand for the product). Core records the gradient.

@@ -27,4 +27,5 @@ export { LoRAConv2d } from './loraConv2d.js';
 export { applyLoRA, mergeAndUnload, trainableSummary, type ApplyLoRAOptions, type ApplyLoRAReport, type LoRATargets } from './adapt.js';
 export { memoryReport, type MemoryReport, type MemoryCategory } from './memory.js';
 export { QuantizedLinear, type QuantizedLinearParts } from './quantizedLinear.js';
+export { QuantizedEmbedding, type QuantizedEmbeddingParts } from './quantizedEmbedding.js';
 export { quantize, type QuantizeOptions, type QuantizeReport } from './quantize.js';

@@ -1,18 +1,20 @@
-// The QLoRA example at a small size: the NF4 + 16-bit base's bytes as the format defines them,
-// float32 LoRA adapters over it, and a training step that runs.
+// The QLoRA example at a small size, its token embedding (and the tied head) in NF4 or in 16 bits:
+// the base's bytes as the formats define them, float32 LoRA adapters over it, and a training step
+// that runs.
 import { describe, expect, it } from 'vitest';
 import { runQLoRA } from '../../examples/qlora/gpt2Small.js';
 
 describe('npm run demo:qlora (a small config)', () => {
-  it('holds the blocks in NF4 and the rest in bfloat16, and trains float32 LoRA over them', async () => {
+  it.each([[true], [false]])('holds the blocks (and wte: %s) in NF4 and the rest in bfloat16, and trains float32 LoRA over them', async (quantizeEmbedding) => {
     const [V, P, C, L, r] = [500, 32, 64, 2, 4];
-    const result = await runQLoRA({ config: { vocabSize: V, nPositions: P, nEmbd: C, nLayer: L, nHead: 4 }, rank: r, batch: 2, context: 16, steps: 2, log: () => {} });
+    const result = await runQLoRA({ config: { vocabSize: V, nPositions: P, nEmbd: C, nLayer: L, nHead: 4 }, quantizeEmbedding, rank: r, batch: 2, context: 16, steps: 2, log: () => {} });
     // GPT-2's parameters: embeddings, per block two LayerNorms and four Conv1D layers, the final LayerNorm (lm_head tied to wte).
     const total = V * C + P * C + L * (2 * 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) + (4 * C * C + C)) + 2 * C;
-    const quantized = L * 12 * C * C;
+    // The blocks' layers, and the table once when quantized (lm_head reads it, tied).
+    const quantized = L * 12 * C * C + (quantizeEmbedding ? V * C : 0);
     expect(result.parameters).toBe(total);
     expect(result.float32Bytes).toBe(4 * total);
-    expect(result.quantized).toMatchObject({ layers: 4 * L, bytesBefore: 4 * quantized });
+    expect(result.quantized).toMatchObject({ layers: 4 * L + (quantizeEmbedding ? 2 : 0), bytesBefore: 4 * quantized });
     // NF4: two codes a byte, an 8-bit absmax per block of 64 (double quantization), a few float32 second-level scales.
     expect(result.quantized.bytesAfter).toBeGreaterThanOrEqual(quantized / 2 + quantized / 64);
     expect(result.quantized.bytesAfter).toBeLessThan(quantized / 2 + quantized / 32);

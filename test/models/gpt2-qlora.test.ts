@@ -1,7 +1,7 @@
-// QLoRA on a tiny GPT-2: LoRA trained over an NF4 (double-quantized) base saves the same PEFT
-// adapter as over a float32 one, and real PEFT (gpt2_qlora.py, from .venv-hf) opens it on the
-// float32 model holding the dequantized weights with tsgrad's logits; tsgrad's LoRA on that
-// dequantized model agrees too.
+// QLoRA on a tiny GPT-2: LoRA trained over an NF4 (double-quantized) base, its blocks' layers
+// alone or with the embedding table and its tied head, saves the same PEFT adapter as over a
+// float32 one, and real PEFT (gpt2_qlora.py, from .venv-hf) opens it on the float32 model holding
+// the dequantized weights with tsgrad's logits; tsgrad's LoRA on that dequantized model agrees too.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { hfUnavailable, hfVersions, runHfPython } from '../huggingface.js';
 import { trainNextToken } from './trainSteps.js';
 
 const skip = hfUnavailable('test/models/gpt2-qlora.test.ts');
-const out = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-qlora-'));
+const root = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-qlora-'));
 const config = { nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: 101, nPositions: 32 };
 
 const maxDiff = (got: Tensor, want: number[][][]) => {
@@ -20,14 +20,17 @@ const maxDiff = (got: Tensor, want: number[][][]) => {
 };
 
 describe.skipIf(skip)(`an adapter trained over an NF4 base, in PEFT (${hfVersions})`, () => {
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('is the PEFT adapter; PEFT on the dequantized float32 model gives tsgrad\'s logits', async () => {
+  const cases = [['the blocks', ['c_attn', 'c_proj', 'c_fc']], ['the blocks and wte (with its tied lm_head)', ['c_attn', 'c_proj', 'c_fc', 'wte']]] as const;
+  it.each(cases)('over %s: the PEFT adapter; PEFT on the dequantized float32 model gives tsgrad\'s logits', async (_, targets) => {
+    const out = mkdtempSync(join(root, 'case-'));
     manualSeed(0);
     const model = new models.GPT2LMHeadModel(config).eval();
     const floatState = Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.clone()]));
-    const q = nn.quantize(model, { format: 'nf4', targets: ['c_attn', 'c_proj', 'c_fc'], doubleQuant: true });
-    expect(q.replaced).toHaveLength(8);
+    const q = nn.quantize(model, { format: 'nf4', targets: [...targets], doubleQuant: true });
+    expect(q.replaced).toHaveLength(targets.length === 4 ? 10 : 8);
+    if (targets.length === 4) expect((model.lm_head as unknown as nn.QuantizedLinear).qweight).toBe((model.transformer.wte as unknown as nn.QuantizedEmbedding).qweight);
     nn.applyLoRA(model, { targets: ['c_attn', 'c_proj'], rank: 4, alpha: 8 });
     const ids = [[1, 5, 9, 2, 7, 3, 8, 4], [6, 2, 2, 9, 1, 4, 7, 5]];
     trainNextToken(model, ids);
@@ -43,8 +46,8 @@ describe.skipIf(skip)(`an adapter trained over an NF4 base, in PEFT (${hfVersion
     dense.loadStateDict(floatState);
     const layers = new Map(dense.namedModules());
     for (const [path, m] of model.namedModules()) {
-      if (!(m instanceof nn.QuantizedLinear)) continue;
-      const target = layers.get(path.replace(/\.base$/, '')) as nn.Conv1D;
+      if (!(m instanceof nn.QuantizedLinear || m instanceof nn.QuantizedEmbedding)) continue;
+      const target = layers.get(path.replace(/\.base$/, '')) as nn.Conv1D | nn.Embedding;
       noGrad(() => target.weight.copy_(m.dequantize()));
     }
     await dense.savePretrained(join(out, 'base'));
@@ -53,7 +56,7 @@ describe.skipIf(skip)(`an adapter trained over an NF4 base, in PEFT (${hfVersion
     // The adapter loads onto the same base quantized again, for QLoRA inference.
     const again = new models.GPT2LMHeadModel(config).eval();
     again.loadStateDict(floatState);
-    nn.quantize(again, { format: 'nf4', targets: ['c_attn', 'c_proj', 'c_fc'], doubleQuant: true });
+    nn.quantize(again, { format: 'nf4', targets: [...targets], doubleQuant: true });
     io.loadAdapterDir(again, join(out, 'adapter'));
     expect(maxDiff(noGrad(() => again.forward(ids)), logits.arraySync() as number[][][])).toBe(0);
 

@@ -101,6 +101,11 @@ CASES = {
     'nf4_conv1d': (24, 16, 'nf4', 32, False, True),
     'int8': (17, 33, 'int8', 64, False, False),
     'int8_double': (64, 300, 'int8', 128, True, False),
+    # Rows of whole blocks, as an embedding table needs (test/nn/quantized-embedding.test.ts).
+    'nf4_rows': (37, 128, 'nf4', 64, False, False),
+    'nf4_rows_double': (300, 96, 'nf4', 32, True, False),  # 900 absmaxes: nested blocks of 256, the last partial
+    'int8_rows': (29, 64, 'int8', 32, False, False),
+    'int8_rows_double': (40, 256, 'int8', 64, True, False),
 }
 weights, ref = {}, {}
 for name, (rows, cols, fmt, bs, dq, conv1d) in CASES.items():

@@ -132,15 +132,15 @@ describe('nn.quantize refuses, changing nothing', () => {
     return new nn.Sequential(new nn.Linear(8, 8), inner, new nn.Conv1D(4, 8));
   };
   const cases: [string, (m: nn.Sequential) => unknown, RegExp][] = [
-    ['a target matching nothing', (m) => nn.quantize(m, { format: 'nf4', targets: ['0', 'nope'] }), /target 'nope' matches no layer; Linear and Conv1D layers in the model: 0, 1\.0, 2/],
-    ['a layer that is neither', (m) => nn.quantize(m, { format: 'nf4', targets: ['0', '1'] }), /target matched '1', a Sequential; only nn\.Linear and nn\.Conv1D/],
+    ['a target matching nothing', (m) => nn.quantize(m, { format: 'nf4', targets: ['0', 'nope'] }), /target 'nope' matches no layer; Linear, Conv1D and Embedding layers in the model: 0, 1\.0, 2/],
+    ['a layer that is neither', (m) => nn.quantize(m, { format: 'nf4', targets: ['0', '1'] }), /target matched '1', a Sequential; only nn\.Linear, nn\.Conv1D and nn\.Embedding/],
     ['an unknown format', (m) => nn.quantize(m, { format: 'fp4' as 'nf4', targets: ['0'] }), /format must be 'int8' or 'nf4', got string 'fp4'/],
     ['a block size bitsandbytes lacks', (m) => nn.quantize(m, { format: 'nf4', targets: ['0'], blockSize: 48 }), /blockSize must be a power of two in \[32, 4096\].*got number 48/],
     ['a bad doubleQuant', (m) => nn.quantize(m, { format: 'nf4', targets: ['0'], doubleQuant: 1 as unknown as boolean }), /doubleQuant must be true or false/],
     ['a LoRA-wrapped layer', (m) => { nn.applyLoRA(m, { targets: ['2'], rank: 2 }); return nn.quantize(m, { format: 'nf4', targets: ['0', '2'] }); }, /'2' is a LoRALinear; quantize the base model first, then applyLoRA/],
     ['an already quantized layer', (m) => { nn.quantize(m, { format: 'int8', targets: ['2'] }); return nn.quantize(m, { format: 'nf4', targets: ['0', '2'] }); }, /'2' is already quantized \(int8\)/],
     ['a float64 weight', (m) => { (m as unknown as Record<string, nn.Module>)['0'] = new nn.Linear(8, 8, { dtype: 'float64' }); return nn.quantize(m, { format: 'nf4', targets: ['1.0', '0'] }); }, /'0' has a float64 weight/],
-    ['a tied weight', (m) => { ((m.at(1) as nn.Sequential).at(0) as nn.Linear).weight = (m.at(0) as nn.Linear).weight; return nn.quantize(m, { format: 'nf4', targets: ['2', '0'] }); }, /'1\.0\.weight' shares its storage with 0\.weight \(tied weights\); leave '1\.0' out of targets/],
+    ['a tied weight', (m) => { ((m.at(1) as nn.Sequential).at(0) as nn.Linear).weight = (m.at(0) as nn.Linear).weight; return nn.quantize(m, { format: 'nf4', targets: ['2', '0'] }); }, /'0\.weight' shares its storage with 1\.0\.weight \(tied weights\); leave '0' out of targets/],
   ];
   it.each(cases)('%s', (_, call, message) => {
     const m = fresh();

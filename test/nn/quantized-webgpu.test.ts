@@ -1,8 +1,10 @@
 // The WGSL quantized matmul (Dawn; llvmpipe here) against the CPU backend: a quantized model moved
 // to webgpu dequantizes exactly (plain absmaxes) or within float32 rounding (double-quantized:
-// the absmax arithmetic may fuse), and its forward and input gradient match the CPU's.
+// the absmax arithmetic may fuse), and its forward and input gradient match the CPU's. A quantized
+// embedding takes core's composed lookup there (webgpu has no fused one and no synchronous reads):
+// its rows equal the CPU's exactly, and GPT-2's tied head gives the CPU's logits.
 import { describe, expect, it } from 'vitest';
-import { type Tensor, backendStats, manualSeed, nn, randn, resetStats } from '../../src/index.js';
+import { type Tensor, backendStats, manualSeed, models, nn, noGrad, randn, resetStats, tensor } from '../../src/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 
 async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
@@ -10,7 +12,7 @@ async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
   return Array.from(x).reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
-describe('the quantized matmul on webgpu', () => {
+describe('quantized weights on webgpu', () => {
   const available = backendBeforeAll('webgpu', 'quantized matmul tests');
 
   for (const [format, doubleQuant] of [['nf4', false], ['nf4', true], ['int8', false], ['int8', true]] as const) {
@@ -42,6 +44,30 @@ describe('the quantized matmul on webgpu', () => {
       yg.sum().backward();
       yc.sum().backward();
       expect(await maxDiff(xg.grad!, xc.grad!)).toBeLessThan(1e-5);
+    });
+  }
+
+  for (const [format, doubleQuant] of [['nf4', true], ['int8', false]] as const) {
+    it(`a ${format} embedding (double quantization ${doubleQuant}) and its tied head give the CPU's rows and logits`, async (ctx) => {
+      if (!available()) return ctx.skip();
+      const config = { nLayer: 1, nEmbd: 64, nHead: 4, vocabSize: 300, nPositions: 16 };
+      const make = () => {
+        manualSeed(9);
+        const m = new models.GPT2LMHeadModel(config).eval();
+        nn.quantize(m, { format, targets: ['wte'], doubleQuant, blockSize: 32 });
+        return m;
+      };
+      const cpu = make();
+      const gpu = await make().to('webgpu');
+      const ids = [[299, 0, 5, 17], [17, 150, 2, 298]];
+      const cpuTable = cpu.transformer.wte as unknown as nn.QuantizedEmbedding, gpuTable = gpu.transformer.wte as unknown as nn.QuantizedEmbedding;
+      resetStats('webgpu');
+      const rows = gpuTable.forward(await tensor(ids, { dtype: 'int32' }).to('webgpu'));
+      expect(backendStats('webgpu').byOp.get('fused:quantizedEmbedding')).toBeUndefined();
+      expect(await maxDiff(rows, cpuTable.forward(ids))).toBe(0);
+      expect(await maxDiff(gpuTable.dequantize(), cpuTable.dequantize())).toBe(0);
+      const logits = noGrad(() => gpu.forward(ids));
+      expect(await maxDiff(logits, noGrad(() => cpu.forward(ids)))).toBeLessThan(1e-4);
     });
   }
 });

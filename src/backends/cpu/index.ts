@@ -11,7 +11,7 @@ import { gatherRows, scatterAddRows } from './gatherRows.js';
 import { crossEntropyGradient, crossEntropyLoss } from './crossEntropy.js';
 import { col2imJs, im2colJs } from './unfold.js';
 import { batchedMatmul } from './matmul.js';
-import { quantizedMatmulCpu } from './quantized.js';
+import { quantizedEmbeddingCpu, quantizedMatmulCpu } from './quantized.js';
 import { castHalf, halfMatmulCpu } from './halfMatmul.js';
 import { matmulThreads } from './threads.js';
 import { Arena } from './wasm/arena.js';
@@ -135,6 +135,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
     halfMatmul: (a, b) => halfMatmulCpu(a, b, this.kernels?.arena ?? null, (x, y) => this.matmul(x, y), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
     quantizedMatmul: (args) =>
       quantizedMatmulCpu(args, this.kernels?.arena ?? null, (a, b) => this.matmul(a, b), (n) => this.allocate('float32', n) as Float32Array, (t) => this.free(t)),
+    quantizedEmbedding: (args) => quantizedEmbeddingCpu(args, this.readSync(args.indices) as Int32Array, (n) => this.allocate('float32', n) as Float32Array),
     attention: (args) => (this.kernels && wasmAttention(this.kernels.arena).forward(args)) || attentionJs(args),
     attentionBackward: (args) => (this.kernels && wasmAttention(this.kernels.arena).backward(args)) || attentionBackwardJs(args),
     softmaxBackward: (y, g, axis) => (this.kernels ? softmaxBackwardWasm(this.kernels.arena, y, g, axis) : null),

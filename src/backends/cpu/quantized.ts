@@ -70,3 +70,12 @@ export function quantizedMatmulCpu(
   }
   return out;
 }
+
+/** Rows `ids` of a quantized table whose rows are whole blocks, dequantized in JavaScript: a new [ids, cols] float32 array. */
+export function quantizedEmbeddingCpu(args: { weight: QuantizedStorage<TypedArray> }, ids: Int32Array, allocate: (n: number) => Float32Array): Float32Array {
+  const host = hostOf(args.weight);
+  const cols = host.cols;
+  const out = allocate(ids.length * cols);
+  for (let i = 0; i < ids.length; i++) dequantizeRows(host, ids[i]!, 1, out.subarray(i * cols, (i + 1) * cols));
+  return out;
+}

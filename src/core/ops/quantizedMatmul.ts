@@ -57,7 +57,8 @@ export function quantizedMatmul(x: Tensor, w: QuantizedWeight, transposed: boole
   return record(op, [x], out, [], (g) => [quantizedMatmul(g, w, !transposed)]);
 }
 
-function storageOf(w: QuantizedWeight, op: string): QuantizedStorage<unknown> {
+/** The weight's storages as a fused kernel takes them. */
+export function storageOf(w: QuantizedWeight, op: string): QuantizedStorage<unknown> {
   return {
     format: w.format, rows: w.rows, cols: w.cols, blockSize: w.blockSize,
     codes: w.codes._view(op).storage, absmax: w.absmax._view(op).storage,

@@ -97,7 +97,7 @@ export async function generate(model: GPT2LMHeadModel, inputIds: TensorLike, opt
   const op = 'generate';
   checkOptions(model, opts);
   const config = model.config;
-  const ids = asTensor(op, inputIds, 'int32', model.transformer.wte.weight);
+  const ids = asTensor(op, inputIds, 'int32', model.transformer.ln_f.weight);
   check(ids.ndim === 2 && ids.dtype === 'int32' && ids.shape[1]! > 0, op, () => `input ids must be int32 [batch, time] with time > 0, got ${ids.dtype} ${fmt(ids.shape)}`);
   const [B, T] = ids.shape as [number, number];
   check(T + opts.maxNewTokens <= config.nPositions, op, () =>

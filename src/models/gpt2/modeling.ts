@@ -137,7 +137,8 @@ export class GPT2Model extends Module {
   forward(inputIds: TensorLike, opts: GPT2ForwardOptions = {}): Tensor {
     const op = 'GPT2Model';
     check(isPlainObject(opts as unknown), op, () => `options must be an object such as { attentionMask }, got ${describeValue(opts)}`);
-    const ids = asTensor(op, inputIds, 'int32', this.wte.weight);
+    // ln_f places the ids: wte may be quantized, and then holds no float table.
+    const ids = asTensor(op, inputIds, 'int32', this.ln_f.weight);
     check(ids.ndim === 2 && ids.dtype === 'int32', op, () => `input ids must be int32 [batch, time], got ${ids.dtype} ${fmt(ids.shape)}`);
     const [B, T] = ids.shape as [number, number];
     check(T > 0, op, () => `input ids ${fmt(ids.shape)} hold no tokens`);
