@@ -25,8 +25,8 @@ export interface QuantizedEmbeddingParts {
  * `Embedding8bit`): `qweight` holds the packed codes row-major, `absmax` one scale per block (or
  * their 8-bit codes under double quantization, with `nestedAbsmax` and `nestedOffset`). Each row
  * is whole blocks, so the forward dequantizes only the rows it picks. The storage has the
- * layout of a `QuantizedLinear` [numEmbeddings, embeddingDim]: a tied head reads the same
- * parameters. Made by `nn.quantize`; never trains.
+ * layout of a `QuantizedLinear` of weight `[numEmbeddings, embeddingDim]`, so a tied head reads
+ * the same parameters. Made by `nn.quantize`; never trains.
  *
  * @example
  * nn.quantize(gpt, { format: 'nf4', targets: ['wte'] }); // wte and its tied lm_head
