@@ -47,6 +47,27 @@ describe('quantized weights on webgpu', () => {
     });
   }
 
+  it('multiplies in large tiles (m, n ≥ 128) and with edges that no tile size divides as the CPU does', async (ctx) => {
+    if (!available()) return ctx.skip();
+    for (const [m, k, n] of [[130, 96, 200], [129, 33, 131]] as const) {
+      for (const format of ['nf4', 'int8'] as const) {
+        manualSeed(10);
+        const make = () => {
+          const layer = new nn.Sequential(new nn.Linear(k, n), new nn.Conv1D(k, n));
+          nn.quantize(layer, { format, targets: ['0', '1'], blockSize: 64 });
+          return layer;
+        };
+        const cpu = make();
+        manualSeed(10);
+        const gpu = await make().to('webgpu');
+        const x = randn([m, k]);
+        const want = noGrad(() => cpu.forward(x));
+        const got = noGrad(() => gpu.forward(tensor(x.dataSync(), { shape: [m, k], backend: 'webgpu' })));
+        expect(await maxDiff(got, want), `${format} [${m},${k}]·[${k},${n}]`).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   for (const [format, doubleQuant] of [['nf4', true], ['int8', false]] as const) {
     it(`a ${format} embedding (double quantization ${doubleQuant}) and its tied head give the CPU's rows and logits`, async (ctx) => {
       if (!available()) return ctx.skip();

@@ -16,7 +16,7 @@ import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
 import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
-import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMatmulKernel, quantizedMatmulMeta } from './wgsl/quantized.js';
+import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
 import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings } from './wgsl/attention.js';
 
 type GView = View<GPUStorage>;
@@ -449,7 +449,7 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     this.run(adamKernel(shape.length), words, [args.param.buffer, grad.storage.buffer, args.m.buffer, args.v.buffer], Math.ceil(size / WG));
   }
 
-  /** x·Wᵀ or x·W for a block-quantized W, dequantized as the kernel reads it (wgsl/quantized.ts). */
+  /** x·Wᵀ or x·W for a block-quantized W: the tiled matmul, dequantizing W's tiles as it stages them (wgsl/quantized.ts). */
   private quantizedMatmul(args: Parameters<NonNullable<FusedKernels<GPUStorage>['quantizedMatmul']>>[0]): GPUStorage {
     const { x, weight: w, transposed } = args;
     const m = x.shape[0]!, k = x.shape[1]!, n = transposed ? w.rows : w.cols;
@@ -461,8 +461,12 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       absmax = this.alloc(blocks);
       this.run(nestedAbsmaxKernel(), nestedAbsmaxMeta(blocks, w.nested.blockSize, w.nested.offset, f32Bits), [w.absmax.buffer, w.nested.absmax2.buffer, absmax.buffer], groupsFor(blocks));
     }
-    const words = quantizedMatmulMeta(m, k, n, w.cols, w.blockSize, transposed, w.format, x.offset, f32Bits);
-    this.run(quantizedMatmulKernel(w.format), words, [x.storage.buffer, w.codes.buffer, absmax.buffer, out.buffer], groupsFor(m * n));
+    // W' (k × n) is W [rows, cols] read through strides: Wᵀ when transposed, else W itself.
+    const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
+    const b = transposed ? { offset: 0, rs: 1, cs: w.cols } : { offset: 0, rs: w.cols, cs: 1 };
+    const words = [...matmulMeta(m, n, k, tile, [[], [], []], { offset: x.offset, rs: k, cs: 1 }, b), ...quantizedMeta(w.blockSize, w.format, f32Bits)];
+    const groups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn);
+    this.run(matmulKernel('float32', 0, tile, false, {}, w.format), words, [x.storage.buffer, w.codes.buffer, out.buffer, absmax.buffer], groups);
     if (w.nested) this.free(absmax);
     return out;
   }

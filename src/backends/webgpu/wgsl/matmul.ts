@@ -1,6 +1,7 @@
 import type { DType, HalfDType } from '../../../core/dtype.js';
 import { type KernelSource, metaSize, prelude, unflatten, wgslType } from './common.js';
 import { HALF_WGSL, halfLoad } from './half.js';
+import { QUANTIZED_BINDINGS, quantizedLoad, quantizedWords } from './quantized.js';
 
 /**
  * Output tile of one workgroup: `bm × bn`, stepping `bk` along k; each thread owns a `tm × tn`
@@ -28,23 +29,28 @@ export function matmulMeta(m: number, n: number, k: number, tile: MatmulTile, ba
  * and a `bk × bn` panel of B (read through their strides, so transposed operands cost no copy),
  * then every thread accumulates a `tm × 4` block in registers. Edges are zero-padded on load and
  * masked on store, so no size needs to divide the tile. A float16/bfloat16 operand (`halves`,
- * with f32 `dtype` and scalar loads) is widened as its panel is staged: the f32 copy of a
- * frozen 16-bit weight never exists outside a tile.
+ * with f32 `dtype` and scalar loads) is widened as its panel is staged, and so is a
+ * block-quantized B (`quantized`, see wgsl/quantized.ts: its codes bind in B's place and its
+ * absmaxes at binding 4): the f32 copy of a frozen weight never exists outside a tile.
  */
-export function matmulKernel(dtype: DType, br: number, tile: MatmulTile, vec4: boolean, halves: { a?: HalfDType; b?: HalfDType } = {}): KernelSource {
+export function matmulKernel(
+  dtype: DType, br: number, tile: MatmulTile, vec4: boolean, halves: { a?: HalfDType; b?: HalfDType } = {}, quantized?: 'int8' | 'nf4',
+): KernelSource {
   const { bm, bn, bk, tm, tn } = tile;
   const tx = bn / tn, ty = bm / tm, threads = tx * ty;
   const t = wgslType(dtype);
   const zero = t === 'f32' ? '0.0' : '0';
-  const metaVec4 = metaSize(12 + 3 * br);
+  const metaAt = 12 + 3 * br;
+  const metaVec4 = metaSize(metaAt + (quantized ? quantizedWords(quantized) : 0));
   const loadsA = (bm * bk) / threads, loadsB = (bk * bn) / threads;
   const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const read = (name: 'A' | 'B', index: string) => {
+    if (name === 'B' && quantized) return quantizedLoad(index);
     const h = name === 'A' ? halves.a : halves.b;
     return h ? halfLoad(h, name, index) : `${name}[${index}]`;
   };
-  const binding = (name: 'A' | 'B') => ((name === 'A' ? halves.a : halves.b) ? 'array<u32>' : `array<${vec4 ? `vec4<${t}>` : t}>`);
+  const binding = (name: 'A' | 'B') => ((name === 'A' ? halves.a : halves.b) || (name === 'B' && quantized) ? 'array<u32>' : `array<${vec4 ? `vec4<${t}>` : t}>`);
   const scalarLoads = () => `${lines(loadsA, (r) => `    {
       let e = li + ${r * threads}u;
       let row = e / ${bk}u;
@@ -83,9 +89,9 @@ ${lines(loadsB / 4, (r) => `    {
       Bs[kk * ${bn / 4}u + c4 / 4u] = v;
     }`)}`;
   return {
-    key: `matmul|${dtype}|${br}|${bm}x${bn}x${bk}x${tm}x${tn}|${vec4}|${halves.a ?? ''}|${halves.b ?? ''}`,
+    key: `matmul|${dtype}|${br}|${bm}x${bn}x${bk}x${tm}x${tn}|${vec4}|${halves.a ?? ''}|${halves.b ?? ''}|${quantized ?? ''}`,
     metaVec4,
-    code: () => `${prelude(metaVec4)}${halves.a || halves.b ? HALF_WGSL : ''}
+    code: () => `${prelude(metaVec4)}${halves.a || halves.b ? HALF_WGSL : ''}${quantized ? QUANTIZED_BINDINGS(metaAt, quantized) : ''}
 @group(0) @binding(1) var<storage, read> A: ${binding('A')};
 @group(0) @binding(2) var<storage, read> B: ${binding('B')};
 @group(0) @binding(3) var<storage, read_write> C: array<${t}>;
