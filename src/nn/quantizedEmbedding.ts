@@ -7,6 +7,7 @@ import type { Tensor } from '../core/tensor.js';
 import { type TensorLike, asTensor, checkIndexValues } from './inputs.js';
 import { Module } from './module.js';
 import type { Parameter } from './parameter.js';
+import { packedWeight } from './quantizedLinear.js';
 
 /** The quantized storage `nn.quantize` hands a QuantizedEmbedding. */
 export interface QuantizedEmbeddingParts {
@@ -61,11 +62,7 @@ export class QuantizedEmbedding extends Module {
 
   /** The quantized table [numEmbeddings, embeddingDim] as `quantizedEmbedding` and `quantizedMatmul` take it. */
   get quantized(): QuantizedWeight {
-    return {
-      format: this.format, rows: this.numEmbeddings, cols: this.embeddingDim, blockSize: this.blockSize,
-      codes: this.qweight, absmax: this.absmax,
-      nested: this.nestedAbsmax ? { absmax2: this.nestedAbsmax, offset: this.nestedOffset, blockSize: this.nestedBlockSize } : null,
-    };
+    return packedWeight(this, this.numEmbeddings, this.embeddingDim);
   }
 
   /** The full-precision table is not stored: use `dequantize()` for a copy. */

@@ -67,11 +67,7 @@ export class QuantizedLinear extends Module {
 
   /** The quantized W [out, in] as `quantizedMatmul` takes it. */
   get quantized(): QuantizedWeight {
-    return {
-      format: this.format, rows: this.outFeatures, cols: this.inFeatures, blockSize: this.blockSize,
-      codes: this.qweight, absmax: this.absmax,
-      nested: this.nestedAbsmax ? { absmax2: this.nestedAbsmax, offset: this.nestedOffset, blockSize: this.nestedBlockSize } : null,
-    };
+    return packedWeight(this, this.outFeatures, this.inFeatures);
   }
 
   /** The full-precision weight is not stored: use `dequantize()` for a copy, or LoRA on top to train. */
@@ -130,4 +126,23 @@ function checkParts(p: QuantizedLinearParts): void {
     check(p.nested.absmax.dtype === 'float32' && p.nested.absmax.size === need, op, () =>
       `nested absmax must be ${need} float32 values, got ${p.nested!.absmax.dtype} ${fmt(p.nested!.absmax.shape)}`);
   }
+}
+
+/** The packed parameters a quantized layer holds, as its fields name them. */
+interface PackedFields {
+  readonly format: QuantFormat;
+  readonly blockSize: number;
+  readonly qweight: Parameter;
+  readonly absmax: Parameter;
+  readonly nestedAbsmax: Parameter | null;
+  readonly nestedOffset: number;
+  readonly nestedBlockSize: number;
+}
+
+/** A quantized layer's [rows, cols] matrix as core's quantized ops take it. */
+export function packedWeight(m: PackedFields, rows: number, cols: number): QuantizedWeight {
+  return {
+    format: m.format, rows, cols, blockSize: m.blockSize, codes: m.qweight, absmax: m.absmax,
+    nested: m.nestedAbsmax ? { absmax2: m.nestedAbsmax, offset: m.nestedOffset, blockSize: m.nestedBlockSize } : null,
+  };
 }
