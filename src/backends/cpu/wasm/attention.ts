@@ -1,4 +1,4 @@
-import { type Code, Fn, ctl, f32, f32x4, forLoop, i32, ifElse, v128 } from './emitter.js';
+import { type Code, Fn, ctl, f32, f32x4, forLoop, i32, i32x4, ifElse, v128 } from './emitter.js';
 import { Splats, expInto } from './elementwise.js';
 
 /*
@@ -8,6 +8,14 @@ import { Splats, expInto } from './elementwise.js';
  * of size L·S is ever stored. The backward recomputes each tile's weights exp(s − lse) from q, k
  * and the forward's row logsumexp (FlashAttention-2's backward, one query row per tile).
  *
+ * Head dims are small (16 to 128), so a dot product along one is mostly loop overhead and a
+ * horizontal sum. Each call therefore first transposes k (and, backward, v) into its buffer,
+ * [E, S] with rows of S rounded up to 4 and zero-padded: four keys' scores are then one vector,
+ * summed over e as q[e]·kᵀ[e, j..j+4], unrolled four e at a time. Weighted sums over keys
+ * (p·v, ds·k) run along the head dim, one vector of it at a time, held in a register while
+ * the tile's keys are added in. The backward's dk and dv gather as dkᵀ and dvᵀ in the buffer,
+ * four keys a vector, and are transposed out at the end.
+ *
  * Addresses and row strides are in bytes; rows of q, k, v, the output and the gradients are
  * contiguous with E and Ev multiples of 4 (the caller checks). The mask, float (added) or int32
  * (0 hides the key), and the dropout multipliers are read one element at a time through their
@@ -16,6 +24,15 @@ import { Splats, expInto } from './elementwise.js';
 
 /** Keys per tile: the score buffer is TILE floats. */
 export const TILE = 64;
+
+/** S rounded up to whole vectors: the row length of the transposed operands. */
+const padded = (S: number) => Math.ceil(S / 4) * 4;
+
+/** Bytes of the forward's buffer per thread: the tile's scores, the row accumulator, kᵀ. */
+export const forwardBufBytes = (S: number, E: number, Ev: number) => (TILE + Ev + E * padded(S)) * 4;
+
+/** Bytes of the backward's buffer per thread: the tile's weights and dropout multipliers, kᵀ, vᵀ, dkᵀ and dvᵀ. */
+export const backwardBufBytes = (S: number, E: number, Ev: number) => (2 * TILE + 2 * (E + Ev) * padded(S)) * 4;
 
 /** Scalar instructions the emitter's tables leave out, named as in the text format. */
 const op = {
@@ -31,9 +48,9 @@ const SHARED = ['L', 'S', 'E', 'Ev', 'qs', 'ks', 'vs', 'mask', 'mrs', 'mcs', 'mi
 /** A kernel under construction: its function, its splatted constants, and code helpers. */
 function kernel(name: string, own: string[]) {
   const f = new Fn(name, [...own, ...SHARED]);
-  f.locals('i32', 'i', 'j0', 'jj', 'j', 'n', 'kEnd', 'qi', 'kj', 'vj', 'e', 'mrow', 'drow');
+  f.locals('i32', 'i', 'j0', 'jj', 'j', 'n', 'kEnd', 'qi', 'kj', 'vj', 'e', 'mrow', 'drow', 'p1', 'p2', 'sp4', 'kt');
   f.locals('f32', 's', 'p');
-  f.locals('v128', 'x', 'y', 'sum4', 'en', 'er', 'ep');
+  f.locals('v128', 'x', 'y', 'sum4', 'en', 'er', 'ep', 'lanes', 'sc4');
   const k = new Splats(f);
   const g = (n: string) => f.get(n);
   /** The horizontal sum of the f32x4 local `v`. */
@@ -48,13 +65,67 @@ function kernel(name: string, own: string[]) {
       ...f.set(into, g(into), g(a), g('e'), i32.add, v128.load(), g(b), g('e'), i32.add, v128.load(), f32x4.mul, f32x4.add),
     ]),
   ];
-  /** mem[at + e] += x · mem[from + e] over `len` floats (x is the f32x4 local `x`). */
-  const axpy = (at: Code, from: Code, len: string): Code =>
+  /** The lanes of the key vector at jj that lie inside the tile (jj + lane < n). */
+  const inTile: Code = [...g('lanes'), ...g('n'), ...g('jj'), ...i32.sub, ...i32x4.splat, ...i32x4.lt_s];
+  /**
+   * Four keys' sums Σ_e row[e]·t[e, j0 + jj + 0..4] over `len` (a multiple of 4) into `into`:
+   * `row` a byte address, `t` a transposed operand (rows of sp4 bytes), four e per round.
+   */
+  const dotT = (row: string, t: string, len: string, into: string): Code => [
+    ...f.set(into, v128.const_i32x4([0, 0, 0, 0])),
+    ...f.set('p1', g(row)),
+    ...f.set('p2', g(t), g('j0'), g('jj'), i32.add, i32.const(4), i32.mul, i32.add),
+    ...forLoop(f, 'e', i32.const(0), g(len), 4, [
+      ...[0, 4, 8, 12].flatMap((o) => [
+        ...f.set(into, g(into), g('p1'), v128.load32_splat(o), g('p2'), v128.load(), f32x4.mul, f32x4.add),
+        ...f.inc('p2', g('sp4')),
+      ]),
+      ...f.inc('p1', 16),
+    ]),
+  ];
+  /** t[e, j0 + jj + 0..4] += row[e]·(the f32x4 local `by`) for e < len (a multiple of 4), four e per round: a rank-one update of four keys of a transposed gradient. */
+  const updateT = (t: string, row: string, len: string, by: string): Code => [
+    ...f.set('p1', g(row)),
+    ...f.set('p2', g(t), g('j0'), g('jj'), i32.add, i32.const(4), i32.mul, i32.add),
+    ...forLoop(f, 'e', i32.const(0), g(len), 4, [
+      ...[0, 4, 8, 12].flatMap((o) => [
+        ...g('p2'), ...g('p2'), ...v128.load(), ...g('p1'), ...v128.load32_splat(o), ...g(by), ...f32x4.mul, ...f32x4.add, ...v128.store(),
+        ...f.inc('p2', g('sp4')),
+      ]),
+      ...f.inc('p1', 16),
+    ]),
+  ];
+  /**
+   * acc[0..len) += Σ over the tile's keys of buf[jj]·row(j0 + jj), rows of `base` `stride` bytes
+   * apart: one vector of acc at a time, held while the keys are added in.
+   */
+  const weightedRows = (acc: Code, base: string, stride: string, len: string): Code =>
     forLoop(f, 'e', i32.const(0), [...g(len), ...i32.const(4), ...i32.mul], 16, [
-      ...at, ...g('e'), ...i32.add,
-      ...at, ...g('e'), ...i32.add, ...v128.load(),
-      ...g('x'), ...from, ...g('e'), ...i32.add, ...v128.load(), ...f32x4.mul, ...f32x4.add,
-      ...v128.store(),
+      ...f.set('x', acc, g('e'), i32.add, v128.load()),
+      ...f.set('p2', g(base), g('j0'), g(stride), i32.mul, i32.add, g('e'), i32.add),
+      ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+        ...f.set('x', g('x'), g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, v128.load32_splat(), g('p2'), v128.load(), f32x4.mul, f32x4.add),
+        ...f.inc('p2', g(stride)),
+      ]),
+      ...acc, ...g('e'), ...i32.add, ...g('x'), ...v128.store(),
+    ]);
+  /** to[c·sp4 + j·4] = from[j·stride + c·4] for j < S, c < cols, and zeros for S ≤ j < S rounded up to 4. */
+  const transposeIn = (from: string, stride: string, cols: string, to: string): Code =>
+    forLoop(f, 'j', i32.const(0), [...g('S'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And], 1, [
+      ...forLoop(f, 'e', i32.const(0), g(cols), 1, [
+        ...f.set('s', f32.const(0)),
+        ...ifElse([...g('j'), ...g('S'), ...i32.lt_s], f.set('s', g(from), g('j'), g(stride), i32.mul, i32.add, g('e'), i32.const(4), i32.mul, i32.add, f32.load())),
+        ...g(to), ...g('e'), ...g('sp4'), ...i32.mul, ...i32.add, ...g('j'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('s'), ...f32.store(),
+      ]),
+    ]);
+  /** The contiguous rows [S, cols] at `to` = the transposed `from` (rows of sp4 bytes). */
+  const transposeOut = (from: string, cols: string, to: string): Code =>
+    forLoop(f, 'j', i32.const(0), g('S'), 1, [
+      ...forLoop(f, 'e', i32.const(0), g(cols), 1, [
+        ...g(to), ...g('j'), ...g(cols), ...i32.mul, ...g('e'), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add,
+        ...g(from), ...g('e'), ...g('sp4'), ...i32.mul, ...i32.add, ...g('j'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(),
+        ...f32.store(),
+      ]),
     ]);
   /** exp of the f32x4 on the stack. */
   const exp = (): Code => expInto(f, k, { n: 'en', r: 'er', p: 'ep' });
@@ -68,27 +139,26 @@ function kernel(name: string, own: string[]) {
     ...ifElse([...g('causal'), ...g('i'), ...i32.const(1), ...i32.add, ...g('S'), ...i32.lt_s, ...op.i32And], f.set('kEnd', g('i'), i32.const(1), i32.add)),
   ];
   /**
-   * The scores of keys j0..j0+n into buf (scaled, masked: −∞ where hidden), the rest of the
-   * tile's last vector −∞, so that exp gives 0 there.
+   * The scores of keys j0..j0+n into buf (scaled, masked: −∞ where hidden), four keys at a time
+   * from kᵀ, the rest of the tile's last vector −∞, so that exp gives 0 there.
    */
   const scoreTile: Code = [
-    ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
-      ...f.set('j', g('j0'), g('jj'), i32.add),
-      ...f.set('kj', g('k'), g('j'), g('ks'), i32.mul, i32.add),
-      ...dot('qi', 'kj', 'E', 'y'),
-      ...f.set('s', hsum('y'), g('scale'), op.f32Mul),
-      ...ifElse(g('mask'), [
-        // the mask element's address, mrow + j·mcs, in vj for the moment
-        ...f.set('vj', g('mrow'), g('j'), g('mcs'), i32.mul, i32.add),
-        ...ifElse(g('mint'),
-          f.set('s', g('s'), NEG_INF, g('vj'), op.i32Load, ctl.select),
-          f.set('s', g('s'), g('vj'), f32.load(), op.f32Add)),
-      ]),
-      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('s'), ...f32.store(),
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 4, [
+      ...dotT('qi', 'kt', 'E', 'y'),
+      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add,
+      ...g('y'), ...g('sc4'), ...f32x4.mul, ...k.of(-Infinity), ...inTile, ...v128.bitselect,
+      ...v128.store(),
     ]),
-    ...forLoop(f, 'jj', g('n'), [...g('n'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And], 1, [
-      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add, ...NEG_INF, ...f32.store(),
-    ]),
+    ...ifElse(g('mask'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+      // the mask element's address, mrow + j·mcs, in vj for the moment
+      ...f.set('vj', g('mrow'), g('j0'), g('jj'), i32.add, g('mcs'), i32.mul, i32.add),
+      ...f.set('kj', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add),
+      ...f.set('s', g('kj'), f32.load()),
+      ...ifElse(g('mint'),
+        f.set('s', g('s'), NEG_INF, g('vj'), op.i32Load, ctl.select),
+        f.set('s', g('s'), g('vj'), f32.load(), op.f32Add)),
+      ...g('kj'), ...g('s'), ...f32.store(),
+    ])),
   ];
   /** buf[0..n rounded up to 4) = exp(buf − y), their sum into sum4. */
   const expTile: Code = [
@@ -106,26 +176,36 @@ function kernel(name: string, own: string[]) {
       ...ifElse([...g('n'), ...i32.const(TILE), ...i32.lt_s], [], f.set('n', i32.const(TILE))),
       ...body,
     ]);
-  /** s ·= the dropout multiplier of key j (none without dropout). */
-  const dropped: Code = ifElse(g('drop'), f.set('s', g('s'), g('drow'), g('j'), g('dcs'), i32.mul, i32.add, f32.load(), op.f32Mul));
-  return { f, k, g, hsum, dot, axpy, exp, rowStart, scoreTile, expTile, tiles, dropped };
+  /** The dropout multiplier of key j0 + jj (row drow) on the stack. */
+  const dropAt: Code = [...g('drow'), ...g('j0'), ...g('jj'), ...i32.add, ...g('dcs'), ...i32.mul, ...i32.add, ...f32.load()];
+  /** What every kernel sets first: constants, lane numbers, the scale in every lane, the transposed rows' stride. */
+  const start = (kt: Code): Code => [
+    ...f.set('lanes', v128.const_i32x4([0, 1, 2, 3])),
+    ...f.set('sc4', g('scale'), f32x4.splat),
+    ...f.set('sp4', g('S'), i32.const(3), i32.add, i32.const(-4), op.i32And, i32.const(4), i32.mul),
+    ...f.set('kt', kt),
+  ];
+  return { f, k, g, hsum, dot, inTile, dotT, updateT, weightedRows, transposeIn, transposeOut, exp, rowStart, scoreTile, expTile, tiles, dropAt, start };
 }
 
 /**
  * attn_fwd(q, k, v, o, stats, …shared): o [L, Ev] (contiguous) = softmax(q·kᵀ·scale + mask)·v
  * with dropout, and each row's running max and sum at stats[2i], stats[2i + 1] (sum 0 for a
- * row that attends nowhere, whose output is zeros). buf holds TILE + Ev floats.
+ * row that attends nowhere, whose output is zeros). buf holds forwardBufBytes: the tile's
+ * scores, the row's accumulator, kᵀ.
  */
 export function attentionForward(): { fn: Fn; body: Code } {
   const K = kernel('attn_fwd', ['q', 'k', 'v', 'o', 'stats']);
-  const { f, g, hsum, axpy, exp, rowStart, scoreTile, expTile, tiles, dropped } = K;
-  f.locals('i32', 'acc', 'oi').locals('f32', 'm', 'mNew', 'l', 'tmax');
+  const { f, g, hsum, exp, rowStart, scoreTile, expTile, tiles, dropAt, weightedRows, transposeIn, start } = K;
+  f.locals('i32', 'acc', 'oi').locals('f32', 'm', 'mNew', 'l').locals('v128', 'm4');
   const accAt = g('acc');
   const tile: Code = [
     ...scoreTile,
-    ...f.set('tmax', NEG_INF),
-    ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [...f.set('tmax', g('tmax'), g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, f32.load(), f32.max)]),
-    ...f.set('mNew', g('m'), g('tmax'), f32.max),
+    ...f.set('m4', K.k.of(-Infinity)),
+    ...forLoop(f, 'jj', i32.const(0), [...g('n'), ...i32.const(4), ...i32.mul], 16, [...f.set('m4', g('m4'), g('buf'), g('jj'), i32.add, v128.load(), f32x4.max)]),
+    ...f.set('mNew', g('m'),
+      g('m4'), f32x4.extract_lane(0), g('m4'), f32x4.extract_lane(1), f32.max, g('m4'), f32x4.extract_lane(2), f32.max, g('m4'), f32x4.extract_lane(3), f32.max,
+      f32.max),
     // A tile that leaves the max at −∞ has no key to attend to: skip it (its exps would be NaN).
     ...ifElse([...g('mNew'), ...NEG_INF, ...op.f32Ne], [
       // Rescale what the row has so far by e^(m − mNew): 0 while m is −∞.
@@ -138,15 +218,12 @@ export function attentionForward(): { fn: Fn; body: Code } {
       ...f.set('y', g('mNew'), f32x4.splat),
       ...expTile,
       ...f.set('l', g('l'), hsum('sum4'), op.f32Add),
-      ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
-        ...f.set('j', g('j0'), g('jj'), i32.add),
-        ...f.set('s', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, f32.load()),
-        ...dropped,
-        ...ifElse([...g('s'), ...f32.const(0), ...op.f32Ne], [
-          ...f.set('x', g('s'), f32x4.splat),
-          ...axpy(accAt, [...g('v'), ...g('j'), ...g('vs'), ...i32.mul, ...i32.add], 'Ev'),
-        ]),
-      ]),
+      // dropout scales the weights after their sum
+      ...ifElse(g('drop'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+        ...f.set('kj', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add),
+        ...g('kj'), ...g('kj'), ...f32.load(), ...dropAt, ...op.f32Mul, ...f32.store(),
+      ])),
+      ...weightedRows(accAt, 'v', 'vs', 'Ev'),
       ...f.set('m', g('mNew')),
     ]),
   ];
@@ -164,40 +241,49 @@ export function attentionForward(): { fn: Fn; body: Code } {
     ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('m'), ...f32.store(),
     ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('l'), ...f32.store(4),
   ];
-  const body = [...f.set('acc', g('buf'), i32.const(TILE * 4), i32.add), ...forLoop(f, 'i', i32.const(0), g('L'), 1, row)];
+  const body = [
+    ...start([...g('buf'), ...g('Ev'), ...i32.const(TILE), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add]),
+    ...f.set('acc', g('buf'), i32.const(TILE * 4), i32.add),
+    ...transposeIn('k', 'ks', 'E', 'kt'),
+    ...forLoop(f, 'i', i32.const(0), g('L'), 1, row),
+  ];
   return { fn: f, body: [...K.k.prologue, ...body] };
 }
 
 /**
  * attn_bwd(q, k, v, o, go, lse, dq, dk, dv, os, gs, …shared): dq [L, E] = dS·k·scale,
- * dk [S, E] += dSᵀ·q·scale and dv [S, Ev] += (P∘Z)ᵀ·dO (all contiguous, zeroed beforehand), with
- * P = exp(s − lse) recomputed per tile, D = rowsum(dO∘O) and dS = P∘(Z∘(dO·vᵀ) − D). A row
- * whose lse is +∞ attends nowhere and adds nothing. buf holds TILE floats.
+ * dk [S, E] = dSᵀ·q·scale and dv [S, Ev] = (P∘Z)ᵀ·dO (all contiguous), with P = exp(s − lse)
+ * recomputed per tile, D = rowsum(dO∘O) and dS = P∘(Z∘(dO·vᵀ) − D). A row whose lse is +∞
+ * attends nowhere and adds nothing. buf holds backwardBufBytes: the tile's weights, its
+ * dropout multipliers, kᵀ, vᵀ, dkᵀ and dvᵀ.
  */
 export function attentionBackward(): { fn: Fn; body: Code } {
   const K = kernel('attn_bwd', ['q', 'k', 'v', 'o', 'go', 'lse', 'dq', 'dk', 'dv', 'os', 'gs']);
-  const { f, g, hsum, dot, axpy, rowStart, scoreTile, expTile, tiles, dropped } = K;
-  f.locals('i32', 'oi', 'gi', 'dqi').locals('f32', 'rowLse', 'D', 'z');
-  const rowOf = (base: string, j: string, width: string): Code => [...g(base), ...g(j), ...g(width), ...i32.mul, ...i32.const(4), ...i32.mul, ...i32.add];
-  const key: Code = [
-    ...f.set('j', g('j0'), g('jj'), i32.add),
-    ...f.set('p', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, f32.load()),
-    ...ifElse([...g('p'), ...f32.const(0), ...op.f32Ne], [
-      ...f.set('s', f32.const(1)),
-      ...dropped,
-      ...f.set('z', g('s')),
-      ...f.set('vj', g('v'), g('j'), g('vs'), i32.mul, i32.add),
-      ...f.set('kj', g('k'), g('j'), g('ks'), i32.mul, i32.add),
-      // dv_j += p·z·dO_i
-      ...f.set('x', g('p'), g('z'), op.f32Mul, f32x4.splat),
-      ...axpy(rowOf('dv', 'j', 'Ev'), g('gi'), 'Ev'),
-      // ds = p·(z·(dO_i·v_j) − D)·scale
-      ...dot('gi', 'vj', 'Ev', 'y'),
-      ...f.set('x', g('p'), g('z'), hsum('y'), op.f32Mul, g('D'), op.f32Sub, op.f32Mul, g('scale'), op.f32Mul, f32x4.splat),
-      ...axpy(g('dqi'), g('kj'), 'E'),
-      ...axpy(rowOf('dk', 'j', 'E'), g('qi'), 'E'),
-    ]),
+  const { f, g, hsum, dot, inTile, rowStart, scoreTile, expTile, tiles, dropAt, dotT, updateT, weightedRows, transposeIn, transposeOut, start } = K;
+  f.locals('i32', 'oi', 'gi', 'dqi', 'vt', 'dkt', 'dvt', 'zb').locals('f32', 'rowLse', 'D').locals('v128', 'pz', 'ds', 'D4');
+  const zero = v128.const_i32x4([0, 0, 0, 0]);
+  // Four keys: dp = dO_i·v_j, pz = p·z, ds = p·(z·dp − D)·scale (zero past the tile), dvᵀ += dO_i·pz, dkᵀ += q_i·ds.
+  const keys: Code = [
+    ...dotT('gi', 'vt', 'Ev', 'y'),
+    ...f.set('x', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, v128.load()),
+    ...f.set('sum4', K.k.of(1)),
+    ...ifElse(g('drop'), f.set('sum4', g('zb'), g('jj'), i32.const(4), i32.mul, i32.add, v128.load())),
+    ...f.set('pz', g('x'), g('sum4'), f32x4.mul, zero, inTile, v128.bitselect),
+    ...f.set('ds', g('x'), g('sum4'), g('y'), f32x4.mul, g('D4'), f32x4.sub, f32x4.mul, g('sc4'), f32x4.mul, zero, inTile, v128.bitselect),
+    ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('ds'), ...v128.store(),
+    ...updateT('dvt', 'gi', 'Ev', 'pz'),
+    ...updateT('dkt', 'qi', 'E', 'ds'),
   ];
+  const tile: Code = [
+    ...scoreTile,
+    ...f.set('y', g('rowLse'), f32x4.splat),
+    ...expTile,
+    ...ifElse(g('drop'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [...g('zb'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add, ...dropAt, ...f32.store()])),
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 4, keys),
+    // dq_i += Σ ds_j·k_j, from the ds the keys left in buf
+    ...weightedRows(g('dqi'), 'k', 'ks', 'E'),
+  ];
+  const rowOf = (base: string, j: string, width: string): Code => [...g(base), ...g(j), ...g(width), ...i32.mul, ...i32.const(4), ...i32.mul, ...i32.add];
   const row: Code = [
     ...f.set('rowLse', g('lse'), g('i'), i32.const(4), i32.mul, i32.add, f32.load()),
     ...ifElse([...g('rowLse'), ...f32.const(Infinity), ...op.f32Ne], [
@@ -207,8 +293,24 @@ export function attentionBackward(): { fn: Fn; body: Code } {
       ...f.set('dqi', rowOf('dq', 'i', 'E')),
       ...dot('gi', 'oi', 'Ev', 'y'),
       ...f.set('D', hsum('y')),
-      ...tiles([...scoreTile, ...f.set('y', g('rowLse'), f32x4.splat), ...expTile, ...forLoop(f, 'jj', i32.const(0), g('n'), 1, key)]),
+      ...f.set('D4', g('D'), f32x4.splat),
+      ...tiles(tile),
     ]),
   ];
-  return { fn: f, body: [...K.k.prologue, ...forLoop(f, 'i', i32.const(0), g('L'), 1, row)] };
+  const size = (cols: string): Code => [...g(cols), ...g('sp4'), ...i32.mul];
+  const body = [
+    ...start([...g('buf'), ...i32.const(2 * TILE * 4), ...i32.add]),
+    ...f.set('zb', g('buf'), i32.const(TILE * 4), i32.add),
+    ...f.set('vt', g('kt'), size('E'), i32.add),
+    ...f.set('dkt', g('vt'), size('Ev'), i32.add),
+    ...f.set('dvt', g('dkt'), size('E'), i32.add),
+    ...transposeIn('k', 'ks', 'E', 'kt'),
+    ...transposeIn('v', 'vs', 'Ev', 'vt'),
+    // dkᵀ and dvᵀ start at zero
+    ...forLoop(f, 'e', g('dkt'), [...g('dvt'), ...size('Ev'), ...i32.add], 16, [...g('e'), ...zero, ...v128.store()]),
+    ...forLoop(f, 'i', i32.const(0), g('L'), 1, row),
+    ...transposeOut('dkt', 'E', 'dk'),
+    ...transposeOut('dvt', 'Ev', 'dv'),
+  ];
+  return { fn: f, body: [...K.k.prologue, ...body] };
 }
