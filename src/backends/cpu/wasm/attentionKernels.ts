@@ -5,7 +5,7 @@ import type { AttentionArgs, View } from '../../../core/backend.js';
 import { attentionBackward, attentionForward, backwardBufBytes, forwardBufBytes } from './attention.js';
 import { encodeModule } from './emitter.js';
 import { span } from './kernels.js';
-import { matmulPool, matmulThreads, runThreaded } from '../threads.js';
+import { matmulPool, runThreaded, threadedParts } from '../threads.js';
 import { type PoolKernel, type PoolProgram, type WorkerPool, compileKernel } from '../workerPool.js';
 import type { Arena, Span } from './arena.js';
 
@@ -91,9 +91,9 @@ export class WasmAttention {
     return matmulPool(this.engine().program, L * batches, S, width);
   }
 
-  /** Into how many parts a pool splits `batches` entries (a part per thread, at most one per entry). */
+  /** Into how many parts a pool splits `batches` entries (a few per thread, at most one per entry). */
   private partsOf(pool: WorkerPool | null, batches: number): number {
-    return pool ? Math.min(matmulThreads(), batches) : 1;
+    return pool ? threadedParts(pool, batches) : 1;
   }
 
   /**
