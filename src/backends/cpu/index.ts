@@ -22,6 +22,7 @@ import { WasmReductions } from './wasm/reductions.js';
 import { WasmSelect, isWasmCompare } from './wasm/select.js';
 import { softmaxBackwardWasm } from './wasm/softmaxBackward.js';
 import { layerNormBackwardWasm, layerNormForwardWasm } from './wasm/layerNorm.js';
+import { copyWasm } from './wasm/copy.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
@@ -362,6 +363,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   }
 
   copy(src: View<TypedArray>, dst: View<TypedArray>): void {
+    if (this.kernels && copyWasm(this.kernels.arena, src, dst)) return;
     runMap('v0', src.shape, operand(dst), [operand(src)]);
   }
 }
