@@ -11,9 +11,10 @@ import { Splats, expInto } from './elementwise.js';
  * Head dims are small (16 to 128), so a dot product along one is mostly loop overhead and a
  * horizontal sum. Each call therefore first transposes k (and, backward, v) into its buffer,
  * [E, S] with rows of S rounded up to 4 and zero-padded: four keys' scores are then one vector,
- * summed over e as q[e]·kᵀ[e, j..j+4], unrolled four e at a time. Weighted sums over keys
- * (p·v, ds·k) run along the head dim, one vector of it at a time, held in a register while
- * the tile's keys are added in. The backward's dk and dv gather as dkᵀ and dvᵀ in the buffer,
+ * summed over e as q[e]·kᵀ[e, j..j+4]. The forward takes ROWS query rows at a time, so each
+ * vector of kᵀ and each row of v it loads serves all of them. Weighted sums over keys (p·v,
+ * ds·k) run along the head dim, a vector of it per row held in a register while the tile's
+ * keys are added in. The backward's dk and dv gather as dkᵀ and dvᵀ in the buffer,
  * four keys a vector, and are transposed out at the end.
  *
  * Addresses and row strides are in bytes; rows of q, k, v, the output and the gradients are
@@ -25,11 +26,14 @@ import { Splats, expInto } from './elementwise.js';
 /** Keys per tile: the score buffer is TILE floats. */
 export const TILE = 64;
 
+/** Query rows the forward takes at a time: each key vector loaded serves all of them. */
+export const ROWS = 4;
+
 /** S rounded up to whole vectors: the row length of the transposed operands. */
 const padded = (S: number) => Math.ceil(S / 4) * 4;
 
-/** Bytes of the forward's buffer per thread: the tile's scores, the row accumulator, kᵀ. */
-export const forwardBufBytes = (S: number, E: number, Ev: number) => (TILE + Ev + E * padded(S)) * 4;
+/** Bytes of the forward's buffer per thread: each block row's tile scores, accumulator and stats, q transposed, kᵀ. */
+export const forwardBufBytes = (S: number, E: number, Ev: number) => (ROWS * (TILE + Ev + 2 + E) + E * padded(S)) * 4;
 
 /** Bytes of the backward's buffer per thread: the tile's weights and dropout multipliers, kᵀ, vᵀ, dkᵀ and dvᵀ. */
 export const backwardBufBytes = (S: number, E: number, Ev: number) => (2 * TILE + 2 * (E + Ev) * padded(S)) * 4;
@@ -160,15 +164,16 @@ function kernel(name: string, own: string[]) {
       ...g('kj'), ...g('s'), ...f32.store(),
     ])),
   ];
-  /** buf[0..n rounded up to 4) = exp(buf − y), their sum into sum4. */
-  const expTile: Code = [
+  /** base[0..n rounded up to 4) = exp(base − y), their sum into sum4. */
+  const expTileAt = (base: string): Code => [
     ...f.set('sum4', v128.const_i32x4([0, 0, 0, 0])),
     ...forLoop(f, 'jj', i32.const(0), [...g('n'), ...i32.const(4), ...i32.mul], 16, [
-      ...f.set('x', g('buf'), g('jj'), i32.add, v128.load(), g('y'), f32x4.sub, exp()),
-      ...g('buf'), ...g('jj'), ...i32.add, ...g('x'), ...v128.store(),
+      ...f.set('x', g(base), g('jj'), i32.add, v128.load(), g('y'), f32x4.sub, exp()),
+      ...g(base), ...g('jj'), ...i32.add, ...g('x'), ...v128.store(),
       ...f.set('sum4', g('sum4'), g('x'), f32x4.add),
     ]),
   ];
+  const expTile = expTileAt('buf');
   /** The key loop in tiles: j0 from 0 to kEnd in steps of TILE, n keys each. */
   const tiles = (body: Code): Code =>
     forLoop(f, 'j0', i32.const(0), g('kEnd'), TILE, [
@@ -185,67 +190,162 @@ function kernel(name: string, own: string[]) {
     ...f.set('sp4', g('S'), i32.const(3), i32.add, i32.const(-4), op.i32And, i32.const(4), i32.mul),
     ...f.set('kt', kt),
   ];
-  return { f, k, g, hsum, dot, inTile, dotT, updateT, weightedRows, transposeIn, transposeOut, exp, rowStart, scoreTile, expTile, tiles, dropAt, start };
+  return { f, k, g, hsum, dot, inTile, dotT, updateT, weightedRows, transposeIn, transposeOut, exp, rowStart, scoreTile, expTile, expTileAt, tiles, dropAt, start };
 }
 
 /**
  * attn_fwd(q, k, v, o, stats, …shared): o [L, Ev] (contiguous) = softmax(q·kᵀ·scale + mask)·v
  * with dropout, and each row's running max and sum at stats[2i], stats[2i + 1] (sum 0 for a
- * row that attends nowhere, whose output is zeros). buf holds forwardBufBytes: the tile's
- * scores, the row's accumulator, kᵀ.
+ * row that attends nowhere, whose output is zeros). Query rows go ROWS at a time: their scores
+ * against four keys are four vectors from one vector of kᵀ, and each row of v is loaded once
+ * for all of them. buf holds forwardBufBytes: each row's tile scores, accumulator and (max,
+ * sum), the block's q transposed ([E, ROWS]), kᵀ.
  */
 export function attentionForward(): { fn: Fn; body: Code } {
   const K = kernel('attn_fwd', ['q', 'k', 'v', 'o', 'stats']);
-  const { f, g, hsum, exp, rowStart, scoreTile, expTile, tiles, dropAt, weightedRows, transposeIn, start } = K;
-  f.locals('i32', 'acc', 'oi').locals('f32', 'm', 'mNew', 'l').locals('v128', 'm4');
-  const accAt = g('acc');
-  const tile: Code = [
-    ...scoreTile,
-    ...f.set('m4', K.k.of(-Infinity)),
-    ...forLoop(f, 'jj', i32.const(0), [...g('n'), ...i32.const(4), ...i32.mul], 16, [...f.set('m4', g('m4'), g('buf'), g('jj'), i32.add, v128.load(), f32x4.max)]),
+  const { f, g, k, hsum, expTileAt, dropAt, transposeIn, inTile, start } = K;
+  f.locals('i32', 'i0', 'rb', 'r', 'acc', 'st', 'qt', 'sr', 'ar', 'oi', 'evb', 'climit').locals('f32', 'm', 'mNew', 'l').locals('v128', 'm4', 'kv', 'jv');
+  const R = ROWS;
+  const ys = Array.from({ length: R }, (_, r) => `y${r}`), as = Array.from({ length: R }, (_, r) => `a${r}`);
+  f.locals('v128', ...ys, ...as);
+  const zero = v128.const_i32x4([0, 0, 0, 0]);
+  /** dst[0..bytes) = 0, a vector at a time (bytes a multiple of 16). */
+  const zeroBytes = (dst: string, bytes: Code): Code => forLoop(f, 'e', i32.const(0), bytes, 16, [...g(dst), ...g('e'), ...i32.add, ...zero, ...v128.store()]);
+  const nBytes: Code = [...g('n'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And, ...i32.const(4), ...i32.mul];
+  /** Block rows' scores of keys j0 + jj + 0..4: ys from q transposed and one vector of kᵀ per e; then scaled, −∞ past the tile and (causal) past each row's own position. */
+  const scores: Code = [
+    ...ys.flatMap((y) => f.set(y, zero)),
+    ...f.set('p1', g('qt')),
+    ...f.set('p2', g('kt'), g('j0'), g('jj'), i32.add, i32.const(4), i32.mul, i32.add),
+    ...forLoop(f, 'e', i32.const(0), g('E'), 1, [
+      ...f.set('kv', g('p2'), v128.load()),
+      ...ys.flatMap((y, r) => f.set(y, g(y), g('p1'), v128.load32_splat(4 * r), g('kv'), f32x4.mul, f32x4.add)),
+      ...f.inc('p1', 4 * R),
+      ...f.inc('p2', g('sp4')),
+    ]),
+    ...f.set('jv', g('lanes'), g('j0'), g('jj'), i32.add, i32x4.splat, i32x4.add),
+    ...ys.flatMap((y, r) => [
+      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add,
+      ...g(y), ...g('sc4'), ...f32x4.mul, ...k.of(-Infinity),
+      ...inTile, ...g('jv'), ...g('climit'), ...i32.const(r), ...i32.add, ...i32x4.splat, ...i32x4.lt_s, ...v128.and,
+      ...v128.bitselect, ...v128.store(TILE * 4 * r),
+    ]),
+  ];
+  /** Row i0 + r's mask added to its tile scores (sr). */
+  const masked: Code = ifElse(g('mask'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+    ...f.set('vj', g('mask'), g('i'), g('mrs'), i32.mul, i32.add, g('j0'), g('jj'), i32.add, g('mcs'), i32.mul, i32.add),
+    ...f.set('kj', g('sr'), g('jj'), i32.const(4), i32.mul, i32.add),
+    ...f.set('s', g('kj'), f32.load()),
+    ...ifElse(g('mint'),
+      f.set('s', g('s'), NEG_INF, g('vj'), op.i32Load, ctl.select),
+      f.set('s', g('s'), g('vj'), f32.load(), op.f32Add)),
+    ...g('kj'), ...g('s'), ...f32.store(),
+  ]));
+  /** Row r's online softmax over the tile: its weights into sr (zeros where it attends to nothing in the tile), its accumulator rescaled. */
+  const rowSoftmax: Code = [
+    ...f.set('i', g('i0'), g('r'), i32.add),
+    ...f.set('drow', g('drop'), g('i'), g('drs'), i32.mul, i32.add),
+    ...f.set('m', g('st'), g('r'), i32.const(4), i32.mul, i32.add, f32.load()),
+    ...f.set('l', g('st'), g('r'), i32.const(4), i32.mul, i32.add, f32.load(4 * R)),
+    ...masked,
+    ...f.set('m4', k.of(-Infinity)),
+    ...forLoop(f, 'jj', i32.const(0), nBytes, 16, [...f.set('m4', g('m4'), g('sr'), g('jj'), i32.add, v128.load(), f32x4.max)]),
     ...f.set('mNew', g('m'),
       g('m4'), f32x4.extract_lane(0), g('m4'), f32x4.extract_lane(1), f32.max, g('m4'), f32x4.extract_lane(2), f32.max, g('m4'), f32x4.extract_lane(3), f32.max,
       f32.max),
-    // A tile that leaves the max at −∞ has no key to attend to: skip it (its exps would be NaN).
+    // A tile that leaves the max at −∞ has no key to attend to: its weights are zeros (its exps would be NaN).
     ...ifElse([...g('mNew'), ...NEG_INF, ...op.f32Ne], [
       // Rescale what the row has so far by e^(m − mNew): 0 while m is −∞.
-      ...f.set('x', g('m'), g('mNew'), op.f32Sub, f32x4.splat, exp()),
+      ...f.set('x', g('m'), g('mNew'), op.f32Sub, f32x4.splat, K.exp()),
       ...f.set('l', g('l'), g('x'), f32x4.extract_lane(0), op.f32Mul),
       ...f.set('x', g('x'), f32x4.extract_lane(0), f32x4.splat),
-      ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [
-        ...accAt, ...g('e'), ...i32.add, ...accAt, ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+      ...forLoop(f, 'e', i32.const(0), g('evb'), 16, [
+        ...g('ar'), ...g('e'), ...i32.add, ...g('ar'), ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
       ]),
       ...f.set('y', g('mNew'), f32x4.splat),
-      ...expTile,
+      ...expTileAt('sr'),
       ...f.set('l', g('l'), hsum('sum4'), op.f32Add),
       // dropout scales the weights after their sum
       ...ifElse(g('drop'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
-        ...f.set('kj', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add),
+        ...f.set('kj', g('sr'), g('jj'), i32.const(4), i32.mul, i32.add),
         ...g('kj'), ...g('kj'), ...f32.load(), ...dropAt, ...op.f32Mul, ...f32.store(),
       ])),
-      ...weightedRows(accAt, 'v', 'vs', 'Ev'),
       ...f.set('m', g('mNew')),
-    ]),
+    ], zeroBytes('sr', nBytes)),
+    ...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('m'), ...f32.store(),
+    ...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('l'), ...f32.store(4 * R),
   ];
-  const row: Code = [
-    ...rowStart,
-    ...f.set('m', NEG_INF), ...f.set('l', f32.const(0)),
-    ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [...accAt, ...g('e'), ...i32.add, ...v128.const_i32x4([0, 0, 0, 0]), ...v128.store()]),
-    ...tiles(tile),
-    // o = acc / l (acc is all zeros when l is 0)
-    ...f.set('x', f32.const(0), f32.const(1), g('l'), op.f32Div, g('l'), f32.const(0), op.f32Eq, ctl.select, f32x4.splat),
-    ...f.set('oi', g('o'), g('i'), g('Ev'), i32.mul, i32.const(4), i32.mul, i32.add),
-    ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [
-      ...g('oi'), ...g('e'), ...i32.add, ...accAt, ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+  /** Every block row's accumulator += its weights · the tile's rows of v, one vector of Ev at a time. */
+  const weighted: Code = forLoop(f, 'e', i32.const(0), g('evb'), 16, [
+    ...as.flatMap((a, r) => f.set(a, g('acc'), g('e'), i32.add, g('evb'), i32.const(r), i32.mul, i32.add, v128.load())),
+    ...f.set('p1', g('buf')),
+    ...f.set('p2', g('v'), g('j0'), g('vs'), i32.mul, i32.add, g('e'), i32.add),
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+      ...f.set('kv', g('p2'), v128.load()),
+      ...as.flatMap((a, r) => f.set(a, g(a), g('p1'), v128.load32_splat(TILE * 4 * r), g('kv'), f32x4.mul, f32x4.add)),
+      ...f.inc('p1', 4),
+      ...f.inc('p2', g('vs')),
     ]),
-    ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('m'), ...f32.store(),
-    ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('l'), ...f32.store(4),
+    ...as.flatMap((a, r) => [...g('acc'), ...g('e'), ...i32.add, ...g('evb'), ...i32.const(r), ...i32.mul, ...i32.add, ...g(a), ...v128.store()]),
+  ]);
+  const perRow = (body: Code, rows: Code): Code => forLoop(f, 'r', i32.const(0), rows, 1, [
+    ...f.set('sr', g('buf'), g('r'), i32.const(TILE * 4), i32.mul, i32.add),
+    ...f.set('ar', g('acc'), g('r'), g('evb'), i32.mul, i32.add),
+    ...body,
+  ]);
+  const tile: Code = [
+    ...f.set('n', g('kEnd'), g('j0'), i32.sub),
+    ...ifElse([...g('n'), ...i32.const(TILE), ...i32.lt_s], [], f.set('n', i32.const(TILE))),
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 4, scores),
+    // rows past L take part in the vector work above but not here: their weights are zeros
+    ...perRow(ifElse([...g('r'), ...g('rb'), ...i32.lt_s], rowSoftmax, zeroBytes('sr', nBytes)), i32.const(R)),
+    ...weighted,
   ];
+  const block: Code = [
+    ...f.set('rb', g('L'), g('i0'), i32.sub),
+    ...ifElse([...g('rb'), ...i32.const(R), ...i32.lt_s], [], f.set('rb', i32.const(R))),
+    // causal: keys up to the block's last row; each row's own limit is climit + r
+    ...f.set('kEnd', g('S')),
+    ...ifElse([...g('causal'), ...g('i0'), ...i32.const(R), ...i32.add, ...g('S'), ...i32.lt_s, ...op.i32And], f.set('kEnd', g('i0'), i32.const(R), i32.add)),
+    ...ifElse(g('causal'), f.set('climit', g('i0'), i32.const(1), i32.add), f.set('climit', g('S'))),
+    ...zeroBytes('acc', [...g('evb'), ...i32.const(R), ...i32.mul]),
+    ...forLoop(f, 'r', i32.const(0), i32.const(R), 1, [
+      ...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...NEG_INF, ...f32.store(),
+      ...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.const(0), ...f32.store(4 * R),
+    ]),
+    // q's block rows transposed, qt[e·R + r]; a row past L repeats the last one
+    ...forLoop(f, 'r', i32.const(0), i32.const(R), 1, [
+      ...f.set('i', g('i0'), g('r'), i32.add),
+      ...ifElse([...g('i'), ...g('L'), ...i32.lt_s], [], f.set('i', g('L'), i32.const(1), i32.sub)),
+      ...forLoop(f, 'e', i32.const(0), g('E'), 1, [
+        ...g('qt'), ...g('e'), ...i32.const(R), ...i32.mul, ...g('r'), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add,
+        ...g('q'), ...g('i'), ...g('qs'), ...i32.mul, ...i32.add, ...g('e'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(),
+        ...f32.store(),
+      ]),
+    ]),
+    ...forLoop(f, 'j0', i32.const(0), g('kEnd'), TILE, tile),
+    // o = acc / l (acc is all zeros when l is 0), and the rows' stats
+    ...perRow([
+      ...f.set('i', g('i0'), g('r'), i32.add),
+      ...f.set('l', g('st'), g('r'), i32.const(4), i32.mul, i32.add, f32.load(4 * R)),
+      ...f.set('x', f32.const(0), f32.const(1), g('l'), op.f32Div, g('l'), f32.const(0), op.f32Eq, ctl.select, f32x4.splat),
+      ...f.set('oi', g('o'), g('i'), g('evb'), i32.mul, i32.add),
+      ...forLoop(f, 'e', i32.const(0), g('evb'), 16, [
+        ...g('oi'), ...g('e'), ...i32.add, ...g('ar'), ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+      ]),
+      ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(), ...f32.store(),
+      ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('l'), ...f32.store(4),
+    ], g('rb')),
+  ];
+  // buf: scores (R·TILE floats), accumulators (R·Ev), stats (2R), q transposed (E·R), kᵀ
   const body = [
-    ...start([...g('buf'), ...g('Ev'), ...i32.const(TILE), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add]),
-    ...f.set('acc', g('buf'), i32.const(TILE * 4), i32.add),
+    ...f.set('evb', g('Ev'), i32.const(4), i32.mul),
+    ...f.set('acc', g('buf'), i32.const(R * TILE * 4), i32.add),
+    ...f.set('st', g('acc'), g('evb'), i32.const(R), i32.mul, i32.add),
+    ...f.set('qt', g('st'), i32.const(2 * R * 4), i32.add),
+    ...start([...g('qt'), ...g('E'), ...i32.const(R * 4), ...i32.mul, ...i32.add]),
     ...transposeIn('k', 'ks', 'E', 'kt'),
-    ...forLoop(f, 'i', i32.const(0), g('L'), 1, row),
+    ...forLoop(f, 'i0', i32.const(0), g('L'), R, block),
   ];
   return { fn: f, body: [...K.k.prologue, ...body] };
 }
