@@ -148,8 +148,11 @@ export class WasmAttention {
     return { placed, extraAt: staged.extraAt };
   }
 
-  /** New zeroed float32 storages in the memory, or null (then none is kept). */
-  private outputs(sizes: number[]): Float32Array[] | null {
+  /**
+   * New float32 storages in the memory, those of the first `zeroed` sizes zeroed (the kernels
+   * write every element of the others), or null (then none is kept).
+   */
+  private outputs(sizes: number[], zeroed = 0): Float32Array[] | null {
     const out: Float32Array[] = [];
     for (const n of sizes) {
       const a = this.arena.float32(n);
@@ -157,7 +160,7 @@ export class WasmAttention {
         for (const b of out) this.arena.release(b);
         return null;
       }
-      out.push(a.fill(0));
+      out.push(out.length < zeroed ? a.fill(0) : a);
     }
     return out;
   }
@@ -212,7 +215,8 @@ export class WasmAttention {
     const [L, E] = x.query.shape.slice(-2) as [number, number];
     const S = x.key.shape.at(-2)!, Ev = x.value.shape.at(-1)!;
     const batches = sizeOf(x.query.shape.slice(0, -2));
-    const outs = this.outputs([batches * L * E, batches * S * E, batches * S * Ev]);
+    // dq accumulates; dk and dv are transposed out whole
+    const outs = this.outputs([batches * L * E, batches * S * E, batches * S * Ev], 1);
     if (!outs) return null;
     const [dq, dk, dv] = outs as [Float32Array, Float32Array, Float32Array];
     const lseView = { ...x.logsumexp, shape: [...x.logsumexp.shape, 1], strides: [...x.logsumexp.strides, 1] };
