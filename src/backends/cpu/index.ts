@@ -21,6 +21,8 @@ import { wasmAttention } from './wasm/attentionKernels.js';
 import { WasmReductions } from './wasm/reductions.js';
 import { WasmSelect, isWasmCompare } from './wasm/select.js';
 import { softmaxBackwardWasm } from './wasm/softmaxBackward.js';
+import { layerNormBackwardWasm, layerNormForwardWasm } from './wasm/layerNorm.js';
+import { copyWasm } from './wasm/copy.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
@@ -142,13 +144,15 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
     layerNorm: (x, w, b, eps) => {
       const d = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape), rows = n / d;
       const [y, mean, rstd] = [this.allocate(x.dtype, n), this.allocate(x.dtype, rows), this.allocate(x.dtype, rows)];
-      layerNormForward(dense(x), w && dense(w), b && dense(b), rows, d, eps, y, mean, rstd);
+      const args = [dense(x), w && dense(w), b && dense(b), rows, d, eps, y, mean, rstd] as const;
+      if (!(this.kernels && layerNormForwardWasm(this.kernels.arena, ...args))) layerNormForward(...args);
       return [y, mean, rstd];
     },
     layerNormBackward: (g, x, mean, rstd, w) => {
       const d = x.shape[x.shape.length - 1]!, n = sizeOf(x.shape), rows = n / d;
       const [dx, dw, db] = [this.allocate(x.dtype, n), this.allocate(x.dtype, d), this.allocate(x.dtype, d)];
-      layerNormBackward(dense(g), dense(x), dense(mean), dense(rstd), w && dense(w), rows, d, dx, dw, db);
+      const args = [dense(g), dense(x), dense(mean), dense(rstd), w && dense(w), rows, d, dx, dw, db] as const;
+      if (!(this.kernels && layerNormBackwardWasm(this.kernels.arena, ...args))) layerNormBackward(...args);
       return [dx, dw, db];
     },
     crossEntropy: (x, target, ignoreIndex, smoothing) => {
@@ -360,6 +364,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   }
 
   copy(src: View<TypedArray>, dst: View<TypedArray>): void {
+    if (this.kernels && copyWasm(this.kernels.arena, src, dst)) return;
     runMap('v0', src.shape, operand(dst), [operand(src)]);
   }
 }

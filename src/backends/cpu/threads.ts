@@ -84,10 +84,24 @@ export function matmulPool(program: PoolProgram, m: number, k: number, n: number
 }
 
 /**
- * Runs one threaded job. A failure means a kernel threw, or a worker stuck in its part outlived
- * the pool's timeout; then matmuls stay on one thread and the error is rethrown.
+ * Parts per thread of a threaded job. The calling thread claims parts as soon as it has posted a
+ * job, while a worker must first wake, which takes tens of microseconds and far longer when
+ * other processes hold the cores. With one part per thread the caller then waits for the late
+ * worker's whole share; with several, it also runs the parts the worker has not reached yet.
  */
-export function runThreaded(pool: WorkerPool, buffers: Float64Array[], args: number[], parts?: number): void {
+const PARTS_PER_THREAD = 4;
+
+/** Into how many parts a threaded job of `units` independent pieces is split: a few per thread, at most one per piece. */
+export function threadedParts(pool: WorkerPool, units: number): number {
+  return Math.max(1, Math.min(pool.size * PARTS_PER_THREAD, units));
+}
+
+/**
+ * Runs one threaded job, by default in `PARTS_PER_THREAD` parts per thread. A failure means a
+ * kernel threw, or a worker stuck in its part outlived the pool's timeout; then matmuls stay on
+ * one thread and the error is rethrown.
+ */
+export function runThreaded(pool: WorkerPool, buffers: Float64Array[], args: number[], parts = pool.size * PARTS_PER_THREAD): void {
   try {
     pool.run(buffers, args, parts);
   } catch (e) {

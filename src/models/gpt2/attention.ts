@@ -97,8 +97,11 @@ export class GPT2Attention extends Module {
     this.resid_dropout = new Dropout(config.residPdrop);
   }
 
-  /** x [B, T, nEmbd] → [B, T, nEmbd]; `attnMask` says which keys each query sees (int32, broadcast to [B, heads, T, S]). */
-  forward(x: Tensor, opts: { attnMask?: Tensor | null; pastKeyValues?: GPT2Cache | null } = {}): Tensor {
+  /**
+   * x [B, T, nEmbd] → [B, T, nEmbd]; `attnMask` says which keys each query sees (int32, broadcast
+   * to [B, heads, T, S]), or `isCausal`, without a mask, that query i sees keys 0..i.
+   */
+  forward(x: Tensor, opts: { attnMask?: Tensor | null; isCausal?: boolean; pastKeyValues?: GPT2Cache | null } = {}): Tensor {
     const [B, T, C] = x.shape as [number, number, number];
     check(x.ndim === 3 && C === this.numHeads * this.headDim, 'GPT2Attention', () =>
       `input must be [batch, time, ${this.numHeads * this.headDim}], got ${fmt(x.shape)}`);
@@ -106,7 +109,7 @@ export class GPT2Attention extends Module {
     let [q, k, v] = this.c_attn.forward(x).split(C, -1).map(heads) as [Tensor, Tensor, Tensor];
     if (opts.pastKeyValues) [k, v] = opts.pastKeyValues.update(this.layerIdx, k, v);
     const y = F.scaledDotProductAttention(q, k, v, {
-      attnMask: opts.attnMask, dropoutP: this.training ? this.attn_dropout.p : 0, scale: this.scaling,
+      attnMask: opts.attnMask, isCausal: opts.isCausal ?? false, dropoutP: this.training ? this.attn_dropout.p : 0, scale: this.scaling,
     });
     return this.resid_dropout.forward(this.c_proj.forward(y.permute([0, 2, 1, 3]).reshape([B, T, C])));
   }

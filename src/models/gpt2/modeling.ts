@@ -96,7 +96,7 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, opts);
   }
 
-  forward(x: Tensor, opts: { attnMask?: Tensor | null; pastKeyValues?: GPT2Cache | null } = {}): Tensor {
+  forward(x: Tensor, opts: { attnMask?: Tensor | null; isCausal?: boolean; pastKeyValues?: GPT2Cache | null } = {}): Tensor {
     const h = x.add(this.attn.forward(this.ln_1.forward(x), opts));
     return h.add(this.mlp.forward(this.ln_2.forward(h)));
   }
@@ -153,15 +153,19 @@ export class GPT2Model extends Module {
         `${past ? `${past} cached + ` : ''}${T} positions exceed the model's n_positions ${this.config.nPositions}; pass at most ${this.config.nPositions - past} tokens`);
       positions = arange(past, past + T, 1, { dtype: 'int32', backend: ids.backend }).reshape([1, T]);
     }
-    let attnMask = causalMask(T, past + T, past, ids);
+    // With no cached positions and no padding mask, each query sees the keys up to its own
+    // position: isCausal, which the attention kernels apply without reading a mask (as
+    // transformers passes is_causal to sdpa). Otherwise the mask is built.
+    const isCausal = past === 0 && opts.attentionMask == null;
+    let attnMask = isCausal ? null : causalMask(T, past + T, past, ids);
     if (opts.attentionMask != null) {
       const m = asTensor(op, opts.attentionMask, 'int32', ids);
       check(m.ndim === 2 && m.shape[0] === B && m.shape[1] === past + T, op, () =>
         `attentionMask must be [${B}, ${past + T}] (batch, ${past ? 'cached + new' : 'time'} positions) for ids ${fmt(ids.shape)}, got ${fmt(m.shape)}`);
-      attnMask = attnMask.mul(m.ne(0).reshape([B, 1, 1, past + T]));
+      attnMask = attnMask!.mul(m.ne(0).reshape([B, 1, 1, past + T]));
     }
     let x = this.drop.forward(this.wte.forward(ids).add(this.wpe.forward(positions)));
-    for (const block of this.h) x = block.forward(x, { attnMask, pastKeyValues: opts.pastKeyValues });
+    for (const block of this.h) x = block.forward(x, { attnMask, isCausal, pastKeyValues: opts.pastKeyValues });
     return this.ln_f.forward(x);
   }
 }

@@ -1,29 +1,56 @@
-import { type Code, Fn, ctl, f32, f32x4, forLoop, i32, ifElse, v128 } from './emitter.js';
+import { type Code, Fn, ctl, f32, f32x4, forLoop, i32, i32x4, ifElse, v128 } from './emitter.js';
 import { Splats, expInto } from './elementwise.js';
 
 /*
- * Scaled dot-product attention in float32 SIMD, FlashAttention's way: each query row meets the
- * keys in tiles of TILE, the tile's scores go to a small buffer, and a running max m and sum l
- * (the online softmax) rescale the row's accumulator whenever a tile raises the max, so nothing
- * of size L·S is ever stored. The backward recomputes each tile's weights exp(s − lse) from q, k
- * and the forward's row logsumexp (FlashAttention-2's backward, one query row per tile).
+ * Scaled dot-product attention in float32 SIMD, FlashAttention's way: query rows meet the keys
+ * in tiles of TILE, the tile's scores go to a small buffer, and a running max m and sum l (the
+ * online softmax) rescale each row's accumulator whenever a tile raises its max, so nothing of
+ * size L·S is ever stored. The backward recomputes each tile's weights exp(s − lse) from q, k
+ * and the forward's row logsumexp (FlashAttention-2's backward).
+ *
+ * Head dims are small (16 to 128), so a dot product along one is mostly loop overhead and a
+ * horizontal sum. Each call therefore first transposes k (and, backward, v) into its buffer,
+ * [E, S] with rows of S rounded up to 4 and zero-padded, and query rows go ROWS at a time, also
+ * transposed ([E, ROWS]): four keys' scores for a row are one vector, summed over e as
+ * q[e]·kᵀ[e, j..j+4], and each vector of kᵀ loaded serves every row of the block. Weighted sums
+ * over keys (p·v, dS·k) hold a vector of the head dim per row in registers while the tile's
+ * keys are added in, each row of v or k loaded once for the block. The backward's dk and dv
+ * gather transposed in the buffer, four keys a vector, and are transposed out at the end.
  *
  * Addresses and row strides are in bytes; rows of q, k, v, the output and the gradients are
  * contiguous with E and Ev multiples of 4 (the caller checks). The mask, float (added) or int32
  * (0 hides the key), and the dropout multipliers are read one element at a time through their
- * row and column strides; an address of 0 means none.
+ * row and column strides; an address of 0 means none. A block's rows past L repeat row L − 1 in
+ * the vector work, with weights of zero, and nothing of theirs is stored.
  */
 
-/** Keys per tile: the score buffer is TILE floats. */
+/** Keys per tile: a row's score buffer is TILE floats. */
 export const TILE = 64;
+
+/** Query rows taken at a time: each vector of kᵀ, vᵀ and row of k, v loaded serves all of them. */
+export const ROWS = 4;
+
+/** S rounded up to whole vectors: the row length of the transposed operands. */
+const padded = (S: number) => Math.ceil(S / 4) * 4;
+
+/** Bytes of the forward's buffer per thread: the block rows' tile scores, accumulators and stats, q transposed, kᵀ. */
+export const forwardBufBytes = (S: number, E: number, Ev: number) => (ROWS * (TILE + Ev + 2 + E) + E * padded(S)) * 4;
+
+/**
+ * Bytes of the backward's buffer per thread: the block rows' tile weights, dropout multipliers
+ * and stats, q and dO transposed, a spare dq row for each, then kᵀ, vᵀ, dkᵀ and dvᵀ.
+ */
+export const backwardBufBytes = (S: number, E: number, Ev: number) => (ROWS * (2 * TILE + 2 + 2 * E + Ev) + 2 * (E + Ev) * padded(S)) * 4;
 
 /** Scalar instructions the emitter's tables leave out, named as in the text format. */
 const op = {
   f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94], f32Div: [0x95], f32Eq: [0x5b], f32Ne: [0x5c],
-  i32Load: [0x28, 2, 0], i32Ne: [0x47], i32And: [0x71], i32Or: [0x72],
+  i32Load: [0x28, 2, 0], i32And: [0x71],
 } as const;
 
 const NEG_INF = f32.const(-Infinity);
+const R = ROWS;
+const ZERO = v128.const_i32x4([0, 0, 0, 0]);
 
 /** The parameters both kernels share, after their own operands. */
 const SHARED = ['L', 'S', 'E', 'Ev', 'qs', 'ks', 'vs', 'mask', 'mrs', 'mcs', 'mint', 'drop', 'drs', 'dcs', 'causal', ['scale', 'f32'], 'buf'] as const;
@@ -31,9 +58,11 @@ const SHARED = ['L', 'S', 'E', 'Ev', 'qs', 'ks', 'vs', 'mask', 'mrs', 'mcs', 'mi
 /** A kernel under construction: its function, its splatted constants, and code helpers. */
 function kernel(name: string, own: string[]) {
   const f = new Fn(name, [...own, ...SHARED]);
-  f.locals('i32', 'i', 'j0', 'jj', 'j', 'n', 'kEnd', 'qi', 'kj', 'vj', 'e', 'mrow', 'drow');
-  f.locals('f32', 's', 'p');
-  f.locals('v128', 'x', 'y', 'sum4', 'en', 'er', 'ep');
+  f.locals('i32', 'i', 'i0', 'rb', 'r', 'j0', 'jj', 'n', 'kEnd', 'climit', 'kj', 'vj', 'e', 'drow', 'p1', 'p2', 'sp4', 'kt', 'qt', 'sr', 'st');
+  f.locals('f32', 's');
+  f.locals('v128', 'x', 'y', 'sum4', 'en', 'er', 'ep', 'lanes', 'sc4', 'kv', 'jv');
+  const ys = Array.from({ length: R }, (_, r) => `y${r}`);
+  f.locals('v128', ...ys);
   const k = new Splats(f);
   const g = (n: string) => f.get(n);
   /** The horizontal sum of the f32x4 local `v`. */
@@ -41,63 +70,116 @@ function kernel(name: string, own: string[]) {
     ...g(v), ...f32x4.extract_lane(0), ...g(v), ...f32x4.extract_lane(1), ...op.f32Add,
     ...g(v), ...f32x4.extract_lane(2), ...op.f32Add, ...g(v), ...f32x4.extract_lane(3), ...op.f32Add,
   ];
-  /** Σ a[e]·b[e] over `len` floats at the byte addresses in locals a and b, into the f32x4 local `into`. */
-  const dot = (a: string, b: string, len: string, into: string): Code => [
-    ...f.set(into, v128.const_i32x4([0, 0, 0, 0])),
-    ...forLoop(f, 'e', i32.const(0), [...g(len), ...i32.const(4), ...i32.mul], 16, [
-      ...f.set(into, g(into), g(a), g('e'), i32.add, v128.load(), g(b), g('e'), i32.add, v128.load(), f32x4.mul, f32x4.add),
+  /** dst[0..bytes) = 0, a vector at a time (bytes a multiple of 16). */
+  const zeroBytes = (dst: Code, bytes: Code): Code => forLoop(f, 'e', i32.const(0), bytes, 16, [...dst, ...g('e'), ...i32.add, ...ZERO, ...v128.store()]);
+  /** Bytes of the tile's keys rounded up to whole vectors. */
+  const nBytes: Code = [...g('n'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And, ...i32.const(4), ...i32.mul];
+  /** The lanes of the key vector at jj that lie inside the tile (jj + lane < n). */
+  const inTile: Code = [...g('lanes'), ...g('n'), ...g('jj'), ...i32.sub, ...i32x4.splat, ...i32x4.lt_s];
+  /**
+   * ys[r] = Σ_e rowsT[e·R + r]·t[e, j0 + jj + 0..4] over e < len: the block rows (transposed at
+   * `rowsT`) against four keys of the transposed operand `t` (rows of sp4 bytes).
+   */
+  const blockDots = (rowsT: string, t: string, len: string): Code => [
+    ...ys.flatMap((y) => f.set(y, ZERO)),
+    ...f.set('p1', g(rowsT)),
+    ...f.set('p2', g(t), g('j0'), g('jj'), i32.add, i32.const(4), i32.mul, i32.add),
+    ...forLoop(f, 'e', i32.const(0), g(len), 1, [
+      ...f.set('kv', g('p2'), v128.load()),
+      ...ys.flatMap((y, r) => f.set(y, g(y), g('p1'), v128.load32_splat(4 * r), g('kv'), f32x4.mul, f32x4.add)),
+      ...f.inc('p1', 4 * R),
+      ...f.inc('p2', g('sp4')),
     ]),
   ];
-  /** mem[at + e] += x · mem[from + e] over `len` floats (x is the f32x4 local `x`). */
-  const axpy = (at: Code, from: Code, len: string): Code =>
+  /**
+   * The block rows' scores of keys j0 + jj + 0..4 into their rows of buf (TILE floats each):
+   * scaled, −∞ past the tile and, causal, past each row's own position (climit + r).
+   */
+  const blockScores: Code = [
+    ...blockDots('qt', 'kt', 'E'),
+    ...f.set('jv', g('lanes'), g('j0'), g('jj'), i32.add, i32x4.splat, i32x4.add),
+    ...ys.flatMap((y, r) => [
+      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add,
+      ...g(y), ...g('sc4'), ...f32x4.mul, ...k.of(-Infinity),
+      ...inTile, ...g('jv'), ...g('climit'), ...i32.const(r), ...i32.add, ...i32x4.splat, ...i32x4.lt_s, ...v128.and,
+      ...v128.bitselect, ...v128.store(TILE * 4 * r),
+    ]),
+  ];
+  /** Row i's mask added to its tile scores at sr. */
+  const masked: Code = ifElse(g('mask'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+    ...f.set('vj', g('mask'), g('i'), g('mrs'), i32.mul, i32.add, g('j0'), g('jj'), i32.add, g('mcs'), i32.mul, i32.add),
+    ...f.set('kj', g('sr'), g('jj'), i32.const(4), i32.mul, i32.add),
+    ...f.set('s', g('kj'), f32.load()),
+    ...ifElse(g('mint'),
+      f.set('s', g('s'), NEG_INF, g('vj'), op.i32Load, ctl.select),
+      f.set('s', g('s'), g('vj'), f32.load(), op.f32Add)),
+    ...g('kj'), ...g('s'), ...f32.store(),
+  ]));
+  /**
+   * For each block row r (the bound `rows`), with sr its row of buf and i = i0 + r: body.
+   */
+  const perRow = (rows: Code, body: Code): Code => forLoop(f, 'r', i32.const(0), rows, 1, [
+    ...f.set('i', g('i0'), g('r'), i32.add),
+    ...f.set('sr', g('buf'), g('r'), i32.const(TILE * 4), i32.mul, i32.add),
+    ...body,
+  ]);
+  /**
+   * accs[r] (f32x4 locals) over the tile's keys: for each vector of `len` at byte e, the rows'
+   * addresses from `rowAt(r)`, += buf[r][jj]·row(j0 + jj) of `base` (rows `stride` bytes apart).
+   */
+  const weightedRows = (accs: string[], rowAt: (r: number) => Code, base: string, stride: string, len: string): Code =>
     forLoop(f, 'e', i32.const(0), [...g(len), ...i32.const(4), ...i32.mul], 16, [
-      ...at, ...g('e'), ...i32.add,
-      ...at, ...g('e'), ...i32.add, ...v128.load(),
-      ...g('x'), ...from, ...g('e'), ...i32.add, ...v128.load(), ...f32x4.mul, ...f32x4.add,
-      ...v128.store(),
+      ...accs.flatMap((a, r) => f.set(a, rowAt(r), g('e'), i32.add, v128.load())),
+      ...f.set('p1', g('buf')),
+      ...f.set('p2', g(base), g('j0'), g(stride), i32.mul, i32.add, g('e'), i32.add),
+      ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+        ...f.set('kv', g('p2'), v128.load()),
+        ...accs.flatMap((a, r) => f.set(a, g(a), g('p1'), v128.load32_splat(TILE * 4 * r), g('kv'), f32x4.mul, f32x4.add)),
+        ...f.inc('p1', 4),
+        ...f.inc('p2', g(stride)),
+      ]),
+      ...accs.flatMap((a, r) => [...rowAt(r), ...g('e'), ...i32.add, ...g(a), ...v128.store()]),
+    ]);
+  /** to[c·sp4 + j·4] = from[j·stride + c·4] for j < S, c < cols, and zeros for S ≤ j < S rounded up to 4. */
+  const transposeIn = (from: string, stride: string, cols: string, to: string): Code =>
+    forLoop(f, 'j0', i32.const(0), [...g('S'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And], 1, [
+      ...forLoop(f, 'e', i32.const(0), g(cols), 1, [
+        ...f.set('s', f32.const(0)),
+        ...ifElse([...g('j0'), ...g('S'), ...i32.lt_s], f.set('s', g(from), g('j0'), g(stride), i32.mul, i32.add, g('e'), i32.const(4), i32.mul, i32.add, f32.load())),
+        ...g(to), ...g('e'), ...g('sp4'), ...i32.mul, ...i32.add, ...g('j0'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('s'), ...f32.store(),
+      ]),
+    ]);
+  /** The block rows i0 + r of `from` (rows `stride` bytes apart, `len` floats) transposed to to[e·R + r]; a row past L repeats row L − 1. */
+  const transposeBlock = (from: string, stride: string, len: string, to: string): Code =>
+    forLoop(f, 'r', i32.const(0), i32.const(R), 1, [
+      ...f.set('i', g('i0'), g('r'), i32.add),
+      ...ifElse([...g('i'), ...g('L'), ...i32.lt_s], [], f.set('i', g('L'), i32.const(1), i32.sub)),
+      ...forLoop(f, 'e', i32.const(0), g(len), 1, [
+        ...g(to), ...g('e'), ...i32.const(R), ...i32.mul, ...g('r'), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add,
+        ...g(from), ...g('i'), ...g(stride), ...i32.mul, ...i32.add, ...g('e'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(),
+        ...f32.store(),
+      ]),
     ]);
   /** exp of the f32x4 on the stack. */
   const exp = (): Code => expInto(f, k, { n: 'en', r: 'er', p: 'ep' });
-  /** The row's setup: its query row, mask and dropout rows, and its last key + 1. */
-  const rowStart: Code = [
-    ...f.set('qi', g('q'), g('i'), g('qs'), i32.mul, i32.add),
-    ...f.set('mrow', g('mask'), g('i'), g('mrs'), i32.mul, i32.add),
-    ...f.set('drow', g('drop'), g('i'), g('drs'), i32.mul, i32.add),
-    // causal: keys 0..i only
-    ...f.set('kEnd', g('S')),
-    ...ifElse([...g('causal'), ...g('i'), ...i32.const(1), ...i32.add, ...g('S'), ...i32.lt_s, ...op.i32And], f.set('kEnd', g('i'), i32.const(1), i32.add)),
-  ];
-  /**
-   * The scores of keys j0..j0+n into buf (scaled, masked: −∞ where hidden), the rest of the
-   * tile's last vector −∞, so that exp gives 0 there.
-   */
-  const scoreTile: Code = [
-    ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
-      ...f.set('j', g('j0'), g('jj'), i32.add),
-      ...f.set('kj', g('k'), g('j'), g('ks'), i32.mul, i32.add),
-      ...dot('qi', 'kj', 'E', 'y'),
-      ...f.set('s', hsum('y'), g('scale'), op.f32Mul),
-      ...ifElse(g('mask'), [
-        // the mask element's address, mrow + j·mcs, in vj for the moment
-        ...f.set('vj', g('mrow'), g('j'), g('mcs'), i32.mul, i32.add),
-        ...ifElse(g('mint'),
-          f.set('s', g('s'), NEG_INF, g('vj'), op.i32Load, ctl.select),
-          f.set('s', g('s'), g('vj'), f32.load(), op.f32Add)),
-      ]),
-      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('s'), ...f32.store(),
-    ]),
-    ...forLoop(f, 'jj', g('n'), [...g('n'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And], 1, [
-      ...g('buf'), ...g('jj'), ...i32.const(4), ...i32.mul, ...i32.add, ...NEG_INF, ...f32.store(),
-    ]),
-  ];
-  /** buf[0..n rounded up to 4) = exp(buf − y), their sum into sum4. */
-  const expTile: Code = [
-    ...f.set('sum4', v128.const_i32x4([0, 0, 0, 0])),
-    ...forLoop(f, 'jj', i32.const(0), [...g('n'), ...i32.const(4), ...i32.mul], 16, [
-      ...f.set('x', g('buf'), g('jj'), i32.add, v128.load(), g('y'), f32x4.sub, exp()),
-      ...g('buf'), ...g('jj'), ...i32.add, ...g('x'), ...v128.store(),
+  /** sr[0..n rounded up to 4) = exp(sr − y), their sum into sum4. */
+  const expRow: Code = [
+    ...f.set('sum4', ZERO),
+    ...forLoop(f, 'jj', i32.const(0), nBytes, 16, [
+      ...f.set('x', g('sr'), g('jj'), i32.add, v128.load(), g('y'), f32x4.sub, exp()),
+      ...g('sr'), ...g('jj'), ...i32.add, ...g('x'), ...v128.store(),
       ...f.set('sum4', g('sum4'), g('x'), f32x4.add),
     ]),
+  ];
+  /** The dropout multiplier of row i, key j0 + jj on the stack. */
+  const dropAt: Code = [...g('drop'), ...g('i'), ...g('drs'), ...i32.mul, ...i32.add, ...g('j0'), ...g('jj'), ...i32.add, ...g('dcs'), ...i32.mul, ...i32.add, ...f32.load()];
+  /** The block's rows (rb of them before L), its last key + 1 (causal: the block's last row's), and each row's causal limit climit + r. */
+  const blockStart: Code = [
+    ...f.set('rb', g('L'), g('i0'), i32.sub),
+    ...ifElse([...g('rb'), ...i32.const(R), ...i32.lt_s], [], f.set('rb', i32.const(R))),
+    ...f.set('kEnd', g('S')),
+    ...ifElse([...g('causal'), ...g('i0'), ...i32.const(R), ...i32.add, ...g('S'), ...i32.lt_s, ...op.i32And], f.set('kEnd', g('i0'), i32.const(R), i32.add)),
+    ...ifElse(g('causal'), f.set('climit', g('i0'), i32.const(1), i32.add), f.set('climit', g('S'))),
   ];
   /** The key loop in tiles: j0 from 0 to kEnd in steps of TILE, n keys each. */
   const tiles = (body: Code): Code =>
@@ -106,109 +188,220 @@ function kernel(name: string, own: string[]) {
       ...ifElse([...g('n'), ...i32.const(TILE), ...i32.lt_s], [], f.set('n', i32.const(TILE))),
       ...body,
     ]);
-  /** s ·= the dropout multiplier of key j (none without dropout). */
-  const dropped: Code = ifElse(g('drop'), f.set('s', g('s'), g('drow'), g('j'), g('dcs'), i32.mul, i32.add, f32.load(), op.f32Mul));
-  return { f, k, g, hsum, dot, axpy, exp, rowStart, scoreTile, expTile, tiles, dropped };
+  /** What every kernel sets first: lane numbers, the scale in every lane, the transposed rows' stride, where kᵀ starts. */
+  const start = (kt: Code): Code => [
+    ...f.set('lanes', v128.const_i32x4([0, 1, 2, 3])),
+    ...f.set('sc4', g('scale'), f32x4.splat),
+    ...f.set('sp4', g('S'), i32.const(3), i32.add, i32.const(-4), op.i32And, i32.const(4), i32.mul),
+    ...f.set('kt', kt),
+  ];
+  /** The f32 at st[r] (offset 0) or st[R + r] (offset 4R). */
+  const stat = (offset: number): Code => [...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(offset)];
+  const setStat = (offset: number, value: Code): Code => [...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...value, ...f32.store(offset)];
+  return {
+    f, k, g, ys, hsum, zeroBytes, nBytes, inTile, blockDots, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock,
+    exp, expRow, dropAt, blockStart, tiles, start, stat, setStat,
+  };
 }
 
 /**
  * attn_fwd(q, k, v, o, stats, …shared): o [L, Ev] (contiguous) = softmax(q·kᵀ·scale + mask)·v
  * with dropout, and each row's running max and sum at stats[2i], stats[2i + 1] (sum 0 for a
- * row that attends nowhere, whose output is zeros). buf holds TILE + Ev floats.
+ * row that attends nowhere, whose output is zeros). buf holds forwardBufBytes: the block rows'
+ * tile scores, accumulators, (max, sum) pairs, q transposed, kᵀ.
  */
 export function attentionForward(): { fn: Fn; body: Code } {
   const K = kernel('attn_fwd', ['q', 'k', 'v', 'o', 'stats']);
-  const { f, g, hsum, axpy, exp, rowStart, scoreTile, expTile, tiles, dropped } = K;
-  f.locals('i32', 'acc', 'oi').locals('f32', 'm', 'mNew', 'l', 'tmax');
-  const accAt = g('acc');
-  const tile: Code = [
-    ...scoreTile,
-    ...f.set('tmax', NEG_INF),
-    ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [...f.set('tmax', g('tmax'), g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, f32.load(), f32.max)]),
-    ...f.set('mNew', g('m'), g('tmax'), f32.max),
-    // A tile that leaves the max at −∞ has no key to attend to: skip it (its exps would be NaN).
+  const { f, g, hsum, zeroBytes, nBytes, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock, exp, expRow, dropAt, blockStart, tiles, start, stat, setStat } = K;
+  f.locals('i32', 'acc', 'ar', 'oi', 'evb').locals('f32', 'm', 'mNew', 'l').locals('v128', 'm4');
+  const as = Array.from({ length: R }, (_, r) => `a${r}`);
+  f.locals('v128', ...as);
+  /** Row r's online softmax over the tile: its weights into sr (zeros where the tile leaves it nothing to attend to), its accumulator rescaled. */
+  const rowSoftmax: Code = [
+    ...f.set('ar', g('acc'), g('r'), g('evb'), i32.mul, i32.add),
+    ...f.set('m', stat(0)),
+    ...f.set('l', stat(4 * R)),
+    ...masked,
+    ...f.set('m4', K.k.of(-Infinity)),
+    ...forLoop(f, 'jj', i32.const(0), nBytes, 16, [...f.set('m4', g('m4'), g('sr'), g('jj'), i32.add, v128.load(), f32x4.max)]),
+    ...f.set('mNew', g('m'),
+      g('m4'), f32x4.extract_lane(0), g('m4'), f32x4.extract_lane(1), f32.max, g('m4'), f32x4.extract_lane(2), f32.max, g('m4'), f32x4.extract_lane(3), f32.max,
+      f32.max),
+    // A tile that leaves the max at −∞ has no key to attend to: zero weights (its exps would be NaN).
     ...ifElse([...g('mNew'), ...NEG_INF, ...op.f32Ne], [
       // Rescale what the row has so far by e^(m − mNew): 0 while m is −∞.
       ...f.set('x', g('m'), g('mNew'), op.f32Sub, f32x4.splat, exp()),
       ...f.set('l', g('l'), g('x'), f32x4.extract_lane(0), op.f32Mul),
       ...f.set('x', g('x'), f32x4.extract_lane(0), f32x4.splat),
-      ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [
-        ...accAt, ...g('e'), ...i32.add, ...accAt, ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+      ...forLoop(f, 'e', i32.const(0), g('evb'), 16, [
+        ...g('ar'), ...g('e'), ...i32.add, ...g('ar'), ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
       ]),
       ...f.set('y', g('mNew'), f32x4.splat),
-      ...expTile,
+      ...expRow,
       ...f.set('l', g('l'), hsum('sum4'), op.f32Add),
-      ...forLoop(f, 'jj', i32.const(0), g('n'), 1, [
-        ...f.set('j', g('j0'), g('jj'), i32.add),
-        ...f.set('s', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, f32.load()),
-        ...dropped,
-        ...ifElse([...g('s'), ...f32.const(0), ...op.f32Ne], [
-          ...f.set('x', g('s'), f32x4.splat),
-          ...axpy(accAt, [...g('v'), ...g('j'), ...g('vs'), ...i32.mul, ...i32.add], 'Ev'),
-        ]),
-      ]),
+      // dropout scales the weights after their sum
+      ...ifElse(g('drop'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+        ...f.set('kj', g('sr'), g('jj'), i32.const(4), i32.mul, i32.add),
+        ...g('kj'), ...g('kj'), ...f32.load(), ...dropAt, ...op.f32Mul, ...f32.store(),
+      ])),
       ...f.set('m', g('mNew')),
-    ]),
+    ], zeroBytes(g('sr'), nBytes)),
+    ...setStat(0, g('m')),
+    ...setStat(4 * R, g('l')),
   ];
-  const row: Code = [
-    ...rowStart,
-    ...f.set('m', NEG_INF), ...f.set('l', f32.const(0)),
-    ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [...accAt, ...g('e'), ...i32.add, ...v128.const_i32x4([0, 0, 0, 0]), ...v128.store()]),
+  const tile: Code = [
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 4, blockScores),
+    ...perRow(i32.const(R), ifElse([...g('r'), ...g('rb'), ...i32.lt_s], rowSoftmax, zeroBytes(g('sr'), nBytes))),
+    // every block row's accumulator += its weights · the tile's rows of v
+    ...weightedRows(as, (r) => [...g('acc'), ...g('evb'), ...i32.const(r), ...i32.mul, ...i32.add], 'v', 'vs', 'Ev'),
+  ];
+  const block: Code = [
+    ...blockStart,
+    ...zeroBytes(g('acc'), [...g('evb'), ...i32.const(R), ...i32.mul]),
+    ...forLoop(f, 'r', i32.const(0), i32.const(R), 1, [...setStat(0, NEG_INF), ...setStat(4 * R, f32.const(0))]),
+    ...transposeBlock('q', 'qs', 'E', 'qt'),
     ...tiles(tile),
-    // o = acc / l (acc is all zeros when l is 0)
-    ...f.set('x', f32.const(0), f32.const(1), g('l'), op.f32Div, g('l'), f32.const(0), op.f32Eq, ctl.select, f32x4.splat),
-    ...f.set('oi', g('o'), g('i'), g('Ev'), i32.mul, i32.const(4), i32.mul, i32.add),
-    ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [
-      ...g('oi'), ...g('e'), ...i32.add, ...accAt, ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+    // o = acc / l (acc is all zeros when l is 0), and the rows' stats
+    ...perRow(g('rb'), [
+      ...f.set('l', stat(4 * R)),
+      ...f.set('x', f32.const(0), f32.const(1), g('l'), op.f32Div, g('l'), f32.const(0), op.f32Eq, ctl.select, f32x4.splat),
+      ...f.set('ar', g('acc'), g('r'), g('evb'), i32.mul, i32.add),
+      ...f.set('oi', g('o'), g('i'), g('evb'), i32.mul, i32.add),
+      ...forLoop(f, 'e', i32.const(0), g('evb'), 16, [
+        ...g('oi'), ...g('e'), ...i32.add, ...g('ar'), ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+      ]),
+      ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...stat(0), ...f32.store(),
+      ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('l'), ...f32.store(4),
     ]),
-    ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('m'), ...f32.store(),
-    ...g('stats'), ...g('i'), ...i32.const(8), ...i32.mul, ...i32.add, ...g('l'), ...f32.store(4),
   ];
-  const body = [...f.set('acc', g('buf'), i32.const(TILE * 4), i32.add), ...forLoop(f, 'i', i32.const(0), g('L'), 1, row)];
+  const body = [
+    ...f.set('evb', g('Ev'), i32.const(4), i32.mul),
+    ...f.set('acc', g('buf'), i32.const(R * TILE * 4), i32.add),
+    ...f.set('st', g('acc'), g('evb'), i32.const(R), i32.mul, i32.add),
+    ...f.set('qt', g('st'), i32.const(2 * R * 4), i32.add),
+    ...start([...g('qt'), ...g('E'), ...i32.const(R * 4), ...i32.mul, ...i32.add]),
+    ...transposeIn('k', 'ks', 'E', 'kt'),
+    ...forLoop(f, 'i0', i32.const(0), g('L'), R, block),
+  ];
   return { fn: f, body: [...K.k.prologue, ...body] };
 }
 
 /**
  * attn_bwd(q, k, v, o, go, lse, dq, dk, dv, os, gs, …shared): dq [L, E] = dS·k·scale,
- * dk [S, E] += dSᵀ·q·scale and dv [S, Ev] += (P∘Z)ᵀ·dO (all contiguous, zeroed beforehand), with
- * P = exp(s − lse) recomputed per tile, D = rowsum(dO∘O) and dS = P∘(Z∘(dO·vᵀ) − D). A row
- * whose lse is +∞ attends nowhere and adds nothing. buf holds TILE floats.
+ * dk [S, E] = dSᵀ·q·scale and dv [S, Ev] = (P∘Z)ᵀ·dO (all contiguous; dq zeroed beforehand),
+ * with P = exp(s − lse) recomputed per tile, D = rowsum(dO∘O) and dS = P∘(Z∘(dO·vᵀ) − D). A row
+ * whose lse is +∞ attends nowhere and adds nothing. buf holds backwardBufBytes: the block rows'
+ * tile weights and dropout multipliers, (lse, D) pairs, q and dO transposed, spare dq rows, kᵀ,
+ * vᵀ, dkᵀ, dvᵀ.
  */
 export function attentionBackward(): { fn: Fn; body: Code } {
   const K = kernel('attn_bwd', ['q', 'k', 'v', 'o', 'go', 'lse', 'dq', 'dk', 'dv', 'os', 'gs']);
-  const { f, g, hsum, dot, axpy, rowStart, scoreTile, expTile, tiles, dropped } = K;
-  f.locals('i32', 'oi', 'gi', 'dqi').locals('f32', 'rowLse', 'D', 'z');
-  const rowOf = (base: string, j: string, width: string): Code => [...g(base), ...g(j), ...g(width), ...i32.mul, ...i32.const(4), ...i32.mul, ...i32.add];
-  const key: Code = [
-    ...f.set('j', g('j0'), g('jj'), i32.add),
-    ...f.set('p', g('buf'), g('jj'), i32.const(4), i32.mul, i32.add, f32.load()),
-    ...ifElse([...g('p'), ...f32.const(0), ...op.f32Ne], [
-      ...f.set('s', f32.const(1)),
-      ...dropped,
-      ...f.set('z', g('s')),
-      ...f.set('vj', g('v'), g('j'), g('vs'), i32.mul, i32.add),
-      ...f.set('kj', g('k'), g('j'), g('ks'), i32.mul, i32.add),
-      // dv_j += p·z·dO_i
-      ...f.set('x', g('p'), g('z'), op.f32Mul, f32x4.splat),
-      ...axpy(rowOf('dv', 'j', 'Ev'), g('gi'), 'Ev'),
-      // ds = p·(z·(dO_i·v_j) − D)·scale
-      ...dot('gi', 'vj', 'Ev', 'y'),
-      ...f.set('x', g('p'), g('z'), hsum('y'), op.f32Mul, g('D'), op.f32Sub, op.f32Mul, g('scale'), op.f32Mul, f32x4.splat),
-      ...axpy(g('dqi'), g('kj'), 'E'),
-      ...axpy(rowOf('dk', 'j', 'E'), g('qi'), 'E'),
+  const { f, g, ys, hsum, inTile, blockDots, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock, expRow, dropAt, blockStart, tiles, start, setStat } = K;
+  f.locals('i32', 'zb', 'gt', 'dqs', 'vt', 'dkt', 'dvt', 'oi', 'gi');
+  const as = Array.from({ length: R }, (_, r) => `a${r}`);
+  f.locals('v128', ...as, 'z4', 'p4');
+  const lt = (a: Code, b: Code): Code => [...a, ...b, ...i32.lt_s];
+  /** Row i0 + r's dq row, or its spare row in buf when i0 + r ≥ L. */
+  const dqRow = (r: number): Code => [
+    ...g('dq'), ...g('i0'), ...i32.const(r), ...i32.add, ...g('E'), ...i32.mul, ...i32.const(4), ...i32.mul, ...i32.add,
+    ...g('dqs'), ...g('E'), ...i32.const(4 * r), ...i32.mul, ...i32.add,
+    ...lt([...g('i0'), ...i32.const(r), ...i32.add], g('L')), ...ctl.select,
+  ];
+  /** t[e, j0 + jj + 0..4] += Σ_r rowsT[e·R + r]·as[r] for e < len: the block's rank-R update of four keys of a transposed gradient. */
+  const updateT = (t: string, rowsT: string, len: string): Code => [
+    ...f.set('p1', g(rowsT)),
+    ...f.set('p2', g(t), g('j0'), g('jj'), i32.add, i32.const(4), i32.mul, i32.add),
+    ...forLoop(f, 'e', i32.const(0), g(len), 1, [
+      ...g('p2'),
+      ...g('p2'), ...v128.load(),
+      ...as.flatMap((a, r) => [...g('p1'), ...v128.load32_splat(4 * r), ...g(a), ...f32x4.mul, ...f32x4.add]),
+      ...v128.store(),
+      ...f.inc('p1', 4 * R),
+      ...f.inc('p2', g('sp4')),
     ]),
   ];
-  const row: Code = [
-    ...f.set('rowLse', g('lse'), g('i'), i32.const(4), i32.mul, i32.add, f32.load()),
-    ...ifElse([...g('rowLse'), ...f32.const(Infinity), ...op.f32Ne], [
-      ...rowStart,
-      ...f.set('oi', g('o'), g('i'), g('os'), i32.mul, i32.add),
-      ...f.set('gi', g('go'), g('i'), g('gs'), i32.mul, i32.add),
-      ...f.set('dqi', rowOf('dq', 'i', 'E')),
-      ...dot('gi', 'oi', 'Ev', 'y'),
-      ...f.set('D', hsum('y')),
-      ...tiles([...scoreTile, ...f.set('y', g('rowLse'), f32x4.splat), ...expTile, ...forLoop(f, 'jj', i32.const(0), g('n'), 1, key)]),
+  /** The f32x4 at row r, key vector jj (its byte offset in vj) of the per-row buffer at `base`. */
+  const at = (base: string, r: number): Code => [...g(base), ...g('vj'), ...i32.add, ...v128.load(TILE * 4 * r)];
+  const store = (base: string, r: number, value: Code): Code => [...g(base), ...g('vj'), ...i32.add, ...value, ...v128.store(TILE * 4 * r)];
+  // Four keys: dp = dO·vᵀ (ys), then per row pz = p·z and ds = p·(z·dp − D)·scale (zero past the tile) over buf's weights and zb's multipliers; dvᵀ += dOᵀ·pz, dkᵀ += qᵀ·ds.
+  const keys: Code = [
+    ...blockDots('gt', 'vt', 'Ev'),
+    ...f.set('vj', g('jj'), i32.const(4), i32.mul),
+    ...ys.flatMap((y, r) => [
+      ...f.set('p4', at('buf', r)),
+      ...f.set('z4', K.k.of(1)),
+      ...ifElse(g('drop'), f.set('z4', at('zb', r))),
+      ...store('zb', r, [...g('p4'), ...g('z4'), ...f32x4.mul, ...ZERO, ...inTile, ...v128.bitselect]),
+      ...store('buf', r, [
+        ...g('p4'), ...g('z4'), ...g(y), ...f32x4.mul, ...g('st'), ...v128.load32_splat(4 * R + 4 * r), ...f32x4.sub, ...f32x4.mul, ...g('sc4'), ...f32x4.mul,
+        ...ZERO, ...inTile, ...v128.bitselect,
+      ]),
     ]),
+    ...as.flatMap((a, r) => f.set(a, at('zb', r))),
+    ...updateT('dvt', 'gt', 'Ev'),
+    ...as.flatMap((a, r) => f.set(a, at('buf', r))),
+    ...updateT('dkt', 'qt', 'E'),
   ];
-  return { fn: f, body: [...K.k.prologue, ...forLoop(f, 'i', i32.const(0), g('L'), 1, row)] };
+  const weights: Code = [
+    ...ifElse(lt(g('r'), g('rb')), masked),
+    ...f.set('y', g('st'), g('r'), i32.const(4), i32.mul, i32.add, v128.load32_splat()),
+    ...expRow,
+    // the dropout multipliers; zeros for a row past L, whose weights are zeros too
+    ...ifElse(g('drop'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+      ...f.set('kj', g('zb'), g('r'), i32.const(TILE * 4), i32.mul, i32.add, g('jj'), i32.const(4), i32.mul, i32.add),
+      ...ifElse(lt(g('r'), g('rb')), [...g('kj'), ...dropAt, ...f32.store()], [...g('kj'), ...f32.const(0), ...f32.store()]),
+    ])),
+  ];
+  const tile: Code = [
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 4, blockScores),
+    ...perRow(i32.const(R), weights),
+    ...forLoop(f, 'jj', i32.const(0), g('n'), 4, keys),
+    // dq_i += Σ ds_j·k_j, from the ds the keys left in buf
+    ...weightedRows(as, dqRow, 'k', 'ks', 'E'),
+  ];
+  // each row's lse (+∞ past L: no weight) and D = dO_i·O_i
+  const rowStats = perRow(i32.const(R), ifElse(lt(g('r'), g('rb')), [
+    ...setStat(0, [...g('lse'), ...g('i'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load()]),
+    ...f.set('oi', g('o'), g('i'), g('os'), i32.mul, i32.add),
+    ...f.set('gi', g('go'), g('i'), g('gs'), i32.mul, i32.add),
+    ...f.set('y', ZERO),
+    ...forLoop(f, 'e', i32.const(0), [...g('Ev'), ...i32.const(4), ...i32.mul], 16, [
+      ...f.set('y', g('y'), g('gi'), g('e'), i32.add, v128.load(), g('oi'), g('e'), i32.add, v128.load(), f32x4.mul, f32x4.add),
+    ]),
+    ...setStat(4 * R, hsum('y')),
+  ], [...setStat(0, f32.const(Infinity)), ...setStat(4 * R, f32.const(0))]));
+  const block: Code = [
+    ...blockStart,
+    ...rowStats,
+    ...transposeBlock('q', 'qs', 'E', 'qt'),
+    ...transposeBlock('go', 'gs', 'Ev', 'gt'),
+    ...tiles(tile),
+  ];
+  /** The contiguous rows [S, cols] at `to` = the transposed `from` (rows of sp4 bytes). */
+  const transposeOut = (from: string, cols: string, to: string): Code =>
+    forLoop(f, 'j0', i32.const(0), g('S'), 1, forLoop(f, 'e', i32.const(0), g(cols), 1, [
+      ...g(to), ...g('j0'), ...g(cols), ...i32.mul, ...g('e'), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add,
+      ...g(from), ...g('e'), ...g('sp4'), ...i32.mul, ...i32.add, ...g('j0'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(),
+      ...f32.store(),
+    ]));
+  const size = (cols: string): Code => [...g(cols), ...g('sp4'), ...i32.mul];
+  const body = [
+    ...f.set('zb', g('buf'), i32.const(R * TILE * 4), i32.add),
+    ...f.set('st', g('zb'), i32.const(R * TILE * 4), i32.add),
+    ...f.set('qt', g('st'), i32.const(2 * R * 4), i32.add),
+    ...f.set('gt', g('qt'), g('E'), i32.const(R * 4), i32.mul, i32.add),
+    ...f.set('dqs', g('gt'), g('Ev'), i32.const(R * 4), i32.mul, i32.add),
+    ...start([...g('dqs'), ...g('E'), ...i32.const(R * 4), ...i32.mul, ...i32.add]),
+    ...f.set('vt', g('kt'), size('E'), i32.add),
+    ...f.set('dkt', g('vt'), size('Ev'), i32.add),
+    ...f.set('dvt', g('dkt'), size('E'), i32.add),
+    ...transposeIn('k', 'ks', 'E', 'kt'),
+    ...transposeIn('v', 'vs', 'Ev', 'vt'),
+    // dkᵀ and dvᵀ start at zero
+    ...forLoop(f, 'e', g('dkt'), [...g('dvt'), ...size('Ev'), ...i32.add], 16, [...g('e'), ...ZERO, ...v128.store()]),
+    ...forLoop(f, 'i0', i32.const(0), g('L'), R, block),
+    ...transposeOut('dkt', 'E', 'dk'),
+    ...transposeOut('dvt', 'Ev', 'dv'),
+  ];
+  return { fn: f, body: [...K.k.prologue, ...body] };
 }

@@ -2,18 +2,18 @@ import type { TypedArray } from '../../../core/dtype.js';
 import { sizeOf } from '../../../core/shape.js';
 import { type AttentionBackwardArgs, batchOffsets } from '../attention.js';
 import type { AttentionArgs, View } from '../../../core/backend.js';
-import { TILE, attentionBackward, attentionForward } from './attention.js';
+import { attentionBackward, attentionForward, backwardBufBytes, forwardBufBytes } from './attention.js';
 import { encodeModule } from './emitter.js';
 import { span } from './kernels.js';
-import { matmulPool, matmulThreads, runThreaded } from '../threads.js';
+import { matmulPool, runThreaded, threadedParts } from '../threads.js';
 import { type PoolKernel, type PoolProgram, type WorkerPool, compileKernel } from '../workerPool.js';
 import type { Arena, Span } from './arena.js';
 
 type Args = AttentionArgs<TypedArray>;
 
-/** What every thread's attention kernel is built from: the module and the shared memory. */
+/** What every thread's attention kernel is built from: the modules (forward, backward) and the shared memory. */
 interface AttentionSetup {
-  module: WebAssembly.Module;
+  modules: WebAssembly.Module[];
   memory: WebAssembly.Memory;
 }
 
@@ -32,7 +32,7 @@ const SHARED = 17;
  * buf0, bufBytes].
  */
 function attentionPartKernel(setup: AttentionSetup): PoolKernel {
-  const ex = new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as Record<string, (...a: number[]) => void>;
+  const ex = Object.assign({}, ...setup.modules.map((m) => new WebAssembly.Instance(m, { env: { memory: setup.memory } }).exports)) as Record<string, (...a: number[]) => void>;
   return (_buffers, args, part, parts) => {
     const backward = args[0]!, table = args[1]!, count = args[2]!, width = args[3]!, scaleAt = args[4]!, bufAt = args[5]!;
     // The memory may have grown since the last call: views of its current buffer.
@@ -61,7 +61,7 @@ const rowsContiguous = (v: View<TypedArray>) => v.dtype === 'float32' && (v.stri
 
 /**
  * Runs the SIMD attention kernels (attention.ts) on the CPU backend's memory: its own small
- * module (about 3 KiB, under the 4 KiB a browser compiles synchronously), compiled on first use
+ * modules (one for each kernel, each under the 4 KiB a browser compiles synchronously), compiled on first use
  * and instantiated on the runtime's memory. Operands outside the memory (an int32
  * mask, a float32 one where storages cannot live there) are copied into the scratch; the
  * results are new storages in the memory. Anything else (float64, E or Ev not a multiple of 4,
@@ -77,8 +77,8 @@ export class WasmAttention {
   private engine(): { program: PoolProgram; kernel: PoolKernel } {
     if (!this.program || !this.kernel) {
       const { rt } = this.arena;
-      const bytes = encodeModule([attentionForward(), attentionBackward()], { minPages: 1, maxPages: rt.maxBytes / 65536, shared: rt.shared });
-      const setup: AttentionSetup = { module: new WebAssembly.Module(bytes), memory: rt.memory };
+      const modules = attentionModules({ maxPages: rt.maxBytes / 65536, shared: rt.shared }).map((bytes) => new WebAssembly.Module(bytes));
+      const setup: AttentionSetup = { modules, memory: rt.memory };
       this.program = { kernel: attentionPartKernel, setup };
       this.kernel = compileKernel(this.program);
     }
@@ -91,9 +91,9 @@ export class WasmAttention {
     return matmulPool(this.engine().program, L * batches, S, width);
   }
 
-  /** Into how many parts a pool splits `batches` entries (a part per thread, at most one per entry). */
+  /** Into how many parts a pool splits `batches` entries (a few per thread, at most one per entry). */
   private partsOf(pool: WorkerPool | null, batches: number): number {
-    return pool ? Math.min(matmulThreads(), batches) : 1;
+    return pool ? threadedParts(pool, batches) : 1;
   }
 
   /**
@@ -148,8 +148,11 @@ export class WasmAttention {
     return { placed, extraAt: staged.extraAt };
   }
 
-  /** New zeroed float32 storages in the memory, or null (then none is kept). */
-  private outputs(sizes: number[]): Float32Array[] | null {
+  /**
+   * New float32 storages in the memory, those of the first `zeroed` sizes zeroed (the kernels
+   * write every element of the others), or null (then none is kept).
+   */
+  private outputs(sizes: number[], zeroed = 0): Float32Array[] | null {
     const out: Float32Array[] = [];
     for (const n of sizes) {
       const a = this.arena.float32(n);
@@ -157,7 +160,7 @@ export class WasmAttention {
         for (const b of out) this.arena.release(b);
         return null;
       }
-      out.push(a.fill(0));
+      out.push(out.length < zeroed ? a.fill(0) : a);
     }
     return out;
   }
@@ -184,8 +187,8 @@ export class WasmAttention {
     const outs = this.outputs([batches * L * Ev, batches * L]);
     if (!outs) return null;
     const [out, lse] = outs as [Float32Array, Float32Array];
-    // The scratch: every row's stats (max, sum), the table of calls, then each part's tile scores and row accumulator.
-    const statsBytes = batches * L * 8, tableBytes = batches * (OWN.forward + SHARED) * 4, bufBytes = (TILE + Ev) * 4;
+    // The scratch: every row's stats (max, sum), the table of calls, then each part's tile scores, row accumulator and kᵀ.
+    const statsBytes = batches * L * 8, tableBytes = batches * (OWN.forward + SHARED) * 4, bufBytes = forwardBufBytes(x.key.shape.at(-2)!, x.query.shape.at(-1)!, Ev);
     const pool = this.pool(batches, L, x.key.shape.at(-2)!, x.query.shape.at(-1)! + Ev);
     const s = this.stage([x.query, x.key, x.value, x.mask, x.dropout], statsBytes + tableBytes + this.partsOf(pool, batches) * bufBytes);
     if (!s) {
@@ -212,11 +215,12 @@ export class WasmAttention {
     const [L, E] = x.query.shape.slice(-2) as [number, number];
     const S = x.key.shape.at(-2)!, Ev = x.value.shape.at(-1)!;
     const batches = sizeOf(x.query.shape.slice(0, -2));
-    const outs = this.outputs([batches * L * E, batches * S * E, batches * S * Ev]);
+    // dq accumulates; dk and dv are transposed out whole
+    const outs = this.outputs([batches * L * E, batches * S * E, batches * S * Ev], 1);
     if (!outs) return null;
     const [dq, dk, dv] = outs as [Float32Array, Float32Array, Float32Array];
     const lseView = { ...x.logsumexp, shape: [...x.logsumexp.shape, 1], strides: [...x.logsumexp.strides, 1] };
-    const tableBytes = batches * (OWN.backward + SHARED) * 4, bufBytes = TILE * 4;
+    const tableBytes = batches * (OWN.backward + SHARED) * 4, bufBytes = backwardBufBytes(S, E, Ev);
     const pool = this.pool(batches, L, S, 2 * (E + Ev));
     const s = this.stage([x.query, x.key, x.value, x.out, x.grad, lseView, x.mask, x.dropout], tableBytes + this.partsOf(pool, batches) * bufBytes);
     if (!s) {
@@ -233,6 +237,11 @@ export class WasmAttention {
     this.dispatch(true, calls, s.extraAt, pool, bufBytes);
     return { query: dq, key: dk, value: dv };
   }
+}
+
+/** The kernels' modules, forward then backward: apart, each stays under the 4 KiB a browser compiles on a page's main thread. */
+export function attentionModules(memory: { maxPages: number; shared: boolean }): Uint8Array<ArrayBuffer>[] {
+  return [attentionForward(), attentionBackward()].map((k) => encodeModule([k], { minPages: 1, ...memory }));
 }
 
 const engines = new WeakMap<Arena, WasmAttention>();

@@ -1,4 +1,4 @@
-import { type Code, Fn, f32, f32x4, f64, f64x2, forLoop, i32, i32x4, i8x16, v128 } from './emitter.js';
+import { type Code, Fn, type Param, f32, f32x4, f64, f64x2, forLoop, i32, i32x4, i8x16, v128 } from './emitter.js';
 import { Splats, expInto } from './elementwise.js';
 
 /*
@@ -20,7 +20,7 @@ const NEUTRAL: Record<WasmReduceOp, number> = { sum: 0, max: -Infinity, min: Inf
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /** The locals and prologue every row kernel shares: lane numbers and the mask of a vector. */
-export function rowFn(name: string, params: string[]): { f: Fn; k: Splats; mask: (len: string, j: string) => Code } {
+export function rowFn(name: string, params: Param[]): { f: Fn; k: Splats; mask: (len: string, j: string) => Code } {
   const f = new Fn(name, params).locals('i32', 'r', 'j', 'row').locals('v128', 'lanes');
   const k = new Splats(f);
   // lanes < len − j: the vector's lanes that lie inside the row
