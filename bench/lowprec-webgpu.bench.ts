@@ -29,7 +29,7 @@ const [linearRounds, stepRounds] = quick ? [3, 1] : [15, 5];
 const linearRatios = await pairedRatios(BASES.map((b) => linears.get(b)!.run), linearRounds);
 const stepRatios = await pairedRatios(BASES.map((b) => steps.get(b)!.run), stepRounds);
 const notes = [
-  `WebGPU backend on ${info.vendor || 'an unnamed vendor'}'s ${info.device || info.description} (Dawn ${info.backendType}). Weight bytes are memoryReport's frozen + trainable parameter bytes, from the storages (webgpu's pooled buffers come in size classes); time ratios are medians of back-to-back rounds (${linearRounds} for the linear, ${stepRounds} for the step) against float32 in the same round.`,
+  `WebGPU backend on ${[info.vendor, info.device || info.description].filter(Boolean).join(' ')} (Dawn ${info.backendType}). Weight bytes are memoryReport's frozen + trainable parameter bytes, from the storages (webgpu's pooled buffers come in size classes); time ratios are medians of back-to-back rounds (${linearRounds} for the linear, ${stepRounds} for the step) against float32 in the same round.`,
   '',
   ...lowPrecTable(linears, steps, linearRatios, stepRatios),
   '',
