@@ -1,13 +1,22 @@
 // LoRA on the CPU backend: a training step of LoRALinear(768, 768, rank 4) against full
 // fine-tuning of Linear(768, 768) (batch 64, MSE, Adam), and inference of a merged LoRALinear
 // against a plain Linear and an unmerged LoRALinear. The rows report the ratios the README quotes.
+// Then both steps against PyTorch + PEFT (bench/peers/lora_torch.py) on 1 and 2 threads, in
+// interleaved rounds.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { manualSeed, nn, noGrad, optim, randn, scope } from '../src/index.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
+import { manualSeed, nn, noGrad, optim, randn, scope, setBackend } from '../src/index.js';
 import { type BenchRow, type BenchTask, measure, pairedRatios, save } from './harness.js';
 
 const F = nn.functional;
 const D = 768, BATCH = 64, RANK = 4;
 const loadAtStart = loadavg()[0]!;
+await setBackend('cpu');
+const threads = configureMatmulThreads({}).threads;
 manualSeed(0);
 const x = randn([BATCH, D]), target = randn([BATCH, D]);
 
@@ -53,12 +62,70 @@ for (let round = 1; round <= 3; round++) rows.push(...(await measure('lora', inf
 
 const [, trainRatio] = await pairedRatios([() => trainStep(full, fullOpt), () => trainStep(lora, loraOpt)], 60);
 const [, mergedRatio, unmergedRatio] = await pairedRatios([() => infer(plain), () => infer(merged), () => infer(lora)], 300);
+// Against PyTorch: each round times tsgrad on 1 thread and on its default threads, then PyTorch
+// on 1 and 2 (a child process), and the ratios are taken within the round.
+const here = dirname(fileURLToPath(import.meta.url));
+const python = process.env['TSGRAD_BENCH_PYTHON'] ?? join(here, '..', '.venv-hf', 'bin', 'python');
+if (!existsSync(python)) throw new Error(`no Python with torch and peft at ${python}: run scripts/hf-venv.sh or set TSGRAD_BENCH_PYTHON`);
+const ROUNDS = 5, STEPS = 60;
+function medianMs(fn: () => void, n: number): number {
+  for (let i = 0; i < 10; i++) fn();
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    fn();
+    ms.push(performance.now() - t0);
+  }
+  return ms.sort((a, b) => a - b)[n >> 1]!;
+}
+type Mode = 'full' | 'lora';
+const MODES: Mode[] = ['full', 'lora'];
+const counts = [...new Set([1, threads])];
+let versions = '';
+const ratios: Record<string, number[]> = {};
+const oursMs: Record<string, number[]> = {}, torchMs: Record<string, number[]> = {};
+for (let round = 0; round < ROUNDS; round++) {
+  const ours: Record<string, number> = {};
+  for (const n of counts) {
+    configureMatmulThreads({ threads: n });
+    for (const m of MODES) ours[`${m}|${n}`] = medianMs(m === 'lora' ? () => trainStep(lora, loraOpt) : () => trainStep(full, fullOpt), STEPS);
+  }
+  configureMatmulThreads({ threads });
+  const run = spawnSync(python, [join(here, 'peers', 'lora_torch.py'), JSON.stringify({ d: D, batch: BATCH, steps: STEPS, threads: counts })], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`the PyTorch peer failed:\n${run.stderr}`);
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; peft: string; rows: Record<string, Record<Mode, number>> };
+  versions = `torch ${out.torch}, peft ${out.peft}`;
+  for (const n of counts) {
+    for (const m of MODES) {
+      const k = `${m}|${n}`, theirs = out.rows[String(n)]![m];
+      (ratios[k] ??= []).push(ours[k]! / theirs);
+      (oursMs[k] ??= []).push(ours[k]!);
+      (torchMs[k] ??= []).push(theirs);
+    }
+  }
+  console.log(`round ${round + 1}/${ROUNDS}: ${counts.map((n) => MODES.map((m) => `${m} ${n}t ${ours[`${m}|${n}`]!.toFixed(2)} vs ${out.rows[String(n)]![m].toFixed(2)} ms`).join(', ')).join('; ')}`);
+}
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const vsTorch = [
+  '',
+  `Against PyTorch + PEFT (${versions}), the same step (Linear(768, 768), LoRA r4 alpha 8 by PEFT, batch 64, MSE, Adam, the loss read back), ${ROUNDS} interleaved rounds of ${STEPS} timed steps each; medians over rounds, and the ratio is the median of the per-round ratios (above 1× means tsgrad is slower):`,
+  '',
+  '| step | threads (both) | tsgrad ms | PyTorch ms | tsgrad ÷ PyTorch |',
+  '|---|---:|---:|---:|---:|',
+  ...MODES.flatMap((m) => counts.map((n) => {
+    const k = `${m}|${n}`;
+    return `| ${m === 'lora' ? 'LoRA r4' : 'full fine-tuning'} | ${n} | ${med(oursMs[k]!).toFixed(2)} | ${med(torchMs[k]!).toFixed(2)} | ${med(ratios[k]!).toFixed(2)}× |`;
+  })),
+  '',
+];
+
 const notes = [
   `LoRA r4 / full fine-tuning train-step time: ${trainRatio!.toFixed(2)} (PyTorch reference for this setup: 0.38)`,
   `merged LoRA / plain Linear inference time: ${mergedRatio!.toFixed(2)} (target 1.00 ± 0.03)`,
   `unmerged LoRA / plain Linear inference time: ${unmergedRatio!.toFixed(2)}`,
   'CPU backend, float32, batch 64, MSE loss, Adam; inference under noGrad. Ratios are medians of back-to-back',
   'paired runs (60 train rounds, 300 inference rounds); the table holds tinybench means of each case.',
+  ...vsTorch,
   `1-minute load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end, on ${cpus().length} cores: other work on the machine widens the spread of the means.`,
 ];
 for (const n of notes) console.log(n);
