@@ -62,6 +62,17 @@ function pytorchRound(): BenchRow[] {
   })));
 }
 
+/** tsgrad's steps in a child process under --experimental-wasm-relaxed-simd (fused multiply-add, the default in browsers and Node 22). */
+function relaxedRound(): BenchRow[] {
+  const args = JSON.stringify({ steps: 15, threads: [1, threads] });
+  const run = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.execArgv, join(here, 'peers', 'gptRelaxed.ts'), args], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`tsgrad with relaxed SIMD failed:\n${run.stderr}`);
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, Record<'full' | 'lora', number>>;
+  return Object.entries(out).flatMap(([n, r]) => (['full', 'lora'] as const).map((k) => ({
+    suite: 'gpt', case: CASES[k], impl: `tsgrad/cpu ${n} thread${n === '1' ? '' : 's'}, relaxed SIMD`, meanMs: r[k], medianMs: r[k], rmePercent: 0, samples: 15, roundMediansMs: [r[k]],
+  })));
+}
+
 const perRound: BenchRow[][] = [];
 for (let round = 0; round < ROUNDS; round++) {
   console.log(`\n## round ${round + 1}/${ROUNDS}`);
@@ -69,6 +80,7 @@ for (let round = 0; round < ROUNDS; round++) {
     ...(await measure('gpt', oursTasks(OURS), { time: 3000, iterations: 8 })),
     ...(await measure('gpt', oursTasks(OURS_1T), { time: 3000, iterations: 8 })),
     ...(await measure('gpt', jaxTasks, { time: 3000, iterations: 8 })),
+    ...relaxedRound(),
     ...pytorchRound(),
   ];
   configureMatmulThreads({ threads });
@@ -106,7 +118,8 @@ const notes = [
     '(time / PyTorch\'s time in the same round); above 1× means slower than PyTorch. The model: GPT-2 blocks (transformers\' GPT2LMHeadModel in ' +
     'tsgrad and PyTorch), 2 layers, width 64, 4 heads, context 64, 96 symbols, batch 32, AdamW (lr 1e-3, weight decay 0.01); LoRA r4, alpha 8 ' +
     'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s matmuls to one thread (its other kernels are single-threaded ' +
-    'anyway); PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
+    'anyway). "relaxed SIMD" rows run the same steps in a child process under Node\'s --experimental-wasm-relaxed-simd, where the kernels use ' +
+    'fused multiply-add as they do by default in browsers and Node 22 (bench/peers/gptRelaxed.ts). PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
     'jax-js runs one jit-compiled function per step (loss, gradient and AdamW) on its WebAssembly device, the only one it has in Node. In Node 20 ' +
     'its dotProductAttention fails (its einsum parser needs iterator helpers, Node 22+) and its jit cannot compile the scatter that is the gradient ' +
     'of `take`, so there attention is composed (q·kᵀ, a causal where, softmax, ·v) and the embedding and the loss pick are one-hot products ' +
