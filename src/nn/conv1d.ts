@@ -2,11 +2,12 @@ import { randn, zeros } from '../core/creation.js';
 import type { DType } from '../core/dtype.js';
 import { check, fmt } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertNewShape, describeValue, isPlainObject } from '../core/validate.js';
+import { assertNewShape, describeValue } from '../core/validate.js';
 import { initEnabled } from './init.js';
 import { type TensorLike, asTensor, castForCompute, computeDType } from './inputs.js';
+import { floatDType } from './layers.js';
 import { Module } from './module.js';
-import { Parameter } from './parameter.js';
+import { type Parameter, layerParameter } from './parameter.js';
 
 /**
  * Hugging Face's `Conv1D` (transformers' `pytorch_utils.Conv1D`, used by GPT-2): a linear layer
@@ -30,19 +31,17 @@ export class Conv1D extends Module {
     for (const [name, v] of [['nf', nf], ['nx', nx]] as const) {
       check(Number.isInteger(v) && v > 0, 'Conv1D', () => `${name} must be a positive integer, got ${describeValue(v)}`);
     }
-    check(isPlainObject(opts), 'Conv1D', () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
-    check(opts.dtype === undefined || opts.dtype === 'float32' || opts.dtype === 'float64', 'Conv1D', () =>
-      `dtype must be 'float32' or 'float64', got ${describeValue(opts.dtype)}`);
+    floatDType('Conv1D', opts, true);
     assertNewShape('Conv1D', [nx, nf]);
     const dtype = opts.dtype ?? 'float32';
-    if (initEnabled()) {
-      const w = randn([nx, nf], { dtype });
-      this.weight = Parameter.from(w.mul(0.02));
+    this.weight = layerParameter(dtype, (d) => {
+      if (!initEnabled()) return zeros([nx, nf], { dtype: d });
+      const w = randn([nx, nf], { dtype: d });
+      const scaled = w.mul(0.02);
       w.dispose();
-    } else {
-      this.weight = Parameter.from(zeros([nx, nf], { dtype }));
-    }
-    this.bias = Parameter.from(zeros([nf], { dtype }));
+      return scaled;
+    });
+    this.bias = layerParameter(dtype, (d) => zeros([nf], { dtype: d }));
   }
 
   /** Input features (`nx`). */

@@ -7,7 +7,7 @@ import * as F from './functional.js';
 import { initEnabled } from './init.js';
 import { type TensorLike, asTensor } from './inputs.js';
 import { Module } from './module.js';
-import { Parameter } from './parameter.js';
+import { Parameter, layerParameter } from './parameter.js';
 
 /** Options of `nn.Linear`. */
 export interface LinearOptions {
@@ -16,11 +16,16 @@ export interface LinearOptions {
   dtype?: DType;
 }
 
-/** Checks a layer's options object and its dtype (parameters are float). */
-function floatDType(op: string, opts: unknown): void {
+/**
+ * Checks a layer's options object and its dtype: float32 or float64, or with `half` also
+ * float16/bfloat16, whose parameters are frozen (see `layerParameter`).
+ */
+export function floatDType(op: string, opts: unknown, half = false): void {
   check(isPlainObject(opts), op, () => `options must be an object such as { dtype: 'float32' }, got ${describeValue(opts)}`);
   const dtype = opts.dtype;
-  check(dtype === undefined || dtype === 'float32' || dtype === 'float64', op, () => `dtype must be 'float32' or 'float64', got ${describeValue(dtype)}`);
+  const allowed = half ? ['float32', 'float64', 'float16', 'bfloat16'] : ['float32', 'float64'];
+  check(dtype === undefined || allowed.includes(dtype as string), op, () =>
+    `dtype must be ${allowed.slice(0, -1).map((d) => `'${d}'`).join(', ')} or '${allowed.at(-1)}', got ${describeValue(dtype)}${half ? ' (16-bit parameters are frozen)' : ''}`);
 }
 
 function positiveInt(op: string, name: string, v: number): void {
@@ -46,13 +51,12 @@ export class Linear extends Module {
     super();
     positiveInt('Linear', 'inFeatures', inFeatures);
     positiveInt('Linear', 'outFeatures', outFeatures);
-    floatDType('Linear', opts);
+    floatDType('Linear', opts, true);
     assertNewShape('Linear', [outFeatures, inFeatures]);
     const bound = 1 / Math.sqrt(inFeatures);
-    const dtype = opts.dtype ?? 'float32';
-    const draw = (shape: number[]) => (initEnabled() ? uniform(shape, -bound, bound, { dtype }) : zeros(shape, { dtype }));
-    this.weight = Parameter.from(draw([outFeatures, inFeatures]));
-    this.bias = opts.bias ?? true ? Parameter.from(draw([outFeatures])) : null;
+    const draw = (shape: number[]) => layerParameter(opts.dtype ?? 'float32', (dtype) => (initEnabled() ? uniform(shape, -bound, bound, { dtype }) : zeros(shape, { dtype })));
+    this.weight = draw([outFeatures, inFeatures]);
+    this.bias = opts.bias ?? true ? draw([outFeatures]) : null;
   }
 
   /** x·Wᵀ + b. */
@@ -104,10 +108,10 @@ export class Embedding extends Module {
     super();
     positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     positiveInt('Embedding', 'embeddingDim', embeddingDim);
-    floatDType('Embedding', opts);
+    floatDType('Embedding', opts, true);
     assertNewShape('Embedding', [numEmbeddings, embeddingDim]);
-    const dtype = opts.dtype ?? 'float32';
-    this.weight = Parameter.from(initEnabled() ? randn([numEmbeddings, embeddingDim], { dtype }) : zeros([numEmbeddings, embeddingDim], { dtype }));
+    const shape = [numEmbeddings, embeddingDim];
+    this.weight = layerParameter(opts.dtype ?? 'float32', (dtype) => (initEnabled() ? randn(shape, { dtype }) : zeros(shape, { dtype })));
   }
 
   forward(indices: TensorLike): Tensor {
@@ -126,14 +130,14 @@ export class LayerNorm extends Module {
   ) {
     super();
     positiveInt('LayerNorm', 'dim', dim);
-    floatDType('LayerNorm', opts);
+    floatDType('LayerNorm', opts, true);
     assertNewShape('LayerNorm', [dim]);
     check(opts.eps === undefined || (typeof opts.eps === 'number' && opts.eps >= 0), 'LayerNorm', () => `eps must be a number ≥ 0, got ${describeValue(opts.eps)}`);
     check(opts.elementwiseAffine === undefined || typeof opts.elementwiseAffine === 'boolean', 'LayerNorm', () => `elementwiseAffine must be a boolean, got ${describeValue(opts.elementwiseAffine)}`);
     const affine = opts.elementwiseAffine ?? true;
     const dtype = opts.dtype ?? 'float32';
-    this.weight = affine ? Parameter.from(ones([dim], { dtype })) : null;
-    this.bias = affine ? Parameter.from(zeros([dim], { dtype })) : null;
+    this.weight = affine ? layerParameter(dtype, (d) => ones([dim], { dtype: d })) : null;
+    this.bias = affine ? layerParameter(dtype, (d) => zeros([dim], { dtype: d })) : null;
   }
 
   /** The normalized, scaled and shifted input. */

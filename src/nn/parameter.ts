@@ -1,6 +1,6 @@
 import { keep } from '../core/scope.js';
 import { Tensor } from '../core/tensor.js';
-import { isFloat } from '../core/dtype.js';
+import { type DType, isFloat, isHalf } from '../core/dtype.js';
 import { check } from '../core/errors.js';
 import { storageOf } from '../core/seams.js';
 import { assertTensor, describeValue } from '../core/validate.js';
@@ -29,4 +29,17 @@ export class Parameter extends Tensor {
     data.dispose();
     return p;
   }
+}
+
+/**
+ * A layer's new parameter of `dtype`, made by `make` in that dtype, or for float16/bfloat16 made
+ * in float32 and rounded once (as `model.to({ dtype })` would) and frozen, since a 16-bit tensor
+ * cannot require grad. Only one tensor's float32 copy exists at a time, never the whole model's.
+ */
+export function layerParameter(dtype: DType, make: (dtype: 'float32' | 'float64') => Tensor): Parameter {
+  if (!isHalf(dtype)) return Parameter.from(make(dtype === 'float64' ? 'float64' : 'float32'));
+  const wide = make('float32');
+  const p = Parameter.from(wide.cast(dtype), false);
+  wide.dispose();
+  return p;
 }

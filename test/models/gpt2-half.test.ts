@@ -43,6 +43,27 @@ describe('a float16 GPT-2 on the CPU', () => {
     expect(maxDiff(noGrad(() => model.forward(ids)), Array.from(want.dataSync()))).toBe(0);
   });
 
+  it('builds straight into 16 bits with the bits of a float32 model cast once, its parameters frozen', async () => {
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      manualSeed(5);
+      const direct = new models.GPT2LMHeadModel(config, { dtype });
+      manualSeed(5);
+      const cast = new models.GPT2LMHeadModel(config);
+      await cast.to({ dtype });
+      const [a, b] = [direct.stateDict(), cast.stateDict()];
+      expect(Object.keys(a)).toEqual(Object.keys(b));
+      for (const k of Object.keys(a)) {
+        expect(a[k]!.dtype, k).toBe(dtype);
+        expect(Array.from(await storedData(a[k]!)), k).toEqual(Array.from(await storedData(b[k]!)));
+      }
+      expect(direct.parameters().some((p) => p.requiresGrad)).toBe(false);
+      expect(direct.lm_head.weight).toBe(direct.transformer.wte.weight);
+    }
+    const fc = new nn.Linear(3, 2, { dtype: 'bfloat16' });
+    expect([fc.weight.dtype, fc.weight.requiresGrad, fc.bias!.requiresGrad]).toEqual(['bfloat16', false, false]);
+    expect(() => new nn.Conv2d(1, 1, 3, { dtype: 'float16' } as never)).toThrow(/dtype/);
+  });
+
   it('refuses what a 16-bit parameter cannot do, naming it', async () => {
     const model = new models.GPT2LMHeadModel(config);
     await model.to({ dtype: 'bfloat16' });

@@ -86,7 +86,7 @@ export class GPT2Attention extends Module {
   readonly headDim: number;
   readonly scaling: number;
 
-  constructor(config: GPT2Config, readonly layerIdx = 0, opts: { dtype?: 'float32' | 'float64' } = {}) {
+  constructor(config: GPT2Config, readonly layerIdx = 0, opts: { dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' } = {}) {
     super();
     this.numHeads = config.nHead;
     this.headDim = config.headDim;

@@ -27,9 +27,9 @@ export interface GPT2ForwardOptions {
   pastKeyValues?: GPT2Cache | null;
 }
 
-/** The parameters' dtype (float32 by default). */
+/** The parameters' dtype (float32 by default; float16 and bfloat16 parameters are frozen). */
 export interface GPT2LayerOptions {
-  dtype?: 'float32' | 'float64';
+  dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16';
 }
 
 const ACTIVATIONS: Record<GPT2Activation, (x: Tensor) => Tensor> = {
@@ -219,10 +219,8 @@ export class GPT2LMHeadModel extends Module implements AdapterModelInfo {
   static async fromPretrained(dir: string, opts: FromPretrainedOptions = {}): Promise<GPT2LMHeadModel> {
     const { config, state } = await readGPT2Checkpoint('GPT2LMHeadModel.fromPretrained', dir, opts);
     try {
-      const half = opts.dtype === 'float16' || opts.dtype === 'bfloat16';
-      const model = init.skipInit(() => new GPT2LMHeadModel(config, { dtype: opts.dtype === 'float64' ? 'float64' : 'float32' }));
-      // Layers are built float32 (16-bit parameters cannot be trainable ones), then cast.
-      if (half) await model.to({ dtype: opts.dtype });
+      // Built empty in the asked dtype: a 16-bit model never exists in float32 whole.
+      const model = init.skipInit(() => new GPT2LMHeadModel(config, { dtype: opts.dtype ?? 'float32' }));
       model.loadStateDict(state);
       model.nameOrPath = dir;
       if (opts.backend) await model.to(opts.backend);
