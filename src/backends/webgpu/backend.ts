@@ -358,8 +358,10 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       this.run(fillKernel(x.dtype), [outN, x.dtype === 'int32' ? 0 : f32Bits(empty)], [out.buffer], Math.ceil(outN / WG));
       return out;
     }
-    // Small blocks: a loop per output; large ones: a workgroup per output element.
-    const perThread = block <= 32 || (outN >= 8192 && block <= 512);
+    // Blocks of up to 256: a loop per output; larger ones: a workgroup per output element. A
+    // workgroup and its barriers per short row cost SwiftShader about 250× the loop (a [2048, 64]
+    // row sum: 598 ms against 2.3 ms), and a loop of 256 is short on any GPU.
+    const perThread = block <= 256 || (outN >= 8192 && block <= 512);
     const kernel = reduceKernel(op, x.dtype, kept.shape.length, reduced.shape.length, perThread);
     this.run(kernel, reduceMeta(outN, block, x.offset, [kept.shape, kept.strides], [reduced.shape, reduced.strides]), [x.storage.buffer, out.buffer], perThread ? Math.ceil(outN / WG) : outN);
     return out;
@@ -482,8 +484,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const [ks, kst] = coalesce(keep.map((i) => x.shape[i]!), [keep.map((i) => x.strides[i]!), keep.map((i) => outStrides[i]!)]);
     const rows = n / len;
     const words = softmaxMeta(rows, len, x.offset, [x.strides[axis]!, outStrides[axis]!], [ks, kst[0]!, kst[1]!]);
-    // Short rows: a loop per row, as in `reduce`; long ones: a workgroup per row.
-    const perThread = len <= 32 || (rows >= 8192 && len <= 512);
+    // Rows of up to 256: a loop per row, as in `reduce`; longer ones: a workgroup per row.
+    const perThread = len <= 256 || (rows >= 8192 && len <= 512);
     this.run(softmaxKernel(x.dtype, ks.length, log, perThread), words, [x.storage.buffer, out.buffer], perThread ? Math.ceil(rows / WG) : rows);
     return out;
   }
