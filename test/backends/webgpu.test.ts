@@ -75,6 +75,22 @@ describe('webgpu backend', () => {
     expect(() => g.cast('float64')).toThrow(/float64/);
   });
 
+  test('reduces rows and columns by each strategy (a loop or a workgroup per output) as the CPU does', async () => {
+    manualSeed(12);
+    // Short rows, long rows, columns few and many, short and long: every branch of reduce's choice, and softmax's.
+    for (const shape of [[2048, 64], [40, 3000], [3000, 70], [300, 30], [5000, 8], [2, 9000]]) {
+      const x = randn(shape);
+      const g = await x.to('webgpu');
+      for (const axis of [0, 1]) {
+        expectClose(await g.sum(axis).data(), x.sum(axis).dataSync(), 1e-3, 1e-4);
+        expectClose(await g.max(axis).data(), x.max(axis).dataSync(), 0, 0);
+        expectClose(await g.min(axis).data(), x.min(axis).dataSync(), 0, 0);
+      }
+      expectClose(await g.softmax(-1).data(), x.softmax(-1).dataSync());
+      g.dispose();
+    }
+  });
+
   test('moves tensors to the CPU and back', async () => {
     const data = Float32Array.from({ length: 37 }, (_, i) => i * 0.5 - 3);
     const g = fromTypedArray(data, [37], { backend: 'webgpu' });

@@ -360,8 +360,11 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     }
     // Blocks of up to 256: a loop per output; larger ones: a workgroup per output element. A
     // workgroup and its barriers per short row cost SwiftShader about 250× the loop (a [2048, 64]
-    // row sum: 598 ms against 2.3 ms), and a loop of 256 is short on any GPU.
-    const perThread = block <= 256 || (outN >= 8192 && block <= 512);
+    // row sum: 598 ms against 2.3 ms), and a loop of 256 is short on any GPU. Column sums (a bias
+    // gradient: neighbouring outputs neighbours in memory, so the loops' reads coalesce) loop too
+    // when there are enough of them to fill the device's lanes.
+    const columns = kept.strides.at(-1) === 1 && outN >= 64 && block <= 4096;
+    const perThread = block <= 256 || columns || (outN >= 8192 && block <= 512);
     const kernel = reduceKernel(op, x.dtype, kept.shape.length, reduced.shape.length, perThread);
     this.run(kernel, reduceMeta(outN, block, x.offset, [kept.shape, kept.strides], [reduced.shape, reduced.strides]), [x.storage.buffer, out.buffer], perThread ? Math.ceil(outN / WG) : outN);
     return out;
