@@ -2,6 +2,7 @@ import type { View } from '../../../core/backend.js';
 import type { TypedArray } from '../../../core/dtype.js';
 import { coalesce } from '../../shared/strided.js';
 import type { Arena } from './arena.js';
+import { type ModuleMemory, ownModule } from './ownModule.js';
 import { type Code, Fn, encodeModule, f32, forLoop, i32, v128 } from './emitter.js';
 import { span, worthWasm } from './kernels.js';
 
@@ -45,23 +46,12 @@ function copyRows(): { fn: Fn; body: Code } {
 }
 
 /** The module's bytes (under the 4 KiB a browser compiles synchronously on a page's main thread). */
-export function copyModuleBytes(memory: { maxPages: number; shared: boolean }): Uint8Array<ArrayBuffer> {
+export function copyModuleBytes(memory: ModuleMemory): Uint8Array<ArrayBuffer> {
   return encodeModule([copyRows()], { minPages: 1, ...memory });
 }
 
 type CopyRows = (src: number, dst: number, n0: number, n1: number, n2: number, s0: number, s1: number, s2: number, d0: number, d1: number, d2: number, len: number) => void;
-const instances = new WeakMap<Arena, CopyRows>();
-
-function kernel(arena: Arena): CopyRows {
-  let k = instances.get(arena);
-  if (!k) {
-    const { rt } = arena;
-    const module = new WebAssembly.Module(copyModuleBytes({ maxPages: rt.maxBytes / 65536, shared: rt.shared }));
-    k = (new WebAssembly.Instance(module, { env: { memory: rt.memory } }).exports as { copy_rows: CopyRows }).copy_rows;
-    instances.set(arena, k);
-  }
-  return k;
-}
+const kernels = ownModule<{ copy_rows: CopyRows }>(copyModuleBytes);
 
 /**
  * dst = src for float32 views of one shape whose storages both live in the module's memory, in
@@ -74,7 +64,8 @@ export function copyWasm(arena: Arena, src: View<TypedArray>, dst: View<TypedArr
   const sAt = arena.addressOf(src.storage), dAt = arena.addressOf(dst.storage);
   let n = 1;
   for (const d of src.shape) n *= d;
-  if (sAt < 0 || dAt < 0 || !worthWasm(arena, n, [src.storage, dst.storage])) return false;
+  const k = sAt >= 0 && dAt >= 0 && worthWasm(arena, n, [src.storage, dst.storage]) ? kernels(arena) : null;
+  if (!k) return false;
   const [shape, [ss, ds]] = coalesce(src.shape, [src.strides, dst.strides]) as [number[], [number[], number[]]];
   const r = shape.length;
   if (r > 4 || ss[r - 1] !== 1 || ds[r - 1] !== 1) return false;
@@ -84,6 +75,6 @@ export function copyWasm(arena: Arena, src: View<TypedArray>, dst: View<TypedArr
   if (sFrom < dTo && dFrom < sTo) return false;
   // the outer dims, padded in front to three of one element
   const outer = [1, 1, 1, ...shape.slice(0, -1)].slice(-3), so = [0, 0, 0, ...ss.slice(0, -1)].slice(-3), dso = [0, 0, 0, ...ds.slice(0, -1)].slice(-3);
-  kernel(arena)(sAt + src.offset * 4, dAt + dst.offset * 4, outer[0]!, outer[1]!, outer[2]!, so[0]! * 4, so[1]! * 4, so[2]! * 4, dso[0]! * 4, dso[1]! * 4, dso[2]! * 4, shape[r - 1]!);
+  k.copy_rows(sAt + src.offset * 4, dAt + dst.offset * 4, outer[0]!, outer[1]!, outer[2]!, so[0]! * 4, so[1]! * 4, so[2]! * 4, dso[0]! * 4, dso[1]! * 4, dso[2]! * 4, shape[r - 1]!);
   return true;
 }

@@ -1,5 +1,6 @@
 import { type Code, Fn, encodeModule, f32x4, forLoop, i32, i32x4, v128 } from './emitter.js';
 import type { Arena } from './arena.js';
+import { ownModule } from './ownModule.js';
 import type { HalfDType } from '../../../core/half.js';
 
 /*
@@ -52,24 +53,9 @@ function widenFunction(dtype: HalfDType): { fn: Fn; body: Code } {
 
 type Widen = (src: number, dst: number, n: number) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, { widen16: Widen; widenbf16: Widen } | null>();
-
 /** The module's kernels on the runtime's memory, or null where it does not validate (no SIMD). */
-function kernelsOn(arena: Arena): { widen16: Widen; widenbf16: Widen } | null {
-  const { memory, shared } = arena.rt;
-  let k = instances.get(memory);
-  if (k === undefined) {
-    const bytes = encodeModule([widenFunction('float16'), widenFunction('bfloat16')], { minPages: 1, maxPages: arena.rt.maxBytes / 65536, shared });
-    if (WebAssembly.validate(bytes)) {
-      const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-      k = { widen16: exports['widen16'] as Widen, widenbf16: exports['widenbf16'] as Widen };
-    } else {
-      k = null;
-    }
-    instances.set(memory, k);
-  }
-  return k;
-}
+const kernelsOn = ownModule<{ widen16: Widen; widenbf16: Widen }>((memory) =>
+  encodeModule([widenFunction('float16'), widenFunction('bfloat16')], { minPages: 1, ...memory }));
 
 /**
  * Widens `bits` into `out`, a float32 storage in the module's memory, in WebAssembly (the last

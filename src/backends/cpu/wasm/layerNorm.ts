@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../../core/dtype.js';
 import type { Arena } from './arena.js';
+import { type ModuleMemory, ownModule } from './ownModule.js';
 import { type Code, type Fn, encodeModule, f32, f32x4, f64x2, forLoop, i32, i8x16, ifElse, u32, v128 } from './emitter.js';
 import { addWidened, lanesInit, rowFn } from './reduce.js';
 
@@ -144,23 +145,12 @@ type Exports = {
 };
 
 /** The module's bytes (under the 4 KiB a browser compiles synchronously on a page's main thread). */
-export function layerNormModuleBytes(memory: { maxPages: number; shared: boolean }): Uint8Array<ArrayBuffer> {
+export function layerNormModuleBytes(memory: ModuleMemory): Uint8Array<ArrayBuffer> {
   return encodeModule([layerNormForward(), layerNormBackward()], { minPages: 1, ...memory });
 }
 
-const instances = new WeakMap<Arena, Exports>();
-
 /** The kernels on an arena's memory, compiled on first use. */
-function kernels(arena: Arena): Exports {
-  let ex = instances.get(arena);
-  if (!ex) {
-    const { rt } = arena;
-    const module = new WebAssembly.Module(layerNormModuleBytes({ maxPages: rt.maxBytes / 65536, shared: rt.shared }));
-    ex = new WebAssembly.Instance(module, { env: { memory: rt.memory } }).exports as unknown as Exports;
-    instances.set(arena, ex);
-  }
-  return ex;
-}
+const kernels = ownModule<Exports>(layerNormModuleBytes);
 
 const isF32 = (a: TypedArray | null): a is Float32Array | null => a === null || a instanceof Float32Array;
 
@@ -173,12 +163,14 @@ export function layerNormForwardWasm(
   y: TypedArray, mean: TypedArray, rstd: TypedArray,
 ): boolean {
   if (!(x instanceof Float32Array) || !isF32(w) || !isF32(b) || [y, mean, rstd].some((a) => !(a instanceof Float32Array) || arena.addressOf(a) < 0)) return false;
+  const k = kernels(arena);
+  if (!k) return false;
   const inputs = [x, w, b].filter((a): a is Float32Array => a !== null);
   const s = arena.stage(inputs.map((data) => ({ data, from: 0, to: data.length })), 0);
   if (!s) return false;
   const [xAt, ...rest] = s.at as [number, ...number[]];
   const wAt = w ? rest.shift()! : 0, bAt = b ? rest.shift()! : 0;
-  kernels(arena).ln_fwd(xAt, wAt, bAt, rows, d, eps, arena.addressOf(y), arena.addressOf(mean), arena.addressOf(rstd));
+  k.ln_fwd(xAt, wAt, bAt, rows, d, eps, arena.addressOf(y), arena.addressOf(mean), arena.addressOf(rstd));
   return true;
 }
 
@@ -192,6 +184,8 @@ export function layerNormBackwardWasm(
 ): boolean {
   const f32s = [g, x, mean, rstd, dx, dw, db];
   if (!f32s.every((a) => a instanceof Float32Array) || !isF32(w) || arena.addressOf(dx) < 0) return false;
+  const k = kernels(arena);
+  if (!k) return false;
   const inputs = [g, x, mean, rstd, w].filter((a): a is Float32Array => a !== null);
   // The scratch after the copied inputs: the float64 columns of dweight and dbias.
   const cols = Math.ceil(d / 4) * 4;
@@ -199,7 +193,7 @@ export function layerNormBackwardWasm(
   if (!s) return false;
   const [gAt, xAt, meanAt, rstdAt, wAt = 0] = s.at as [number, number, number, number, number?];
   const acc = new Float64Array(arena.rt.memory.buffer, s.extraAt, 2 * cols).fill(0);
-  kernels(arena).ln_bwd(gAt, xAt, meanAt, rstdAt, w ? wAt : 0, rows, d, arena.addressOf(dx), s.extraAt, s.extraAt + cols * 8);
+  k.ln_bwd(gAt, xAt, meanAt, rstdAt, w ? wAt : 0, rows, d, arena.addressOf(dx), s.extraAt, s.extraAt + cols * 8);
   for (let i = 0; i < d; i++) {
     dw[i] = acc[i]!;
     db[i] = acc[cols + i]!;

@@ -1,5 +1,6 @@
 import { type Code, Fn, encodeModule, f32, forLoop, i32 } from './emitter.js';
 import type { Arena } from './arena.js';
+import { ownModule } from './ownModule.js';
 
 /*
  * Dequantizes a tile of a block-quantized matrix (core/quant.ts) inside the module's memory:
@@ -44,19 +45,8 @@ function dequantFunction(): { fn: Fn; body: Code } {
 
 type Dequant = (codes: number, table: number, scales: number, out: number, start: number, end: number, shift: number, log2Block: number) => void;
 
-const instances = new WeakMap<WebAssembly.Memory, Dequant | null>();
-
 /** The module's `dequant` on the runtime's memory, or null where it does not validate. */
-function dequantOn(arena: Arena): Dequant | null {
-  const { memory, shared } = arena.rt;
-  let fn = instances.get(memory);
-  if (fn === undefined) {
-    const bytes = encodeModule([dequantFunction()], { minPages: 1, maxPages: arena.rt.maxBytes / 65536, shared });
-    fn = WebAssembly.validate(bytes) ? (new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports['dequant'] as Dequant) : null;
-    instances.set(memory, fn);
-  }
-  return fn;
-}
+const dequantOn = ownModule<{ dequant: Dequant }>((memory) => encodeModule([dequantFunction()], { minPages: 1, ...memory }));
 
 /** One tile to dequantize: elements [start, end) of the matrix, its packed codes and its blocks' scales. */
 export interface DequantTile {
@@ -79,7 +69,7 @@ export interface DequantTile {
  * storages live there), or returns null to leave it to JavaScript.
  */
 export function dequantizeTile(arena: Arena, t: DequantTile): Float32Array | null {
-  const fn = dequantOn(arena);
+  const fn = dequantOn(arena)?.dequant;
   if (!fn) return null;
   const n = t.end - t.start;
   const firstByte = t.start >> t.shift, lastByte = (t.end - 1) >> t.shift;
