@@ -4,8 +4,8 @@ import { backendBeforeAll } from '../backendAvailable.js';
 import type { MatrixEntry } from '../matrix.js';
 
 /**
- * The CI soak: `steps` (1,000) training steps of a small LoRALinear on `entry`'s backend (SGD with
- * momentum, so the slowest backend, gpu.js, stays well under a minute), with the assertions of
+ * The CI soak: `steps` (1,000; 400 on gpu.js, the slowest) training steps of a small LoRALinear
+ * on `entry`'s backend (SGD with momentum), with the assertions of
  * bench/soak.ts: no growth in live storages or backend bytes after the first quarter, RSS within
  * +64 MiB.
  */
