@@ -93,9 +93,8 @@ export const MATRIX: readonly MatrixEntry[] = [
       if (!GL_KERNELS.includes(kernel)) throw new Error(`gpujs runs ${kernel}, not a GL kernel`);
     },
     // Fewer differential programs and soak steps than the others: on a 2-core CI machine at full
-    // load, 60 programs took 22 s of a 60 s limit and 1,000 steps 40 s of 120 (about 40 ms a step,
-    // even alone), too close for a
-    // machine three times slower.
+    // load, 60 programs took 22 s of a 60 s limit and 1,000 steps 40 s of 120 (about 40 ms a
+    // step, even alone), too close for a machine three times slower.
     conformance: { numRuns: 12 }, fuzz: { numRuns: 150 }, differential: { numRuns: 40 }, soak: { steps: 400 },
   },
   // gpu.js's own CPU kernels (opt-in, no display needed), running the same kernel sources in JavaScript.
