@@ -92,11 +92,24 @@ describe('broadcasting is undone by the engine', () => {
 
   it('records matmul on its operands, not on expanded copies, and sums the batch dims', () => {
     const a = tensor([[[1, 0]], [[0, 1]], [[1, 1]]], { requiresGrad: true }); // [3, 1, 2]
-    const w = tensor([[1, 2], [3, 4]], { requiresGrad: true }); // [2, 2], shared by the batch
+    const w = tensor([[[1, 2], [3, 4]]], { requiresGrad: true }); // [1, 2, 2], broadcast over the batch
     const y = a.matmul(w).sum();
-    expect(printGraph(y)).toBe(['#0 sum [] float32', '  #1 matmul [3,1,2] float32', '    #2 leaf (requires grad) [3,1,2] float32', '    #3 leaf (requires grad) [2,2] float32'].join('\n'));
+    expect(printGraph(y)).toBe(['#0 sum [] float32', '  #1 matmul [3,1,2] float32', '    #2 leaf (requires grad) [3,1,2] float32', '    #3 leaf (requires grad) [1,2,2] float32'].join('\n'));
     y.backward();
     // dL/dw = Σ_batch aᵀ·1 = column sums of a's rows: [[2, 2], [2, 2]].
+    expect(arr(w.grad)).toEqual([[[2, 2], [2, 2]]]);
+    expect(arr(a.grad)).toEqual([[[3, 7]], [[3, 7]], [[3, 7]]]);
+  });
+
+  it('folds a batch times one matrix into one product over the rows, as PyTorch records view, mm, view', () => {
+    const a = tensor([[[1, 0]], [[0, 1]], [[1, 1]]], { requiresGrad: true }); // [3, 1, 2]
+    const w = tensor([[1, 2], [3, 4]], { requiresGrad: true }); // [2, 2], shared by the batch
+    const y = a.matmul(w).sum();
+    expect(printGraph(y)).toBe([
+      '#0 sum [] float32', '  #1 reshape [3,1,2] float32', '    #2 matmul [3,2] float32',
+      '      #3 reshape [3,2] float32', '        #4 leaf (requires grad) [3,1,2] float32', '      #5 leaf (requires grad) [2,2] float32',
+    ].join('\n'));
+    y.backward();
     expect(arr(w.grad)).toEqual([[2, 2], [2, 2]]);
     expect(arr(a.grad)).toEqual([[[3, 7]], [[3, 7]], [[3, 7]]]);
   });

@@ -6,6 +6,7 @@ import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertTensor, broadcastTo, sameBackend, wrap } from './operands.js';
 import { defineMethod } from './define.js';
+import { isViewable } from './view.js';
 
 /**
  * Matrix product with PyTorch's rules: 1-D operands are promoted and squeezed back, batch dims
@@ -34,15 +35,24 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
   check(batchA.every((d, i) => { const e = batchB[i - batchA.length + batchB.length]; return e === undefined || d === e || d === 1 || e === 1; }), 'matmul', () =>
     `shapes ${fmt(x.shape)} and ${fmt(y.shape)} are incompatible: batch dims ${fmt(batchA)} and ${fmt(batchB)} cannot be broadcast`);
-  const batch = broadcastShapes('matmul', batchA, batchB);
-  const av = broadcastTo(a, [...batch, m, k]), bv = broadcastTo(b, [...batch, k, n]);
-  const storage = half ? halfProduct(be, av, bv, dtype) : be.matmul(av._view('matmul'), bv._view('matmul'));
-  const out = wrap(be, storage, [...batch, m, n], dtype);
-  // Each product has the batch dims of the output; the engine sums them back to a's and b's.
-  let product = record('matmul', [a, b], out, [a, b], (g, [na, nb]) => [
-    na ? g.matmul(b.transpose(-1, -2)) : null,
-    nb ? a.transpose(-1, -2).matmul(g) : null,
-  ]);
+  let product: Tensor;
+  const rows = batchA.reduce((p, d) => p * d, m);
+  if (b.ndim === 2 && a.ndim > 2 && isViewable(a, [rows, k])) {
+    // A batch of rows times one matrix (a linear layer on [batch, seq, features]) is one product
+    // over all the rows, as PyTorch folds it: one large matmul instead of a small one per batch
+    // entry, and the weight's gradient one product over all rows instead of one per entry summed.
+    product = a.reshape([rows, k]).matmul(b).reshape([...batchA, m, n]);
+  } else {
+    const batch = broadcastShapes('matmul', batchA, batchB);
+    const av = broadcastTo(a, [...batch, m, k]), bv = broadcastTo(b, [...batch, k, n]);
+    const storage = half ? halfProduct(be, av, bv, dtype) : be.matmul(av._view('matmul'), bv._view('matmul'));
+    const out = wrap(be, storage, [...batch, m, n], dtype);
+    // Each product has the batch dims of the output; the engine sums them back to a's and b's.
+    product = record('matmul', [a, b], out, [a, b], (g, [na, nb]) => [
+      na ? g.matmul(b.transpose(-1, -2)) : null,
+      nb ? a.transpose(-1, -2).matmul(g) : null,
+    ]);
+  }
   if (x.ndim === 1) product = product.squeeze(-2);
   if (y.ndim === 1) product = product.squeeze(-1);
   return product;

@@ -58,6 +58,11 @@ function viewStrides(oldShape: readonly number[], oldStrides: readonly number[],
   return viewD === -1 ? strides : null;
 }
 
+/** Whether `x`'s elements can be viewed in `shape` (as many elements) without a copy, so `reshape` returns a view. */
+export function isViewable(x: Tensor, shape: readonly number[]): boolean {
+  return isContiguous(x.shape, x.strides) || viewStrides(x.shape, x.strides, shape) !== null;
+}
+
 /** Same data, new shape; a view when the elements can be viewed in the new shape (always when `x` is contiguous), otherwise a copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferShape(x, shape);
