@@ -105,7 +105,15 @@ function nodeWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], sl
   const kernel = makeKernel(setup, ...helpers);
   const ctrl = new Int32Array(control), argv = new Int32Array(args);
   let buffers: Float64Array[] = [], seen = 0;
+  // After a job, watch for the next one this long before sleeping: a training step posts its next
+  // matmul within a millisecond or two, and waking a sleeping thread takes tens of microseconds on
+  // bare metal and often hundreds in a virtual machine, by which time the caller has done the parts
+  // itself. OpenMP runtimes spin the same way (200 ms by default), for the same reason.
+  const spinMs = 2;
   for (;;) {
+    for (let i = 0, until = performance.now() + spinMs; Atomics.load(ctrl, slots.gen) === seen; i++) {
+      if ((i & 255) === 0 && performance.now() > until) break;
+    }
     // Loop, not one wait: a wake-up is only a hint to look, the job number is the truth.
     while (Atomics.load(ctrl, slots.gen) === seen) Atomics.wait(ctrl, slots.gen, seen);
     seen = Atomics.load(ctrl, slots.gen);
