@@ -17,6 +17,8 @@ import { initJax, jaxGptStep } from './peers/gptJax.js';
 
 const SHAPE = GPT_SHAPE;
 const GEN_TOKENS = 56, PROMPT_LEN = 8, ROUNDS = 3;
+/** tinybench's settings for every timed task, here and in the relaxed-SIMD child. */
+const STEP_TIMING = { time: 3000, iterations: 8 };
 const here = dirname(fileURLToPath(import.meta.url));
 const loadAtStart = loadavg()[0]!;
 await setBackend('cpu');
@@ -64,12 +66,12 @@ function pytorchRound(): BenchRow[] {
 
 /** tsgrad's steps in a child process under --experimental-wasm-relaxed-simd (fused multiply-add, the default in browsers and Node 22). */
 function relaxedRound(): BenchRow[] {
-  const args = JSON.stringify({ steps: 15, threads: [1, threads] });
+  const args = JSON.stringify({ threads: [1, threads], ...STEP_TIMING });
   const run = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.execArgv, join(here, 'peers', 'gptRelaxed.ts'), args], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`tsgrad with relaxed SIMD failed:\n${run.stderr}`);
-  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, Record<'full' | 'lora', number>>;
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, Record<'full' | 'lora', { ms: number; samples: number }>>;
   return Object.entries(out).flatMap(([n, r]) => (['full', 'lora'] as const).map((k) => ({
-    suite: 'gpt', case: CASES[k], impl: `tsgrad/cpu ${n} thread${n === '1' ? '' : 's'}, relaxed SIMD`, meanMs: r[k], medianMs: r[k], rmePercent: 0, samples: 15, roundMediansMs: [r[k]],
+    suite: 'gpt', case: CASES[k], impl: `tsgrad/cpu ${n} thread${n === '1' ? '' : 's'}, relaxed SIMD`, meanMs: r[k].ms, medianMs: r[k].ms, rmePercent: 0, samples: r[k].samples, roundMediansMs: [r[k].ms],
   })));
 }
 
@@ -77,9 +79,9 @@ const perRound: BenchRow[][] = [];
 for (let round = 0; round < ROUNDS; round++) {
   console.log(`\n## round ${round + 1}/${ROUNDS}`);
   const rows = [
-    ...(await measure('gpt', oursTasks(OURS), { time: 3000, iterations: 8 })),
-    ...(await measure('gpt', oursTasks(OURS_1T), { time: 3000, iterations: 8 })),
-    ...(await measure('gpt', jaxTasks, { time: 3000, iterations: 8 })),
+    ...(await measure('gpt', oursTasks(OURS), STEP_TIMING)),
+    ...(await measure('gpt', oursTasks(OURS_1T), STEP_TIMING)),
+    ...(await measure('gpt', jaxTasks, STEP_TIMING)),
     ...relaxedRound(),
     ...pytorchRound(),
   ];

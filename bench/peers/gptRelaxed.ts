@@ -1,29 +1,25 @@
 // tsgrad's GPT steps (bench/cases/gpt.ts) on the CPU backend in a process of their own, for
 // bench/gpt.bench.ts to run under Node's --experimental-wasm-relaxed-simd: there the backend's
 // kernels take relaxed SIMD's fused multiply-add, as they do by default in browsers and Node 22.
-// argv[2]: JSON { steps, threads: [1, 2] }. Prints one JSON object: median ms per step.
+// argv[2]: JSON { threads: [1, 2], time, iterations }. Each step is measured as the parent
+// measures its own (bench/measure.ts) after a second of warm-up, so that the WebAssembly kernels
+// have been optimised (V8 compiles them in a fast baseline tier first) before any timing.
+// Prints one JSON object: { [threads]: { full, lora } }, each { ms: tinybench's median, samples }.
 import { configureMatmulThreads } from '../../src/backends/cpu/matmul.js';
 import { getBackendInfo, setBackend } from '../../src/index.js';
 import { gptStep } from '../cases/gpt.js';
+import { measure } from '../measure.js';
 
-const args = JSON.parse(process.argv[2]!) as { steps: number; threads: number[] };
+const args = JSON.parse(process.argv[2]!) as { threads: number[]; time: number; iterations: number };
 await setBackend('cpu');
 const simd = getBackendInfo('cpu').simd;
 if (simd !== 'relaxed-simd') throw new Error(`the cpu backend runs ${simd}, not relaxed SIMD: start Node with --experimental-wasm-relaxed-simd`);
 const steps = { full: gptStep('full'), lora: gptStep('lora') };
-const rows: Record<string, Record<string, number>> = {};
+for (const s of Object.values(steps)) for (let t0 = performance.now(); performance.now() - t0 < 1000; ) await s.run();
+const rows: Record<string, Record<string, { ms: number; samples: number }>> = {};
 for (const n of args.threads) {
-  configureMatmulThreads({ threads: n });
-  rows[String(n)] = {};
-  for (const [mode, s] of Object.entries(steps)) {
-    for (let i = 0; i < 3; i++) await s.run();
-    const ms: number[] = [];
-    for (let i = 0; i < args.steps; i++) {
-      const t0 = performance.now();
-      await s.run();
-      ms.push(performance.now() - t0);
-    }
-    rows[String(n)]![mode] = ms.sort((a, b) => a - b)[ms.length >> 1]!;
-  }
+  const tasks = Object.entries(steps).map(([mode, s]) => ({ case: mode, impl: `${n}`, setup: () => void configureMatmulThreads({ threads: n }), run: () => s.run() }));
+  const measured = await measure('gpt-relaxed', tasks, { time: args.time, iterations: args.iterations, log: () => {} });
+  rows[String(n)] = Object.fromEntries(measured.map((r) => [r.case, { ms: r.medianMs!, samples: r.samples }]));
 }
 console.log(JSON.stringify(rows));
