@@ -119,9 +119,9 @@ const notes = [
     `${loadAtStart.toFixed(1)} at start and ${loadavg()[0]!.toFixed(1)} at end. ${ROUNDS} interleaved rounds; the ratios are medians over rounds of ` +
     '(time / PyTorch\'s time in the same round); above 1× means slower than PyTorch. The model: GPT-2 blocks (transformers\' GPT2LMHeadModel in ' +
     'tsgrad and PyTorch), 2 layers, width 64, 4 heads, context 64, 96 symbols, batch 32, AdamW (lr 1e-3, weight decay 0.01); LoRA r4, alpha 8 ' +
-    'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s matmuls to one thread (its other kernels are single-threaded ' +
-    'anyway). "relaxed SIMD" rows run the same steps in a child process under Node\'s --experimental-wasm-relaxed-simd, where the kernels use ' +
-    'fused multiply-add as they do by default in browsers and Node 22 (bench/peers/gptRelaxed.ts). PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
+    'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s threaded kernels (matmul, attention) to one thread (its other ' +
+    'kernels are single-threaded). "relaxed SIMD" rows run the same steps, timed the same way, in a child process under Node\'s ' +
+    '--experimental-wasm-relaxed-simd, where the kernels use fused multiply-add as they do by default in browsers and Node 22 and later (bench/peers/gptRelaxed.ts). PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
     'jax-js runs one jit-compiled function per step (loss, gradient and AdamW) on its WebAssembly device, the only one it has in Node. In Node 20 ' +
     'its dotProductAttention fails (its einsum parser needs iterator helpers, Node 22+) and its jit cannot compile the scatter that is the gradient ' +
     'of `take`, so there attention is composed (q·kᵀ, a causal where, softmax, ·v) and the embedding and the loss pick are one-hot products ' +
