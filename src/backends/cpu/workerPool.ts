@@ -93,7 +93,7 @@ type MakeKernel = (setup: unknown, ...helpers: unknown[]) => PoolKernel;
 
 /** What a Node worker reads from `node:worker_threads`. */
 interface NodeWorkerSide {
-  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; setup: unknown };
+  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; setup: unknown; active: SharedArrayBuffer; id: number };
   receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
 }
 
@@ -101,17 +101,18 @@ interface NodeWorkerSide {
 function nodeWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], slots: Slots): void {
   const proc = (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process;
   const wt = proc.getBuiltinModule('node:worker_threads') as NodeWorkerSide;
-  const { control, args, port, setup } = wt.workerData;
+  const { control, args, port, setup, active, id } = wt.workerData;
   const kernel = makeKernel(setup, ...helpers);
-  const ctrl = new Int32Array(control), argv = new Int32Array(args);
+  const ctrl = new Int32Array(control), argv = new Int32Array(args), lastPool = new Int32Array(active);
   let buffers: Float64Array[] = [], seen = 0;
   // After a job, watch for the next one this long before sleeping: a training step posts its next
   // matmul within a millisecond or two, and waking a sleeping thread takes tens of microseconds on
   // bare metal and often hundreds in a virtual machine, by which time the caller has done the parts
-  // itself. OpenMP runtimes spin the same way (200 ms by default), for the same reason.
+  // itself. OpenMP runtimes spin the same way (200 ms by default), for the same reason. Only while
+  // this pool ran the last job, though: another pool's workers then have the cores.
   const spinMs = 2;
   for (;;) {
-    for (let i = 0, until = performance.now() + spinMs; Atomics.load(ctrl, slots.gen) === seen; i++) {
+    for (let i = 0, until = performance.now() + spinMs; Atomics.load(ctrl, slots.gen) === seen && Atomics.load(lastPool, 0) === id; i++) {
       if ((i & 255) === 0 && performance.now() > until) break;
     }
     // Loop, not one wait: a wake-up is only a hint to look, the job number is the truth.
@@ -296,6 +297,10 @@ export function compileKernel(program: PoolProgram): PoolKernel {
   return make(program.setup, ...helpers);
 }
 
+/** Pools made so far, and the number of the pool that ran the last job (shared with every worker). */
+let pools = 0;
+let lastPool: Int32Array | null = null;
+
 /**
  * Runs a kernel on `threads` threads at once, synchronously.
  *
@@ -312,6 +317,8 @@ export class WorkerPool {
   private sent: ArrayBufferLike[] = [];
   private closed = false;
   private failure: string | null = null;
+  /** This pool's number in `lastPool`. */
+  private readonly id = ++pools;
 
   private constructor(
     private readonly kernel: PoolKernel,
@@ -320,7 +327,8 @@ export class WorkerPool {
     private readonly host: Host,
     program: PoolProgram,
   ) {
-    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup };
+    lastPool ??= new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup, active: lastPool.buffer as SharedArrayBuffer, id: this.id };
     const source = workerSource(host.main, program);
     for (let w = 1; w < threads; w++) {
       // A worker that dies only stops claiming parts; the threads left do its share.
@@ -364,6 +372,7 @@ export class WorkerPool {
     this.args[MAX_ARGS] = parts;
     Atomics.store(ctrl, SLOTS.failed, 0);
     Atomics.store(ctrl, SLOTS.done, 0);
+    Atomics.store(lastPool!, 0, this.id);
     const job = (Atomics.load(ctrl, SLOTS.gen) + 1) | 0;
     Atomics.store(ctrl, SLOTS.claim, (job & 0x7fffff) * 128);
     Atomics.store(ctrl, SLOTS.gen, job);
