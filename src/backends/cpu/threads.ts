@@ -2,10 +2,11 @@ import { TsgradError } from '../../core/errors.js';
 import { type PoolProgram, WorkerPool, availableThreads } from './workerPool.js';
 
 /*
- * How the CPU backend's matmuls use threads, for both paths (WebAssembly and plain JavaScript).
- * A large matmul splits C between min(cores, 4) threads (see workerPool.ts). The environment
- * variable TSGRAD_CPU_THREADS sets the count instead; TSGRAD_CPU_THREADS=1 keeps every matmul on
- * the calling thread.
+ * How the CPU backend's kernels use threads: matmuls on both paths (WebAssembly and plain
+ * JavaScript), and on the WebAssembly path attention and large elementwise ops. A large matmul
+ * splits C between min(cores, 4) threads (see workerPool.ts). The environment variable
+ * TSGRAD_CPU_THREADS sets the count instead; TSGRAD_CPU_THREADS=1 keeps every kernel on the
+ * calling thread.
  *
  * Handing a job to the workers costs about 50 µs, so on 2 cores threads start to pay at about
  * 80³ multiply-adds. With k < 8 a matmul is mostly packing and writing C, which stay on this
@@ -14,6 +15,8 @@ import { type PoolProgram, WorkerPool, availableThreads } from './workerPool.js'
  */
 const MIN_PARALLEL_WORK = 96 ** 3;
 const MIN_PARALLEL_K = 8;
+/** Elementwise ops split between threads from this many elements (a GELU of [2048, 64] takes about 0.3 ms). */
+const MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 export interface ThreadConfig {
   /** Threads in all, the calling one included; 1 turns threading off. */
@@ -22,6 +25,8 @@ export interface ThreadConfig {
   minWork: number;
   /** The smallest inner dimension k that is split between threads. */
   minK: number;
+  /** Elements from which an elementwise op is split between threads. */
+  minElements: number;
 }
 
 function defaultThreads(): number {
@@ -39,7 +44,7 @@ let config: ThreadConfig | null = null;
 const pools = new Map<PoolProgram, WorkerPool>();
 
 function threadConfig(): ThreadConfig {
-  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK, minK: MIN_PARALLEL_K });
+  return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK, minK: MIN_PARALLEL_K, minElements: MIN_PARALLEL_ELEMENTS });
 }
 
 function closePools(): void {
@@ -70,12 +75,23 @@ export function matmulThreads(): number {
 export function matmulPool(program: PoolProgram, m: number, k: number, n: number): WorkerPool | null {
   const { threads, minWork, minK } = threadConfig();
   if (threads < 2 || m * k * n < minWork || k < minK) return null;
+  return poolOf(program);
+}
+
+/** The pool running `program` for an elementwise op of n elements, or null to run it on this thread. */
+export function elementwisePool(program: PoolProgram, n: number): WorkerPool | null {
+  const { threads, minElements } = threadConfig();
+  if (threads < 2 || n < minElements) return null;
+  return poolOf(program);
+}
+
+function poolOf(program: PoolProgram): WorkerPool | null {
   let pool = pools.get(program);
   if (!pool) {
-    const created = WorkerPool.create(program, { threads });
+    const created = WorkerPool.create(program, { threads: threadConfig().threads });
     // No threads here (a browser page that is not cross-origin isolated, Node < 20.16): stay on this thread.
     if (!created) {
-      config = { threads: 1, minWork, minK };
+      config = { ...threadConfig(), threads: 1 };
       return null;
     }
     pools.set(program, (pool = created));

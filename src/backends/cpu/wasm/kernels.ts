@@ -5,6 +5,8 @@ import { coalesce } from '../../shared/strided.js';
 import { WASM_BINARY, WASM_UNARY, type WasmBinaryOp, type WasmUnaryOp } from './elementwise.js';
 import type { Arena, Span } from './arena.js';
 import { WASM_SPECIAL, type WasmSpecialOp } from './special.js';
+import { ParallelElementwise } from './parallel.js';
+import type { WasmExports } from './runtime.js';
 
 /*
  * Runs the module's elementwise kernels on float32 storages, four lanes at a time. A storage in
@@ -75,7 +77,19 @@ export function span(offset: number, shape: readonly number[], strides: readonly
 }
 
 export class WasmElementwise {
-  constructor(private readonly arena: Arena) {}
+  private readonly parallel: ParallelElementwise | null;
+
+  constructor(private readonly arena: Arena) {
+    this.parallel = arena.rt.shared ? new ParallelElementwise(arena.rt) : null;
+  }
+
+  /** Runs the export `name` on whole vectors, split between threads when it is large enough. */
+  private call(name: string, n: number, a: number, b: number | null, out: number, bytes: number): void {
+    if (this.parallel?.run(name, n, a, b, out, bytes)) return;
+    const kernel = this.arena.rt.exports[name as keyof WasmExports] as (...args: number[]) => void;
+    if (b === null) kernel(a, out, bytes);
+    else kernel(a, b, out, bytes);
+  }
 
   /**
    * a op b for float32 views of one shape, or null to leave it to JavaScript: after coalescing,
@@ -99,9 +113,14 @@ export class WasmElementwise {
     if (!sa || !sb) return null;
     const s = this.arena.stage([{ data: a.storage as Float32Array, from: sa[0], to: sa[1] }, { data: b.storage as Float32Array, from: sb[0], to: sb[1] }], n);
     if (!s) return null;
-    const kernel = this.arena.rt.exports[`${op}_${ai === 0 ? 'sv' : bi === 0 ? 'vs' : 'vv'}`];
+    const name = `${op}_${ai === 0 ? 'sv' : bi === 0 ? 'vs' : 'vv'}` as const;
     const ao = shape.length === 2 ? as![0]! : 0, bo = shape.length === 2 ? bs![0]! : 0;
     const [aAt, bAt] = s.at as [number, number];
+    if (rows === 1) {
+      this.call(name, n, aAt, bAt, s.outAt, align(n * 4));
+      return this.arena.result(s, n);
+    }
+    const kernel = this.arena.rt.exports[name];
     // Rows go in order: a row's last vector may spill into the next row, which then overwrites it.
     for (let r = 0; r < rows; r++) kernel(aAt + r * ao * 4, bAt + r * bo * 4, s.outAt + r * inner * 4, align(inner * 4));
     return this.arena.result(s, n);
@@ -116,7 +135,7 @@ export class WasmElementwise {
     if (shape.length !== 1 || xs![0] !== 1) return null;
     const s = this.arena.stage([{ data: x.storage as Float32Array, from: x.offset, to: x.offset + n }], n);
     if (!s) return null;
-    this.arena.rt.exports[`${op}_v`](s.at[0]!, s.outAt, align(n * 4));
+    this.call(`${op}_v`, n, s.at[0]!, null, s.outAt, align(n * 4));
     return this.arena.result(s, n);
   }
 

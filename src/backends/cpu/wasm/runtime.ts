@@ -18,6 +18,8 @@ import type { SimdFlavour } from '../options.js';
 export interface WasmRuntime {
   /** The first module (matmul and most elementwise kernels), which worker threads instantiate too. */
   readonly module: WebAssembly.Module;
+  /** Every module, the first included, in export order: threaded elementwise ops instantiate them all. */
+  readonly modules: readonly WebAssembly.Module[];
   readonly memory: WebAssembly.Memory;
   readonly exports: WasmExports;
   readonly simd: SimdFlavour;
@@ -99,7 +101,7 @@ function start(tryRelaxed: boolean): WasmRuntime | null {
   const module = compiled[0]!;
   let view = new Float32Array(memory.buffer);
   return {
-    module, memory, shared, maxBytes: MAX_PAGES * PAGE,
+    module, modules: compiled, memory, shared, maxBytes: MAX_PAGES * PAGE,
     exports,
     simd: relaxed ? 'relaxed-simd' : 'simd128',
     reserve(n) {
