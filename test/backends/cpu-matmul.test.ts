@@ -218,30 +218,26 @@ describe('wasm matmul into a result in the module memory', () => {
   });
 });
 
-describe('wasm matmul with operands read in place', () => {
+describe('wasm matmul with a row-major B read in place', () => {
   // A row-major B whose width fills whole tiles (n a multiple of 8) is not packed: the kernel
-  // steps through its rows; likewise a column-major A (a transposed x) whose height fills whole
-  // tiles (m a multiple of 4). Padded rows, offsets, several blocks of k (256 each), batches with
-  // a broadcast B, operands outside the module's memory, and threads.
+  // steps through its rows. Padded rows, offsets, several blocks of k (256 each), batches with a
+  // broadcast B, B outside the module's memory, and threads.
   it('is exact for padded rows, offsets, k across blocks, batches and threads', () => {
     const backend = paths.wasm;
     for (const config of [{ threads: 1 }, { threads: 3, minWork: 0, minK: 0 }]) {
       configureMatmulThreads(config);
       for (const [batch, m, k, n, pad, offset, broadcast, uploaded] of [
         [[], 12, 1, 8, 0, 0, false, true], [[], 8, 257, 16, 5, 3, false, true], [[], 7, 600, 64, 0, 1, false, false],
-        [[3], 8, 40, 24, 2, 0, true, true], [[2], 5, 256, 8, 0, 0, false, false], [[], 16, 513, 5, 1, 2, false, true],
+        [[3], 8, 40, 24, 2, 0, true, true], [[2], 5, 256, 8, 0, 0, false, false],
       ] as const) {
         const rank = batch.length + 2;
-        const lead = [...Array(rank - 2).keys()];
-        const place = (v: View<TypedArray>) => (uploaded ? { ...v, storage: backend.upload(v.storage) } : v);
-        const bLayout = { order: [...lead, rank - 2, rank - 1], pad: [...new Array<number>(rank - 1).fill(0), pad], offset, broadcast: [...new Array<boolean>(rank - 2).fill(broadcast), false, false] };
+        const a = makeView([...batch, m, k], { order: [...Array(rank).keys()], pad: new Array<number>(rank).fill(0), offset: 0, broadcast: new Array<boolean>(rank).fill(false) }, 'float32', smallInt);
+        const bLayout = { order: [...Array(rank).keys()], pad: [...new Array<number>(rank - 1).fill(0), pad], offset, broadcast: [...new Array<boolean>(rank - 2).fill(broadcast), false, false] };
         const b = makeView([...batch, k, n], bLayout, 'float32', smallInt);
         expect(b.strides.at(-1)).toBe(1);
-        for (const aOrder of [[...lead, rank - 2, rank - 1], [...lead, rank - 1, rank - 2]]) {
-          const a = makeView([...batch, m, k], { order: aOrder, pad: [...new Array<number>(rank - 2).fill(0), pad, pad], offset, broadcast: new Array<boolean>(rank).fill(false) }, 'float32', smallInt);
-          const got = backend.matmul(place(a), place(b));
-          expect(Array.from(got), `${batch} × ${m}×${k}·${k}×${n}, a strides ${a.strides}, b strides ${b.strides}`).toEqual(naiveMatmul(a, b));
-        }
+        const place = (v: View<TypedArray>) => (uploaded ? { ...v, storage: backend.upload(v.storage) } : v);
+        const got = backend.matmul(place(a), place(b));
+        expect(Array.from(got), `${batch} × ${m}×${k}·${k}×${n}, rows of ${n + pad}`).toEqual(naiveMatmul(a, b));
       }
     }
     configureMatmulThreads(defaults);

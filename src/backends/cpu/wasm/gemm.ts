@@ -18,14 +18,13 @@ const NC = 128;
 const F = 4; // bytes per float32
 
 /**
- * tile(pa, pb, kLen, ci, ldc, first, aStep, bStep): C[ci.., MR × NR, row stride ldc bytes] +=
- * A's MR rows · B's NR columns over kLen (≥ 1) steps. A step of k moves aStep bytes through A's
- * MR contiguous values (MR·4 in a panel, the row stride of a column-major A read in place) and
- * bStep bytes through B's NR (NR·4 in a panel, the row stride of a row-major B). With `first`
- * (the first block of k) C is set instead, so it needs no zeroing beforehand.
+ * tile(pa, pb, kLen, ci, ldc, first, bStep): C[ci.., MR × NR, row stride ldc bytes] += A panel ·
+ * B's NR columns over kLen (≥ 1) steps, B's rows bStep bytes apart (NR·4 in a panel, the row
+ * stride of a row-major B read in place); with `first` (the first block of k) C is set instead,
+ * so it needs no zeroing beforehand.
  */
 function tile(relaxed: boolean): { fn: Fn; body: Code } {
-  const f = new Fn('tile', ['pa', 'pb', 'kLen', 'ci', 'ldc', 'first', 'aStep', 'bStep']).locals('i32', 'end', 'row').locals('v128', 'a');
+  const f = new Fn('tile', ['pa', 'pb', 'kLen', 'ci', 'ldc', 'first', 'bStep']).locals('i32', 'end', 'row').locals('v128', 'a');
   const acc = (r: number, h: number) => `acc${r}_${h}`;
   const bv = (h: number) => `b${h}`;
   for (let r = 0; r < MR; r++) for (let h = 0; h < NR / 4; h++) f.locals('v128', acc(r, h));
@@ -41,7 +40,7 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
     step.push(...f.set('a', f.get('pa'), v128.load32_splat(F * r)));
     for (let h = 0; h < NR / 4; h++) step.push(...madd(acc(r, h), bv(h)));
   }
-  step.push(...f.inc('pa', f.get('aStep')), ...f.inc('pb', f.get('bStep')));
+  step.push(...f.inc('pa', MR * F), ...f.inc('pb', f.get('bStep')));
   const store = (accumulate: boolean): Code => {
     const code: number[] = [...f.set('row', f.get('ci'))];
     for (let r = 0; r < MR; r++) {
@@ -54,7 +53,7 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
     return code;
   };
   const body = [
-    ...f.set('end', f.get('pa'), f.get('kLen'), f.get('aStep'), i32.mul, i32.add),
+    ...f.set('end', f.get('pa'), f.get('kLen'), i32.const(MR * F), i32.mul, i32.add),
     ...doWhile(step, [...f.get('pa'), ...f.get('end'), ...i32.lt_u]),
     ...ifElse(f.get('first'), store(false), store(true)),
   ];
@@ -62,14 +61,13 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
 }
 
 /**
- * gemm(a, b, c, np, k, i0, i1, j0, j1, aCol, bRow): C[rows i0..i1, cols j0..j1] = A · B, with C
- * at c (mp × np, row-major), the ranges whole panels and k ≥ 1. A is mp × k at a: its panels
- * when aCol is 0, else column-major with columns aCol bytes apart, read in place. B is k × np at
- * b: its panels when bRow is 0, else row-major with rows bRow bytes apart. `tileIndex` is the
- * index of `tile` in the module.
+ * gemm(a, b, c, np, k, i0, i1, j0, j1, bRow): C[rows i0..i1, cols j0..j1] = packed A · B, with
+ * A's panels at byte address a (mp × k), C at c (mp × np, row-major), the ranges whole panels
+ * and k ≥ 1. B is k × np at b: its panels when bRow is 0, else row-major with rows bRow bytes
+ * apart, read in place. `tileIndex` is the index of `tile` in the module.
  */
 function gemm(tileIndex: number): { fn: Fn; body: Code } {
-  const f = new Fn('gemm', ['a', 'b', 'c', 'np', 'k', 'i0', 'i1', 'j0', 'j1', 'aCol', 'bRow']).locals('i32', 'k0', 'kLen', 'jb', 'jbEnd', 'i', 'j', 'pa', 't0', 't1', 'bCol', 'bStep', 'aRow', 'aStep');
+  const f = new Fn('gemm', ['a', 'b', 'c', 'np', 'k', 'i0', 'i1', 'j0', 'j1', 'bRow']).locals('i32', 'k0', 'kLen', 'jb', 'jbEnd', 'i', 'j', 'pa', 't0', 't1', 'bCol', 'bStep');
   const g = (n: string) => f.get(n);
   const mul = (...xs: Code[]): Code => [...xs[0]!, ...xs.slice(1).flatMap((x) => [...x, ...i32.mul])];
   const callTile = [
@@ -80,12 +78,12 @@ function gemm(tileIndex: number): { fn: Fn; body: Code } {
     ...mul(g('i'), g('np')), ...g('j'), ...i32.add, ...i32.const(F), ...i32.mul, ...g('c'), ...i32.add,
     ...mul(g('np'), i32.const(F)),
     ...g('k0'), ...i32.eqz,
-    ...g('aStep'), ...g('bStep'),
+    ...g('bStep'),
     ...ctl.call(tileIndex),
   ];
   const rows = forLoop(f, 'i', g('i0'), g('i1'), MR, [
-    // pa = a + i·aRow + k0·aStep
-    ...f.set('pa', mul(g('i'), g('aRow')), mul(g('k0'), g('aStep')), i32.add, g('a'), i32.add),
+    // pa = a + (i·k + k0·MR)·4
+    ...f.set('pa', mul(g('i'), g('k')), mul(g('k0'), i32.const(MR)), i32.add, i32.const(F), i32.mul, g('a'), i32.add),
     ...forLoop(f, 'j', g('jb'), g('jbEnd'), NR, callTile),
   ]);
   const colBlocks = forLoop(f, 'jb', g('j0'), g('j1'), NC, [
@@ -93,15 +91,10 @@ function gemm(tileIndex: number): { fn: Fn; body: Code } {
     ...rows,
   ]);
   // Column j of B starts j·k·4 bytes into its panels and a step of k is a panel's NR·4 bytes; in a
-  // row-major B, j·4 bytes into a row and a step is a row. Likewise row i of A, with MR.
-  const strides = [
-    ...ifElse(g('bRow'),
-      [...f.set('bCol', i32.const(F)), ...f.set('bStep', g('bRow'))],
-      [...f.set('bCol', g('k'), i32.const(F), i32.mul), ...f.set('bStep', i32.const(NR * F))]),
-    ...ifElse(g('aCol'),
-      [...f.set('aRow', i32.const(F)), ...f.set('aStep', g('aCol'))],
-      [...f.set('aRow', g('k'), i32.const(F), i32.mul), ...f.set('aStep', i32.const(MR * F))]),
-  ];
+  // row-major B, j·4 bytes into a row and a step is a row.
+  const strides = ifElse(g('bRow'),
+    [...f.set('bCol', i32.const(F)), ...f.set('bStep', g('bRow'))],
+    [...f.set('bCol', g('k'), i32.const(F), i32.mul), ...f.set('bStep', i32.const(NR * F))]);
   const body = forLoop(f, 'k0', i32.const(0), g('k'), KC, [
     ...f.set('kLen', minI32([...g('k'), ...g('k0'), ...i32.sub], i32.const(KC), f, 't0', 't1')),
     ...colBlocks,

@@ -26,27 +26,26 @@ interface GemmSetup {
  * One thread's kernel (see workerPool.ts: compiled from its text, so self-contained): an instance
  * of the module on the shared memory, which computes `part` of `parts` of C in whole panels, or,
  * for a batch of small matrices packed side by side, whole matrices of the batch.
- * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep, aCol, bRow] (a batch of 1 splits
- * one C; aCol and bRow, A's column and B's row strides in bytes when read in place, or 0 for
- * their panels).
+ * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep, bRow] (a batch of 1 splits one C;
+ * bRow, B's row stride in bytes when it is read in place, or 0 for its panels).
  */
 function gemmPartKernel(setup: GemmSetup): PoolKernel {
   const { mr, nr } = setup;
   const gemm = (new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as { gemm: (...args: number[]) => void }).gemm;
   return (_buffers, args, part, parts) => {
-    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!, batches = args[6]!, aCol = args[10]!, bRow = args[11]!;
+    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!, batches = args[6]!, bRow = args[10]!;
     if (batches > 1) {
       const t0 = Math.floor((part * batches) / parts), t1 = Math.floor(((part + 1) * batches) / parts);
-      for (let t = t0; t < t1; t++) gemm(a + t * args[7]!, b + t * args[8]!, c + t * args[9]!, np, k, 0, mp, 0, np, aCol, bRow);
+      for (let t = t0; t < t1; t++) gemm(a + t * args[7]!, b + t * args[8]!, c + t * args[9]!, np, k, 0, mp, 0, np, bRow);
       return;
     }
     const rowPanels = mp / mr, colPanels = np / nr;
     if (rowPanels >= colPanels) {
       const i0 = Math.floor((part * rowPanels) / parts) * mr, i1 = Math.floor(((part + 1) * rowPanels) / parts) * mr;
-      if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np, aCol, bRow);
+      if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np, bRow);
     } else {
       const j0 = Math.floor((part * colPanels) / parts) * nr, j1 = Math.floor(((part + 1) * colPanels) / parts) * nr;
-      if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1, aCol, bRow);
+      if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1, bRow);
     }
   };
 }
@@ -63,7 +62,7 @@ function spanOf(x: MatOperand): number {
 export class WasmMatmul {
   private readonly program: PoolProgram;
   private readonly kernel: PoolKernel;
-  private readonly args = new Int32Array(12);
+  private readonly args = new Int32Array(11);
 
   constructor(private readonly arena: Arena) {
     const { rt } = arena;
@@ -114,16 +113,14 @@ export class WasmMatmul {
     const direct = !swap && outAt >= 0 && m % MR === 0 && n % NR === 0;
     // A row-major b whose rows fill whole tiles is read in place (its row stride bRow bytes), not
     // packed: packing a [2048, 256] gradient for the weight's gradient was a pass over all of it.
-    // Likewise a column-major a (xᵀ in a weight's gradient) whose columns fill whole tiles.
     const bRow = !swap && b.strides[r - 1] === 1 && n % NR === 0 ? b.strides[r - 2]! * 4 : 0;
-    const aCol = !swap && a.strides[r - 2] === 1 && m % MR === 0 ? a.strides[r - 1]! * 4 : 0;
     // Scratch bytes, from its base: the kernel's packed A and B, C, then copies of spans outside the memory.
-    const aPanels = aCol ? 0 : mp * k * 4, bPanels = bRow ? 0 : np * k * 4;
-    const cEnd = aPanels + bPanels + (direct ? 0 : mp * np * 4);
+    const bPanels = bRow ? 0 : np * k * 4;
+    const cEnd = mp * k * 4 + bPanels + (direct ? 0 : mp * np * 4);
     const aCopy = aIn < 0 ? aSpan * 4 : 0, bCopy = bIn < 0 ? bSpan * 4 : 0;
     const base = arena.scratch(cEnd + aCopy + bCopy);
     if (base < 0) return false;
-    const aAt = base, bAt = aAt + aPanels, cScratch = bAt + bPanels;
+    const aAt = base, bAt = aAt + mp * k * 4, cScratch = bAt + bPanels;
     const aSrc = base + cEnd, bSrc = aSrc + aCopy;
     const mem = rt.f32();
     const pool = rt.shared ? matmulPool(this.program, m, k, n) : null;
@@ -140,12 +137,12 @@ export class WasmMatmul {
         ao += idx[d]! * a.strides[d]!;
         bo += idx[d]! * b.strides[d]!;
       }
-      const aFrom = aIn < 0 ? aSrc : aIn + ao * 4, bFrom = bIn < 0 ? bSrc : bIn + bo * 4;
-      const args = [aCol ? aFrom : aAt, bRow ? bFrom : bAt, cAt, mp, np, k, 1, 0, 0, 0, aCol, bRow];
+      const bFrom = bIn < 0 ? bSrc : bIn + bo * 4;
+      const args = [aAt, bRow ? bFrom : bAt, cAt, mp, np, k, 1, 0, 0, 0, bRow];
       // a's rows and b's columns, each packed as the kernel's A or B.
       if (ao !== packedA) {
         if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
-        if (!aCol) this.pack(aFrom, a.strides[r - 2]!, a.strides[r - 1]!, m, k, swap ? NR : MR, swap ? bAt : aAt);
+        this.pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, swap ? NR : MR, swap ? bAt : aAt);
       }
       if (bo !== packedB) {
         if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
@@ -221,7 +218,7 @@ export class WasmMatmul {
       }
     }
     try {
-      runThreaded(pool, [], [aAt, bAt, direct ? outAt : cScratch, mp, np, k, batches, aStep, bStep, cStep, 0, 0]);
+      runThreaded(pool, [], [aAt, bAt, direct ? outAt : cScratch, mp, np, k, batches, aStep, bStep, cStep, 0]);
     } catch (e) {
       arena.abandonScratch();
       throw e;
