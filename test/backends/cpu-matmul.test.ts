@@ -218,32 +218,6 @@ describe('wasm matmul into a result in the module memory', () => {
   });
 });
 
-describe('wasm matmul with a row-major B read in place', () => {
-  // A row-major B whose width fills whole tiles (n a multiple of 8) is not packed: the kernel
-  // steps through its rows. Padded rows, offsets, several blocks of k (256 each), batches with a
-  // broadcast B, B outside the module's memory, and threads.
-  it('is exact for padded rows, offsets, k across blocks, batches and threads', () => {
-    const backend = paths.wasm;
-    for (const config of [{ threads: 1 }, { threads: 3, minWork: 0, minK: 0 }]) {
-      configureMatmulThreads(config);
-      for (const [batch, m, k, n, pad, offset, broadcast, uploaded] of [
-        [[], 12, 1, 8, 0, 0, false, true], [[], 8, 257, 16, 5, 3, false, true], [[], 7, 600, 64, 0, 1, false, false],
-        [[3], 8, 40, 24, 2, 0, true, true], [[2], 5, 256, 8, 0, 0, false, false],
-      ] as const) {
-        const rank = batch.length + 2;
-        const a = makeView([...batch, m, k], { order: [...Array(rank).keys()], pad: new Array<number>(rank).fill(0), offset: 0, broadcast: new Array<boolean>(rank).fill(false) }, 'float32', smallInt);
-        const bLayout = { order: [...Array(rank).keys()], pad: [...new Array<number>(rank - 1).fill(0), pad], offset, broadcast: [...new Array<boolean>(rank - 2).fill(broadcast), false, false] };
-        const b = makeView([...batch, k, n], bLayout, 'float32', smallInt);
-        expect(b.strides.at(-1)).toBe(1);
-        const place = (v: View<TypedArray>) => (uploaded ? { ...v, storage: backend.upload(v.storage) } : v);
-        const got = backend.matmul(place(a), place(b));
-        expect(Array.from(got), `${batch} × ${m}×${k}·${k}×${n}, rows of ${n + pad}`).toEqual(naiveMatmul(a, b));
-      }
-    }
-    configureMatmulThreads(defaults);
-  });
-});
-
 describe('wasm matmul of a batch of small matrices on threads', () => {
   // Each matrix is below the threshold for splitting it, but the batch is not: whole matrices
   // go to the threads (attention's [B·H, T, T] products), each summed by the same kernel calls.

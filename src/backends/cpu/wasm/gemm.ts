@@ -18,13 +18,12 @@ const NC = 128;
 const F = 4; // bytes per float32
 
 /**
- * tile(pa, pb, kLen, ci, ldc, first, bStep): C[ci.., MR × NR, row stride ldc bytes] += A panel ·
- * B's NR columns over kLen (≥ 1) steps, B's rows bStep bytes apart (NR·4 in a panel, the row
- * stride of a row-major B read in place); with `first` (the first block of k) C is set instead,
- * so it needs no zeroing beforehand.
+ * tile(pa, pb, kLen, ci, ldc, first): C[ci.., MR × NR, row stride ldc bytes] += A panel · B panel
+ * over kLen (≥ 1) steps; with `first` (the first block of k) C is set instead, so it needs no
+ * zeroing beforehand.
  */
 function tile(relaxed: boolean): { fn: Fn; body: Code } {
-  const f = new Fn('tile', ['pa', 'pb', 'kLen', 'ci', 'ldc', 'first', 'bStep']).locals('i32', 'end', 'row').locals('v128', 'a');
+  const f = new Fn('tile', ['pa', 'pb', 'kLen', 'ci', 'ldc', 'first']).locals('i32', 'end', 'row').locals('v128', 'a');
   const acc = (r: number, h: number) => `acc${r}_${h}`;
   const bv = (h: number) => `b${h}`;
   for (let r = 0; r < MR; r++) for (let h = 0; h < NR / 4; h++) f.locals('v128', acc(r, h));
@@ -40,7 +39,7 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
     step.push(...f.set('a', f.get('pa'), v128.load32_splat(F * r)));
     for (let h = 0; h < NR / 4; h++) step.push(...madd(acc(r, h), bv(h)));
   }
-  step.push(...f.inc('pa', MR * F), ...f.inc('pb', f.get('bStep')));
+  step.push(...f.inc('pa', MR * F), ...f.inc('pb', NR * F));
   const store = (accumulate: boolean): Code => {
     const code: number[] = [...f.set('row', f.get('ci'))];
     for (let r = 0; r < MR; r++) {
@@ -61,24 +60,22 @@ function tile(relaxed: boolean): { fn: Fn; body: Code } {
 }
 
 /**
- * gemm(a, b, c, np, k, i0, i1, j0, j1, bRow): C[rows i0..i1, cols j0..j1] = packed A · B, with
- * A's panels at byte address a (mp × k), C at c (mp × np, row-major), the ranges whole panels
- * and k ≥ 1. B is k × np at b: its panels when bRow is 0, else row-major with rows bRow bytes
- * apart, read in place. `tileIndex` is the index of `tile` in the module.
+ * gemm(a, b, c, np, k, i0, i1, j0, j1): C[rows i0..i1, cols j0..j1] = packed A · packed B, with
+ * A's panels at byte address a (mp × k), B's at b (k × np), C at c (mp × np, row-major), the
+ * ranges whole panels and k ≥ 1; `tileIndex` is the index of `tile` in the module.
  */
 function gemm(tileIndex: number): { fn: Fn; body: Code } {
-  const f = new Fn('gemm', ['a', 'b', 'c', 'np', 'k', 'i0', 'i1', 'j0', 'j1', 'bRow']).locals('i32', 'k0', 'kLen', 'jb', 'jbEnd', 'i', 'j', 'pa', 't0', 't1', 'bCol', 'bStep');
+  const f = new Fn('gemm', ['a', 'b', 'c', 'np', 'k', 'i0', 'i1', 'j0', 'j1']).locals('i32', 'k0', 'kLen', 'jb', 'jbEnd', 'i', 'j', 'pa', 't0', 't1');
   const g = (n: string) => f.get(n);
   const mul = (...xs: Code[]): Code => [...xs[0]!, ...xs.slice(1).flatMap((x) => [...x, ...i32.mul])];
   const callTile = [
-    // pb = b + j·bCol + k0·bStep; ci = c + (i·np + j)·4; ldc = np·4
+    // pb = b + (j·k + k0·NR)·4; ci = c + (i·np + j)·4; ldc = np·4
     ...g('pa'),
-    ...mul(g('j'), g('bCol')), ...mul(g('k0'), g('bStep')), ...i32.add, ...g('b'), ...i32.add,
+    ...mul(g('j'), g('k')), ...mul(g('k0'), i32.const(NR)), ...i32.add, ...i32.const(F), ...i32.mul, ...g('b'), ...i32.add,
     ...g('kLen'),
     ...mul(g('i'), g('np')), ...g('j'), ...i32.add, ...i32.const(F), ...i32.mul, ...g('c'), ...i32.add,
     ...mul(g('np'), i32.const(F)),
     ...g('k0'), ...i32.eqz,
-    ...g('bStep'),
     ...ctl.call(tileIndex),
   ];
   const rows = forLoop(f, 'i', g('i0'), g('i1'), MR, [
@@ -90,16 +87,11 @@ function gemm(tileIndex: number): { fn: Fn; body: Code } {
     ...f.set('jbEnd', minI32(g('j1'), [...g('jb'), ...i32.const(NC), ...i32.add], f, 't0', 't1')),
     ...rows,
   ]);
-  // Column j of B starts j·k·4 bytes into its panels and a step of k is a panel's NR·4 bytes; in a
-  // row-major B, j·4 bytes into a row and a step is a row.
-  const strides = ifElse(g('bRow'),
-    [...f.set('bCol', i32.const(F)), ...f.set('bStep', g('bRow'))],
-    [...f.set('bCol', g('k'), i32.const(F), i32.mul), ...f.set('bStep', i32.const(NR * F))]);
   const body = forLoop(f, 'k0', i32.const(0), g('k'), KC, [
     ...f.set('kLen', minI32([...g('k'), ...g('k0'), ...i32.sub], i32.const(KC), f, 't0', 't1')),
     ...colBlocks,
   ]);
-  return { fn: f, body: [...strides, ...body] };
+  return { fn: f, body };
 }
 
 /**

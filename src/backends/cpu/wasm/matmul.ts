@@ -26,26 +26,25 @@ interface GemmSetup {
  * One thread's kernel (see workerPool.ts: compiled from its text, so self-contained): an instance
  * of the module on the shared memory, which computes `part` of `parts` of C in whole panels, or,
  * for a batch of small matrices packed side by side, whole matrices of the batch.
- * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep, bRow] (a batch of 1 splits one C;
- * bRow, B's row stride in bytes when it is read in place, or 0 for its panels).
+ * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep] (a batch of 1 splits one C).
  */
 function gemmPartKernel(setup: GemmSetup): PoolKernel {
   const { mr, nr } = setup;
   const gemm = (new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as { gemm: (...args: number[]) => void }).gemm;
   return (_buffers, args, part, parts) => {
-    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!, batches = args[6]!, bRow = args[10]!;
+    const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!, batches = args[6]!;
     if (batches > 1) {
       const t0 = Math.floor((part * batches) / parts), t1 = Math.floor(((part + 1) * batches) / parts);
-      for (let t = t0; t < t1; t++) gemm(a + t * args[7]!, b + t * args[8]!, c + t * args[9]!, np, k, 0, mp, 0, np, bRow);
+      for (let t = t0; t < t1; t++) gemm(a + t * args[7]!, b + t * args[8]!, c + t * args[9]!, np, k, 0, mp, 0, np);
       return;
     }
     const rowPanels = mp / mr, colPanels = np / nr;
     if (rowPanels >= colPanels) {
       const i0 = Math.floor((part * rowPanels) / parts) * mr, i1 = Math.floor(((part + 1) * rowPanels) / parts) * mr;
-      if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np, bRow);
+      if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np);
     } else {
       const j0 = Math.floor((part * colPanels) / parts) * nr, j1 = Math.floor(((part + 1) * colPanels) / parts) * nr;
-      if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1, bRow);
+      if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1);
     }
   };
 }
@@ -62,7 +61,7 @@ function spanOf(x: MatOperand): number {
 export class WasmMatmul {
   private readonly program: PoolProgram;
   private readonly kernel: PoolKernel;
-  private readonly args = new Int32Array(11);
+  private readonly args = new Int32Array(10);
 
   constructor(private readonly arena: Arena) {
     const { rt } = arena;
@@ -111,16 +110,12 @@ export class WasmMatmul {
     const aIn = arena.addressOf(a.data), bIn = arena.addressOf(b.data), outAt = arena.addressOf(out);
     // A result in the memory whose shape fills whole tiles is C itself; otherwise C is padded scratch.
     const direct = !swap && outAt >= 0 && m % MR === 0 && n % NR === 0;
-    // A row-major b whose rows fill whole tiles is read in place (its row stride bRow bytes), not
-    // packed: packing a [2048, 256] gradient for the weight's gradient was a pass over all of it.
-    const bRow = !swap && b.strides[r - 1] === 1 && n % NR === 0 ? b.strides[r - 2]! * 4 : 0;
     // Scratch bytes, from its base: the kernel's packed A and B, C, then copies of spans outside the memory.
-    const bPanels = bRow ? 0 : np * k * 4;
-    const cEnd = mp * k * 4 + bPanels + (direct ? 0 : mp * np * 4);
+    const cEnd = (mp * k + np * k + (direct ? 0 : mp * np)) * 4;
     const aCopy = aIn < 0 ? aSpan * 4 : 0, bCopy = bIn < 0 ? bSpan * 4 : 0;
     const base = arena.scratch(cEnd + aCopy + bCopy);
     if (base < 0) return false;
-    const aAt = base, bAt = aAt + mp * k * 4, cScratch = bAt + bPanels;
+    const aAt = base, bAt = aAt + mp * k * 4, cScratch = bAt + np * k * 4;
     const aSrc = base + cEnd, bSrc = aSrc + aCopy;
     const mem = rt.f32();
     const pool = rt.shared ? matmulPool(this.program, m, k, n) : null;
@@ -132,13 +127,12 @@ export class WasmMatmul {
     let packedA = -1, packedB = -1;
     for (let t = 0; t < batches; t++) {
       const cAt = direct ? outAt + t * m * n * 4 : cScratch;
+      const args = [aAt, bAt, cAt, mp, np, k, 1, 0, 0, 0];
       let ao = a.offset, bo = b.offset;
       for (let d = 0; d < batchShape.length; d++) {
         ao += idx[d]! * a.strides[d]!;
         bo += idx[d]! * b.strides[d]!;
       }
-      const bFrom = bIn < 0 ? bSrc : bIn + bo * 4;
-      const args = [aAt, bRow ? bFrom : bAt, cAt, mp, np, k, 1, 0, 0, 0, bRow];
       // a's rows and b's columns, each packed as the kernel's A or B.
       if (ao !== packedA) {
         if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
@@ -146,7 +140,7 @@ export class WasmMatmul {
       }
       if (bo !== packedB) {
         if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
-        if (!bRow) this.pack(bFrom, b.strides[r - 1]!, b.strides[r - 2]!, n, k, swap ? MR : NR, swap ? aAt : bAt);
+        this.pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, swap ? MR : NR, swap ? aAt : bAt);
       }
       packedA = ao;
       packedB = bo;
@@ -218,7 +212,7 @@ export class WasmMatmul {
       }
     }
     try {
-      runThreaded(pool, [], [aAt, bAt, direct ? outAt : cScratch, mp, np, k, batches, aStep, bStep, cStep, 0]);
+      runThreaded(pool, [], [aAt, bAt, direct ? outAt : cScratch, mp, np, k, batches, aStep, bStep, cStep]);
     } catch (e) {
       arena.abandonScratch();
       throw e;

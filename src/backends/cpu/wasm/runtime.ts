@@ -33,7 +33,7 @@ export interface WasmRuntime {
 }
 
 export type WasmExports = {
-  gemm(a: number, b: number, c: number, np: number, k: number, i0: number, i1: number, j0: number, j1: number, bRow: number): void;
+  gemm(a: number, b: number, c: number, np: number, k: number, i0: number, i1: number, j0: number, j1: number): void;
   pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number, l0: number, p0: number): void;
   pack_rows(src: number, elemStride: number, panels: number, k: number, width: number, dst: number): void;
   pack_cols(src: number, lineStride: number, panels: number, k4: number, width: number, dst: number, k: number): void;
