@@ -24,6 +24,14 @@ export interface GradNode {
   /** The saved tensors' storage versions at record time (an in-place write changes them). */
   readonly versions: readonly number[];
   backward: BackwardFn | null;
+  /**
+   * For an op whose one input's gradient is mostly zeros (a slice): adds that gradient for `g`
+   * into `into`, an input-shaped contiguous gradient the engine owns alone, in place, or returns
+   * a new one when `into` is null. The engine uses it instead of `backward` when it records no
+   * graph, so the slices of one tensor (q, k and v split from one projection) fill one gradient
+   * instead of each padding a full-size one that is then summed.
+   */
+  readonly addInto?: (g: Tensor, into: Tensor | null) => Tensor;
 }
 
 let gradEnabled = true;
@@ -62,10 +70,14 @@ export function noGrad<T>(fn: () => T): T {
  * backward refuses to run when one was written in place since (its version changed), and
  * release drops them. A tensor the backward reads but `saved` omits escapes that check.
  */
-export function record(op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn): Tensor {
+export function record(
+  op: string, inputs: readonly Tensor[], out: Tensor, saved: readonly Tensor[], backward: BackwardFn, addInto?: GradNode['addInto'],
+): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    const bw = anomalyEnabled() ? checkedBackward(op, inputs, out, backward) : backward;
-    out._setGradFn({ op, inputs, saved, versions: saved.map((t) => t._version), backward: bw });
+    const anomaly = anomalyEnabled();
+    const bw = anomaly ? checkedBackward(op, inputs, out, backward) : backward;
+    // Anomaly mode checks every backward's results, so there the plain backward runs.
+    out._setGradFn({ op, inputs, saved, versions: saved.map((t) => t._version), backward: bw, ...(addInto && !anomaly ? { addInto } : {}) });
   }
   return out;
 }
@@ -133,18 +145,37 @@ export function runBackward(outputs: readonly Tensor[], outGrads: readonly Tenso
   const owned = new Handout(outGrads);
   const captured = new Map<Tensor, Tensor>();
   const grads = new Map<Tensor, Tensor>();
-  outputs.forEach((t, i) => addGrad(grads, t, outGrads[i]!));
+  // Gradients this walk made (sums, addInto's) that nothing else holds yet: the only ones it may
+  // update in place. A tensor's gradient leaves the set when the tensor is visited, since its
+  // node's backward or `.grad` may then hold it.
+  const fresh = new Set<Tensor>();
+  const add = (t: Tensor, g: Tensor) => {
+    const prev = grads.get(t);
+    if (!prev) return void grads.set(t, g);
+    const sum = prev.add(g);
+    grads.set(t, sum);
+    fresh.add(sum);
+  };
+  outputs.forEach((t, i) => add(t, outGrads[i]!));
 
   const visit = (t: Tensor, g: Tensor): boolean[] => {
+    fresh.delete(g);
     if (capture?.has(t)) captured.set(t, owned.take(g));
     else if (!wanted && (t.isLeaf || t._retainsGrad)) accumulate(t, g, opts.createGraph ?? false, owned);
     const node = t.gradFn;
     if (!node) return [];
     checkUsable(t, node);
     const needs = node.inputs.map((x) => x.requiresGrad && (!wanted || wanted.has(x)));
+    if (node.addInto && !opts.createGraph && needs[0]) {
+      const x = node.inputs[0]!, prev = grads.get(x);
+      const next = prev && fresh.has(prev) ? node.addInto(g, prev) : prev ? prev.add(node.addInto(g, null)) : node.addInto(g, null);
+      grads.set(x, next);
+      fresh.add(next);
+      return needs;
+    }
     const inGrads = node.backward!(g, needs);
     // Broadcasting is undone here, once for every op: each input gets a gradient of its shape.
-    node.inputs.forEach((x, i) => needs[i] && inGrads[i] && addGrad(grads, x, sumTo(inGrads[i]!, x.shape)));
+    node.inputs.forEach((x, i) => needs[i] && inGrads[i] && add(x, sumTo(inGrads[i]!, x.shape)));
     return needs;
   };
   const step = opts.observe ? observed(visit, opts.observe) : visit;
@@ -171,11 +202,6 @@ function observed(visit: (t: Tensor, g: Tensor) => boolean[], observe: (v: Visit
     observe({ tensor: t, grad: g, needs, kernels: kernelCount(t) - before });
     return needs;
   };
-}
-
-function addGrad(grads: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
-  const prev = grads.get(t);
-  grads.set(t, prev ? prev.add(g) : g);
 }
 
 /** For `grad()`: the tensors whose gradient leads to a captured one; the walk skips the rest. */

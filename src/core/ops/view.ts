@@ -141,7 +141,14 @@ export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
   const rs = resolveRanges(x, ranges);
   const offset = rs.reduce((o, [s], i) => o + s * x.strides[i]!, x.offset);
   const out = x._viewAs(rs.map(lengthOf), x.strides.map((st, i) => st * rs[i]![2]), offset);
-  return record('slice', [x], out, [], (g) => [padSlice(g, x.shape, rs)]);
+  return record('slice', [x], out, [], (g) => [padSlice(g, x.shape, rs)], (g, into) => {
+    if (!into) return padSlice(g, x.shape, rs);
+    const offset = rs.reduce((o, [s], i) => o + s * into.strides[i]!, into.offset);
+    const window = into._viewAs(g.shape, into.strides.map((st, i) => st * rs[i]![2]), offset);
+    window.add_(g);
+    window.dispose();
+    return into;
+  });
 }
 
 /** The backward of slice: zeros of `shape` with `g` placed at `ranges`. Its own backward slices. */
