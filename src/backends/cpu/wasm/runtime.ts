@@ -5,6 +5,7 @@ import { type ReduceForm, type WasmReduceOp, reduceFunctions } from './reduce.js
 import { type WasmSpecialOp, specialFunctions } from './special.js';
 import { type WasmCompareOp, type WhereForm, selectFunctions } from './select.js';
 import { softmaxBackwardFunction } from './softmaxBackward.js';
+import { fillFunction } from './fill.js';
 import type { SimdFlavour } from '../options.js';
 
 /*
@@ -37,6 +38,7 @@ export type WasmExports = {
   pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number, l0: number, p0: number): void;
   pack_rows(src: number, elemStride: number, panels: number, k: number, width: number, dst: number): void;
   pack_cols(src: number, lineStride: number, panels: number, k4: number, width: number, dst: number, k: number): void;
+  fill(dst: number, bytes: number, value: number): void;
   adam(param: number, grad: number, m: number, v: number, bytes: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, l2: number, decay: number): void;
 } & Record<`${WasmBinaryOp}_${BinaryForm}`, (a: number, b: number, out: number, bytes: number) => void>
   & Record<`${WasmUnaryOp | WasmSpecialOp}_v`, (src: number, out: number, bytes: number) => void>
@@ -55,10 +57,10 @@ const MAX_PAGES = 32768;
  * page's main thread, and the backend starts synchronously: each stays under that (a test checks
  * it). The first holds what worker threads need: matmul, with the cheap elementwise kernels; the
  * second exp and sigmoid; the third reductions and softmax; then one for each special function
- * (erf, tanh, the GELUs); the comparisons with `where`; softmax's backward.
+ * (erf, tanh, the GELUs); the comparisons with `where`; softmax's backward with the fill.
  */
 function modules(relaxed: boolean): { fn: Fn; body: Code }[][] {
-  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f]), selectFunctions(), [softmaxBackwardFunction()]];
+  return [[...gemmFunctions(relaxed, 0), ...elementwiseFunctions()], transcendentalFunctions(), reduceFunctions(), ...specialFunctions().map((f) => [f]), selectFunctions(), [softmaxBackwardFunction(), fillFunction()]];
 }
 
 /** The modules' bytes; only the first has a relaxed-SIMD flavour. */
