@@ -176,7 +176,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
       return out;
     },
     col2im: (cols, size, w) => {
-      const out = this.allocate(cols.dtype, cols.shape[0]! * cols.shape[1]! * size[0] * size[1]).fill(0);
+      const out = this.fill(cols.shape[0]! * cols.shape[1]! * size[0] * size[1], cols.dtype, 0);
       col2imJs(cols, size, w, out);
       return out;
     },
@@ -353,7 +353,7 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   }
 
   scatterAdd(src: View<TypedArray>, axis: number, index: View<TypedArray>, outShape: readonly number[]): TypedArray {
-    const out = this.allocate(src.dtype, sizeOf(outShape)).fill(0);
+    const out = this.fill(sizeOf(outShape), src.dtype, 0);
     const os = contiguousStrides(outShape);
     if (scatterAddRows(src, axis, index, out, os)) return out;
     const rank = index.shape.length;

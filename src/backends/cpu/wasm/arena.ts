@@ -161,6 +161,10 @@ export class Arena {
 
   /** The result of a staged call: its storage in the memory, or a copy out of the scratch. */
   result(s: Staged, n: number): Float32Array {
-    return s.out ?? this.rt.f32().slice(s.outAt / 4, s.outAt / 4 + n);
+    if (s.out) return s.out;
+    // set(), not slice(): slice() of shared memory copies element by element.
+    const out = new Float32Array(n);
+    out.set(this.rt.f32().subarray(s.outAt / 4, s.outAt / 4 + n));
+    return out;
   }
 }
