@@ -82,8 +82,13 @@ export function assertNewShape(op: string, shape: unknown): asserts shape is num
  */
 export function assertIndexRange(op: string, index: Tensor, size: number, message: (bad: number) => string): void {
   if (!index._backend.readSync) return;
+  // A broadcast index (an embedding's row index spread along the row, stride 0) holds only the
+  // values of its dims that are not broadcast: read those, not the whole expanded shape.
+  const shape = index.shape.map((d, i) => (index.strides[i] === 0 ? Math.min(d, 1) : d));
+  const distinct = shape.some((d, i) => d !== index.shape[i]) ? index._viewAs(shape, index.strides, index.offset) : index;
+  const values = distinct.dataSync();
+  if (distinct !== index) distinct.dispose();
   // A plain loop: this runs on every embedding lookup, and TypedArray.find's callback costs more than the test.
-  const values = index.dataSync();
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (v < 0 || v >= size) check(false, op, () => message(v));

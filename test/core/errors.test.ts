@@ -21,6 +21,7 @@ describe('errors', () => {
     ['int requiresGrad', () => tensor([1], { dtype: 'int32' }).requiresGrad_(), /^requiresGrad: only float tensors can require gradients, got int32/],
     ['log of int', () => tensor([1], { dtype: 'int32' }).log(), /^log: needs a float tensor, got \[1\] int32/],
     ['gather range', () => zeros([2, 3]).gather(1, tensor([[3], [0]], { dtype: 'int32' })), /^gather: index 3 is out of range for axis 1 of size 3/],
+    ['gather range, broadcast index', () => zeros([2, 3]).gather(1, tensor([[0], [-1]], { dtype: 'int32' }).expand([2, 3])), /^gather: index -1 is out of range for axis 1 of size 3/],
     ['gather dtype', () => zeros([2, 3]).gather(1, zeros([2, 1])), /^gather: index must be int32, got float32/],
     ['crossEntropy targets', () => nn.functional.crossEntropy(zeros([2, 3]), zeros([2])), /^crossEntropy: targets must be int32 class indices, got float32/],
     ['crossEntropy shape', () => nn.functional.crossEntropy(zeros([2, 3]), tensor([0], { dtype: 'int32' })), /^crossEntropy: targets of shape \[1\] must be \[N\] for logits \[2,3\]/],
