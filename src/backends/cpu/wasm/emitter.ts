@@ -45,7 +45,7 @@ const memarg = (align: number, offset: number): Code => [align, ...u32(offset)];
 export const i32 = {
   const: (v: number): Code => [0x41, ...s32(v | 0)],
   add: [0x6a], sub: [0x6b], mul: [0x6c], div_u: [0x6e], rem_u: [0x70],
-  lt_s: [0x48], lt_u: [0x49], ge_s: [0x4e], eqz: [0x45],
+  lt_s: [0x48], lt_u: [0x49], ge_s: [0x4e], eqz: [0x45], eq: [0x46],
 } as const;
 
 export const f32 = {
