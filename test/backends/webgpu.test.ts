@@ -155,6 +155,24 @@ describe('webgpu backend', () => {
     expectClose(await gd.transpose(0, 1).matmul(gc.transpose(1, 2)).data(), d.transpose(0, 1).matmul(c.transpose(1, 2)).dataSync(), 1e-4, 1e-4);
   });
 
+  test('the direct matmul: every layout of A and B, ragged edges, batches, and what it leaves to the tiled kernel', async () => {
+    manualSeed(3);
+    const a = randn([3, 20, 36]), b = randn([36, 44]), bt = randn([3, 30, 36]), at = randn([36, 20]);
+    const [ga, gb, gbt, gat] = await Promise.all([a, b, bt, at].map((t) => t.to('webgpu')));
+    const same = async (g: Tensor, c: Tensor) => expectClose(await g.data(), c.dataSync(), 1e-4, 1e-4);
+    // m = 20 rows (ragged against 8 columns per invocation), n = 44 and 30 (not a multiple of 8).
+    await same(ga.matmul(gb), a.matmul(b));
+    await same(ga.matmul(gbt.transpose(1, 2)), a.matmul(bt.transpose(1, 2)));
+    await same(gat.transpose(0, 1).matmul(gb), at.transpose(0, 1).matmul(b));
+    await same(gat.transpose(0, 1).matmul(gbt.transpose(1, 2)), at.transpose(0, 1).matmul(bt.transpose(1, 2)));
+    // A read down its columns needs m % 4 == 0; B read along rows n % 4 == 0; k % 4 == 0 and
+    // aligned offsets always: these go to the tiled kernel.
+    await same(gat.slice([[0, 36], [0, 18]]).transpose(0, 1).matmul(gb), at.slice([[0, 36], [0, 18]]).transpose(0, 1).matmul(b));
+    await same(ga.matmul(gb.slice([[0, 36], [0, 42]])), a.matmul(b.slice([[0, 36], [0, 42]])));
+    await same(ga.slice([[0, 3], [0, 20], [0, 34]]).matmul(gb.slice([[0, 34], [0, 44]])), a.slice([[0, 3], [0, 20], [0, 34]]).matmul(b.slice([[0, 34], [0, 44]])));
+    await same(ga.slice([[0, 3], [0, 20], [1, 33]]).matmul(gb.slice([[0, 32], [0, 44]])), a.slice([[0, 3], [0, 20], [1, 33]]).matmul(b.slice([[0, 32], [0, 44]])));
+  });
+
   test('splits dispatches over the 65535-workgroup limit into a 2-D grid', async () => {
     const limit = gpu.device.limits.maxComputeWorkgroupsPerDimension;
     const n = 256 * limit + 1000; // elementwise: one 256-thread workgroup per 256 elements

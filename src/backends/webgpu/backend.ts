@@ -13,7 +13,7 @@ import { type KernelSource, WG } from './wgsl/common.js';
 import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { storedBytes } from './wgsl/half.js';
 import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
-import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { DIRECT_TILE, DIRECT_WG, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
@@ -397,8 +397,15 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     if (batches * m * n === 0) return out;
     const outBatchStrides = contiguousStrides(batchShape).map((s) => s * m * n);
     const [bs, bst] = coalesce(batchShape, [outBatchStrides, a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
-    const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
     const aligned = (...xs: number[]) => xs.every((v) => v % 4 === 0);
+    const direct = this.directLayout(a, b, bst[1]!, bst[2]!, m, n, k);
+    if (direct) {
+      const words = matmulMeta(m, n, k, DIRECT_TILE, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
+      const invocations = Math.ceil(m / DIRECT_TILE.bm) * Math.ceil(n / DIRECT_TILE.bn) * batches;
+      this.run(directMatmulKernel(bs.length, direct.aT, direct.bT), words, [a.storage.buffer, b.storage.buffer, out.buffer], Math.ceil(invocations / DIRECT_WG));
+      return out;
+    }
+    const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
     const halves = { a: isHalf(a.dtype) ? a.dtype : undefined, b: isHalf(b.dtype) ? b.dtype : undefined };
     const dtype = halves.a ? b.dtype : a.dtype;
     const vec4 = !halves.a && !halves.b && a.strides[r - 1] === 1 && b.strides[r - 1] === 1 && aligned(k, n, a.offset, b.offset, a.strides[r - 2]!, b.strides[r - 2]!, ...bst[1]!, ...bst[2]!);
@@ -406,6 +413,22 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const groups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batches;
     this.run(matmulKernel(dtype, bs.length, tile, vec4, halves), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
     return out;
+  }
+
+  /**
+   * Whether the direct matmul (no workgroup memory, wgsl/matmul.ts) takes a float32 product, and
+   * which operands it reads down their columns: each operand needs a unit stride along one axis
+   * and every other offset and stride a multiple of 4, so that axis loads as vec4s.
+   */
+  private directLayout(a: GView, b: GView, aBatch: readonly number[], bBatch: readonly number[], m: number, n: number, k: number): { aT: boolean; bT: boolean } | null {
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0) return null;
+    const r = a.shape.length;
+    const aligned = (...xs: readonly number[]) => xs.every((v) => v % 4 === 0);
+    const [ars, acs, brs, bcs] = [a.strides[r - 2]!, a.strides[r - 1]!, b.strides[r - 2]!, b.strides[r - 1]!];
+    const aT = acs === 1 && aligned(ars) ? false : ars === 1 && aligned(acs) && m % 4 === 0 ? true : null;
+    const bT = bcs === 1 && aligned(brs) && n % 4 === 0 ? false : brs === 1 && aligned(bcs) ? true : null;
+    if (aT === null || bT === null || !aligned(a.offset, b.offset, ...aBatch, ...bBatch)) return null;
+    return { aT, bT };
   }
 
   gather(x: GView, axis: number, index: GView): GPUStorage {
