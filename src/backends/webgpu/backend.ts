@@ -14,6 +14,7 @@ import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/e
 import { storedBytes } from './wgsl/half.js';
 import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
 import { DIRECT_TILE, DIRECT_WG, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { layerNormBackwardKernel, layerNormKernel } from './wgsl/layerNorm.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
@@ -101,6 +102,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     this.fused.attention = (args) => this.attention(args);
     this.fused.attentionBackward = (args) => this.attentionBackward(args);
     this.fused.halfMatmul = (a, b) => this.product(a, b);
+    this.fused.layerNorm = (x, w, b, eps) => this.layerNorm(x, w, b, eps);
+    this.fused.layerNormBackward = (g, x, mean, rstd, w) => this.layerNormBackward(g, x, mean, rstd, w);
   }
 
   private lostError(op: string): TsgradError {
@@ -514,6 +517,41 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const perThread = len <= 256 || (rows >= 8192 && len <= 512);
     this.run(softmaxKernel(x.dtype, ks.length, log, perThread), words, [x.storage.buffer, out.buffer], perThread ? Math.ceil(rows / WG) : rows);
     return out;
+  }
+
+  /** A view's buffer and offset when it is contiguous, else a contiguous copy's (`temp`, for the caller to free). */
+  private dense(v: GView): { buffer: GPUBuffer; offset: number; temp: GPUStorage | null } {
+    if (isContiguous(v.shape, v.strides)) return { buffer: v.storage.buffer, offset: v.offset, temp: null };
+    const temp = this.contiguous(v);
+    return { buffer: temp.buffer, offset: 0, temp };
+  }
+
+  /** Runs `kernel` over the dense forms of `ins` and the new storages `outs` (offsets in the uniform after `words`). */
+  private runDense(kernel: KernelSource, words: number[], ins: GView[], outs: GPUStorage[], groups: number): void {
+    const dense = ins.map((v) => this.dense(v));
+    this.run(kernel, [...words, ...dense.map((v) => v.offset), ...outs.map(() => 0)], [...dense.map((v) => v.buffer), ...outs.map((o) => o.buffer)], groups);
+    for (const v of dense) if (v.temp) this.free(v.temp);
+  }
+
+  /** LayerNorm's forward in one dispatch, one invocation per row (wgsl/layerNorm.ts). */
+  private layerNorm(x: GView, w: GView | null, b: GView | null, eps: number): [GPUStorage, GPUStorage, GPUStorage] {
+    const n = sizeOf(x.shape), d = x.shape.at(-1)!, rows = d ? n / d : 0;
+    const y = this.alloc(n), mean = this.alloc(rows), rstd = this.alloc(rows);
+    if (rows === 0) return [y, mean, rstd];
+    const ins = [x, w, b].filter((v): v is GView => v !== null);
+    this.runDense(layerNormKernel(w !== null, b !== null), [rows, d, f32Bits(eps)], ins, [y, mean, rstd], Math.ceil(rows / WG));
+    return [y, mean, rstd];
+  }
+
+  /** LayerNorm's backward in two dispatches: dx per row, then dweight and dbias per column. */
+  private layerNormBackward(g: GView, x: GView, mean: GView, rstd: GView, w: GView | null): [GPUStorage, GPUStorage, GPUStorage] {
+    const n = sizeOf(x.shape), d = x.shape.at(-1)!, rows = d ? n / d : 0;
+    const dx = this.alloc(n), dw = this.alloc(d), db = this.alloc(d);
+    if (d === 0) return [dx, dw, db];
+    const ins = [g, x, mean, rstd];
+    this.runDense(layerNormBackwardKernel('columns', w !== null), [rows, d, 0], ins, [dw, db], Math.ceil(d / WG));
+    if (rows > 0) this.runDense(layerNormBackwardKernel('rows', w !== null), [rows, d, 0], w ? [...ins, w] : ins, [dx], Math.ceil(rows / WG));
+    return [dx, dw, db];
   }
 
   /** Fused attention's forward (wgsl/attention.ts) in one dispatch, one invocation per query row. */
