@@ -78,22 +78,34 @@ ${OPERANDS.map((n) => `  var ${n}o = S(${wordOf(n, 0)}u);`).join('\n')}
 ${unflatten(kr, BATCH_AT, targets)}`;
 }
 
-/** score_of: query row i's scaled, masked score for key j (−∞ where hidden); drop_of: its dropout multiplier. */
-function helpers(mask: MaskKind, dropout: boolean): string {
+/**
+ * score_of: query row i's scaled, masked score for key j (−∞ where hidden); drop_of: its dropout
+ * multiplier. The invocation's own row (`fixed`: its query row, or its key row in dK and dV) is
+ * read once into a private array (`loadFixed`), its first CHUNK entries, instead of once per score.
+ */
+function helpers(mask: MaskKind, dropout: boolean, fixed: 'q' | 'k'): string {
   const m = `mask[${elem('m', 'mo', 'i', 'j')}]`;
+  const other = fixed === 'q' ? 'k' : 'q';
   return `fn ninf() -> f32 { return -inf_f32(); }
 fn is_ninf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }
+var<private> fixedRow: array<f32, ${CHUNK}>;
 fn score_of(qo: i32, ko: i32, mo: i32, i: u32, j: u32) -> f32 {
   if (M(6u) != 0u && j > i) { return ninf(); }
 ${mask === 'int' ? `  if (${m} == 0) { return ninf(); }\n` : ''}  var dot = 0.0;
 ${strideLets(['q', 'k'])}
   let qa = ${elemL('q', 'qo', 'i', '0')};
   let ka = ${elemL('k', 'ko', 'j', '0')};
-  for (var e = 0; e < i32(M(3u)); e++) { dot += q[qa + e * qc] * k[ka + e * kc]; }
+  let E = i32(M(3u));
+  let e1 = min(E, ${CHUNK});
+  for (var e = 0; e < e1; e++) { dot += fixedRow[e] * ${other}[${other}a + e * ${other}c]; }
+  for (var e = e1; e < E; e++) { dot += q[qa + e * qc] * k[ka + e * kc]; }
   return dot * F(5u)${mask === 'float' ? ` + ${m}` : ''};
 }
 fn drop_of(zo: i32, i: u32, j: u32) -> f32 { return ${dropout ? `z[${elem('z', 'zo', 'i', 'j')}]` : '1.0'}; }`;
 }
+
+/** Reads the first CHUNK entries of the invocation's row `outer` of `fixed` into fixedRow. */
+const loadFixed = (fixed: 'q' | 'k') => `  for (var e = 0u; e < min(E, ${CHUNK}u); e++) { fixedRow[e] = ${fixed}[${elem(fixed, `${fixed}o`, 'outer', 'e')}]; }`;
 
 /** The key of a kernel: its kind, rank, mask and dropout. */
 const keyOf = (kind: string, kr: number, mask: MaskKind, dropout: boolean) => `attention-${kind}|${kr}|${mask}|${dropout}`;
@@ -115,8 +127,9 @@ export function attentionForwardKernel(kr: number, mask: MaskKind, dropout: bool
     code: () => {
       return `${prelude(metaVec4)}
 ${bindings([...operandBindings(mask, dropout), ['out', 'f32', true], ['lse', 'f32', true]])}
-${helpers(mask, dropout)}
+${helpers(mask, dropout, 'q')}
 ${prologue(kr, 'L')}
+${loadFixed('q')}
   let ob = batch * L * Ev + outer * Ev;
 ${strideLets(['v'])}
   var kEnd = S_;
@@ -257,8 +270,9 @@ ${chunked('Ev', 'dv', overQueries(`let ga = ${elemL('g', 'go', 'i', 'c0')};
     metaVec4,
     code: () => `${prelude(metaVec4)}
 ${decl}
-${kind === 'stats' ? '' : helpers(mask, dropout)}
+${kind === 'stats' ? '' : helpers(mask, dropout, kind === 'dq' ? 'q' : 'k')}
 ${prologue(kr, kind === 'stats' || kind === 'dq' ? 'L' : 'S_')}
+${kind === 'stats' ? '' : loadFixed(kind === 'dq' ? 'q' : 'k')}
 ${bodies[kind]}
 }`,
   };
