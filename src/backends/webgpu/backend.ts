@@ -420,11 +420,13 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
 
   /**
    * Whether the direct matmul (no workgroup memory, wgsl/matmul.ts) takes a float32 product, and
-   * which operands it reads down their columns: each operand needs a unit stride along one axis
-   * and every other offset and stride a multiple of 4, so that axis loads as vec4s.
+   * which operands it reads down their columns: on a software adapter only (a GPU's own
+   * workgroup memory and barriers are what the tiled kernel is built for), and each operand
+   * needs a unit stride along one axis and every other offset and stride a multiple of 4, so
+   * that axis loads as vec4s.
    */
   private directLayout(a: GView, b: GView, aBatch: readonly number[], bBatch: readonly number[], m: number, n: number, k: number): { aT: boolean; bT: boolean } | null {
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0) return null;
+    if (!this.info.software || a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0) return null;
     const r = a.shape.length;
     const aligned = (...xs: readonly number[]) => xs.every((v) => v % 4 === 0);
     const [ars, acs, brs, bcs] = [a.strides[r - 2]!, a.strides[r - 1]!, b.strides[r - 2]!, b.strides[r - 1]!];
