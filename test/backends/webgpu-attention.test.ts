@@ -1,8 +1,9 @@
 // The webgpu backend's fused attention (WGSL forward and backward) against core's composed path
 // on the cpu backend, on the same float32 inputs and dropout masks: outputs and first-order
 // gradients with masks, isCausal, dropout, broadcast and strided operands, rows that attend
-// nowhere, rows longer than a key tile and heads wider than a kernel's column pass; second
-// order goes through the composed backward.
+// nowhere, rows longer than a key tile and heads wider than a kernel's column pass; dK and dV
+// come from one kernel, or from two where a mask and dropout leave too few bindings (the masked
+// cases with dropout); second order goes through the composed backward.
 import { describe, expect, it } from 'vitest';
 import { Generator, type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';

@@ -18,7 +18,7 @@ import { layerNormBackwardKernel, layerNormKernel } from './wgsl/layerNorm.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
-import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings } from './wgsl/attention.js';
+import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings, keyKernels } from './wgsl/attention.js';
 
 type GView = View<GPUStorage>;
 
@@ -569,8 +569,9 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   }
 
   /**
-   * Fused attention's backward (wgsl/attention.ts) in four dispatches: each query row's lse and
-   * D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row.
+   * Fused attention's backward (wgsl/attention.ts) in three or four dispatches: each query row's
+   * lse and D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row
+   * (one kernel for both unless a mask and dropout leave too few bindings).
    */
   private attentionBackward(a: AttentionArgs<GPUStorage> & { out: GView; logsumexp: GView; grad: GView }): { query: GPUStorage; key: GPUStorage; value: GPUStorage } {
     const batches = sizeOf(a.query.shape.slice(0, -2));
@@ -583,8 +584,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       q: a.query.storage.buffer, k: a.key.storage.buffer, v: a.value.storage.buffer, mask: a.mask?.storage.buffer, z: a.dropout?.storage.buffer,
       o: a.out.storage.buffer, g: a.grad.storage.buffer, lse: a.logsumexp.storage.buffer, st: st.buffer, dq: dq.buffer, dk: dk.buffer, dv: dv.buffer,
     };
-    for (const kind of ['stats', 'dq', 'dk', 'dv'] as const) {
-      // Every invocation zeroes its output row first, so with no rows there is nothing to write.
+    for (const kind of ['stats', 'dq', ...keyKernels(mask, a.dropout !== null)] as const) {
+      // Every invocation writes its whole output row, so with no rows there is nothing to write.
       const rows = batches * (kind === 'stats' || kind === 'dq' ? L : S);
       if (rows === 0) continue;
       const kernel = attentionBackwardKernel(kind, a.query.shape.length - 2, mask, a.dropout !== null);

@@ -176,7 +176,12 @@ ${strideLets(['v'])}
 }
 
 /** The kinds of backward kernel: the row stats (lse, D), then dQ per query row, dK and dV per key row. */
-export type BackwardKind = 'stats' | 'dq' | 'dk' | 'dv';
+export type BackwardKind = 'stats' | 'dq' | 'dk' | 'dv' | 'dkv';
+
+/** The key-row kernels a backward runs: dK and dV in one (`dkv`, sharing the weights) where its bindings fit in 8. */
+export function keyKernels(mask: MaskKind, dropout: boolean): BackwardKind[] {
+  return mask !== 'none' && dropout ? ['dk', 'dv'] : ['dkv'];
+}
 
 /** The word after the batch strides: the logsumexp view's offset (the stats kernel's). */
 const lseWord = (kr: number) => BATCH_AT + kr * (1 + OPERANDS.length);
@@ -189,6 +194,7 @@ export function backwardBindings(kind: BackwardKind, mask: MaskKind, dropout: bo
   const masked = [...(mask === 'none' ? [] : ['mask']), ...(dropout ? ['z'] : [])];
   if (kind === 'stats') return ['o', 'g', 'lse', 'st'];
   if (kind === 'dv') return ['q', 'k', ...masked, 'g', 'st', 'dv'];
+  if (kind === 'dkv') return ['q', 'k', 'v', ...masked, 'g', 'st', 'dk', 'dv'];
   return ['q', 'k', 'v', ...masked, 'g', 'st', kind];
 }
 
@@ -201,7 +207,8 @@ export function attentionBackwardMeta<S>(a: GArgs<S> & { out: View<S>; grad: Vie
  * One backward kernel (FlashAttention-2's, one row per invocation): `stats` writes st[2r] = lse
  * and st[2r + 1] = D = rowsum(dO∘O) per query row r; `dq` sums dS·k·scale over the query row's
  * keys; `dk` and `dv` sum dSᵀ·q·scale and (P∘Z)ᵀ·dO over the key row's queries, with the
- * weights P = exp(s − lse) recomputed and dS = P∘(Z∘(dO·vᵀ) − D). Outputs are contiguous.
+ * weights P = exp(s − lse) recomputed and dS = P∘(Z∘(dO·vᵀ) − D); `dkv` sums both from one
+ * computation of the weights. Outputs are contiguous.
  */
 export function attentionBackwardKernel(kind: BackwardKind, kr: number, mask: MaskKind, dropout: boolean): KernelSource {
   const metaVec4 = metaSize(lseWord(kr) + 1);
@@ -264,6 +271,23 @@ ${chunked('E', 'dk', overQueries(`${dp('i', 'outer')}
   let at = (batch * S_ + outer) * Ev;
 ${chunked('Ev', 'dv', overQueries(`let ga = ${elemL('g', 'go', 'i', 'c0')};
       for (var c = 0u; c < w; c++) { acc[c] += p * z * g[ga + i32(c) * gc]; }`))}`,
+    dkv: `${strideLets(['g', 'v', 'q'])}
+  let atk = (batch * S_ + outer) * E;
+  let atv = (batch * S_ + outer) * Ev;
+  for (var c0 = 0u; c0 < max(E, Ev); c0 += ${CHUNK}u) {
+    let wk = select(0u, min(${CHUNK}u, E - c0), c0 < E);
+    let wv = select(0u, min(${CHUNK}u, Ev - c0), c0 < Ev);
+    var acc: array<f32, ${CHUNK}>;
+    var accv: array<f32, ${CHUNK}>;
+${overQueries(`${dp('i', 'outer')}
+      let ds = p * (z * dp - st[2u * r + 1u]) * scale;
+      let qa = ${elemL('q', 'qo', 'i', 'c0')};
+      for (var c = 0u; c < wk; c++) { acc[c] += ds * q[qa + i32(c) * qc]; }
+      let gv = ${elemL('g', 'go', 'i', 'c0')};
+      for (var c = 0u; c < wv; c++) { accv[c] += p * z * g[gv + i32(c) * gc]; }`)}
+    for (var c = 0u; c < wk; c++) { dk[atk + c0 + c] = acc[c]; }
+    for (var c = 0u; c < wv; c++) { dv[atv + c0 + c] = accv[c]; }
+  }`,
   };
   return {
     key: keyOf(`backward-${kind}`, kr, mask, dropout),
