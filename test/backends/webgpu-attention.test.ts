@@ -1,7 +1,9 @@
 // The webgpu backend's fused attention (WGSL forward and backward) against core's composed path
 // on the cpu backend, on the same float32 inputs and dropout masks: outputs and first-order
 // gradients with masks, isCausal, dropout, broadcast and strided operands, rows that attend
-// nowhere and rows longer than a key tile; second order goes through the composed backward.
+// nowhere, rows longer than a key tile and heads wider than a kernel's column pass; dK and dV
+// come from one kernel, or from two where a mask and dropout leave too few bindings (the masked
+// cases with dropout); second order goes through the composed backward.
 import { describe, expect, it } from 'vitest';
 import { Generator, type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
 import { backendBeforeAll } from '../backendAvailable.js';
@@ -29,6 +31,7 @@ const cases: Case[] = [
   { name: 'padding mask [B, 1, 1, S] (row stride 0)', q: [2, 2, 3, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 1, 1, 5], kind: 'bool' } },
   { name: 'broadcast batch dims, explicit scale', q: [2, 1, 4, 5], k: [1, 3, 6, 5], v: [3, 6, 7], scale: 0.3 },
   { name: 'isCausal with L > S', q: [2, 6, 4], k: [2, 3, 4], v: [2, 3, 5], isCausal: true },
+  { name: 'heads wider than one 64-column pass (E = 70, Ev = 130)', q: [2, 5, 70], k: [2, 6, 70], v: [2, 6, 130], isCausal: true },
 ];
 
 /** Row 1 hides every key; the rest follow a fixed pattern (floats with some -inf). */

@@ -2,8 +2,9 @@
 // hazards, dispatch limits, memory over a training loop). The shared suites run from test/matrix.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Backend, type Tensor, backendStats, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, optim, randn, resetStats, scope, tensor, zeros,
+  type Backend, type Tensor, backendStats, fromTypedArray, getBackendInfo, grad, initBackend, manualSeed, noGrad, optim, randn, removeBackend, resetStats, scope, tensor, zeros,
 } from '../../src/index.js';
+import { installBackend } from '../../src/core/backend.js';
 import { WebGPUBackend, createWebGPUBackend, webgpuInfo } from '../../src/backends/webgpu/index.js';
 import { expectTimersRunDuringReads } from '../eventLoop.js';
 import { collectGarbage } from '../gc.js';
@@ -153,6 +154,43 @@ describe('webgpu backend', () => {
     expectClose(await gc.matmul(gd).data(), c.matmul(d).dataSync(), 1e-4, 1e-4);
     expectClose(await gc.slice([[1, 2], [4, 132]]).matmul(gd.slice([[0, 68], [4, 140]])).data(), c.slice([[1, 2], [4, 132]]).matmul(d.slice([[0, 68], [4, 140]])).dataSync(), 1e-4, 1e-4);
     expectClose(await gd.transpose(0, 1).matmul(gc.transpose(1, 2)).data(), d.transpose(0, 1).matmul(c.transpose(1, 2)).dataSync(), 1e-4, 1e-4);
+  });
+
+  test('the direct matmul (software adapters) and the tiled one: every layout of A and B, ragged edges, batches', async () => {
+    // The same device as a hardware adapter would be driven: the tiled kernel for every product.
+    const tiled = 'webgpu-tiled';
+    const onError = gpu.device.onuncapturederror;
+    const hardware = new WebGPUBackend(gpu.device, { ...webgpuInfo(), software: false }, false);
+    gpu.device.onuncapturederror = onError;
+    installBackend(tiled, hardware);
+    manualSeed(3);
+    const a = randn([3, 20, 36]), b = randn([36, 44]), bt = randn([3, 30, 36]), at = randn([36, 20]);
+    const products: [string, (a: Tensor, b: Tensor, bt: Tensor, at: Tensor) => Tensor][] = [
+      // m = 20 rows (ragged against 8 per invocation), n = 44 and 30 (ragged against 16).
+      ['A·B', (a, b) => a.matmul(b)],
+      ['A·Bᵀ', (a, _b, bt) => a.matmul(bt.transpose(1, 2))],
+      ['Aᵀ·B', (_a, b, _bt, at) => at.transpose(0, 1).matmul(b)],
+      ['Aᵀ·Bᵀ', (_a, _b, bt, at) => at.transpose(0, 1).matmul(bt.transpose(1, 2))],
+      // The direct kernel needs m % 4 == 0 for Aᵀ, n % 4 == 0 for B, k % 4 == 0 and aligned
+      // offsets: these go to the tiled kernel on every adapter.
+      ['Aᵀ with m = 18', (_a, b, _bt, at) => at.slice([[0, 36], [0, 18]]).transpose(0, 1).matmul(b)],
+      ['n = 42', (a, b) => a.matmul(b.slice([[0, 36], [0, 42]]))],
+      ['k = 34', (a, b) => a.slice([[0, 3], [0, 20], [0, 34]]).matmul(b.slice([[0, 34], [0, 44]]))],
+      ['offset 1', (a, b) => a.slice([[0, 3], [0, 20], [1, 33]]).matmul(b.slice([[0, 32], [0, 44]]))],
+    ];
+    for (const backend of ['webgpu', tiled]) {
+      const inputs = await Promise.all([a, b, bt, at].map((t) => t.to(backend)));
+      const [ga, gb, gbt, gat] = inputs as [Tensor, Tensor, Tensor, Tensor];
+      for (const [name, f] of products) {
+        const out = f(ga, gb, gbt, gat);
+        const want = f(a, b, bt, at).dataSync(), got = await out.data();
+        out.dispose();
+        expect(got.length, `${backend} ${name}`).toBe(want.length);
+        expectClose(got, want, 1e-4, 1e-4);
+      }
+      for (const t of inputs) t.dispose();
+    }
+    removeBackend(tiled);
   });
 
   test('splits dispatches over the 65535-workgroup limit into a 2-D grid', async () => {

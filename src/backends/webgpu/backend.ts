@@ -13,11 +13,12 @@ import { type KernelSource, WG } from './wgsl/common.js';
 import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { storedBytes } from './wgsl/half.js';
 import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
-import { type MatmulTile, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { DIRECT_TILE, DIRECT_WG, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { layerNormBackwardKernel, layerNormKernel } from './wgsl/layerNorm.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
-import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings } from './wgsl/attention.js';
+import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings, keyKernels } from './wgsl/attention.js';
 
 type GView = View<GPUStorage>;
 
@@ -101,6 +102,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     this.fused.attention = (args) => this.attention(args);
     this.fused.attentionBackward = (args) => this.attentionBackward(args);
     this.fused.halfMatmul = (a, b) => this.product(a, b);
+    this.fused.layerNorm = (x, w, b, eps) => this.layerNorm(x, w, b, eps);
+    this.fused.layerNormBackward = (g, x, mean, rstd, w) => this.layerNormBackward(g, x, mean, rstd, w);
   }
 
   private lostError(op: string): TsgradError {
@@ -397,8 +400,15 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     if (batches * m * n === 0) return out;
     const outBatchStrides = contiguousStrides(batchShape).map((s) => s * m * n);
     const [bs, bst] = coalesce(batchShape, [outBatchStrides, a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
-    const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
     const aligned = (...xs: number[]) => xs.every((v) => v % 4 === 0);
+    const direct = this.directLayout(a, b, bst[1]!, bst[2]!, m, n, k);
+    if (direct) {
+      const words = matmulMeta(m, n, k, DIRECT_TILE, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
+      const invocations = Math.ceil(m / DIRECT_TILE.bm) * Math.ceil(n / DIRECT_TILE.bn) * batches;
+      this.run(directMatmulKernel(bs.length, direct.aT, direct.bT), words, [a.storage.buffer, b.storage.buffer, out.buffer], Math.ceil(invocations / DIRECT_WG));
+      return out;
+    }
+    const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
     const halves = { a: isHalf(a.dtype) ? a.dtype : undefined, b: isHalf(b.dtype) ? b.dtype : undefined };
     const dtype = halves.a ? b.dtype : a.dtype;
     const vec4 = !halves.a && !halves.b && a.strides[r - 1] === 1 && b.strides[r - 1] === 1 && aligned(k, n, a.offset, b.offset, a.strides[r - 2]!, b.strides[r - 2]!, ...bst[1]!, ...bst[2]!);
@@ -406,6 +416,24 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const groups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batches;
     this.run(matmulKernel(dtype, bs.length, tile, vec4, halves), words, [a.storage.buffer, b.storage.buffer, out.buffer], groups);
     return out;
+  }
+
+  /**
+   * Whether the direct matmul (no workgroup memory, wgsl/matmul.ts) takes a float32 product, and
+   * which operands it reads down their columns: on a software adapter only (a GPU's own
+   * workgroup memory and barriers are what the tiled kernel is built for), and each operand
+   * needs a unit stride along one axis and every other offset and stride a multiple of 4, so
+   * that axis loads as vec4s.
+   */
+  private directLayout(a: GView, b: GView, aBatch: readonly number[], bBatch: readonly number[], m: number, n: number, k: number): { aT: boolean; bT: boolean } | null {
+    if (!this.info.software || a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0) return null;
+    const r = a.shape.length;
+    const aligned = (...xs: readonly number[]) => xs.every((v) => v % 4 === 0);
+    const [ars, acs, brs, bcs] = [a.strides[r - 2]!, a.strides[r - 1]!, b.strides[r - 2]!, b.strides[r - 1]!];
+    const aT = acs === 1 && aligned(ars) ? false : ars === 1 && aligned(acs) && m % 4 === 0 ? true : null;
+    const bT = bcs === 1 && aligned(brs) && n % 4 === 0 ? false : brs === 1 && aligned(bcs) ? true : null;
+    if (aT === null || bT === null || !aligned(a.offset, b.offset, ...aBatch, ...bBatch)) return null;
+    return { aT, bT };
   }
 
   gather(x: GView, axis: number, index: GView): GPUStorage {
@@ -493,6 +521,41 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     return out;
   }
 
+  /** A view's buffer and offset when it is contiguous, else a contiguous copy's (`temp`, for the caller to free). */
+  private dense(v: GView): { buffer: GPUBuffer; offset: number; temp: GPUStorage | null } {
+    if (isContiguous(v.shape, v.strides)) return { buffer: v.storage.buffer, offset: v.offset, temp: null };
+    const temp = this.contiguous(v);
+    return { buffer: temp.buffer, offset: 0, temp };
+  }
+
+  /** Runs `kernel` over the dense forms of `ins` and the new storages `outs` (offsets in the uniform after `words`). */
+  private runDense(kernel: KernelSource, words: number[], ins: GView[], outs: GPUStorage[], groups: number): void {
+    const dense = ins.map((v) => this.dense(v));
+    this.run(kernel, [...words, ...dense.map((v) => v.offset), ...outs.map(() => 0)], [...dense.map((v) => v.buffer), ...outs.map((o) => o.buffer)], groups);
+    for (const v of dense) if (v.temp) this.free(v.temp);
+  }
+
+  /** LayerNorm's forward in one dispatch, one invocation per row (wgsl/layerNorm.ts). */
+  private layerNorm(x: GView, w: GView | null, b: GView | null, eps: number): [GPUStorage, GPUStorage, GPUStorage] {
+    const n = sizeOf(x.shape), d = x.shape.at(-1)!, rows = d ? n / d : 0;
+    const y = this.alloc(n), mean = this.alloc(rows), rstd = this.alloc(rows);
+    if (rows === 0) return [y, mean, rstd];
+    const ins = [x, w, b].filter((v): v is GView => v !== null);
+    this.runDense(layerNormKernel(w !== null, b !== null), [rows, d, f32Bits(eps)], ins, [y, mean, rstd], Math.ceil(rows / WG));
+    return [y, mean, rstd];
+  }
+
+  /** LayerNorm's backward in two dispatches: dx per row, then dweight and dbias per column. */
+  private layerNormBackward(g: GView, x: GView, mean: GView, rstd: GView, w: GView | null): [GPUStorage, GPUStorage, GPUStorage] {
+    const n = sizeOf(x.shape), d = x.shape.at(-1)!, rows = d ? n / d : 0;
+    const dx = this.alloc(n), dw = this.alloc(d), db = this.alloc(d);
+    if (d === 0) return [dx, dw, db];
+    const ins = [g, x, mean, rstd];
+    this.runDense(layerNormBackwardKernel('columns', w !== null), [rows, d, 0], ins, [dw, db], Math.ceil(d / WG));
+    if (rows > 0) this.runDense(layerNormBackwardKernel('rows', w !== null), [rows, d, 0], w ? [...ins, w] : ins, [dx], Math.ceil(rows / WG));
+    return [dx, dw, db];
+  }
+
   /** Fused attention's forward (wgsl/attention.ts) in one dispatch, one invocation per query row. */
   private attention(a: AttentionArgs<GPUStorage>): { out: GPUStorage; logsumexp: GPUStorage } {
     const rows = attentionRows(a);
@@ -506,8 +569,9 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   }
 
   /**
-   * Fused attention's backward (wgsl/attention.ts) in four dispatches: each query row's lse and
-   * D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row.
+   * Fused attention's backward (wgsl/attention.ts) in three or four dispatches: each query row's
+   * lse and D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row
+   * (one kernel for both unless a mask and dropout leave too few bindings).
    */
   private attentionBackward(a: AttentionArgs<GPUStorage> & { out: GView; logsumexp: GView; grad: GView }): { query: GPUStorage; key: GPUStorage; value: GPUStorage } {
     const batches = sizeOf(a.query.shape.slice(0, -2));
@@ -520,8 +584,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       q: a.query.storage.buffer, k: a.key.storage.buffer, v: a.value.storage.buffer, mask: a.mask?.storage.buffer, z: a.dropout?.storage.buffer,
       o: a.out.storage.buffer, g: a.grad.storage.buffer, lse: a.logsumexp.storage.buffer, st: st.buffer, dq: dq.buffer, dk: dk.buffer, dv: dv.buffer,
     };
-    for (const kind of ['stats', 'dq', 'dk', 'dv'] as const) {
-      // Every invocation zeroes its output row first, so with no rows there is nothing to write.
+    for (const kind of ['stats', 'dq', ...keyKernels(mask, a.dropout !== null)] as const) {
+      // Every invocation writes its whole output row, so with no rows there is nothing to write.
       const rows = batches * (kind === 'stats' || kind === 'dq' ? L : S);
       if (rows === 0) continue;
       const kernel = attentionBackwardKernel(kind, a.query.shape.length - 2, mask, a.dropout !== null);
