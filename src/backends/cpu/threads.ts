@@ -15,8 +15,13 @@ import { type PoolProgram, WorkerPool, availableThreads } from './workerPool.js'
  */
 const MIN_PARALLEL_WORK = 96 ** 3;
 const MIN_PARALLEL_K = 8;
-/** Elementwise ops split between threads from this many elements (a GELU of [2048, 64] takes about 0.3 ms). */
-const MIN_PARALLEL_ELEMENTS = 1 << 16;
+/**
+ * Elementwise ops split between threads from this many elements. Each pool has its own workers,
+ * and a job of the elementwise pool sends the matmul pool's waiting workers to sleep (see
+ * workerPool.ts), so splitting the GPT step's [2048, 256] GELUs cost its next matmuls more than
+ * it saved: only ops of a million elements or more split.
+ */
+const MIN_PARALLEL_ELEMENTS = 1 << 20;
 
 export interface ThreadConfig {
   /** Threads in all, the calling one included; 1 turns threading off. */
