@@ -36,7 +36,8 @@ export function gatherRows(x: View<TypedArray>, axis: number, index: View<TypedA
   forEachRow(index, (r, j, idx) => {
     let xo = x.offset;
     for (let d = 0; d < last; d++) xo += (d === axis ? j : idx[d]!) * x.strides[d]!;
-    for (let k = 0, o = r * len; k < len; k++) out[o + k] = xs[xo + k]!;
+    // One set() a row: an element loop over the module's shared memory took 10 ns an element.
+    out.set(xs.subarray(xo, xo + len), r * len);
   });
   return true;
 }
