@@ -16,7 +16,7 @@ import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 import { initJax, jaxGptStep } from './peers/gptJax.js';
 
 const SHAPE = GPT_SHAPE;
-const GEN_TOKENS = 56, PROMPT_LEN = 8, ROUNDS = 3;
+const GEN_TOKENS = 56, PROMPT_LEN = 8, ROUNDS = 5;
 /** tinybench's settings for every timed task, here and in the relaxed-SIMD child. */
 const STEP_TIMING = { time: 3000, iterations: 8 };
 const here = dirname(fileURLToPath(import.meta.url));
