@@ -25,6 +25,31 @@ export function matmulMeta(m: number, n: number, k: number, tile: MatmulTile, ba
 }
 
 /**
+ * The WGSL that places tile `g` of a batched product (tiles of rows × cols, row-major over the
+ * batch): its batch entry (returning past the last), first row and column, the sizes and
+ * strides from the metadata, and A's and B's offsets for that batch entry (oa, ob).
+ */
+function tileOrigin(rows: number, cols: number, br: number): string {
+  return `  let tilesN = M(3u);
+  let tilesM = M(4u);
+  let batch = g / (tilesN * tilesM);
+  if (batch >= M(5u)) { return; }
+  let row0 = ((g / tilesN) % tilesM) * ${rows}u;
+  let col0 = (g % tilesN) * ${cols}u;
+  let m = M(0u);
+  let n = M(1u);
+  let K = M(2u);
+  let ars = S(8u);
+  let acs = S(9u);
+  let brs = S(10u);
+  let bcs = S(11u);
+  var rem = batch;
+  var oa = S(6u);
+  var ob = S(7u);
+${unflatten(br, 12, [['oa', 12 + br], ['ob', 12 + 2 * br]])}`;
+}
+
+/**
  * Batched C = A·B with workgroup shared memory: each workgroup stages a `bm × bk` panel of A
  * and a `bk × bn` panel of B (read through their strides, so transposed operands cost no copy),
  * then every thread accumulates a `tm × 4` block in registers. Edges are zero-padded on load and
@@ -102,23 +127,7 @@ var<workgroup> Bs: array<vec4<${t}>, ${(bk * bn) / 4}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = wid.x + wid.y * nwg.x;
-  let tilesN = M(3u);
-  let tilesM = M(4u);
-  let batch = g / (tilesN * tilesM);
-  if (batch >= M(5u)) { return; }
-  let row0 = ((g / tilesN) % tilesM) * ${bm}u;
-  let col0 = (g % tilesN) * ${bn}u;
-  let m = M(0u);
-  let n = M(1u);
-  let K = M(2u);
-  let ars = S(8u);
-  let acs = S(9u);
-  let brs = S(10u);
-  let bcs = S(11u);
-  var rem = batch;
-  var oa = S(6u);
-  var ob = S(7u);
-${unflatten(br, 12, [['oa', 12 + br], ['ob', 12 + 2 * br]])}
+${tileOrigin(bm, bn, br)}
 ${lines(tm, (i) => lines(tn / 4, (j) => `  var ${acc(i, j)} = vec4<${t}>(${zero});`))}
   for (var k0 = 0u; k0 < K; k0 += ${bk}u) {
 ${vec4 ? vec4Loads() : scalarLoads()}
@@ -186,23 +195,7 @@ export function directMatmulKernel(br: number, aT: boolean, bT: boolean): Kernel
 @compute @workgroup_size(${DIRECT_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = (wid.x + wid.y * nwg.x) * ${DIRECT_WG}u + li;
-  let tilesN = M(3u);
-  let tilesM = M(4u);
-  let batch = g / (tilesN * tilesM);
-  if (batch >= M(5u)) { return; }
-  let row0 = ((g / tilesN) % tilesM) * ${R}u;
-  let col0 = (g % tilesN) * ${C}u;
-  let m = M(0u);
-  let n = M(1u);
-  let K = M(2u);
-  let ars = S(8u);
-  let acs = S(9u);
-  let brs = S(10u);
-  let bcs = S(11u);
-  var rem = batch;
-  var oa = S(6u);
-  var ob = S(7u);
-${unflatten(br, 12, [['oa', 12 + br], ['ob', 12 + 2 * br]])}
+${tileOrigin(R, C, br)}
 ${lines(R, (i) => lines(C / 4, (j) => `  var acc${i}_${j} = vec4<f32>(0.0);`))}
   for (var k = 0u; k < K; k += 4u) {
 ${aLoads}
