@@ -168,7 +168,8 @@ export function runBackward(outputs: readonly Tensor[], outGrads: readonly Tenso
     const needs = node.inputs.map((x) => x.requiresGrad && (!wanted || wanted.has(x)));
     if (node.addInto && !opts.createGraph && needs[0]) {
       const x = node.inputs[0]!, prev = grads.get(x);
-      const next = prev && fresh.has(prev) ? node.addInto(g, prev) : prev ? prev.add(node.addInto(g, null)) : node.addInto(g, null);
+      // A gradient the walk does not own alone is copied first: adding into it changes no one else's.
+      const next = node.addInto(g, prev === undefined ? null : fresh.has(prev) ? prev : prev.clone());
       grads.set(x, next);
       fresh.add(next);
       return needs;
