@@ -93,7 +93,7 @@ type MakeKernel = (setup: unknown, ...helpers: unknown[]) => PoolKernel;
 
 /** What a Node worker reads from `node:worker_threads`. */
 interface NodeWorkerSide {
-  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; setup: unknown; active: SharedArrayBuffer; id: number };
+  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; setup: unknown; lastPool: SharedArrayBuffer; id: number };
   receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
 }
 
@@ -101,9 +101,9 @@ interface NodeWorkerSide {
 function nodeWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], slots: Slots): void {
   const proc = (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process;
   const wt = proc.getBuiltinModule('node:worker_threads') as NodeWorkerSide;
-  const { control, args, port, setup, active, id } = wt.workerData;
+  const { control, args, port, setup, lastPool: lastPoolBuffer, id } = wt.workerData;
   const kernel = makeKernel(setup, ...helpers);
-  const ctrl = new Int32Array(control), argv = new Int32Array(args), lastPool = new Int32Array(active);
+  const ctrl = new Int32Array(control), argv = new Int32Array(args), lastPool = new Int32Array(lastPoolBuffer);
   let buffers: Float64Array[] = [], seen = 0;
   // After a job, watch for the next one this long before sleeping: a training step posts its next
   // matmul within a millisecond or two, and waking a sleeping thread takes tens of microseconds on
@@ -328,7 +328,7 @@ export class WorkerPool {
     program: PoolProgram,
   ) {
     lastPool ??= new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup, active: lastPool.buffer as SharedArrayBuffer, id: this.id };
+    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup, lastPool: lastPool.buffer as SharedArrayBuffer, id: this.id };
     const source = workerSource(host.main, program);
     for (let w = 1; w < threads; w++) {
       // A worker that dies only stops claiming parts; the threads left do its share.
