@@ -91,17 +91,24 @@ export function expInto(f: Fn, k: Splats, { n, r, p }: ExpLocals, lo?: Code): Co
   const c = (v: number): Code => k.of(v);
   const magic = 1.5 * 2 ** 23;
   const pow2 = (e: Code): Code => [...e, ...k.ofI32(127), ...i32x4.add, ...i32.const(23), ...i32x4.shl];
-  let poly: Code = c(1 / 5040);
-  for (const v of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) poly = [...poly, ...f.get(r), ...f32x4.mul, ...c(v), ...f32x4.add];
+  // c0 + c1·r, the polynomial's terms in pairs
+  const pair = (c0: number, c1: number): Code => [...f.get(r), ...c(c1), ...f32x4.mul, ...c(c0), ...f32x4.add];
+  // Σ r^i/i! for i ≤ 7, as pairs in r² (r² in n's local, free until the scaling): half the dependent steps of Horner's rule in r
+  const poly: Code = [
+    ...f.set(n, f.get(r), f.get(r), f32x4.mul),
+    ...pair(1 / 720, 1 / 5040), ...f.get(n), ...f32x4.mul, ...pair(1 / 24, 1 / 120), ...f32x4.add,
+    ...f.get(n), ...f32x4.mul, ...pair(1 / 2, 1 / 6), ...f32x4.add,
+    ...f.get(n), ...f32x4.mul, ...pair(1, 1), ...f32x4.add,
+  ];
   return [
     ...f.set(r, c(-175), f32x4.pmax, c(176), f32x4.pmin),
     // p = x·log2 e + 1.5·2²³ (its low bits hold n), n = p − 1.5·2²³
     ...f.set(p, f.get(r), ...(lo ? [lo, f32x4.add] : []), c(Math.LOG2E), f32x4.mul, c(magic), f32x4.add),
     ...f.set(n, f.get(p), c(magic), f32x4.sub),
     ...f.set(r, f.get(r), f.get(n), c(0.693359375), f32x4.mul, f32x4.sub, ...(lo ? [lo, f32x4.add] : []), f.get(n), c(-2.12194440e-4), f32x4.mul, f32x4.sub),
+    ...poly,
     ...f.set(n, f.get(p), c(magic), i32x4.sub),
     ...f.set(p, f.get(n), i32.const(1), i32x4.shr_s),
-    ...poly,
     ...pow2(f.get(p)), ...f32x4.mul,
     ...pow2([...f.get(n), ...f.get(p), ...i32x4.sub]), ...f32x4.mul,
   ];
