@@ -33,8 +33,8 @@ export const ROWS = 4;
 /** S rounded up to whole vectors: the row length of the transposed operands. */
 const padded = (S: number) => Math.ceil(S / 4) * 4;
 
-/** Bytes of the forward's buffer per thread: the block rows' tile scores, accumulators and stats, q transposed, kᵀ. */
-export const forwardBufBytes = (S: number, E: number, Ev: number) => (ROWS * (TILE + Ev + 2 + E) + E * padded(S)) * 4;
+/** Bytes of the forward's buffer per thread: the block rows' tile scores, accumulators and stats (max, sum, the max their weights subtract), q transposed, kᵀ. */
+export const forwardBufBytes = (S: number, E: number, Ev: number) => (ROWS * (TILE + Ev + 3 + E) + E * padded(S)) * 4;
 
 /**
  * Bytes of the backward's buffer per thread: the block rows' tile weights, dropout multipliers
@@ -60,9 +60,12 @@ function kernel(name: string, own: string[]) {
   const f = new Fn(name, [...own, ...SHARED]);
   f.locals('i32', 'i', 'i0', 'rb', 'r', 'j0', 'jj', 'n', 'kEnd', 'climit', 'kj', 'vj', 'e', 'drow', 'p1', 'p2', 'sp4', 'kt', 'qt', 'sr', 'st');
   f.locals('f32', 's');
-  f.locals('v128', 'x', 'y', 'sum4', 'en', 'er', 'ep', 'lanes', 'sc4', 'kv', 'jv');
+  f.locals('v128', 'x', 'y', 'en', 'er', 'ep', 'lanes', 'sc4', 'kv', 'jv');
   const ys = Array.from({ length: R }, (_, r) => `y${r}`);
   f.locals('v128', ...ys);
+  /** Each block row's exp scratch, so that the rows' exps are independent chains. */
+  const rowExp = Array.from({ length: R }, (_, r) => ({ x: `x${r}`, e: { n: `en${r}`, r: `er${r}`, p: `ep${r}` } }));
+  f.locals('v128', ...rowExp.flatMap(({ x, e }) => [x, e.n, e.r, e.p]));
   const k = new Splats(f);
   const g = (n: string) => f.get(n);
   /** The horizontal sum of the f32x4 local `v`. */
@@ -140,36 +143,52 @@ function kernel(name: string, own: string[]) {
       ]),
       ...accs.flatMap((a, r) => [...rowAt(r), ...g('e'), ...i32.add, ...g(a), ...v128.store()]),
     ]);
+  /** `count` floats from src to dst (byte addresses), srcStep and dstStep bytes apart: one line of a transpose. */
+  const copyLine = (src: Code, srcStep: Code, dst: Code, dstStep: Code, count: Code): Code => [
+    ...f.set('p1', src), ...f.set('p2', dst),
+    ...forLoop(f, 'e', i32.const(0), count, 1, [...g('p2'), ...g('p1'), ...f32.load(), ...f32.store(), ...f.inc('p1', srcStep), ...f.inc('p2', dstStep)]),
+  ];
   /** to[c·sp4 + j·4] = from[j·stride + c·4] for j < S, c < cols, and zeros for S ≤ j < S rounded up to 4. */
-  const transposeIn = (from: string, stride: string, cols: string, to: string): Code =>
-    forLoop(f, 'j0', i32.const(0), [...g('S'), ...i32.const(3), ...i32.add, ...i32.const(-4), ...op.i32And], 1, [
-      ...forLoop(f, 'e', i32.const(0), g(cols), 1, [
-        ...f.set('s', f32.const(0)),
-        ...ifElse([...g('j0'), ...g('S'), ...i32.lt_s], f.set('s', g(from), g('j0'), g(stride), i32.mul, i32.add, g('e'), i32.const(4), i32.mul, i32.add, f32.load())),
-        ...g(to), ...g('e'), ...g('sp4'), ...i32.mul, ...i32.add, ...g('j0'), ...i32.const(4), ...i32.mul, ...i32.add, ...g('s'), ...f32.store(),
-      ]),
-    ]);
+  const transposeIn = (from: Code, stride: Code, cols: Code, to: Code): Code => [
+    ...forLoop(f, 'j0', i32.const(0), g('S'), 1,
+      copyLine([...from, ...g('j0'), ...stride, ...i32.mul, ...i32.add], i32.const(4), [...to, ...g('j0'), ...i32.const(4), ...i32.mul, ...i32.add], g('sp4'), cols)),
+    ...forLoop(f, 'j0', g('S'), [...g('sp4'), ...i32.const(4), ...i32.div_u], 1, [
+      ...f.set('p2', to, g('j0'), i32.const(4), i32.mul, i32.add),
+      ...forLoop(f, 'e', i32.const(0), cols, 1, [...g('p2'), ...f32.const(0), ...f32.store(), ...f.inc('p2', g('sp4'))]),
+    ]),
+  ];
   /** The block rows i0 + r of `from` (rows `stride` bytes apart, `len` floats) transposed to to[e·R + r]; a row past L repeats row L − 1. */
-  const transposeBlock = (from: string, stride: string, len: string, to: string): Code =>
+  const transposeBlock = (from: Code, stride: Code, len: Code, to: Code): Code =>
     forLoop(f, 'r', i32.const(0), i32.const(R), 1, [
       ...f.set('i', g('i0'), g('r'), i32.add),
       ...ifElse([...g('i'), ...g('L'), ...i32.lt_s], [], f.set('i', g('L'), i32.const(1), i32.sub)),
-      ...forLoop(f, 'e', i32.const(0), g(len), 1, [
-        ...g(to), ...g('e'), ...i32.const(R), ...i32.mul, ...g('r'), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add,
-        ...g(from), ...g('i'), ...g(stride), ...i32.mul, ...i32.add, ...g('e'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(),
-        ...f32.store(),
-      ]),
+      ...copyLine([...from, ...g('i'), ...stride, ...i32.mul, ...i32.add], i32.const(4), [...to, ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add], i32.const(4 * R), len),
     ]);
   /** exp of the f32x4 on the stack. */
   const exp = (): Code => expInto(f, k, { n: 'en', r: 'er', p: 'ep' });
-  /** sr[0..n rounded up to 4) = exp(sr − y), their sum into sum4. */
-  const expRow: Code = [
-    ...f.set('sum4', ZERO),
-    ...forLoop(f, 'jj', i32.const(0), nBytes, 16, [
-      ...f.set('x', g('sr'), g('jj'), i32.add, v128.load(), g('y'), f32x4.sub, exp()),
-      ...g('sr'), ...g('jj'), ...i32.add, ...g('x'), ...v128.store(),
-      ...f.set('sum4', g('sum4'), g('x'), f32x4.add),
-    ]),
+  /** sr[0..n rounded up to 4) = exp(sr − y) (one row; the backward's module has no room for four chains). */
+  const expRow: Code = forLoop(f, 'jj', i32.const(0), nBytes, 16, [
+    ...g('sr'), ...g('jj'), ...i32.add,
+    ...g('sr'), ...g('jj'), ...i32.add, ...v128.load(), ...g('y'), ...f32x4.sub, ...exp(),
+    ...v128.store(),
+  ]);
+  /**
+   * Every block row's weights, buf[r][0..n rounded up to 4) = exp(buf[r] − y_r), with y_r
+   * splatted from `yAt(r)` (+∞ gives zeros) and, given `sums`, each row's sum into sums[r]. The
+   * four rows' exps are independent chains in one loop: one row's chain alone leaves the
+   * CPU waiting on its latency.
+   */
+  const expRows = (yAt: (r: number) => Code, sums: string[] | null): Code => [
+    ...ys.flatMap((y, r) => f.set(y, yAt(r))),
+    ...(sums ? sums.flatMap((a) => f.set(a, ZERO)) : []),
+    ...forLoop(f, 'jj', i32.const(0), nBytes, 16, ys.flatMap((y, r) => {
+      const { x, e } = rowExp[r]!;
+      return [
+        ...f.set(x, g('buf'), g('jj'), i32.add, v128.load(TILE * 4 * r), g(y), f32x4.sub, expInto(f, k, e)),
+        ...g('buf'), ...g('jj'), ...i32.add, ...g(x), ...v128.store(TILE * 4 * r),
+        ...(sums ? f.set(sums[r]!, g(sums[r]!), g(x), f32x4.add) : []),
+      ];
+    })),
   ];
   /** The dropout multiplier of row i, key j0 + jj on the stack. */
   const dropAt: Code = [...g('drop'), ...g('i'), ...g('drs'), ...i32.mul, ...i32.add, ...g('j0'), ...g('jj'), ...i32.add, ...g('dcs'), ...i32.mul, ...i32.add, ...f32.load()];
@@ -200,7 +219,7 @@ function kernel(name: string, own: string[]) {
   const setStat = (offset: number, value: Code): Code => [...g('st'), ...g('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...value, ...f32.store(offset)];
   return {
     f, k, g, ys, hsum, zeroBytes, nBytes, inTile, blockDots, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock,
-    exp, expRow, dropAt, blockStart, tiles, start, stat, setStat,
+    exp, expRow, expRows, dropAt, copyLine, blockStart, tiles, start, stat, setStat,
   };
 }
 
@@ -208,16 +227,21 @@ function kernel(name: string, own: string[]) {
  * attn_fwd(q, k, v, o, stats, …shared): o [L, Ev] (contiguous) = softmax(q·kᵀ·scale + mask)·v
  * with dropout, and each row's running max and sum at stats[2i], stats[2i + 1] (sum 0 for a
  * row that attends nowhere, whose output is zeros). buf holds forwardBufBytes: the block rows'
- * tile scores, accumulators, (max, sum) pairs, q transposed, kᵀ.
+ * tile scores, accumulators, maxes, sums and the maxes their weights subtract, q transposed, kᵀ.
  */
 export function attentionForward(): { fn: Fn; body: Code } {
   const K = kernel('attn_fwd', ['q', 'k', 'v', 'o', 'stats']);
-  const { f, g, hsum, zeroBytes, nBytes, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock, exp, expRow, dropAt, blockStart, tiles, start, stat, setStat } = K;
+  const { f, g, hsum, zeroBytes, nBytes, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock, exp, expRows, dropAt, blockStart, tiles, start, stat, setStat } = K;
   f.locals('i32', 'acc', 'ar', 'oi', 'evb').locals('f32', 'm', 'mNew', 'l').locals('v128', 'm4');
   const as = Array.from({ length: R }, (_, r) => `a${r}`);
   f.locals('v128', ...as);
-  /** Row r's online softmax over the tile: its weights into sr (zeros where the tile leaves it nothing to attend to), its accumulator rescaled. */
-  const rowSoftmax: Code = [
+  /**
+   * Row r's online softmax over the tile, before its exps: its max m raised by the tile's
+   * scores, what the row has so far rescaled by e^(m − mNew), and at st[2R + r] the max its
+   * weights subtract, +∞ (zero weights) where the tile leaves it nothing to attend to (exps of
+   * −∞ − −∞ would be NaN).
+   */
+  const rowMax: Code = [
     ...f.set('ar', g('acc'), g('r'), g('evb'), i32.mul, i32.add),
     ...f.set('m', stat(0)),
     ...f.set('l', stat(4 * R)),
@@ -227,31 +251,36 @@ export function attentionForward(): { fn: Fn; body: Code } {
     ...f.set('mNew', g('m'),
       g('m4'), f32x4.extract_lane(0), g('m4'), f32x4.extract_lane(1), f32.max, g('m4'), f32x4.extract_lane(2), f32.max, g('m4'), f32x4.extract_lane(3), f32.max,
       f32.max),
-    // A tile that leaves the max at −∞ has no key to attend to: zero weights (its exps would be NaN).
     ...ifElse([...g('mNew'), ...NEG_INF, ...op.f32Ne], [
-      // Rescale what the row has so far by e^(m − mNew): 0 while m is −∞.
-      ...f.set('x', g('m'), g('mNew'), op.f32Sub, f32x4.splat, exp()),
-      ...f.set('l', g('l'), g('x'), f32x4.extract_lane(0), op.f32Mul),
-      ...f.set('x', g('x'), f32x4.extract_lane(0), f32x4.splat),
-      ...forLoop(f, 'e', i32.const(0), g('evb'), 16, [
-        ...g('ar'), ...g('e'), ...i32.add, ...g('ar'), ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+      // Rescale what the row has so far by e^(m − mNew), unless the max is unchanged or the
+      // row has nothing yet (m = −∞: its sum and accumulator are zeros), as in its first tile.
+      ...ifElse([...g('m'), ...g('mNew'), ...op.f32Ne, ...g('m'), ...NEG_INF, ...op.f32Ne, ...op.i32And], [
+        ...f.set('x', g('m'), g('mNew'), op.f32Sub, f32x4.splat, exp()),
+        ...f.set('l', g('l'), g('x'), f32x4.extract_lane(0), op.f32Mul),
+        ...f.set('x', g('x'), f32x4.extract_lane(0), f32x4.splat),
+        ...forLoop(f, 'e', i32.const(0), g('evb'), 16, [
+          ...g('ar'), ...g('e'), ...i32.add, ...g('ar'), ...g('e'), ...i32.add, ...v128.load(), ...g('x'), ...f32x4.mul, ...v128.store(),
+        ]),
       ]),
-      ...f.set('y', g('mNew'), f32x4.splat),
-      ...expRow,
-      ...f.set('l', g('l'), hsum('sum4'), op.f32Add),
-      // dropout scales the weights after their sum
-      ...ifElse(g('drop'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
-        ...f.set('kj', g('sr'), g('jj'), i32.const(4), i32.mul, i32.add),
-        ...g('kj'), ...g('kj'), ...f32.load(), ...dropAt, ...op.f32Mul, ...f32.store(),
-      ])),
       ...f.set('m', g('mNew')),
-    ], zeroBytes(g('sr'), nBytes)),
+      ...setStat(8 * R, g('mNew')),
+    ], setStat(8 * R, f32.const(Infinity))),
     ...setStat(0, g('m')),
     ...setStat(4 * R, g('l')),
   ];
+  /** After the exps: each row's sum joins l (rows with zero weights add 0), and dropout scales the weights after their sum. */
+  const rowSums: Code = [
+    ...as.flatMap((a, r) => [...g('st'), ...g('st'), ...f32.load(4 * R + 4 * r), ...hsum(a), ...op.f32Add, ...f32.store(4 * R + 4 * r)]),
+    ...ifElse(g('drop'), perRow(g('rb'), forLoop(f, 'jj', i32.const(0), g('n'), 1, [
+      ...f.set('kj', g('sr'), g('jj'), i32.const(4), i32.mul, i32.add),
+      ...g('kj'), ...g('kj'), ...f32.load(), ...dropAt, ...op.f32Mul, ...f32.store(),
+    ]))),
+  ];
   const tile: Code = [
     ...forLoop(f, 'jj', i32.const(0), g('n'), 4, blockScores),
-    ...perRow(i32.const(R), ifElse([...g('r'), ...g('rb'), ...i32.lt_s], rowSoftmax, zeroBytes(g('sr'), nBytes))),
+    ...perRow(i32.const(R), ifElse([...g('r'), ...g('rb'), ...i32.lt_s], rowMax, setStat(8 * R, f32.const(Infinity)))),
+    ...expRows((r) => [...g('st'), ...v128.load32_splat(8 * R + 4 * r)], as),
+    ...rowSums,
     // every block row's accumulator += its weights · the tile's rows of v
     ...weightedRows(as, (r) => [...g('acc'), ...g('evb'), ...i32.const(r), ...i32.mul, ...i32.add], 'v', 'vs', 'Ev'),
   ];
@@ -259,7 +288,7 @@ export function attentionForward(): { fn: Fn; body: Code } {
     ...blockStart,
     ...zeroBytes(g('acc'), [...g('evb'), ...i32.const(R), ...i32.mul]),
     ...forLoop(f, 'r', i32.const(0), i32.const(R), 1, [...setStat(0, NEG_INF), ...setStat(4 * R, f32.const(0))]),
-    ...transposeBlock('q', 'qs', 'E', 'qt'),
+    ...transposeBlock(g('q'), g('qs'), g('E'), g('qt')),
     ...tiles(tile),
     // o = acc / l (acc is all zeros when l is 0), and the rows' stats
     ...perRow(g('rb'), [
@@ -278,9 +307,9 @@ export function attentionForward(): { fn: Fn; body: Code } {
     ...f.set('evb', g('Ev'), i32.const(4), i32.mul),
     ...f.set('acc', g('buf'), i32.const(R * TILE * 4), i32.add),
     ...f.set('st', g('acc'), g('evb'), i32.const(R), i32.mul, i32.add),
-    ...f.set('qt', g('st'), i32.const(2 * R * 4), i32.add),
+    ...f.set('qt', g('st'), i32.const(3 * R * 4), i32.add),
     ...start([...g('qt'), ...g('E'), ...i32.const(R * 4), ...i32.mul, ...i32.add]),
-    ...transposeIn('k', 'ks', 'E', 'kt'),
+    ...transposeIn(g('k'), g('ks'), g('E'), g('kt')),
     ...forLoop(f, 'i0', i32.const(0), g('L'), R, block),
   ];
   return { fn: f, body: [...K.k.prologue, ...body] };
@@ -296,11 +325,14 @@ export function attentionForward(): { fn: Fn; body: Code } {
  */
 export function attentionBackward(): { fn: Fn; body: Code } {
   const K = kernel('attn_bwd', ['q', 'k', 'v', 'o', 'go', 'lse', 'dq', 'dk', 'dv', 'os', 'gs']);
-  const { f, g, ys, hsum, inTile, blockDots, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock, expRow, dropAt, blockStart, tiles, start, setStat } = K;
-  f.locals('i32', 'zb', 'gt', 'dqs', 'vt', 'dkt', 'dvt', 'oi', 'gi');
+  const { f, g, ys, hsum, inTile, copyLine, blockDots, blockScores, masked, perRow, weightedRows, transposeIn, transposeBlock, expRow, dropAt, blockStart, tiles, start, setStat } = K;
+  f.locals('i32', 'zb', 'gt', 'dqs', 'vt', 'dkt', 'dvt', 'oi', 'gi', 'w');
   const as = Array.from({ length: R }, (_, r) => `a${r}`);
   f.locals('v128', ...as, 'z4', 'p4');
   const lt = (a: Code, b: Code): Code => [...a, ...b, ...i32.lt_s];
+  /** body twice, in a loop (one copy of its code): `a(x, y)` is local x the first time, y the second. */
+  const pairs = (body: (a: (x: string, y: string) => Code) => Code): Code =>
+    forLoop(f, 'w', i32.const(0), i32.const(2), 1, body((x, y) => [...g(x), ...g(y), ...g('w'), ...i32.eqz, ...ctl.select]));
   /** Row i0 + r's dq row, or its spare row in buf when i0 + r ≥ L. */
   const dqRow = (r: number): Code => [
     ...g('dq'), ...g('i0'), ...i32.const(r), ...i32.add, ...g('E'), ...i32.mul, ...i32.const(4), ...i32.mul, ...i32.add,
@@ -373,17 +405,13 @@ export function attentionBackward(): { fn: Fn; body: Code } {
   const block: Code = [
     ...blockStart,
     ...rowStats,
-    ...transposeBlock('q', 'qs', 'E', 'qt'),
-    ...transposeBlock('go', 'gs', 'Ev', 'gt'),
+    ...pairs((a) => transposeBlock(a('q', 'go'), a('qs', 'gs'), a('E', 'Ev'), a('qt', 'gt'))),
     ...tiles(tile),
   ];
   /** The contiguous rows [S, cols] at `to` = the transposed `from` (rows of sp4 bytes). */
-  const transposeOut = (from: string, cols: string, to: string): Code =>
-    forLoop(f, 'j0', i32.const(0), g('S'), 1, forLoop(f, 'e', i32.const(0), g(cols), 1, [
-      ...g(to), ...g('j0'), ...g(cols), ...i32.mul, ...g('e'), ...i32.add, ...i32.const(4), ...i32.mul, ...i32.add,
-      ...g(from), ...g('e'), ...g('sp4'), ...i32.mul, ...i32.add, ...g('j0'), ...i32.const(4), ...i32.mul, ...i32.add, ...f32.load(),
-      ...f32.store(),
-    ]));
+  const transposeOut = (from: Code, cols: Code, to: Code): Code =>
+    forLoop(f, 'j0', i32.const(0), g('S'), 1,
+      copyLine([...from, ...g('j0'), ...i32.const(4), ...i32.mul, ...i32.add], g('sp4'), [...to, ...g('j0'), ...cols, ...i32.mul, ...i32.const(4), ...i32.mul, ...i32.add], i32.const(4), cols));
   const size = (cols: string): Code => [...g(cols), ...g('sp4'), ...i32.mul];
   const body = [
     ...f.set('zb', g('buf'), i32.const(R * TILE * 4), i32.add),
@@ -395,13 +423,11 @@ export function attentionBackward(): { fn: Fn; body: Code } {
     ...f.set('vt', g('kt'), size('E'), i32.add),
     ...f.set('dkt', g('vt'), size('Ev'), i32.add),
     ...f.set('dvt', g('dkt'), size('E'), i32.add),
-    ...transposeIn('k', 'ks', 'E', 'kt'),
-    ...transposeIn('v', 'vs', 'Ev', 'vt'),
+    ...pairs((a) => transposeIn(a('k', 'v'), a('ks', 'vs'), a('E', 'Ev'), a('kt', 'vt'))),
     // dkᵀ and dvᵀ start at zero
     ...forLoop(f, 'e', g('dkt'), [...g('dvt'), ...size('Ev'), ...i32.add], 16, [...g('e'), ...ZERO, ...v128.store()]),
     ...forLoop(f, 'i0', i32.const(0), g('L'), R, block),
-    ...transposeOut('dkt', 'E', 'dk'),
-    ...transposeOut('dvt', 'Ev', 'dv'),
+    ...pairs((a) => transposeOut(a('dkt', 'dvt'), a('E', 'Ev'), a('dk', 'dv'))),
   ];
   return { fn: f, body: [...K.k.prologue, ...body] };
 }
