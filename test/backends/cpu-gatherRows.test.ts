@@ -1,6 +1,7 @@
 // The CPU backend's row-by-row gather and scatterAdd (an index broadcast over contiguous rows,
 // as embedding lookups make) against values picked and summed by hand, with the element walk
-// still serving other layouts (a transposed table, an index that varies along the row).
+// still serving other layouts (a transposed table, an index that varies along the row), and the
+// module's vector add serving rows of whole vectors in its memory.
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
 import type { View } from '../../src/core/backend.js';
@@ -32,6 +33,20 @@ describe('cpu gather and scatterAdd by rows', () => {
       expect(Array.from(out)).toEqual(want);
     });
   }
+
+  it('adds rows of whole vectors in the module memory with its vector add, and leaves the other rows alone', () => {
+    expect(cpu.info.path).toBe('wasm');
+    // rows of 8 floats (two vectors), the source and the result both in the memory; a row index
+    // repeated, so some targets take two rows and some none
+    const W = 8, src = cpu.fill(ids.length * W, 'float32', 0) as Float32Array;
+    expect(src.buffer).toBeInstanceOf(SharedArrayBuffer);
+    src.set(Float32Array.from({ length: ids.length * W }, (_, i) => (i % 7) * 0.25 - 1));
+    const got = cpu.scatterAdd(view(src, [ids.length, W], [W, 1]), 0, view(Int32Array.from(ids), [ids.length, W], [1, 0]), [V, W]);
+    expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const want = new Array<number>(V * W).fill(0);
+    ids.forEach((j, r) => { for (let k = 0; k < W; k++) want[j * W + k] += src[r * W + k]!; });
+    expect(Array.from(got)).toEqual(want);
+  });
 
   it('leaves an index that varies along the row to the element walk', () => {
     const table = Float32Array.from({ length: 12 }, (_, i) => i);

@@ -42,17 +42,27 @@ export function gatherRows(x: View<TypedArray>, axis: number, index: View<TypedA
   return true;
 }
 
-/** scatterAdd of `src` into the zeroed contiguous `out` (strides `os`) row by row; false (nothing written) when the index does not name rows. */
-export function scatterAddRows(src: View<TypedArray>, axis: number, index: View<TypedArray>, out: TypedArray, os: readonly number[]): boolean {
+/** out[oo..oo + len) += src[so..so + len): one row of a scatter-add, at element offsets. */
+export type AddRow = (oo: number, so: number, len: number) => void;
+
+/**
+ * scatterAdd of `src` into the zeroed contiguous `out` (strides `os`) row by row, each row by
+ * `addRow` when given (the caller's faster loop for these storages); false (nothing written)
+ * when the index does not name rows.
+ */
+export function scatterAddRows(src: View<TypedArray>, axis: number, index: View<TypedArray>, out: TypedArray, os: readonly number[], addRow?: AddRow): boolean {
   if (!byRows(src, axis, index) || os[os.length - 1] !== 1) return false;
   const last = index.shape.length - 1, len = index.shape[last]!, ss = src.storage;
+  const add: AddRow = addRow ?? ((oo, so, n) => {
+    for (let k = 0; k < n; k++) out[oo + k] += ss[so + k]!;
+  });
   forEachRow(index, (_, j, idx) => {
     let so = src.offset, oo = 0;
     for (let d = 0; d < last; d++) {
       so += idx[d]! * src.strides[d]!;
       oo += (d === axis ? j : idx[d]!) * os[d]!;
     }
-    for (let k = 0; k < len; k++) out[oo + k] += ss[so + k]!;
+    add(oo, so, len);
   });
   return true;
 }
