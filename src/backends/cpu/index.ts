@@ -97,11 +97,17 @@ interface WasmKernels {
 let wasmRuntime: WasmKernels | null | undefined;
 function wasm(): WasmKernels | null {
   if (wasmRuntime === undefined) {
-    const rt = startWasm();
+    const rt = startWasm({ relaxed: relaxedWanted() });
     const arena = rt ? new Arena(rt) : null;
     wasmRuntime = rt && arena && { rt, arena, matmul: new WasmMatmul(arena), elementwise: new WasmElementwise(arena), reductions: new WasmReductions(arena), select: new WasmSelect(arena) };
   }
   return wasmRuntime;
+}
+
+/** Relaxed SIMD where the engine has it, unless the environment variable TSGRAD_CPU_RELAXED is 0 (read once, when the module starts). */
+function relaxedWanted(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_RELAXED'];
+  return env !== '0' && env !== 'false';
 }
 
 function wasmWanted(options: CpuOptions): boolean {

@@ -79,8 +79,10 @@ function canShare(): boolean {
 
 /**
  * Builds, validates and compiles the module, or null where the engine has no WebAssembly SIMD
- * or refuses the module or its memory (then the backend stays on its JavaScript path).
- * `relaxed: false` keeps plain SIMD128 even where relaxed SIMD validates.
+ * or refuses the module or its memory (then the backend stays on its JavaScript path). Relaxed
+ * SIMD's fused multiply-add goes into the matmul wherever the engine has it, on Node 20 and 21
+ * by turning on V8's flag for it (see enableRelaxedSimd); `relaxed: false` keeps plain SIMD128
+ * and leaves the flag alone.
  */
 export function startWasm(options: { relaxed?: boolean } = {}): WasmRuntime | null {
   if (typeof WebAssembly !== 'object') return null;
@@ -91,11 +93,36 @@ export function startWasm(options: { relaxed?: boolean } = {}): WasmRuntime | nu
   }
 }
 
+/** What this file reads of Node's `process`, where there is one. */
+interface NodeProcess {
+  versions?: { node?: string };
+  execArgv?: string[];
+  getBuiltinModule?(id: string): unknown;
+}
+
+/**
+ * Turns on V8's relaxed SIMD where Node has it behind a flag: Node 20 and 21 (V8 11.3 to 11.8)
+ * implement it but validate it only under --experimental-wasm-relaxed-simd, which browsers and
+ * Node 22 and later no longer need. V8 reads the flag whenever it validates or compiles a module,
+ * so setting it before the backend's first module is enough, and the worker threads started
+ * afterwards see it too. Not where the process froze its flags (--freeze-flags-after-init, when
+ * V8 stops the process on any later change). True if the flag was set.
+ */
+function enableRelaxedSimd(): boolean {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  const major = Number(proc?.versions?.node?.split('.')[0]);
+  if ((major !== 20 && major !== 21) || typeof proc?.getBuiltinModule !== 'function') return false;
+  if ((proc.execArgv ?? []).some((a) => a.replaceAll('_', '-').includes('freeze-flags'))) return false;
+  (proc.getBuiltinModule('node:v8') as { setFlagsFromString(flags: string): void }).setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return true;
+}
+
 function start(tryRelaxed: boolean): WasmRuntime | null {
   const shared = canShare();
   const relaxedBytes = tryRelaxed ? moduleBytes(true, shared) : null;
-  const relaxed = relaxedBytes !== null && WebAssembly.validate(relaxedBytes[0]!);
-  const bytes = relaxed ? relaxedBytes : moduleBytes(false, shared);
+  let relaxed = relaxedBytes !== null && WebAssembly.validate(relaxedBytes[0]!);
+  if (relaxedBytes && !relaxed && enableRelaxedSimd()) relaxed = WebAssembly.validate(relaxedBytes[0]!);
+  const bytes = relaxed && relaxedBytes ? relaxedBytes : moduleBytes(false, shared);
   if (!bytes.every((b) => WebAssembly.validate(b))) return null;
   const compiled = bytes.map((b) => new WebAssembly.Module(b));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
