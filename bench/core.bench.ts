@@ -42,9 +42,12 @@ await tf.setBackend('wasm');
 const tfjsWasmThreads = getThreadsCount();
 const tfjsWasmSimd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
 
-/** jax-js on its WebAssembly device, in this process (without relaxed SIMD), and in a child process with it. */
+/**
+ * jax-js on its WebAssembly device, in this process (with relaxed SIMD where tsgrad has it: the
+ * CPU backend turns on Node 20's flag), and in a child process on plain SIMD128.
+ */
 const JAX = 'jax-js/wasm';
-const JAX_RELAXED = 'jax-js/wasm relaxed-simd';
+const JAX_SIMD128 = 'jax-js/wasm simd128';
 await initJax();
 const jaxCases = jaxCoreCases();
 
@@ -283,12 +286,12 @@ for (const section of [matmulTasks, trainingShapeTasks, linearForwardTasks, () =
   if (leaks.tfjs !== 0) throw new Error(`benchmark runs leaked tfjs tensors (${JSON.stringify(leaks)}); the comparison would be unfair`);
 }
 
-// jax-js's fused multiply-add path needs Node's relaxed SIMD, which would change tsgrad's kernels
-// too if this process had it: so jax-js runs once more, alone, in a child process with the flag.
-const relaxed = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.execArgv, join(dirname(fileURLToPath(import.meta.url)), 'peers', 'coreJax.ts')], { encoding: 'utf8' });
-if (relaxed.status !== 0) throw new Error(`jax-js with relaxed SIMD failed:\n${relaxed.stderr}`);
-const relaxedMs = JSON.parse(relaxed.stdout.trim().split('\n').pop()!) as Record<string, number>;
-for (const [name, ms] of Object.entries(relaxedMs)) rows.push({ suite: 'core', case: name, impl: JAX_RELAXED, meanMs: ms, medianMs: ms, rmePercent: 0, samples: name === 'matmul 1024' ? 10 : 30 });
+// jax-js beside tsgrad shares this process's engine, relaxed SIMD included; it runs once more,
+// alone, in a child process without it (no tsgrad there to turn Node 20's flag on).
+const plain = spawnSync(process.execPath, [...process.execArgv, join(dirname(fileURLToPath(import.meta.url)), 'peers', 'coreJax.ts')], { encoding: 'utf8' });
+if (plain.status !== 0) throw new Error(`jax-js on plain SIMD128 failed:\n${plain.stderr}`);
+const plainMs = JSON.parse(plain.stdout.trim().split('\n').pop()!) as Record<string, number>;
+for (const [name, ms] of Object.entries(plainMs)) rows.push({ suite: 'core', case: name, impl: JAX_SIMD128, meanMs: ms, medianMs: ms, rmePercent: 0, samples: name === 'matmul 1024' ? 10 : 30 });
 
 /** impl's speed over `other`'s in a case (>1: impl is faster), from the per-round medians. */
 function speed(r: BenchRow, other: BenchRow | undefined): string {
@@ -299,7 +302,7 @@ function speed(r: BenchRow, other: BenchRow | undefined): string {
 
 function ratioTable(rs: BenchRow[]): string {
   const lines = [
-    '| case | tsgrad impl | median ms | speed vs tfjs/wasm | vs tfjs/cpu | vs jax-js/wasm | vs jax-js relaxed-simd | vs tsgrad js path | GFLOP/s |',
+    '| case | tsgrad impl | median ms | speed vs tfjs/wasm | vs tfjs/cpu | vs jax-js/wasm | vs jax-js simd128 | vs tsgrad js path | GFLOP/s |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rs) {
@@ -307,7 +310,7 @@ function ratioTable(rs: BenchRow[]): string {
     const find = (impl: string) => rs.find((o) => o.case === r.case && o.impl === impl);
     lines.push(
       `| ${r.case} | ${r.impl.replace('tsgrad/cpu', '') || 'wasm'} | ${r.medianMs!.toFixed(3)} | ${speed(r, find(TFJS_WASM))} | ${speed(r, find(TFJS_CPU))} | ` +
-        `${speed(r, find(JAX))} | ${find(JAX_RELAXED) ? `${(find(JAX_RELAXED)!.medianMs! / r.medianMs!).toFixed(2)}×` : ''} | ` +
+        `${speed(r, find(JAX))} | ${find(JAX_SIMD128) ? `${(find(JAX_SIMD128)!.medianMs! / r.medianMs!).toFixed(2)}×` : ''} | ` +
         `${r.impl === OURS_JS ? '' : speed(r, find(OURS_JS))} | ${r.gflops ? r.gflops.toFixed(2) : ''} |`,
     );
   }
@@ -326,8 +329,9 @@ const notes = [
     '"js path" is tsgrad\'s plain-JavaScript path (`setBackend(\'cpu\', { wasm: false })`): the whole CPU backend before the WebAssembly one, ' +
     'with its fused softmax kernel. On the wasm path, float32 tensors live in the WebAssembly memory, so kernels neither copy in nor out. ' +
     'jax-js (@jax-js/jax 0.1.25) runs on its WebAssembly device with each training step one jit-compiled function (loss, gradient, update; ' +
-    'bench/peers/coreJax.ts): "vs jax-js/wasm" is measured in the rounds beside tsgrad, without relaxed SIMD; "vs jax-js relaxed-simd" is a ' +
-    'separate child process under --experimental-wasm-relaxed-simd after the rounds (its median over ours, not paired by round).',
+    `bench/peers/coreJax.ts): "vs jax-js/wasm" is measured in the rounds beside tsgrad, in the same engine (${String(getBackendInfo('cpu').simd)}: the ` +
+    'CPU backend turns on Node 20\'s relaxed-SIMD flag, and jax-js takes fused multiply-add where it validates); "vs jax-js simd128" is a ' +
+    'separate child process without relaxed SIMD after the rounds (its median over ours, not paired by round).',
   ratioTable(rows),
 ];
 console.log(notes[2]);

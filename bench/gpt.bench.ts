@@ -17,7 +17,7 @@ import { initJax, jaxGptStep } from './peers/gptJax.js';
 
 const SHAPE = GPT_SHAPE;
 const GEN_TOKENS = 56, PROMPT_LEN = 8, ROUNDS = 5;
-/** tinybench's settings for every timed task, here and in the relaxed-SIMD child. */
+/** tinybench's settings for every timed task, here and in the SIMD128 child. */
 const STEP_TIMING = { time: 3000, iterations: 8 };
 const here = dirname(fileURLToPath(import.meta.url));
 const loadAtStart = loadavg()[0]!;
@@ -64,14 +64,14 @@ function pytorchRound(): BenchRow[] {
   })));
 }
 
-/** tsgrad's steps in a child process under --experimental-wasm-relaxed-simd (fused multiply-add, the default in browsers and Node 22). */
-function relaxedRound(): BenchRow[] {
+/** tsgrad's steps in a child process with TSGRAD_CPU_RELAXED=0: plain SIMD128, as on an engine without relaxed SIMD. */
+function simd128Round(): BenchRow[] {
   const args = JSON.stringify({ threads: [1, threads], ...STEP_TIMING });
-  const run = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.execArgv, join(here, 'peers', 'gptRelaxed.ts'), args], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`tsgrad with relaxed SIMD failed:\n${run.stderr}`);
+  const run = spawnSync(process.execPath, [...process.execArgv, join(here, 'peers', 'gptSimd128.ts'), args], { encoding: 'utf8', env: { ...process.env, TSGRAD_CPU_RELAXED: '0' } });
+  if (run.status !== 0) throw new Error(`tsgrad on plain SIMD128 failed:\n${run.stderr}`);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, Record<'full' | 'lora', { ms: number; samples: number }>>;
   return Object.entries(out).flatMap(([n, r]) => (['full', 'lora'] as const).map((k) => ({
-    suite: 'gpt', case: CASES[k], impl: `tsgrad/cpu ${n} thread${n === '1' ? '' : 's'}, relaxed SIMD`, meanMs: r[k].ms, medianMs: r[k].ms, rmePercent: 0, samples: r[k].samples, roundMediansMs: [r[k].ms],
+    suite: 'gpt', case: CASES[k], impl: `tsgrad/cpu ${n} thread${n === '1' ? '' : 's'}, SIMD128`, meanMs: r[k].ms, medianMs: r[k].ms, rmePercent: 0, samples: r[k].samples, roundMediansMs: [r[k].ms],
   })));
 }
 
@@ -82,7 +82,7 @@ for (let round = 0; round < ROUNDS; round++) {
     ...(await measure('gpt', oursTasks(OURS), STEP_TIMING)),
     ...(await measure('gpt', oursTasks(OURS_1T), STEP_TIMING)),
     ...(await measure('gpt', jaxTasks, STEP_TIMING)),
-    ...relaxedRound(),
+    ...simd128Round(),
     ...pytorchRound(),
   ];
   configureMatmulThreads({ threads });
@@ -120,8 +120,11 @@ const notes = [
     '(time / PyTorch\'s time in the same round); above 1× means slower than PyTorch. The model: GPT-2 blocks (transformers\' GPT2LMHeadModel in ' +
     'tsgrad and PyTorch), 2 layers, width 64, 4 heads, context 64, 96 symbols, batch 32, AdamW (lr 1e-3, weight decay 0.01); LoRA r4, alpha 8 ' +
     'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s threaded kernels (matmul, attention) to one thread (its other ' +
-    'kernels are single-threaded). "relaxed SIMD" rows run the same steps, timed the same way, in a child process under Node\'s ' +
-    '--experimental-wasm-relaxed-simd, where the kernels use fused multiply-add as they do by default in browsers and Node 22 and later (bench/peers/gptRelaxed.ts). PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
+    'kernels are single-threaded). tsgrad\'s matmuls use relaxed SIMD\'s fused multiply-add where the engine has it, as browsers and Node 22 and ' +
+    'later do by default; on Node 20, where V8 keeps it behind a flag, the backend turns the flag on when it starts, so jax-js, in the same process, ' +
+    'has it too. "SIMD128" rows run the same steps, timed the same way, in a child process with TSGRAD_CPU_RELAXED=0, which keeps plain SIMD128: ' +
+    'a multiply and an add for every multiply-add, as on an engine without relaxed SIMD (bench/peers/gptSimd128.ts). ' +
+    'PyTorch\'s threads are torch.set_num_threads. Generation is greedy with the key/value cache from an 8-token prompt. ' +
     'jax-js runs one jit-compiled function per step (loss, gradient and AdamW) on its WebAssembly device, the only one it has in Node. In Node 20 ' +
     'its dotProductAttention fails (its einsum parser needs iterator helpers, Node 22+) and its jit cannot compile the scatter that is the gradient ' +
     'of `take`, so there attention is composed (q·kᵀ, a causal where, softmax, ·v) and the embedding and the loss pick are one-hot products ' +

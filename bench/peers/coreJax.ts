@@ -1,8 +1,8 @@
 // The core suite's cases in jax-js (@jax-js/jax) on its WebAssembly device: matmuls, and the
 // single-layer training steps (LoRA r4 and full fine-tuning with Adam, the MLP with SGD), each
 // step one jit-compiled function of loss, gradient and update. Run directly, it measures them
-// itself and prints JSON: the core suite runs it so under Node's --experimental-wasm-relaxed-simd,
-// which jax-js's fused multiply-add path needs.
+// itself and prints JSON: the core suite runs it so in a child process without relaxed SIMD
+// (jax-js's fused multiply-add path), which the suite's own process has.
 import { type Array as JaxArray, defaultDevice, init, jit, nn, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
 
 type Tree = Record<string, JaxArray>;
