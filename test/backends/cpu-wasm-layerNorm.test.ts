@@ -1,7 +1,8 @@
 // The WebAssembly LayerNorm kernels against the JavaScript ones (float64 row sums, the
 // reference core's fused-layerNorm test holds to the composed ops) on rows whose length is not a
 // multiple of 4, with and without weight and bias, inputs inside the module's memory and outside,
-// and a neighbouring row of infinities that must not leak into the others.
+// more rows than the backward's float32 column block, and a neighbouring row of infinities that
+// must not leak into the others.
 import { describe, expect, it } from 'vitest';
 import { layerNormBackward, layerNormForward } from '../../src/backends/cpu/layerNorm.js';
 import { Arena } from '../../src/backends/cpu/wasm/arena.js';
@@ -55,6 +56,22 @@ describe('WebAssembly LayerNorm kernels', () => {
           expectClose(wasm.db, js.db, 1e-5, `${what}: dbias`);
         }
       }
+    }
+  });
+
+  it('sum dweight and dbias over many rows, in blocks and a partial last block, as JavaScript does in float64', () => {
+    // 37 rows: two whole blocks of 16 and a last of 5; relative to the sum of the terms' sizes, as a column sum can cancel
+    for (const d of [6, 64]) {
+      const rows = 37;
+      const { wasm, js } = both(rows, d, { w: true, b: true }, true, wave(rows * d, 7, 1, 2));
+      const g = wave(rows * d, 4);
+      for (let i = 0; i < d; i++) {
+        let size = 0;
+        for (let r = 0; r < rows; r++) size += Math.abs(g[r * d + i]!);
+        expect(Math.abs(wasm.db[i]! - js.db[i]!)).toBeLessThan(1e-6 * size);
+        expect(Math.abs(wasm.dw[i]! - js.dw[i]!)).toBeLessThan(1e-5 * size);
+      }
+      expectClose(wasm.dx, js.dx, 1e-4, `d ${d}: dx`);
     }
   });
 

@@ -6,16 +6,17 @@ import { addWidened, lanesInit, rowFn } from './reduce.js';
 
 /*
  * LayerNorm's fused kernels (see ../layerNorm.ts for the JavaScript ones and the formulas) in
- * float32 SIMD over contiguous rows of d floats. Row sums (mean, variance, Σĝ, Σĝ·x̂) and the
- * column sums of dweight and dbias accumulate in float64, as the JavaScript kernels do; the rest
- * is float32, as in core's composed form. The vector that runs past a row's end is masked: its
+ * float32 SIMD over contiguous rows of d floats. The forward's row sums (mean, variance)
+ * accumulate in float64, as the JavaScript kernels do. The backward's row sums (Σĝ, Σĝ·x̂) are
+ * float32 vectors, as PyTorch's are, and the column sums of dweight and dbias add blocks of rows
+ * in float32 before joining float64 totals; the rest is float32, as in core's composed form. The vector that runs past a row's end is masked: its
  * lanes beyond d add nothing and are stored back unchanged, so a row never changes the next.
  * A small module of its own, compiled on first use.
  */
 
 /** Scalar and SIMD instructions the emitter's tables leave out, named as in the text format. */
 const op = {
-  f32Mul: [0x94], f64Div: [0xa3], f64Sqrt: [0x9f], f64Add: [0xa0], f64ConvertI32: [0xb7], f64PromoteF32: [0xbb],
+  f32Add: [0x92], f32Mul: [0x94], f32Div: [0x95], f32ConvertI32: [0xb2], i32Or: [0x72], f64Div: [0xa3], f64Sqrt: [0x9f], f64Add: [0xa0], f64ConvertI32: [0xb7], f64PromoteF32: [0xbb],
   f64Const1: [0x44, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f],
   f64x2Mul: [0xfd, ...u32(0xf2)],
 } as const;
@@ -82,38 +83,38 @@ function layerNormForward(): { fn: Fn; body: Code } {
   return { fn: f, body: [...lanesInit(f), ...k.prologue, ...rows] };
 }
 
+/** Rows whose dweight and dbias columns add up in float32 before they join the float64 totals. */
+const COLUMN_BLOCK = 16;
+
 /**
- * `ln_bwd(g, x, mean, rstd, w, rows, d, dx, accw, accb)`: dx's rows (see ../layerNorm.ts), and
- * Σ g·x̂ and Σ g over the rows added into the float64 columns accw and accb (d rounded up to 4,
- * zeroed by the caller); w at address 0 is left out.
+ * `ln_bwd(g, x, mean, rstd, w, rows, d, dx, accw, accb, colw, colb)`: dx's rows (see
+ * ../layerNorm.ts), with w's d floats (ones where the layer has no weight), and Σ g·x̂ and Σ g
+ * over the rows added into the float64 columns accw and accb (d rounded up to 4, zeroed by the
+ * caller). Row sums are float32 vectors; the columns gather COLUMN_BLOCK rows in the float32
+ * columns colw and colb before joining the float64 ones: a float64 read-modify-write of every
+ * column for every row cost more than the rest of the kernel.
  */
 function layerNormBackward(): { fn: Fn; body: Code } {
-  const { f, k, mask } = rowFn('ln_bwd', ['g', 'x', 'mean', 'rstd', 'w', 'rows', 'd', 'dx', 'accw', 'accb']);
-  f.locals('i32', 'grow', 'dxrow', 'col').locals('v128', 'gv', 'xh', 'gy', 'v', 'm4', 'rs4', 'a4', 'c4', 's1', 's2', 's3', 's4');
+  const { f, k, mask } = rowFn('ln_bwd', ['g', 'x', 'mean', 'rstd', 'w', 'rows', 'd', 'dx', 'accw', 'accb', 'colw', 'colb']);
+  f.locals('i32', 'grow', 'dxrow', 'cols').locals('v128', 'gv', 'xh', 'gy', 'm4', 'rs4', 'a4', 'c4', 's1', 's2', 'in');
   const { at, rowAt } = addressing(f);
-  const inRow = (value: Code): Code => [...value, ...k.of(0), ...mask('d', 'j'), ...v128.bitselect];
-  // g, x̂ = (x − m)·rstd and ĝ = g·w of the vector at j, zero beyond the row
+  // g, x̂ = (x − m)·rstd and ĝ = g·w of the vector at j
   const load: Code = [
-    ...f.set('gv', inRow([...at('grow'), ...v128.load()])),
-    ...f.set('xh', inRow([...at('row'), ...v128.load(), ...f.get('m4'), ...f32x4.sub, ...f.get('rs4'), ...f32x4.mul])),
-    ...f.set('gy', f.get('gv')),
-    ...ifElse(f.get('w'), f.set('gy', inRow([...f.get('gv'), ...at('w'), ...v128.load(), ...f32x4.mul]))),
+    ...f.set('gv', at('grow'), v128.load()),
+    ...f.set('xh', at('row'), v128.load(), f.get('m4'), f32x4.sub, f.get('rs4'), f32x4.mul),
+    ...f.set('gy', f.get('gv'), at('w'), v128.load(), f32x4.mul),
   ];
-  /** The float64 column pair at `base` + j·8 += the f32x4 local `v`, widened. */
-  const addColumns = (base: string): Code => [
-    ...f.set('col', f.get(base), f.get('j'), i32.const(8), i32.mul, i32.add),
-    ...f.get('col'), ...f.get('col'), ...v128.load(), ...f.get('v'), ...f64x2.promote_low_f32x4, ...f64x2.add, ...v128.store(),
-    ...f.get('col'), ...f.get('col'), ...v128.load(16), ...f.get('v'), ...f.get('v'), ...HIGH_HALF, ...f64x2.promote_low_f32x4, ...f64x2.add, ...v128.store(16),
-  ];
+  /** The float32 column at `base` + j·4 += value. */
+  const addColumn = (base: string, value: Code): Code => [...at(base), ...at(base), ...v128.load(), ...value, ...f32x4.add, ...v128.store()];
+  // Lanes past the row's end (the next row's, maybe infinite) are kept out of the row sums; in
+  // the columns they land in the padding, which nothing reads.
   const sumStep = [
     ...load,
-    ...addWidened(f, 'gy', 's1', 's2'),
-    ...f.set('v', f.get('gy'), f.get('xh'), f32x4.mul),
-    ...addWidened(f, 'v', 's3', 's4'),
-    ...f.set('v', f.get('gv'), f.get('xh'), f32x4.mul),
-    ...addColumns('accw'),
-    ...f.set('v', f.get('gv')),
-    ...addColumns('accb'),
+    ...f.set('in', mask('d', 'j')),
+    ...f.set('s1', f.get('s1'), f.get('gy'), f.get('in'), v128.and, f32x4.add),
+    ...f.set('s2', f.get('s2'), f.get('gy'), f.get('xh'), f32x4.mul, f.get('in'), v128.and, f32x4.add),
+    ...addColumn('colw', [...f.get('gv'), ...f.get('xh'), ...f32x4.mul]),
+    ...addColumn('colb', f.get('gv')),
   ];
   // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
   const outStep = [
@@ -122,26 +123,45 @@ function layerNormBackward(): { fn: Fn; body: Code } {
     ...f.get('gy'), ...f.get('a4'), ...f32x4.sub, ...f.get('xh'), ...f.get('c4'), ...f32x4.mul, ...f32x4.sub, ...f.get('rs4'), ...f32x4.mul,
     ...at('dxrow'), ...v128.load(), ...mask('d', 'j'), ...v128.bitselect, ...v128.store(),
   ];
+  /** The float64 column pair at `acc` + j·8 += the float32 column at `col` + j·4, widened, and that column zeroed. */
+  const flushColumn = (col: string, acc: string): Code => [
+    ...f.set('gv', at(col), v128.load()),
+    ...f.set('grow', f.get(acc), f.get('j'), i32.const(8), i32.mul, i32.add),
+    ...f.get('grow'), ...f.get('grow'), ...v128.load(), ...f.get('gv'), ...f64x2.promote_low_f32x4, ...f64x2.add, ...v128.store(),
+    ...f.get('grow'), ...f.get('grow'), ...v128.load(16), ...f.get('gv'), ...f.get('gv'), ...HIGH_HALF, ...f64x2.promote_low_f32x4, ...f64x2.add, ...v128.store(16),
+    ...at(col), ...k.of(0), ...v128.store(),
+  ];
+  const flush = forLoop(f, 'j', i32.const(0), f.get('d'), 4, [...flushColumn('colw', 'accw'), ...flushColumn('colb', 'accb')]);
   const stat = (base: string): Code => [...f.get(base), ...f.get('r'), ...i32.const(4), ...i32.mul, ...i32.add, ...v128.load32_splat()];
-  const rowMean = (a: string, b: string): Code => [...sum64(f, a, b), ...f.get('d'), ...op.f64ConvertI32, ...op.f64Div, ...f32.demote_f64, ...f32x4.splat];
+  const hsum = (v: string): Code => [
+    ...f.get(v), ...f32x4.extract_lane(0), ...f.get(v), ...f32x4.extract_lane(1), ...op.f32Add,
+    ...f.get(v), ...f32x4.extract_lane(2), ...op.f32Add, ...f.get(v), ...f32x4.extract_lane(3), ...op.f32Add,
+  ];
+  const rowMean = (v: string): Code => [...hsum(v), ...f.get('d'), ...op.f32ConvertI32, ...op.f32Div, ...f32x4.splat];
   const rows = forLoop(f, 'r', i32.const(0), f.get('rows'), 1, [
     ...f.set('row', rowAt('x')),
     ...f.set('grow', rowAt('g')),
     ...f.set('dxrow', rowAt('dx')),
     ...f.set('m4', stat('mean')),
     ...f.set('rs4', stat('rstd')),
-    ...['s1', 's2', 's3', 's4'].flatMap((s) => f.set(s, k.of(0))),
+    ...f.set('s1', k.of(0)),
+    ...f.set('s2', k.of(0)),
     ...forLoop(f, 'j', i32.const(0), f.get('d'), 4, sumStep),
-    ...f.set('a4', rowMean('s1', 's2')),
-    ...f.set('c4', rowMean('s3', 's4')),
+    ...f.set('a4', rowMean('s1')),
+    ...f.set('c4', rowMean('s2')),
     ...forLoop(f, 'j', i32.const(0), f.get('d'), 4, outStep),
+    // every COLUMN_BLOCK rows, and after the last, the float32 columns join the float64 ones
+    ...ifElse([...f.get('r'), ...i32.const(1), ...i32.add, ...i32.const(COLUMN_BLOCK), ...i32.rem_u, ...i32.eqz,
+      ...f.get('r'), ...i32.const(1), ...i32.add, ...f.get('rows'), ...i32.eq, ...op.i32Or], flush),
   ]);
-  return { fn: f, body: [...lanesInit(f), ...k.prologue, ...rows] };
+  // the float32 columns start at zero
+  const zero = forLoop(f, 'j', i32.const(0), f.get('d'), 4, [...at('colw'), ...k.of(0), ...v128.store(), ...at('colb'), ...k.of(0), ...v128.store()]);
+  return { fn: f, body: [...lanesInit(f), ...k.prologue, ...zero, ...rows] };
 }
 
 type Exports = {
   ln_fwd(x: number, w: number, b: number, rows: number, d: number, eps: number, y: number, mean: number, rstd: number): void;
-  ln_bwd(g: number, x: number, mean: number, rstd: number, w: number, rows: number, d: number, dx: number, accw: number, accb: number): void;
+  ln_bwd(g: number, x: number, mean: number, rstd: number, w: number, rows: number, d: number, dx: number, accw: number, accb: number, colw: number, colb: number): void;
 };
 
 /** The module's bytes (under the 4 KiB a browser compiles synchronously on a page's main thread). */
@@ -186,14 +206,15 @@ export function layerNormBackwardWasm(
   if (!f32s.every((a) => a instanceof Float32Array) || !isF32(w) || arena.addressOf(dx) < 0) return false;
   const k = kernels(arena);
   if (!k) return false;
-  const inputs = [g, x, mean, rstd, w].filter((a): a is Float32Array => a !== null);
-  // The scratch after the copied inputs: the float64 columns of dweight and dbias.
+  // No weight multiplies by ones.
   const cols = Math.ceil(d / 4) * 4;
-  const s = arena.stage(inputs.map((data) => ({ data, from: 0, to: data.length })), 0, cols * 16);
+  const inputs = [g, x, mean, rstd, w ?? new Float32Array(d).fill(1)] as Float32Array[];
+  // The scratch after the copied inputs: the float64 columns of dweight and dbias, then their float32 partial columns.
+  const s = arena.stage(inputs.map((data) => ({ data, from: 0, to: data.length })), 0, cols * 24);
   if (!s) return false;
-  const [gAt, xAt, meanAt, rstdAt, wAt = 0] = s.at as [number, number, number, number, number?];
+  const [gAt, xAt, meanAt, rstdAt, wAt] = s.at as [number, number, number, number, number];
   const acc = new Float64Array(arena.rt.memory.buffer, s.extraAt, 2 * cols).fill(0);
-  k.ln_bwd(gAt, xAt, meanAt, rstdAt, w ? wAt : 0, rows, d, arena.addressOf(dx), s.extraAt, s.extraAt + cols * 8);
+  k.ln_bwd(gAt, xAt, meanAt, rstdAt, wAt, rows, d, arena.addressOf(dx), s.extraAt, s.extraAt + cols * 8, s.extraAt + cols * 16, s.extraAt + cols * 20);
   for (let i = 0; i < d; i++) {
     dw[i] = acc[i]!;
     db[i] = acc[cols + i]!;
