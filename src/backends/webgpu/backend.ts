@@ -19,6 +19,7 @@ import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
 import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings, keyKernels } from './wgsl/attention.js';
+import { registerAttentionBackwardKernel, registerAttentionFits, registerAttentionForwardKernel } from './wgsl/attentionRegisters.js';
 
 type GView = View<GPUStorage>;
 
@@ -556,13 +557,17 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     return [dx, dw, db];
   }
 
-  /** Fused attention's forward (wgsl/attention.ts) in one dispatch, one invocation per query row. */
+  /**
+   * Fused attention's forward in one dispatch, one invocation per query row: wgsl/attentionRegisters.ts
+   * for heads of up to 64 columns whose rows load as vec4s, else wgsl/attention.ts.
+   */
   private attention(a: AttentionArgs<GPUStorage>): { out: GPUStorage; logsumexp: GPUStorage } {
     const rows = attentionRows(a);
     const out = this.alloc(rows * a.value.shape.at(-1)!), logsumexp = this.alloc(rows);
     if (rows === 0) return { out, logsumexp };
     const mask = !a.mask ? 'none' : a.mask.dtype === 'int32' ? 'int' : 'float';
-    const kernel = attentionForwardKernel(a.query.shape.length - 2, mask, a.dropout !== null);
+    const [kr, E, Ev] = [a.query.shape.length - 2, a.query.shape.at(-1)!, a.value.shape.at(-1)!];
+    const kernel = registerAttentionFits([a.query, a.key, a.value], E, Ev) ? registerAttentionForwardKernel(kr, mask, a.dropout !== null, E, Ev) : attentionForwardKernel(kr, mask, a.dropout !== null);
     const operands = [a.query, a.key, a.value, a.mask, a.dropout].flatMap((v) => (v ? [v.storage.buffer] : []));
     this.run(kernel, attentionMeta(a, rows, f32Bits), [...operands, out.buffer, logsumexp.buffer], Math.ceil(rows / WG));
     return { out, logsumexp };
@@ -571,7 +576,8 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   /**
    * Fused attention's backward (wgsl/attention.ts) in three or four dispatches: each query row's
    * lse and D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row
-   * (one kernel for both unless a mask and dropout leave too few bindings).
+   * (one kernel for both unless a mask and dropout leave too few bindings). Heads of up to 64
+   * columns whose rows load as vec4s take dQ and dK, dV from wgsl/attentionRegisters.ts.
    */
   private attentionBackward(a: AttentionArgs<GPUStorage> & { out: GView; logsumexp: GView; grad: GView }): { query: GPUStorage; key: GPUStorage; value: GPUStorage } {
     const batches = sizeOf(a.query.shape.slice(0, -2));
@@ -584,11 +590,13 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       q: a.query.storage.buffer, k: a.key.storage.buffer, v: a.value.storage.buffer, mask: a.mask?.storage.buffer, z: a.dropout?.storage.buffer,
       o: a.out.storage.buffer, g: a.grad.storage.buffer, lse: a.logsumexp.storage.buffer, st: st.buffer, dq: dq.buffer, dk: dk.buffer, dv: dv.buffer,
     };
-    for (const kind of ['stats', 'dq', ...keyKernels(mask, a.dropout !== null)] as const) {
+    const kr = a.query.shape.length - 2, dropout = a.dropout !== null;
+    const registers = registerAttentionFits([a.query, a.key, a.value, a.grad], E, Ev);
+    for (const kind of ['stats', 'dq', ...keyKernels(mask, dropout)] as const) {
       // Every invocation writes its whole output row, so with no rows there is nothing to write.
       const rows = batches * (kind === 'stats' || kind === 'dq' ? L : S);
       if (rows === 0) continue;
-      const kernel = attentionBackwardKernel(kind, a.query.shape.length - 2, mask, a.dropout !== null);
+      const kernel = registers && (kind === 'dq' || kind === 'dkv') ? registerAttentionBackwardKernel(kind, kr, mask, dropout, E, Ev) : attentionBackwardKernel(kind, kr, mask, dropout);
       const bound = backwardBindings(kind, mask, a.dropout !== null).map((n) => buffers[n]!);
       this.run(kernel, attentionBackwardMeta(a, rows, f32Bits), bound, Math.ceil(rows / WG));
     }
