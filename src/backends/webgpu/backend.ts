@@ -12,7 +12,7 @@ import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
 import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { storedBytes } from './wgsl/half.js';
-import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
+import { SCATTER_ROWS, gatherKernel, scatterAddKernel, scatterAddRowsKernel } from './wgsl/indexing.js';
 import { DIRECT_TILE, DIRECT_WG, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { layerNormBackwardKernel, layerNormKernel } from './wgsl/layerNorm.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
@@ -457,6 +457,14 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const out = this.alloc(n);
     if (n === 0) return out;
     const rank = outShape.length;
+    // An embedding's gradient: one index per output row, repeated across the columns.
+    if (rank === 2 && axis === 0 && index.strides[1] === 0 && index.shape[1] === outShape[1] && !isHalf(src.dtype)) {
+      const [rows, cols] = outShape as [number, number];
+      const groups = Math.ceil(rows / SCATTER_ROWS) * cols;
+      const words = [groups, src.offset, index.offset, index.shape[0]!, rows, cols, index.strides[0]!, src.strides[0]!, src.strides[1]!];
+      this.run(scatterAddRowsKernel(src.dtype), words, [src.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(groups / WG));
+      return out;
+    }
     const words = [n, src.offset, index.offset, index.shape[axis]!, ...outShape, ...index.shape, ...index.strides, ...src.strides];
     this.run(scatterAddKernel(src.dtype, rank, axis), words, [src.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(n / WG));
     return out;
