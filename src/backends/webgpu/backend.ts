@@ -13,7 +13,7 @@ import { type KernelSource, WG } from './wgsl/common.js';
 import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { storedBytes } from './wgsl/half.js';
 import { SCATTER_ROWS, gatherKernel, scatterAddKernel, scatterAddRowsKernel } from './wgsl/indexing.js';
-import { DIRECT_TILE, DIRECT_WG, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { DIRECT_LARGE, DIRECT_SMALL, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { layerNormBackwardKernel, layerNormKernel } from './wgsl/layerNorm.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
@@ -404,9 +404,10 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const aligned = (...xs: number[]) => xs.every((v) => v % 4 === 0);
     const direct = this.directLayout(a, b, bst[1]!, bst[2]!, m, n, k);
     if (direct) {
-      const words = matmulMeta(m, n, k, DIRECT_TILE, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
-      const invocations = Math.ceil(m / DIRECT_TILE.bm) * Math.ceil(n / DIRECT_TILE.bn) * batches;
-      this.run(directMatmulKernel(bs.length, direct.aT, direct.bT), words, [a.storage.buffer, b.storage.buffer, out.buffer], Math.ceil(invocations / DIRECT_WG));
+      const block = m >= 32 && n >= 32 ? DIRECT_LARGE : DIRECT_SMALL;
+      const words = [...matmulMeta(m, n, k, block.tile, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! }), 4];
+      const invocations = Math.ceil(m / block.tile.bm) * Math.ceil(n / block.tile.bn) * batches;
+      this.run(directMatmulKernel(bs.length, direct.aT, direct.bT, block), words, [a.storage.buffer, b.storage.buffer, out.buffer], Math.ceil(invocations / block.wg));
       return out;
     }
     const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
@@ -424,15 +425,15 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
    * which operands it reads down their columns: on a software adapter only (a GPU's own
    * workgroup memory and barriers are what the tiled kernel is built for), and each operand
    * needs a unit stride along one axis and every other offset and stride a multiple of 4, so
-   * that axis loads as vec4s.
+   * that axis loads as vec4s; k and n multiples of 4 (C is stored as vec4s).
    */
   private directLayout(a: GView, b: GView, aBatch: readonly number[], bBatch: readonly number[], m: number, n: number, k: number): { aT: boolean; bT: boolean } | null {
-    if (!this.info.software || a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0) return null;
+    if (!this.info.software || a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0 || n % 4 !== 0) return null;
     const r = a.shape.length;
     const aligned = (...xs: readonly number[]) => xs.every((v) => v % 4 === 0);
     const [ars, acs, brs, bcs] = [a.strides[r - 2]!, a.strides[r - 1]!, b.strides[r - 2]!, b.strides[r - 1]!];
     const aT = acs === 1 && aligned(ars) ? false : ars === 1 && aligned(acs) && m % 4 === 0 ? true : null;
-    const bT = bcs === 1 && aligned(brs) && n % 4 === 0 ? false : brs === 1 && aligned(bcs) ? true : null;
+    const bT = bcs === 1 && aligned(brs) ? false : brs === 1 && aligned(bcs) ? true : null;
     if (aT === null || bT === null || !aligned(a.offset, b.offset, ...aBatch, ...bBatch)) return null;
     return { aT, bT };
   }
