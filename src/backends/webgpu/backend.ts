@@ -19,7 +19,7 @@ import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
 import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings, keyKernels } from './wgsl/attention.js';
-import { registerAttentionBackwardKernel, registerAttentionFits, registerAttentionForwardKernel } from './wgsl/attentionRegisters.js';
+import { registerAttentionBackwardKernel, registerAttentionFits, registerAttentionForwardKernel, registerAttentionInvocations } from './wgsl/attentionRegisters.js';
 
 type GView = View<GPUStorage>;
 
@@ -576,9 +576,11 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     if (rows === 0) return { out, logsumexp };
     const mask = !a.mask ? 'none' : a.mask.dtype === 'int32' ? 'int' : 'float';
     const [kr, E, Ev] = [a.query.shape.length - 2, a.query.shape.at(-1)!, a.value.shape.at(-1)!];
-    const kernel = registerAttentionFits([a.query, a.key, a.value], E, Ev) ? registerAttentionForwardKernel(kr, mask, a.dropout !== null, E, Ev) : attentionForwardKernel(kr, mask, a.dropout !== null);
+    const registers = registerAttentionFits([a.query, a.key, a.value], E, Ev);
+    const kernel = registers ? registerAttentionForwardKernel(kr, mask, a.dropout !== null, E, Ev) : attentionForwardKernel(kr, mask, a.dropout !== null);
+    const invocations = registers ? registerAttentionInvocations(rows / a.query.shape.at(-2)!, a.query.shape.at(-2)!, E, Ev) : rows;
     const operands = [a.query, a.key, a.value, a.mask, a.dropout].flatMap((v) => (v ? [v.storage.buffer] : []));
-    this.run(kernel, attentionMeta(a, rows, f32Bits), [...operands, out.buffer, logsumexp.buffer], Math.ceil(rows / WG));
+    this.run(kernel, attentionMeta(a, invocations, f32Bits), [...operands, out.buffer, logsumexp.buffer], Math.ceil(invocations / WG));
     return { out, logsumexp };
   }
 
@@ -605,9 +607,11 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       // Every invocation writes its whole output row, so with no rows there is nothing to write.
       const rows = batches * (kind === 'stats' || kind === 'dq' ? L : S);
       if (rows === 0) continue;
-      const kernel = registers && (kind === 'dq' || kind === 'dkv') ? registerAttentionBackwardKernel(kind, kr, mask, dropout, E, Ev) : attentionBackwardKernel(kind, kr, mask, dropout);
+      const fast = registers && (kind === 'dq' || kind === 'dkv');
+      const kernel = fast ? registerAttentionBackwardKernel(kind, kr, mask, dropout, E, Ev) : attentionBackwardKernel(kind, kr, mask, dropout);
+      const invocations = fast ? registerAttentionInvocations(batches, kind === 'dq' ? L : S, E, Ev) : rows;
       const bound = backwardBindings(kind, mask, a.dropout !== null).map((n) => buffers[n]!);
-      this.run(kernel, attentionBackwardMeta(a, rows, f32Bits), bound, Math.ceil(rows / WG));
+      this.run(kernel, attentionBackwardMeta(a, invocations, f32Bits), bound, Math.ceil(invocations / WG));
     }
     this.free(st);
     return { query: dq, key: dk, value: dv };

@@ -63,16 +63,17 @@ const elemL = (n: Operand, base: string, r: string, c: string) => `${base} + i32
 const strideLets = (ns: readonly Operand[]) => ns.map((n) => `  let ${n}r = ${s(wordOf(n, 1))}; let ${n}c = ${s(wordOf(n, 2))};`).join('\n');
 
 /**
- * The start of `main`: `outer`, the invocation's query row (or key row), `batch`, its batch
- * entry, and each operand's matrix offset `<n>o` in that entry.
+ * The start of `main`: `outer`, the invocation's query row (or key row, or block of rows: `outer`
+ * is the WGSL count of invocations per batch entry), `batch`, its batch entry, and each
+ * operand's matrix offset `<n>o` in that entry.
  */
-export function prologue(kr: number, outer: 'L' | 'S_'): string {
+export function prologue(kr: number, outer: string): string {
   const targets = OPERANDS.map((n, i): [string, number] => [`${n}o`, BATCH_AT + kr + i * kr]);
   return `${LINEAR_ID}
   if (i >= M(0u)) { return; }
   let L = M(1u); let S_ = M(2u); let E = M(3u); let Ev = M(4u); let scale = F(5u); let causal = M(6u) != 0u;
-  let outer = i % ${outer};
-  let batch = i / ${outer};
+  let outer = i % (${outer});
+  let batch = i / (${outer});
   var rem = batch;
 ${OPERANDS.map((n) => `  var ${n}o = S(${wordOf(n, 0)}u);`).join('\n')}
 ${unflatten(kr, BATCH_AT, targets)}`;

@@ -4,12 +4,14 @@ import { type BackwardKind, type MaskKind, type Operand, BATCH_AT, backwardBindi
 
 /*
  * Fused attention for heads of up to MAX_HEAD columns, a multiple of 4, whose rows load as vec4s:
- * the same algorithm, uniform and dispatch as wgsl/attention.ts (one invocation per query row,
- * or per key row for dK and dV), but the invocation's own rows and accumulators are named vec4
+ * the same algorithm and uniform as wgsl/attention.ts, but each invocation owns a block of
+ * `rowsPer` query rows (key rows for dK and dV), and their rows and accumulators are named vec4
  * locals unrolled over the head, compiled per head size. A software adapter runs a WGSL
- * invocation as one lane of a CPU vector, and a private array indexed in a loop turns into
- * per-lane memory traffic; named locals stay in vector registers (or spill as whole vectors).
- * The forward takes keys four at a time: one rescale of the running sum and accumulator per four.
+ * invocation as one lane of a CPU vector: a private array indexed in a loop turns into per-lane
+ * memory traffic, and every storage read is a bounds-checked gather, which bounds these kernels'
+ * time. So each key row (query row for dK and dV) read serves the whole block, and named locals
+ * stay in vector registers (or spill as whole vectors). Keys are taken one at a time, each
+ * row's running max and sum updated branch-free.
  */
 
 /** The widest head (E and Ev) the register kernels take. */
@@ -21,11 +23,13 @@ export function registerAttentionFits<S>(views: readonly View<S>[], e: number, e
   return head(e) && head(ev) && views.every((v) => v.strides.at(-1) === 1 && v.offset % 4 === 0 && v.strides.slice(0, -1).every((st) => st % 4 === 0));
 }
 
+/** Rows per invocation for heads of E and Ev columns: four up to 16 columns, fewer for wider heads (the registers a block holds). */
+export function rowsPer(e: number, ev: number): number {
+  return Math.max(1, Math.min(4, Math.floor(64 / Math.max(e, ev))));
+}
+
 const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 const sum = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join(' + ');
-
-/** `let <name><c> = <op>[<base> + c]` for the c-th vec4 of a row. */
-const loadRow = (name: string, op: string, base: string, n4: number, times = '') => lines(n4, (c) => `  let ${name}${c} = ${op}[${base} + ${c}]${times};`);
 
 /** The vec4 index of row `r` of operand n (its offset and row stride are multiples of 4). */
 const row4 = (n: Operand, r: string) => `(${n}o + i32(${r}) * ${s(wordOf(n, 1))}) / 4`;
@@ -34,10 +38,10 @@ const row4 = (n: Operand, r: string) => `(${n}o + i32(${r}) * ${s(wordOf(n, 1))}
 const maskAt = (i: string, j: string) => `mask[mo + i32(${i}) * ${s(wordOf('m', 1))} + i32(${j}) * ${s(wordOf('m', 2))}]`;
 const dropAt = (dropout: boolean, i: string, j: string) => (dropout ? `z[zo + i32(${i}) * ${s(wordOf('z', 1))} + i32(${j}) * ${s(wordOf('z', 2))}]` : '1.0');
 
-/** Statements declaring `sv`, the score of query i and key j from `dot`: a float mask added, `hide` run where an int mask is 0. */
-function masked(mask: MaskKind, sv: string, dot: string, i: string, j: string, hide: string): string {
-  const decl = `var ${sv} = ${dot}${mask === 'float' ? ` + ${maskAt(i, j)}` : ''};`;
-  return mask === 'int' ? `${decl}\n    if (${maskAt(i, j)} == 0) { ${hide} }` : decl;
+/** The score of query i and key j from the scaled dot product `dot`: −∞ where causal or the mask hides it. */
+function score(mask: MaskKind, dot: string, i: string, j: string): string {
+  const hidden = [`(causal && ${j} > ${i})`, ...(mask === 'int' ? [`${maskAt(i, j)} == 0`] : [])].join(' || ');
+  return `select(${dot}${mask === 'float' ? ` + ${maskAt(i, j)}` : ''}, ninf(), ${hidden})`;
 }
 
 const types = (mask: MaskKind): Record<string, string> => ({
@@ -47,128 +51,150 @@ const types = (mask: MaskKind): Record<string, string> => ({
 
 const key = (kind: string, kr: number, mask: MaskKind, dropout: boolean, e: number, ev: number) => `${keyOf(`registers-${kind}`, kr, mask, dropout)}|${e}|${ev}`;
 
-/** The forward: out [...B, L, Ev] and lse [...B, L], contiguous; uniform as attentionMeta's. */
+const NINF = `fn ninf() -> f32 { return -inf_f32(); }
+fn is_ninf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }`;
+
+/** The invocations of a register kernel: blocks of rowsPer rows (query rows, or key rows for dkv) per batch entry. */
+export function registerAttentionInvocations(batches: number, rows: number, e: number, ev: number): number {
+  return batches * Math.ceil(rows / rowsPer(e, ev));
+}
+
+/** The forward: out [...B, L, Ev] and lse [...B, L], contiguous; uniform as attentionMeta's with M(0) the invocations. */
 export function registerAttentionForwardKernel(kr: number, mask: MaskKind, dropout: boolean, e: number, ev: number): KernelSource {
   const metaVec4 = metaSize(BATCH_AT + kr * 8);
-  const E4 = e / 4, V4 = ev / 4;
+  const E4 = e / 4, V4 = ev / 4, RB = rowsPer(e, ev);
   const t = types(mask);
   const list = ['q', 'k', 'v', ...(mask === 'none' ? [] : ['mask']), ...(dropout ? ['z'] : [])];
   const decl = bindings([...list.map((n): [string, string, boolean] => [n, t[n] ?? 'f32', false]), ['out', 'vec4<f32>', true], ['lse', 'f32', true]]);
-  // Key j0 + u of the tile of four: its score (−∞ past kEnd or where masked), clamped row index.
-  const score = (u: number) => `  var s${u} = ninf();
-  let j${u} = min(j0 + ${u}u, kEnd - 1u);
-  if (j0 + ${u}u < kEnd) {
-    let kb = ${row4('k', `j${u}`)};
-    ${masked(mask, 'sc', sum(E4, (c) => `dot(q${c}, k[kb + ${c}])`), 'outer', `j${u}`, 'sc = ninf();')}
-    s${u} = sc;
-  }`;
+  const rows = (f: (r: number) => string) => lines(RB, f);
   return {
     key: key('forward', kr, mask, dropout, e, ev),
     metaVec4,
     code: () => `${prelude(metaVec4)}
 ${decl}
-fn ninf() -> f32 { return -inf_f32(); }
-fn is_ninf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }
-${prologue(kr, 'L')}
-  let qb = ${row4('q', 'outer')};
-${loadRow('q', 'q', 'qb', E4, ' * scale')}
-${lines(V4, (c) => `  var a${c} = vec4<f32>(0.0);`)}
+${NINF}
+${prologue(kr, `(L + ${RB - 1}u) / ${RB}u`)}
+  let r0 = outer * ${RB}u;
+${rows((r) => `  let i${r} = min(r0 + ${r}u, L - 1u);
+  let qb${r} = ${row4('q', `i${r}`)};
+${lines(E4, (c) => `  let q${r}_${c} = q[qb${r} + ${c}] * scale;`)}`)}
+${rows((r) => `  var m${r} = ninf();
+  var l${r} = 0.0;
+${lines(V4, (c) => `  var a${r}_${c} = vec4<f32>(0.0);`)}`)}
   var kEnd = S_;
-  if (causal && outer + 1u < S_) { kEnd = outer + 1u; }
-  var m = ninf();
-  var l = 0.0;
-  for (var j0 = 0u; j0 < kEnd; j0 += 4u) {
-${lines(4, score)}
-    let mNew = max(m, max(max(s0, s1), max(s2, s3)));
-    // A tile that leaves the max at −∞ has no key to attend to.
-    if (is_ninf(mNew)) { continue; }
-    let alpha = select(exp(m - mNew), 0.0, is_ninf(m));
-${lines(4, (u) => `    let p${u} = exp(s${u} - mNew);`)}
-    l = l * alpha + p0 + p1 + p2 + p3;
-${lines(4, (u) => `    let pz${u} = p${u} * ${dropAt(dropout, 'outer', `j${u}`)};\n    let vb${u} = ${row4('v', `j${u}`)};`)}
-${lines(V4, (c) => `    a${c} = a${c} * alpha + ${sum(4, (u) => `pz${u} * v[vb${u} + ${c}]`)};`)}
-    m = mNew;
+  if (causal) { kEnd = min(S_, r0 + ${RB}u); }
+  for (var j = 0u; j < kEnd; j++) {
+    let kb = ${row4('k', 'j')};
+${lines(E4, (c) => `    let k${c} = k[kb + ${c}];`)}
+    let vb = ${row4('v', 'j')};
+${lines(V4, (c) => `    let v${c} = v[vb + ${c}];`)}
+${rows((r) => `    {
+      let sc = ${score(mask, sum(E4, (c) => `dot(q${r}_${c}, k${c})`), `i${r}`, 'j')};
+      let mNew = max(m${r}, sc);
+      let alpha = select(exp(m${r} - mNew), 0.0, is_ninf(m${r}));
+      let p = select(exp(sc - mNew), 0.0, is_ninf(sc));
+      l${r} = l${r} * alpha + p;
+      let pz = p * ${dropAt(dropout, `i${r}`, 'j')};
+${lines(V4, (c) => `      a${r}_${c} = a${r}_${c} * alpha + pz * v${c};`)}
+      m${r} = mNew;
+    }`)}
   }
-  let ob = (batch * L + outer) * ${V4}u;
-  let inv = select(1.0 / l, 0.0, l == 0.0);
-${lines(V4, (c) => `  out[ob + ${c}u] = a${c} * inv;`)}
-  lse[batch * L + outer] = select(m + log(l), inf_f32(), l == 0.0);
+${rows((r) => `  if (r0 + ${r}u < L) {
+    let ob = (batch * L + r0 + ${r}u) * ${V4}u;
+    let inv = select(1.0 / l${r}, 0.0, l${r} == 0.0);
+${lines(V4, (c) => `    out[ob + ${c}u] = a${r}_${c} * inv;`)}
+    lse[batch * L + r0 + ${r}u] = select(m${r} + log(l${r}), inf_f32(), l${r} == 0.0);
+  }`)}
 }`,
   };
 }
 
 /**
  * A backward kernel of wgsl/attention.ts's `dq` or `dkv` kind with the rows in registers (the
- * `stats` kernel and the split `dk`, `dv` pair stay there): dq sums dS·k·scale over the query
- * row's keys, dkv dSᵀ·q·scale and (P∘Z)ᵀ·dO over the key row's queries, with P = exp(s − lse)
- * and dS = P∘(Z∘(dO·vᵀ) − D); lse and D come from the stats kernel. Outputs are contiguous.
+ * `stats` kernel and the split `dk`, `dv` pair stay there): dq sums dS·k·scale over a block of
+ * query rows' keys, dkv dSᵀ·q·scale and (P∘Z)ᵀ·dO over a block of key rows' queries, with
+ * P = exp(s − lse) and dS = P∘(Z∘(dO·vᵀ) − D); lse and D come from the stats kernel. Outputs are
+ * contiguous; M(0) is the invocations.
  */
 export function registerAttentionBackwardKernel(kind: Extract<BackwardKind, 'dq' | 'dkv'>, kr: number, mask: MaskKind, dropout: boolean, e: number, ev: number): KernelSource {
   const metaVec4 = metaSize(lseWord(kr) + 1);
-  const E4 = e / 4, V4 = ev / 4;
+  const E4 = e / 4, V4 = ev / 4, RB = rowsPer(e, ev);
   const t = types(mask);
   const written = new Set(['dq', 'dk', 'dv']);
   const decl = bindings(backwardBindings(kind, mask, dropout).map((n) => [n, t[n] ?? 'f32', written.has(n)]));
-  const dot = (x: string, y: string, n: number) => sum(n, (c) => `dot(${x}${c}, ${y}${c})`);
+  const rows = (f: (r: number) => string) => lines(RB, f);
+  const dot = (x: string, y: string, n: number) => sum(n, (c) => `dot(${x}_${c}, ${y}${c})`);
   const body =
     kind === 'dq'
-      ? `  let r = batch * L + outer;
-  let lse = st[2u * r];
-  let D = st[2u * r + 1u];
-  let qb = ${row4('q', 'outer')};
-${loadRow('q', 'q', 'qb', E4)}
-  let gb = ${row4('g', 'outer')};
-${loadRow('g', 'g', 'gb', V4)}
-${lines(E4, (c) => `  var d${c} = vec4<f32>(0.0);`)}
+      ? `  let r0 = outer * ${RB}u;
+${rows((r) => `  let i${r} = min(r0 + ${r}u, L - 1u);
+  let lse${r} = st[2u * (batch * L + i${r})];
+  let D${r} = st[2u * (batch * L + i${r}) + 1u];
+  let qb${r} = ${row4('q', `i${r}`)};
+${lines(E4, (c) => `  let q${r}_${c} = q[qb${r} + ${c}];`)}
+  let gb${r} = ${row4('g', `i${r}`)};
+${lines(V4, (c) => `  let g${r}_${c} = g[gb${r} + ${c}];`)}
+${lines(E4, (c) => `  var d${r}_${c} = vec4<f32>(0.0);`)}`)}
   var kEnd = S_;
-  if (causal && outer + 1u < S_) { kEnd = outer + 1u; }
-  // A row that attends nowhere has no gradient.
-  if (lse == inf_f32()) { kEnd = 0u; }
+  if (causal) { kEnd = min(S_, r0 + ${RB}u); }
   for (var j = 0u; j < kEnd; j++) {
     let kb = ${row4('k', 'j')};
-${loadRow('k', 'k', 'kb', E4).replaceAll('\n', '\n  ').replace(/^/, '  ')}
-    ${masked(mask, 'sc', `(${dot('q', 'k', E4)}) * scale`, 'outer', 'j', 'continue;')}
-    let p = exp(sc - lse);
+${lines(E4, (c) => `    let k${c} = k[kb + ${c}];`)}
     let vb = ${row4('v', 'j')};
-    let dp = ${sum(V4, (c) => `dot(g${c}, v[vb + ${c}])`)};
-    let ds = p * (${dropAt(dropout, 'outer', 'j')} * dp - D) * scale;
-${lines(E4, (c) => `    d${c} += ds * k${c};`)}
+${lines(V4, (c) => `    let v${c} = v[vb + ${c}];`)}
+${rows((r) => `    {
+      // A hidden key, or a row that attends nowhere (lse = +∞), has p = 0.
+      let sc = ${score(mask, `(${dot(`q${r}`, 'k', E4)}) * scale`, `i${r}`, 'j')};
+      let p = select(exp(sc - lse${r}), 0.0, is_ninf(sc) || lse${r} == inf_f32());
+      let ds = p * (${dropAt(dropout, `i${r}`, 'j')} * (${dot(`g${r}`, 'v', V4)}) - D${r}) * scale;
+${lines(E4, (c) => `      d${r}_${c} += ds * k${c};`)}
+    }`)}
   }
-  let at = r * ${E4}u;
-${lines(E4, (c) => `  dq[at + ${c}u] = d${c};`)}`
-      : `  let kb = ${row4('k', 'outer')};
-${loadRow('k', 'k', 'kb', E4)}
-  let vb = ${row4('v', 'outer')};
-${loadRow('v', 'v', 'vb', V4)}
-${lines(E4, (c) => `  var dk${c} = vec4<f32>(0.0);`)}
-${lines(V4, (c) => `  var dv${c} = vec4<f32>(0.0);`)}
+${rows((r) => `  if (r0 + ${r}u < L) {
+    let at = (batch * L + r0 + ${r}u) * ${E4}u;
+${lines(E4, (c) => `    dq[at + ${c}u] = d${r}_${c};`)}
+  }`)}`
+      : `  let r0 = outer * ${RB}u;
+${rows((r) => `  let j${r} = min(r0 + ${r}u, S_ - 1u);
+  let kb${r} = ${row4('k', `j${r}`)};
+${lines(E4, (c) => `  let k${r}_${c} = k[kb${r} + ${c}];`)}
+  let vb${r} = ${row4('v', `j${r}`)};
+${lines(V4, (c) => `  let v${r}_${c} = v[vb${r} + ${c}];`)}
+${lines(E4, (c) => `  var dk${r}_${c} = vec4<f32>(0.0);`)}
+${lines(V4, (c) => `  var dv${r}_${c} = vec4<f32>(0.0);`)}`)}
   var i0 = 0u;
-  if (causal) { i0 = outer; }
+  if (causal) { i0 = r0; }
   for (var i = i0; i < L; i++) {
     let r = batch * L + i;
     let lse = st[2u * r];
     if (lse == inf_f32()) { continue; }
+    let D = st[2u * r + 1u];
     let qb = ${row4('q', 'i')};
-${loadRow('q', 'q', 'qb', E4).replaceAll('\n', '\n  ').replace(/^/, '  ')}
-    ${masked(mask, 'sc', `(${dot('q', 'k', E4)}) * scale`, 'i', 'outer', 'continue;')}
-    let p = exp(sc - lse);
+${lines(E4, (c) => `    let q${c} = q[qb + ${c}];`)}
     let gb = ${row4('g', 'i')};
-${loadRow('g', 'g', 'gb', V4).replaceAll('\n', '\n  ').replace(/^/, '  ')}
-    let pz = p * ${dropAt(dropout, 'i', 'outer')};
-    let ds = (pz * (${dot('g', 'v', V4)}) - p * st[2u * r + 1u]) * scale;
-${lines(E4, (c) => `    dk${c} += ds * q${c};`)}
-${lines(V4, (c) => `    dv${c} += pz * g${c};`)}
+${lines(V4, (c) => `    let g${c} = g[gb + ${c}];`)}
+${rows((r) => `    {
+      let sc = ${score(mask, `(${dot(`k${r}`, 'q', E4)}) * scale`, 'i', `j${r}`)};
+      let p = select(exp(sc - lse), 0.0, is_ninf(sc));
+      let pz = p * ${dropAt(dropout, 'i', `j${r}`)};
+      let ds = (pz * (${dot(`v${r}`, 'g', V4)}) - p * D) * scale;
+${lines(E4, (c) => `      dk${r}_${c} += ds * q${c};`)}
+${lines(V4, (c) => `      dv${r}_${c} += pz * g${c};`)}
+    }`)}
   }
-  let atk = (batch * S_ + outer) * ${E4}u;
-  let atv = (batch * S_ + outer) * ${V4}u;
-${lines(E4, (c) => `  dk[atk + ${c}u] = dk${c};`)}
-${lines(V4, (c) => `  dv[atv + ${c}u] = dv${c};`)}`;
+${rows((r) => `  if (r0 + ${r}u < S_) {
+    let atk = (batch * S_ + r0 + ${r}u) * ${E4}u;
+    let atv = (batch * S_ + r0 + ${r}u) * ${V4}u;
+${lines(E4, (c) => `    dk[atk + ${c}u] = dk${r}_${c};`)}
+${lines(V4, (c) => `    dv[atv + ${c}u] = dv${r}_${c};`)}
+  }`)}`;
   return {
     key: key(`backward-${kind}`, kr, mask, dropout, e, ev),
     metaVec4,
     code: () => `${prelude(metaVec4)}
 ${decl}
-${prologue(kr, kind === 'dq' ? 'L' : 'S_')}
+${NINF}
+${prologue(kr, `(${kind === 'dq' ? 'L' : 'S_'} + ${RB - 1}u) / ${RB}u`)}
 ${body}
 }`,
   };
