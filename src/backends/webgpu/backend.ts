@@ -551,18 +551,24 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const y = this.alloc(n), mean = this.alloc(rows), rstd = this.alloc(rows);
     if (rows === 0) return [y, mean, rstd];
     const ins = [x, w, b].filter((v): v is GView => v !== null);
-    this.runDense(layerNormKernel(w !== null, b !== null), [rows, d, f32Bits(eps)], ins, [y, mean, rstd], Math.ceil(rows / WG));
+    this.runDense(layerNormKernel(w !== null, b !== null, this.vec4Rows(d, ins)), [rows, d, f32Bits(eps)], ins, [y, mean, rstd], Math.ceil(rows / WG));
     return [y, mean, rstd];
   }
 
-  /** LayerNorm's backward in two dispatches: dx per row, then dweight and dbias per column. */
+  /** Whether the LayerNorm kernels read rows of d floats of `views` (as runDense binds them) as vec4s. */
+  private vec4Rows(d: number, views: GView[]): boolean {
+    return d % 4 === 0 && views.every((v) => !isContiguous(v.shape, v.strides) || v.offset % 4 === 0);
+  }
+
+  /** LayerNorm's backward in two dispatches: dx per row, then dweight and dbias per column (per 4 with vec4 rows). */
   private layerNormBackward(g: GView, x: GView, mean: GView, rstd: GView, w: GView | null): [GPUStorage, GPUStorage, GPUStorage] {
     const n = sizeOf(x.shape), d = x.shape.at(-1)!, rows = d ? n / d : 0;
     const dx = this.alloc(n), dw = this.alloc(d), db = this.alloc(d);
     if (d === 0) return [dx, dw, db];
     const ins = [g, x, mean, rstd];
-    this.runDense(layerNormBackwardKernel('columns', w !== null), [rows, d, 0], ins, [dw, db], Math.ceil(d / WG));
-    if (rows > 0) this.runDense(layerNormBackwardKernel('rows', w !== null), [rows, d, 0], w ? [...ins, w] : ins, [dx], Math.ceil(rows / WG));
+    const vec = this.vec4Rows(d, w ? [g, x, w] : [g, x]);
+    this.runDense(layerNormBackwardKernel('columns', w !== null, vec), [rows, d, 0], ins, [dw, db], Math.ceil(d / (vec ? 4 : 1) / WG));
+    if (rows > 0) this.runDense(layerNormBackwardKernel('rows', w !== null, vec), [rows, d, 0], w ? [...ins, w] : ins, [dx], Math.ceil(rows / WG));
     return [dx, dw, db];
   }
 
