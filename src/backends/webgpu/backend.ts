@@ -10,7 +10,7 @@ import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './options.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
-import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
+import { elementwise4Kernel, elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { storedBytes } from './wgsl/half.js';
 import { SCATTER_ROWS, gatherKernel, scatterAddKernel, scatterAddRowsKernel } from './wgsl/indexing.js';
 import { DIRECT_LARGE, DIRECT_SMALL, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
@@ -311,9 +311,36 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const n = sizeOf(dst.shape);
     if (n === 0) return;
     const [shape, strides] = coalesce(dst.shape, [dst.strides, ...srcs.map((s) => s.strides)]);
+    const buffers = [...srcs.map((s) => s.storage.buffer), dst.storage.buffer];
+    const operands = [dst, ...srcs].map((v, i) => ({ offset: v.offset, strides: strides[i]! }));
+    const splat = this.vec4Operands(shape, operands, [dst, ...srcs]);
+    if (splat) {
+      // The innermost dim counts fours; a vec4 operand's offset and outer strides count vec4s (its innermost stride stays 1).
+      const quarter = (o: { offset: number; strides: number[] }, s: boolean) => (s ? o : { offset: o.offset / 4, strides: o.strides.map((st, d) => (d === o.strides.length - 1 ? st : st / 4)) });
+      const [d, ...ss] = operands.map((o, i) => quarter(o, i > 0 && splat[i - 1]!));
+      const words = elementwiseMeta(n / 4, [...shape.slice(0, -1), shape.at(-1)! / 4], d!, ss);
+      this.run(elementwise4Kernel(expr, srcs.map((s) => s.dtype), dst.dtype, shape.length, splat), words, buffers, Math.ceil(n / 4 / WG));
+      return;
+    }
     const kernel = elementwiseKernel(expr, srcs.map((s) => s.dtype), dst.dtype, shape.length);
-    const words = elementwiseMeta(n, shape, { offset: dst.offset, strides: strides[0]! }, srcs.map((s, i) => ({ offset: s.offset, strides: strides[i + 1]! })));
-    this.run(kernel, words, [...srcs.map((s) => s.storage.buffer), dst.storage.buffer], Math.ceil(n / WG));
+    const words = elementwiseMeta(n, shape, operands[0]!, operands.slice(1));
+    this.run(kernel, words, buffers, Math.ceil(n / WG));
+  }
+
+  /**
+   * Whether `map` runs four elements an invocation (wgsl/elementwise.ts's elementwise4Kernel),
+   * and then which sources repeat one element along the innermost dim: float32 and int32 only,
+   * the innermost dim a multiple of 4, the destination's innermost stride 1 and each source's
+   * 1 or 0, every other stride and offset of a stride-1 operand a multiple of 4.
+   */
+  private vec4Operands(shape: number[], operands: { offset: number; strides: number[] }[], views: GView[]): boolean[] | null {
+    const r = shape.length;
+    if (r === 0 || shape[r - 1]! % 4 !== 0 || views.some((v) => isHalf(v.dtype))) return null;
+    const inner = operands.map((o) => o.strides[r - 1]!);
+    if (inner[0] !== 1 || inner.some((s) => s !== 0 && s !== 1)) return null;
+    const aligned = (o: { offset: number; strides: number[] }) => o.offset % 4 === 0 && o.strides.slice(0, -1).every((s) => s % 4 === 0);
+    if (!operands.every((o, i) => inner[i] === 0 || aligned(o))) return null;
+    return inner.slice(1).map((s) => s === 0);
   }
 
   /** A new contiguous storage holding `expr` of `srcs`. */
