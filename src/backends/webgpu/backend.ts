@@ -600,8 +600,9 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
   }
 
   /**
-   * Fused attention's forward in one dispatch, one invocation per query row: wgsl/attentionRegisters.ts
-   * for heads of up to 64 columns whose rows load as vec4s, else wgsl/attention.ts.
+   * Fused attention's forward in one dispatch: wgsl/attentionRegisters.ts (an invocation per
+   * block of query rows) for heads of up to 64 columns whose rows load as vec4s, else
+   * wgsl/attention.ts (an invocation per query row).
    */
   private attention(a: AttentionArgs<GPUStorage>): { out: GPUStorage; logsumexp: GPUStorage } {
     const rows = attentionRows(a);
