@@ -42,7 +42,7 @@ const cases: Case[] = [
   { name: 'isCausal with L > S', q: [2, 6, 4], k: [2, 3, 4], v: [2, 3, 5], isCausal: true },
   { name: 'heads wider than one 64-column pass (E = 70, Ev = 130)', q: [2, 5, 70], k: [2, 6, 70], v: [2, 6, 130], isCausal: true },
   { name: 'registers: GPT-2 heads of 64, causal, T = 70 (a partial key tile)', q: [1, 2, 70, 64], k: [1, 2, 70, 64], v: [1, 2, 70, 64], isCausal: true, registers: true },
-  { name: 'registers: two rows an invocation (Ev = 32), causal, T = 11', q: [2, 2, 11, 20], k: [2, 2, 11, 20], v: [2, 2, 11, 32], isCausal: true, dropout: true, registers: true },
+  { name: 'registers: four rows an invocation (Ev = 32), causal, T = 11', q: [2, 2, 11, 20], k: [2, 2, 11, 20], v: [2, 2, 11, 32], isCausal: true, dropout: true, registers: true },
   { name: 'registers: boolean mask [L, S] with rows that attend nowhere', q: [2, 5, 8], k: [2, 37, 8], v: [2, 37, 4], mask: { shape: [5, 37], kind: 'bool' }, dropout: true, registers: true },
   { name: 'registers: float mask [B, 1, L, S] with -inf entries and a -inf row', q: [2, 3, 4, 4], k: [2, 3, 6, 4], v: [2, 3, 6, 12], mask: { shape: [2, 1, 4, 6], kind: 'float' }, dropout: true, registers: true },
   { name: 'registers: broadcast batch dims, isCausal with L > S', q: [2, 1, 6, 4], k: [1, 3, 3, 4], v: [3, 3, 4], isCausal: true, scale: 0.3, registers: true },

@@ -23,9 +23,9 @@ export function registerAttentionFits<S>(views: readonly View<S>[], e: number, e
   return head(e) && head(ev) && views.every((v) => v.strides.at(-1) === 1 && v.offset % 4 === 0 && v.strides.slice(0, -1).every((st) => st % 4 === 0));
 }
 
-/** Rows per invocation for heads of E and Ev columns: four up to 16 columns, fewer for wider heads (the registers a block holds). */
+/** Rows per invocation for heads of E and Ev columns: eight up to 16 columns, fewer for wider heads (the registers a block holds). */
 export function rowsPer(e: number, ev: number): number {
-  return Math.max(1, Math.min(4, Math.floor(64 / Math.max(e, ev))));
+  return Math.max(1, Math.min(8, Math.floor(128 / Math.max(e, ev))));
 }
 
 const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
