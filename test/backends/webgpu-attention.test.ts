@@ -1,17 +1,22 @@
 // The webgpu backend's fused attention (WGSL forward and backward) against core's composed path
-// on the cpu backend, on the same float32 inputs and dropout masks: outputs and first-order
-// gradients with masks, isCausal, dropout, broadcast and strided operands, rows that attend
-// nowhere, rows longer than a key tile and heads wider than a kernel's column pass; dK and dV
-// come from one kernel, or from two where a mask and dropout leave too few bindings (the masked
-// cases with dropout); second order goes through the composed backward.
+// on the cpu backend, on the same float32 inputs and dropout masks, through the register kernels
+// (heads of 4…64 columns in steps of 4) and the general ones: outputs and first-order gradients
+// with masks, isCausal, dropout, broadcast and strided operands, rows that attend nowhere, rows
+// longer than a key tile and heads wider than a kernel's column pass; dK and dV come from one
+// kernel, or from two where a mask and dropout leave too few bindings (the masked cases with
+// dropout); second order goes through the composed backward.
 import { describe, expect, it } from 'vitest';
 import { Generator, type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
+import { backendByName } from '../../src/core/backend.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 import { expectClose, installComposedCpu } from '../fused.js';
 
 const sdpa = nn.functional.scaledDotProductAttention;
 
 const COMPOSED = installComposedCpu();
+
+/** The keys of the webgpu backend's compiled kernels, to tell which attention kernel ran. */
+const pipelines = () => (backendByName('webgpu') as unknown as { pipelines: Map<string, unknown> }).pipelines;
 
 interface Case {
   name: string;
@@ -21,17 +26,26 @@ interface Case {
   scale?: number;
   /** Query, key and value are transposed views of one [B, T, 3, H, E] projection. */
   strided?: boolean;
+  /** Run with dropout too. */
+  dropout?: boolean;
+  /** The forward's register kernel (wgsl/attentionRegisters.ts) runs: heads of 4…64 columns, a multiple of 4. */
+  registers?: boolean;
 }
 
 const cases: Case[] = [
-  { name: 'GPT-like: causal, T = 40 (two key tiles)', q: [2, 2, 40, 8], k: [2, 2, 40, 8], v: [2, 2, 40, 8], isCausal: true },
-  { name: 'strided views of one qkv projection, causal', q: [2, 3, 9, 4], k: [2, 3, 9, 4], v: [2, 3, 9, 4], isCausal: true, strided: true },
+  { name: 'GPT-like: causal, T = 40 (two key tiles), heads of 6', q: [2, 2, 40, 6], k: [2, 2, 40, 6], v: [2, 2, 40, 6], isCausal: true },
+  { name: 'strided views of one qkv projection, causal', q: [2, 3, 9, 4], k: [2, 3, 9, 4], v: [2, 3, 9, 4], isCausal: true, strided: true, registers: true },
   { name: 'boolean mask [L, S] with rows that attend nowhere', q: [2, 5, 3], k: [2, 37, 3], v: [2, 37, 5], mask: { shape: [5, 37], kind: 'bool' } },
   { name: 'float mask [B, 1, L, S] with -inf entries and a -inf row', q: [2, 3, 4, 5], k: [2, 3, 6, 5], v: [2, 3, 6, 2], mask: { shape: [2, 1, 4, 6], kind: 'float' } },
-  { name: 'padding mask [B, 1, 1, S] (row stride 0)', q: [2, 2, 3, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 1, 1, 5], kind: 'bool' } },
+  { name: 'padding mask [B, 1, 1, S] (row stride 0)', q: [2, 2, 3, 4], k: [2, 2, 5, 4], v: [2, 2, 5, 4], mask: { shape: [2, 1, 1, 5], kind: 'bool' }, registers: true },
   { name: 'broadcast batch dims, explicit scale', q: [2, 1, 4, 5], k: [1, 3, 6, 5], v: [3, 6, 7], scale: 0.3 },
   { name: 'isCausal with L > S', q: [2, 6, 4], k: [2, 3, 4], v: [2, 3, 5], isCausal: true },
   { name: 'heads wider than one 64-column pass (E = 70, Ev = 130)', q: [2, 5, 70], k: [2, 6, 70], v: [2, 6, 130], isCausal: true },
+  { name: 'registers: GPT-2 heads of 64, causal, T = 70 (a partial key tile)', q: [1, 2, 70, 64], k: [1, 2, 70, 64], v: [1, 2, 70, 64], isCausal: true, registers: true },
+  { name: 'registers: four rows an invocation (Ev = 32), causal, T = 11', q: [2, 2, 11, 20], k: [2, 2, 11, 20], v: [2, 2, 11, 32], isCausal: true, dropout: true, registers: true },
+  { name: 'registers: boolean mask [L, S] with rows that attend nowhere', q: [2, 5, 8], k: [2, 37, 8], v: [2, 37, 4], mask: { shape: [5, 37], kind: 'bool' }, dropout: true, registers: true },
+  { name: 'registers: float mask [B, 1, L, S] with -inf entries and a -inf row', q: [2, 3, 4, 4], k: [2, 3, 6, 4], v: [2, 3, 6, 12], mask: { shape: [2, 1, 4, 6], kind: 'float' }, dropout: true, registers: true },
+  { name: 'registers: broadcast batch dims, isCausal with L > S', q: [2, 1, 6, 4], k: [1, 3, 3, 4], v: [3, 3, 4], isCausal: true, scale: 0.3, registers: true },
 ];
 
 /** Row 1 hides every key; the rest follow a fixed pattern (floats with some -inf). */
@@ -65,7 +79,7 @@ describe('webgpu fused attention', () => {
 
   for (const [n, c] of cases.entries()) {
     // Dropout on the first cases only: each combination compiles its own pipelines.
-    for (const p of n < 4 ? [0, 0.25] : [0]) {
+    for (const p of n < 4 || c.dropout ? [0, 0.25] : [0]) {
       it(`${c.name}${p ? ', with dropout' : ''}`, async (t) => {
         if (!available()) return t.skip();
         manualSeed(7);
@@ -75,6 +89,9 @@ describe('webgpu fused attention', () => {
         const got = await run(c, 'webgpu', p, data);
         expect(backendStats('webgpu').byOp.get('fused:attention')).toBe(1);
         expect(backendStats('webgpu').byOp.get('fused:attentionBackward')).toBe(1);
+        const [E, Ev] = [c.q.at(-1)!, c.v.at(-1)!];
+        const mask = !c.mask ? 'none' : c.mask.kind === 'bool' ? 'int' : 'float';
+        expect(pipelines().has(`attention-registers-forward|${c.q.length - 2}|${mask}|${p > 0}|${E}|${Ev}`)).toBe(c.registers === true);
         const want = await run(c, COMPOSED, p, data);
         got.forEach((g, i) => expectClose(g, want[i]!, 1e-4, ['output', 'dQ', 'dK', 'dV'][i]!));
       });

@@ -164,31 +164,34 @@ describe('webgpu backend', () => {
     gpu.device.onuncapturederror = onError;
     installBackend(tiled, hardware);
     manualSeed(3);
-    const a = randn([3, 20, 36]), b = randn([36, 44]), bt = randn([3, 30, 36]), at = randn([36, 20]);
     const products: [string, (a: Tensor, b: Tensor, bt: Tensor, at: Tensor) => Tensor][] = [
-      // m = 20 rows (ragged against 8 per invocation), n = 44 and 30 (ragged against 16).
+      // Small blocks: m = 20 rows (ragged against 8 per invocation), n = 44 (ragged against
+      // 16); large ones: m = 40, n = 44 and 36 (ragged against 32). n = 30 goes to the tiled kernel.
       ['A·B', (a, b) => a.matmul(b)],
       ['A·Bᵀ', (a, _b, bt) => a.matmul(bt.transpose(1, 2))],
       ['Aᵀ·B', (_a, b, _bt, at) => at.transpose(0, 1).matmul(b)],
       ['Aᵀ·Bᵀ', (_a, _b, bt, at) => at.transpose(0, 1).matmul(bt.transpose(1, 2))],
-      // The direct kernel needs m % 4 == 0 for Aᵀ, n % 4 == 0 for B, k % 4 == 0 and aligned
+      // The direct kernel needs m % 4 == 0 for Aᵀ, n % 4 == 0, k % 4 == 0 and aligned
       // offsets: these go to the tiled kernel on every adapter.
       ['Aᵀ with m = 18', (_a, b, _bt, at) => at.slice([[0, 36], [0, 18]]).transpose(0, 1).matmul(b)],
       ['n = 42', (a, b) => a.matmul(b.slice([[0, 36], [0, 42]]))],
       ['k = 34', (a, b) => a.slice([[0, 3], [0, 20], [0, 34]]).matmul(b.slice([[0, 34], [0, 44]]))],
       ['offset 1', (a, b) => a.slice([[0, 3], [0, 20], [1, 33]]).matmul(b.slice([[0, 32], [0, 44]]))],
     ];
-    for (const backend of ['webgpu', tiled]) {
-      const inputs = await Promise.all([a, b, bt, at].map((t) => t.to(backend)));
-      const [ga, gb, gbt, gat] = inputs as [Tensor, Tensor, Tensor, Tensor];
-      for (const [name, f] of products) {
-        const out = f(ga, gb, gbt, gat);
-        const want = f(a, b, bt, at).dataSync(), got = await out.data();
-        out.dispose();
-        expect(got.length, `${backend} ${name}`).toBe(want.length);
-        expectClose(got, want, 1e-4, 1e-4);
+    for (const [m, nt] of [[20, 30], [40, 36]] as const) {
+      const a = randn([3, m, 36]), b = randn([36, 44]), bt = randn([3, nt, 36]), at = randn([36, m]);
+      for (const backend of ['webgpu', tiled]) {
+        const inputs = await Promise.all([a, b, bt, at].map((t) => t.to(backend)));
+        const [ga, gb, gbt, gat] = inputs as [Tensor, Tensor, Tensor, Tensor];
+        for (const [name, f] of products) {
+          const out = f(ga, gb, gbt, gat);
+          const want = f(a, b, bt, at).dataSync(), got = await out.data();
+          out.dispose();
+          expect(got.length, `${backend} ${name}, m = ${m}`).toBe(want.length);
+          expectClose(got, want, 1e-4, 1e-4);
+        }
+        for (const t of inputs) t.dispose();
       }
-      for (const t of inputs) t.dispose();
     }
     removeBackend(tiled);
   });

@@ -10,15 +10,16 @@ import { BufferPool, GPUStorage, UniformArena, sizeClass } from './buffers.js';
 import type { WebGPUInfo } from './options.js';
 import { adamKernel } from './wgsl/adam.js';
 import { type KernelSource, WG } from './wgsl/common.js';
-import { elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
+import { elementwise4Kernel, elementwiseKernel, elementwiseMeta, fillKernel, opWgsl } from './wgsl/elementwise.js';
 import { storedBytes } from './wgsl/half.js';
-import { gatherKernel, scatterAddKernel } from './wgsl/indexing.js';
-import { DIRECT_TILE, DIRECT_WG, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
+import { SCATTER_ROWS, gatherKernel, scatterAddKernel, scatterAddRowsKernel } from './wgsl/indexing.js';
+import { DIRECT_LARGE, DIRECT_SMALL, type MatmulTile, directMatmulKernel, matmulKernel, matmulMeta } from './wgsl/matmul.js';
 import { layerNormBackwardKernel, layerNormKernel } from './wgsl/layerNorm.js';
 import { argReduceKernel, reduceKernel, reduceMeta } from './wgsl/reduce.js';
 import { softmaxKernel, softmaxMeta } from './wgsl/softmax.js';
 import { groupsFor, nestedAbsmaxKernel, nestedAbsmaxMeta, quantizedMeta } from './wgsl/quantized.js';
 import { attentionBackwardKernel, attentionBackwardMeta, attentionForwardKernel, attentionMeta, attentionRows, backwardBindings, keyKernels } from './wgsl/attention.js';
+import { registerAttentionBackwardKernel, registerAttentionFits, registerAttentionForwardKernel, registerAttentionInvocations } from './wgsl/attentionRegisters.js';
 
 type GView = View<GPUStorage>;
 
@@ -310,9 +311,36 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const n = sizeOf(dst.shape);
     if (n === 0) return;
     const [shape, strides] = coalesce(dst.shape, [dst.strides, ...srcs.map((s) => s.strides)]);
+    const buffers = [...srcs.map((s) => s.storage.buffer), dst.storage.buffer];
+    const operands = [dst, ...srcs].map((v, i) => ({ offset: v.offset, strides: strides[i]! }));
+    const splat = this.vec4Operands(shape, operands, [dst, ...srcs]);
+    if (splat) {
+      // The innermost dim counts fours; a vec4 operand's offset and outer strides count vec4s (its innermost stride stays 1).
+      const quarter = (o: { offset: number; strides: number[] }, s: boolean) => (s ? o : { offset: o.offset / 4, strides: o.strides.map((st, d) => (d === o.strides.length - 1 ? st : st / 4)) });
+      const [d, ...ss] = operands.map((o, i) => quarter(o, i > 0 && splat[i - 1]!));
+      const words = elementwiseMeta(n / 4, [...shape.slice(0, -1), shape.at(-1)! / 4], d!, ss);
+      this.run(elementwise4Kernel(expr, srcs.map((s) => s.dtype), dst.dtype, shape.length, splat), words, buffers, Math.ceil(n / 4 / WG));
+      return;
+    }
     const kernel = elementwiseKernel(expr, srcs.map((s) => s.dtype), dst.dtype, shape.length);
-    const words = elementwiseMeta(n, shape, { offset: dst.offset, strides: strides[0]! }, srcs.map((s, i) => ({ offset: s.offset, strides: strides[i + 1]! })));
-    this.run(kernel, words, [...srcs.map((s) => s.storage.buffer), dst.storage.buffer], Math.ceil(n / WG));
+    const words = elementwiseMeta(n, shape, operands[0]!, operands.slice(1));
+    this.run(kernel, words, buffers, Math.ceil(n / WG));
+  }
+
+  /**
+   * Whether `map` runs four elements an invocation (wgsl/elementwise.ts's elementwise4Kernel),
+   * and then which sources repeat one element along the innermost dim: float32 and int32 only,
+   * the innermost dim a multiple of 4, the destination's innermost stride 1 and each source's
+   * 1 or 0, every other stride and offset of a stride-1 operand a multiple of 4.
+   */
+  private vec4Operands(shape: number[], operands: { offset: number; strides: number[] }[], views: GView[]): boolean[] | null {
+    const r = shape.length;
+    if (r === 0 || shape[r - 1]! % 4 !== 0 || views.some((v) => isHalf(v.dtype))) return null;
+    const inner = operands.map((o) => o.strides[r - 1]!);
+    if (inner[0] !== 1 || inner.some((s) => s !== 0 && s !== 1)) return null;
+    const aligned = (o: { offset: number; strides: number[] }) => o.offset % 4 === 0 && o.strides.slice(0, -1).every((s) => s % 4 === 0);
+    if (!operands.every((o, i) => inner[i] === 0 || aligned(o))) return null;
+    return inner.slice(1).map((s) => s === 0);
   }
 
   /** A new contiguous storage holding `expr` of `srcs`. */
@@ -403,9 +431,10 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const aligned = (...xs: number[]) => xs.every((v) => v % 4 === 0);
     const direct = this.directLayout(a, b, bst[1]!, bst[2]!, m, n, k);
     if (direct) {
-      const words = matmulMeta(m, n, k, DIRECT_TILE, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! });
-      const invocations = Math.ceil(m / DIRECT_TILE.bm) * Math.ceil(n / DIRECT_TILE.bn) * batches;
-      this.run(directMatmulKernel(bs.length, direct.aT, direct.bT), words, [a.storage.buffer, b.storage.buffer, out.buffer], Math.ceil(invocations / DIRECT_WG));
+      const block = m >= 32 && n >= 32 ? DIRECT_LARGE : DIRECT_SMALL;
+      const words = [...matmulMeta(m, n, k, block.tile, [bs, bst[1]!, bst[2]!], { offset: a.offset, rs: a.strides[r - 2]!, cs: a.strides[r - 1]! }, { offset: b.offset, rs: b.strides[r - 2]!, cs: b.strides[r - 1]! }), 4];
+      const invocations = Math.ceil(m / block.tile.bm) * Math.ceil(n / block.tile.bn) * batches;
+      this.run(directMatmulKernel(bs.length, direct.aT, direct.bT, block), words, [a.storage.buffer, b.storage.buffer, out.buffer], Math.ceil(invocations / block.wg));
       return out;
     }
     const tile = m >= 128 && n >= 128 ? TILE_LARGE : TILE_SMALL;
@@ -423,15 +452,15 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
    * which operands it reads down their columns: on a software adapter only (a GPU's own
    * workgroup memory and barriers are what the tiled kernel is built for), and each operand
    * needs a unit stride along one axis and every other offset and stride a multiple of 4, so
-   * that axis loads as vec4s.
+   * that axis loads as vec4s; k and n multiples of 4 (C is stored as vec4s).
    */
   private directLayout(a: GView, b: GView, aBatch: readonly number[], bBatch: readonly number[], m: number, n: number, k: number): { aT: boolean; bT: boolean } | null {
-    if (!this.info.software || a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0) return null;
+    if (!this.info.software || a.dtype !== 'float32' || b.dtype !== 'float32' || k % 4 !== 0 || n % 4 !== 0) return null;
     const r = a.shape.length;
     const aligned = (...xs: readonly number[]) => xs.every((v) => v % 4 === 0);
     const [ars, acs, brs, bcs] = [a.strides[r - 2]!, a.strides[r - 1]!, b.strides[r - 2]!, b.strides[r - 1]!];
     const aT = acs === 1 && aligned(ars) ? false : ars === 1 && aligned(acs) && m % 4 === 0 ? true : null;
-    const bT = bcs === 1 && aligned(brs) && n % 4 === 0 ? false : brs === 1 && aligned(bcs) ? true : null;
+    const bT = bcs === 1 && aligned(brs) ? false : brs === 1 && aligned(bcs) ? true : null;
     if (aT === null || bT === null || !aligned(a.offset, b.offset, ...aBatch, ...bBatch)) return null;
     return { aT, bT };
   }
@@ -456,6 +485,14 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const out = this.alloc(n);
     if (n === 0) return out;
     const rank = outShape.length;
+    // An embedding's gradient: one index per output row, repeated across the columns.
+    if (rank === 2 && axis === 0 && index.strides[1] === 0 && index.shape[1] === outShape[1] && !isHalf(src.dtype)) {
+      const [rows, cols] = outShape as [number, number];
+      const groups = Math.ceil(rows / SCATTER_ROWS) * cols;
+      const words = [groups, src.offset, index.offset, index.shape[0]!, rows, cols, index.strides[0]!, src.strides[0]!, src.strides[1]!];
+      this.run(scatterAddRowsKernel(src.dtype), words, [src.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(groups / WG));
+      return out;
+    }
     const words = [n, src.offset, index.offset, index.shape[axis]!, ...outShape, ...index.shape, ...index.strides, ...src.strides];
     this.run(scatterAddKernel(src.dtype, rank, axis), words, [src.storage.buffer, index.storage.buffer, out.buffer], Math.ceil(n / WG));
     return out;
@@ -541,37 +578,51 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
     const y = this.alloc(n), mean = this.alloc(rows), rstd = this.alloc(rows);
     if (rows === 0) return [y, mean, rstd];
     const ins = [x, w, b].filter((v): v is GView => v !== null);
-    this.runDense(layerNormKernel(w !== null, b !== null), [rows, d, f32Bits(eps)], ins, [y, mean, rstd], Math.ceil(rows / WG));
+    this.runDense(layerNormKernel(w !== null, b !== null, this.vec4Rows(d, ins)), [rows, d, f32Bits(eps)], ins, [y, mean, rstd], Math.ceil(rows / WG));
     return [y, mean, rstd];
   }
 
-  /** LayerNorm's backward in two dispatches: dx per row, then dweight and dbias per column. */
+  /** Whether the LayerNorm kernels read rows of d floats of `views` (as runDense binds them) as vec4s. */
+  private vec4Rows(d: number, views: GView[]): boolean {
+    return d % 4 === 0 && views.every((v) => !isContiguous(v.shape, v.strides) || v.offset % 4 === 0);
+  }
+
+  /** LayerNorm's backward in two dispatches: dx per row, then dweight and dbias per column (per 4 with vec4 rows). */
   private layerNormBackward(g: GView, x: GView, mean: GView, rstd: GView, w: GView | null): [GPUStorage, GPUStorage, GPUStorage] {
     const n = sizeOf(x.shape), d = x.shape.at(-1)!, rows = d ? n / d : 0;
     const dx = this.alloc(n), dw = this.alloc(d), db = this.alloc(d);
     if (d === 0) return [dx, dw, db];
     const ins = [g, x, mean, rstd];
-    this.runDense(layerNormBackwardKernel('columns', w !== null), [rows, d, 0], ins, [dw, db], Math.ceil(d / WG));
-    if (rows > 0) this.runDense(layerNormBackwardKernel('rows', w !== null), [rows, d, 0], w ? [...ins, w] : ins, [dx], Math.ceil(rows / WG));
+    const vec = this.vec4Rows(d, w ? [g, x, w] : [g, x]);
+    this.runDense(layerNormBackwardKernel('columns', w !== null, vec), [rows, d, 0], ins, [dw, db], Math.ceil(d / (vec ? 4 : 1) / WG));
+    if (rows > 0) this.runDense(layerNormBackwardKernel('rows', w !== null, vec), [rows, d, 0], w ? [...ins, w] : ins, [dx], Math.ceil(rows / WG));
     return [dx, dw, db];
   }
 
-  /** Fused attention's forward (wgsl/attention.ts) in one dispatch, one invocation per query row. */
+  /**
+   * Fused attention's forward in one dispatch: wgsl/attentionRegisters.ts (an invocation per
+   * block of query rows) for heads of up to 64 columns whose rows load as vec4s, else
+   * wgsl/attention.ts (an invocation per query row).
+   */
   private attention(a: AttentionArgs<GPUStorage>): { out: GPUStorage; logsumexp: GPUStorage } {
     const rows = attentionRows(a);
     const out = this.alloc(rows * a.value.shape.at(-1)!), logsumexp = this.alloc(rows);
     if (rows === 0) return { out, logsumexp };
     const mask = !a.mask ? 'none' : a.mask.dtype === 'int32' ? 'int' : 'float';
-    const kernel = attentionForwardKernel(a.query.shape.length - 2, mask, a.dropout !== null);
+    const [kr, E, Ev] = [a.query.shape.length - 2, a.query.shape.at(-1)!, a.value.shape.at(-1)!];
+    const registers = registerAttentionFits([a.query, a.key, a.value], E, Ev);
+    const kernel = registers ? registerAttentionForwardKernel(kr, mask, a.dropout !== null, E, Ev) : attentionForwardKernel(kr, mask, a.dropout !== null);
+    const invocations = registers ? registerAttentionInvocations(rows / a.query.shape.at(-2)!, a.query.shape.at(-2)!, E, Ev) : rows;
     const operands = [a.query, a.key, a.value, a.mask, a.dropout].flatMap((v) => (v ? [v.storage.buffer] : []));
-    this.run(kernel, attentionMeta(a, rows, f32Bits), [...operands, out.buffer, logsumexp.buffer], Math.ceil(rows / WG));
+    this.run(kernel, attentionMeta(a, invocations, f32Bits), [...operands, out.buffer, logsumexp.buffer], Math.ceil(invocations / WG));
     return { out, logsumexp };
   }
 
   /**
    * Fused attention's backward (wgsl/attention.ts) in three or four dispatches: each query row's
    * lse and D = rowsum(dO∘O) into a scratch buffer, then dQ per query row, dK and dV per key row
-   * (one kernel for both unless a mask and dropout leave too few bindings).
+   * (one kernel for both unless a mask and dropout leave too few bindings). Heads of up to 64
+   * columns whose rows load as vec4s take dQ and dK, dV from wgsl/attentionRegisters.ts.
    */
   private attentionBackward(a: AttentionArgs<GPUStorage> & { out: GView; logsumexp: GView; grad: GView }): { query: GPUStorage; key: GPUStorage; value: GPUStorage } {
     const batches = sizeOf(a.query.shape.slice(0, -2));
@@ -584,13 +635,17 @@ export class WebGPUBackend implements BackendImplementation<GPUStorage> {
       q: a.query.storage.buffer, k: a.key.storage.buffer, v: a.value.storage.buffer, mask: a.mask?.storage.buffer, z: a.dropout?.storage.buffer,
       o: a.out.storage.buffer, g: a.grad.storage.buffer, lse: a.logsumexp.storage.buffer, st: st.buffer, dq: dq.buffer, dk: dk.buffer, dv: dv.buffer,
     };
-    for (const kind of ['stats', 'dq', ...keyKernels(mask, a.dropout !== null)] as const) {
+    const kr = a.query.shape.length - 2, dropout = a.dropout !== null;
+    const registers = registerAttentionFits([a.query, a.key, a.value, a.grad], E, Ev);
+    for (const kind of ['stats', 'dq', ...keyKernels(mask, dropout)] as const) {
       // Every invocation writes its whole output row, so with no rows there is nothing to write.
       const rows = batches * (kind === 'stats' || kind === 'dq' ? L : S);
       if (rows === 0) continue;
-      const kernel = attentionBackwardKernel(kind, a.query.shape.length - 2, mask, a.dropout !== null);
+      const fast = registers && (kind === 'dq' || kind === 'dkv');
+      const kernel = fast ? registerAttentionBackwardKernel(kind, kr, mask, dropout, E, Ev) : attentionBackwardKernel(kind, kr, mask, dropout);
+      const invocations = fast ? registerAttentionInvocations(batches, kind === 'dq' ? L : S, E, Ev) : rows;
       const bound = backwardBindings(kind, mask, a.dropout !== null).map((n) => buffers[n]!);
-      this.run(kernel, attentionBackwardMeta(a, rows, f32Bits), bound, Math.ceil(rows / WG));
+      this.run(kernel, attentionBackwardMeta(a, invocations, f32Bits), bound, Math.ceil(invocations / WG));
     }
     this.free(st);
     return { query: dq, key: dk, value: dv };

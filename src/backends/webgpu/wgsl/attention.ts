@@ -23,7 +23,7 @@ const TILE = 32;
 const CHUNK = 64;
 /** The operands read through strides, in uniform order. */
 const OPERANDS = ['q', 'k', 'v', 'm', 'z', 'o', 'g'] as const;
-type Operand = (typeof OPERANDS)[number];
+export type Operand = (typeof OPERANDS)[number];
 const HEAD = 7;
 
 export type MaskKind = 'none' | 'int' | 'float';
@@ -45,34 +45,35 @@ export function attentionMeta<S>(a: GArgs<S>, rows: number, f32Bits: (x: number)
 }
 
 /** Words before the batch shape. */
-const BATCH_AT = HEAD + 3 * OPERANDS.length;
+export const BATCH_AT = HEAD + 3 * OPERANDS.length;
 
 /** The bindings of a kernel: name → WGSL type, in binding order from 1. */
-function bindings(list: [string, string, boolean][]): string {
+export function bindings(list: [string, string, boolean][]): string {
   return list.map(([name, type, write], i) => `@group(0) @binding(${i + 1}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${type}>;`).join('\n');
 }
 
-const s = (w: number) => `S(${w}u)`;
+export const s = (w: number) => `S(${w}u)`;
 /** The word of an operand's offset (0), row stride (1) or column stride (2). */
-const wordOf = (n: Operand, w: 0 | 1 | 2) => HEAD + 3 * OPERANDS.indexOf(n) + w;
+export const wordOf = (n: Operand, w: 0 | 1 | 2) => HEAD + 3 * OPERANDS.indexOf(n) + w;
 /** WGSL for element (r, c) of operand n's matrix at offset `base`. */
-const elem = (n: Operand, base: string, r: string, c: string) => `${base} + i32(${r}) * ${s(wordOf(n, 1))} + i32(${c}) * ${s(wordOf(n, 2))}`;
+export const elem = (n: Operand, base: string, r: string, c: string) => `${base} + i32(${r}) * ${s(wordOf(n, 1))} + i32(${c}) * ${s(wordOf(n, 2))}`;
 /** The same through operand n's strides held in locals `<n>r`, `<n>c` (see `strideLets`). */
 const elemL = (n: Operand, base: string, r: string, c: string) => `${base} + i32(${r}) * ${n}r + i32(${c}) * ${n}c`;
 /** Locals holding the row and column strides of the operands, read from the uniform once. */
 const strideLets = (ns: readonly Operand[]) => ns.map((n) => `  let ${n}r = ${s(wordOf(n, 1))}; let ${n}c = ${s(wordOf(n, 2))};`).join('\n');
 
 /**
- * The start of `main`: `outer`, the invocation's query row (or key row), `batch`, its batch
- * entry, and each operand's matrix offset `<n>o` in that entry.
+ * The start of `main`: `outer`, the invocation's query row (or key row, or block of rows: `outer`
+ * is the WGSL count of invocations per batch entry), `batch`, its batch entry, and each
+ * operand's matrix offset `<n>o` in that entry.
  */
-function prologue(kr: number, outer: 'L' | 'S_'): string {
+export function prologue(kr: number, outer: string): string {
   const targets = OPERANDS.map((n, i): [string, number] => [`${n}o`, BATCH_AT + kr + i * kr]);
   return `${LINEAR_ID}
   if (i >= M(0u)) { return; }
   let L = M(1u); let S_ = M(2u); let E = M(3u); let Ev = M(4u); let scale = F(5u); let causal = M(6u) != 0u;
-  let outer = i % ${outer};
-  let batch = i / ${outer};
+  let outer = i % (${outer});
+  let batch = i / (${outer});
   var rem = batch;
 ${OPERANDS.map((n) => `  var ${n}o = S(${wordOf(n, 0)}u);`).join('\n')}
 ${unflatten(kr, BATCH_AT, targets)}`;
@@ -108,7 +109,7 @@ fn drop_of(zo: i32, i: u32, j: u32) -> f32 { return ${dropout ? `z[${elem('z', '
 const loadFixed = (fixed: 'q' | 'k') => `  for (var e = 0u; e < min(E, ${CHUNK}u); e++) { fixedRow[e] = ${fixed}[${elem(fixed, `${fixed}o`, 'outer', 'e')}]; }`;
 
 /** The key of a kernel: its kind, rank, mask and dropout. */
-const keyOf = (kind: string, kr: number, mask: MaskKind, dropout: boolean) => `attention-${kind}|${kr}|${mask}|${dropout}`;
+export const keyOf = (kind: string, kr: number, mask: MaskKind, dropout: boolean) => `attention-${kind}|${kr}|${mask}|${dropout}`;
 
 function operandBindings(mask: MaskKind, dropout: boolean): [string, string, boolean][] {
   return [
@@ -184,7 +185,7 @@ export function keyKernels(mask: MaskKind, dropout: boolean): BackwardKind[] {
 }
 
 /** The word after the batch strides: the logsumexp view's offset (the stats kernel's). */
-const lseWord = (kr: number) => BATCH_AT + kr * (1 + OPERANDS.length);
+export const lseWord = (kr: number) => BATCH_AT + kr * (1 + OPERANDS.length);
 
 /**
  * The operands each backward kernel binds, in binding order (at most 8 storage buffers, WebGPU's

@@ -48,6 +48,37 @@ ${srcTypes.map((t, j) => `  let v${j} = ${load(t, j)};`).join('\n')}
 }
 
 /**
+ * The elementwise kernel four elements an invocation, for float32 and int32 operands whose
+ * innermost dim is a multiple of 4 with stride 1 (read as vec4s, their offsets and other strides
+ * multiples of 4 and given in vec4s) or 0 (`splat[j]`: one element read and repeated). A CPU
+ * adapter spends an elementwise kernel's time per invocation and per read, and a vec4 read costs
+ * about two floats'. The uniform is elementwiseMeta's for the shape with its innermost dim / 4.
+ */
+export function elementwise4Kernel(expr: string, srcTypes: readonly DType[], dstType: DType, rank: number, splat: readonly boolean[]): KernelSource {
+  const k = srcTypes.length;
+  const shapeAt = 2 + k;
+  const metaVec4 = metaSize(shapeAt + rank * (k + 2));
+  const lane = (u: number) => expr.replace(/\bv(\d+)\b/g, (_, j: string) => `v${j}[${u}]`);
+  const vec = (t: DType) => `vec4<${wgslType(t)}>`;
+  return {
+    key: `ew4|${expr}|${srcTypes.join(',')}|${dstType}|${rank}|${splat.map(Number).join('')}`,
+    metaVec4,
+    code: () => `${prelude(metaVec4)}
+${srcTypes.map((t, j) => `@group(0) @binding(${j + 1}) var<storage, read> src${j}: array<${splat[j] ? wgslType(t) : vec(t)}>;`).join('\n')}
+@group(0) @binding(${k + 1}) var<storage, read_write> dst: array<${vec(dstType)}>;
+${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  var rem = i;
+  var o0 = S(1u);
+${srcTypes.map((_, j) => `  var o${j + 1} = S(${2 + j}u);`).join('\n')}
+${unflatten(rank, shapeAt, Array.from({ length: k + 1 }, (_, j) => [`o${j}`, shapeAt + rank * (j + 1)] as [string, number]))}
+${srcTypes.map((t, j) => `  let v${j} = ${splat[j] ? `${vec(t)}(src${j}[o${j + 1}])` : `src${j}[o${j + 1}]`};`).join('\n')}
+  dst[o0] = ${vec(dstType)}(${[0, 1, 2, 3].map(lane).join(', ')});
+}`,
+  };
+}
+
+/**
  * The WGSL form of an op of the shared table for operands of `dtype`: its i32 form where it has
  * one, else its f32 one.
  *

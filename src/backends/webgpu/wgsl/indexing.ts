@@ -87,3 +87,38 @@ ${dims.join('\n')}
 }`,
   };
 }
+
+/** Output rows one invocation of the row-broadcast scatterAdd sums. */
+export const SCATTER_ROWS = 16;
+
+/**
+ * scatterAdd along axis 0 of a [rows, cols] output whose index repeats one value across each
+ * row (stride 0 along the columns, as an embedding's gradient has): each invocation owns one
+ * column of SCATTER_ROWS output rows and reads each index once for all of them, instead of once
+ * per output element. Matches add in index order, as in scatterAddKernel. Word layout: `[n,
+ * srcOffset, indexOffset, indexLength, rows, cols, indexStride, srcRowStride, srcColStride]`,
+ * n = ⌈rows / SCATTER_ROWS⌉ · cols.
+ */
+export function scatterAddRowsKernel(dtype: DType): KernelSource {
+  const t = wgslType(dtype);
+  const metaVec4 = metaSize(9);
+  const rows = Array.from({ length: SCATTER_ROWS }, (_, r) => r);
+  return {
+    key: `scatterAdd-rows|${dtype}`,
+    metaVec4,
+    code: () => `${header(metaVec4, dtype)}
+  let cols = M(5u);
+  let col = i32(i % cols);
+  let first = i32(i / cols) * ${SCATTER_ROWS};
+${rows.map((r) => `  var acc${r} = ${t}(0);`).join('\n')}
+  for (var k = 0; k < S(3u); k++) {
+    let d = index[S(2u) + k * S(6u)] - first;
+    if (d >= 0 && d < ${SCATTER_ROWS}) {
+      let v = src[S(1u) + k * S(7u) + col * S(8u)];
+${rows.map((r) => `      acc${r} += select(${t}(0), v, d == ${r});`).join('\n')}
+    }
+  }
+${rows.map((r) => `  if (first + ${r} < S(4u)) { dst[(first + ${r}) * i32(cols) + col] = acc${r}; }`).join('\n')}
+}`,
+  };
+}

@@ -153,58 +153,81 @@ ${lines(tn / 4, (j) => `      for (var c = 0u; c < 4u; c++) {
   };
 }
 
-/** Rows and columns of C each invocation of the direct matmul owns. */
-export const DIRECT_TILE: MatmulTile = { bm: 8, bn: 16, bk: 4, tm: 8, tn: 16 };
-/** Invocations per workgroup of the direct matmul. */
-export const DIRECT_WG = 64;
+/** The rows and columns of C one invocation of the direct matmul owns, and invocations per workgroup. */
+export interface DirectTile {
+  tile: MatmulTile;
+  wg: number;
+}
 
 /**
- * Batched float32 C = A·B without workgroup memory or barriers: each invocation sums an 8 × 16
- * block of C from vec4 loads along whichever axis of A and B is contiguous (`aT`: A is read
- * down its columns, a transposed view such as xᵀ in a weight gradient; `bT`: B likewise, as Wᵀ
- * in x·Wᵀ), so neighbouring invocations share A's rows and read adjacent B. CPU adapters run a
- * barrier by switching between invocations: on SwiftShader and llvmpipe this kernel ran a GPT's
- * products 1.6–4× faster than the tiled one (a 4 × 8 block only 1–2×). The caller guarantees
- * k % 4 == 0, m % 4 == 0 when `aT`, n % 4 == 0 unless `bT`, and vec4-aligned offsets and
- * strides along the other axes; rows and columns past the edge are clamped on load and masked
- * on store. Words as matmulMeta's with DIRECT_TILE.
+ * On a CPU adapter the direct kernel is bound by its storage reads (each lane's load is a
+ * bounds-checked gather), not its multiply-adds, and an R × C block reads R + C vec4s per 4·R·C
+ * of them: 32 × 32 blocks ran a GPT's products 2–2.5× faster than 8 × 16 on llvmpipe (16 × 32:
+ * 1.3–1.7×), the accumulators spilling as whole vectors. Workgroups of 8 (one CPU vector of
+ * lanes) leave enough of them to share between threads. Products under 32 rows or columns keep
+ * the small block.
  */
-export function directMatmulKernel(br: number, aT: boolean, bT: boolean): KernelSource {
-  const { bm: R, bn: C } = DIRECT_TILE;
-  const metaVec4 = metaSize(12 + 3 * br);
+export const DIRECT_LARGE: DirectTile = { tile: { bm: 32, bn: 32, bk: 4, tm: 32, tn: 32 }, wg: 8 };
+export const DIRECT_SMALL: DirectTile = { tile: { bm: 8, bn: 16, bk: 4, tm: 8, tn: 16 }, wg: 64 };
+
+/**
+ * Batched float32 C = A·B without workgroup memory or barriers: each invocation sums a block of C
+ * (DIRECT_LARGE or DIRECT_SMALL) from vec4 loads along whichever axis of A and B is contiguous
+ * (`aT`: A is read down its columns, a transposed view such as xᵀ in a weight gradient; `bT`: B
+ * likewise, as Wᵀ in x·Wᵀ), so neighbouring invocations share A's rows and read adjacent B. CPU
+ * adapters run a barrier by switching between invocations: on SwiftShader and llvmpipe this
+ * kernel with 8 × 16 blocks ran a GPT's products 1.6–4× faster than the tiled one. The four
+ * steps of k within a vec4 run as a loop whose count (4) comes from the uniform, and C is stored
+ * as vec4s: unrolled steps and scalar stores took llvmpipe 25–34 s to compile a 32 × 32 block
+ * (now 5–7 s; 8 × 16 blocks under 1 s), for a few percent of speed. The caller guarantees
+ * k % 4 == 0, n % 4 == 0, m % 4 == 0 when `aT`, and vec4-aligned offsets and strides along the
+ * other axes; rows and columns past the edge are clamped on load and masked on store. Words as
+ * matmulMeta's with the block as the tile, then 4.
+ */
+export function directMatmulKernel(br: number, aT: boolean, bT: boolean, { tile, wg }: DirectTile): KernelSource {
+  const { bm: R, bn: C } = tile;
+  const steps = 12 + 3 * br;
+  const metaVec4 = metaSize(steps + 1);
   const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
-  // a(i, kk): row i, step kk of this k4 block, as loaded below.
-  const a = (i: number, kk: number) => (aT ? `at${kk}_${Math.floor(i / 4)}[${i % 4}]` : `a${i}[${kk}]`);
-  const aLoads = aT
-    ? lines(4, (kk) => lines(R / 4, (q) => `    let at${kk}_${q} = A[(oa + i32(k + ${kk}u) * acs) / 4 + i32(min(row0 / 4u + ${q}u, m / 4u - 1u))];`))
-    : lines(R, (i) => `    let a${i} = A[(oa + i32(min(row0 + ${i}u, m - 1u)) * ars) / 4 + i32(k / 4u)];`);
-  const bLoads = bT
-    ? lines(C, (c) => `    let bt${c} = B[(ob + i32(min(col0 + ${c}u, n - 1u)) * bcs) / 4 + i32(k / 4u)];`)
-    : lines(4, (kk) => lines(C / 4, (j) => `    let b${kk}_${j} = B[(ob + i32(k + ${kk}u) * brs) / 4 + i32(min(col0 / 4u + ${j}u, n / 4u - 1u))];`));
-  const aVec = (i: number) => (aT ? `vec4<f32>(${[0, 1, 2, 3].map((kk) => a(i, kk)).join(', ')})` : `a${i}`);
-  const fmas = bT
-    ? lines(R, (i) => `    { let ai = ${aVec(i)};\n${lines(C / 4, (j) => `      acc${i}_${j} += vec4<f32>(${[0, 1, 2, 3].map((c) => `dot(ai, bt${4 * j + c})`).join(', ')});`)}\n    }`)
-    : lines(R, (i) => lines(C / 4, (j) => `    acc${i}_${j} += ${[0, 1, 2, 3].map((kk) => `${a(i, kk)} * b${kk}_${j}`).join(' + ')};`));
+  // Per vec4 of k: A's rows (as vec4s along k) unless aT, B's columns likewise when bT.
+  const outer = [
+    ...(aT ? [] : Array.from({ length: R }, (_, i) => `    let a${i} = A[(oa + i32(min(row0 + ${i}u, m - 1u)) * ars) / 4 + i32(k / 4u)];`)),
+    ...(bT ? Array.from({ length: C }, (_, c) => `    let bt${c} = B[(ob + i32(min(col0 + ${c}u, n - 1u)) * bcs) / 4 + i32(k / 4u)];`) : []),
+  ].join('\n');
+  // Per step kk: A's column kk as vec4s across rows when aT, B's row kk as vec4s across columns.
+  const inner = [
+    ...(aT ? Array.from({ length: R / 4 }, (_, q) => `      let at${q} = A[(oa + i32(k + kk) * acs) / 4 + i32(min(row0 / 4u + ${q}u, m / 4u - 1u))];`) : []),
+    ...Array.from({ length: C / 4 }, (_, j) =>
+      bT
+        ? `      let b${j} = vec4<f32>(${[0, 1, 2, 3].map((c) => `bt${4 * j + c}[kk]`).join(', ')});`
+        : `      let b${j} = B[(ob + i32(k + kk) * brs) / 4 + i32(min(col0 / 4u + ${j}u, n / 4u - 1u))];`,
+    ),
+  ].join('\n');
+  const a = (i: number) => (aT ? `at${Math.floor(i / 4)}[${i % 4}]` : `a${i}[kk]`);
   return {
-    key: `matmul-direct|${br}|${aT}|${bT}`,
+    key: `matmul-direct|${br}|${aT}|${bT}|${R}x${C}|${wg}`,
     metaVec4,
     code: () => `${prelude(metaVec4)}
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@compute @workgroup_size(${DIRECT_WG})
+@group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let g = (wid.x + wid.y * nwg.x) * ${DIRECT_WG}u + li;
+  let g = (wid.x + wid.y * nwg.x) * ${wg}u + li;
 ${tileOrigin(R, C, br)}
+  let steps = M(${steps}u);
 ${lines(R, (i) => lines(C / 4, (j) => `  var acc${i}_${j} = vec4<f32>(0.0);`))}
   for (var k = 0u; k < K; k += 4u) {
-${aLoads}
-${bLoads}
-${fmas}
+${outer}
+    for (var kk = 0u; kk < steps; kk++) {
+${inner}
+${lines(R, (i) => `      { let ai = ${a(i)};${lines(C / 4, (j) => ` acc${i}_${j} += ai * b${j};`)} }`)}
+    }
   }
-  let base = batch * m * n;
+  let base = batch * m * (n / 4u);
 ${lines(R, (i) => `  if (row0 + ${i}u < m) {
-${lines(C, (c) => `    if (col0 + ${c}u < n) { C[base + (row0 + ${i}u) * n + col0 + ${c}u] = acc${i}_${Math.floor(c / 4)}[${c % 4}]; }`)}
+    let at = base + (row0 + ${i}u) * (n / 4u) + col0 / 4u;
+${lines(C / 4, (j) => `    if (col0 + ${4 * j}u < n) { C[at + ${j}u] = acc${i}_${j}; }`)}
   }`)}
 }`,
   };
