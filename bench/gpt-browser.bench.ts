@@ -1,6 +1,6 @@
 // The GPT training steps (bench/cases/gpt.ts) on WebGPU in Chromium, tsgrad beside jax-js on the
-// same adapter, through the playground's benchmark section: jax-js has no WebGPU device in Node,
-// so the browser is where both run. Here that adapter is SwiftShader (Chromium's CPU Vulkan), so
+// same adapter, through the playground's benchmark section, as a visitor runs them (in Node,
+// bench/gpt-webgpu.bench.ts compares the two on Dawn's adapter). Here that adapter is SwiftShader (Chromium's CPU Vulkan), so
 // the figures compare the libraries' kernels on one device, not what a real GPU does; the page is
 // how visitors measure theirs. Chromium is Debian's (/usr/bin/chromium), as in the browser tests.
 import { cpus, loadavg } from 'node:os';
