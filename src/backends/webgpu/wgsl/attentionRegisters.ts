@@ -35,6 +35,17 @@ const sum = (n: number, f: (i: number) => string) => Array.from({ length: n }, (
 const row4 = (n: Operand, r: string) => `(${n}o + i32(${r}) * ${s(wordOf(n, 1))}) / 4`;
 
 /** WGSL for the mask's (i, j) entry and the dropout multiplier's. */
+/**
+ * The loop over the keys a block of RB query rows from r0 sees (to the block's last row when
+ * causal), opened, with key j's row of k (k0…) and of v (v0…) read as vec4s into registers.
+ */
+const keyLoop = (RB: number, E4: number, V4: number) => `  var kEnd = S_;
+  if (causal) { kEnd = min(S_, r0 + ${RB}u); }
+  for (var j = 0u; j < kEnd; j++) {
+    let kb = ${row4('k', 'j')};
+${lines(E4, (c) => `    let k${c} = k[kb + ${c}];`)}
+    let vb = ${row4('v', 'j')};
+${lines(V4, (c) => `    let v${c} = v[vb + ${c}];`)}`;
 const maskAt = (i: string, j: string) => `mask[mo + i32(${i}) * ${s(wordOf('m', 1))} + i32(${j}) * ${s(wordOf('m', 2))}]`;
 const dropAt = (dropout: boolean, i: string, j: string) => (dropout ? `z[zo + i32(${i}) * ${s(wordOf('z', 1))} + i32(${j}) * ${s(wordOf('z', 2))}]` : '1.0');
 
@@ -81,13 +92,7 @@ ${lines(E4, (c) => `  let q${r}_${c} = q[qb${r} + ${c}] * scale;`)}`)}
 ${rows((r) => `  var m${r} = ninf();
   var l${r} = 0.0;
 ${lines(V4, (c) => `  var a${r}_${c} = vec4<f32>(0.0);`)}`)}
-  var kEnd = S_;
-  if (causal) { kEnd = min(S_, r0 + ${RB}u); }
-  for (var j = 0u; j < kEnd; j++) {
-    let kb = ${row4('k', 'j')};
-${lines(E4, (c) => `    let k${c} = k[kb + ${c}];`)}
-    let vb = ${row4('v', 'j')};
-${lines(V4, (c) => `    let v${c} = v[vb + ${c}];`)}
+${keyLoop(RB, E4, V4)}
 ${rows((r) => `    {
       let sc = ${score(mask, sum(E4, (c) => `dot(q${r}_${c}, k${c})`), `i${r}`, 'j')};
       let mNew = max(m${r}, sc);
@@ -135,13 +140,7 @@ ${lines(E4, (c) => `  let q${r}_${c} = q[qb${r} + ${c}];`)}
   let gb${r} = ${row4('g', `i${r}`)};
 ${lines(V4, (c) => `  let g${r}_${c} = g[gb${r} + ${c}];`)}
 ${lines(E4, (c) => `  var d${r}_${c} = vec4<f32>(0.0);`)}`)}
-  var kEnd = S_;
-  if (causal) { kEnd = min(S_, r0 + ${RB}u); }
-  for (var j = 0u; j < kEnd; j++) {
-    let kb = ${row4('k', 'j')};
-${lines(E4, (c) => `    let k${c} = k[kb + ${c}];`)}
-    let vb = ${row4('v', 'j')};
-${lines(V4, (c) => `    let v${c} = v[vb + ${c}];`)}
+${keyLoop(RB, E4, V4)}
 ${rows((r) => `    {
       // A hidden key, or a row that attends nowhere (lse = +∞), has p = 0.
       let sc = ${score(mask, `(${dot(`q${r}`, 'k', E4)}) * scale`, `i${r}`, 'j')};

@@ -12,6 +12,20 @@ export function elementwiseMeta(n: number, shape: readonly number[], dst: { offs
 }
 
 /**
+ * The start of both elementwise kernels: the invocation's element i (none past M(0)), and its
+ * offset in dst (o0) and in each of the k sources (o1…), unflattened from the shape and strides
+ * that start at word shapeAt of the uniform.
+ */
+function elementOffsets(k: number, rank: number, shapeAt: number): string {
+  return `${LINEAR_ID}
+  if (i >= M(0u)) { return; }
+  var rem = i;
+  var o0 = S(1u);
+${Array.from({ length: k }, (_, j) => `  var o${j + 1} = S(${2 + j}u);`).join('\n')}
+${unflatten(rank, shapeAt, Array.from({ length: k + 1 }, (_, j) => [`o${j}`, shapeAt + rank * (j + 1)] as [string, number]))}`;
+}
+
+/**
  * `dst[...] = expr(v0, v1, ...)` over strided operands of one (coalesced) shape: one invocation
  * per element, which splits its linear index into coordinates and walks every operand's strides.
  * Compiled once per expression, dtypes and rank. A 16-bit float operand is read as f32 and a
@@ -35,12 +49,7 @@ export function elementwiseKernel(expr: string, srcTypes: readonly DType[], dstT
     code: () => `${prelude(metaVec4)}${half ? HALF_WGSL : ''}
 ${srcTypes.map((t, j) => `@group(0) @binding(${j + 1}) var<storage, read> src${j}: ${arrayOf(t, false)};`).join('\n')}
 @group(0) @binding(${k + 1}) var<storage, read_write> dst: ${arrayOf(dstType, true)};
-${LINEAR_ID}
-  if (i >= M(0u)) { return; }
-  var rem = i;
-  var o0 = S(1u);
-${srcTypes.map((_, j) => `  var o${j + 1} = S(${2 + j}u);`).join('\n')}
-${unflatten(rank, shapeAt, Array.from({ length: k + 1 }, (_, j) => [`o${j}`, shapeAt + rank * (j + 1)] as [string, number]))}
+${elementOffsets(k, rank, shapeAt)}
 ${srcTypes.map((t, j) => `  let v${j} = ${load(t, j)};`).join('\n')}
   ${store}
 }`,
@@ -66,12 +75,7 @@ export function elementwise4Kernel(expr: string, srcTypes: readonly DType[], dst
     code: () => `${prelude(metaVec4)}
 ${srcTypes.map((t, j) => `@group(0) @binding(${j + 1}) var<storage, read> src${j}: array<${splat[j] ? wgslType(t) : vec(t)}>;`).join('\n')}
 @group(0) @binding(${k + 1}) var<storage, read_write> dst: array<${vec(dstType)}>;
-${LINEAR_ID}
-  if (i >= M(0u)) { return; }
-  var rem = i;
-  var o0 = S(1u);
-${srcTypes.map((_, j) => `  var o${j + 1} = S(${2 + j}u);`).join('\n')}
-${unflatten(rank, shapeAt, Array.from({ length: k + 1 }, (_, j) => [`o${j}`, shapeAt + rank * (j + 1)] as [string, number]))}
+${elementOffsets(k, rank, shapeAt)}
 ${srcTypes.map((t, j) => `  let v${j} = ${splat[j] ? `${vec(t)}(src${j}[o${j + 1}])` : `src${j}[o${j + 1}]`};`).join('\n')}
   dst[o0] = ${vec(dstType)}(${[0, 1, 2, 3].map(lane).join(', ')});
 }`,
