@@ -53,6 +53,9 @@ describe('webgpu backend', () => {
 
   test('lets the event loop turn while a loop awaits reads', async () => {
     const x = randn([64, 64], { backend: 'webgpu' });
+    // The first read compiles the kernels (on llvmpipe with a cold shader cache, seconds for the
+    // 32×32 matmul block): the loop below is about reads, so it starts with them compiled.
+    await scope(async () => void (await x.matmul(x).sum().data()));
     await expectTimersRunDuringReads(() => x.matmul(x).sum());
     x.dispose();
   });
