@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { s32, u32 } from '../../src/backends/cpu/wasm/emitter.js';
 import { moduleBytes, startWasm } from '../../src/backends/cpu/wasm/runtime.js';
-import { RELAXED_PROBE, expectedSimd } from './support/wasmProbes.js';
+import { RELAXED_PROBE, expectedSimd, nodeGivesRelaxed, nodeMajor } from './support/wasmProbes.js';
 
 describe('wasm emitter', () => {
   it('encodes LEB128 as the WebAssembly spec does', () => {
@@ -39,8 +39,7 @@ describe('wasm runtime', () => {
   it("turns on Node 20's relaxed SIMD flag, but not where the process froze its flags", () => {
     // Once a runtime has started, relaxed SIMD validates in this process; a process started with
     // --freeze-flags-after-init, where V8 stops on any later flag change, keeps SIMD128.
-    const major = Number(process.versions.node.split('.')[0]);
-    if (major >= 22 || typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function') {
+    if (nodeGivesRelaxed) {
       expect(startWasm()!.simd).toBe('relaxed-simd');
       expect(WebAssembly.validate(RELAXED_PROBE)).toBe(true);
     }
@@ -48,7 +47,7 @@ describe('wasm runtime', () => {
     const frozen = spawnSync(process.execPath, ['--freeze-flags-after-init', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(frozen.stderr).toBe('');
     expect(frozen.status).toBe(0);
-    expect(frozen.stdout.trim()).toBe(major >= 22 ? 'relaxed-simd' : 'simd128');
+    expect(frozen.stdout.trim()).toBe(nodeMajor >= 22 ? 'relaxed-simd' : 'simd128');
   });
 
   it('passes the conformance suite and the matmul tests on plain SIMD128 (TSGRAD_CPU_RELAXED=0)', async () => {

@@ -2,7 +2,7 @@
 // test/matrix.ts (its 'cpu' entry; 'cpu-js' is the JavaScript path).
 import { describe, expect, it } from 'vitest';
 import { getBackendInfo } from '../../src/index.js';
-import { SIMD_PROBE, expectedSimd } from './support/wasmProbes.js';
+import { SIMD_PROBE, expectedSimd, nodeGivesRelaxed } from './support/wasmProbes.js';
 
 describe('cpu backend info', () => {
   it('says which path and which SIMD flavour is in use', () => {
@@ -11,8 +11,7 @@ describe('cpu backend info', () => {
     expect(WebAssembly.validate(SIMD_PROBE)).toBe(true);
     const info = getBackendInfo('cpu');
     expect(info).toMatchObject({ name: 'cpu', path: 'wasm', simd: expectedSimd() });
-    const nodeHasRelaxed = Number(process.versions.node.split('.')[0]) >= 22 || typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
-    expect(info.simd).toBe(process.env.TSGRAD_EXPECT_SIMD ?? (nodeHasRelaxed ? 'relaxed-simd' : 'simd128'));
+    expect(info.simd).toBe(process.env.TSGRAD_EXPECT_SIMD ?? (nodeGivesRelaxed ? 'relaxed-simd' : 'simd128'));
     expect(getBackendInfo('cpu')['threads']).toBeGreaterThanOrEqual(1);
   });
 });

@@ -7,7 +7,7 @@
 // dropout); second order goes through the composed backward.
 import { describe, expect, it } from 'vitest';
 import { Generator, type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
-import { backendByName } from '../../src/core/backend.js';
+import { pipelines } from './support/webgpuPipelines.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 import { expectClose, installComposedCpu } from '../fused.js';
 
@@ -15,8 +15,6 @@ const sdpa = nn.functional.scaledDotProductAttention;
 
 const COMPOSED = installComposedCpu();
 
-/** The keys of the webgpu backend's compiled kernels, to tell which attention kernel ran. */
-const pipelines = () => (backendByName('webgpu') as unknown as { pipelines: Map<string, unknown> }).pipelines;
 
 interface Case {
   name: string;

@@ -4,11 +4,9 @@
 // attention heads, int32 and a where; views that do not align to 4 keep the element kernel.
 import { describe, expect, it } from 'vitest';
 import { type Tensor, manualSeed, randn, tensor, where } from '../../src/index.js';
-import { backendByName } from '../../src/core/backend.js';
+import { pipelines } from './support/webgpuPipelines.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 
-/** The keys of the webgpu backend's compiled kernels, to tell which elementwise kernel ran. */
-const pipelines = () => (backendByName('webgpu') as unknown as { pipelines: Map<string, unknown> }).pipelines;
 
 interface Case {
   name: string;

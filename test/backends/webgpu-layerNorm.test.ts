@@ -4,14 +4,12 @@
 // more rows and more columns than one workgroup holds, rows read as floats and as vec4s.
 import { describe, expect, it } from 'vitest';
 import { type Tensor, backendStats, grad, manualSeed, nn, randn, resetStats, tensor } from '../../src/index.js';
-import { backendByName } from '../../src/core/backend.js';
+import { pipelines } from './support/webgpuPipelines.js';
 import { backendBeforeAll } from '../backendAvailable.js';
 import { expectClose, installComposedCpu } from '../fused.js';
 
 const COMPOSED = installComposedCpu();
 
-/** The keys of the webgpu backend's compiled kernels, to tell which LayerNorm kernel ran. */
-const pipelines = () => (backendByName('webgpu') as unknown as { pipelines: Map<string, unknown> }).pipelines;
 
 interface Case { name: string; shape: number[]; weight: boolean; bias: boolean; transpose?: boolean; offset?: number }
 

@@ -104,16 +104,17 @@ function wasm(): WasmKernels | null {
   return wasmRuntime;
 }
 
-/** Relaxed SIMD where the engine has it, unless the environment variable TSGRAD_CPU_RELAXED is 0 (read once, when the module starts). */
-function relaxedWanted(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_RELAXED'];
+/** False where the environment variable `name` (one of the backend's switches) is 0 or false. */
+function envAllows(name: string): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
   return env !== '0' && env !== 'false';
 }
 
+/** Relaxed SIMD where the engine has it, unless TSGRAD_CPU_RELAXED is 0 (read once, when the module starts). */
+const relaxedWanted = () => envAllows('TSGRAD_CPU_RELAXED');
+
 function wasmWanted(options: CpuOptions): boolean {
-  if (options.wasm !== undefined) return options.wasm;
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['TSGRAD_CPU_WASM'];
-  return env !== '0' && env !== 'false';
+  return options.wasm ?? envAllows('TSGRAD_CPU_WASM');
 }
 
 /**

@@ -17,3 +17,12 @@ export const RELAXED_PROBE = moduleReturningV128([...[0, 1, 2].flatMap(() => [0x
 export function expectedSimd(): 'relaxed-simd' | 'simd128' {
   return WebAssembly.validate(RELAXED_PROBE) ? 'relaxed-simd' : 'simd128';
 }
+
+/** The Node major version running the tests. */
+export const nodeMajor = Number(process.versions.node.split('.')[0]);
+
+/**
+ * Whether the cpu backend gets relaxed SIMD from this Node: by default from Node 22, and from
+ * 20.16 (the first with process.getBuiltinModule) by setting V8's flag itself.
+ */
+export const nodeGivesRelaxed = nodeMajor >= 22 || typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
