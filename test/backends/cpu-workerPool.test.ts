@@ -138,6 +138,28 @@ describe('WorkerPool', () => {
     expect(Array.from(out)).toEqual([30, 33, 36, 39, 42, 45]);
   });
 
+  it('runs other programs on the same workers, each job with its own kernel and setup', () => {
+    // Each part holds its thread until a worker has taken a part too, and records where it ran.
+    const where = (tag: number): PoolProgram => ({
+      kernel: (setup: { tag: number }) => (buffers, args, part) => {
+        const inWorker = !(process.getBuiltinModule('node:worker_threads') as { isMainThread: boolean }).isMainThread;
+        buffers[0]![part] = setup.tag * args[0]! + part;
+        if (inWorker) buffers[1]![0] = setup.tag;
+        for (const end = Date.now() + 2000; buffers[1]![0] !== setup.tag && Date.now() < end; );
+      },
+      setup: { tag },
+    });
+    const first = where(1), second = where(2);
+    const p = pool(first, 2);
+    const out = sharedFloat64(4), worker = sharedFloat64(1);
+    for (const [program, tag] of [[first, 1], [second, 2], [first, 1], [second, 2]] as const) {
+      worker[0] = 0;
+      p.run([out, worker], [10], 4, program === first ? undefined : program);
+      expect(Array.from(out)).toEqual([0, 1, 2, 3].map((part) => tag * 10 + part));
+      expect(worker[0]).toBe(tag); // a worker ran a part of this program's job
+    }
+  });
+
   it('is unavailable without process.getBuiltinModule (browsers, Node < 20.16), so matmuls stay on one thread', () => {
     const { getBuiltinModule } = process;
     try {

@@ -16,12 +16,12 @@ import { type PoolProgram, WorkerPool, availableThreads } from './workerPool.js'
 const MIN_PARALLEL_WORK = 96 ** 3;
 const MIN_PARALLEL_K = 8;
 /**
- * Elementwise ops split between threads from this many elements. Each pool has its own workers,
- * and a job of the elementwise pool sends the matmul pool's waiting workers to sleep (see
- * workerPool.ts), so splitting the GPT step's [2048, 256] GELUs cost its next matmuls more than
- * it saved: only ops of a million elements or more split.
+ * Elementwise ops split between threads from this many elements. With every kernel on one pool,
+ * the workers are awake between the step's jobs, and splitting the GPT step's [2048, 64] adds
+ * and [2048, 256] GELUs made its step 5–7% faster on 2 threads than splitting only from a
+ * million elements (when each program had its own pool, splitting them made the step slower).
  */
-const MIN_PARALLEL_ELEMENTS = 1 << 20;
+const MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 export interface ThreadConfig {
   /** Threads in all, the calling one included; 1 turns threading off. */
@@ -45,16 +45,27 @@ function defaultThreads(): number {
 }
 
 let config: ThreadConfig | null = null;
-/** One pool per kernel program: the JavaScript matmul's, and the WebAssembly one's. */
-const pools = new Map<PoolProgram, WorkerPool>();
+/**
+ * The one pool every kernel program runs on (see workerPool.ts), so its workers stay awake
+ * between the step's matmuls, attention and elementwise jobs.
+ */
+let shared: WorkerPool | null = null;
+/** A program's view of the shared pool. */
+export interface ThreadPool {
+  /** Threads in all, the calling one included. */
+  readonly size: number;
+  run(buffers: Float64Array[], args: readonly number[], parts?: number): void;
+}
+const handles = new Map<PoolProgram, ThreadPool>();
 
 function threadConfig(): ThreadConfig {
   return (config ??= { threads: defaultThreads(), minWork: MIN_PARALLEL_WORK, minK: MIN_PARALLEL_K, minElements: MIN_PARALLEL_ELEMENTS });
 }
 
 function closePools(): void {
-  for (const p of pools.values()) p.close();
-  pools.clear();
+  shared?.close();
+  shared = null;
+  handles.clear();
 }
 
 /**
@@ -77,31 +88,35 @@ export function matmulThreads(): number {
 }
 
 /** The pool running `program` for an m×k by k×n matmul, or null to run it on this thread. */
-export function matmulPool(program: PoolProgram, m: number, k: number, n: number): WorkerPool | null {
+export function matmulPool(program: PoolProgram, m: number, k: number, n: number): ThreadPool | null {
   const { threads, minWork, minK } = threadConfig();
   if (threads < 2 || m * k * n < minWork || k < minK) return null;
   return poolOf(program);
 }
 
 /** The pool running `program` for an elementwise op of n elements, or null to run it on this thread. */
-export function elementwisePool(program: PoolProgram, n: number): WorkerPool | null {
+export function elementwisePool(program: PoolProgram, n: number): ThreadPool | null {
   const { threads, minElements } = threadConfig();
   if (threads < 2 || n < minElements) return null;
   return poolOf(program);
 }
 
-function poolOf(program: PoolProgram): WorkerPool | null {
-  let pool = pools.get(program);
-  if (!pool) {
-    const created = WorkerPool.create(program, { threads: threadConfig().threads });
-    // No threads here (a browser page that is not cross-origin isolated, Node < 20.16): stay on this thread.
-    if (!created) {
-      config = { ...threadConfig(), threads: 1 };
-      return null;
+function poolOf(program: PoolProgram): ThreadPool | null {
+  let handle = handles.get(program);
+  if (!handle) {
+    if (!shared) {
+      shared = WorkerPool.create(program, { threads: threadConfig().threads });
+      // No threads here (a browser page that is not cross-origin isolated, Node < 20.16): stay on this thread.
+      if (!shared) {
+        config = { ...threadConfig(), threads: 1 };
+        return null;
+      }
     }
-    pools.set(program, (pool = created));
+    const pool = shared;
+    handle = { size: pool.size, run: (buffers, args, parts) => pool.run(buffers, args, parts, program) };
+    handles.set(program, handle);
   }
-  return pool;
+  return handle;
 }
 
 /**
@@ -113,7 +128,7 @@ function poolOf(program: PoolProgram): WorkerPool | null {
 const PARTS_PER_THREAD = 4;
 
 /** Into how many parts a threaded job of `units` independent pieces is split: a few per thread, at most one per piece. */
-export function threadedParts(pool: WorkerPool, units: number): number {
+export function threadedParts(pool: ThreadPool, units: number): number {
   return Math.max(1, Math.min(pool.size * PARTS_PER_THREAD, units));
 }
 
@@ -122,7 +137,7 @@ export function threadedParts(pool: WorkerPool, units: number): number {
  * kernel threw, or a worker stuck in its part outlived the pool's timeout; then matmuls stay on
  * one thread and the error is rethrown.
  */
-export function runThreaded(pool: WorkerPool, buffers: Float64Array[], args: number[], parts = pool.size * PARTS_PER_THREAD): void {
+export function runThreaded(pool: ThreadPool, buffers: Float64Array[], args: number[], parts = pool.size * PARTS_PER_THREAD): void {
   try {
     pool.run(buffers, args, parts);
   } catch (e) {

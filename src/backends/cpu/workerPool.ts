@@ -12,11 +12,17 @@
  * second time, it ran the same job again, and the count went to -1, which the caller then waited
  * on until its timeout. test/backends/cpu-workerPool.test.ts reproduces that late notify.)
  *
- * The claim protocol (`claimParts`), each worker's main loop and the kernel are TypeScript
- * functions, type-checked where they are written. A pool serialises them once, with `toString()`,
- * into its workers' program and compiles the kernel from that same text on the calling thread,
- * so every thread runs the same code, and a kernel that refers to anything outside itself fails
- * on its first run instead of only in the workers. A minifier keeps such functions whole, but its
+ * One pool runs every kernel program of the backend (matmul, attention, elementwise), so its
+ * workers watch for the next job of any of them: with a pool per program, each program's job sent
+ * the others' workers to sleep, and the next job waited for one to wake or ran on one thread. A
+ * job names its program by index; a program joins the pool (is posted to every worker) the first
+ * time a job runs it.
+ *
+ * The claim protocol (`claimParts`), each worker's main loop and the kernels are TypeScript
+ * functions, type-checked where they are written. A pool serialises them with `toString()`,
+ * into its workers' program and the messages that add kernels, and compiles each kernel from
+ * that same text on the calling thread, so every thread runs the same code, and a kernel that
+ * refers to anything outside itself fails on its first run instead of only in the workers. A minifier keeps such functions whole, but its
  * keep-names mode wraps a named function defined inside another in a helper of the bundle, which
  * the workers do not have: so these functions define no named functions inside them (a kernel
  * takes the functions it calls as parameters, see `PoolProgram.helpers`).
@@ -65,6 +71,7 @@ const SLOTS = {
   done: 2, // parts finished in the current job; the caller sleeps on it
   failed: 3, // set by a worker whose kernel threw
   buffers: 4, // generation of the buffer list the job uses (browsers post it asynchronously)
+  program: 5, // the index of the job's kernel program in the pool
   parts: 16, // in args: args[0..parts) are the job's args, args[parts] its number of parts
 } as const;
 type Slots = typeof SLOTS;
@@ -89,21 +96,40 @@ export function claimParts(ctrl: Int32Array, slots: Slots, job: number, parts: n
 }
 
 type Claim = typeof claimParts;
-type MakeKernel = (setup: unknown, ...helpers: unknown[]) => PoolKernel;
+
+/**
+ * A program as its text, `[kernel, [helpers]]` (see `programText`), with its setup: what the
+ * pool posts to its workers. Each thread builds its kernel from it with `buildKernel`.
+ */
+interface ProgramMessage {
+  index: number;
+  text: string;
+  setup: unknown;
+}
+
+/** A thread's kernel, built from a program's text (a worker's copy of this function comes as text too). */
+function buildKernel(text: string, setup: unknown): PoolKernel {
+  const [make, helpers] = new Function(`return ${text};`)() as [(setup: unknown, ...helpers: unknown[]) => PoolKernel, unknown[]];
+  return make(setup, ...helpers);
+}
+type Build = typeof buildKernel;
 
 /** What a Node worker reads from `node:worker_threads`. */
 interface NodeWorkerSide {
-  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; setup: unknown; lastPool: SharedArrayBuffer; id: number };
+  workerData: { control: SharedArrayBuffer; args: SharedArrayBuffer; port: NodePort; lastPool: SharedArrayBuffer; id: number };
   receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
 }
 
-/** The Node worker's whole program: wait for a job, pick up new buffers, claim parts, report errors. */
-function nodeWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], slots: Slots): void {
+/**
+ * The Node worker's whole program: wait for a job, pick up new buffers and programs, claim parts,
+ * report errors. A program whose kernel failed to build leaves that program's jobs to the others.
+ */
+function nodeWorker(claim: Claim, build: Build, slots: Slots): void {
   const proc = (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process;
   const wt = proc.getBuiltinModule('node:worker_threads') as NodeWorkerSide;
-  const { control, args, port, setup, lastPool: lastPoolBuffer, id } = wt.workerData;
-  const kernel = makeKernel(setup, ...helpers);
+  const { control, args, port, lastPool: lastPoolBuffer, id } = wt.workerData;
   const ctrl = new Int32Array(control), argv = new Int32Array(args), lastPool = new Int32Array(lastPoolBuffer);
+  const kernels: (PoolKernel | undefined)[] = [];
   let buffers: Float64Array[] = [], seen = 0;
   // After a job, watch for the next one this long before sleeping: a training step posts its next
   // matmul within a millisecond or two, and waking a sleeping thread takes tens of microseconds on
@@ -118,8 +144,21 @@ function nodeWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], sl
     // Loop, not one wait: a wake-up is only a hint to look, the job number is the truth.
     while (Atomics.load(ctrl, slots.gen) === seen) Atomics.wait(ctrl, slots.gen, seen);
     seen = Atomics.load(ctrl, slots.gen);
-    // The caller posts replaced buffers before it starts a job, so they are already queued here.
-    for (let m; (m = wt.receiveMessageOnPort(port)) !== undefined; ) buffers = (m.message as ArrayBufferLike[]).map((b) => new Float64Array(b));
+    // The caller posts replaced buffers and new programs before it starts a job, so they are already queued here.
+    for (let m; (m = wt.receiveMessageOnPort(port)) !== undefined; ) {
+      if (Array.isArray(m.message)) {
+        buffers = (m.message as ArrayBufferLike[]).map((b) => new Float64Array(b));
+        continue;
+      }
+      const p = m.message as ProgramMessage;
+      try {
+        kernels[p.index] = build(p.text, p.setup);
+      } catch (e) {
+        port.postMessage(String((e as Error)?.stack ?? e));
+      }
+    }
+    const kernel = kernels[Atomics.load(ctrl, slots.program)];
+    if (!kernel) continue;
     claim(ctrl, slots, seen, argv[slots.parts]!, (part) => {
       try {
         kernel(buffers, argv, part, argv[slots.parts]!);
@@ -139,24 +178,34 @@ type WaitAsync = (ctrl: Int32Array, index: number, value: number) => { async: bo
  * buffer lists posted by the page arrive; a job whose buffers have not arrived yet is left to
  * the other threads.
  */
-function browserWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[], slots: Slots): void {
+function browserWorker(claim: Claim, build: Build, slots: Slots): void {
   const scope = globalThis as unknown as { onmessage: ((e: { data: Record<string, unknown> }) => void) | null };
   const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+  const kernels: (PoolKernel | undefined)[] = [];
   let buffers: Float64Array[] = [], buffersGen = 0;
   scope.onmessage = (e) => {
     const m = e.data;
+    if (m['program']) {
+      const p = m['program'] as ProgramMessage;
+      try {
+        kernels[p.index] = build(p.text, p.setup);
+      } catch (err) {
+        console.error(err);
+      }
+      return;
+    }
     if (!m['control']) {
       buffers = (m['buffers'] as ArrayBufferLike[]).map((b) => new Float64Array(b));
       buffersGen = m['generation'] as number;
       return;
     }
     const ctrl = new Int32Array(m['control'] as SharedArrayBuffer), argv = new Int32Array(m['args'] as SharedArrayBuffer);
-    const kernel = makeKernel(m['setup'], ...helpers);
     void (async () => {
       for (let seen = 0; ; ) {
         while (Atomics.load(ctrl, slots.gen) !== seen) {
           seen = Atomics.load(ctrl, slots.gen);
-          if (Atomics.load(ctrl, slots.buffers) !== buffersGen) continue;
+          const kernel = kernels[Atomics.load(ctrl, slots.program)];
+          if (!kernel || Atomics.load(ctrl, slots.buffers) !== buffersGen) continue;
           claim(ctrl, slots, seen, argv[slots.parts]!, (part) => {
             try {
               kernel(buffers, argv, part, argv[slots.parts]!);
@@ -173,9 +222,14 @@ function browserWorker(claim: Claim, makeKernel: MakeKernel, helpers: unknown[],
   };
 }
 
-/** A worker's program: its main loop, called with the claim protocol, the kernel and its helpers. */
-function workerSource(main: typeof nodeWorker, program: PoolProgram): string {
-  return `'use strict';\n(${main})(${claimParts}, ${program.kernel}, [${(program.helpers ?? []).join(', ')}], ${JSON.stringify(SLOTS)});\n`;
+/** A worker's program: its main loop, called with the claim protocol and how to build kernels. */
+function workerSource(main: typeof nodeWorker): string {
+  return `'use strict';\n(${main})(${claimParts}, ${buildKernel}, ${JSON.stringify(SLOTS)});\n`;
+}
+
+/** A kernel program as the text every thread builds its kernel from: `[kernel, [helpers]]`. */
+function programText(program: PoolProgram): string {
+  return `[${program.kernel}, [${(program.helpers ?? []).join(', ')}]]`;
 }
 
 /** What a pool needs from its host: how to start a worker, and how to wait. */
@@ -183,14 +237,15 @@ interface Host {
   threads: number;
   /** The worker's main loop (see `workerSource`). */
   main: typeof nodeWorker;
-  /** Starts a worker on the pool's shared state; returns how to post buffer lists and stop it. */
-  start(source: string, init: { control: SharedArrayBuffer; args: SharedArrayBuffer; setup: unknown }, onFailure: (why: string) => void): HostWorker;
+  /** Starts a worker on the pool's shared state; returns how to post buffer lists and programs, and stop it. */
+  start(source: string, init: { control: SharedArrayBuffer; args: SharedArrayBuffer }, onFailure: (why: string) => void): HostWorker;
   /** True where this thread may block in Atomics.wait. */
   canBlock: boolean;
 }
 
 interface HostWorker {
   postBuffers(buffers: ArrayBufferLike[], generation: number): void;
+  postProgram(program: ProgramMessage): void;
   /** The error messages its failing kernels posted, where they can be read synchronously. */
   takeErrors(): string[];
   stop(): void;
@@ -229,6 +284,7 @@ function nodeHost(): Host | null {
       worker.on('exit', (code) => onFailure(`exited with code ${String(code)}`));
       return {
         postBuffers: (buffers) => port1.postMessage(buffers),
+        postProgram: (program) => port1.postMessage(program),
         takeErrors() {
           const out: string[] = [];
           for (let m; (m = wt.receiveMessageOnPort(port1)) !== undefined; ) out.push(String(m.message));
@@ -265,6 +321,7 @@ function browserHost(): Host | null {
       worker.postMessage(init);
       return {
         postBuffers: (buffers, generation) => worker.postMessage({ buffers, generation }),
+        postProgram: (program) => worker.postMessage({ program }),
         takeErrors: () => [],
         stop: () => worker.terminate(),
       };
@@ -292,9 +349,7 @@ export function sharedFloat64(length: number): Float64Array {
  * same code. Throws a SyntaxError for a kernel whose text is no expression (a method).
  */
 export function compileKernel(program: PoolProgram): PoolKernel {
-  const make = new Function(`return (${program.kernel});`)() as MakeKernel;
-  const helpers = (program.helpers ?? []).map((h) => new Function(`return (${h});`)() as unknown);
-  return make(program.setup, ...helpers);
+  return buildKernel(programText(program), program.setup);
 }
 
 /** Pools made so far, and the number of the pool that ran the last job (shared with every worker). */
@@ -302,7 +357,8 @@ let pools = 0;
 let lastPool: Int32Array | null = null;
 
 /**
- * Runs a kernel on `threads` threads at once, synchronously.
+ * Runs kernels on `threads` threads at once, synchronously: the program it was created with, or
+ * any other a job names.
  *
  * @example
  * const pool = WorkerPool.create({ kernel: () => (buffers, args, part) => { buffers[0]![part] = args[0]!; } }, { threads: 2 });
@@ -319,21 +375,24 @@ export class WorkerPool {
   private failure: string | null = null;
   /** This pool's number in `lastPool`. */
   private readonly id = ++pools;
+  /** The programs the workers have, with their index and this thread's kernel. */
+  private readonly programs = new Map<PoolProgram, { index: number; kernel: PoolKernel }>();
+  private readonly first: { index: number; kernel: PoolKernel };
 
   private constructor(
-    private readonly kernel: PoolKernel,
     private readonly threads: number,
     private readonly timeoutMs: number,
     private readonly host: Host,
     program: PoolProgram,
   ) {
     lastPool ??= new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, setup: program.setup, lastPool: lastPool.buffer as SharedArrayBuffer, id: this.id };
-    const source = workerSource(host.main, program);
+    const init = { control: this.control.buffer as SharedArrayBuffer, args: this.args.buffer as SharedArrayBuffer, lastPool: lastPool.buffer as SharedArrayBuffer, id: this.id };
+    const source = workerSource(host.main);
     for (let w = 1; w < threads; w++) {
       // A worker that dies only stops claiming parts; the threads left do its share.
       this.workers.push(host.start(source, init, () => undefined));
     }
+    this.first = this.adopt(program);
   }
 
   /**
@@ -343,7 +402,20 @@ export class WorkerPool {
   static create(program: PoolProgram, options: PoolOptions): WorkerPool | null {
     const h = host();
     if (!h || options.threads < 2) return null;
-    return new WorkerPool(compileKernel(program), Math.min(options.threads, MAX_PARTS), options.timeoutMs ?? Infinity, h, program);
+    compileKernel(program);
+    return new WorkerPool(Math.min(options.threads, MAX_PARTS), options.timeoutMs ?? Infinity, h, program);
+  }
+
+  /** The program's index and kernel here, posting it to the workers the first time. Throws if the kernel does not compile. */
+  private adopt(program: PoolProgram): { index: number; kernel: PoolKernel } {
+    let known = this.programs.get(program);
+    if (!known) {
+      const text = programText(program);
+      known = { index: this.programs.size, kernel: buildKernel(text, program.setup) };
+      this.programs.set(program, known);
+      for (const w of this.workers) w.postProgram({ index: known.index, text, setup: program.setup });
+    }
+    return known;
   }
 
   /** Threads in all, the calling one included. */
@@ -353,14 +425,16 @@ export class WorkerPool {
 
   /**
    * Runs kernel(buffers, args, part, parts) once for every part (default: one per thread), on
-   * whichever threads claim them, and returns when all are done. Buffers must be shared (see
-   * `sharedFloat64`). Throws if a kernel threw or a claimed part outlived `timeoutMs`; the pool
-   * is then closed, and every later run throws.
+   * whichever threads claim them, and returns when all are done; the kernel is `program`'s, by
+   * default the one the pool was created with. Buffers must be shared (see `sharedFloat64`).
+   * Throws if a kernel threw or a claimed part outlived `timeoutMs`; the pool is then closed,
+   * and every later run throws.
    */
-  run(buffers: Float64Array[], args: readonly number[], parts = this.threads): void {
+  run(buffers: Float64Array[], args: readonly number[], parts = this.threads, program?: PoolProgram): void {
     if (this.closed) throw new Error(`cpu worker pool: closed${this.failure ? ` after: ${this.failure}` : ''}`);
     if (args.length > MAX_ARGS || !args.every((x) => x === (x | 0))) throw new Error(`cpu worker pool: args must be at most ${MAX_ARGS} int32s, got [${args.join(', ')}]`);
     if (!Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS) throw new Error(`cpu worker pool: parts must be a whole number in [1, ${MAX_PARTS}], got ${parts}`);
+    const { index, kernel } = program ? this.adopt(program) : this.first;
     const ctrl = this.control;
     const sabs = buffers.map((b) => b.buffer);
     if (sabs.length !== this.sent.length || sabs.some((b, i) => b !== this.sent[i])) {
@@ -373,6 +447,7 @@ export class WorkerPool {
     Atomics.store(ctrl, SLOTS.failed, 0);
     Atomics.store(ctrl, SLOTS.done, 0);
     Atomics.store(lastPool!, 0, this.id);
+    Atomics.store(ctrl, SLOTS.program, index);
     const job = (Atomics.load(ctrl, SLOTS.gen) + 1) | 0;
     Atomics.store(ctrl, SLOTS.claim, (job & 0x7fffff) * 128);
     Atomics.store(ctrl, SLOTS.gen, job);
@@ -383,7 +458,7 @@ export class WorkerPool {
     const errors: string[] = [];
     claimParts(ctrl, SLOTS, job, parts, (part) => {
       try {
-        this.kernel(buffers, this.args, part, parts);
+        kernel(buffers, this.args, part, parts);
       } catch (e) {
         errors.push(String((e as Error).stack ?? e));
       }

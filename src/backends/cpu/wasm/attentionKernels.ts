@@ -5,8 +5,8 @@ import type { AttentionArgs, View } from '../../../core/backend.js';
 import { attentionBackward, attentionForward, backwardBufBytes, forwardBufBytes } from './attention.js';
 import { encodeModule } from './emitter.js';
 import { span } from './kernels.js';
-import { matmulPool, runThreaded, threadedParts } from '../threads.js';
-import { type PoolKernel, type PoolProgram, type WorkerPool, compileKernel } from '../workerPool.js';
+import { type ThreadPool, matmulPool, runThreaded, threadedParts } from '../threads.js';
+import { type PoolKernel, type PoolProgram, compileKernel } from '../workerPool.js';
 import type { Arena, Span } from './arena.js';
 
 type Args = AttentionArgs<TypedArray>;
@@ -86,13 +86,13 @@ export class WasmAttention {
   }
 
   /** The pool that splits the batch entries between threads, or null where one thread is better. */
-  private pool(batches: number, L: number, S: number, width: number): WorkerPool | null {
+  private pool(batches: number, L: number, S: number, width: number): ThreadPool | null {
     if (!this.arena.rt.shared || batches < 2) return null;
     return matmulPool(this.engine().program, L * batches, S, width);
   }
 
   /** Into how many parts a pool splits `batches` entries (a few per thread, at most one per entry). */
-  private partsOf(pool: WorkerPool | null, batches: number): number {
+  private partsOf(pool: ThreadPool | null, batches: number): number {
     return pool ? threadedParts(pool, batches) : 1;
   }
 
@@ -100,7 +100,7 @@ export class WasmAttention {
    * Runs one kernel over the batch entries, each with its call arguments `calls[t]`, from a
    * table at byte `table` of the scratch, with a tile buffer of `bufBytes` per part after it.
    */
-  private dispatch(backward: boolean, calls: number[][], table: number, pool: WorkerPool | null, bufBytes: number): void {
+  private dispatch(backward: boolean, calls: number[][], table: number, pool: ThreadPool | null, bufBytes: number): void {
     const width = calls[0]!.length, own = backward ? OWN.backward : OWN.forward;
     const mem = this.arena.rt.f32(), words = new Int32Array(mem.buffer);
     calls.forEach((c, t) => {

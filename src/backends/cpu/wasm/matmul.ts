@@ -9,9 +9,12 @@ import type { Arena } from './arena.js';
  * through its strides into panels in the scratch, so a transposed weight is never materialised:
  * in place for a storage in the module's memory, from a copy of its span (one memcpy) for any
  * other. The kernel writes C, padded to whole tiles, straight into a result in the memory whose
- * shape has no padding, and into the scratch otherwise, from where it is copied out row by row. Threads split C in whole panels (as the JavaScript
- * path does): each tile is summed by the same kernel calls in the same order on any thread, so
- * results are bit-identical for every thread count.
+ * shape has no padding, and into the scratch otherwise, from where it is copied out row by row.
+ * Threads split C in whole panels (as the JavaScript path does), along its rows or its columns:
+ * each part packs its own panels of the operand split that way (the calling thread packs the
+ * other one first, which every part reads), then computes its panels of C. Each tile is summed by
+ * the same kernel calls in the same order on any thread, so results are bit-identical for every
+ * thread count.
  */
 
 /** What every thread's matmul kernel is built from: the module, its shared memory, and the tile. */
@@ -22,15 +25,46 @@ interface GemmSetup {
   nr: number;
 }
 
+/** The module's packing exports (gemm.ts). */
+interface PackExports {
+  pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number, l0: number, p0: number): void;
+  pack_rows(src: number, elemStride: number, panels: number, k: number, width: number, dst: number): void;
+  pack_cols(src: number, lineStride: number, panels: number, k4: number, width: number, dst: number, k: number): void;
+}
+
+/**
+ * Packs `lines` lines of k floats into panels of `width` (see gemm.ts): whole panels with SIMD
+ * copies where the lines lie side by side, or SIMD transposes where each line is contiguous; the
+ * scalar pack does the rest (a last partial panel, the last k % 4 elements). Self-contained: the
+ * thread kernels get it as a helper.
+ */
+function packPanels(ex: PackExports, src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number): void {
+  const panels = Math.floor(lines / width), whole = panels * width, k4 = k - (k % 4);
+  if (panels > 0 && lineStride === 1) {
+    ex.pack_rows(src, elemStride, panels, k, width, dst);
+    ex.pack(src, lineStride, elemStride, lines, k, width, dst, whole, 0);
+  } else if (panels > 0 && elemStride === 1 && k4 > 0) {
+    ex.pack_cols(src, lineStride, panels, k4, width, dst, k);
+    ex.pack(src, lineStride, elemStride, lines, k, width, dst, 0, k4);
+    ex.pack(src, lineStride, elemStride, lines, k, width, dst, whole, 0);
+  } else {
+    ex.pack(src, lineStride, elemStride, lines, k, width, dst, 0, 0);
+  }
+}
+
 /**
  * One thread's kernel (see workerPool.ts: compiled from its text, so self-contained): an instance
  * of the module on the shared memory, which computes `part` of `parts` of C in whole panels, or,
  * for a batch of small matrices packed side by side, whole matrices of the batch.
- * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep] (a batch of 1 splits one C).
+ * args = [a, b, c, mp, np, k, batches, aStep, bStep, cStep, src, lineStride, elemStride, lines]:
+ * a batch of 1 splits one C along its rows where it has at least as many row panels as column
+ * panels, else along its columns; with src ≥ 0 each part first packs its panels of the operand
+ * split (A's rows or B's columns), the lines at byte src with the given strides.
  */
-function gemmPartKernel(setup: GemmSetup): PoolKernel {
+function gemmPartKernel(setup: GemmSetup, pack: typeof packPanels): PoolKernel {
   const { mr, nr } = setup;
-  const gemm = (new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as { gemm: (...args: number[]) => void }).gemm;
+  const ex = new WebAssembly.Instance(setup.module, { env: { memory: setup.memory } }).exports as unknown as PackExports & { gemm: (...args: number[]) => void };
+  const gemm = ex.gemm;
   return (_buffers, args, part, parts) => {
     const a = args[0]!, b = args[1]!, c = args[2]!, mp = args[3]!, np = args[4]!, k = args[5]!, batches = args[6]!;
     if (batches > 1) {
@@ -38,14 +72,17 @@ function gemmPartKernel(setup: GemmSetup): PoolKernel {
       for (let t = t0; t < t1; t++) gemm(a + t * args[7]!, b + t * args[8]!, c + t * args[9]!, np, k, 0, mp, 0, np);
       return;
     }
-    const rowPanels = mp / mr, colPanels = np / nr;
-    if (rowPanels >= colPanels) {
-      const i0 = Math.floor((part * rowPanels) / parts) * mr, i1 = Math.floor(((part + 1) * rowPanels) / parts) * mr;
-      if (i1 > i0) gemm(a, b, c, np, k, i0, i1, 0, np);
-    } else {
-      const j0 = Math.floor((part * colPanels) / parts) * nr, j1 = Math.floor(((part + 1) * colPanels) / parts) * nr;
-      if (j1 > j0) gemm(a, b, c, np, k, 0, mp, j0, j1);
+    const byRows = mp / mr >= np / nr;
+    const width = byRows ? mr : nr, panels = (byRows ? mp : np) / width;
+    const p0 = Math.floor((part * panels) / parts), p1 = Math.floor(((part + 1) * panels) / parts);
+    if (p1 <= p0) return;
+    const src = args[10]!, lines = args[13]!;
+    if (src >= 0) {
+      const l0 = p0 * width, l1 = Math.min(p1 * width, lines);
+      pack(ex, src + l0 * args[11]! * 4, args[11]!, args[12]!, l1 - l0, k, width, (byRows ? a : b) + l0 * k * 4);
     }
+    if (byRows) gemm(a, b, c, np, k, p0 * mr, p1 * mr, 0, np);
+    else gemm(a, b, c, np, k, 0, mp, p0 * nr, p1 * nr);
   };
 }
 
@@ -61,33 +98,18 @@ function spanOf(x: MatOperand): number {
 export class WasmMatmul {
   private readonly program: PoolProgram;
   private readonly kernel: PoolKernel;
-  private readonly args = new Int32Array(10);
+  private readonly args = new Int32Array(14);
 
   constructor(private readonly arena: Arena) {
     const { rt } = arena;
     const setup: GemmSetup = { module: rt.module, memory: rt.memory, mr: MR, nr: NR };
-    this.program = { kernel: gemmPartKernel, setup };
+    this.program = { kernel: gemmPartKernel, helpers: [packPanels], setup };
     this.kernel = compileKernel(this.program);
   }
 
-  /**
-   * Packs `lines` lines of k floats into panels of `width` (see gemm.ts): whole panels with
-   * SIMD copies where the lines lie side by side, or SIMD transposes where each line is
-   * contiguous; the scalar pack does the rest (a last partial panel, the last k % 4 elements).
-   */
+  /** `packPanels` on this thread. */
   private pack(src: number, lineStride: number, elemStride: number, lines: number, k: number, width: number, dst: number): void {
-    const { pack, pack_rows, pack_cols } = this.arena.rt.exports;
-    const panels = Math.floor(lines / width), whole = panels * width, k4 = k - (k % 4);
-    if (panels > 0 && lineStride === 1) {
-      pack_rows(src, elemStride, panels, k, width, dst);
-      pack(src, lineStride, elemStride, lines, k, width, dst, whole, 0);
-    } else if (panels > 0 && elemStride === 1 && k4 > 0) {
-      pack_cols(src, lineStride, panels, k4, width, dst, k);
-      pack(src, lineStride, elemStride, lines, k, width, dst, 0, k4);
-      pack(src, lineStride, elemStride, lines, k, width, dst, whole, 0);
-    } else {
-      pack(src, lineStride, elemStride, lines, k, width, dst, 0, 0);
-    }
+    packPanels(this.arena.rt.exports as unknown as PackExports, src, lineStride, elemStride, lines, k, width, dst);
   }
 
   /** out = a · b for float32 operands with one batch shape; false if the scratch cannot grow that far. */
@@ -125,25 +147,32 @@ export class WasmMatmul {
     const idx = new Array<number>(batchShape.length).fill(0);
     // A batch dim broadcast with stride 0 repeats the same matrix: pack it once.
     let packedA = -1, packedB = -1;
+    // With threads, the parts pack the operand C is split along (the kernel's A where C has at
+    // least as many row panels as column panels); this thread packs the other.
+    const splitA = mp / MR >= np / NR;
     for (let t = 0; t < batches; t++) {
       const cAt = direct ? outAt + t * m * n * 4 : cScratch;
-      const args = [aAt, bAt, cAt, mp, np, k, 1, 0, 0, 0];
+      const args = [aAt, bAt, cAt, mp, np, k, 1, 0, 0, 0, -1, 0, 0, 0];
       let ao = a.offset, bo = b.offset;
       for (let d = 0; d < batchShape.length; d++) {
         ao += idx[d]! * a.strides[d]!;
         bo += idx[d]! * b.strides[d]!;
       }
-      // a's rows and b's columns, each packed as the kernel's A or B.
-      if (ao !== packedA) {
-        if (aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
-        this.pack(aIn < 0 ? aSrc : aIn + ao * 4, a.strides[r - 2]!, a.strides[r - 1]!, m, k, swap ? NR : MR, swap ? bAt : aAt);
+      // a's rows and b's columns, each packed as the kernel's A or B: [src, lineStride, elemStride, lines, width, dst].
+      const ops = [
+        { fresh: ao !== packedA, src: aIn < 0 ? aSrc : aIn + ao * 4, line: a.strides[r - 2]!, elem: a.strides[r - 1]!, lines: m, kernelA: !swap },
+        { fresh: bo !== packedB, src: bIn < 0 ? bSrc : bIn + bo * 4, line: b.strides[r - 1]!, elem: b.strides[r - 2]!, lines: n, kernelA: swap },
+      ];
+      if (ops[0]!.fresh && aIn < 0) mem.set(a.data.subarray(ao, ao + aSpan), aSrc / 4);
+      if (ops[1]!.fresh && bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
+      for (const op of ops) {
+        if (!op.fresh) continue;
+        if (pool && op.kernelA === splitA) args.splice(10, 4, op.src, op.line, op.elem, op.lines);
+        else this.pack(op.src, op.line, op.elem, op.lines, k, op.kernelA ? MR : NR, op.kernelA ? aAt : bAt);
       }
-      if (bo !== packedB) {
-        if (bIn < 0) mem.set(b.data.subarray(bo, bo + bSpan), bSrc / 4);
-        this.pack(bIn < 0 ? bSrc : bIn + bo * 4, b.strides[r - 1]!, b.strides[r - 2]!, n, k, swap ? MR : NR, swap ? aAt : bAt);
-      }
-      packedA = ao;
-      packedB = bo;
+      // Packed by the parts, an operand stays packed for the next matrix of the batch only if all of it was.
+      packedA = pool && ops[0]!.kernelA === splitA ? -1 : ao;
+      packedB = pool && ops[1]!.kernelA === splitA ? -1 : bo;
       if (pool) {
         try {
           runThreaded(pool, [], args);
