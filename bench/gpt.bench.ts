@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
 import { getBackendInfo, manualSeed, models, setBackend } from '../src/index.js';
-import { GPT_CONFIG, GPT_SHAPE, gptStep, gptTokens } from './cases/gpt.js';
+import { GPT_CONFIG, GPT_SHAPE, gptProducts, gptProductsRunner, gptStep, gptTokens } from './cases/gpt.js';
 import { type BenchRow, type BenchTask, measure, save } from './harness.js';
 import { initJax, jaxGptStep } from './peers/gptJax.js';
 
@@ -30,8 +30,12 @@ const prompt = [gptTokens(PROMPT_LEN, 0)];
 const generate = async () => (await generator.generate(prompt, { maxNewTokens: GEN_TOKENS })).dispose();
 
 const OURS = `tsgrad/cpu ${threads} threads`, OURS_1T = 'tsgrad/cpu 1 thread', JAX = 'jax-js/wasm (jit)';
-const CASES = { full: 'GPT train step, full fine-tuning', lora: 'GPT train step, LoRA r4 on c_attn', generate: `generate ${GEN_TOKENS} tokens, greedy, batch 1` };
+const CASES = {
+  full: 'GPT train step, full fine-tuning', lora: 'GPT train step, LoRA r4 on c_attn', generate: `generate ${GEN_TOKENS} tokens, greedy, batch 1`,
+  products: `the full step's ${gptProducts().length} matrix products alone`,
+};
 const steps = { full: gptStep('full'), lora: gptStep('lora') };
+const products = gptProductsRunner();
 
 function oursTasks(impl: string): BenchTask[] {
   const use = () => void configureMatmulThreads({ threads: impl === OURS ? threads : 1 });
@@ -39,6 +43,7 @@ function oursTasks(impl: string): BenchTask[] {
     { case: CASES.full, impl, setup: use, run: () => steps.full.run() },
     { case: CASES.lora, impl, setup: use, run: () => steps.lora.run() },
     { case: CASES.generate, impl, setup: use, run: generate },
+    { case: CASES.products, impl, setup: use, run: () => products.run() },
   ];
 }
 
@@ -54,7 +59,7 @@ const python = process.env['TSGRAD_BENCH_PYTHON'] ?? join(here, '..', '.venv-hf'
 if (!existsSync(python)) throw new Error(`no Python with torch, transformers and peft at ${python}: run scripts/hf-venv.sh or set TSGRAD_BENCH_PYTHON`);
 let torchVersions = '';
 function pytorchRound(): BenchRow[] {
-  const args = JSON.stringify({ shape: SHAPE, steps: 15, genTokens: GEN_TOKENS, promptLen: PROMPT_LEN, threads: [1, threads] });
+  const args = JSON.stringify({ shape: SHAPE, steps: 15, genTokens: GEN_TOKENS, promptLen: PROMPT_LEN, threads: [1, threads], products: gptProducts() });
   const run = spawnSync(python, [join(here, 'peers', 'gpt_torch.py'), args], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (run.status !== 0) throw new Error(`the PyTorch peer failed:\n${run.stderr}`);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; transformers: string; rows: Record<string, Record<keyof typeof CASES, number>> };
@@ -119,8 +124,11 @@ const notes = [
     `${loadAtStart.toFixed(1)} at start and ${loadavg()[0]!.toFixed(1)} at end. ${ROUNDS} interleaved rounds; the ratios are medians over rounds of ` +
     '(time / PyTorch\'s time in the same round); above 1× means slower than PyTorch. The model: GPT-2 blocks (transformers\' GPT2LMHeadModel in ' +
     'tsgrad and PyTorch), 2 layers, width 64, 4 heads, context 64, 96 symbols, batch 32, AdamW (lr 1e-3, weight decay 0.01); LoRA r4, alpha 8 ' +
-    'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s threaded kernels (matmul, attention) to one thread (its other ' +
-    'kernels are single-threaded). tsgrad\'s matmuls use relaxed SIMD\'s fused multiply-add where the engine has it, as browsers and Node 22 and ' +
+    'on c_attn (PEFT in PyTorch). Each step reads its loss back. "1 thread" holds tsgrad\'s threaded kernels (matmul, attention, elementwise ops ' +
+    'of 64k elements or more) to one thread (its other kernels are single-threaded). "Matrix products alone" runs the full step\'s forward and ' +
+    'backward products (x·W, dy·Wᵀ and xᵀ·dy of every Conv1D and of the tied output head, in the step\'s layouts; bench/cases/gpt.ts) one after ' +
+    'another without gradients, in both libraries: tsgrad\'s WebAssembly kernel computes 4 float32 lanes per instruction (SIMD128), PyTorch\'s ' +
+    'kernels 8 or 16 on a CPU with AVX2 or AVX-512, and that row is the part of the step\'s gap that comes from the width of the vectors. tsgrad\'s matmuls use relaxed SIMD\'s fused multiply-add where the engine has it, as browsers and Node 22 and ' +
     'later do by default; on Node 20, where V8 keeps it behind a flag, the backend turns the flag on when it starts, so jax-js, in the same process, ' +
     'has it too. "SIMD128" rows run the same steps, timed the same way, in a child process with TSGRAD_CPU_RELAXED=0, which keeps plain SIMD128: ' +
     'a multiply and an add for every multiply-add, as on an engine without relaxed SIMD (bench/peers/gptSimd128.ts). ' +

@@ -1,6 +1,7 @@
 """The bench's GPT in PyTorch: transformers' GPT2LMHeadModel of the same config, full fine-tuning
 and PEFT LoRA (r 4, alpha 8, on c_attn) training steps with AdamW, and greedy generation with its
-key/value cache. Prints one JSON object: median milliseconds per case for each thread count."""
+key/value cache, and the step's matrix products alone (args["products"], as bench/cases/gpt.ts lists
+them). Prints one JSON object: median milliseconds per case for each thread count."""
 import json
 import sys
 
@@ -52,6 +53,22 @@ def generate_fn():
     return gen
 
 
+def products_fn():
+    torch.manual_seed(0)
+    operands = []
+    for p in args["products"]:
+        m, k, n = p["m"], p["k"], p["n"]
+        a = torch.randn(k, m) if p["aT"] else torch.randn(m, k)
+        b = torch.randn(n, k) if p["bT"] else torch.randn(k, n)
+        operands.append((a.t() if p["aT"] else a, b.t() if p["bT"] else b))
+
+    def run():
+        with torch.no_grad():
+            for a, b in operands:
+                a @ b
+    return run
+
+
 out = {"torch": torch.__version__, "transformers": transformers.__version__, "rows": {}}
 for threads in args["threads"]:
     torch.set_num_threads(threads)
@@ -59,5 +76,6 @@ for threads in args["threads"]:
         "full": timed(train_step_fn("full"), steps, warmup=3),
         "lora": timed(train_step_fn("lora"), steps, warmup=3),
         "generate": timed(generate_fn(), max(3, steps // 4), warmup=3),
+        "products": timed(products_fn(), steps, warmup=3),
     }
 print(json.dumps(out))
