@@ -62,8 +62,8 @@ function pytorchRound(): BenchRow[] {
   const args = JSON.stringify({ shape: SHAPE, steps: 15, genTokens: GEN_TOKENS, promptLen: PROMPT_LEN, threads: [1, threads], products: gptProducts() });
   const run = spawnSync(python, [join(here, 'peers', 'gpt_torch.py'), args], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (run.status !== 0) throw new Error(`the PyTorch peer failed:\n${run.stderr}`);
-  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; transformers: string; rows: Record<string, Record<keyof typeof CASES, number>> };
-  torchVersions = `torch ${out.torch}, transformers ${out.transformers}`;
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; transformers: string; cpu: string; rows: Record<string, Record<keyof typeof CASES, number>> };
+  torchVersions = `torch ${out.torch} (its CPU kernels: ${out.cpu}), transformers ${out.transformers}`;
   return Object.entries(out.rows).flatMap(([n, r]) => (Object.keys(CASES) as (keyof typeof CASES)[]).map((k) => ({
     suite: 'gpt', case: CASES[k], impl: `pytorch ${n} thread${n === '1' ? '' : 's'}`, meanMs: r[k], medianMs: r[k], rmePercent: 0, samples: 15, roundMediansMs: [r[k]],
   })));

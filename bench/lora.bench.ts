@@ -98,8 +98,8 @@ for (let round = 0; round < ROUNDS; round++) {
   configureMatmulThreads({ threads });
   const run = spawnSync(python, [join(here, 'peers', 'lora_torch.py'), JSON.stringify({ d: D, batch: BATCH, steps: STEPS, threads: counts })], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`the PyTorch peer failed:\n${run.stderr}`);
-  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; peft: string; rows: Record<string, Record<Mode, number>> };
-  versions = `torch ${out.torch}, peft ${out.peft}`;
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; peft: string; cpu: string; rows: Record<string, Record<Mode, number>> };
+  versions = `torch ${out.torch} (its CPU kernels: ${out.cpu}), peft ${out.peft}`;
   for (const n of counts) {
     for (const m of MODES) {
       const k = `${m}|${n}`, theirs = out.rows[String(n)]![m];

@@ -69,7 +69,7 @@ def products_fn():
     return run
 
 
-out = {"torch": torch.__version__, "transformers": transformers.__version__, "rows": {}}
+out = {"torch": torch.__version__, "transformers": transformers.__version__, "rows": {}, "cpu": torch.backends.cpu.get_cpu_capability()}
 for threads in args["threads"]:
     torch.set_num_threads(threads)
     out["rows"][str(threads)] = {

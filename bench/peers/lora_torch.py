@@ -37,7 +37,7 @@ def step_fn(mode):
     return step
 
 
-out = {"torch": torch.__version__, "peft": peft.__version__, "rows": {}}
+out = {"torch": torch.__version__, "peft": peft.__version__, "rows": {}, "cpu": torch.backends.cpu.get_cpu_capability()}
 for threads in args["threads"]:
     torch.set_num_threads(threads)
     out["rows"][str(threads)] = {mode: timed(step_fn(mode), steps, warmup=10) for mode in ("full", "lora", "matmul")}
