@@ -38,7 +38,7 @@ export class Generator {
 
   /** Uniform in [0, 1). */
   nextUniform(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    this.#state = (this.#state + STREAM_STEP) >>> 0;
     return mix(this.#state);
   }
 
@@ -55,28 +55,74 @@ export class Generator {
    * than the draw).
    */
   fillUniform(out: { length: number; [i: number]: number }): void {
-    let state = this.#state;
-    for (let i = 0; i < out.length; i++) {
-      state = (state + 0x6d2b79f5) >>> 0;
+    let state = this.#state, i = 0;
+    // A Float32Array through the fast fill a backend registered (`setFastFills`): whole vectors, the same bits.
+    if (out instanceof Float32Array && fast) {
+      for (let w; i < out.length && (w = fast.uniform(out, i, state)) > 0; i += w) state = (state + Math.imul(w, STREAM_STEP)) >>> 0;
+    }
+    for (; i < out.length; i++) {
+      state = (state + STREAM_STEP) >>> 0;
       out[i] = mix(state);
     }
     this.#state = state;
   }
 
-  /** Fills `out` with standard normal draws: the values `nextNormal` gives one by one, from one loop. */
+  /**
+   * Fills `out` with standard normal draws: the values `nextNormal` gives one by one, from one
+   * loop; a Float32Array through the fast fill a backend registered (`setFastFills`), which
+   * gives the same bits.
+   */
   fillNormal(out: { length: number; [i: number]: number }): void {
+    const normal = out instanceof Float32Array ? fast?.normal : undefined;
     let state = this.#state;
     for (let i = 0; i < out.length; i++) {
+      if (normal) {
+        const { written, fixes } = normal(out as Float32Array, i, state);
+        // The draws it left to this loop: draw j's u is at state + (2(j − i) + 1)·step, its v one step on.
+        for (const j of fixes) {
+          const at = (state + Math.imul(2 * (j - i) + 1, STREAM_STEP)) >>> 0;
+          out[j] = Math.sqrt(-2 * Math.log(mix(at))) * Math.cos(2 * Math.PI * mix((at + STREAM_STEP) >>> 0));
+        }
+        state = (state + Math.imul(2 * written, STREAM_STEP)) >>> 0;
+        i += written;
+        if (i === out.length) break;
+      }
+      // One draw here: every draw without a fast fill, else the one it stopped at (a u of 0,
+      // which draws again, or a tail shorter than its vectors).
       let u = 0;
       while (u === 0) {
-        state = (state + 0x6d2b79f5) >>> 0;
+        state = (state + STREAM_STEP) >>> 0;
         u = mix(state);
       }
-      state = (state + 0x6d2b79f5) >>> 0;
+      state = (state + STREAM_STEP) >>> 0;
       out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * mix(state));
     }
     this.#state = state;
   }
+}
+
+/** How far mulberry32's state moves for each draw. */
+export const STREAM_STEP = 0x6d2b79f5;
+
+/**
+ * A fast fill of float32 normal draws that a backend may offer (the CPU backend's WebAssembly
+ * kernel): it writes draws from `out[from]` on, starting at generator state `state`, with the
+ * bits `fillNormal`'s loop would give, and returns how many it wrote and the indices among them
+ * it leaves to the loop. It stops where the loop would draw u again (a u of 0).
+ */
+export type NormalFill = (out: Float32Array, from: number, state: number) => { written: number; fixes: readonly number[] };
+
+/** Fast float32 fills a backend may offer, with the bits of the generator's own loops. */
+export interface FastFills {
+  normal: NormalFill;
+  /** Writes uniform draws from `out[from]` on, starting at generator state `state`; returns how many (0 when it declines). */
+  uniform(out: Float32Array, from: number, state: number): number;
+}
+let fast: FastFills | null = null;
+
+/** Registers (or, with null, removes) the fast float32 fills behind `rand` and `randn`. */
+export function setFastFills(fills: FastFills | null): void {
+  fast = fills;
 }
 
 /** mulberry32's output for one state, in [0, 1). */

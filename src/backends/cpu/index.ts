@@ -23,6 +23,8 @@ import { WasmSelect, isWasmCompare } from './wasm/select.js';
 import { softmaxBackwardWasm } from './wasm/softmaxBackward.js';
 import { layerNormBackwardWasm, layerNormForwardWasm } from './wasm/layerNorm.js';
 import { copyWasm } from './wasm/copy.js';
+import { fastFills } from './wasm/random.js';
+import { setFastFills } from '../../core/random.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
 import { type CpuInfo, type CpuOptions, checkCpuOptions } from './options.js';
 
@@ -200,6 +202,8 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
   configure(options: Record<string, unknown>): void {
     checkCpuOptions(options);
     this.kernels = wasmWanted(options) ? wasm() : null;
+    // rand's and randn's float32 draws through the module too (the same bits either way).
+    setFastFills(this.kernels && fastFills(this.kernels.arena));
   }
 
   get info(): CpuInfo {
