@@ -23,6 +23,7 @@ import { WasmSelect, isWasmCompare } from './wasm/select.js';
 import { softmaxBackwardWasm } from './wasm/softmaxBackward.js';
 import { layerNormBackwardWasm, layerNormForwardWasm } from './wasm/layerNorm.js';
 import { copyWasm } from './wasm/copy.js';
+import { crossEntropyGradientWasm } from './wasm/crossEntropy.js';
 import { fastFills } from './wasm/random.js';
 import { setFastFills } from '../../core/random.js';
 import { type WasmRuntime, startWasm } from './wasm/runtime.js';
@@ -176,7 +177,8 @@ export class CpuBackend implements BackendImplementation<TypedArray> {
     crossEntropyBackward: (g, logp, target, ignoreIndex, smoothing) => {
       const c = logp.shape[logp.shape.length - 1]!, n = sizeOf(logp.shape);
       const p = this.unary('exp', logp);
-      crossEntropyGradient(p, dense(g), dense(target), n / c, c, ignoreIndex, smoothing);
+      const args = [p, dense(g), dense(target), n / c, c, ignoreIndex, smoothing] as const;
+      if (!(this.kernels && crossEntropyGradientWasm(this.kernels.arena, ...args))) crossEntropyGradient(...args);
       return p;
     },
     im2col: (x, w) => {
