@@ -130,7 +130,8 @@ const notes = [
   `unmerged LoRA / plain Linear inference time: ${unmergedRatio!.toFixed(2)}`,
   'CPU backend, float32, batch 64, MSE loss, Adam; inference under noGrad. Ratios are medians of back-to-back',
   'paired runs (60 train rounds, 300 inference rounds); the table holds tinybench means of each case.',
-  ...vsTorch,
+  // One note, so the table's rows stay together (save() puts a blank line between notes).
+  vsTorch.join('\n'),
   `1-minute load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end, on ${cpus().length} cores: other work on the machine widens the spread of the means.`,
 ];
 for (const n of notes) console.log(n);

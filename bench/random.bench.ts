@@ -65,11 +65,12 @@ const notes = [
   `Node ${process.versions.node}, ${versions}, \`npm run bench -- random\`, ${cpus().length} cores, 1-minute load average ${loadAtStart.toFixed(1)} at start and ${loadavg()[0]!.toFixed(1)} at end. ` +
     `${ROUNDS} interleaved rounds, each the median of ${RUNS} calls; the table holds the medians over rounds. The WebAssembly kernels and the JavaScript loops give the same bits ` +
     '(test/backends/cpu-wasm-random.test.ts); PyTorch has its own generator (different numbers, the same distributions).',
-  '',
-  '| case | tsgrad, WebAssembly | tsgrad, JavaScript loop | PyTorch, 1 thread | WebAssembly ÷ PyTorch |',
-  '|---|---:|---:|---:|---:|',
-  ...(Object.keys(draws) as Case[]).map((c) => `| ${c} ${N.toLocaleString('en-US')} | ${med(perRound[`${c}|${IMPLS[0]}`]!).toFixed(2)} ms | ${med(perRound[`${c}|${IMPLS[1]}`]!).toFixed(2)} ms | ${med(perRound[`${c}|${IMPLS[2]}`]!).toFixed(2)} ms | ${ratio(c, IMPLS[0])}× |`),
-  '',
+  // One note, so the table's rows stay together (save() puts a blank line between notes).
+  [
+    '| case | tsgrad, WebAssembly | tsgrad, JavaScript loop | PyTorch, 1 thread | WebAssembly ÷ PyTorch |',
+    '|---|---:|---:|---:|---:|',
+    ...(Object.keys(draws) as Case[]).map((c) => `| ${c} ${N.toLocaleString('en-US')} | ${med(perRound[`${c}|${IMPLS[0]}`]!).toFixed(2)} ms | ${med(perRound[`${c}|${IMPLS[1]}`]!).toFixed(2)} ms | ${med(perRound[`${c}|${IMPLS[2]}`]!).toFixed(2)} ms | ${ratio(c, IMPLS[0])}× |`),
+  ].join('\n'),
 ];
 for (const n of notes) console.log(n);
 save('random', rows, notes);

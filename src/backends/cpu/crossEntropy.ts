@@ -3,7 +3,8 @@ import type { TypedArray } from '../../core/dtype.js';
 // Cross-entropy's fused kernels over contiguous rows of c log-probabilities, in plain
 // JavaScript. The backend computes the log-softmax and its exp with its WebAssembly kernels
 // where it can; these loops then read each row once, with nothing allocated but the results
-// (see core/ops/crossEntropy.ts for the formulas).
+// (see core/ops/crossEntropy.ts for the formulas). The gradient has a WebAssembly twin
+// (wasm/crossEntropy.ts) for float32 without label smoothing.
 
 /** Each row's loss from its log-probabilities `logp`: −(1 − ε)·logp[t] − (ε/C)·Σ logp, 0 where ignored. */
 export function crossEntropyLoss(logp: TypedArray, target: TypedArray, rows: number, c: number, ignoreIndex: number, smoothing: number, loss: TypedArray): void {
