@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './measure.js';
 
-export { type BenchRow, type BenchTask, measure, pairedRatios } from './measure.js';
+export { type BenchRow, type BenchTask, measure, medianMs, pairedRatios } from './measure.js';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
 

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configureMatmulThreads } from '../src/backends/cpu/matmul.js';
 import { manualSeed, nn, noGrad, optim, randn, scope, setBackend } from '../src/index.js';
-import { type BenchRow, type BenchTask, measure, pairedRatios, save } from './harness.js';
+import { type BenchRow, type BenchTask, measure, medianMs, pairedRatios, save } from './harness.js';
 
 const F = nn.functional;
 const D = 768, BATCH = 64, RANK = 4;
@@ -69,16 +69,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const python = process.env['TSGRAD_BENCH_PYTHON'] ?? join(here, '..', '.venv-hf', 'bin', 'python');
 if (!existsSync(python)) throw new Error(`no Python with torch and peft at ${python}: run scripts/hf-venv.sh or set TSGRAD_BENCH_PYTHON`);
 const ROUNDS = 5, STEPS = 60;
-function medianMs(fn: () => void, n: number): number {
-  for (let i = 0; i < 10; i++) fn();
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    fn();
-    ms.push(performance.now() - t0);
-  }
-  return ms.sort((a, b) => a - b)[n >> 1]!;
-}
 type Mode = 'full' | 'lora' | 'matmul';
 const MODES: Mode[] = ['full', 'lora', 'matmul'];
 const w0 = randn([D, D]);

@@ -126,3 +126,15 @@ export async function pairedRatios(variants: (() => unknown)[], n: number): Prom
   }
   return ratios.map((r) => r.sort((a, b) => a - b)[Math.floor(r.length / 2)]!);
 }
+
+/** The median of `n` timed calls of `fn`, in milliseconds, after `warmup` untimed ones: for the suites' own interleaved rounds. */
+export function medianMs(fn: () => void, n: number, warmup = 10): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    fn();
+    ms.push(performance.now() - t0);
+  }
+  return ms.sort((a, b) => a - b)[n >> 1]!;
+}

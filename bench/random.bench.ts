@@ -11,7 +11,7 @@ import { Arena } from '../src/backends/cpu/wasm/arena.js';
 import { startWasm } from '../src/backends/cpu/wasm/runtime.js';
 import { setFastFills } from '../src/core/random.js';
 import { manualSeed, noGrad, rand, randn, scope, setBackend } from '../src/index.js';
-import { type BenchRow, save } from './harness.js';
+import { type BenchRow, medianMs, save } from './harness.js';
 
 const N = 524_288, ROUNDS = 5, RUNS = 40;
 const loadAtStart = loadavg()[0]!;
@@ -24,16 +24,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const python = process.env['TSGRAD_BENCH_PYTHON'] ?? join(here, '..', '.venv-hf', 'bin', 'python');
 if (!existsSync(python)) throw new Error(`no Python with torch at ${python}: run scripts/hf-venv.sh or set TSGRAD_BENCH_PYTHON`);
 
-function medianMs(fn: () => void): number {
-  for (let i = 0; i < 5; i++) fn();
-  const ms: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    fn();
-    ms.push(performance.now() - t0);
-  }
-  return ms.sort((a, b) => a - b)[RUNS >> 1]!;
-}
 const draws = { randn: () => noGrad(() => scope(() => void randn([N]))), rand: () => noGrad(() => scope(() => void rand([N]))) };
 type Case = keyof typeof draws;
 const IMPLS = ['tsgrad/cpu (WebAssembly kernels)', 'tsgrad/cpu (JavaScript loops)', 'pytorch 1 thread'] as const;
@@ -42,9 +32,9 @@ let versions = '';
 for (let round = 0; round < ROUNDS; round++) {
   for (const c of Object.keys(draws) as Case[]) {
     setFastFills(fills);
-    (perRound[`${c}|${IMPLS[0]}`] ??= []).push(medianMs(draws[c]));
+    (perRound[`${c}|${IMPLS[0]}`] ??= []).push(medianMs(draws[c], RUNS, 5));
     setFastFills(null);
-    (perRound[`${c}|${IMPLS[1]}`] ??= []).push(medianMs(draws[c]));
+    (perRound[`${c}|${IMPLS[1]}`] ??= []).push(medianMs(draws[c], RUNS, 5));
   }
   setFastFills(fills);
   const run = spawnSync(python, [join(here, 'peers', 'random_torch.py'), JSON.stringify({ n: N, runs: RUNS })], { encoding: 'utf8' });
