@@ -22,10 +22,11 @@
  * functions, type-checked where they are written. A pool serialises them with `toString()`,
  * into its workers' program and the messages that add kernels, and compiles each kernel from
  * that same text on the calling thread, so every thread runs the same code, and a kernel that
- * refers to anything outside itself fails on its first run instead of only in the workers. A minifier keeps such functions whole, but its
- * keep-names mode wraps a named function defined inside another in a helper of the bundle, which
- * the workers do not have: so these functions define no named functions inside them (a kernel
- * takes the functions it calls as parameters, see `PoolProgram.helpers`).
+ * refers to anything outside itself fails on its first run instead of only in the workers. A
+ * minifier keeps such functions whole, but its keep-names mode wraps a named function defined
+ * inside another in a helper of the bundle, which the workers do not have: so these functions
+ * define no named functions inside them (a kernel takes the functions it calls as parameters,
+ * see `PoolProgram.helpers`).
  *
  * Node's worker_threads are reached through `process.getBuiltinModule` (Node ≥ 20.16) and browsers'
  * Web Workers only when `crossOriginIsolated` allows SharedArrayBuffer; nothing is imported, so a
