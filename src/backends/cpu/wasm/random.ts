@@ -102,11 +102,10 @@ function uniformF32(): { fn: Fn; body: Code } {
  */
 function normalF32(): { fn: Fn; body: Code } {
   const f = new Fn('normal_f32', ['out', 'n', 'state', 'fix', 'cap', ['delta', 'f64']], ['i32']);
-  f.locals('i32', 'i', 'count', 'lane', 'stop').locals('v128', 'us', 'vs', 'a', 'b', 'ku', 'kv', 't', 'lo', 'hi', 'badLo', 'badHi', 'bad');
+  f.locals('i32', 'i', 'count').locals('v128', 'us', 'vs', 'a', 'b', 'ku', 'kv', 't', 'lo', 'hi', 'badLo', 'badHi', 'bad');
   f.locals('v128', 'u', 'x', 'k', 'm', 'g', 'fr', 's', 'z', 'w', 'r', 'n4', 'sn', 'cs', 'hz', 'c', 'zz', 'below', 'above');
   const g = (n: string) => f.get(n);
-  // Constants live in locals set before the loop: splatting each one where it is used cost
-  // two instructions a use.
+  // Each constant is splatted once, before the loop, into a local of its own.
   const constants = new Map<number, string>();
   const setConstants: number[] = [];
   const k64 = (x: number): Code => {
@@ -172,7 +171,7 @@ function normalF32(): { fn: Fn; body: Code } {
   ];
   /**
    * The draws of one pair of lanes (u bits in the low i32 lanes of `a`, v's of `b`): their
-   * float32 values into `lo`, and into `hi` a mask of the lanes that must be listed.
+   * float32 values into `toLo`, and into `toBad` a mask of the lanes that must be listed.
    */
   const pair = (toLo: string, toBad: string): Code => [
     ...f.set('u', g('a'), op.f64x2ConvertLowI32x4U, k64(2 ** -32), op.f64x2Mul),
