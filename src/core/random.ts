@@ -1,5 +1,8 @@
 import { check } from './errors.js';
 
+/** How far mulberry32's state moves for each draw. */
+export const STREAM_STEP = 0x6d2b79f5;
+
 /**
  * A seeded stream of random numbers (mulberry32), PyTorch's `torch.Generator`: pass one as
  * `{ generator }` to a sampling function to draw from it instead of the global stream.
@@ -46,7 +49,7 @@ export class Generator {
   nextNormal(): number {
     let u = 0;
     while (u === 0) u = this.nextUniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.nextUniform());
+    return boxMuller(u, this.nextUniform());
   }
 
   /**
@@ -81,7 +84,7 @@ export class Generator {
         // The draws it left to this loop: draw j's u is at state + (2(j − i) + 1)·step, its v one step on.
         for (const j of fixes) {
           const at = (state + Math.imul(2 * (j - i) + 1, STREAM_STEP)) >>> 0;
-          out[j] = Math.sqrt(-2 * Math.log(mix(at))) * Math.cos(2 * Math.PI * mix((at + STREAM_STEP) >>> 0));
+          out[j] = boxMuller(mix(at), mix((at + STREAM_STEP) >>> 0));
         }
         state = (state + Math.imul(2 * written, STREAM_STEP)) >>> 0;
         i += written;
@@ -95,14 +98,11 @@ export class Generator {
         u = mix(state);
       }
       state = (state + STREAM_STEP) >>> 0;
-      out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * mix(state));
+      out[i] = boxMuller(u, mix(state));
     }
     this.#state = state;
   }
 }
-
-/** How far mulberry32's state moves for each draw. */
-export const STREAM_STEP = 0x6d2b79f5;
 
 /**
  * A fast fill of float32 normal draws that a backend may offer (the CPU backend's WebAssembly
@@ -123,6 +123,11 @@ let fast: FastFills | null = null;
 /** Registers (or, with null, removes) the fast float32 fills behind `rand` and `randn`. */
 export function setFastFills(fills: FastFills | null): void {
   fast = fills;
+}
+
+/** A standard normal draw from two uniform ones (u in (0, 1)), in float64: sqrt(−2·ln u)·cos(2π·v). */
+function boxMuller(u: number, v: number): number {
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
 /** mulberry32's output for one state, in [0, 1). */

@@ -61,7 +61,9 @@ export function crossEntropyGradientWasm(arena: Arena, p: TypedArray, g: TypedAr
   if (smoothing !== 0 || !(p instanceof Float32Array) || !(g instanceof Float32Array) || !(target instanceof Int32Array) || arena.addressOf(p) < 0) return false;
   const k = kernels(arena);
   if (!k) return false;
-  const s = arena.stage([{ data: g, from: 0, to: rows }, { data: new Float32Array(target.buffer, target.byteOffset, rows), from: 0, to: rows }], 0);
+  // The targets are staged as raw 32-bit words (a Float32Array over their bytes: a same-type copy moves bits, not values).
+  const words = new Float32Array(target.buffer, target.byteOffset, rows);
+  const s = arena.stage([{ data: g, from: 0, to: rows }, { data: words, from: 0, to: rows }], 0);
   if (!s) return false;
   k.ce_grad(arena.addressOf(p), s.at[0]!, s.at[1]!, rows, c, ignoreIndex);
   return true;
